@@ -1,0 +1,63 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Berth",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "berth", targets: ["berth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // Spec types: digests, descriptors, manifests, image config, references (pure).
+        .target(
+            name: "BerthOCI",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // libzstd from Debian (libzstd-dev), for reading zstd-compressed layers.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // Tar reading and writing, compression, safe extraction, whiteouts.
+        .target(
+            name: "BerthArchive",
+            dependencies: [
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                "CZstd",
+            ]
+        ),
+        // Dockerfile parser, word expansion, heredocs, .dockerignore (pure).
+        .target(name: "BerthDockerfile"),
+        // Content store, image names, snapshots, metadata database, GC.
+        .target(
+            name: "BerthStore",
+            dependencies: [
+                "BerthOCI", "BerthArchive",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "berth",
+            dependencies: [
+                "BerthOCI", "BerthArchive", "BerthStore", "BerthDockerfile",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI"]),
+        .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive"]),
+        .testTarget(
+            name: "BerthDockerfileTests",
+            dependencies: ["BerthDockerfile"],
+            resources: [.copy("Corpus")]
+        ),
+        .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
+        // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
+        .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
