@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything Berth's build, tests and benches need on a Debian bookworm
+# machine. Run as root. Idempotent: packages already installed are left alone,
+# and apt-get is skipped entirely when nothing is missing.
+set -euo pipefail
+
+# Build: system libraries the Swift targets link (GRDB → sqlite, CZstd → zstd,
+# compress-nio → zlib) and pkg-config to find them.
+build_packages=(libsqlite3-dev libzstd-dev zlib1g-dev pkg-config)
+# Runtime: OCI runtimes, CNI plugins, NAT.
+runtime_packages=(runc crun containernetworking-plugins iptables iproute2)
+# Base images built offline from the Debian mirror (scripts/make-base-images.sh).
+image_packages=(busybox-static mmdebstrap debian-archive-keyring mount)
+# Interop peers: the Docker daemon, the CNCF registry, skopeo and umoci.
+peer_packages=(docker.io docker-registry skopeo umoci)
+# Scripts, tests and benches.
+tool_packages=(hyperfine jq zstd curl tar gzip python3 ca-certificates)
+
+packages=("${build_packages[@]}" "${runtime_packages[@]}" "${image_packages[@]}"
+    "${peer_packages[@]}" "${tool_packages[@]}")
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: must run as root (apt-get install)" >&2
+    exit 1
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$package")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp /tmp/berth-install-deps.XXXXXX.log)
+# Quiet on success; on failure show the tail of apt's output so the cause is visible.
+if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    echo "install-deps: apt-get failed; last lines of $log:" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+fi
+rm -f "$log"
+echo "install-deps: done"
