@@ -1,0 +1,108 @@
+import Glibc
+
+/// Writes a directory tree as a deterministic tar stream.
+public enum DirectoryArchiver {
+    /// Writes `root` as a deterministic tar: depth first with the children of each directory in byte
+    /// order (so every directory precedes its contents), uid/gid/mode/xattrs kept, user and group names
+    /// left empty, mtimes truncated to whole seconds (as Docker does) and clamped to `sourceDateEpoch`
+    /// when given, hard links detected by inode. The root itself is not an entry. Sockets are skipped.
+    ///
+    /// With `fromOverlayUpper: true` the tree is an overlayfs upper directory: whiteouts (0/0
+    /// character devices) become OCI `.wh.<name>` entries, directories with
+    /// `trusted.overlay.opaque=y` get a `.wh..wh..opq` entry, and `trusted.overlay.*` attributes are dropped.
+    /// The writer is not finished; call `writer.finish()` afterwards.
+    public static func write(root: String, to writer: TarWriter, fromOverlayUpper: Bool = false, sourceDateEpoch: Int64? = nil) throws {
+        var walker = Walker(writer: writer, fromOverlayUpper: fromOverlayUpper, sourceDateEpoch: sourceDateEpoch)
+        var rootPath = root
+        while rootPath.count > 1, rootPath.hasSuffix("/") { rootPath.removeLast() }
+        guard let info = FileSystem.lstatInfo(rootPath), FileSystem.isDirectory(info.st_mode) else {
+            throw ArchiveError.io(operation: "archive directory", path: root, errno: errno == 0 ? ENOTDIR : errno)
+        }
+        try walker.writeChildren(of: rootPath, archivePath: "")
+    }
+
+    private struct InodeKey: Hashable {
+        let device: UInt64
+        let inode: UInt64
+    }
+
+    private struct Walker {
+        let writer: TarWriter
+        let fromOverlayUpper: Bool
+        let sourceDateEpoch: Int64?
+        var firstPathOfInode: [InodeKey: String] = [:]
+
+        init(writer: TarWriter, fromOverlayUpper: Bool, sourceDateEpoch: Int64?) {
+            self.writer = writer
+            self.fromOverlayUpper = fromOverlayUpper
+            self.sourceDateEpoch = sourceDateEpoch
+        }
+
+        mutating func writeChildren(of directory: String, archivePath: String) throws {
+            for name in try FileSystem.children(directory) {
+                try writeEntry(diskPath: directory + "/" + name, archivePath: archivePath.isEmpty ? name : archivePath + "/" + name, name: name)
+            }
+        }
+
+        func modificationTime(_ info: stat) -> TarTime {
+            var seconds = Int64(info.st_mtim.tv_sec)
+            if let sourceDateEpoch, seconds > sourceDateEpoch { seconds = sourceDateEpoch }
+            return TarTime(seconds: seconds)
+        }
+
+        mutating func writeEntry(diskPath: String, archivePath: String, name: String) throws {
+            guard let info = FileSystem.lstatInfo(diskPath) else { throw ArchiveError.lastIO("lstat", diskPath) }
+            var xattrs = try FileSystem.xattrs(diskPath)
+            let opaque = fromOverlayUpper && xattrs["trusted.overlay.opaque"] == [UInt8(ascii: "y")]
+            if fromOverlayUpper { xattrs = xattrs.filter { !$0.key.hasPrefix("trusted.overlay.") } }
+            var entry = TarEntry(
+                kind: .file, path: archivePath, mode: UInt32(info.st_mode) & 0o7777,
+                uid: Int(info.st_uid), gid: Int(info.st_gid), modificationTime: modificationTime(info), xattrs: xattrs)
+
+            switch info.st_mode & S_IFMT {
+            case S_IFREG:
+                let inode = InodeKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+                if info.st_nlink > 1 {
+                    if let first = firstPathOfInode[inode] {
+                        entry.kind = .hardlink
+                        entry.linkName = first
+                        try writer.write(entry, contents: nil)
+                        return
+                    }
+                    firstPathOfInode[inode] = archivePath
+                }
+                entry.size = Int64(info.st_size)
+                try writer.write(entry, contents: entry.size > 0 ? try FileSource(path: diskPath) : nil)
+            case S_IFDIR:
+                entry.kind = .directory
+                try writer.write(entry, contents: nil)
+                if opaque {
+                    let marker = TarEntry(kind: .file, path: archivePath + "/.wh..wh..opq", mode: 0, uid: entry.uid, gid: entry.gid, modificationTime: entry.modificationTime)
+                    try writer.write(marker, contents: nil)
+                }
+                try writeChildren(of: diskPath, archivePath: archivePath)
+            case S_IFLNK:
+                entry.kind = .symlink
+                guard let target = FileSystem.readLink(diskPath) else { throw ArchiveError.lastIO("readlink", diskPath) }
+                entry.linkName = target
+                try writer.write(entry, contents: nil)
+            case S_IFCHR, S_IFBLK:
+                if fromOverlayUpper, info.st_mode & S_IFMT == S_IFCHR, info.st_rdev == 0 {
+                    let parent = archivePath.count > name.count ? String(archivePath.dropLast(name.count)) : ""
+                    let whiteout = TarEntry(kind: .file, path: parent + ".wh." + name, mode: 0, uid: entry.uid, gid: entry.gid, modificationTime: entry.modificationTime)
+                    try writer.write(whiteout, contents: nil)
+                    return
+                }
+                entry.kind = info.st_mode & S_IFMT == S_IFCHR ? .characterDevice : .blockDevice
+                entry.deviceMajor = FileSystem.major(info.st_rdev)
+                entry.deviceMinor = FileSystem.minor(info.st_rdev)
+                try writer.write(entry, contents: nil)
+            case S_IFIFO:
+                entry.kind = .fifo
+                try writer.write(entry, contents: nil)
+            default:
+                return  // sockets cannot be archived
+            }
+        }
+    }
+}
