@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# A private CNCF distribution registry (Debian's docker-registry 2.8.2) on
+# 127.0.0.1:PORT over plain http, for interop tests and benchmarks.
+#   scripts/peer-registry.sh start PORT   start it (if not running) and wait until /v2/ answers
+#   scripts/peer-registry.sh stop PORT    stop it and remove its storage
+# Clients talk to it without TLS: skopeo --src-tls-verify=false / --dest-tls-verify=false.
+set -euo pipefail
+
+fail() { echo "peer-registry: $*" >&2; exit 1; }
+
+[ $# -eq 2 ] && [[ $2 =~ ^[0-9]+$ ]] || fail "usage: $0 start|stop PORT"
+command=$1 port=$2
+dir=/tmp/peer-registry-$port
+pidfile=$dir.pid
+logfile=$dir.log
+url=http://127.0.0.1:$port/v2/
+
+registry_pid() {
+    local pid
+    [ -s "$pidfile" ] || return 1
+    pid=$(cat "$pidfile")
+    kill -0 "$pid" 2>/dev/null || return 1
+    echo "$pid"
+}
+
+answers() { curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; }
+
+start() {
+    if registry_pid >/dev/null && answers; then
+        return
+    fi
+    command -v docker-registry >/dev/null || fail "docker-registry not found: run scripts/install-deps.sh"
+    stop
+    mkdir -p "$dir/storage"
+    cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/storage
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+EOF
+    setsid docker-registry serve "$dir/config.yml" >"$logfile" 2>&1 </dev/null &
+    local pid=$! waited=0
+    echo "$pid" >"$pidfile"
+    until answers; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$logfile" >&2
+            fail "docker-registry exited during startup (log: $logfile)"
+        fi
+        [ $waited -lt 100 ] || fail "docker-registry did not answer on $url within 10 s (log: $logfile)"
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    echo "peer-registry: running on 127.0.0.1:$port (pid $pid, log $logfile)" >&2
+}
+
+stop() {
+    local pid
+    if pid=$(registry_pid); then
+        kill -TERM "$pid"
+        local waited=0
+        while kill -0 "$pid" 2>/dev/null && [ $waited -lt 50 ]; do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$dir" "$pidfile"
+}
+
+case $command in
+    start) start ;;
+    stop) stop ;;
+    *) fail "usage: $0 start|stop PORT" ;;
+esac
