@@ -45,6 +45,13 @@ struct ShellLexer {
         var state = LexState(chars: Array(text), lexer: self, environment: environment)
         return try state.processStopOn(nil, rawEscapes: rawEscapes)
     }
+
+    /// Expands one word and also reports the variables it referenced that were not set.
+    func processReportingUnset(_ text: String, environment: [String: String]) throws -> (word: String, unset: [String]) {
+        var state = LexState(chars: Array(text), lexer: self, environment: environment)
+        let word = try state.processStopOn(nil, rawEscapes: rawEscapes).word
+        return (word, state.unset)
+    }
 }
 
 private struct WordCollector {
@@ -93,6 +100,7 @@ private struct LexState {
     var pos = 0
     let lexer: ShellLexer
     let environment: [String: String]
+    var unset: [String] = []
 
     init(chars: [Character], lexer: ShellLexer, environment: [String: String]) {
         self.chars = chars
@@ -108,7 +116,13 @@ private struct LexState {
         return chars[pos]
     }
 
-    func lookup(_ name: String) -> String? { environment[name] }
+    mutating func lookup(_ name: String) -> String? {
+        guard let value = environment[name] else {
+            if !unset.contains(name) { unset.append(name) }
+            return nil
+        }
+        return value
+    }
 
     mutating func processStopOn(_ stop: Character?, rawEscapes: Bool) throws -> (word: String, words: [String]) {
         var result = ""
