@@ -1,0 +1,28 @@
+# Entry points for people and CI. `make test` is the test command.
+SWIFT ?= swift
+
+.PHONY: build test demo bench deps images
+
+## build: release build of the berth binary (.build/release/berth)
+build:
+	$(SWIFT) build -c release
+
+## test: unit and integration tests (integration tests need root; they start the peer Docker daemon)
+test:
+	$(SWIFT) test --parallel
+
+## demo: build berth and walk through its commands on the offline base images
+demo:
+	scripts/demo.sh
+
+## bench: Berth and its peers side by side (not pass/fail)
+bench: build
+	bench/run.sh
+
+## deps: install the Debian packages everything above needs (root)
+deps:
+	scripts/install-deps.sh
+
+## images: build the offline base root filesystems into images-cache/
+images:
+	scripts/make-base-images.sh

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Walks through Berth's user-visible commands, Docker's command shapes, on the
+# offline base images. Each step is a function; `steps` lists them in order.
+# Environment:
+#   BERTH_BIN         use this binary instead of building one (swift build -c release)
+#   BERTH_DEMO_ROOT   state directory (default: a fresh one, removed afterwards)
+set -Eeuo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+images_cache=${BERTH_IMAGES_CACHE:-$repo/images-cache}
+berth_bin=${BERTH_BIN:-}
+
+if [ -n "${BERTH_DEMO_ROOT:-}" ]; then
+    root=$BERTH_DEMO_ROOT
+    mkdir -p "$root"
+else
+    root=$(mktemp -d /var/tmp/berth-demo.XXXXXX)
+    trap 'rm -rf "$root"' EXIT
+fi
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Prints its arguments as a user would type them in a shell.
+shell_words() {
+    local word words=()
+    for word in "$@"; do
+        if [[ $word =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+            words+=("$word")
+        else
+            words+=("'${word//\'/\'\\\'\'}'")
+        fi
+    done
+    echo "${words[*]}"
+}
+
+# Runs berth against the demo's root, echoing the command first.
+berth() {
+    echo "\$ berth $(shell_words "$@")"
+    "$berth_bin" --root "$root" "$@"
+}
+
+build_berth() {
+    if [ -n "$berth_bin" ]; then
+        step "Using $berth_bin"
+        return
+    fi
+    step "Building berth (release)"
+    (cd "$repo" && swift build -c release)
+    berth_bin=$repo/.build/release/berth
+}
+
+make_base_images() {
+    step "Making the offline base images"
+    "$repo/scripts/make-base-images.sh" "$images_cache"
+}
+
+import_base_images() {
+    step "Importing the base root filesystems as images"
+    berth import --change 'CMD ["sh"]' "$images_cache/busybox-rootfs.tar" busybox:latest
+    berth import --change 'CMD ["python3"]' "$images_cache/python-flask-rootfs.tar" python:3.11-flask
+}
+
+list_images() {
+    step "Listing images"
+    berth images
+}
+
+inspect_image() {
+    step "Inspecting busybox"
+    berth image inspect busybox
+}
+
+steps=(
+    build_berth
+    make_base_images
+    import_base_images
+    list_images
+    inspect_image
+)
+
+trap 'echo "demo: step $run_step failed" >&2' ERR
+for run_step in "${steps[@]}"; do
+    "$run_step"
+done
+step "Demo finished"
