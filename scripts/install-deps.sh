@@ -37,6 +37,16 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# docker.io and docker-registry would start system services on their default
+# socket and port, and the system daemon's docker0 bridge would clash with the
+# peer daemon's (scripts/peer-docker.sh). A policy-rc.d that forbids starting
+# services (as in Docker's Debian images) stops that; it is removed afterwards.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 log=$(mktemp /tmp/berth-install-deps.XXXXXX.log)
 # Quiet on success; on failure show the tail of apt's output so the cause is visible.
 if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then

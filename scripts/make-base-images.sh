@@ -87,8 +87,12 @@ debian_mirrors() {
 make_python_flask_rootfs() {
     local out=$1
     command -v mmdebstrap >/dev/null || fail "mmdebstrap not found: run scripts/install-deps.sh"
-    local -a mirrors
+    local -a mirrors aptopts=()
     mapfile -t mirrors < <(debian_mirrors)
+    # mmdebstrap does not read the host's apt.conf: carry a configured proxy over.
+    local proxy
+    proxy=$(apt-config dump --format '%v' Acquire::http::Proxy 2>/dev/null || true)
+    [ -z "$proxy" ] || aptopts+=("--aptopt=Acquire::http::Proxy \"$proxy\"")
     log "mmdebstrap from: $(printf '%s; ' "${mirrors[@]}")"
     # PEP 668: Debian marks its Python as externally managed, so `pip install`
     # refuses to run, even when the requirement is already satisfied by a Debian
@@ -102,7 +106,7 @@ make_python_flask_rootfs() {
     if ! mmdebstrap --quiet --variant=apt --mode=root --format=tar \
         --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr --dpkgopt=force-unsafe-io --skip=output/dev \
         --include=python3-minimal,python3-flask,python3-pip,python-is-python3 \
-        --customize-hook='rm -f "$1"/usr/lib/python3.*/EXTERNALLY-MANAGED' \
+        --customize-hook='rm -f "$1"/usr/lib/python3.*/EXTERNALLY-MANAGED' "${aptopts[@]}" \
         bookworm "$out" "${mirrors[@]}" >"$work/mmdebstrap.log" 2>&1; then
         tail -n 40 "$work/mmdebstrap.log" >&2
         fail "mmdebstrap failed"

@@ -102,8 +102,9 @@ stop_daemon() {
 stop() {
     stop_daemon
     rm -rf "$data_root" "$exec_root"
-    # dockerd leaves its default bridge behind; a later start recreates it.
-    if ip link show docker0 >/dev/null 2>&1; then
+    # dockerd leaves its default bridge behind (a later start recreates it);
+    # a system Docker daemon, if one runs, still needs it.
+    if ip link show docker0 >/dev/null 2>&1 && ! pgrep -x dockerd >/dev/null; then
         ip link delete docker0 || true
     fi
 }
