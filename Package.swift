@@ -33,6 +33,8 @@ let package = Package(
         ),
         // Dockerfile parser, word expansion, heredocs, .dockerignore (pure).
         .target(name: "BerthDockerfile"),
+        // Build graph and execution; for now, applying config-only instructions to image configs.
+        .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile"]),
         // Content store, image names, snapshots, metadata database, GC.
         .target(
             name: "BerthStore",
@@ -44,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "berth",
             dependencies: [
-                "BerthOCI", "BerthArchive", "BerthStore", "BerthDockerfile",
+                "BerthOCI", "BerthArchive", "BerthStore", "BerthDockerfile", "BerthBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,6 +57,7 @@ let package = Package(
             dependencies: ["BerthDockerfile"],
             resources: [.copy("Corpus")]
         ),
+        .testTarget(name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthDockerfile", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
         .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI"]),

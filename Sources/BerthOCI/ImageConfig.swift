@@ -7,6 +7,8 @@ public struct ImageConfig: Codable, Hashable, Sendable {
     public var created: String?
     /// author gives the name and/or email of the person or entity which created the image.
     public var author: String?
+    /// Docker's extension: the commit message (`docker import -m`, "Imported from -").
+    public var comment: String?
     public var architecture: String
     public var os: String
     public var variant: String?

@@ -1,0 +1,53 @@
+import BerthArchive
+import BerthOCI
+
+/// Passes bytes through to another sink while hashing and counting them.
+final class HashingSink: ByteSink {
+    private let inner: ByteSink
+    private var digester = SHA256Digester()
+    private(set) var count: Int64 = 0
+
+    init(_ inner: ByteSink) { self.inner = inner }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        digester.update(bytes)
+        count += Int64(bytes.count)
+        try inner.write(bytes)
+    }
+
+    func finish() throws { try inner.finish() }
+
+    var digest: Digest { digester.finalize() }
+}
+
+/// Hashes and counts what is read through it.
+final class HashingSource: ByteSource {
+    private let inner: ByteSource
+    private var digester = SHA256Digester()
+    private(set) var count: Int64 = 0
+
+    init(_ inner: ByteSource) { self.inner = inner }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try inner.read(into: buffer)
+        if n > 0 {
+            digester.update(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+            count += Int64(n)
+        }
+        return n
+    }
+
+    /// Reads whatever is left (e.g. tar padding after the end-of-archive blocks) so the digest covers it all.
+    func drain() throws -> Digest {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while try read(into: buffer) > 0 {}
+        return digester.finalize()
+    }
+}
+
+/// Discards what is written.
+final class NullSink: ByteSink {
+    func write(_ bytes: UnsafeRawBufferPointer) throws {}
+    func finish() throws {}
+}

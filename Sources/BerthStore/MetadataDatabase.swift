@@ -1,0 +1,72 @@
+import BerthOCI
+import Foundation
+import GRDB
+
+/// The store's metadata: images, tags, repo digests, layer sizes and snapshots, in SQLite (WAL).
+/// Every user-visible change is one immediate transaction, so concurrent `berth` processes
+/// serialize cleanly and kill -9 leaves either the whole change or none of it.
+final class MetadataDatabase: @unchecked Sendable {
+    private let queue: DatabaseQueue
+
+    init(path: String) throws {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.busyMode = .timeout(30)
+        configuration.label = "berth-metadata"
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        try Self.migrator.migrate(queue)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE images (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    manifest_digest TEXT NOT NULL,
+                    created TEXT,
+                    size INTEGER NOT NULL,
+                    added_at TEXT NOT NULL
+                );
+                CREATE TABLE tags (
+                    reference TEXT PRIMARY KEY NOT NULL,
+                    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+                    tagged_at TEXT NOT NULL
+                );
+                CREATE INDEX tags_by_image ON tags(image_id);
+                CREATE TABLE repo_digests (
+                    reference TEXT PRIMARY KEY NOT NULL,
+                    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+                );
+                CREATE TABLE layers (
+                    diff_id TEXT PRIMARY KEY NOT NULL,
+                    size INTEGER NOT NULL
+                );
+                CREATE TABLE snapshots (
+                    chain_id TEXT PRIMARY KEY NOT NULL,
+                    parent TEXT,
+                    diff_id TEXT NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try queue.read(body)
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction (the write lock is taken up front, so a
+    /// concurrent writer waits instead of failing on a stale snapshot).
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try queue.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(db)
+                return .commit
+            }
+            guard let result else { preconditionFailure("transaction committed without a result") }
+            return result
+        }
+    }
+}

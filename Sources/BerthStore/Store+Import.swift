@@ -1,0 +1,43 @@
+import BerthArchive
+import BerthOCI
+import Foundation
+
+extension Store {
+    /// Creates a one-layer image from a root filesystem tarball (plain, gzip or zstd), as
+    /// `docker import` does. The layer is stored uncompressed, so its digest is its diff ID.
+    /// `sourceName` is what the history comment says it came from (Docker says `-` for files and stdin).
+    public func importImage(from input: ByteSource, sourceName: String, message: String?, tag: Reference?,
+                            created: Date = Date(), configure: (inout ContainerConfig) throws -> Void) throws
+        -> (id: Digest, tag: TagChange?) {
+        try lock.withShared {
+            let layer = try content.ingest(DecompressingSource(input), what: "import")
+            try validateTar(layer.digest)
+            var config = ImageConfig(created: Timestamp.format(created))
+            config.rootfs = RootFS(diffIDs: [layer.digest])
+            var containerConfig = ContainerConfig()
+            try configure(&containerConfig)
+            config.config = containerConfig
+            config.comment = message ?? "Imported from \(sourceName)"
+            config.history = [History(created: config.created, comment: config.comment)]
+            let configBytes = try CanonicalJSON.encode(config)
+            let configDigest = try content.ingest(bytes: configBytes)
+            let manifest = Manifest(
+                config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
+                layers: [Descriptor(mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size)])
+            let manifestDigest = try content.ingest(bytes: CanonicalJSON.encode(manifest))
+            let changes = try register(manifestDigest: manifestDigest, config: config, configDigest: configDigest,
+                                       layerSizes: [layer.digest: layer.size], tags: tag.map { [$0.withDefaultTag] } ?? [])
+            return (configDigest, changes.first)
+        }
+    }
+
+    /// Reads a stored layer through as tar, so a non-tar input fails the import instead of a later run.
+    private func validateTar(_ digest: Digest) throws {
+        let reader = TarReader(try content.open(digest))
+        do {
+            while try reader.next() != nil {}
+        } catch {
+            throw StoreError.invalidArchive("not a tar archive: \(error)")
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import BerthOCI
+import Foundation
+import GRDB
+
+/// The local image store at a root directory (`--root`, default `/var/lib/berth`):
+/// content-addressed blobs, image names, unpacked layer snapshots and the metadata database.
+public final class Store: @unchecked Sendable {
+    public let root: String
+    public let content: ContentStore
+    let database: MetadataDatabase
+    let lock: StoreLock
+
+    public init(root: String) throws {
+        self.root = root
+        try FileSystem.makeDirectories(root, mode: 0o711)
+        content = try ContentStore(root: root)
+        try FileSystem.makeDirectories(root + "/snapshots", mode: 0o700)
+        lock = try StoreLock(path: root + "/store.lock")
+        database = try MetadataDatabase(path: root + "/metadata.db")
+    }
+
+    // MARK: Reading images
+
+    /// All images, newest first (as `docker images` lists them).
+    public func images() throws -> [ImageRecord] {
+        try database.read { db in
+            var tags: [String: [Reference]] = [:]
+            var tagTimes: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT reference, image_id, tagged_at FROM tags") {
+                let id: String = row["image_id"]
+                if let reference = try? Reference(parsing: row["reference"]) { tags[id, default: []].append(reference) }
+                let time: String = row["tagged_at"]
+                if time > tagTimes[id, default: ""] { tagTimes[id] = time }
+            }
+            var digests: [String: [Reference]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT reference, image_id FROM repo_digests") {
+                if let reference = try? Reference(parsing: row["reference"]) {
+                    digests[row["image_id"], default: []].append(reference)
+                }
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM images").compactMap { row -> ImageRecord? in
+                let id: String = row["id"]
+                guard let digest = try? Digest(parsing: id),
+                      let manifest = try? Digest(parsing: row["manifest_digest"] as String) else { return nil }
+                return ImageRecord(
+                    id: digest, manifestDigest: manifest, created: row["created"], size: row["size"],
+                    tags: (tags[id] ?? []).sorted { $0.description < $1.description },
+                    repoDigests: (digests[id] ?? []).sorted { $0.description < $1.description },
+                    lastTagTime: tagTimes[id])
+            }.sorted { ($0.created ?? "", $0.id) > ($1.created ?? "", $1.id) }
+        }
+    }
+
+    /// Finds an image by tag, `name@digest`, full ID or unique ID prefix, the way Docker does.
+    public func image(named name: String) throws -> ImageRecord {
+        let all = try images()
+        let hex = name.hasPrefix("sha256:") ? String(name.dropFirst(7)) : name
+        let isHex = !hex.isEmpty && hex.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+        if isHex, hex.count == 64, let found = all.first(where: { $0.id.encoded == hex }) { return found }
+        if let reference = try? Reference(parsing: name) {
+            if let digest = reference.digest {
+                if let found = all.first(where: { image in
+                    image.repoDigests.contains { $0.name == reference.name && $0.digest == digest }
+                }) { return found }
+            } else {
+                let tagged = reference.withDefaultTag
+                if let found = all.first(where: { $0.tags.contains(tagged) }) { return found }
+            }
+        }
+        if isHex {
+            let matches = all.filter { $0.id.encoded.hasPrefix(hex) }
+            if matches.count == 1 { return matches[0] }
+            if matches.count > 1 { throw StoreError.ambiguousImageID(name) }
+        }
+        throw StoreError.noSuchImage(name)
+    }
+
+    /// The image's manifest, read from the content store.
+    public func manifest(of image: ImageRecord) throws -> Manifest {
+        try CanonicalJSON.decode(Manifest.self, from: content.read(image.manifestDigest))
+    }
+
+    /// The image's config exactly as stored (its digest is the image ID).
+    public func configBytes(of image: ImageRecord) throws -> [UInt8] {
+        try content.read(image.id)
+    }
+
+    public func config(of image: ImageRecord) throws -> ImageConfig {
+        try CanonicalJSON.decode(ImageConfig.self, from: configBytes(of: image))
+    }
+
+    /// Uncompressed sizes of the given layers (by diff ID), where known.
+    public func layerSizes(_ diffIDs: [Digest]) throws -> [Digest: Int64] {
+        try database.read { db in
+            var sizes: [Digest: Int64] = [:]
+            for diffID in diffIDs {
+                if let size = try Int64.fetchOne(db, sql: "SELECT size FROM layers WHERE diff_id = ?",
+                                                 arguments: [diffID.description]) {
+                    sizes[diffID] = size
+                }
+            }
+            return sizes
+        }
+    }
+
+    // MARK: Registering and naming images
+
+    /// Result of naming an image: tags that moved away from another image that is now untagged.
+    public struct TagChange: Sendable {
+        public var reference: Reference
+        /// The image the tag pointed at before, if it was another one.
+        public var previousImage: Digest?
+    }
+
+    /// Records an image whose blobs are all in the content store, and points `tags` at it, in one
+    /// transaction. `layerSizes` are uncompressed sizes by diff ID.
+    @discardableResult
+    public func register(manifestDigest: Digest, config: ImageConfig, configDigest: Digest,
+                         layerSizes: [Digest: Int64], tags: [Reference]) throws -> [TagChange] {
+        let now = Timestamp.format(Date())
+        return try database.write { db in
+            for (diffID, size) in layerSizes {
+                try db.execute(sql: "INSERT OR REPLACE INTO layers (diff_id, size) VALUES (?, ?)",
+                               arguments: [diffID.description, size])
+            }
+            var total: Int64 = 0
+            for diffID in config.rootfs.diffIDs {
+                guard let size = try Int64.fetchOne(db, sql: "SELECT size FROM layers WHERE diff_id = ?",
+                                                    arguments: [diffID.description]) else {
+                    throw StoreError.invalidImage("layer \(diffID) has no recorded size")
+                }
+                total += size
+            }
+            try db.execute(sql: """
+                INSERT INTO images (id, manifest_digest, created, size, added_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest
+                """, arguments: [configDigest.description, manifestDigest.description, config.created, total, now])
+            return try tags.map { try Self.setTag($0, to: configDigest, at: now, in: db) }
+        }
+    }
+
+    /// Points `reference` (a tag) at an existing image.
+    @discardableResult
+    public func tag(_ image: ImageRecord, as reference: Reference) throws -> TagChange {
+        let now = Timestamp.format(Date())
+        return try database.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM images WHERE id = ?", arguments: [image.id.description]) != nil
+            else { throw StoreError.noSuchImage(image.id.description) }
+            return try Self.setTag(reference.withDefaultTag, to: image.id, at: now, in: db)
+        }
+    }
+
+    private static func setTag(_ reference: Reference, to id: Digest, at time: String, in db: Database) throws -> TagChange {
+        let previous = try String.fetchOne(db, sql: "SELECT image_id FROM tags WHERE reference = ?",
+                                           arguments: [reference.description])
+        try db.execute(sql: "INSERT OR REPLACE INTO tags (reference, image_id, tagged_at) VALUES (?, ?, ?)",
+                       arguments: [reference.description, id.description, time])
+        let moved = previous.flatMap { $0 == id.description ? nil : try? Digest(parsing: $0) }
+        return TagChange(reference: reference, previousImage: moved)
+    }
+
+    /// Records `name@digest` for an image (after a push or pull).
+    public func addRepoDigest(_ reference: Reference, to image: Digest) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO repo_digests (reference, image_id) VALUES (?, ?)",
+                           arguments: [reference.repository.description + "@" + (reference.digest?.description ?? ""),
+                                       image.description])
+        }
+    }
+
+    /// What `rmi` did, in Docker's terms.
+    public enum RemovalEvent: Equatable, Sendable {
+        case untagged(String)
+        case deleted(Digest)
+    }
+
+    /// Removes a tag, or an image by ID, with Docker's `rmi` rules: a tag reference only untags
+    /// (deleting the image when it was the last name); an ID with several tags needs `force`.
+    public func remove(_ name: String, force: Bool) throws -> [RemovalEvent] {
+        let image = try image(named: name)
+        let byTag: Reference? = {
+            guard let reference = try? Reference(parsing: name) else { return nil }
+            return image.tags.contains(reference.withDefaultTag) ? reference.withDefaultTag : nil
+        }()
+        return try database.write { db in
+            var events: [RemovalEvent] = []
+            let id = image.id.description
+            if let byTag {
+                try db.execute(sql: "DELETE FROM tags WHERE reference = ?", arguments: [byTag.description])
+                events.append(.untagged(byTag.familiarString))
+                let remaining = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tags WHERE image_id = ?", arguments: [id]) ?? 0
+                guard remaining == 0 else { return events }
+            } else {
+                let repositories = Set(image.tags.map(\.name))
+                if repositories.count > 1 && !force {
+                    throw StoreError.conflict(
+                        "unable to delete \(image.id.shortID) (must be forced) - image is referenced in multiple repositories")
+                }
+                for tag in image.tags {
+                    events.append(.untagged(tag.familiarString))
+                }
+            }
+            for digest in image.repoDigests { events.append(.untagged(digest.familiarString)) }
+            try db.execute(sql: "DELETE FROM tags WHERE image_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM repo_digests WHERE image_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id])
+            events.append(.deleted(image.id))
+            return events
+        }
+    }
+
+    /// Deletes an untagged image record (for `image prune`); returns false if it gained a tag meanwhile.
+    public func removeIfUntagged(_ id: Digest) throws -> Bool {
+        try database.write { db in
+            let tags = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tags WHERE image_id = ?", arguments: [id.description]) ?? 0
+            guard tags == 0 else { return false }
+            try db.execute(sql: "DELETE FROM repo_digests WHERE image_id = ?", arguments: [id.description])
+            try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id.description])
+            return true
+        }
+    }
+}

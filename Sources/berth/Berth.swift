@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Berth: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "berth",
+        abstract: "A Docker-compatible container toolkit: build, store, run and distribute OCI images.",
+        discussion: "Global option: --root DIR (env BERTH_ROOT, default /var/lib/berth) holds all state; it may be given before or after the command.",
+        version: version,
+        groupedSubcommands: [
+            CommandGroup(name: "Common", subcommands: [
+                Build.self, Images.self, ImageImport.self, ImageLoad.self, ImageSave.self, ImageTag.self,
+                RemoveImages.self, ImageHistory.self, Inspect.self,
+            ]),
+            CommandGroup(name: "Management", subcommands: [ImageCommand.self]),
+        ]
+    )
+
+    /// Accepts `--root DIR` before the command name, as Docker accepts its global flags, by moving
+    /// it after the command words where every command's option group parses it.
+    static func main() {
+        var arguments = Array(Swift.CommandLine.arguments.dropFirst())
+        var root: [String] = []
+        while let first = arguments.first, first.hasPrefix("--root") {
+            if first == "--root", arguments.count >= 2 {
+                root = ["--root", arguments[1]]
+                arguments.removeFirst(2)
+            } else if first.hasPrefix("--root=") {
+                root = [first]
+                arguments.removeFirst()
+            } else {
+                break
+            }
+        }
+        if !root.isEmpty, !arguments.isEmpty, !arguments[0].hasPrefix("-") {
+            // Insert after the command words (`image ls`), before options and positionals.
+            var insertAt = 1
+            if arguments[0] == "image", arguments.count > 1, !arguments[1].hasPrefix("-") { insertAt = 2 }
+            arguments.insert(contentsOf: root, at: insertAt)
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// `berth image …`: manage images.
+struct ImageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Manage images.",
+        subcommands: [
+            ImageList.self, ImageInspect.self, ImageImport.self, ImageLoad.self, ImageSave.self, ImageTag.self,
+            ImageRemove.self, ImagePrune.self, ImageHistory.self,
+        ]
+    )
+}

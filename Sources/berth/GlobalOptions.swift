@@ -1,0 +1,23 @@
+import ArgumentParser
+import BerthStore
+import Foundation
+
+/// Options every command takes; `--root` may also come before the command name.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customLong("root"), help: ArgumentHelp(
+        "Directory holding all of Berth's state (env BERTH_ROOT).", valueName: "dir"))
+    var rootOption: String?
+
+    var root: String {
+        rootOption ?? ProcessInfo.processInfo.environment["BERTH_ROOT"] ?? "/var/lib/berth"
+    }
+
+    func openStore() throws -> Store {
+        try Store(root: root)
+    }
+}
+
+/// Writes to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import BerthStore
+import Foundation
+
+/// `berth image inspect`.
+struct ImageInspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Display detailed information on one or more images.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Format output using a Go template, or 'json'.", valueName: "string"))
+    var format: String?
+
+    @Argument(help: ArgumentHelp("Images to inspect.", valueName: "image"))
+    var images: [String]
+
+    func run() throws {
+        let store = try global.openStore()
+        try InspectPrinter(format: format, missingNoun: "image").print(images) { name in
+            try ImageInspectJSON.document(for: store.image(named: name), store: store)
+        }
+    }
+}
+
+/// `berth inspect`: low-level information on Berth objects (images, for now).
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Return low-level information on Berth objects.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Format output using a Go template, or 'json'.", valueName: "string"))
+    var format: String?
+
+    @Option(help: ArgumentHelp("Only inspect objects of the given type (image).", valueName: "string"))
+    var type: String?
+
+    @Argument(help: ArgumentHelp("Names or IDs.", valueName: "name|id"))
+    var names: [String]
+
+    func validate() throws {
+        if let type, type != "image" {
+            throw ValidationError("\"\(type)\" is not a valid value for --type")
+        }
+    }
+
+    func run() throws {
+        let store = try global.openStore()
+        try InspectPrinter(format: format, missingNoun: "object").print(names) { name in
+            try ImageInspectJSON.document(for: store.image(named: name), store: store)
+        }
+    }
+}
+
+/// Prints inspect documents as Docker does: an indented JSON array, or one template rendering per
+/// object. Objects that are not found are reported on stderr and make the command fail, after the
+/// others were printed.
+struct InspectPrinter {
+    var format: String?
+    /// What Docker calls a missing object in this command ("image", or "object" for `inspect`).
+    var missingNoun: String
+
+    func print(_ names: [String], document: (String) throws -> JSONValue) throws {
+        var documents: [JSONValue] = []
+        var failures: [String] = []
+        for name in names {
+            do {
+                documents.append(try document(name))
+            } catch StoreError.noSuchImage(let missing) {
+                failures.append("Error: No such \(missingNoun): \(missing)")
+            }
+        }
+        if let format, format != "json" {
+            let template = try GoTemplate(format)
+            for document in documents { Swift.print(try template.render(document)) }
+        } else {
+            Swift.print(JSONValue.array(documents).indented())
+        }
+        for failure in failures { printError(failure) }
+        if !failures.isEmpty { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,159 @@
+import ArgumentParser
+import BerthOCI
+import BerthStore
+import Foundation
+import Glibc
+
+/// `berth image ls` / `berth images`.
+struct ImageList: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls", abstract: "List images.", aliases: ["list"])
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .shortAndLong, help: "Show all images (default hides intermediate images).")
+    var all = false
+
+    @Flag(help: "Show digests.")
+    var digests = false
+
+    @Option(name: .shortAndLong, help: ArgumentHelp(
+        "Filter output: dangling=true|false, label=<key>[=<value>], before=<image>, since=<image>, reference=<pattern>.",
+        valueName: "filter"))
+    var filter: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "Format output: 'table', 'table TEMPLATE', 'json', or a Go template such as '{{.Repository}}:{{.Tag}}'.",
+        valueName: "string"))
+    var format: String?
+
+    @Flag(name: .customLong("no-trunc"), help: "Don't truncate output.")
+    var noTrunc = false
+
+    @Flag(name: .shortAndLong, help: "Only show image IDs.")
+    var quiet = false
+
+    func run() throws {
+        let store = try global.openStore()
+        let images = try ImageFilter(filter, store: store).apply(to: store.images())
+        let rows = images.flatMap { ImageRow.rows(for: $0, noTrunc: noTrunc) }
+        if quiet {
+            print(rows.map(\.id).joined(separator: "\n"), terminator: rows.isEmpty ? "" : "\n")
+            return
+        }
+        var columns: [(String, String)] = [("REPOSITORY", "Repository"), ("TAG", "Tag")]
+        if digests { columns.append(("DIGEST", "Digest")) }
+        columns += [("IMAGE ID", "ID"), ("CREATED", "CreatedSince"), ("SIZE", "Size")]
+        try ListFormatter(format: format, columns: columns, headers: ImageRow.headers)
+            .write(rows.map(\.json))
+    }
+}
+
+/// `berth images`: the short form of `berth image ls`.
+struct Images: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "images", abstract: "List images.")
+    @OptionGroup var command: ImageList
+    func run() throws { try command.run() }
+}
+
+/// One line of `images` output. An image appears once per tag, once per digest of a repository
+/// it has no tag in, or once as `<none>` when it has neither.
+struct ImageRow {
+    var repository: String
+    var tag: String
+    var digest: String
+    var id: String
+    var image: ImageRecord
+
+    static let headers = ["Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
+                          "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+                          "VirtualSize": "SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
+                          "Containers": "CONTAINERS"]
+
+    static func rows(for image: ImageRecord, noTrunc: Bool) -> [ImageRow] {
+        let id = noTrunc ? image.id.description : image.id.shortID
+        func digest(in repository: String) -> String {
+            image.repoDigests.first { $0.name == repository }?.digest?.description ?? "<none>"
+        }
+        var rows = image.tags.map {
+            ImageRow(repository: $0.familiarName, tag: $0.tag ?? "<none>", digest: digest(in: $0.name), id: id, image: image)
+        }
+        let taggedRepositories = Set(image.tags.map(\.name))
+        for repoDigest in image.repoDigests where !taggedRepositories.contains(repoDigest.name) {
+            rows.append(ImageRow(repository: repoDigest.familiarName, tag: "<none>",
+                                 digest: repoDigest.digest?.description ?? "<none>", id: id, image: image))
+        }
+        if rows.isEmpty {
+            rows.append(ImageRow(repository: "<none>", tag: "<none>", digest: "<none>", id: id, image: image))
+        }
+        return rows
+    }
+
+    /// The fields Docker's image formatter offers, as `--format json` prints them.
+    var json: JSONValue {
+        let size = HumanUnits.size(image.size)
+        return .object([
+            ("Containers", .string("N/A")),
+            ("CreatedAt", .string(HumanUnits.goTime(image.createdDate))),
+            ("CreatedSince", .string(HumanUnits.since(image.createdDate))),
+            ("Digest", .string(digest)),
+            ("ID", .string(id)),
+            ("Repository", .string(repository)),
+            ("SharedSize", .string("N/A")),
+            ("Size", .string(size)),
+            ("Tag", .string(tag)),
+            ("UniqueSize", .string("N/A")),
+            ("VirtualSize", .string(size)),
+        ])
+    }
+}
+
+/// `--filter` for image lists, with Docker's filter names.
+struct ImageFilter {
+    private var predicates: [(ImageRecord) -> Bool] = []
+
+    init(_ filters: [String], store: Store) throws {
+        for filter in filters {
+            guard let equals = filter.firstIndex(of: "=") else {
+                throw ValidationError("bad format of filter (expected name=value)")
+            }
+            let name = filter[..<equals].lowercased()
+            let value = String(filter[filter.index(after: equals)...])
+            switch name {
+            case "dangling":
+                guard value == "true" || value == "false" else {
+                    throw ValidationError("invalid filter 'dangling=\(value)'")
+                }
+                let dangling = value == "true"
+                predicates.append { $0.tags.isEmpty == dangling }
+            case "label":
+                let parts = value.split(separator: "=", maxSplits: 1).map(String.init)
+                let labels = { (image: ImageRecord) in (try? store.config(of: image).config?.Labels) ?? nil }
+                predicates.append { image in
+                    guard let found = labels(image)?[parts[0]] else { return false }
+                    return parts.count == 1 || found == parts[1]
+                }
+            case "before", "since":
+                let pivot = try store.image(named: value)
+                let before = name == "before"
+                predicates.append { image in
+                    let created = image.created ?? ""
+                    return before ? created < (pivot.created ?? "") : created > (pivot.created ?? "")
+                }
+            case "reference":
+                predicates.append { image in
+                    image.tags.contains { tag in
+                        fnmatch(value, tag.familiarName, FNM_PATHNAME) == 0
+                            || fnmatch(value, tag.familiarString, FNM_PATHNAME) == 0
+                    }
+                }
+            default:
+                throw ValidationError("invalid filter '\(name)'")
+            }
+        }
+    }
+
+    func apply(to images: [ImageRecord]) -> [ImageRecord] {
+        images.filter { image in predicates.allSatisfy { $0(image) } }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import BerthStore
+
+/// `berth image rm` / `berth rmi`.
+struct ImageRemove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Remove one or more images.", aliases: ["remove"])
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .shortAndLong, help: "Force removal of the image.")
+    var force = false
+
+    @Flag(name: .customLong("no-prune"), help: "Do not delete untagged parents (accepted for compatibility).")
+    var noPrune = false
+
+    @Argument(help: ArgumentHelp("Images to remove.", valueName: "image"))
+    var images: [String]
+
+    func run() throws {
+        let store = try global.openStore()
+        var failed = false
+        var deletedAny = false
+        for name in images {
+            do {
+                for event in try store.remove(name, force: force) {
+                    switch event {
+                    case .untagged(let reference): print("Untagged: \(reference)")
+                    case .deleted(let id):
+                        print("Deleted: \(id)")
+                        deletedAny = true
+                    }
+                }
+            } catch {
+                printError("Error: \(error)")
+                failed = true
+            }
+        }
+        if deletedAny { try store.collectGarbage() }
+        if failed { throw ExitCode(1) }
+    }
+}
+
+/// `berth rmi`: the short form of `berth image rm`.
+struct RemoveImages: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rmi", abstract: "Remove one or more images.")
+    @OptionGroup var command: ImageRemove
+    func run() throws { try command.run() }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import BerthArchive
+import BerthStore
+import Foundation
+
+/// `berth save` / `berth image save`.
+struct ImageSave: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "save",
+        abstract: "Save one or more images to a tar archive (streamed to STDOUT by default).",
+        discussion: "The archive is both a docker-archive (docker load) and an OCI image layout (skopeo oci-archive:, umoci).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to a file, instead of STDOUT.", valueName: "file"))
+    var output: String?
+
+    @Argument(help: ArgumentHelp("Images to save.", valueName: "image"))
+    var images: [String]
+
+    func run() throws {
+        let store = try global.openStore()
+        guard let output else {
+            guard isatty(1) == 0 else {
+                throw ValidationError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+            }
+            try store.save(images, to: FileSink(fileDescriptor: 1, closeOnDeinit: false))
+            return
+        }
+        // Write beside the target and rename, so a failed save never leaves a truncated archive.
+        let temporary = output + ".berth-tmp-\(getpid())"
+        do {
+            let sink = try FileSink(path: temporary)
+            try store.save(images, to: sink)
+            try sink.sync()
+            guard rename(temporary, output) == 0 else { throw StoreError.io(operation: "rename", path: output, errno: errno) }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+
+/// Sizes and durations worded as the Docker CLI words them (docker/go-units).
+enum HumanUnits {
+    private static let decimalUnits = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+
+    /// go-units HumanSizeWithPrecision: decimal units, `%.<precision>g`.
+    static func size(_ bytes: Int64, precision: Int = 3) -> String {
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1000, unit < decimalUnits.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return String(format: "%.\(precision)g", value) + decimalUnits[unit]
+    }
+
+    /// go-units HumanDuration, e.g. "About a minute", "3 weeks".
+    static func duration(_ interval: TimeInterval) -> String {
+        let seconds = Int(interval)
+        if seconds < 1 { return "Less than a second" }
+        if seconds == 1 { return "1 second" }
+        if seconds < 60 { return "\(seconds) seconds" }
+        let minutes = Int(interval / 60)
+        if minutes == 1 { return "About a minute" }
+        if minutes < 60 { return "\(minutes) minutes" }
+        let hours = Int((interval / 3600).rounded())
+        if hours == 1 { return "About an hour" }
+        if hours < 48 { return "\(hours) hours" }
+        if hours < 24 * 7 * 2 { return "\(hours / 24) days" }
+        if hours < 24 * 30 * 2 { return "\(hours / 24 / 7) weeks" }
+        if hours < 24 * 365 * 2 { return "\(hours / 24 / 30) months" }
+        return "\(Int(interval / 3600 / 24 / 365)) years"
+    }
+
+    /// "2 hours ago", or "N/A" when the time is unknown.
+    static func since(_ date: Date?) -> String {
+        guard let date else { return "N/A" }
+        return duration(Date().timeIntervalSince(date)) + " ago"
+    }
+
+    /// Go's time.Time String() form that `docker images --format json` uses for CreatedAt.
+    static func goTime(_ date: Date?) -> String {
+        guard let date else { return "" }
+        var t = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02d +0000 UTC", parts.tm_year + 1900, parts.tm_mon + 1,
+                      parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+}
