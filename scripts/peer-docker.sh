@@ -46,9 +46,10 @@ start() {
     # start over a live pidfile, so clear stale state first.
     stop_daemon
     mkdir -p "$data_root" "$exec_root"
-    # setsid: the daemon must outlive this script and the caller's process group.
+    # setsid: the daemon must outlive this script and the caller's process group;
+    # it must not inherit the lock (fd 9), or the next start would wait forever.
     setsid dockerd --host "unix://$socket" --data-root "$data_root" --exec-root "$exec_root" \
-        --pidfile "$pidfile" >"$logfile" 2>&1 </dev/null &
+        --pidfile "$pidfile" >"$logfile" 2>&1 </dev/null 9>&- &
     local pid=$! waited=0
     until answers; do
         if ! kill -0 "$pid" 2>/dev/null; then
@@ -109,9 +110,15 @@ stop() {
     fi
 }
 
+# Tests run in parallel may start or stop the daemon at the same time: one at a time.
+lock() {
+    exec 9>/tmp/peer-docker.lock
+    flock 9
+}
+
 case ${1:-} in
-    start) start ;;
-    stop) stop ;;
+    start) lock && start ;;
+    stop) lock && stop ;;
     env) echo "export DOCKER_HOST=unix://$socket DOCKER_BUILDKIT=0" ;;
     *) fail "usage: $0 start|stop|env" ;;
 esac

@@ -44,7 +44,7 @@ storage:
 http:
   addr: 127.0.0.1:$port
 EOF
-    setsid docker-registry serve "$dir/config.yml" >"$logfile" 2>&1 </dev/null &
+    setsid docker-registry serve "$dir/config.yml" >"$logfile" 2>&1 </dev/null 9>&- &
     local pid=$! waited=0
     echo "$pid" >"$pidfile"
     until answers; do
@@ -73,6 +73,9 @@ stop() {
     rm -rf "$dir" "$pidfile"
 }
 
+# Parallel tests may start or stop the same registry at the same time: one at a time.
+exec 9>"$dir.lock"
+flock 9
 case $command in
     start) start ;;
     stop) stop ;;
