@@ -30,7 +30,7 @@ public struct ShellWordExpander: Sendable {
 public struct ShellExpansionError: Error, CustomStringConvertible, Equatable, Sendable {
     public var message: String
     public var description: String { message }
-    init(_ message: String) { self.message = message }
+    public init(_ message: String) { self.message = message }
 }
 
 /// The lexer behind `ShellWordExpander`, with the extra modes the parser needs to find

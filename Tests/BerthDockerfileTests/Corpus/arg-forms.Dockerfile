@@ -1,0 +1,5 @@
+ARG BASE=alpine
+ARG TAG
+FROM ${BASE}:${TAG:-latest}
+ARG BASE
+ARG A B=2 C="x y"

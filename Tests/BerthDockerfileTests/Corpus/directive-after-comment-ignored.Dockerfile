@@ -1,0 +1,5 @@
+# a plain comment first
+# escape=`
+FROM busybox
+RUN echo one \
+    two

@@ -1,0 +1,5 @@
+#  ESCAPE = `
+#Syntax=example/frontend
+FROM busybox
+RUN echo a `
+    b

@@ -1,0 +1,3 @@
+#!/usr/bin/env buildctl-daemonless.sh
+# syntax=docker/dockerfile:1
+FROM busybox

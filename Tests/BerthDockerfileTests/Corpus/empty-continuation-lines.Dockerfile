@@ -1,0 +1,6 @@
+FROM busybox
+RUN echo one \
+
+    two \
+	
+    three

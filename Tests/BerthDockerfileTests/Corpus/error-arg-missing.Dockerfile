@@ -1,0 +1,2 @@
+ARG
+FROM busybox

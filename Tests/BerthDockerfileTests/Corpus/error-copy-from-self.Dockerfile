@@ -1,0 +1,2 @@
+FROM busybox AS app
+COPY --from=app /a /b

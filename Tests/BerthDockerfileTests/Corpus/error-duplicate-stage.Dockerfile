@@ -1,0 +1,2 @@
+FROM busybox AS build
+FROM alpine AS Build

@@ -1,0 +1,2 @@
+FROM busybox
+RUN --chown=1 echo

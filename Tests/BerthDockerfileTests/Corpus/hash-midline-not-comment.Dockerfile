@@ -1,0 +1,3 @@
+FROM busybox
+RUN echo hello # this stays in the command
+ENV A=b#c

@@ -1,0 +1,4 @@
+FROM busybox
+RUN 3<<EOF cat /dev/fd/3
+via fd three
+EOF

@@ -1,0 +1,5 @@
+FROM busybox
+LABEL text=<<EOF
+ENV NOT=<<EOF
+RUN ["cat", "<<EOF"]
+CMD cat <<EOF

@@ -1,0 +1,6 @@
+FROM busybox
+RUN <<EOF
+echo hello
+echo $HOME
+EOF
+RUN echo after

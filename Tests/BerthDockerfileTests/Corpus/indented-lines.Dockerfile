@@ -1,0 +1,4 @@
+    FROM busybox
+	# an indented comment
+  RUN echo indented
+   ENV X=1

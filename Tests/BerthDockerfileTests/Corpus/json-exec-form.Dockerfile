@@ -1,0 +1,5 @@
+FROM busybox
+RUN ["/bin/sh", "-c", "echo hi"]
+CMD ["/app", "--port", "8080"]
+ENTRYPOINT  [ "tini", "--" ]
+CMD []

@@ -1,0 +1,3 @@
+from busybox
+run echo lower
+Copy a b
