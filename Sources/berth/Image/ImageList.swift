@@ -4,11 +4,23 @@ import BerthStore
 import Foundation
 import Glibc
 
-/// `berth image ls` / `berth images`.
+/// `berth image ls`.
 struct ImageList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls", abstract: "List images.", aliases: ["list"])
+    @OptionGroup var options: ImageListOptions
+    func run() throws { try options.run() }
+}
 
+/// `berth images`: the short form of `berth image ls`.
+struct Images: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "images", abstract: "List images.")
+    @OptionGroup var options: ImageListOptions
+    func run() throws { try options.run() }
+}
+
+/// The options and work of `image ls`, shared by its two names.
+struct ImageListOptions: ParsableArguments {
     @OptionGroup var global: GlobalOptions
 
     @Flag(name: .shortAndLong, help: "Show all images (default hides intermediate images).")
@@ -47,13 +59,6 @@ struct ImageList: ParsableCommand {
         try ListFormatter(format: format, columns: columns, headers: ImageRow.headers)
             .write(rows.map(\.json))
     }
-}
-
-/// `berth images`: the short form of `berth image ls`.
-struct Images: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "images", abstract: "List images.")
-    @OptionGroup var command: ImageList
-    func run() throws { try command.run() }
 }
 
 /// One line of `images` output. An image appears once per tag, once per digest of a repository

@@ -1,11 +1,23 @@
 import ArgumentParser
 import BerthStore
 
-/// `berth image rm` / `berth rmi`.
+/// `berth image rm`.
 struct ImageRemove: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rm", abstract: "Remove one or more images.", aliases: ["remove"])
+    @OptionGroup var options: ImageRemoveOptions
+    func run() throws { try options.run() }
+}
 
+/// `berth rmi`: the short form of `berth image rm`.
+struct RemoveImages: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rmi", abstract: "Remove one or more images.")
+    @OptionGroup var options: ImageRemoveOptions
+    func run() throws { try options.run() }
+}
+
+/// The options and work of `image rm`, shared by its two names.
+struct ImageRemoveOptions: ParsableArguments {
     @OptionGroup var global: GlobalOptions
 
     @Flag(name: .shortAndLong, help: "Force removal of the image.")
@@ -39,11 +51,4 @@ struct ImageRemove: ParsableCommand {
         if deletedAny { try store.collectGarbage() }
         if failed { throw ExitCode(1) }
     }
-}
-
-/// `berth rmi`: the short form of `berth image rm`.
-struct RemoveImages: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rmi", abstract: "Remove one or more images.")
-    @OptionGroup var command: ImageRemove
-    func run() throws { try command.run() }
 }
