@@ -7,12 +7,13 @@ SWIFT ?= swift
 build:
 	$(SWIFT) build -c release
 
-## test: unit and integration tests (integration tests need root; they start the peer Docker daemon)
-test:
-	$(SWIFT) test --parallel
+## test: installs what the tests need, then runs the unit, integration and interop tests
+## (integration tests need root; they start the peer Docker daemon themselves)
+test: deps images
+	$(SWIFT) test
 
 ## demo: build berth and walk through its commands on the offline base images
-demo:
+demo: deps images
 	scripts/demo.sh
 
 ## bench: Berth and its peers side by side (not pass/fail)

@@ -16,7 +16,10 @@ public final class Store: @unchecked Sendable {
         content = try ContentStore(root: root)
         try FileSystem.makeDirectories(root + "/snapshots", mode: 0o700)
         lock = try StoreLock(path: root + "/store.lock")
-        database = try MetadataDatabase(path: root + "/metadata.db")
+        // Opening may create or migrate the schema; processes starting together take turns.
+        database = try StoreLock(path: root + "/metadata.lock").withExclusive {
+            try MetadataDatabase(path: root + "/metadata.db")
+        }
     }
 
     // MARK: Reading images

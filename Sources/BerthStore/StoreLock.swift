@@ -27,6 +27,16 @@ final class StoreLock {
         return try body()
     }
 
+    /// Runs `body` under the exclusive lock if it is free now; returns nil without running it if not.
+    func withExclusiveIfFree<T>(_ body: () throws -> T) throws -> T? {
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            if errno == EWOULDBLOCK { return nil }
+            throw StoreError.lastIO("lock", path)
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
     private func lock(_ operation: Int32) throws {
         while flock(fd, operation) != 0 {
             if errno != EINTR { throw StoreError.lastIO("lock", path) }

@@ -48,7 +48,7 @@ struct ImageRemoveOptions: ParsableArguments {
                 failed = true
             }
         }
-        if deletedAny { try store.collectGarbage() }
+        if deletedAny { try store.collectGarbageIfIdle() }
         if failed { throw ExitCode(1) }
     }
 }
