@@ -103,7 +103,8 @@ public enum Command: Equatable, Sendable {
         case "EXPOSE":
             try noFlags()
             try atLeastOne()
-            return .expose(ExposeCommand(instruction: i, ports: args))
+            // BuildKit keeps the ports sorted.
+            return .expose(ExposeCommand(instruction: i, ports: args.sorted()))
         case "ADD":
             return .add(try AddCommand(i))
         case "COPY":
@@ -133,8 +134,9 @@ public enum Command: Equatable, Sendable {
         case "ARG":
             try noFlags()
             try atLeastOne()
-            let definitions = args.map { word -> ArgDefinition in
+            let definitions = try args.map { word -> ArgDefinition in
                 guard let eq = word.firstIndex(of: "=") else { return ArgDefinition(name: word, defaultValue: nil) }
+                guard eq != word.startIndex else { throw InstructionError("ARG names can not be blank") }
                 return ArgDefinition(name: String(word[..<eq]), defaultValue: String(word[word.index(after: eq)...]))
             }
             return .arg(ArgCommand(instruction: i, definitions: definitions))
@@ -230,7 +232,6 @@ public struct RunCommand: Equatable, Sendable {
         instruction = i
         let flags = try FlagSet(
             i.flags, accepting: ["mount": .list, "network": .string, "security": .string, "device": .list])
-        guard !i.arguments.isEmpty || i.isJSON else { throw InstructionError("RUN requires at least one argument") }
         commandLine = CommandLine(i)
         mounts = try (flags.lists["mount"] ?? []).map(RunMount.init(parsing:))
         network = flags.strings["network"]
@@ -458,14 +459,13 @@ public struct HealthcheckCommand: Equatable, Sendable {
             "interval": .string, "timeout": .string, "start-period": .string, "start-interval": .string,
             "retries": .string,
         ])
-        guard type == "CMD" else { throw InstructionError("unknown type for HEALTHCHECK: \(type)") }
-        guard !rest.isEmpty else { throw InstructionError("missing command after HEALTHCHECK CMD") }
+        guard type == "CMD" else { throw InstructionError("Unknown type \"\(type)\" in HEALTHCHECK (try CMD)") }
+        guard !rest.isEmpty else { throw InstructionError("Missing command after HEALTHCHECK CMD") }
         test = (i.isJSON ? ["CMD"] : ["CMD-SHELL"]) + rest
         func interval(_ name: String) throws -> Duration? {
             guard let text = flags.strings[name], !text.isEmpty else { return nil }
             let value = try GoDuration.parse(text)
             if value == .zero { return nil }
-            if value < .zero { throw InstructionError("Interval \"\(name)\" cannot be negative") }
             if value < .milliseconds(1) { throw InstructionError("Interval \"\(name)\" cannot be less than 1ms") }
             return value
         }

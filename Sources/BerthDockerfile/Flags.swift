@@ -28,7 +28,8 @@ struct FlagSet {
                 lists[flag.name, default: []].append(value)
             case .bool:
                 switch flag.value?.lowercased() {
-                case nil, "", "true": bools[flag.name] = true
+                case nil, "true": bools[flag.name] = true
+                case "": throw InstructionError("missing a value on flag: \(flag.name)")
                 case "false": bools[flag.name] = false
                 default:
                     throw InstructionError("expecting boolean value for flag \(flag.name), not: \(flag.value ?? "")")
