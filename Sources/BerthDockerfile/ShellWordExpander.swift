@@ -309,7 +309,7 @@ private struct LexState {
                 all = true
             }
             let pattern = try processStopOn("/", rawEscapes: true).word
-            let replacement = try substitutionWord()
+            let replacement = try substitutionWord(rawEscapes: true)
             if lexer.skipUnsetEnv && value == nil {
                 return "${\(name)/\(all ? "/" : "")\(pattern)/\(replacement)}"
             }
@@ -330,77 +330,38 @@ private struct LexState {
     }
 }
 
-/// A shell glob (`*`, `?`, `[...]`, escapes) used by `${VAR#pattern}` and friends.
+/// The glob of `${VAR#pattern}` and friends as BuildKit implements it: `*` matches any
+/// text, `?` any one character, the escape character makes the next one literal, and every
+/// other character (brackets included) is literal.
 struct ShellPattern {
     private enum Element {
         case literal(Character)
         case any
         case anyString
-        case set([ClosedRange<Character>], negated: Bool)
     }
 
     private let elements: [Element]
 
     init(_ pattern: String, escape: Character) {
         var elements: [Element] = []
-        let chars = Array(pattern)
-        var i = 0
-        while i < chars.count {
-            let ch = chars[i]
-            if ch == escape, i + 1 < chars.count {
-                elements.append(.literal(chars[i + 1]))
-                i += 2
+        var iterator = pattern.makeIterator()
+        while let ch = iterator.next() {
+            if ch == escape {
+                elements.append(.literal(iterator.next() ?? ch))
                 continue
             }
             switch ch {
             case "*": elements.append(.anyString)
             case "?": elements.append(.any)
-            case "[":
-                if let (set, end) = Self.parseSet(chars, from: i + 1) {
-                    elements.append(set)
-                    i = end + 1
-                    continue
-                }
-                elements.append(.literal(ch))
             default: elements.append(.literal(ch))
             }
-            i += 1
         }
         self.elements = elements
     }
 
-    private static func parseSet(_ chars: [Character], from start: Int) -> (Element, Int)? {
-        var i = start
-        var negated = false
-        if i < chars.count, chars[i] == "!" || chars[i] == "^" {
-            negated = true
-            i += 1
-        }
-        var ranges: [ClosedRange<Character>] = []
-        var first = true
-        while i < chars.count {
-            if chars[i] == "]" && !first { return (.set(ranges, negated: negated), i) }
-            first = false
-            var low = chars[i]
-            if low == "\\", i + 1 < chars.count {
-                i += 1
-                low = chars[i]
-            }
-            if i + 2 < chars.count, chars[i + 1] == "-", chars[i + 2] != "]" {
-                let high = chars[i + 2]
-                if low <= high { ranges.append(low...high) }
-                i += 3
-            } else {
-                ranges.append(low...low)
-                i += 1
-            }
-        }
-        return nil
-    }
-
     /// Whether the whole of `text` matches.
-    func matches(_ text: [Character]) -> Bool {
-        matches(text[...], elements[...])
+    func matches(_ text: ArraySlice<Character>) -> Bool {
+        matches(text, elements[...])
     }
 
     private func matches(_ text: ArraySlice<Character>, _ pattern: ArraySlice<Element>) -> Bool {
@@ -420,17 +381,13 @@ struct ShellPattern {
         case .literal(let ch):
             guard text.first == ch else { return false }
             return matches(text.dropFirst(), rest)
-        case .set(let ranges, let negated):
-            guard let ch = text.first else { return false }
-            guard ranges.contains(where: { $0.contains(ch) }) != negated else { return false }
-            return matches(text.dropFirst(), rest)
         }
     }
 
     func removingPrefix(of value: String, longest: Bool) -> String {
         let chars = Array(value)
         let lengths = longest ? Array((0...chars.count).reversed()) : Array(0...chars.count)
-        for length in lengths where matches(Array(chars[..<length])) {
+        for length in lengths where matches(chars[..<length]) {
             return String(chars[length...])
         }
         return value
@@ -439,13 +396,13 @@ struct ShellPattern {
     func removingSuffix(of value: String, longest: Bool) -> String {
         let chars = Array(value)
         let starts = longest ? Array(0...chars.count) : Array((0...chars.count).reversed())
-        for start in starts where matches(Array(chars[start...])) {
+        for start in starts where matches(chars[start...]) {
             return String(chars[..<start])
         }
         return value
     }
 
-    /// Replaces the leftmost-longest match (or every match with `all`).
+    /// Replaces the leftmost-longest match, or with `all` every non-overlapping non-empty match.
     func replacing(in value: String, with replacement: String, all: Bool) -> String {
         let chars = Array(value)
         var result = ""
@@ -453,21 +410,23 @@ struct ShellPattern {
         var replaced = false
         while start <= chars.count {
             var matchEnd: Int?
-            if !(replaced && !all) {
-                for end in stride(from: chars.count, through: start, by: -1) where matches(Array(chars[start..<end])) {
-                    // An empty match would loop forever; the shell skips those.
-                    if end > start { matchEnd = end }
+            if all || !replaced {
+                for end in stride(from: chars.count, through: start, by: -1) where matches(chars[start..<end]) {
+                    // Replacing every empty match would never advance; a single replacement may be empty.
+                    if end > start || !all { matchEnd = end }
                     break
                 }
             }
             if let end = matchEnd {
                 result += replacement
                 replaced = true
-                start = end
-            } else {
-                if start < chars.count { result.append(chars[start]) }
-                start += 1
+                if end > start {
+                    start = end
+                    continue
+                }
             }
+            if start < chars.count { result.append(chars[start]) }
+            start += 1
         }
         return result
     }

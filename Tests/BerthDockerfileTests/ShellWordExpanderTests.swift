@@ -99,6 +99,53 @@ import Testing
         }
     }
 
+    /// Pattern removal and substitution cases from BuildKit's lexer tests.
+    static let patternCases: [(String, [String: String], String)] = [
+        ("${FOO#()[]{\\}^$.\\*\\?|\\\\}", ["FOO": "()[]{}^$.*?|\\x"], "x"),
+        ("${FOO%%\\**}", ["FOO": "xx**"], "xx"),
+        ("${FOO#*x*y}", ["FOO": "xxyy"], "y"),
+        ("${FOO#*}", ["FOO": "xxyy"], "xxyy"),
+        ("${FOO#$BAR}", ["FOO": "xxyy", "BAR": "x"], "xyy"),
+        ("${FOO#$BAR}", ["FOO": "xxyy", "BAR": ""], "xxyy"),
+        ("${FOO#}", ["FOO": "xxyy"], "xxyy"),
+        ("${FOO##*x}", ["FOO": "xxyy"], "yy"),
+        ("${FOO#?\\?}", ["FOO": "???y"], "?y"),
+        ("${ABC:-.}${FOO%x}${ABC:-.}", ["FOO": "xxyy"], ".xxyy."),
+        ("${FOO%%\\**\\*}", ["FOO": "a***yy*"], "a"),
+        ("${FOO%}", ["FOO": "xxyy"], "xxyy"),
+        ("${FOO/$NEEDLE/.} - ${FOO//$NEEDLE/.}", ["FOO": "/foo*/*/*.txt", "NEEDLE": "\\*/"], "/foo.*/*.txt - /foo..*.txt"),
+        ("${FOO/$NEEDLE/} - ${FOO//$NEEDLE/}", ["FOO": "/tmp/tmp/bar.txt", "NEEDLE": "/tmp"], "/tmp/bar.txt - /bar.txt"),
+        ("${FOO/$NEEDLE/$R} - ${FOO//$NEEDLE/$R}", ["FOO": "/a/foo/b/c.txt", "NEEDLE": "/?/", "R": "/"], "/foo/b/c.txt - /foo/c.txt"),
+        ("${FOO/$NEEDLE/$R}", ["FOO": "http://google.de", "NEEDLE": "http://", "R": "https://"], "https://google.de"),
+        ("${FOO//\\//\\/}", ["FOO": "/tmp/foo.txt"], "\\/tmp\\/foo.txt"),
+        ("${FOO/$BAR/ww}", ["FOO": "xxyy", "BAR": ""], "wwxxyy"),
+        ("${FOO///}", ["FOO": "xxyy"], "xxyy"),
+        ("${FOO///}", [:], ""),
+        ("${FOO//ww}", ["FOO": "xxyy"], "error"),
+        ("${FOO//}", ["FOO": "xxyy"], "error"),
+        ("${FOO=aaa}", ["FOO": "xxx"], "error"),
+        ("${FOO-aaa} ${BAR-bbb} ${BAZ-ccc}", ["FOO": "xxx", "BAR": ""], "xxx  ccc"),
+        ("${FOO:+aaa} ${BAR:+bbb} ${BAZ:+ccc}", ["FOO": "xxx", "BAR": ""], "aaa  "),
+        ("${VAR:?message here$ARG}", ["VAR": "", "ARG": "x"], "error"),
+        ("${TARGETVARIANT:+-${TARGETVARIANT}}.tar", ["TARGETVARIANT": "v7"], "-v7.tar"),
+    ]
+
+    @Test(arguments: patternCases)
+    func patternsLikeBuildKit(_ input: String, _ environment: [String: String], _ expected: String) {
+        let expander = ShellWordExpander()
+        if expected == "error" {
+            #expect(throws: ShellExpansionError.self) { try expander.expand(input, environment: environment) }
+        } else {
+            #expect((try? expander.expand(input, environment: environment)) == expected)
+        }
+    }
+
+    @Test func mandatoryMessageIsExpanded() {
+        #expect(throws: ShellExpansionError("VAR: message herex")) {
+            try ShellWordExpander().expand("${VAR:?message here$ARG}", environment: ["ARG": "x"])
+        }
+    }
+
     @Test func backtickEscape() throws {
         let expander = ShellWordExpander(escape: "`")
         #expect(try expander.expand("C:\\path", environment: [:]) == "C:\\path")
