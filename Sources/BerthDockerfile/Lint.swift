@@ -181,11 +181,22 @@ private struct Checker {
         }
     }
 
+    /// Whether the stage or a stage it is built on sets SHELL: then shell form is deliberate.
+    func setsShell(_ stage: Stage) -> Bool {
+        var current: Stage? = stage
+        while let candidate = current {
+            if candidate.commands.contains(where: { if case .shell = $0 { true } else { false } }) { return true }
+            current = stages.stage(named: candidate.baseName, before: candidate.index)
+        }
+        return false
+    }
+
     mutating func checkCommands(of stage: Stage) {
         var seenOnce: [String: Int] = [:]
         var hasAbsoluteWorkdir = false
+        let shellIsExplicit = setsShell(stage)
         for command in stage.commands {
-            checkCommand(command)
+            checkCommand(command, shellIsExplicit: shellIsExplicit)
             switch command {
             case .cmd, .entrypoint, .healthcheck:
                 let keyword = command.instruction.keyword
@@ -211,13 +222,13 @@ private struct Checker {
         }
     }
 
-    mutating func checkCommand(_ command: Command) {
+    mutating func checkCommand(_ command: Command, shellIsExplicit: Bool = false) {
         let line = command.line
         switch command {
         case .maintainer:
             warn("MaintainerDeprecated", "Maintainer instruction is deprecated in favor of using label", line: line)
         case .cmd(let commandLine), .entrypoint(let commandLine):
-            if commandLine.prependShell {
+            if commandLine.prependShell && !shellIsExplicit {
                 warn(
                     "JSONArgsRecommended",
                     "JSON arguments recommended for \(command.instruction.keyword) to prevent unintended behavior related to OS signals",
@@ -240,7 +251,7 @@ private struct Checker {
                 }
             }
         case .onbuild(let onbuild):
-            checkCommand(onbuild.trigger)
+            checkCommand(onbuild.trigger, shellIsExplicit: shellIsExplicit)
         default:
             break
         }

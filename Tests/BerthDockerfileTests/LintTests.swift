@@ -55,6 +55,11 @@ import Testing
         #expect(strict.failsBuild)
     }
 
+    @Test func explicitShellAllowsShellForm() throws {
+        #expect(try rules("FROM alpine AS base\nSHELL [\"/bin/bash\", \"-c\"]\nFROM base\nCMD echo hi\n").isEmpty)
+        #expect(try rules("FROM alpine\nSHELL [\"/bin/bash\", \"-c\"]\nFROM alpine\nCMD echo hi\n") == ["JSONArgsRecommended"])
+    }
+
     @Test func undefinedArgInFrom() throws {
         #expect(try rules("ARG TAG\nFROM alpine:${TAG}\nFROM ${MISSING}\n") == ["UndefinedArgInFrom"])
         #expect(try rules("FROM --platform=$BUILDPLATFORM alpine\n").isEmpty)
