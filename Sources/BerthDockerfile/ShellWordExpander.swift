@@ -145,7 +145,8 @@ private struct LexState {
                 result += value
                 words.addRawString(value)
             } else {
-                var current = next()!
+                pos += 1
+                var current = ch
                 if current == lexer.escape {
                     if rawEscapes {
                         words.addRawChar(current)
@@ -169,8 +170,8 @@ private struct LexState {
 
     mutating func processSingleQuote() throws -> String {
         var result = ""
-        let open = next()!
-        if lexer.rawQuotes { result.append(open) }
+        pos += 1
+        if lexer.rawQuotes { result.append("'") }
         while true {
             guard let ch = next() else {
                 throw ShellExpansionError("unexpected end of statement while looking for matching single-quote")
@@ -185,8 +186,8 @@ private struct LexState {
 
     mutating func processDoubleQuote() throws -> String {
         var result = ""
-        let open = next()!
-        if lexer.rawQuotes { result.append(open) }
+        pos += 1
+        if lexer.rawQuotes { result.append("\"") }
         while true {
             guard let ch = peek else {
                 throw ShellExpansionError("unexpected end of statement while looking for matching double-quote")
@@ -200,13 +201,15 @@ private struct LexState {
                 result += try processDollar()
                 continue
             }
-            var current = next()!
+            pos += 1
+            var current = ch
             if current == lexer.escape {
                 if lexer.rawEscapes { result.append(current) }
                 guard let following = peek else { continue }
                 // Inside double quotes only `"`, `$` and the escape character itself can be escaped.
                 if following == "\"" || following == "$" || following == lexer.escape {
-                    current = next()!
+                    pos += 1
+                    current = following
                 } else if lexer.rawEscapes {
                     continue
                 }
