@@ -77,6 +77,12 @@ public struct DockerIgnore: Sendable {
     /// The patterns in file order.
     public let patterns: [Pattern]
 
+    /// Patterns Docker rejects (an unclosed `[`, a lone `!`); they never match. A builder
+    /// should report them the way Docker fails on them.
+    public var malformedPatterns: [String] {
+        patterns.filter { $0.regex == nil || $0.text.isEmpty }.map { ($0.isException ? "!" : "") + $0.text }
+    }
+
     /// Parses the contents of a `.dockerignore` file.
     public init(contents: String) {
         var patterns: [Pattern] = []

@@ -45,6 +45,27 @@ import Testing
         ("Dockerfile\n.git", ".git/HEAD", true),
         ("*\n!src", "src/main.swift", false),
         ("*\n!src", "README", true),
+        ("**/dir2/*", "dir/dir2/file", true),
+        ("**/dir", "dir/file", true),
+        ("a**/*.txt", "a/dir/dir/file.txt", true),
+        ("a/*.txt", "a/dir/file.txt", false),
+        (".*", ".foo", true),
+        (".*", "foo", false),
+        ("abc.def", "abcZdef", false),
+        ("abc?def", "abcdef", false),
+        ("a.|)$(}+{bc", "a.|)$(}+{bc", true),
+        ("dist/*.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", true),
+        ("**\n!util/docker/web", "util/docker/web/foo", false),
+        ("**\n!util/docker/web\nutil/docker/web/foo", "util/docker/web/foo", true),
+        ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", false),
+        ("a?b", "a\u{263A}b", true),
+        ("[a-\u{3B6}]*", "\u{3B1}", true),
+        ("[\\]a]", "]", true),
+        ("[x\\-]", "-", true),
+        ("[x\\-]", "z", false),
+        ("a\\\\", "a\\", true),
+        ("**/.foo", "bar.foo", false),
+        ("**/foo/bar", "dir/dir2/foo/bar", true),
     ]
 
     @Test(arguments: cases)
@@ -57,6 +78,13 @@ import Testing
         #expect(ignore.patterns.map(\.text) == ["a", "b", "c/d"])
         #expect(ignore.patterns.map(\.isException) == [false, false, true])
         #expect(ignore.hasExceptions)
+    }
+
+    @Test func malformedPatternsAreReported() {
+        let ignore = DockerIgnore(contents: "good\n[\n!\n")
+        #expect(ignore.malformedPatterns == ["[", "!"])
+        #expect(!ignore.isExcluded("[", isDirectory: false))
+        #expect(DockerIgnore(contents: "a\nb/*.c").malformedPatterns.isEmpty)
     }
 
     @Test func skippingDirectories() {
