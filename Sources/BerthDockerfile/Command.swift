@@ -361,6 +361,17 @@ public struct SourcesAndDestination: Equatable, Sendable {
     /// Heredoc bodies used as inline source files.
     public var heredocs: [Heredoc]
 
+    /// The sources that are paths or URLs, without heredoc markers.
+    public var paths: [String] { sources.filter { DockerfileParser.heredocMarker($0) == nil } }
+
+    /// The inline files, one per heredoc marker among the sources, named by their delimiter.
+    public var inlineFiles: [Heredoc] {
+        sources.compactMap { source in
+            guard let marker = DockerfileParser.heredocMarker(source) else { return nil }
+            return heredocs.first { $0.name == marker.name }
+        }
+    }
+
     init(_ i: Instruction) throws {
         guard i.arguments.count >= 2 else {
             throw InstructionError(
@@ -369,6 +380,9 @@ public struct SourcesAndDestination: Equatable, Sendable {
         sources = Array(i.arguments.dropLast())
         destination = i.arguments[i.arguments.count - 1]
         heredocs = i.heredocs
+        if !i.isJSON && DockerfileParser.heredocMarker(destination) != nil {
+            throw InstructionError("\(i.keyword) cannot accept a heredoc as a destination")
+        }
     }
 }
 

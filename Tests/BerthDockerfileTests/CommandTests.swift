@@ -37,6 +37,12 @@ import Testing
         else { throw Unexpected() }
         #expect(copy.files.sources == ["<<EOF"])
         #expect(copy.files.heredocs.map(\.content) == ["hello\n"])
+        guard case .copy(let mixed) = try commands("FROM busybox\nCOPY a <<-B <<\"A\" /d/\n\tbee\n\tB\nay $X\nA\n")[1]
+        else { throw Unexpected() }
+        #expect(mixed.files.paths == ["a"])
+        #expect(mixed.files.inlineFiles.map(\.name) == ["B", "A"])
+        #expect(mixed.files.inlineFiles.map(\.content) == ["bee\n", "ay $X\n"])
+        #expect(mixed.files.inlineFiles.map(\.expand) == [true, false])
     }
 
     @Test func runFlags() throws {
