@@ -43,10 +43,15 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // Bridge networking, IPAM, NAT and published ports, through the standard CNI plugins.
+        .target(name: "BerthNetwork", dependencies: ["BerthOCI"]),
+        // OCI bundles, the runc driver, container state, the per-container monitor, logs.
+        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthStore", "BerthArchive", "BerthNetwork"]),
         .executableTarget(
             name: "berth",
             dependencies: [
-                "BerthOCI", "BerthArchive", "BerthStore", "BerthDockerfile", "BerthBuild",
+                "BerthOCI", "BerthArchive", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
+                "BerthNetwork",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +63,8 @@ let package = Package(
             resources: [.copy("Corpus")]
         ),
         .testTarget(name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthDockerfile", "BerthOCI"]),
+        .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork"]),
+        .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthStore", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
         .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI"]),

@@ -1,0 +1,1 @@
+// BerthNetwork: populated by the networking work (issue #3).

@@ -1,0 +1,1 @@
+// BerthRuntime: populated by the runtime work (issue #3).
