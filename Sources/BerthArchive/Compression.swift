@@ -112,28 +112,24 @@ public final class DecompressingSource: ByteSource {
     private func readGzip(_ stream: UnsafeMutablePointer<z_stream>, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
             let haveInput = try fillInput()
-            if !haveInput {
-                if atFrameBoundary { return 0 }
-                throw ArchiveError.decompression("gzip stream is truncated")
-            }
-            let inputBase = input.baseAddress!.assumingMemoryBound(to: Bytef.self) + inputStart
+            if !haveInput && atFrameBoundary { return 0 }
+            // Without new input inflate may still hold output that did not fit last time.
             let available = inputEnd - inputStart
-            stream.pointee.next_in = inputBase
+            stream.pointee.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self) + inputStart
             stream.pointee.avail_in = uInt(available)
             stream.pointee.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self)
             stream.pointee.avail_out = uInt(min(buffer.count, Int(UInt32.max)))
-            atFrameBoundary = false
             let rc = inflate(stream, Z_NO_FLUSH)
-            let consumed = available - Int(stream.pointee.avail_in)
             let produced = buffer.count - Int(stream.pointee.avail_out)
-            inputStart += consumed
+            inputStart += available - Int(stream.pointee.avail_in)
             switch rc {
             case Z_STREAM_END:
                 // Another gzip member may follow (pigz and concatenated files produce these).
                 atFrameBoundary = true
                 inflateReset(stream)
             case Z_OK, Z_BUF_ERROR:
-                break
+                atFrameBoundary = false
+                if !haveInput && produced == 0 { throw ArchiveError.decompression("gzip stream is truncated") }
             default:
                 let message = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(rc)"
                 throw ArchiveError.decompression("gzip: \(message)")
@@ -145,6 +141,7 @@ public final class DecompressingSource: ByteSource {
     private func readZstd(_ context: OpaquePointer, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
             let haveInput = try fillInput()
+            if !haveInput && atFrameBoundary { return 0 }
             var inBuffer = ZSTD_inBuffer(
                 src: UnsafeRawPointer(input.baseAddress! + inputStart), size: inputEnd - inputStart, pos: 0)
             var outBuffer = ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
@@ -153,13 +150,15 @@ public final class DecompressingSource: ByteSource {
                 throw ArchiveError.decompression("zstd: \(String(cString: ZSTD_getErrorName(rc)))")
             }
             inputStart += inBuffer.pos
-            // A return of 0 means the frame is complete and fully flushed.
-            atFrameBoundary = rc == 0
-            if outBuffer.pos > 0 { return outBuffer.pos }
-            if !haveInput {
-                if atFrameBoundary { return 0 }
+            // 0 means the frame is complete and fully flushed; a call that did nothing says nothing.
+            if rc == 0 {
+                atFrameBoundary = true
+            } else if inBuffer.pos > 0 || outBuffer.pos > 0 {
+                atFrameBoundary = false
+            } else if !haveInput {
                 throw ArchiveError.decompression("zstd stream is truncated")
             }
+            if outBuffer.pos > 0 { return outBuffer.pos }
         }
     }
 }

@@ -9,7 +9,7 @@ public enum DirectoryArchiver {
     ///
     /// With `fromOverlayUpper: true` the tree is an overlayfs upper directory: whiteouts (0/0
     /// character devices) become OCI `.wh.<name>` entries, directories with
-    /// `trusted.overlay.opaque=y` get a `.wh..wh..opq` entry, and `trusted.overlay.*` attributes are dropped.
+    /// `trusted.overlay.opaque=y` get a `.wh..wh..opq` entry ahead of their children, and `trusted.overlay.*` attributes are dropped.
     /// The writer is not finished; call `writer.finish()` afterwards.
     public static func write(root: String, to writer: TarWriter, fromOverlayUpper: Bool = false, sourceDateEpoch: Int64? = nil) throws {
         var walker = Walker(writer: writer, fromOverlayUpper: fromOverlayUpper, sourceDateEpoch: sourceDateEpoch)
@@ -38,10 +38,26 @@ public enum DirectoryArchiver {
             self.sourceDateEpoch = sourceDateEpoch
         }
 
+        /// Writes the children of `directory` in byte order of the names they get in the archive
+        /// (an overlay whiteout `x` is archived as `.wh.x`).
         mutating func writeChildren(of directory: String, archivePath: String) throws {
+            var children: [(archiveName: [UInt8], name: String, info: stat)] = []
             for name in try FileSystem.children(directory) {
-                try writeEntry(diskPath: directory + "/" + name, archivePath: archivePath.isEmpty ? name : archivePath + "/" + name, name: name)
+                guard let info = FileSystem.lstatInfo(directory + "/" + name) else { throw ArchiveError.lastIO("lstat", directory + "/" + name) }
+                let archiveName = isOverlayWhiteout(info) ? ".wh." + name : name
+                children.append((Array(archiveName.utf8), name, info))
             }
+            children.sort { $0.archiveName.lexicographicallyPrecedes($1.archiveName) }
+            for child in children {
+                let name = String(decoding: child.archiveName, as: UTF8.self)
+                try writeEntry(
+                    diskPath: directory + "/" + child.name, info: child.info,
+                    archivePath: archivePath.isEmpty ? name : archivePath + "/" + name)
+            }
+        }
+
+        func isOverlayWhiteout(_ info: stat) -> Bool {
+            fromOverlayUpper && info.st_mode & S_IFMT == S_IFCHR && info.st_rdev == 0
         }
 
         func modificationTime(_ info: stat) -> TarTime {
@@ -50,8 +66,7 @@ public enum DirectoryArchiver {
             return TarTime(seconds: seconds)
         }
 
-        mutating func writeEntry(diskPath: String, archivePath: String, name: String) throws {
-            guard let info = FileSystem.lstatInfo(diskPath) else { throw ArchiveError.lastIO("lstat", diskPath) }
+        mutating func writeEntry(diskPath: String, info: stat, archivePath: String) throws {
             var xattrs = try FileSystem.xattrs(diskPath)
             let opaque = fromOverlayUpper && xattrs["trusted.overlay.opaque"] == [UInt8(ascii: "y")]
             if fromOverlayUpper { xattrs = xattrs.filter { !$0.key.hasPrefix("trusted.overlay.") } }
@@ -87,10 +102,11 @@ public enum DirectoryArchiver {
                 entry.linkName = target
                 try writer.write(entry, contents: nil)
             case S_IFCHR, S_IFBLK:
-                if fromOverlayUpper, info.st_mode & S_IFMT == S_IFCHR, info.st_rdev == 0 {
-                    let parent = archivePath.count > name.count ? String(archivePath.dropLast(name.count)) : ""
-                    let whiteout = TarEntry(kind: .file, path: parent + ".wh." + name, mode: 0, uid: entry.uid, gid: entry.gid, modificationTime: entry.modificationTime)
-                    try writer.write(whiteout, contents: nil)
+                if isOverlayWhiteout(info) {
+                    // The archive path already carries the `.wh.` prefix; the whiteout is an empty file.
+                    entry.mode = 0
+                    entry.xattrs = [:]
+                    try writer.write(entry, contents: nil)
                     return
                 }
                 entry.kind = info.st_mode & S_IFMT == S_IFCHR ? .characterDevice : .blockDevice

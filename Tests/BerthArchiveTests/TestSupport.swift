@@ -38,16 +38,21 @@ func run(_ arguments: [String], in directory: String? = nil, input: [UInt8]? = n
     let errors = Pipe()
     process.standardOutput = output
     process.standardError = errors
-    let inputPipe = Pipe()
-    if input != nil { process.standardInput = inputPipe }
-    try process.run()
+    // Input comes from a file so that a child filling its output pipe cannot deadlock with us.
+    let inputFile = try TemporaryDirectory()
     if let input {
-        inputPipe.fileHandleForWriting.write(Data(input))
-        try inputPipe.fileHandleForWriting.close()
+        let path = inputFile.file("stdin")
+        try FileSink(path: path).write(input)
+        process.standardInput = FileHandle(forReadingAtPath: path)
     }
+    try process.run()
+    // Drain stderr concurrently so a chatty child cannot block on it while we read stdout.
+    nonisolated(unsafe) var errorData = Data()
+    let errorReader = Thread { errorData = errors.fileHandleForReading.readDataToEndOfFile() }
+    errorReader.start()
     let data = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    while !errorReader.isFinished { usleep(1000) }
     guard process.terminationStatus == 0 else {
         throw CommandFailed(description: "\(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errorData, as: UTF8.self))")
     }
