@@ -1,0 +1,252 @@
+import BerthOCI
+import Foundation
+import Glibc
+
+/// Builds a container's OCI runtime configuration with Docker's defaults: its capability set,
+/// masked and read-only /proc paths, default devices and mounts, and rlimits the host allows.
+struct BundleBuilder {
+    var record: ContainerRecord
+    /// The container's directory (the bundle), holding hosts, hostname and resolv.conf.
+    var directory: String
+    /// The mounted root filesystem.
+    var rootfs: String
+    var layout: CgroupLayout
+
+    /// Docker's default capabilities (moby's oci/caps.DefaultCapabilities).
+    static let defaultCapabilities = [
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+    ]
+
+    /// Every capability name up to the kernel's last one, for `--privileged` and `--cap-add ALL`.
+    static let allCapabilities: [String] = {
+        let names = [
+            "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+            "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+            "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+            "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL",
+            "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
+            "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+        ]
+        var last = names.count - 1
+        if let text = try? Files.read("/proc/sys/kernel/cap_last_cap"),
+           let value = Int(String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+            last = min(value, last)
+        }
+        return names[0...last].map { "CAP_" + $0 }
+    }()
+
+    static let maskedPaths = [
+        "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+        "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+    ]
+
+    static let readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+    static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// Normalizes a capability name as Docker accepts it (`net_admin`, `NET_ADMIN`, `CAP_NET_ADMIN`).
+    static func capabilityName(_ name: String) -> String {
+        let upper = name.uppercased()
+        return upper == "ALL" || upper.hasPrefix("CAP_") ? upper : "CAP_" + upper
+    }
+
+    /// The capability set after `--cap-add`/`--cap-drop` (drops apply first, as in Docker, and
+    /// `ALL` on either side means every capability).
+    static func capabilities(add: [String], drop: [String], privileged: Bool) throws -> [String] {
+        if privileged { return allCapabilities }
+        let adds = add.map(capabilityName)
+        let drops = drop.map(capabilityName)
+        for name in adds + drops where name != "ALL" && !allCapabilities.contains(name) {
+            throw RuntimeError.invalidOption("unknown capability: \"\(name)\"")
+        }
+        var result = drops.contains("ALL") ? [] : defaultCapabilities.filter { !drops.contains($0) }
+        if adds.contains("ALL") {
+            result = allCapabilities.filter { !drops.contains($0) || adds.contains($0) }
+        } else {
+            for name in adds where !result.contains(name) { result.append(name) }
+        }
+        return result
+    }
+
+    /// The hard RLIMIT_NOFILE of this process, which a container may not exceed.
+    static func hostNofileHardLimit() -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        return UInt64(limit.rlim_max)
+    }
+
+    func spec(user: RuntimeSpec.User, home: String, networkNamespace: String?) throws -> RuntimeSpec {
+        let hostConfig = record.hostConfig
+        let config = record.config
+        let capabilities = try Self.capabilities(add: hostConfig.capAdd, drop: hostConfig.capDrop,
+                                                 privileged: hostConfig.privileged)
+        let nofile = min(1_048_576, Self.hostNofileHardLimit())
+        var process = RuntimeSpec.Process(
+            terminal: false, user: user, args: config.argv, env: Self.environment(config, home: home),
+            cwd: config.workingDir.isEmpty ? "/" : config.workingDir,
+            capabilities: RuntimeSpec.Capabilities(bounding: capabilities, effective: capabilities,
+                                                   permitted: capabilities),
+            rlimits: [RuntimeSpec.POSIXRlimit(type: "RLIMIT_NOFILE", hard: nofile, soft: nofile)],
+            noNewPrivileges: false)
+        process.oomScoreAdj = 0
+
+        var linux = RuntimeSpec.Linux()
+        var namespaces = ["pid", "ipc", "uts", "mount"].map { RuntimeSpec.Namespace(type: $0) }
+        switch hostConfig.networkMode {
+        case "host": break
+        default: namespaces.append(RuntimeSpec.Namespace(type: "network", path: networkNamespace))
+        }
+        if layout == .v2 { namespaces.append(RuntimeSpec.Namespace(type: "cgroup")) }
+        linux.namespaces = namespaces
+        linux.cgroupsPath = CgroupLayout.path(for: record.id)
+        linux.devices = Self.defaultDevices
+        var resources = RuntimeSpec.Resources(devices: hostConfig.privileged ? [RuntimeSpec.DeviceCgroup(allow: true, access: "rwm")]
+                                                                           : Self.deviceRules)
+        if hostConfig.memory > 0 { resources.memory = RuntimeSpec.Memory(limit: hostConfig.memory) }
+        if hostConfig.nanoCPUs > 0 {
+            let period: UInt64 = 100_000
+            resources.cpu = RuntimeSpec.CPU(quota: hostConfig.nanoCPUs * Int64(period) / 1_000_000_000, period: period)
+        }
+        if let pids = hostConfig.pidsLimit, pids > 0 { resources.pids = RuntimeSpec.Pids(limit: pids) }
+        linux.resources = resources
+        if !hostConfig.privileged {
+            linux.maskedPaths = Self.maskedPaths
+            linux.readonlyPaths = Self.readonlyPaths
+        }
+
+        return RuntimeSpec(
+            process: process,
+            root: RuntimeSpec.Root(path: rootfs, readonly: hostConfig.readonlyRootfs),
+            hostname: config.hostname,
+            mounts: mounts(privileged: hostConfig.privileged),
+            annotations: ["org.berth.container.name": record.name],
+            linux: linux)
+    }
+
+    /// Docker's environment: HOSTNAME, PATH unless the image sets one, the image's Env, then `-e`
+    /// (already merged into the record's env, later entries replacing earlier ones by name).
+    static func environment(_ config: ContainerRecord.Config, home: String) -> [String] {
+        var result = ["HOSTNAME=\(config.hostname)"]
+        if !config.env.contains(where: { $0.hasPrefix("PATH=") }) { result.append("PATH=\(defaultPath)") }
+        result = mergeEnvironment(result, config.env)
+        if !result.contains(where: { $0.hasPrefix("HOME=") }) { result.append("HOME=\(home)") }
+        return result
+    }
+
+    /// Appends `overrides` to `base`, replacing entries with the same variable name in place.
+    static func mergeEnvironment(_ base: [String], _ overrides: [String]) -> [String] {
+        var result = base
+        for entry in overrides {
+            let name = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? entry
+            if let index = result.firstIndex(where: {
+                ($0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? $0) == name
+            }) {
+                result[index] = entry
+            } else {
+                result.append(entry)
+            }
+        }
+        return result
+    }
+
+    func mounts(privileged: Bool) -> [RuntimeSpec.Mount] {
+        typealias Mount = RuntimeSpec.Mount
+        var mounts = [
+            Mount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+            Mount(destination: "/dev", type: "tmpfs", source: "tmpfs",
+                  options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            Mount(destination: "/dev/pts", type: "devpts", source: "devpts",
+                  options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+            Mount(destination: "/sys", type: "sysfs", source: "sysfs",
+                  options: ["nosuid", "noexec", "nodev", privileged ? "rw" : "ro"]),
+            Mount(destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
+                  options: ["nosuid", "noexec", "nodev", "relatime", privileged ? "rw" : "ro"]),
+            Mount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+            Mount(destination: "/dev/shm", type: "tmpfs", source: "shm",
+                  options: ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]),
+        ]
+        for file in ["resolv.conf", "hostname", "hosts"] {
+            mounts.append(Mount(destination: "/etc/" + file, type: "bind", source: directory + "/" + file,
+                                options: ["rbind", "rprivate"]))
+        }
+        return mounts
+    }
+
+    static let defaultDevices: [RuntimeSpec.Device] = [
+        ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
+    ].map { RuntimeSpec.Device(path: $0.0, type: "c", major: $0.1, minor: $0.2, fileMode: 0o666, uid: 0, gid: 0) }
+
+    /// Docker's device cgroup rules: deny everything, then allow the default devices, ptys,
+    /// /dev/net/tun and mknod of any device.
+    static let deviceRules: [RuntimeSpec.DeviceCgroup] = {
+        typealias Rule = RuntimeSpec.DeviceCgroup
+        return [
+            Rule(allow: false, access: "rwm"),
+            Rule(allow: true, type: "c", major: nil, minor: nil, access: "m"),
+            Rule(allow: true, type: "b", major: nil, minor: nil, access: "m"),
+            Rule(allow: true, type: "c", major: 1, minor: 3, access: "rwm"),
+            Rule(allow: true, type: "c", major: 1, minor: 5, access: "rwm"),
+            Rule(allow: true, type: "c", major: 1, minor: 7, access: "rwm"),
+            Rule(allow: true, type: "c", major: 1, minor: 8, access: "rwm"),
+            Rule(allow: true, type: "c", major: 1, minor: 9, access: "rwm"),
+            Rule(allow: true, type: "c", major: 5, minor: 0, access: "rwm"),
+            Rule(allow: true, type: "c", major: 5, minor: 1, access: "rwm"),
+            Rule(allow: true, type: "c", major: 5, minor: 2, access: "rwm"),
+            Rule(allow: true, type: "c", major: 136, minor: nil, access: "rwm"),
+            Rule(allow: true, type: "c", major: 10, minor: 200, access: "rwm"),
+        ]
+    }()
+
+    /// Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, in place so the
+    /// bind mounts keep seeing them when they are rewritten after the network is attached.
+    static func writeEtcFiles(directory: String, record: ContainerRecord) throws {
+        let hostname = record.config.hostname
+        try Files.write(Array((hostname + "\n").utf8), to: directory + "/hostname")
+        var hosts = """
+        127.0.0.1\tlocalhost
+        ::1\tlocalhost ip6-localhost ip6-loopback
+        fe00::0\tip6-localnet
+        ff00::0\tip6-mcastprefix
+        ff02::1\tip6-allnodes
+        ff02::2\tip6-allrouters
+
+        """
+        if record.hostConfig.networkMode == "host" {
+            hosts = (try? Files.read("/etc/hosts")).map { String(decoding: $0, as: UTF8.self) } ?? hosts
+        } else if !record.network.ipAddress.isEmpty {
+            hosts += "\(record.network.ipAddress)\t\(hostname)\n"
+        }
+        try Files.write(Array(hosts.utf8), to: directory + "/hosts")
+        try Files.write(Array(resolvConf(hostNetwork: record.hostConfig.networkMode == "host").utf8),
+                        to: directory + "/resolv.conf")
+    }
+
+    /// The host's resolv.conf; off the host network, loopback name servers are unreachable so they
+    /// are dropped, falling back to Google's public servers when none is left (Docker's rule).
+    static func resolvConf(hostNetwork: Bool) -> String {
+        let host = (try? Files.read("/etc/resolv.conf")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        if hostNetwork { return host }
+        var lines: [String] = []
+        var servers = 0
+        for line in host.split(separator: "\n", omittingEmptySubsequences: false) {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if fields.first == "nameserver", fields.count >= 2 {
+                let address = String(fields[1])
+                if address.hasPrefix("127.") || address == "::1" { continue }
+                servers += 1
+            }
+            lines.append(String(line))
+        }
+        var text = lines.joined(separator: "\n")
+        if servers == 0 {
+            if !text.isEmpty, !text.hasSuffix("\n") { text += "\n" }
+            text += "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        } else if !text.hasSuffix("\n") {
+            text += "\n"
+        }
+        return text
+    }
+}

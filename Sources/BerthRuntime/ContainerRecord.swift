@@ -1,0 +1,157 @@
+import BerthOCI
+import Foundation
+
+/// What a container is made of and what happened to it, persisted as `container.json` in the
+/// container's directory. Field names follow Docker's inspect document where one exists.
+public struct ContainerRecord: Codable, Hashable, Sendable {
+    /// 64 lowercase hex characters.
+    public var id: String
+    /// The name without Docker's leading slash.
+    public var name: String
+    public var created: Date
+    /// The image as the user named it.
+    public var imageName: String
+    /// The image's config digest (`sha256:…`).
+    public var imageID: String
+    public var config: Config
+    public var hostConfig: HostConfig
+    public var state: State
+    public var network: NetworkSettings
+    /// The image's snapshot directories, base layer first: the overlay's lower directories.
+    public var layers: [String]
+
+    public init(id: String, name: String, created: Date, imageName: String, imageID: String, config: Config,
+                hostConfig: HostConfig, layers: [String]) {
+        self.id = id
+        self.name = name
+        self.created = created
+        self.imageName = imageName
+        self.imageID = imageID
+        self.config = config
+        self.hostConfig = hostConfig
+        self.state = State()
+        self.network = NetworkSettings()
+        self.layers = layers
+    }
+
+    public var shortID: String { String(id.prefix(12)) }
+
+    /// The process the container runs, resolved from the image and the options.
+    public struct Config: Codable, Hashable, Sendable {
+        public var hostname: String
+        public var user: String
+        public var env: [String]
+        /// The entrypoint and command the container was created with (Docker's Config.Entrypoint/Cmd).
+        public var entrypoint: [String]
+        public var cmd: [String]
+        public var workingDir: String
+        public var labels: [String: String]
+        public var stopSignal: String
+        public var stopTimeout: Int?
+        public var exposedPorts: [String]
+
+        public init(hostname: String = "", user: String = "", env: [String] = [], entrypoint: [String] = [],
+                    cmd: [String] = [], workingDir: String = "", labels: [String: String] = [:],
+                    stopSignal: String = "SIGTERM", stopTimeout: Int? = nil, exposedPorts: [String] = []) {
+            self.hostname = hostname
+            self.user = user
+            self.env = env
+            self.entrypoint = entrypoint
+            self.cmd = cmd
+            self.workingDir = workingDir
+            self.labels = labels
+            self.stopSignal = stopSignal
+            self.stopTimeout = stopTimeout
+            self.exposedPorts = exposedPorts
+        }
+
+        /// The argv the container's process runs: entrypoint then command.
+        public var argv: [String] { entrypoint + cmd }
+    }
+
+    /// Host-side settings (Docker's HostConfig).
+    public struct HostConfig: Codable, Hashable, Sendable {
+        public var autoRemove: Bool
+        /// `bridge`, `host` or `none`.
+        public var networkMode: String
+        /// Port specs as given to `-p`, handed to the network layer at start.
+        public var publish: [String]
+        /// Memory limit in bytes; 0 means unlimited.
+        public var memory: Int64
+        /// CPU quota in units of 10⁻⁹ CPUs; 0 means unlimited.
+        public var nanoCPUs: Int64
+        /// Maximum number of tasks; nil means unlimited.
+        public var pidsLimit: Int64?
+        public var readonlyRootfs: Bool
+        public var capAdd: [String]
+        public var capDrop: [String]
+        public var privileged: Bool
+
+        public init(autoRemove: Bool = false, networkMode: String = "bridge", publish: [String] = [], memory: Int64 = 0,
+                    nanoCPUs: Int64 = 0, pidsLimit: Int64? = nil, readonlyRootfs: Bool = false, capAdd: [String] = [],
+                    capDrop: [String] = [], privileged: Bool = false) {
+            self.autoRemove = autoRemove
+            self.networkMode = networkMode
+            self.publish = publish
+            self.memory = memory
+            self.nanoCPUs = nanoCPUs
+            self.pidsLimit = pidsLimit
+            self.readonlyRootfs = readonlyRootfs
+            self.capAdd = capAdd
+            self.capDrop = capDrop
+            self.privileged = privileged
+        }
+    }
+
+    /// Docker's container states.
+    public enum Status: String, Codable, Sendable {
+        case created, running, paused, restarting, removing, exited, dead
+    }
+
+    /// The container's lifecycle as Docker reports it in State.
+    public struct State: Codable, Hashable, Sendable {
+        public var status: Status = .created
+        /// The container's init process on the host, while running.
+        public var pid: Int32 = 0
+        public var exitCode: Int32 = 0
+        public var error: String = ""
+        public var oomKilled: Bool = false
+        public var startedAt: Date?
+        public var finishedAt: Date?
+        /// The monitor process, while it runs.
+        public var monitorPID: Int32 = 0
+
+        public init() {}
+
+        public var running: Bool { status == .running }
+    }
+
+    /// What the network layer gave the container.
+    public struct NetworkSettings: Codable, Hashable, Sendable {
+        public var ipAddress: String = ""
+        public var gateway: String = ""
+        public var macAddress: String = ""
+        public var prefixLength: Int = 0
+        /// Published ports: container `port/proto` → host bindings.
+        public var ports: [PortBinding] = []
+        /// The network namespace the container was attached through, for detaching.
+        public var networkNamespace: String?
+
+        public init() {}
+    }
+
+    /// One published port.
+    public struct PortBinding: Codable, Hashable, Sendable {
+        public var containerPort: UInt16
+        public var proto: String
+        public var hostIP: String
+        public var hostPort: UInt16
+
+        public init(containerPort: UInt16, proto: String, hostIP: String, hostPort: UInt16) {
+            self.containerPort = containerPort
+            self.proto = proto
+            self.hostIP = hostIP
+            self.hostPort = hostPort
+        }
+    }
+}

@@ -1,0 +1,297 @@
+import BerthOCI
+import BerthStore
+import Foundation
+import Glibc
+
+/// What `berth run`/`create` was asked for, before it is resolved against the image.
+public struct RunOptions: Sendable {
+    public var image: String
+    /// The command and its arguments after the image name; empty means the image's Cmd.
+    public var command: [String]
+    /// `--entrypoint`: nil keeps the image's; an empty string clears it.
+    public var entrypoint: String?
+    public var name: String?
+    /// `-e`/`--env-file` entries, `NAME=value`, in order (later ones win).
+    public var env: [String]
+    public var workingDir: String?
+    public var user: String?
+    public var hostname: String?
+    public var labels: [String: String]
+    public var stopSignal: String?
+    public var stopTimeout: Int?
+    public var hostConfig: ContainerRecord.HostConfig
+
+    public init(image: String, command: [String] = [], entrypoint: String? = nil, name: String? = nil,
+                env: [String] = [], workingDir: String? = nil, user: String? = nil, hostname: String? = nil,
+                labels: [String: String] = [:], stopSignal: String? = nil, stopTimeout: Int? = nil,
+                hostConfig: ContainerRecord.HostConfig = ContainerRecord.HostConfig()) {
+        self.image = image
+        self.command = command
+        self.entrypoint = entrypoint
+        self.name = name
+        self.env = env
+        self.workingDir = workingDir
+        self.user = user
+        self.hostname = hostname
+        self.labels = labels
+        self.stopSignal = stopSignal
+        self.stopTimeout = stopTimeout
+        self.hostConfig = hostConfig
+    }
+}
+
+/// Runs containers: creates their records and bundles, starts each under its own monitor process
+/// (which outlives the caller), and stops, kills, waits for and removes them. Any number of
+/// Berth processes may use the same root at once; they coordinate through file locks.
+public final class ContainerRuntime: @unchecked Sendable {
+    public let root: String
+    public let containers: ContainerStore
+    public let runc: Runc
+    public let layout: CgroupLayout
+    /// The program started as a container's monitor, with `__monitor --root ROOT ID`: the berth
+    /// binary itself.
+    public let monitorExecutable: String
+
+    public init(root: String, monitorExecutable: String, runtimeBinary: String = "runc") throws {
+        self.root = root
+        self.containers = try ContainerStore(root: root)
+        self.runc = Runc(binary: runtimeBinary, stateRoot: root + "/runc")
+        self.layout = CgroupLayout.detect()
+        self.monitorExecutable = monitorExecutable
+    }
+
+    // MARK: Create
+
+    /// Creates a container from an image: resolves the process from the image config and the
+    /// options, unpacks the image's layers and records the container (status `created`).
+    public func create(_ options: RunOptions, store: Store) throws -> ContainerRecord {
+        let image = try store.image(named: options.image)
+        let imageConfig = try store.config(of: image).config ?? ContainerConfig()
+        let layers = try store.unpack(image)
+        let id = ContainerID.random()
+
+        var entrypoint = imageConfig.Entrypoint ?? []
+        var cmd = imageConfig.Cmd ?? []
+        if let override = options.entrypoint {
+            entrypoint = override.isEmpty ? [] : [override]
+            cmd = []
+        }
+        if !options.command.isEmpty { cmd = options.command }
+        if entrypoint.isEmpty && cmd.isEmpty { throw RuntimeError.noCommand }
+
+        let name = try options.name ?? containers.generateName()
+        guard Self.isValidName(name) else { throw RuntimeError.invalidName(name) }
+
+        var hostname = options.hostname ?? String(id.prefix(12))
+        if options.hostname == nil, options.hostConfig.networkMode == "host" {
+            hostname = ProcessInfo.processInfo.hostName
+        }
+        var labels = imageConfig.Labels ?? [:]
+        labels.merge(options.labels) { _, new in new }
+        let config = ContainerRecord.Config(
+            hostname: hostname, user: options.user ?? imageConfig.User ?? "",
+            env: BundleBuilder.mergeEnvironment(imageConfig.Env ?? [], options.env),
+            entrypoint: entrypoint, cmd: cmd, workingDir: options.workingDir ?? imageConfig.WorkingDir ?? "",
+            labels: labels, stopSignal: options.stopSignal ?? imageConfig.StopSignal ?? "SIGTERM",
+            stopTimeout: options.stopTimeout, exposedPorts: (imageConfig.ExposedPorts ?? [:]).keys.sorted())
+        if !config.workingDir.isEmpty, !config.workingDir.hasPrefix("/") {
+            throw RuntimeError.invalidOption("the working directory '\(config.workingDir)' is invalid, it needs to be an absolute path")
+        }
+        guard ["bridge", "host", "none"].contains(options.hostConfig.networkMode) else {
+            throw RuntimeError.invalidOption("network \(options.hostConfig.networkMode) not found")
+        }
+        let record = ContainerRecord(id: id, name: name, created: Date(), imageName: options.image,
+                                     imageID: image.id.description, config: config,
+                                     hostConfig: options.hostConfig, layers: layers)
+        try containers.create(record)
+        return record
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, isAlphanumeric(first) else { return false }
+        return bytes.dropFirst().allSatisfy {
+            isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+        }
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)
+    }
+
+    // MARK: Look-up
+
+    /// A container by ID, ID prefix or name, with its state reconciled (a container whose monitor
+    /// died is shown exited and its resources released).
+    public func container(_ reference: String) throws -> ContainerRecord {
+        let record = try containers.find(reference)
+        guard let current = try reconcile(record) else { throw RuntimeError.noSuchContainer(reference) }
+        return current
+    }
+
+    /// Every container, newest first, reconciled.
+    public func list() throws -> [ContainerRecord] {
+        try containers.records().compactMap { try reconcile($0) }
+    }
+
+    /// Brings a record in line with reality: a `running` container whose monitor is gone is
+    /// killed, its resources released and its state set to exited. Returns nil if it was removed.
+    @discardableResult
+    func reconcile(_ record: ContainerRecord) throws -> ContainerRecord? {
+        guard record.state.status == .running, !containers.monitorAlive(record.id) else { return record }
+        let stillRunning = (try? runc.state(record.id))??.status == "running"
+        releaseResources(record)
+        let updated = try? containers.update(record.id) { current in
+            guard current.state.status == .running else { return }
+            current.state.status = .exited
+            current.state.exitCode = stillRunning ? 137 : 255
+            current.state.pid = 0
+            current.state.monitorPID = 0
+            current.state.finishedAt = Date()
+        }
+        guard let updated else { return nil }
+        if updated.hostConfig.autoRemove {
+            try removeFiles(updated)
+            return nil
+        }
+        return updated
+    }
+
+    // MARK: Start
+
+    /// Starts a created or exited container under a new monitor and returns once the container's
+    /// process runs (or throws why it could not start). Keep the returned connection to wait
+    /// for the exit code; dropping it leaves the container running on its own.
+    public func start(_ reference: String) throws -> MonitorConnection {
+        let record = try container(reference)
+        if record.state.status == .running || containers.monitorAlive(record.id) {
+            throw RuntimeError.invalidOption("container \(record.name) is already running")
+        }
+        // A monitor killed before recording `running` may have left the runtime's state or mounts.
+        releaseResources(record)
+        let directory = containers.path(of: record.id)
+        let sync = try Pipe.make()
+        let output = open(directory + "/monitor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        if output < 0 {
+            sync.closeBoth()
+            throw RuntimeError.lastIO("open", directory + "/monitor.log")
+        }
+        let pid: pid_t
+        do {
+            pid = try Spawn.start([monitorExecutable, "__monitor", "--root", root, record.id],
+                                  descriptors: [(output, 1), (output, 2), (sync.write, 3)], newSession: true)
+        } catch {
+            close(output)
+            sync.closeBoth()
+            throw error
+        }
+        close(output)
+        close(sync.write)
+        let connection = MonitorConnection(descriptor: sync.read, monitorPID: pid)
+        switch connection.readMessage() {
+        case .started:
+            return connection
+        case .failed(let message):
+            connection.finish()
+            throw RuntimeError.startFailed(message)
+        case .exited, nil:
+            connection.finish()
+            let log = (try? Files.read(directory + "/monitor.log")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let lastLine = log.split(separator: "\n").last.map(String.init) ?? "the monitor exited before starting the container"
+            throw RuntimeError.startFailed(lastLine)
+        }
+    }
+
+    // MARK: Stop, kill, wait
+
+    /// Sends the container's stop signal, then SIGKILL after `timeout` seconds (default: the
+    /// container's stop timeout, else 10), and waits for it to exit. A stopped container is left as is.
+    public func stop(_ reference: String, timeout: Int? = nil) throws {
+        let record = try container(reference)
+        guard record.state.status == .running else { return }
+        let grace = timeout ?? record.config.stopTimeout ?? 10
+        if grace != 0 {
+            try? runc.kill(record.id, signal: Self.signalName(record.config.stopSignal))
+            if waitForMonitor(record.id, timeout: grace < 0 ? nil : Double(grace)) { return }
+        }
+        try? runc.kill(record.id, signal: "KILL")
+        if !waitForMonitor(record.id, timeout: 30) {
+            throw RuntimeError.runtime("container \(record.shortID) did not exit after SIGKILL")
+        }
+    }
+
+    /// Sends a signal (name or number) to a running container.
+    public func kill(_ reference: String, signal: String = "KILL") throws {
+        let record = try container(reference)
+        guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
+        try runc.kill(record.id, signal: Self.signalName(signal))
+    }
+
+    /// Waits for the container to stop and returns its exit code (nil if it was removed on exit).
+    public func wait(_ reference: String) throws -> Int32? {
+        let record = try container(reference)
+        if record.state.status == .running { _ = waitForMonitor(record.id, timeout: nil) }
+        guard let final = try containers.record(record.id) else { return nil }
+        return try reconcile(final)?.state.exitCode
+    }
+
+    /// Polls until the container's monitor has exited; false on timeout.
+    func waitForMonitor(_ id: String, timeout: Double?) -> Bool {
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
+        while containers.monitorAlive(id) {
+            if let deadline, Date() >= deadline { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
+    /// runc accepts `TERM`, `SIGTERM` or a number.
+    static func signalName(_ signal: String) -> String {
+        let upper = signal.uppercased()
+        return upper.hasPrefix("SIG") ? String(upper.dropFirst(3)) : upper
+    }
+
+    // MARK: Remove
+
+    /// Removes a container: refuses a running one unless `force` (which kills it first), then
+    /// releases its runtime state, network, mounts and cgroups and deletes its directory.
+    public func remove(_ reference: String, force: Bool) throws {
+        let record = try container(reference)
+        if record.state.status == .running {
+            guard force else { throw RuntimeError.containerRunning(record.id) }
+            try? runc.kill(record.id, signal: "KILL")
+            if !waitForMonitor(record.id, timeout: 30) {
+                throw RuntimeError.runtime("container \(record.shortID) did not exit after SIGKILL")
+            }
+        } else if containers.monitorAlive(record.id) {
+            // A monitor is between creating and starting the container.
+            guard force else { throw RuntimeError.containerRunning(record.id) }
+            _ = waitForMonitor(record.id, timeout: 30)
+        }
+        guard let current = try containers.record(record.id) else { return }
+        releaseResources(current)
+        try removeFiles(current)
+    }
+
+    /// Deletes the container's directory (its record last but one, so a half-removed container
+    /// is still listed and can be removed again).
+    func removeFiles(_ record: ContainerRecord) throws {
+        let directory = containers.path(of: record.id)
+        try Overlay.unmount(directory: directory)
+        try Files.removeTree(directory)
+    }
+
+    /// Releases everything a container holds outside its directory; each step tolerates what is
+    /// already gone, so it can run again after a crash.
+    func releaseResources(_ record: ContainerRecord) {
+        try? runc.delete(record.id, force: true)
+        detachNetwork(record)
+        try? Overlay.unmount(directory: containers.path(of: record.id))
+        layout.removeDirectories(for: record.id)
+    }
+
+    /// Removes the monitors this process started and that have exited from the process table.
+    public static func reapMonitors() {
+        MonitorConnection.reapFinished()
+    }
+}

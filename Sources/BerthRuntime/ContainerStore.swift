@@ -1,0 +1,151 @@
+import BerthOCI
+import Foundation
+import Glibc
+
+/// Container records on disk: one directory per container under `<root>/containers/<id>/`, each
+/// holding `container.json` (replaced atomically under the container's lock), the bundle, the
+/// overlay upper and work directories and the json-file log.
+public final class ContainerStore: @unchecked Sendable {
+    /// Berth's state root.
+    public let root: String
+    public let directory: String
+
+    public init(root: String) throws {
+        self.root = root
+        self.directory = root + "/containers"
+        try Files.makeDirectories(directory, mode: 0o710)
+    }
+
+    public func path(of id: String) -> String { directory + "/" + id }
+    func recordPath(_ id: String) -> String { path(of: id) + "/container.json" }
+    public func logPath(of id: String) -> String { path(of: id) + "/\(id)-json.log" }
+    func lock(of id: String) -> FileLock { FileLock(path(of: id) + "/lock") }
+    func monitorLock(of id: String) -> FileLock { FileLock(path(of: id) + "/monitor.lock") }
+
+    /// Every container's ID, in no particular order.
+    public func ids() throws -> [String] {
+        guard let directory = opendir(directory) else { throw RuntimeError.lastIO("opendir", self.directory) }
+        defer { closedir(directory) }
+        var ids: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name.utf8.count == 64, name.utf8.allSatisfy({ isHex($0) }) { ids.append(name) }
+        }
+        return ids
+    }
+
+    /// The record of `id`, or nil if it was removed (or never completely created).
+    public func record(_ id: String) throws -> ContainerRecord? {
+        let path = recordPath(id)
+        guard Files.exists(path) else { return nil }
+        do {
+            return try Self.decoder.decode(ContainerRecord.self, from: Data(Files.read(path)))
+        } catch let error as RuntimeError {
+            if case .io(_, _, let code) = error, code == ENOENT { return nil }
+            throw error
+        }
+    }
+
+    /// All records, newest first as `docker ps` lists them.
+    public func records() throws -> [ContainerRecord] {
+        try ids().compactMap { try record($0) }.sorted { $0.created > $1.created }
+    }
+
+    /// Finds a container by full ID, unique ID prefix or name (with or without a leading slash).
+    public func find(_ reference: String) throws -> ContainerRecord {
+        let all = try records()
+        if let exact = all.first(where: { $0.id == reference }) { return exact }
+        let name = reference.hasPrefix("/") ? String(reference.dropFirst()) : reference
+        if let named = all.first(where: { $0.name == name }) { return named }
+        let matches = reference.isEmpty ? [] : all.filter { $0.id.hasPrefix(reference) }
+        if matches.count > 1 { throw RuntimeError.ambiguousContainer(reference) }
+        guard let match = matches.first else { throw RuntimeError.noSuchContainer(reference) }
+        return match
+    }
+
+    /// Creates the container's directory and first record, claiming its name; names are checked
+    /// and claimed under one store-wide lock so two concurrent `run --name x` cannot both win.
+    func create(_ record: ContainerRecord) throws {
+        try FileLock(directory + "/.names.lock").withLock {
+            if let holder = try records().first(where: { $0.name == record.name }) {
+                throw RuntimeError.nameInUse(name: record.name, id: holder.id)
+            }
+            try Files.makeDirectories(path(of: record.id), mode: 0o710)
+            try write(record)
+        }
+    }
+
+    /// Generates a Docker-style `adjective_surname` name not used by any container.
+    func generateName() throws -> String {
+        let taken = Set(try records().map(\.name))
+        for attempt in 0..<100 {
+            var name = NameGenerator.random()
+            if attempt > 10 { name += String(Int.random(in: 0..<10)) }
+            if !taken.contains(name) { return name }
+        }
+        throw RuntimeError.invalidOption("could not generate a unique container name: give one with --name")
+    }
+
+    func write(_ record: ContainerRecord) throws {
+        try Files.writeAtomically(Array(Self.encoder.encode(record)), to: recordPath(record.id), mode: 0o600)
+    }
+
+    /// Read-modify-write of a record under the container's lock.
+    @discardableResult
+    func update(_ id: String, _ change: (inout ContainerRecord) throws -> Void) throws -> ContainerRecord {
+        try lock(of: id).withLock {
+            guard var record = try record(id) else { throw RuntimeError.noSuchContainer(id) }
+            try change(&record)
+            try write(record)
+            return record
+        }
+    }
+
+    /// Whether a monitor process currently holds the container.
+    func monitorAlive(_ id: String) -> Bool {
+        let lock = monitorLock(of: id)
+        guard Files.exists(lock.path) else { return false }
+        return (try? lock.tryLock(exclusive: false)) == false
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "bad timestamp \(text)")
+            }
+            return date
+        }
+        return decoder
+    }()
+}
+
+private func isHex(_ byte: UInt8) -> Bool {
+    (48...57).contains(byte) || (97...102).contains(byte)
+}
+
+/// Random 64-hex-character container IDs, as Docker makes them (never all digits, so an ID never
+/// reads as a number).
+enum ContainerID {
+    static func random() -> String {
+        while true {
+            var generator = SystemRandomNumberGenerator()
+            let id = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+            if id.prefix(12).contains(where: { $0.isLetter }) { return id }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// BerthRuntime: populated by the runtime work (issue #3).

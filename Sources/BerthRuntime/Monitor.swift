@@ -1,0 +1,209 @@
+import BerthOCI
+import Foundation
+import Glibc
+
+/// The per-container monitor: a process of its own (the berth binary's hidden `__monitor` mode, in
+/// a new session so it outlives the CLI) that mounts the rootfs, creates the container with runc
+/// with pipes as its stdout and stderr, attaches the network, starts it, copies its output into
+/// the json-file log, waits for its exit as the child subreaper, records the exit code and
+/// releases (or, for `--rm`, removes) the container.
+public enum Monitor {
+    /// Runs the monitor for container `id`, reporting on `syncDescriptor` (`started`,
+    /// `error <message>`, then `exited <code>`). Returns the monitor's own exit status.
+    public static func main(root: String, id: String, syncDescriptor: Int32 = 3) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        _ = fcntl(syncDescriptor, F_SETFD, FD_CLOEXEC)
+        let report = { (line: String) in
+            let bytes = Array((line + "\n").utf8)
+            _ = bytes.withUnsafeBytes { write(syncDescriptor, $0.baseAddress, $0.count) }
+        }
+        do {
+            let runtime = try ContainerRuntime(root: root, monitorExecutable: "")
+            let lock = runtime.containers.monitorLock(of: id)
+            guard try lock.tryLock() else {
+                report("error another monitor already runs container \(id)")
+                return 1
+            }
+            setChildSubreaper()
+            let exitCode = try runtime.monitor(id: id, report: report)
+            report("exited \(exitCode)")
+            lock.unlock()
+            return 0
+        } catch {
+            report("error \(error)")
+            FileHandle.standardError.write(Data("monitor \(id): \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    /// Makes orphaned descendants (the container's init, once `runc create` exits) this process's
+    /// children, so it can wait for them. prctl is variadic and so not callable from Swift directly.
+    private static func setChildSubreaper() {
+        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: -2), "prctl") ?? dlsym(nil, "prctl") else { return }
+        let prctl = unsafeBitCast(symbol, to: Prctl.self)
+        _ = prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0)
+    }
+}
+
+extension ContainerRuntime {
+    /// The monitor's work for one run of the container; returns its exit code.
+    func monitor(id: String, report: (String) -> Void) throws -> Int32 {
+        guard var record = try containers.record(id) else { throw RuntimeError.noSuchContainer(id) }
+        let directory = containers.path(of: id)
+        let output: (stdout: Int32, stderr: Int32)
+        do {
+            (record, output) = try createContainer(record, directory: directory)
+        } catch {
+            releaseResources(record)
+            let updated = try? containers.update(id) { current in
+                current.state.status = .created
+                current.state.exitCode = 128
+                current.state.error = "\(error)"
+                current.state.monitorPID = 0
+            }
+            if let updated, updated.hostConfig.autoRemove { try? removeFiles(updated) }
+            throw error
+        }
+        report("started")
+        return try finishRun(record, output: output)
+    }
+
+    /// Mounts, writes the bundle, runs `runc create` with the output pipes, attaches the network
+    /// and starts the container. On return the container runs and the record says so.
+    private func createContainer(_ initial: ContainerRecord, directory: String) throws
+        -> (ContainerRecord, (stdout: Int32, stderr: Int32)) {
+        var record = initial
+        let rootfs = try Overlay.mount(lowers: record.layers, directory: directory)
+        let users = UserResolver(rootfs: rootfs)
+        let (user, home) = try users.resolve(record.config.user)
+        if !record.config.workingDir.isEmpty {
+            let target = SecurePath.join(rootfs, record.config.workingDir)
+            if !Files.exists(target) {
+                try Files.makeDirectories(target)
+                _ = chown(target, user.uid, user.gid)
+            }
+        }
+        record.network = ContainerRecord.NetworkSettings()
+        try BundleBuilder.writeEtcFiles(directory: directory, record: record)
+        let spec = try BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: layout)
+            .spec(user: user, home: home, networkNamespace: nil)
+        try Files.writeAtomically(CanonicalJSON.encode(spec), to: directory + "/config.json", mode: 0o600)
+
+        let out = try Pipe.make()
+        let err = try Pipe.make()
+        var handedOver = false
+        defer {
+            if !handedOver {
+                close(out.read)
+                close(err.read)
+            }
+        }
+        let pidFile = directory + "/init.pid"
+        unlink(pidFile)
+        let logFile = directory + "/runc.log"
+        unlink(logFile)
+        let creator = try Spawn.start(runc.createArguments(id: record.id, bundle: directory, pidFile: pidFile, logFile: logFile),
+                                      descriptors: [(out.write, 1), (err.write, 2)])
+        close(out.write)
+        close(err.write)
+        let status = Spawn.wait(creator)
+        guard status == 0 else {
+            throw RuntimeError.runtime(Runc.lastError(inLog: logFile) ?? "runc create exited with status \(status)")
+        }
+        guard let pidText = try? Files.read(pidFile),
+              let pid = Int32(String(decoding: pidText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw RuntimeError.runtime("runc create did not write the container's pid")
+        }
+        record.state.pid = pid
+        if record.hostConfig.networkMode == "bridge" {
+            record.network = try attachNetwork(record, pid: pid)
+            try BundleBuilder.writeEtcFiles(directory: directory, record: record)
+        }
+        try runc.start(record.id)
+        let network = record.network
+        let running = try containers.update(record.id) { current in
+            current.state.status = .running
+            current.state.pid = pid
+            current.state.exitCode = 0
+            current.state.error = ""
+            current.state.startedAt = Date()
+            current.state.finishedAt = nil
+            current.state.monitorPID = getpid()
+            current.network = network
+        }
+        handedOver = true
+        return (running, (out.read, err.read))
+    }
+
+    /// Copies output into the log until the container's stdio closes, reaps the container, then
+    /// records the exit and releases (or removes) the container.
+    private func finishRun(_ record: ContainerRecord, output: (stdout: Int32, stderr: Int32)) throws -> Int32 {
+        // Without a log file the output is still drained, so the container never blocks on a full pipe.
+        if let log = (try? LogWriter(path: containers.logPath(of: record.id))) ?? (try? LogWriter(path: "/dev/null")) {
+            copyOutput([(output.stdout, "stdout"), (output.stderr, "stderr")], into: log)
+        }
+        close(output.stdout)
+        close(output.stderr)
+        let exitCode = waitForContainer(record.state.pid)
+        let oomKilled = exitCode == 137 && Self.oomKilled(record)
+        releaseResources(record)
+        let updated = try containers.update(record.id) { current in
+            current.state.status = .exited
+            current.state.exitCode = exitCode
+            current.state.pid = 0
+            current.state.monitorPID = 0
+            current.state.finishedAt = Date()
+            current.state.oomKilled = oomKilled
+        }
+        if updated.hostConfig.autoRemove { try removeFiles(updated) }
+        return exitCode
+    }
+
+    /// Polls the output pipes, appending to the log, until both reach end of file.
+    private func copyOutput(_ streams: [(Int32, String)], into log: LogWriter) {
+        var open = streams.map { _ in true }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while open.contains(true) {
+            var fds = streams.enumerated().map { index, stream in
+                pollfd(fd: open[index] ? stream.0 : -1, events: Int16(POLLIN), revents: 0)
+            }
+            if poll(&fds, nfds_t(fds.count), -1) < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            for index in streams.indices where open[index] && fds[index].revents != 0 {
+                let count = buffer.withUnsafeMutableBytes { read(streams[index].0, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    log.append(buffer[0..<count], stream: streams[index].1)
+                } else if count == 0 || errno != EINTR {
+                    open[index] = false
+                    log.finish(stream: streams[index].1)
+                }
+            }
+        }
+    }
+
+    /// Waits for the container's init (our child through the subreaper) and returns its exit code.
+    private func waitForContainer(_ pid: Int32) -> Int32 {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, 0)
+            if result == pid { return Spawn.decode(status) }
+            if result < 0, errno == EINTR { continue }
+            break
+        }
+        // Not our child (no subreaper): wait for it to disappear; the code is unknown.
+        while Glibc.kill(pid, 0) == 0 { usleep(50_000) }
+        return 255
+    }
+
+    /// Whether the kernel's OOM killer struck the container's memory cgroup (v1 and hybrid).
+    static func oomKilled(_ record: ContainerRecord) -> Bool {
+        guard record.hostConfig.memory > 0,
+              let text = try? Files.read("/sys/fs/cgroup/memory" + CgroupLayout.path(for: record.id) + "/memory.oom_control") else {
+            return false
+        }
+        return String(decoding: text, as: UTF8.self).contains("oom_kill 1")
+    }
+}

@@ -1,0 +1,77 @@
+import Glibc
+
+/// The container's root filesystem: an overlay of the image's snapshots (read-only lower
+/// directories, top layer first) with an upper and work directory in the container's directory.
+enum Overlay {
+    static func mount(lowers: [String], directory: String) throws -> String {
+        let target = directory + "/rootfs"
+        for path in [target, directory + "/upper", directory + "/work"] { try Files.makeDirectories(path) }
+        if isMountPoint(target) { return target }
+        var lowerdirs = lowers.reversed().map { $0 }
+        if lowerdirs.isEmpty {
+            // overlayfs needs a lower directory even for an image without layers.
+            let empty = directory + "/empty"
+            try Files.makeDirectories(empty)
+            lowerdirs = [empty]
+        }
+        let options = "lowerdir=\(lowerdirs.joined(separator: ":")),upperdir=\(directory)/upper,workdir=\(directory)/work"
+        if Glibc.mount("overlay", target, "overlay", 0, options) != 0 {
+            throw RuntimeError.lastIO("mount overlay on", target)
+        }
+        return target
+    }
+
+    /// Unmounts the rootfs if it is mounted (lazily if something still holds it).
+    static func unmount(directory: String) throws {
+        let target = directory + "/rootfs"
+        while isMountPoint(target) {
+            if umount2(target, 0) != 0 {
+                if errno == EINVAL || errno == ENOENT { return }
+                if umount2(target, Int32(MNT_DETACH)) != 0, errno != EINVAL {
+                    throw RuntimeError.lastIO("unmount", target)
+                }
+            }
+        }
+    }
+
+    /// Whether `path` is a mount point in this mount namespace, from /proc/self/mountinfo.
+    static func isMountPoint(_ path: String) -> Bool {
+        mountPoints().contains(path)
+    }
+
+    /// Mount points in /proc/self/mountinfo (octal escapes decoded).
+    static func mountPoints() -> Set<String> {
+        Set(mountTypes().keys)
+    }
+
+    /// Mount points and their filesystem types from /proc/self/mountinfo (the last mount wins).
+    static func mountTypes() -> [String: String] {
+        guard let bytes = try? Files.read("/proc/self/mountinfo") else { return [:] }
+        var result: [String: String] = [:]
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: UInt8(ascii: " "))
+            guard fields.count > 4 else { continue }
+            let separator = fields.firstIndex(where: { $0.elementsEqual("-".utf8) })
+            let type = separator.flatMap { $0 + 1 < fields.count ? String(decoding: fields[$0 + 1], as: UTF8.self) : nil }
+            result[unescape(fields[4])] = type ?? ""
+        }
+        return result
+    }
+
+    private static func unescape(_ field: ArraySlice<UInt8>) -> String {
+        guard field.contains(UInt8(ascii: "\\")) else { return String(decoding: field, as: UTF8.self) }
+        var bytes: [UInt8] = []
+        var index = field.startIndex
+        while index < field.endIndex {
+            if field[index] == UInt8(ascii: "\\"), index + 3 < field.endIndex,
+               let value = UInt8(String(decoding: field[(index + 1)...(index + 3)], as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                index += 4
+            } else {
+                bytes.append(field[index])
+                index += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

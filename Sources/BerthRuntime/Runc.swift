@@ -1,0 +1,84 @@
+import Foundation
+import Glibc
+
+/// Drives runc (or a compatible OCI runtime) with Berth's own state directory, so Berth's
+/// containers never mix with another engine's.
+public struct Runc: Sendable {
+    /// The runtime binary (looked up in PATH).
+    public var binary: String
+    /// runc's `--root`: where it keeps its per-container state.
+    public var stateRoot: String
+
+    public init(binary: String = "runc", stateRoot: String) {
+        self.binary = binary
+        self.stateRoot = stateRoot
+    }
+
+    /// What `runc state` reports.
+    public struct State: Decodable, Sendable {
+        public var id: String
+        public var pid: Int32
+        /// created, running, paused or stopped.
+        public var status: String
+    }
+
+    var base: [String] { [binary, "--root", stateRoot] }
+
+    /// The container's runtime state, or nil if the runtime does not know it.
+    public func state(_ id: String) throws -> State? {
+        guard Files.exists(stateRoot + "/" + id) else { return nil }
+        let result = try Spawn.run(base + ["state", id])
+        guard result.status == 0 else { return nil }
+        return try JSONDecoder().decode(State.self, from: Data(result.output.utf8))
+    }
+
+    /// Sends a signal (a name like `TERM`/`SIGTERM` or a number) to the container's init process.
+    public func kill(_ id: String, signal: String) throws {
+        let result = try Spawn.run(base + ["kill", id, signal])
+        if result.status != 0 { throw RuntimeError.runtime(Self.message(result.error)) }
+    }
+
+    /// Deletes the runtime's state and cgroups of the container, killing it first when `force`.
+    public func delete(_ id: String, force: Bool) throws {
+        guard Files.exists(stateRoot + "/" + id) else { return }
+        let result = try Spawn.run(base + ["delete"] + (force ? ["--force"] : []) + [id])
+        if result.status != 0, Files.exists(stateRoot + "/" + id) {
+            throw RuntimeError.runtime(Self.message(result.error))
+        }
+    }
+
+    /// Starts the user process of a created container.
+    public func start(_ id: String) throws {
+        let result = try Spawn.run(base + ["start", id])
+        if result.status != 0 { throw RuntimeError.runtime(Self.message(result.error)) }
+    }
+
+    /// The arguments of `runc create` for a bundle; the caller supplies the container's stdio.
+    func createArguments(id: String, bundle: String, pidFile: String, logFile: String) -> [String] {
+        [binary, "--root", stateRoot, "--log", logFile, "--log-format", "json",
+         "create", "--bundle", bundle, "--pid-file", pidFile, id]
+    }
+
+    /// The last error runc logged in its JSON log, for reporting a failed create.
+    static func lastError(inLog path: String) -> String? {
+        guard let bytes = try? Files.read(path) else { return nil }
+        var message: String?
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            if let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+               (object["level"] as? String) == "error", let text = object["msg"] as? String {
+                message = text
+            }
+        }
+        return message
+    }
+
+    /// runc's stderr reduced to its message (it may be logrus-formatted).
+    static func message(_ text: String) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let range = trimmed.range(of: "msg=\"") {
+            let rest = trimmed[range.upperBound...]
+            if let end = rest.range(of: "\"", options: .backwards) { return String(rest[..<end.lowerBound]) }
+        }
+        return trimmed.isEmpty ? "runtime failed" : trimmed
+    }
+}

@@ -1,0 +1,48 @@
+import Glibc
+
+/// Errors from running containers, phrased for the person at the terminal.
+public enum RuntimeError: Error, CustomStringConvertible, Equatable {
+    case noSuchContainer(String)
+    case ambiguousContainer(String)
+    case nameInUse(name: String, id: String)
+    case invalidName(String)
+    case noCommand
+    case invalidOption(String)
+    case unknownUser(String)
+    case unknownGroup(String)
+    case containerRunning(String)
+    case notRunning(String)
+    case runtime(String)
+    case monitor(String)
+    case startFailed(String)
+    case io(operation: String, path: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .noSuchContainer(let name): return "No such container: \(name)"
+        case .ambiguousContainer(let prefix):
+            return "multiple containers match \(prefix): give more characters of the ID or use the name"
+        case .nameInUse(let name, let id):
+            return "Conflict. The container name \"/\(name)\" is already in use by container \"\(id)\". "
+                + "You have to remove (or rename) that container to be able to reuse that name."
+        case .invalidName(let name):
+            return "Invalid container name (\(name)), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        case .noCommand: return "No command specified: give one after the image name or use --entrypoint"
+        case .invalidOption(let why): return why
+        case .unknownUser(let user): return "unable to find user \(user): no matching entries in passwd file"
+        case .unknownGroup(let group): return "unable to find group \(group): no matching entries in group file"
+        case .containerRunning(let id):
+            return "cannot remove container \(id): container is running: stop the container before removing or force remove"
+        case .notRunning(let id): return "Container \(id) is not running"
+        case .runtime(let why): return "OCI runtime error: \(why)"
+        case .monitor(let why): return "container monitor: \(why)"
+        case .startFailed(let why): return "failed to start container: \(why)"
+        case .io(let operation, let path, let code):
+            return "\(operation) \(path): \(String(cString: strerror(code)))"
+        }
+    }
+
+    static func lastIO(_ operation: String, _ path: String) -> RuntimeError {
+        .io(operation: operation, path: path, errno: errno)
+    }
+}
