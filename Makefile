@@ -5,7 +5,7 @@ SWIFT ?= swift
 
 ## build: release build of the berth binary (.build/release/berth)
 build:
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 ## test: installs what the tests need, then runs the unit, integration and interop tests
 ## (integration tests need root; they start the peer Docker daemon themselves)

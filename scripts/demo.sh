@@ -45,7 +45,7 @@ build_berth() {
         return
     fi
     step "Building berth (release)"
-    (cd "$repo" && swift build -c release)
+    (cd "$repo" && swift build -c release --static-swift-stdlib)
     berth_bin=$repo/.build/release/berth
 }
 

@@ -139,14 +139,25 @@ public enum Timestamp {
         var tm = tm()
         var t = time_t(seconds)
         gmtime_r(&t, &tm)
-        var text = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                          tm.tm_hour, tm.tm_min, tm.tm_sec)
+        var text = dateAndTime(tm, separator: "T")
         if nanos > 0 {
-            var fraction = String(format: "%09d", min(nanos, 999_999_999))
+            var fraction = zeroPadded(min(nanos, 999_999_999), 9)
             while fraction.hasSuffix("0") { fraction.removeLast() }
             text += "." + fraction
         }
         return text + "Z"
+    }
+
+    /// `YYYY-MM-DD<separator>hh:mm:ss` of a broken-down UTC time.
+    public static func dateAndTime(_ tm: tm, separator: String) -> String {
+        zeroPadded(Int(tm.tm_year) + 1900, 4) + "-" + zeroPadded(Int(tm.tm_mon) + 1, 2) + "-" + zeroPadded(Int(tm.tm_mday), 2)
+            + separator + zeroPadded(Int(tm.tm_hour), 2) + ":" + zeroPadded(Int(tm.tm_min), 2) + ":"
+            + zeroPadded(Int(tm.tm_sec), 2)
+    }
+
+    private static func zeroPadded(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
     /// Parses RFC 3339 with optional fractional seconds and a `Z` or `±hh:mm` offset.

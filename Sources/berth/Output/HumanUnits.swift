@@ -1,3 +1,4 @@
+import BerthOCI
 import Foundation
 
 /// Sizes and durations worded as the Docker CLI words them (docker/go-units).
@@ -12,7 +13,10 @@ enum HumanUnits {
             value /= 1000
             unit += 1
         }
-        return String(format: "%.\(precision)g", value) + decimalUnits[unit]
+        // C's %g is Go's %g here; vsnprintf avoids Foundation's slow String(format:).
+        var buffer = [CChar](repeating: 0, count: 32)
+        _ = withVaList([Int32(precision), value]) { vsnprintf(&buffer, buffer.count, "%.*g", $0) }
+        return String(cString: buffer) + decimalUnits[unit]
     }
 
     /// go-units HumanDuration, e.g. "About a minute", "3 weeks".
@@ -45,7 +49,6 @@ enum HumanUnits {
         var t = time_t(date.timeIntervalSince1970)
         var parts = tm()
         gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02d %02d:%02d:%02d +0000 UTC", parts.tm_year + 1900, parts.tm_mon + 1,
-                      parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
+        return Timestamp.dateAndTime(parts, separator: " ") + " +0000 UTC"
     }
 }

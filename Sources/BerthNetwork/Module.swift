@@ -1,1 +1,0 @@
-// BerthNetwork: populated by the networking work (issue #3).
