@@ -1,0 +1,103 @@
+import Foundation
+
+/// A bridge network: each container gets a veth pair with one end on a Linux bridge, an address
+/// from host-local IPAM, masquerading for outbound traffic, and DNAT for its published ports
+/// (CNI plugins `bridge`, `portmap`, `firewall`, plus `loopback` for the container's `lo`).
+public struct BridgeNetwork: Codable, Hashable, Sendable {
+    /// The name users give (`--network bridge`, `NetworkSettings.Networks`).
+    public var name: String
+    /// The CNI network name: it names the IPAM directory and appears in the iptables comments
+    /// (`name: "berth" id: "<container ID>"`).
+    public var cniName: String
+    /// The Linux bridge interface, created on first use and kept (like `docker0`).
+    public var bridge: String
+    /// The IPv4 subnet containers get addresses from, e.g. `10.77.0.0/16`.
+    public var subnet: String
+    /// The bridge's own address, the containers' default gateway.
+    public var gateway: String
+
+    public init(name: String, cniName: String, bridge: String, subnet: String, gateway: String) {
+        self.name = name
+        self.cniName = cniName
+        self.bridge = bridge
+        self.subnet = subnet
+        self.gateway = gateway
+    }
+
+    /// Docker's default network, `bridge`, on `berth0` with 10.77.0.0/16 (clear of Docker's
+    /// 172.17.0.0/16, Podman's 10.88.0.0/16 and 10.89.x user networks).
+    public static let `default` = BridgeNetwork(name: "bridge", cniName: "berth", bridge: "berth0",
+                                                subnet: "10.77.0.0/16", gateway: "10.77.0.1")
+
+    /// The plugin chain of the network configuration list, each already carrying the list's
+    /// `name` and `cniVersion` as CNI requires of every plugin's stdin.
+    func pluginConfigurations(ipamDataDirectory: String, ports: [PortMapping]) -> [JSONValue] {
+        var plugins: [JSONValue] = [
+            .object([
+                "type": .string("bridge"),
+                "bridge": .string(bridge),
+                "isGateway": .bool(true),
+                "ipMasq": .bool(true),
+                // A container can reach its own published ports through the host's addresses.
+                "hairpinMode": .bool(true),
+                "ipam": .object([
+                    "type": .string("host-local"),
+                    "ranges": .array([.array([.object(["subnet": .string(subnet), "gateway": .string(gateway)])])]),
+                    "routes": .array([.object(["dst": .string("0.0.0.0/0")])]),
+                    "dataDir": .string(ipamDataDirectory),
+                ]),
+            ]),
+            .object(["type": .string("firewall"), "backend": .string("iptables")]),
+        ]
+        if !ports.isEmpty {
+            plugins.append(.object([
+                "type": .string("portmap"),
+                // Masquerade hairpin and localhost traffic so 127.0.0.1:HOSTPORT works.
+                "snat": .bool(true),
+                "capabilities": .object(["portMappings": .bool(true)]),
+                "runtimeConfig": .object(["portMappings": .array(ports.map { port in
+                    .object([
+                        "hostPort": .number(Double(port.hostPort)),
+                        "containerPort": .number(Double(port.containerPort)),
+                        "protocol": .string(port.proto),
+                        "hostIP": .string(port.hostIP),
+                    ])
+                })]),
+            ]))
+        }
+        return plugins.map { $0.setting("name", to: .string(cniName)).setting("cniVersion", to: .string(CNI.version)) }
+    }
+
+    /// The configuration for the container's `lo`.
+    var loopbackConfiguration: JSONValue {
+        .object(["cniVersion": .string(CNI.version), "name": .string("\(cniName)-lo"), "type": .string("loopback")])
+    }
+}
+
+/// IPv4 address arithmetic for subnet checks.
+struct IPv4Network: Equatable {
+    var address: UInt32
+    var prefixLength: Int
+
+    /// `10.77.0.0/16` or a bare address (a /32).
+    init?(_ cidr: String) {
+        let parts = cidr.split(separator: "/", maxSplits: 1)
+        guard let first = parts.first else { return nil }
+        var raw = in_addr()
+        guard inet_pton(AF_INET, String(first), &raw) == 1 else { return nil }
+        address = UInt32(bigEndian: raw.s_addr)
+        if parts.count == 2 {
+            guard let length = Int(parts[1]), (0...32).contains(length) else { return nil }
+            prefixLength = length
+        } else {
+            prefixLength = 32
+        }
+    }
+
+    static func mask(_ length: Int) -> UInt32 { length == 0 ? 0 : UInt32.max << UInt32(32 - length) }
+
+    func overlaps(_ other: IPv4Network) -> Bool {
+        let mask = Self.mask(min(prefixLength, other.prefixLength))
+        return address & mask == other.address & mask
+    }
+}

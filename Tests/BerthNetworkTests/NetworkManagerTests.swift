@@ -1,0 +1,169 @@
+import Foundation
+import Testing
+@testable import BerthNetwork
+
+/// Real CNI plugins, iptables and network namespaces; needs root. Serialized: the tests share the
+/// test bridge and the host's iptables.
+@Suite(.serialized, .enabled(if: NetworkTestHost.unavailableReason == nil, "\(NetworkTestHost.skipMessage)"))
+final class NetworkManagerTests {
+    /// A bridge of the tests' own, so they never meet containers on berth0.
+    static let bridge = BridgeNetwork(name: "bridge", cniName: "berth-test", bridge: "berthtest0",
+                                      subnet: "10.78.0.0/16", gateway: "10.78.0.1")
+    let root: String
+    let manager: NetworkManager
+    var namespaces: [TestNamespace] = []
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("berth-net-\(UUID().uuidString)").path
+        manager = try NetworkManager(root: root, bridge: Self.bridge)
+    }
+
+    deinit {
+        for namespace in namespaces { namespace.delete() }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func makeNamespace() throws -> TestNamespace {
+        let namespace = try TestNamespace()
+        namespaces.append(namespace)
+        return namespace
+    }
+
+    @Test func publishedPortAnswersOnLoopbackAndHostAddressAndGatewayIsReachable() throws {
+        let namespace = try makeNamespace()
+        let id = "pub-\(UUID().uuidString.prefix(8).lowercased())"
+        let attachment = try manager.attach(containerID: id, networkNamespace: namespace.path,
+                                            ports: try PortMapping.parse("5000"))
+        #expect(attachment.network == "bridge")
+        #expect(IPv4Network(attachment.ipAddress).map { $0.overlaps(IPv4Network("10.78.0.0/16")!) } == true)
+        #expect(attachment.prefixLength == 16)
+        #expect(attachment.gateway == "10.78.0.1")
+        #expect(attachment.macAddress.split(separator: ":").count == 6)
+        let hostPort = try #require(attachment.ports.first?.hostPort)
+        #expect(hostPort != 0 && attachment.ports.first?.containerPort == 5000)
+        #expect(try manager.attachment(containerID: id) == attachment)
+
+        // The loopback plugin brought the container's lo up.
+        #expect(try namespace.run(["ip", "-o", "link", "show", "lo"]).contains(",UP"))
+
+        let server = try namespace.serveHTTP(port: 5000, body: "hi from \(id)")
+        defer { server.terminate() }
+        #expect(try fetch(host: "127.0.0.1", port: hostPort).hasSuffix("hi from \(id)\n"))
+        let hostAddress = try #require(NetworkTestHost.nonLoopbackAddress(excluding: Self.bridge.bridge))
+        #expect(try fetch(host: hostAddress, port: hostPort).hasSuffix("hi from \(id)\n"))
+
+        // The namespace reaches the host through its gateway: ICMP and TCP to a server on the bridge address.
+        #expect(try namespace.run(["busybox", "ping", "-c", "1", "-W", "2", attachment.gateway]).contains("1 packets received"))
+        let gatewayServer = try HTTPServer(address: attachment.gateway, body: "hello from the host")
+        defer { gatewayServer.terminate() }
+        let reply = try namespace.fetch(host: attachment.gateway, port: gatewayServer.port)
+        #expect(reply.hasSuffix("hello from the host\n"))
+
+        let veth = try #require(NetworkTestHost.hostVeth(of: namespace))
+        try manager.detach(containerID: id, networkNamespace: namespace.path)
+        #expect(try leftovers(containerID: id, ip: attachment.ipAddress, veth: veth) == [])
+        #expect(try manager.attachment(containerID: id) == nil)
+        #expect(!(try namespace.run(["ip", "-o", "link"]).contains("eth0")))
+        // Idempotent.
+        try manager.detach(containerID: id, networkNamespace: namespace.path)
+        try manager.detach(containerID: id, networkNamespace: nil)
+    }
+
+    @Test func detachAfterTheNamespaceIsGoneRemovesEverything() throws {
+        let namespace = try makeNamespace()
+        let id = "gone-\(UUID().uuidString.prefix(8).lowercased())"
+        let attachment = try manager.attach(containerID: id, networkNamespace: namespace.path,
+                                            ports: try PortMapping.parse("127.0.0.1::8080") + PortMapping.parse("53/udp"))
+        let veth = try #require(NetworkTestHost.hostVeth(of: namespace))
+        #expect(try !leftovers(containerID: id, ip: attachment.ipAddress, veth: veth).isEmpty)
+        namespace.delete()
+        try manager.detach(containerID: id, networkNamespace: nil)
+        #expect(try leftovers(containerID: id, ip: attachment.ipAddress, veth: veth) == [])
+    }
+
+    @Test(arguments: ["tcp", "udp"])
+    func takenHostPortFailsAndLeavesNothing(proto: String) throws {
+        let holder = try PortHolder(proto: proto)
+        defer { holder.close() }
+        let namespace = try makeNamespace()
+        let id = "taken-\(proto)-\(UUID().uuidString.prefix(8).lowercased())"
+        let ports = try PortMapping.parse("9000/\(proto)") + PortMapping.parse("\(holder.port):5000/\(proto)")
+        #expect(throws: NetworkError.portAllocated(hostIP: "", port: holder.port, proto: proto)) {
+            try manager.attach(containerID: id, networkNamespace: namespace.path, ports: ports)
+        }
+        #expect(try namespace.run(["ip", "-o", "link"]).split(separator: "\n").count == 1)
+        #expect(try leftovers(containerID: id, ip: nil, veth: nil) == [])
+        #expect(try manager.attachedContainers() == [])
+    }
+
+    @Test func hostPortPublishedByAnotherContainerIsRefused() throws {
+        let first = try makeNamespace()
+        let second = try makeNamespace()
+        let attachment = try manager.attach(containerID: "first", networkNamespace: first.path,
+                                            ports: try PortMapping.parse("5000"))
+        let hostPort = try #require(attachment.ports.first?.hostPort)
+        #expect(throws: NetworkError.portAllocated(hostIP: "127.0.0.1", port: hostPort, proto: "tcp")) {
+            try manager.attach(containerID: "second", networkNamespace: second.path,
+                               ports: try PortMapping.parse("127.0.0.1:\(hostPort):80"))
+        }
+        #expect(try leftovers(containerID: "second", ip: nil, veth: nil) == [])
+        #expect(throws: NetworkError.alreadyAttached("first")) {
+            try manager.attach(containerID: "first", networkNamespace: first.path, ports: [])
+        }
+        #expect(throws: NetworkError.unknownNetwork("frontend")) {
+            try manager.attach(containerID: "second", networkNamespace: second.path, network: "frontend", ports: [])
+        }
+        let veth = try #require(NetworkTestHost.hostVeth(of: first))
+        try manager.detach(containerID: "first", networkNamespace: first.path)
+        #expect(try leftovers(containerID: "first", ip: attachment.ipAddress, veth: veth) == [])
+    }
+
+    @Test func tenAttachDetachCyclesLeaveNothing() throws {
+        let namespace = try makeNamespace()
+        var seen: [(id: String, ip: String, veth: String)] = []
+        for cycle in 0..<10 {
+            let id = "cycle\(cycle)-\(UUID().uuidString.prefix(8).lowercased())"
+            let attachment = try manager.attach(containerID: id, networkNamespace: namespace.path,
+                                                ports: try PortMapping.parse("5000") + PortMapping.parse("5001/udp"))
+            seen.append((id, attachment.ipAddress, try #require(NetworkTestHost.hostVeth(of: namespace))))
+            try manager.detach(containerID: id, networkNamespace: namespace.path)
+        }
+        for (id, ip, veth) in seen {
+            #expect(try leftovers(containerID: id, ip: ip, veth: veth) == [])
+        }
+        #expect(try Command.check("ip", ["-o", "link", "show", "master", Self.bridge.bridge]).stdoutText == "")
+    }
+
+    /// Everything that would show the container was ever attached: its host veth, any iptables or
+    /// nftables rule naming its ID or address, its IPAM lease, its attachment record.
+    func leftovers(containerID: String, ip: String?, veth: String?) throws -> [String] {
+        var found: [String] = []
+        let addressPattern = ip.map { "(^|[^0-9.])" + NSRegularExpression.escapedPattern(for: $0) + "([^0-9]|$)" }
+        func scan(_ text: String, source: String) {
+            for line in text.split(separator: "\n") {
+                let text = String(line)
+                if text.contains(containerID)
+                    || addressPattern.map({ text.range(of: $0, options: .regularExpression) != nil }) == true {
+                    found.append("\(source): \(text)")
+                }
+            }
+        }
+        scan(try Command.check("iptables-save", []).stdoutText, source: "iptables")
+        scan(try Command.check("nft", ["list", "ruleset"]).stdoutText, source: "nft")
+        if let veth {
+            for line in try Command.check("ip", ["-o", "link"]).stdoutText.split(separator: "\n")
+            where line.contains(" \(veth)@") || line.contains(" \(veth):") {
+                found.append("link: \(line)")
+            }
+        }
+        let leases = "\(root)/network/ipam/\(Self.bridge.cniName)"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: leases)) ?? [] {
+            let contents = (try? String(contentsOfFile: "\(leases)/\(name)", encoding: .utf8)) ?? ""
+            if name == ip || contents.contains(containerID) { found.append("lease: \(name)") }
+        }
+        if FileManager.default.fileExists(atPath: "\(root)/network/\(containerID).json") {
+            found.append("record: \(containerID).json")
+        }
+        return found
+    }
+}
