@@ -204,14 +204,15 @@ public final class ContainerRuntime: @unchecked Sendable {
 
     // MARK: Stop, kill, wait
 
-    /// Sends the container's stop signal, then SIGKILL after `timeout` seconds (default: the
-    /// container's stop timeout, else 10), and waits for it to exit. A stopped container is left as is.
-    public func stop(_ reference: String, timeout: Int? = nil) throws {
+    /// Sends `signal` (default: the container's stop signal), then SIGKILL after `timeout` seconds
+    /// (default: the container's stop timeout, else 10), and waits for it to exit. A stopped
+    /// container is left as is.
+    public func stop(_ reference: String, timeout: Int? = nil, signal: String? = nil) throws {
         let record = try container(reference)
         guard record.state.status == .running else { return }
         let grace = timeout ?? record.config.stopTimeout ?? 10
         if grace != 0 {
-            try? runc.kill(record.id, signal: Self.signalName(record.config.stopSignal))
+            try? runc.kill(record.id, signal: Self.signalName(signal ?? record.config.stopSignal))
             if waitForMonitor(record.id, timeout: grace < 0 ? nil : Double(grace)) { return }
         }
         try? runc.kill(record.id, signal: "KILL")

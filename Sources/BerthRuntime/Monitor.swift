@@ -40,7 +40,8 @@ public enum Monitor {
     /// children, so it can wait for them. prctl is variadic and so not callable from Swift directly.
     private static func setChildSubreaper() {
         typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: -2), "prctl") ?? dlsym(nil, "prctl") else { return }
+        // A nil handle is RTLD_DEFAULT: the symbol as the program itself links it.
+        guard let symbol = dlsym(nil, "prctl") else { return }
         let prctl = unsafeBitCast(symbol, to: Prctl.self)
         _ = prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0)
     }
@@ -65,8 +66,10 @@ extension ContainerRuntime {
             if let updated, updated.hostConfig.autoRemove { try? removeFiles(updated) }
             throw error
         }
+        // The log exists before `started` is reported, so a foreground caller can open it at once.
+        let log = (try? LogWriter(path: containers.logPath(of: id))) ?? (try? LogWriter(path: "/dev/null"))
         report("started")
-        return try finishRun(record, output: output)
+        return try finishRun(record, output: output, log: log)
     }
 
     /// Mounts, writes the bundle, runs `runc create` with the output pipes, attaches the network
@@ -138,9 +141,9 @@ extension ContainerRuntime {
 
     /// Copies output into the log until the container's stdio closes, reaps the container, then
     /// records the exit and releases (or removes) the container.
-    private func finishRun(_ record: ContainerRecord, output: (stdout: Int32, stderr: Int32)) throws -> Int32 {
-        // Without a log file the output is still drained, so the container never blocks on a full pipe.
-        if let log = (try? LogWriter(path: containers.logPath(of: record.id))) ?? (try? LogWriter(path: "/dev/null")) {
+    private func finishRun(_ record: ContainerRecord, output: (stdout: Int32, stderr: Int32), log: LogWriter?) throws
+        -> Int32 {
+        if let log {
             copyOutput([(output.stdout, "stdout"), (output.stderr, "stderr")], into: log)
         }
         close(output.stdout)

@@ -10,12 +10,15 @@ struct Berth: ParsableCommand {
         abstract: "A Docker-compatible container toolkit: build, store, run and distribute OCI images.",
         discussion: "Global option: --root DIR (env BERTH_ROOT, default /var/lib/berth) holds all state; it may be given before or after the command.",
         version: version,
+        subcommands: [MonitorCommand.self],
         groupedSubcommands: [
             CommandGroup(name: "Common", subcommands: [
                 Build.self, Images.self, ImageImport.self, ImageLoad.self, ImageSave.self, ImageTag.self,
                 RemoveImages.self, ImageHistory.self, Inspect.self,
+                ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerPs.self, ContainerLogs.self,
+                ContainerStop.self, ContainerKill.self, ContainerRemove.self, ContainerWait.self,
             ]),
-            CommandGroup(name: "Management", subcommands: [ImageCommand.self]),
+            CommandGroup(name: "Management", subcommands: [ImageCommand.self, ContainerCommand.self]),
         ]
     )
 
@@ -38,7 +41,7 @@ struct Berth: ParsableCommand {
         if !root.isEmpty, !arguments.isEmpty, !arguments[0].hasPrefix("-") {
             // Insert after the command words (`image ls`), before options and positionals.
             var insertAt = 1
-            if arguments[0] == "image", arguments.count > 1, !arguments[1].hasPrefix("-") { insertAt = 2 }
+            if arguments[0] == "image" || arguments[0] == "container", arguments.count > 1, !arguments[1].hasPrefix("-") { insertAt = 2 }
             arguments.insert(contentsOf: root, at: insertAt)
         }
         do {

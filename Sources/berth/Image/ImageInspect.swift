@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthRuntime
 import BerthStore
 import Foundation
 
@@ -47,8 +48,15 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let store = try global.openStore()
+        let runtime = type == nil ? try global.openRuntime() : nil
         try InspectPrinter(format: format, missingNoun: "object").print(names) { name in
-            try ImageInspectJSON.document(for: store.image(named: name), store: store)
+            // Containers first, then images, as Docker looks objects up.
+            if let runtime {
+                do {
+                    return ContainerInspectJSON.document(for: try runtime.container(name), runtime: runtime)
+                } catch RuntimeError.noSuchContainer {}
+            }
+            return try ImageInspectJSON.document(for: store.image(named: name), store: store)
         }
     }
 }

@@ -1,0 +1,174 @@
+import ArgumentParser
+import BerthRuntime
+import Foundation
+
+/// The options `run` and `create` share, with Docker's names.
+struct ContainerCreateOptions: ParsableArguments {
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Assign a name to the container.")
+    var name: String?
+
+    @Flag(help: "Automatically remove the container and its resources when it exits.")
+    var rm = false
+
+    @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Set environment variables.", valueName: "list"))
+    var env: [String] = []
+
+    @Option(name: .customLong("env-file"), help: ArgumentHelp("Read in a file of environment variables.", valueName: "list"))
+    var envFile: [String] = []
+
+    @Option(name: [.customShort("w"), .long], help: ArgumentHelp("Working directory inside the container.", valueName: "string"))
+    var workdir: String?
+
+    @Option(name: [.customShort("u"), .long], help: ArgumentHelp("Username or UID (format: <name|uid>[:<group|gid>]).", valueName: "string"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Overwrite the default ENTRYPOINT of the image.", valueName: "string"))
+    var entrypoint: String?
+
+    @Option(name: [.customShort("h"), .long], help: ArgumentHelp("Container host name.", valueName: "string"))
+    var hostname: String?
+
+    @Option(name: [.customShort("m"), .long], help: ArgumentHelp("Memory limit.", valueName: "bytes"))
+    var memory: String?
+
+    @Option(help: ArgumentHelp("Number of CPUs.", valueName: "decimal"))
+    var cpus: String?
+
+    @Option(name: .customLong("pids-limit"), help: ArgumentHelp("Tune container pids limit (set -1 for unlimited).", valueName: "int"))
+    var pidsLimit: Int64?
+
+    @Option(name: [.customShort("l"), .long], help: ArgumentHelp("Set meta data on a container.", valueName: "list"))
+    var label: [String] = []
+
+    @Flag(name: .customLong("read-only"), help: "Mount the container's root filesystem as read only.")
+    var readOnly = false
+
+    @Option(name: .customLong("cap-add"), help: ArgumentHelp("Add Linux capabilities.", valueName: "list"))
+    var capAdd: [String] = []
+
+    @Option(name: .customLong("cap-drop"), help: ArgumentHelp("Drop Linux capabilities.", valueName: "list"))
+    var capDrop: [String] = []
+
+    @Flag(help: "Give extended privileges to this container.")
+    var privileged = false
+
+    @Option(name: [.customShort("p"), .long], help: ArgumentHelp("Publish a container's port(s) to the host.", valueName: "list"))
+    var publish: [String] = []
+
+    @Option(name: [.long, .customLong("net")], help: ArgumentHelp("Connect a container to a network (bridge, host, none).", valueName: "network"))
+    var network = "bridge"
+
+    @Option(name: .customLong("stop-signal"), help: ArgumentHelp("Signal to stop the container.", valueName: "string"))
+    var stopSignal: String?
+
+    @Option(name: .customLong("stop-timeout"), help: ArgumentHelp("Timeout (in seconds) to stop a container.", valueName: "int"))
+    var stopTimeout: Int?
+
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The image, then the command and its arguments.", valueName: "image [command] [arg...]"))
+    var imageAndCommand: [String] = []
+
+    func validate() throws {
+        guard let image = imageAndCommand.first, !image.hasPrefix("-") else {
+            throw ValidationError("requires at least 1 argument: IMAGE [COMMAND] [ARG...]")
+        }
+    }
+
+    /// The run options these flags describe.
+    func runOptions() throws -> RunOptions {
+        var hostConfig = ContainerRecord.HostConfig(autoRemove: rm, networkMode: network == "default" ? "bridge" : network)
+        hostConfig.publish = publish
+        if !publish.isEmpty {
+            guard hostConfig.networkMode == "bridge" else {
+                throw ValidationError("published ports are discarded when using \(hostConfig.networkMode) network mode")
+            }
+            try ContainerRuntime.validatePublish(publish)
+        }
+        if let memory {
+            let bytes = try MemorySize.parse(memory)
+            if bytes > 0, bytes < 6 * 1024 * 1024 {
+                throw ValidationError("Minimum memory limit allowed is 6MB")
+            }
+            hostConfig.memory = bytes
+        }
+        if let cpus {
+            guard let value = Double(cpus), value >= 0 else { throw ValidationError("invalid argument \"\(cpus)\" for \"--cpus\" flag") }
+            let available = ProcessInfo.processInfo.activeProcessorCount
+            if value > 0, value < 0.01 || value > Double(available) {
+                throw ValidationError("range of CPUs is from 0.01 to \(available).00, as there are only \(available) CPUs available")
+            }
+            hostConfig.nanoCPUs = Int64((value * 1e9).rounded())
+        }
+        hostConfig.pidsLimit = pidsLimit
+        hostConfig.readonlyRootfs = readOnly
+        hostConfig.capAdd = capAdd
+        hostConfig.capDrop = capDrop
+        hostConfig.privileged = privileged
+
+        var environment: [String] = []
+        for file in envFile { environment += try EnvironmentFile.read(file) }
+        environment += env.compactMap(EnvironmentFile.resolve)
+        var labels: [String: String] = [:]
+        for entry in label {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            labels[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        return RunOptions(
+            image: imageAndCommand[0], command: Array(imageAndCommand.dropFirst()), entrypoint: entrypoint, name: name,
+            env: environment, workingDir: workdir, user: user, hostname: hostname, labels: labels,
+            stopSignal: stopSignal, stopTimeout: stopTimeout, hostConfig: hostConfig)
+    }
+
+    /// Creates the container, as `create` and `run` do.
+    func create(_ runtime: ContainerRuntime) throws -> ContainerRecord {
+        try runtime.create(runOptions(), store: global.openStore())
+    }
+}
+
+/// `--env-file` and `-e NAME` (no value: taken from Berth's own environment, as Docker does).
+enum EnvironmentFile {
+    static func read(_ path: String) throws -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("open \(path): no such file or directory")
+        }
+        return text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).compactMap { line in
+            let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { return nil }
+            return resolve(String(trimmed))
+        }
+    }
+
+    static func resolve(_ entry: String) -> String? {
+        if entry.contains("=") { return entry }
+        return ProcessInfo.processInfo.environment[entry].map { "\(entry)=\($0)" }
+    }
+}
+
+/// Docker's memory sizes (go-units RAMInBytes): a number with an optional binary unit, `512m`, `1g`, `100kb`.
+enum MemorySize {
+    static func parse(_ text: String) throws -> Int64 {
+        let lower = text.lowercased().trimmingCharacters(in: .whitespaces)
+        var digits = lower
+        var multiplier: Double = 1
+        var suffix = ""
+        while let last = digits.last, !last.isNumber, last != "." {
+            suffix = String(last) + suffix
+            digits.removeLast()
+        }
+        suffix = suffix.trimmingCharacters(in: .whitespaces)
+        if suffix.hasSuffix("b") { suffix.removeLast() }
+        if suffix.hasSuffix("i") { suffix.removeLast() }
+        switch suffix {
+        case "": multiplier = 1
+        case "k": multiplier = 1024
+        case "m": multiplier = 1024 * 1024
+        case "g": multiplier = 1024 * 1024 * 1024
+        case "t": multiplier = 1024 * 1024 * 1024 * 1024
+        case "p": multiplier = 1024 * 1024 * 1024 * 1024 * 1024
+        default: throw ValidationError("invalid size: '\(text)'")
+        }
+        guard let value = Double(digits), value >= 0 else { throw ValidationError("invalid size: '\(text)'") }
+        return Int64(value * multiplier)
+    }
+}

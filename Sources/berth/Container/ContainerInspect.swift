@@ -1,0 +1,183 @@
+import ArgumentParser
+import BerthOCI
+import BerthRuntime
+import Foundation
+
+/// `berth container inspect`.
+struct ContainerInspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Display detailed information on one or more containers.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Format output using a Go template, or 'json'.", valueName: "string"))
+    var format: String?
+
+    @Argument(help: ArgumentHelp("Containers to inspect.", valueName: "container"))
+    var containers: [String]
+
+    func run() throws {
+        let runtime = try global.openRuntime()
+        try InspectPrinter(format: format, missingNoun: "container").print(containers) { reference in
+            try ContainerInspectJSON.document(for: runtime.container(reference), runtime: runtime)
+        }
+    }
+}
+
+/// The Docker Engine API's ContainerInspect document, in Docker's field order.
+enum ContainerInspectJSON {
+    static func document(for record: ContainerRecord, runtime: ContainerRuntime) -> JSONValue {
+        let directory = runtime.containers.path(of: record.id)
+        let state = record.state
+        let argv = record.config.argv
+        return .object([
+            ("Id", .string(record.id)),
+            ("Created", .string(Timestamp.format(record.created))),
+            ("Path", .string(argv.first ?? "")),
+            ("Args", .array(argv.dropFirst().map(JSONValue.string))),
+            ("State", .object([
+                ("Status", .string(state.status.rawValue)),
+                ("Running", .bool(state.status == .running)),
+                ("Paused", .bool(state.status == .paused)),
+                ("Restarting", .bool(state.status == .restarting)),
+                ("OOMKilled", .bool(state.oomKilled)),
+                ("Dead", .bool(state.status == .dead)),
+                ("Pid", .int(state.status == .running ? state.pid : 0)),
+                ("ExitCode", .int(state.exitCode)),
+                ("Error", .string(state.error)),
+                ("StartedAt", .string(time(state.startedAt))),
+                ("FinishedAt", .string(time(state.finishedAt))),
+            ])),
+            ("Image", .string(record.imageID)),
+            ("ResolvConfPath", .string(directory + "/resolv.conf")),
+            ("HostnamePath", .string(directory + "/hostname")),
+            ("HostsPath", .string(directory + "/hosts")),
+            ("LogPath", .string(runtime.containers.logPath(of: record.id))),
+            ("Name", .string("/" + record.name)),
+            ("RestartCount", .int(0)),
+            ("Driver", .string("overlay")),
+            ("Platform", .string("linux")),
+            ("MountLabel", .string("")),
+            ("ProcessLabel", .string("")),
+            ("AppArmorProfile", .string("")),
+            ("ExecIDs", .null),
+            ("HostConfig", hostConfig(record)),
+            ("GraphDriver", .object([
+                ("Data", .object([
+                    ("LowerDir", .string(record.layers.reversed().joined(separator: ":"))),
+                    ("MergedDir", .string(directory + "/rootfs")),
+                    ("UpperDir", .string(directory + "/upper")),
+                    ("WorkDir", .string(directory + "/work")),
+                ])),
+                ("Name", .string("overlay")),
+            ])),
+            ("Mounts", .array([])),
+            ("Config", config(record)),
+            ("NetworkSettings", networkSettings(record)),
+        ])
+    }
+
+    static func time(_ date: Date?) -> String {
+        date.map(Timestamp.format) ?? "0001-01-01T00:00:00Z"
+    }
+
+    static func hostConfig(_ record: ContainerRecord) -> JSONValue {
+        let host = record.hostConfig
+        return .object([
+            ("Binds", .null),
+            ("LogConfig", .object([("Type", .string("json-file")), ("Config", .object([]))])),
+            ("NetworkMode", .string(host.networkMode)),
+            ("PortBindings", .object(portBindings(record))),
+            ("RestartPolicy", .object([("Name", .string("no")), ("MaximumRetryCount", .int(0))])),
+            ("AutoRemove", .bool(host.autoRemove)),
+            ("CapAdd", host.capAdd.isEmpty ? .null : .strings(host.capAdd)),
+            ("CapDrop", host.capDrop.isEmpty ? .null : .strings(host.capDrop)),
+            ("Privileged", .bool(host.privileged)),
+            ("ReadonlyRootfs", .bool(host.readonlyRootfs)),
+            ("Runtime", .string("runc")),
+            ("Memory", .int(host.memory)),
+            ("NanoCpus", .int(host.nanoCPUs)),
+            ("PidsLimit", host.pidsLimit.map { JSONValue.int($0) } ?? .null),
+        ])
+    }
+
+    /// `HostConfig.PortBindings` as requested: `"80/tcp": [{"HostIp": "", "HostPort": "8080"}]`.
+    static func portBindings(_ record: ContainerRecord) -> [(String, JSONValue)] {
+        var result: [(String, [JSONValue])] = []
+        for binding in record.network.ports {
+            let key = "\(binding.containerPort)/\(binding.proto)"
+            let value = JSONValue.object([("HostIp", .string(binding.hostIP)), ("HostPort", .string(String(binding.hostPort)))])
+            if let index = result.firstIndex(where: { $0.0 == key }) { result[index].1.append(value) } else { result.append((key, [value])) }
+        }
+        return result.map { ($0.0, .array($0.1)) }
+    }
+
+    static func config(_ record: ContainerRecord) -> JSONValue {
+        let config = record.config
+        var members: [(String, JSONValue)] = [
+            ("Hostname", .string(config.hostname)),
+            ("Domainname", .string("")),
+            ("User", .string(config.user)),
+            ("AttachStdin", .bool(false)),
+            ("AttachStdout", .bool(false)),
+            ("AttachStderr", .bool(false)),
+        ]
+        if !config.exposedPorts.isEmpty {
+            members.append(("ExposedPorts", .object(config.exposedPorts.map { ($0, .object([])) })))
+        }
+        members += [
+            ("Tty", .bool(false)),
+            ("OpenStdin", .bool(false)),
+            ("StdinOnce", .bool(false)),
+            ("Env", .strings(config.env)),
+            ("Cmd", config.cmd.isEmpty ? .null : .strings(config.cmd)),
+            ("Image", .string(record.imageName)),
+            ("Volumes", .null),
+            ("WorkingDir", .string(config.workingDir)),
+            ("Entrypoint", config.entrypoint.isEmpty ? .null : .strings(config.entrypoint)),
+            ("OnBuild", .null),
+            ("Labels", .object(config.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("StopSignal", .string(config.stopSignal)),
+        ]
+        if let timeout = config.stopTimeout { members.append(("StopTimeout", .int(timeout))) }
+        return .object(members)
+    }
+
+    static func networkSettings(_ record: ContainerRecord) -> JSONValue {
+        let network = record.network
+        let running = record.state.running
+        var ports: [(String, JSONValue)] = []
+        for port in record.config.exposedPorts where !network.ports.contains(where: { "\($0.containerPort)/\($0.proto)" == port }) {
+            ports.append((port, .null))
+        }
+        if running {
+            for (key, value) in portBindings(record) {
+                guard case .array(let bindings) = value else { continue }
+                ports.append((key, .array(bindings.map { binding in
+                    guard case .object(let fields) = binding else { return binding }
+                    return .object(fields.map { $0.0 == "HostIp" && $0.1 == .string("") ? ("HostIp", .string("0.0.0.0")) : $0 })
+                })))
+            }
+        }
+        let ip = running ? network.ipAddress : ""
+        var networks: [(String, JSONValue)] = []
+        if record.hostConfig.networkMode == "bridge" || record.hostConfig.networkMode == "host" || record.hostConfig.networkMode == "none" {
+            networks.append((record.hostConfig.networkMode, .object([
+                ("Gateway", .string(running ? network.gateway : "")),
+                ("IPAddress", .string(ip)),
+                ("IPPrefixLen", .int(running ? network.prefixLength : 0)),
+                ("MacAddress", .string(running ? network.macAddress : "")),
+            ])))
+        }
+        return .object([
+            ("Bridge", .string("")),
+            ("SandboxKey", .string(running ? (network.networkNamespace ?? "") : "")),
+            ("Ports", .object(ports)),
+            ("Gateway", .string(running ? network.gateway : "")),
+            ("IPAddress", .string(ip)),
+            ("IPPrefixLen", .int(running ? network.prefixLength : 0)),
+            ("MacAddress", .string(running ? network.macAddress : "")),
+            ("Networks", .object(networks)),
+        ])
+    }
+}

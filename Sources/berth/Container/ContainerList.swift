@@ -1,0 +1,138 @@
+import ArgumentParser
+import BerthOCI
+import BerthRuntime
+import Foundation
+
+/// `berth container ls`.
+struct ContainerList: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls", abstract: "List containers.", aliases: ["list", "ps"])
+    @OptionGroup var options: ContainerListOptions
+    func run() throws { try options.run() }
+}
+
+/// `berth ps`: the short form of `berth container ls`.
+struct ContainerPs: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List containers.")
+    @OptionGroup var options: ContainerListOptions
+    func run() throws { try options.run() }
+}
+
+struct ContainerListOptions: ParsableArguments {
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .shortAndLong, help: "Show all containers (default shows just running).")
+    var all = false
+
+    @Flag(name: .shortAndLong, help: "Only display container IDs.")
+    var quiet = false
+
+    @Flag(name: .customLong("no-trunc"), help: "Don't truncate output.")
+    var noTrunc = false
+
+    @Option(help: ArgumentHelp(
+        "Format output: 'table', 'table TEMPLATE', 'json', or a Go template such as '{{.ID}}'.", valueName: "string"))
+    var format: String?
+
+    func run() throws {
+        let runtime = try global.openRuntime()
+        let records = try runtime.list().filter { all || $0.state.running }
+        if quiet {
+            for record in records { print(noTrunc ? record.id : record.shortID) }
+            return
+        }
+        let columns = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
+                       ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
+        try ListFormatter(format: format, columns: columns, headers: ContainerRow.headers)
+            .write(records.map { ContainerRow(record: $0, noTrunc: noTrunc).json })
+    }
+}
+
+/// One line of `ps` output, with the fields Docker's container formatter offers.
+struct ContainerRow {
+    var record: ContainerRecord
+    var noTrunc: Bool
+
+    static let headers = ["ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
+                          "CreatedAt": "CREATED AT", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
+                          "State": "STATE", "Labels": "LABELS", "Networks": "NETWORKS", "Mounts": "MOUNTS",
+                          "Size": "SIZE", "LocalVolumes": "LOCAL VOLUMES"]
+
+    var json: JSONValue {
+        var command = record.config.argv.joined(separator: " ")
+        if !noTrunc { command = Self.ellipsis(command, 20) }
+        let labels = record.config.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        return .object([
+            ("Command", .string(Self.quote(command))),
+            ("CreatedAt", .string(HumanUnits.goTime(record.created))),
+            ("ID", .string(noTrunc ? record.id : record.shortID)),
+            ("Image", .string(record.imageName)),
+            ("Labels", .string(labels)),
+            ("LocalVolumes", .string("0")),
+            ("Mounts", .string("")),
+            ("Names", .string(record.name)),
+            ("Networks", .string(record.hostConfig.networkMode)),
+            ("Ports", .string(Self.ports(record))),
+            ("RunningFor", .string(HumanUnits.since(record.created))),
+            ("Size", .string("0B")),
+            ("State", .string(record.state.status.rawValue)),
+            ("Status", .string(Self.status(record))),
+        ])
+    }
+
+    /// Docker's STATUS column.
+    static func status(_ record: ContainerRecord, now: Date = Date()) -> String {
+        let state = record.state
+        switch state.status {
+        case .running:
+            return "Up " + HumanUnits.duration(now.timeIntervalSince(state.startedAt ?? now))
+        case .exited:
+            guard let finished = state.finishedAt else { return "Exited (\(state.exitCode))" }
+            return "Exited (\(state.exitCode)) " + HumanUnits.duration(now.timeIntervalSince(finished)) + " ago"
+        case .created: return "Created"
+        case .paused: return "Up " + HumanUnits.duration(now.timeIntervalSince(state.startedAt ?? now)) + " (Paused)"
+        case .restarting: return "Restarting (\(state.exitCode))"
+        case .removing: return "Removal In Progress"
+        case .dead: return "Dead"
+        }
+    }
+
+    /// Docker's PORTS column: published bindings `0.0.0.0:8080->80/tcp`, then exposed-only ports.
+    static func ports(_ record: ContainerRecord) -> String {
+        var entries: [String] = []
+        var published = Set<String>()
+        if record.state.running {
+            for binding in record.network.ports {
+                let ip = binding.hostIP.isEmpty ? "0.0.0.0" : binding.hostIP
+                entries.append("\(ip):\(binding.hostPort)->\(binding.containerPort)/\(binding.proto)")
+                published.insert("\(binding.containerPort)/\(binding.proto)")
+            }
+        }
+        for port in record.config.exposedPorts where !published.contains(port) {
+            entries.append(port.contains("/") ? port : port + "/tcp")
+        }
+        return entries.joined(separator: ", ")
+    }
+
+    /// Go's strconv.Quote for the command column.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\x%02x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// Docker's Ellipsis: at most `width` characters, the last one `…` when cut.
+    static func ellipsis(_ text: String, _ width: Int) -> String {
+        text.count <= width ? text : String(text.prefix(width - 1)) + "…"
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import BerthRuntime
+import Foundation
+import Glibc
+
+/// `berth logs`: fetch the logs of a container from its json-file log.
+struct ContainerLogs: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Fetch the logs of a container.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .shortAndLong, help: "Follow log output.")
+    var follow = false
+
+    @Option(name: [.customShort("n"), .long], help: ArgumentHelp("Number of lines to show from the end of the logs (or \"all\").", valueName: "string"))
+    var tail = "all"
+
+    @Flag(name: .shortAndLong, help: "Show timestamps.")
+    var timestamps = false
+
+    @Argument(help: ArgumentHelp("The container.", valueName: "container"))
+    var container: String
+
+    func validate() throws {
+        if tail != "all", Int(tail) == nil { throw ValidationError("invalid value for --tail: \(tail)") }
+    }
+
+    func run() throws {
+        let runtime = try global.openRuntime()
+        let record = try runtime.container(container)
+        let path = runtime.containers.logPath(of: record.id)
+        guard access(path, F_OK) == 0 else { return }
+        let reader = try LogReader(path: path)
+        var entries = reader.readAvailable()
+        if let count = Int(tail), count >= 0 { entries = Array(entries.suffix(count)) }
+        write(entries)
+        guard follow else { return }
+        while true {
+            let running = (try? runtime.containers.record(record.id))??.state.running ?? false
+            write(reader.readAvailable())
+            if !running { break }
+            usleep(100_000)
+        }
+        write(reader.readAvailable())
+    }
+
+    private func write(_ entries: [JSONLog.Entry]) {
+        var out: [UInt8] = []
+        var err: [UInt8] = []
+        for entry in entries {
+            var line: [UInt8] = []
+            if timestamps { line += Array((Self.fixedNanos(entry.time) + " ").utf8) }
+            line += entry.log
+            if entry.stream == "stderr" { err += line } else { out += line }
+        }
+        Self.writeAll(1, out)
+        Self.writeAll(2, err)
+    }
+
+    /// Docker prints log times with exactly nine fractional digits (RFC3339NanoFixed).
+    static func fixedNanos(_ time: String) -> String {
+        guard time.hasSuffix("Z"), time.count >= 20 else { return time }
+        let base = time.prefix(19)
+        var fraction = ""
+        if let dot = time.firstIndex(of: ".") {
+            fraction = String(time[time.index(after: dot)..<time.index(before: time.endIndex)])
+        }
+        fraction += String(repeating: "0", count: max(0, 9 - fraction.count))
+        return base + "." + fraction.prefix(9) + "Z"
+    }
+
+    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, bytes.count - offset) }
+            if written <= 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += written
+        }
+    }
+}

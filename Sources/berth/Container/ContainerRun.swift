@@ -1,0 +1,136 @@
+import ArgumentParser
+import BerthRuntime
+import Dispatch
+import Foundation
+import Glibc
+
+/// `berth run`: create and start a container; in the foreground, stream its output and exit with
+/// its exit code.
+///
+/// The container always runs under its own monitor, which writes the json-file log. A foreground
+/// `run` follows that log (through an open descriptor, so `--rm` removing the directory does not
+/// cut it short) and the monitor's exit report: the output on the terminal is exactly what
+/// `logs` shows, and killing the CLI never kills the container's bookkeeping.
+struct ContainerRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Create and run a new container from an image.", helpNames: [.long])
+
+    @Flag(name: .shortAndLong, help: "Run container in background and print container ID.")
+    var detach = false
+
+    @OptionGroup var options: ContainerCreateOptions
+
+    func run() throws {
+        let runtime = try options.global.openRuntime()
+        let record = try options.create(runtime)
+        let connection: MonitorConnection
+        do {
+            connection = try runtime.start(record.id)
+        } catch {
+            printError("Error: \(error)")
+            throw ExitCode(StartFailure.exitCode(for: "\(error)"))
+        }
+        if detach {
+            connection.finish()
+            print(record.id)
+            return
+        }
+        let code = try Attach(runtime: runtime, id: record.id, connection: connection).run()
+        throw ExitCode(code)
+    }
+}
+
+/// `berth create`: create a container without starting it.
+struct ContainerCreate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create", abstract: "Create a new container.", helpNames: [.long])
+
+    @OptionGroup var options: ContainerCreateOptions
+
+    func run() throws {
+        let runtime = try options.global.openRuntime()
+        print(try options.create(runtime).id)
+    }
+}
+
+/// `berth start`: start stopped containers.
+struct ContainerStart: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start one or more stopped containers.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .shortAndLong, help: "Attach STDOUT/STDERR and forward signals.")
+    var attach = false
+
+    @Argument(help: ArgumentHelp("Containers to start.", valueName: "container"))
+    var containers: [String]
+
+    func run() throws {
+        let runtime = try global.openRuntime()
+        if attach {
+            guard containers.count == 1 else { throw ValidationError("you cannot start and attach multiple containers at once") }
+            let record = try runtime.container(containers[0])
+            let connection = try runtime.start(record.id)
+            throw ExitCode(try Attach(runtime: runtime, id: record.id, connection: connection).run())
+        }
+        try forEachContainer(containers) { reference in
+            try runtime.start(reference).finish()
+        }
+    }
+}
+
+/// Docker's exit codes when a container cannot start: 127 command not found, 126 not executable,
+/// 125 anything else.
+enum StartFailure {
+    static func exitCode(for message: String) -> Int32 {
+        if message.contains("executable file not found") || message.contains("no such file or directory") { return 127 }
+        if message.contains("permission denied") { return 126 }
+        return 125
+    }
+}
+
+/// Follows a running container's log to the terminal until its monitor reports the exit, and
+/// forwards SIGINT and SIGTERM to the container (Docker's sig-proxy).
+struct Attach {
+    var runtime: ContainerRuntime
+    var id: String
+    var connection: MonitorConnection
+
+    func run() throws -> Int32 {
+        let reader = try LogReader(path: runtime.containers.logPath(of: id))
+        let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            let runtime = self.runtime
+            let id = self.id
+            source.setEventHandler { try? runtime.kill(id, signal: String(signalNumber)) }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+        var exitCode: Int32?
+        while exitCode == nil && !connection.isClosed {
+            if case .exited(let code) = connection.readMessage(timeoutMilliseconds: 50) { exitCode = code }
+            write(reader.readAvailable())
+        }
+        write(reader.readAvailable())
+        connection.finish()
+        if let exitCode { return exitCode }
+        // The monitor died without reporting; the record (reconciled) has the best answer.
+        return (try? runtime.wait(id)).flatMap { $0 } ?? 255
+    }
+
+    private func write(_ entries: [JSONLog.Entry]) {
+        for entry in entries {
+            let descriptor: Int32 = entry.stream == "stderr" ? 2 : 1
+            entry.log.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written <= 0 { if errno == EINTR { continue }; return }
+                    offset += written
+                }
+            }
+        }
+    }
+}
