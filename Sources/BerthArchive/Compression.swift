@@ -22,6 +22,7 @@ public final class DecompressingSource: ByteSource {
     public let compression: Compression
     private let source: ByteSource
     private let input: UnsafeMutableRawBufferPointer
+    private let inputBase: UnsafeMutablePointer<UInt8>
     private var inputStart = 0
     private var inputEnd = 0
     private var sourceEnded = false
@@ -40,6 +41,7 @@ public final class DecompressingSource: ByteSource {
     public init(_ source: ByteSource) throws {
         self.source = source
         input = UnsafeMutableRawBufferPointer.allocate(byteCount: streamBufferSize, alignment: 16)
+        inputBase = input.bindMemory(to: UInt8.self).baseAddress.unsafelyUnwrapped
         do {
             inputEnd = try source.readFully(into: UnsafeMutableRawBufferPointer(rebasing: input[0..<4]))
         } catch {
@@ -110,14 +112,15 @@ public final class DecompressingSource: ByteSource {
     }
 
     private func readGzip(_ stream: UnsafeMutablePointer<z_stream>, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let outputBase = buffer.baseAddress?.assumingMemoryBound(to: Bytef.self) else { return 0 }
         while true {
             let haveInput = try fillInput()
             if !haveInput && atFrameBoundary { return 0 }
             // Without new input inflate may still hold output that did not fit last time.
             let available = inputEnd - inputStart
-            stream.pointee.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self) + inputStart
+            stream.pointee.next_in = inputBase + inputStart
             stream.pointee.avail_in = uInt(available)
-            stream.pointee.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.next_out = outputBase
             stream.pointee.avail_out = uInt(min(buffer.count, Int(UInt32.max)))
             let rc = inflate(stream, Z_NO_FLUSH)
             let produced = buffer.count - Int(stream.pointee.avail_out)
@@ -143,7 +146,7 @@ public final class DecompressingSource: ByteSource {
             let haveInput = try fillInput()
             if !haveInput && atFrameBoundary { return 0 }
             var inBuffer = ZSTD_inBuffer(
-                src: UnsafeRawPointer(input.baseAddress! + inputStart), size: inputEnd - inputStart, pos: 0)
+                src: UnsafeRawPointer(inputBase + inputStart), size: inputEnd - inputStart, pos: 0)
             var outBuffer = ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
             let rc = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
             if ZSTD_isError(rc) != 0 {
@@ -170,6 +173,7 @@ public final class GzipSink: ByteSink {
     private let level: Int32
     private let stream: UnsafeMutablePointer<z_stream>
     private let output: UnsafeMutableRawBufferPointer
+    private let outputBase: UnsafeMutablePointer<UInt8>
     private var crc: uLong = crc32(0, nil, 0)
     private var totalIn: UInt64 = 0
     private var wroteHeader = false
@@ -183,6 +187,7 @@ public final class GzipSink: ByteSink {
         stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         output = UnsafeMutableRawBufferPointer.allocate(byteCount: streamBufferSize, alignment: 16)
+        outputBase = output.bindMemory(to: UInt8.self).baseAddress.unsafelyUnwrapped
         // Raw deflate (negative window bits): the gzip framing is written here.
         initialised = CCompressZlib_deflateInit2(stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK
     }
@@ -220,7 +225,7 @@ public final class GzipSink: ByteSink {
 
     private func deflateLoop(flush: Int32) throws {
         while true {
-            stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.next_out = outputBase
             stream.pointee.avail_out = uInt(output.count)
             let rc = deflate(stream, flush)
             guard rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR else {
