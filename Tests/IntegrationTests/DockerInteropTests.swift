@@ -53,6 +53,20 @@ struct DockerInteropTests {
         #expect(Self.configKeys.allSatisfy { config[$0] != nil && !(config[$0] is NSNull) }, "\(config)")
         #expect(((berth["RootFS"] as? [String: Any])?["Layers"] as? [Any])?.count == 6)
 
+        // The rest of the document too, but for what depends on the storage driver and sizes.
+        let storageSpecific: Set = ["GraphDriver", "Metadata", "Size", "VirtualSize"]
+        #expect(Array(berth.keys).sorted() == Array(docker.keys).sorted())
+        for key in Set(docker.keys).subtracting(storageSpecific) {
+            #expect(canonicalJSON(berth[key]) == canonicalJSON(docker[key]), "\(key)")
+        }
+        // Docker counts a layer's size as the bytes of its files; Berth counts the tar stream.
+        withKnownIssue("image Size counts tar bytes, not file bytes as Docker does") { () throws -> Void in
+            #expect(berth["Size"] as? Int == docker["Size"] as? Int)
+            let berthSizes = try sandbox.ok("history", "--format", "{{.Size}}", Self.fixtureTag)
+            let dockerSizes = try PeerDocker.checked("history", "--format", "{{.Size}}", Self.fixtureTag)
+            #expect(berthSizes.trimmingCharacters(in: .whitespacesAndNewlines) == dockerSizes)
+        }
+
         let berthHistory = try sandbox.ok("history", "--no-trunc", "--format", "{{.CreatedBy}}", Self.fixtureTag)
         let dockerHistory = try PeerDocker.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", Self.fixtureTag)
         #expect(dockerHistory.succeeded, "\(dockerHistory)")
@@ -68,6 +82,21 @@ struct DockerInteropTests {
         #expect(result.succeeded, "\(result)")
         #expect(result.out == "Loaded image: busybox:latest\n", "\(result)")
         Self.expectSameImage(berth: try sandbox.inspect("busybox:latest"), docker: try Self.dockerInspect("busybox:latest"))
+    }
+
+    @Test func loadMovesATagAwayFromAnotherImageAsDockerSays() throws {
+        let sandbox = try BerthSandbox()
+        let imported = try sandbox.importBusybox(changes: [#"CMD ["berth"]"#])
+        let load = try sandbox.run("load", "-i", try Fixtures.dockerSavedBusybox())
+        #expect(load.succeeded, "\(load)")
+        #expect(load.out == """
+            The image busybox:latest already exists, renaming the old one with ID \(imported) to empty string
+            Loaded image: busybox:latest
+
+            """, "\(load)")
+        let dockerID = try PeerDocker.checked("image", "inspect", "-f", "{{.Id}}", "busybox:latest")
+        #expect(try sandbox.ok("images", "-q", "--no-trunc", "--filter", "dangling=true") == imported + "\n")
+        #expect(try sandbox.inspect("busybox:latest")["Id"] as? String == dockerID)
     }
 
     @Test func berthSaveLoadsIntoDocker() throws {
@@ -157,6 +186,25 @@ struct DockerInteropTests {
         let other = try BerthSandbox()
         #expect(try other.ok("load", "-i", copied) == "Loaded image: berth-it/copied:1\n")
         #expect(try other.inspect("berth-it/copied:1")["Id"] as? String == berth["Id"] as? String)
+    }
+
+    /// skopeo's OCI archives (plain and gzip layers, tagged by ref.name only) load as the image
+    /// whose config skopeo wrote; Docker also loads such an archive untagged.
+    @Test(.enabled(if: Peers.skopeo, "needs skopeo"))
+    func berthLoadsSkopeosOCIArchives() throws {
+        let sandbox = try BerthSandbox()
+        for (name, extra) in [("plain", [String]()), ("gzip", ["--dest-compress"])] {
+            let archive = sandbox.scratch + "/\(name).tar"
+            let copy = try Command.run("skopeo", ["copy", "-q"] + extra
+                                       + ["docker-archive:" + (try Self.fixture()), "oci-archive:\(archive):v1"])
+            try #require(copy.succeeded, "\(copy)")
+            let config = try Command.run("skopeo", ["inspect", "--config", "--raw", "oci-archive:" + archive])
+            try #require(config.succeeded, "\(config)")
+            let id = Digest.sha256(of: Array(config.stdout)).description
+            #expect(try sandbox.ok("load", "-i", archive) == "Loaded image ID: \(id)\n")
+            let layers = (try sandbox.inspect(id)["RootFS"] as? [String: Any])?["Layers"] as? [String]
+            #expect(layers?.count == 6)
+        }
     }
 
     @Test(.enabled(if: Peers.umoci, "needs umoci"))

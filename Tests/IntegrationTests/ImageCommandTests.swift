@@ -144,6 +144,26 @@ struct ImageCommandTests {
         #expect(!bad.succeeded, "RUN is not a --change instruction: \(bad)")
     }
 
+    @Test func importFromStandardInput() throws {
+        let sandbox = try BerthSandbox()
+        let result = try sandbox.run(["image", "import", "-", "piped:1"], stdin: .file(try Fixtures.busyboxRootfs()))
+        #expect(result.succeeded, "\(result)")
+        let id = result.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try sandbox.imageIDs() == [id])
+        #expect(try sandbox.inspect("piped:1")["Comment"] as? String == "Imported from -")
+    }
+
+    /// `docker images [REPOSITORY[:TAG]]` lists only that repository.
+    @Test func imagesTakesARepositoryArgument() throws {
+        let sandbox = try BerthSandbox()
+        let busybox = try sandbox.importBusybox()
+        try sandbox.importBusybox(as: "other:1", changes: [#"CMD ["other"]"#])
+        withKnownIssue("berth images rejects the REPOSITORY[:TAG] argument") { () throws -> Void in
+            #expect(try sandbox.ok("images", "-q", "--no-trunc", "busybox") == busybox + "\n")
+            #expect(try sandbox.ok("image", "ls", "-q", "--no-trunc", "busybox:latest") == busybox + "\n")
+        }
+    }
+
     @Test func tagThenRemoveByTagOnlyUntags() throws {
         let sandbox = try BerthSandbox()
         let id = try sandbox.importBusybox()
