@@ -8,7 +8,7 @@ struct ImageCommandTests {
     private static let fullID = #/^sha256:[0-9a-f]{64}$/#
     private static let shortID = #/^[0-9a-f]{12}$/#
 
-    /// The column a header starts at, so rows can be cut the way the table lays them out.
+    /// Cuts a table row at the columns where the header's names start.
     private func cells(_ line: String, at starts: [Int]) -> [String] {
         let characters = Array(line)
         return starts.enumerated().map { index, start in
@@ -18,6 +18,7 @@ struct ImageCommandTests {
         }
     }
 
+    /// Where each of `names` starts in the header line.
     private func columnStarts(_ header: String, _ names: [String]) throws -> [Int] {
         try names.map { name in
             let range = try #require(header.range(of: name), "header \(header) lacks \(name)")

@@ -43,6 +43,29 @@ struct RobustnessTests {
         #expect(try sandbox.imageIDs().count == 2 && sandbox.imageIDs().contains(busybox))
     }
 
+    /// Garbage collection must not take blobs that a running load has stored but not yet recorded.
+    @Test(.enabled(if: Peers.docker, "needs root and dockerd"))
+    func pruneDuringLoadKeepsTheLoadedImageWhole() throws {
+        let archive = try Fixtures.dockerArchive(sizeMB: 200, layers: 4)
+        let sandbox = try BerthSandbox()
+        let started = Date()
+        let load = try sandbox.start(["load", "-i", archive])
+        while load.isRunning, sandbox.entries("ingest").isEmpty, Date().timeIntervalSince(started) < 60 {
+            usleep(10_000)
+        }
+        let prune = try sandbox.run("image", "prune", "-f")
+        #expect(prune.succeeded, "\(prune)")
+        let loaded = load.wait()
+        #expect(loaded.succeeded && loaded.out == "Loaded image: berth-fixture:200mb-4layers\n", "\(loaded)")
+
+        let saved = sandbox.scratch + "/saved.tar"
+        let save = try sandbox.run("save", "-o", saved, "berth-fixture:200mb-4layers")
+        #expect(save.succeeded, "every blob of the image is still there: \(save)")
+        let layers = (try sandbox.inspect("berth-fixture:200mb-4layers")["RootFS"] as? [String: Any])?["Layers"] as? [String]
+        // The layers, the config and the manifest, and nothing else.
+        #expect(sandbox.blobs.count == Set(layers ?? []).count + 2, "\(sandbox.blobs.sorted())")
+    }
+
     @Test func killDuringImportLeavesNoImageAndTheImportCanBeRepeated() throws {
         let rootfs = try Fixtures.randomRootfs(sizeMB: 200)
         let sandbox = try BerthSandbox()

@@ -11,8 +11,7 @@ enum Peers {
 
     static let isRoot = geteuid() == 0
 
-    /// Tests that only need the berth binary and GNU tar, as root (berth's default layout and
-    /// ownership handling assume root).
+    /// Tests that only need the berth binary and GNU tar (as root, like CI and the store's real use).
     static let berth = available("berth CLI tests", needs: [(isRoot, "not running as root"), tool("tar")])
 
     /// Tests that drive the peer Docker daemon.
