@@ -1,0 +1,117 @@
+import BerthArchive
+import BerthOCI
+import BerthRuntime
+import BerthStore
+import Foundation
+import Glibc
+
+/// A temporary Berth root with the busybox image imported, and a runtime whose monitor is the
+/// berth binary built next to the tests (or `BERTH_BIN`).
+final class RuntimeFixture {
+    let root: String
+    let store: Store
+    let runtime: ContainerRuntime
+
+    /// Why the integration tests cannot run here, or nil if they can.
+    static let skipReason: String? = {
+        if getuid() != 0 { return "not root: containers need root (mounts, namespaces, cgroups)" }
+        if berthBinary == nil { return "no berth binary next to the tests: build it (swift build) or set BERTH_BIN" }
+        if busyboxRootfs == nil { return "no busybox rootfs: run scripts/make-base-images.sh images-cache busybox" }
+        if (try? runCommand("runc", "--version")) != 0 { return "runc is not installed" }
+        return nil
+    }()
+
+    /// Reports a skipped test loudly, so a green run without root is not mistaken for coverage.
+    static func skipped(_ test: String = #function) -> Bool {
+        guard let skipReason else { return false }
+        print("SKIPPED \(test): \(skipReason)")
+        return true
+    }
+
+    static let berthBinary: String? = {
+        if let path = ProcessInfo.processInfo.environment["BERTH_BIN"], access(path, X_OK) == 0 { return path }
+        let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("berth").path
+            if access(candidate, X_OK) == 0 { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return nil
+    }()
+
+    static let busyboxRootfs: String? = {
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("images-cache/busybox-rootfs.tar").path
+            if access(candidate, R_OK) == 0 { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return nil
+    }()
+
+    init() throws {
+        root = "/tmp/berth-runtime-test-" + UUID().uuidString.prefix(8).lowercased()
+        store = try Store(root: root)
+        _ = try store.importImage(from: FileSource(path: Self.busyboxRootfs ?? ""), sourceName: "-", message: nil,
+                                  tag: try Reference(parsing: "busybox")) { config in
+            config.Cmd = ["sh"]
+        }
+        runtime = try ContainerRuntime(root: root, monitorExecutable: Self.berthBinary ?? "")
+    }
+
+    deinit {
+        for record in (try? runtime.list()) ?? [] { try? runtime.remove(record.id, force: true) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Options for a busybox container without networking (the network module has its own tests).
+    func options(_ command: [String], _ change: (inout RunOptions) -> Void = { _ in }) -> RunOptions {
+        var options = RunOptions(image: "busybox", command: command)
+        options.hostConfig.networkMode = "none"
+        change(&options)
+        return options
+    }
+
+    /// Creates, starts and waits for a container; its record and exit code.
+    func run(_ command: [String], _ change: (inout RunOptions) -> Void = { _ in }) throws -> (ContainerRecord, Int32?) {
+        let record = try runtime.create(options(command, change), store: store)
+        let code = try runtime.start(record.id).waitForExit()
+        return (record, code)
+    }
+
+    /// The container's log as (stream, text) pairs.
+    func log(_ id: String) throws -> [(String, String)] {
+        try LogReader(path: runtime.containers.logPath(of: id)).readAvailable().map {
+            ($0.stream, String(decoding: $0.log, as: UTF8.self))
+        }
+    }
+
+    /// Everything of the container's that should be gone after removal, described; empty when clean.
+    func leftovers(_ id: String) -> [String] {
+        var found: [String] = []
+        let directory = runtime.containers.path(of: id)
+        if access(directory, F_OK) == 0 { found.append("directory \(directory)") }
+        if let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8), mounts.contains(id) {
+            found.append("a mount of \(id)")
+        }
+        if access(root + "/runc/" + id, F_OK) == 0 { found.append("runc state") }
+        for cgroup in runtime.layout.directories(for: id) where access(cgroup, F_OK) == 0 {
+            found.append("cgroup \(cgroup)")
+        }
+        return found
+    }
+}
+
+/// Runs a command and returns its exit status.
+@discardableResult
+func runCommand(_ arguments: String...) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+}
