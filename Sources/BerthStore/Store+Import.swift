@@ -11,7 +11,7 @@ extension Store {
         -> (id: Digest, tag: TagChange?) {
         try lock.withShared {
             let layer = try content.ingest(DecompressingSource(input), what: "import")
-            try validateTar(layer.digest)
+            let fileBytes = try Self.fileBytes(inLayer: content.open(layer.digest), what: "import")
             var config = ImageConfig(created: Timestamp.format(created))
             config.rootfs = RootFS(diffIDs: [layer.digest])
             var containerConfig = ContainerConfig()
@@ -26,18 +26,9 @@ extension Store {
                 layers: [Descriptor(mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size)])
             let manifestDigest = try content.ingest(bytes: CanonicalJSON.encode(manifest))
             let changes = try register(manifestDigest: manifestDigest, config: config, configDigest: configDigest,
-                                       layerSizes: [layer.digest: layer.size], tags: tag.map { [$0.withDefaultTag] } ?? [])
+                                       layerSizes: [layer.digest: fileBytes], tags: tag.map { [$0.withDefaultTag] } ?? [])
             return (configDigest, changes.first)
         }
     }
 
-    /// Reads a stored layer through as tar, so a non-tar input fails the import instead of a later run.
-    private func validateTar(_ digest: Digest) throws {
-        let reader = TarReader(try content.open(digest))
-        do {
-            while try reader.next() != nil {}
-        } catch {
-            throw StoreError.invalidArchive("not a tar archive: \(error)")
-        }
-    }
 }

@@ -144,27 +144,43 @@ extension Store {
 
     // MARK: Layers
 
-    /// The descriptor for a stored layer blob, checking its uncompressed content against `diffID`.
-    /// Uncompressed layers are their own diff ID; compressed ones are decompressed once to verify.
+    /// The descriptor for a stored layer blob, checking that it is a tar whose uncompressed content
+    /// has `diffID`. Also returns the layer's size as Docker reports it: the bytes of its files.
     func describeLayer(_ digest: Digest, size: Int64, diffID: Digest, what: String)
         throws -> (descriptor: Descriptor, uncompressedSize: Int64) {
         let source = try DecompressingSource(content.open(digest))
         let mediaType: String
-        let uncompressed: (digest: Digest, size: Int64)
         switch source.compression {
-        case .none:
-            mediaType = MediaType.ociLayer
-            uncompressed = (digest, size)
-        case .gzip, .zstd:
-            mediaType = source.compression == .gzip ? MediaType.ociLayerGzip : MediaType.ociLayerZstd
-            let hashing = HashingSource(source)
-            let computed = try hashing.drain()
-            uncompressed = (computed, hashing.count)
+        case .none: mediaType = MediaType.ociLayer
+        case .gzip: mediaType = MediaType.ociLayerGzip
+        case .zstd: mediaType = MediaType.ociLayerZstd
         }
-        guard uncompressed.digest == diffID else {
-            throw StoreError.digestMismatch(expected: diffID, actual: uncompressed.digest, what: "\(what) (diff ID)")
+        // An uncompressed blob is its own diff ID: its digest was verified on the way in.
+        let hashing = source.compression == .none ? nil : HashingSource(source)
+        let fileBytes = try Self.fileBytes(inLayer: hashing ?? source, what: what)
+        if let hashing {
+            let actual = try hashing.drain()
+            guard actual == diffID else {
+                throw StoreError.digestMismatch(expected: diffID, actual: actual, what: "\(what) (diff ID)")
+            }
+        } else if digest != diffID {
+            throw StoreError.digestMismatch(expected: diffID, actual: digest, what: "\(what) (diff ID)")
         }
-        return (Descriptor(mediaType: mediaType, digest: digest, size: size), uncompressed.size)
+        return (Descriptor(mediaType: mediaType, digest: digest, size: size), fileBytes)
+    }
+
+    /// Reads a layer through as tar and adds up its regular files' sizes (Docker's layer size).
+    static func fileBytes(inLayer source: ByteSource, what: String) throws -> Int64 {
+        let reader = TarReader(source)
+        var total: Int64 = 0
+        do {
+            while let entry = try reader.next() {
+                if entry.kind == .file { total += entry.size }
+            }
+        } catch {
+            throw StoreError.invalidArchive("\(what) is not a valid tar layer: \(error)")
+        }
+        return total
     }
 
     func decodeConfig(_ bytes: [UInt8], what: String) throws -> ImageConfig {

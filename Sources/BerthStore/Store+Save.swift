@@ -11,9 +11,9 @@ extension Store {
         var saved: [Saved] = []
         for name in names {
             let image = try image(named: name)
+            // A tag names just itself; an image named by ID is saved without names, as Docker does.
             let reference = (try? Reference(parsing: name)).map(\.withDefaultTag)
-            // A tag names just itself; an ID saves the image with all its tags, as Docker does.
-            let tags = reference.map { ref in image.tags.contains(ref) ? [ref] : image.tags } ?? image.tags
+            let tags = reference.flatMap { image.tags.contains($0) ? [$0] : nil } ?? []
             if let index = saved.firstIndex(where: { $0.image.id == image.id }) {
                 saved[index].tags += tags.filter { !saved[index].tags.contains($0) }
             } else {

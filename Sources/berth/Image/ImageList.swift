@@ -45,9 +45,14 @@ struct ImageListOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Only show image IDs.")
     var quiet = false
 
+    @Argument(help: ArgumentHelp("Only images with this name (patterns as in --filter reference=).",
+                                 valueName: "REPOSITORY[:TAG]"))
+    var repository: String?
+
     func run() throws {
         let store = try global.openStore()
-        let images = try ImageFilter(filter, store: store).apply(to: store.images())
+        let filters = filter + (repository.map { ["reference=\($0)"] } ?? [])
+        let images = try ImageFilter(filters, store: store).apply(to: store.images())
         let rows = images.flatMap { ImageRow.rows(for: $0, noTrunc: noTrunc) }
         if quiet {
             print(rows.map(\.id).joined(separator: "\n"), terminator: rows.isEmpty ? "" : "\n")
