@@ -216,6 +216,19 @@ struct ImageCommandTests {
         #expect(again == "Total reclaimed space: 0B\n", "\(again)")
     }
 
+    @Test func pruneAsksFirstWithoutForce() throws {
+        let sandbox = try BerthSandbox()
+        let dangling = try sandbox.importBusybox(as: nil)
+        let prompt = "WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] "
+        let declined = try sandbox.run(["image", "prune"], stdin: .bytes(Data("n\n".utf8)))
+        #expect(declined.succeeded && declined.out == prompt, "\(declined)")
+        #expect(try sandbox.imageIDs() == [dangling])
+        let accepted = try sandbox.run(["image", "prune"], stdin: .bytes(Data("y\n".utf8)))
+        #expect(accepted.succeeded && accepted.out.hasPrefix(prompt + "Deleted Images:\ndeleted: \(dangling)\n"),
+                "\(accepted)")
+        #expect(try sandbox.imageIDs().isEmpty)
+    }
+
     @Test func historyShowsTheImportComment() throws {
         let sandbox = try BerthSandbox()
         let result = try sandbox.run(["import", "-m", "rootfs from busybox-static", try Fixtures.busyboxRootfs(), "hist:1"])
@@ -242,6 +255,13 @@ struct ImageCommandTests {
             #expect(missing.err.contains("No such image: x"), "\(missing)")
         }
         #expect(access(sandbox.scratch + "/x.tar", F_OK) != 0, "a failed save left its output file")
+
+        for arguments in [["load", "-i", "/nonexistent/image.tar"], ["import", "/nonexistent/image.tar"]] {
+            let missing = try sandbox.run(arguments)
+            #expect(!missing.succeeded)
+            #expect(missing.err.contains("/nonexistent/image.tar") && missing.err.contains("No such file or directory"),
+                    "\(missing)")
+        }
     }
 
     @Test func nonTarImportFailsAndLeavesNothing() throws {
