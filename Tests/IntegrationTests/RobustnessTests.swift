@@ -19,7 +19,8 @@ struct RobustnessTests {
             if sawIngest, Date().timeIntervalSince(started) >= 0.3 { break }
             usleep(10_000)
         }
-        running.kill(SIGKILL)
+        // A process that already ended is not signalled: its pid may belong to another by now.
+        if running.isRunning { running.kill(SIGKILL) }
         let result = running.wait()
         try #require(result.signaled && result.status == SIGKILL,
                      "berth finished before it could be killed mid-write: \(result)", sourceLocation: sourceLocation)
