@@ -66,7 +66,7 @@ extension Store {
             let manifestDigest = try content.ingest(bytes: CanonicalJSON.encode(manifest))
             let tags = try (entry.RepoTags ?? []).map { try Reference(parsing: $0).withDefaultTag }
             let changes = try register(manifestDigest: manifestDigest, config: config, configDigest: configDigest,
-                                       layerSizes: sizes, tags: tags)
+                                       layerSizes: sizes, tags: tags, recordingTagTime: false)
             loaded.append(LoadedImage(id: configDigest, tags: changes))
         }
         return loaded
@@ -103,7 +103,7 @@ extension Store {
             try content.ingest(bytes: configBytes, expected: manifest.config.digest)
             let changes = try register(manifestDigest: manifestDescriptor.digest, config: config,
                                        configDigest: manifest.config.digest, layerSizes: sizes,
-                                       tags: name.map { [$0] } ?? [])
+                                       tags: name.map { [$0] } ?? [], recordingTagTime: false)
             loaded.append(LoadedImage(id: manifest.config.digest, tags: changes))
         }
         return loaded
@@ -169,13 +169,18 @@ extension Store {
         return (Descriptor(mediaType: mediaType, digest: digest, size: size), fileBytes)
     }
 
-    /// Reads a layer through as tar and adds up its regular files' sizes (Docker's layer size).
+    /// Reads a layer through as tar and adds up its size as Docker's overlay2 driver measures it:
+    /// each file's size once, plus each symlink's target length (a symlink's st_size).
     static func fileBytes(inLayer source: ByteSource, what: String) throws -> Int64 {
         let reader = TarReader(source)
         var total: Int64 = 0
         do {
             while let entry = try reader.next() {
-                if entry.kind == .file { total += entry.size }
+                switch entry.kind {
+                case .file: total += entry.size
+                case .symlink: total += Int64(entry.linkName.utf8.count)
+                default: break
+                }
             }
         } catch {
             throw StoreError.invalidArchive("\(what) is not a valid tar layer: \(error)")

@@ -33,7 +33,7 @@ public final class Store: @unchecked Sendable {
                 let id: String = row["image_id"]
                 if let reference = try? Reference(parsing: row["reference"]) { tags[id, default: []].append(reference) }
                 let time: String = row["tagged_at"]
-                if time > tagTimes[id, default: ""] { tagTimes[id] = time }
+                if !time.isEmpty, time > tagTimes[id, default: ""] { tagTimes[id] = time }
             }
             var digests: [String: [Reference]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT reference, image_id FROM repo_digests") {
@@ -116,11 +116,13 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Records an image whose blobs are all in the content store, and points `tags` at it, in one
-    /// transaction. `layerSizes` are uncompressed sizes by diff ID.
+    /// transaction. `layerSizes` are sizes by diff ID. Like Docker, `load` names images without
+    /// touching their LastTagTime (`recordingTagTime: false`); tagging (import, tag) sets it.
     @discardableResult
     public func register(manifestDigest: Digest, config: ImageConfig, configDigest: Digest,
-                         layerSizes: [Digest: Int64], tags: [Reference]) throws -> [TagChange] {
+                         layerSizes: [Digest: Int64], tags: [Reference], recordingTagTime: Bool = true) throws -> [TagChange] {
         let now = Timestamp.format(Date())
+        let tagTime = recordingTagTime ? now : ""
         return try database.write { db in
             for (diffID, size) in layerSizes {
                 try db.execute(sql: "INSERT OR REPLACE INTO layers (diff_id, size) VALUES (?, ?)",
@@ -138,7 +140,7 @@ public final class Store: @unchecked Sendable {
                 INSERT INTO images (id, manifest_digest, created, size, added_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest
                 """, arguments: [configDigest.description, manifestDigest.description, config.created, total, now])
-            return try tags.map { try Self.setTag($0, to: configDigest, at: now, in: db) }
+            return try tags.map { try Self.setTag($0, to: configDigest, at: tagTime, in: db) }
         }
     }
 

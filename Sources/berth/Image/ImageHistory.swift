@@ -50,14 +50,16 @@ struct ImageHistory: ParsableCommand {
         for (position, entry) in entries.enumerated().reversed() {
             let id = position == entries.count - 1 ? topID : "<missing>"
             let created = entry.created.flatMap(Timestamp.parse)
+            // Docker's history shows CreatedAt as RFC 3339 in whole seconds.
+            let createdAt = created.map { Timestamp.format(Date(timeIntervalSince1970: $0.timeIntervalSince1970.rounded(.down))) } ?? ""
             var createdBy = (entry.createdBy ?? "").replacingOccurrences(of: "\t", with: " ")
             if !noTrunc, createdBy.count > 45 { createdBy = String(createdBy.prefix(44)) + "…" }
             let size = perEntrySize[position]
             rows.append(.object([
                 ("Comment", .string(entry.comment ?? "")),
-                ("CreatedAt", .string(human ? HumanUnits.goTime(created) : entry.created ?? "")),
+                ("CreatedAt", .string(createdAt)),
                 ("CreatedBy", .string(createdBy)),
-                ("CreatedSince", .string(human ? HumanUnits.since(created) : entry.created ?? "")),
+                ("CreatedSince", .string(human ? HumanUnits.since(created) : createdAt)),
                 ("ID", .string(id)),
                 ("Size", .string(human ? HumanUnits.size(size) : String(size))),
             ]))
