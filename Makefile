@@ -8,8 +8,10 @@ build:
 	$(SWIFT) build -c release --static-swift-stdlib
 
 ## test: installs what the tests need, then runs the unit, integration and interop tests
-## (integration tests need root; they start the peer Docker daemon themselves)
+## (integration tests drive .build/debug/berth, so it is built first; they need root and start
+## the peer Docker daemon themselves)
 test: deps images
+	$(SWIFT) build
 	$(SWIFT) test
 
 ## demo: build berth and walk through its commands on the offline base images
