@@ -71,8 +71,10 @@ enum HostPorts {
         var resolved: [PortMapping] = []
         for mapping in requested {
             if IPAddress.isIPv6(mapping.hostIP) { throw NetworkError.ipv6NotSupported(mapping.hostIP) }
-            let port = try pick(mapping, allocated: allocated)
             var concrete = mapping
+            // Docker's 0.0.0.0 means every address; to portmap it would be a literal destination.
+            if concrete.hostIP == "0.0.0.0" { concrete.hostIP = "" }
+            let port = try pick(concrete, allocated: allocated)
             concrete.hostPort = port
             concrete.hostPortEnd = nil
             allocated.append(concrete)

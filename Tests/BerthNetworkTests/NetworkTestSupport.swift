@@ -92,7 +92,7 @@ final class TestNamespace {
 /// busybox httpd in the foreground, on the host or in a namespace.
 final class HTTPServer {
     let port: UInt16
-    private let process = Process()
+    private let pid: pid_t
     private let directory: String
 
     init(address: String?, port requested: UInt16 = 0, body: String, namespace: String? = nil) throws {
@@ -106,16 +106,23 @@ final class HTTPServer {
         } else {
             throw NetworkError.noFreePort(hostIP: address ?? "", range: "ephemeral", proto: "tcp")
         }
-        let listen = address.map { "\($0):\(port)" } ?? "\(port)"
-        let busybox = ["busybox", "httpd", "-f", "-p", listen, "-h", directory]
-        process.executableURL = URL(fileURLWithPath: try Command.locate(namespace == nil ? "busybox" : "ip"))
-        process.arguments = namespace.map { ["netns", "exec", $0] + busybox } ?? Array(busybox.dropFirst())
-        try process.run()
+        let portNumber = port
+        let listen = address.map { "\($0):\(portNumber)" } ?? "\(portNumber)"
+        let httpd = ["httpd", "-f", "-p", listen, "-h", directory]
+        let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(devNull) }
+        if let namespace {
+            pid = try Command.spawn(try Command.locate("ip"), ["netns", "exec", namespace, "busybox"] + httpd,
+                                    environment: nil, stdio: (devNull, devNull, devNull))
+        } else {
+            pid = try Command.spawn(try Command.locate("busybox"), httpd, environment: nil,
+                                    stdio: (devNull, devNull, devNull))
+        }
     }
 
     func terminate() {
-        process.terminate()
-        process.waitUntilExit()
+        kill(pid, SIGKILL)
+        Command.wait(for: pid)
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
@@ -127,7 +134,8 @@ final class PortHolder {
 
     init(proto: String) throws {
         let type = proto == "udp" ? Int32(SOCK_DGRAM.rawValue) : Int32(SOCK_STREAM.rawValue)
-        descriptor = socket(AF_INET, type, 0)
+        let descriptor = socket(AF_INET, type, 0)
+        self.descriptor = descriptor
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = INADDR_ANY
@@ -138,7 +146,9 @@ final class PortHolder {
             }
         }
         guard ok, type == Int32(SOCK_DGRAM.rawValue) || listen(descriptor, 1) == 0 else {
-            throw NetworkError.io(path: "socket", reason: String(cString: strerror(errno)))
+            let reason = String(cString: strerror(errno))
+            Glibc.close(descriptor)
+            throw NetworkError.io(path: "socket", reason: reason)
         }
         port = UInt16(bigEndian: address.sin_port)
     }
