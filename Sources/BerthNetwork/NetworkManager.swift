@@ -11,7 +11,8 @@ public final class NetworkManager {
     public let root: String
     /// The networks containers can attach to, by name.
     public let networks: [String: BridgeNetwork]
-    private let cni = CNI()
+    /// The plugin runner; tests point it at a directory with a failing plugin.
+    var cni = CNI()
     private let stateDirectory: String
     private let ipamDirectory: String
     private static let containerInterface = "eth0"

@@ -10,7 +10,7 @@ final class NetworkManagerTests {
     static let bridge = BridgeNetwork(name: "bridge", cniName: "berth-test", bridge: "berthtest0",
                                       subnet: "10.78.0.0/16", gateway: "10.78.0.1")
     let root: String
-    let manager: NetworkManager
+    var manager: NetworkManager
     var namespaces: [TestNamespace] = []
 
     init() throws {
@@ -104,8 +104,37 @@ final class NetworkManagerTests {
         let veth = try #require(try NetworkTestHost.hostVeth(of: namespace))
         #expect(try !leftovers(containerID: id, ip: attachment.ipAddress, veth: veth).isEmpty)
         namespace.delete()
-        try manager.detach(containerID: id, networkNamespace: nil)
+        // As after a crash: another process, knowing only the root, replays the record.
+        try NetworkManager(root: root, bridge: Self.bridge).detach(containerID: id, networkNamespace: nil)
         #expect(try leftovers(containerID: id, ip: attachment.ipAddress, veth: veth) == [])
+    }
+
+    @Test func aPluginFailingMidwayIsRolledBack() throws {
+        // Real plugins, except a portmap that fails its ADD after bridge and firewall succeeded.
+        let plugins = "\(root)/plugins"
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+        for plugin in ["bridge", "host-local", "firewall", "loopback"] {
+            try FileManager.default.createSymbolicLink(atPath: "\(plugins)/\(plugin)", withDestinationPath: try CNI().locate(plugin))
+        }
+        let failing = """
+            #!/bin/sh
+            [ "$CNI_COMMAND" = ADD ] || exit 0
+            echo '{"cniVersion":"1.0.0","code":999,"msg":"injected failure"}'
+            exit 1
+            """
+        FileManager.default.createFile(atPath: "\(plugins)/portmap", contents: Data(failing.utf8),
+                                       attributes: [.posixPermissions: 0o755])
+        manager.cni = CNI(searchPath: [plugins])
+        let namespace = try makeNamespace()
+        let id = "rollback-\(UUID().uuidString.prefix(8).lowercased())"
+        #expect(throws: NetworkError.pluginFailed(plugin: "portmap", command: "ADD", message: "injected failure")) {
+            try manager.attach(containerID: id, networkNamespace: namespace.path, ports: try PortMapping.parse("5000"))
+        }
+        #expect(try namespace.run(["ip", "-o", "link"]).split(separator: "\n").count == 1)
+        // A fresh root hands out the subnet's first address first.
+        #expect(try leftovers(containerID: id, ip: "10.78.0.2", veth: nil) == [])
+        #expect(try Command.check("ip", ["-o", "link", "show", "master", Self.bridge.bridge]).stdoutText == "")
+        #expect(try manager.attachedContainers() == [])
     }
 
     @Test(arguments: ["tcp", "udp"])
