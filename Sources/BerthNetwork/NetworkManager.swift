@@ -6,6 +6,14 @@ import Foundation
 /// State lives under `<root>/network/`: one record per attached container (`<containerID>.json`),
 /// the host-local IPAM leases (`ipam/<cniName>/`), and a lock file that serializes attach and
 /// detach across `berth` processes (port allocation reads every record).
+///
+/// On the host, the plugins create the bridge with the gateway address, set `net.ipv4.ip_forward=1`
+/// (bridge, `isGateway`) and `net.ipv4.conf.<bridge>.route_localnet=1` (portmap with `snat`, so
+/// DNAT to the bridge works for connections to 127.0.0.1). iptables (nf_tables backend) gets, per
+/// container, a masquerade chain `CNI-<hash>` (nat POSTROUTING, comment `name: "<cniName>" id:
+/// "<container>"`), accept rules for its address in filter `CNI-FORWARD`, and a DNAT chain
+/// `CNI-DN-<hash>` under nat `CNI-HOSTPORT-DNAT` (comment `dnat name: … id: …`); once per bridge,
+/// Berth adds an accept rule for DNATed traffic to the bridge in filter `CNI-ADMIN`.
 public final class NetworkManager {
     /// The Berth root this manager keeps its state under.
     public let root: String
