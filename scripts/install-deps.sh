@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # Build: system libraries the Swift targets link (GRDB → sqlite, CZstd → zstd,
-# compress-nio → zlib) and pkg-config to find them.
+# BerthArchive → zlib) and pkg-config to find them.
 build_packages=(libsqlite3-dev libzstd-dev zlib1g-dev pkg-config)
 # Runtime: OCI runtimes, CNI plugins, NAT.
 runtime_packages=(runc crun containernetworking-plugins iptables iproute2)

@@ -1,4 +1,4 @@
-import CCompressZlib
+import CZlib
 import CZstd
 
 /// Compression formats of layer blobs, recognised by their magic bytes.
@@ -55,7 +55,7 @@ public final class DecompressingSource: ByteSource {
         case .gzip:
             let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
             stream.initialize(to: z_stream())
-            guard CCompressZlib_inflateInit2(stream, 16 + 15) == Z_OK else {
+            guard berth_inflateInit2(stream, 16 + 15) == Z_OK else {
                 stream.deallocate()
                 input.deallocate()
                 throw ArchiveError.decompression("cannot initialise zlib")
@@ -189,7 +189,7 @@ public final class GzipSink: ByteSink {
         output = UnsafeMutableRawBufferPointer.allocate(byteCount: streamBufferSize, alignment: 16)
         outputBase = output.bindMemory(to: UInt8.self).baseAddress.unsafelyUnwrapped
         // Raw deflate (negative window bits): the gzip framing is written here.
-        initialised = CCompressZlib_deflateInit2(stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK
+        initialised = berth_deflateInit2(stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK
     }
 
     deinit {
