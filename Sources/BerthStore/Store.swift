@@ -31,13 +31,13 @@ public final class Store: @unchecked Sendable {
             var tagTimes: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT reference, image_id, tagged_at FROM tags") {
                 let id: String = row["image_id"]
-                if let reference = try? Reference(parsing: row["reference"]) { tags[id, default: []].append(reference) }
+                if let reference = Self.storedReference(row["reference"]) { tags[id, default: []].append(reference) }
                 let time: String = row["tagged_at"]
                 if !time.isEmpty, time > tagTimes[id, default: ""] { tagTimes[id] = time }
             }
             var digests: [String: [Reference]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT reference, image_id FROM repo_digests") {
-                if let reference = try? Reference(parsing: row["reference"]) {
+                if let reference = Self.storedReference(row["reference"]) {
                     digests[row["image_id"], default: []].append(reference)
                 }
             }
@@ -52,6 +52,25 @@ public final class Store: @unchecked Sendable {
                     lastTagTime: tagTimes[id])
             }.sorted { ($0.created ?? "", $0.id) > ($1.created ?? "", $1.id) }
         }
+    }
+
+    /// Splits a reference the store wrote itself (already validated and normalized to
+    /// `domain/path[:tag][@digest]`) without parsing it again: listing hundreds of tags stays cheap.
+    static func storedReference(_ text: String) -> Reference? {
+        var rest = Substring(text)
+        var digest: Digest?
+        if let at = rest.firstIndex(of: "@") {
+            digest = try? Digest(parsing: String(rest[rest.index(after: at)...]))
+            rest = rest[..<at]
+        }
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        var tag: String?
+        if let colon = rest.lastIndex(of: ":"), colon > slash {
+            tag = String(rest[rest.index(after: colon)...])
+            rest = rest[..<colon]
+        }
+        return Reference(domain: String(rest[..<slash]), path: String(rest[rest.index(after: slash)...]),
+                         tag: tag, digest: digest)
     }
 
     /// Finds an image by tag, `name@digest`, full ID or unique ID prefix, the way Docker does.
