@@ -70,12 +70,36 @@ inspect_image() {
     berth image inspect busybox
 }
 
+run_published_web_server() {
+    step "Running busybox httpd detached with a published port"
+    berth run -d --name hello-web -p 5111:80 busybox httpd -f -v -p 80 -h /var/www
+    local attempt page=""
+    for attempt in $(seq 1 50); do
+        page=$(curl -fsS --max-time 2 http://127.0.0.1:5111/ 2>/dev/null) && break
+        sleep 0.1
+    done
+    echo "\$ curl http://127.0.0.1:5111/"
+    echo "$page"
+    [ "$page" = "hello from berth" ] || { echo "demo: unexpected page: $page" >&2; return 1; }
+    berth ps
+    berth logs hello-web
+    berth rm -f hello-web
+}
+
+tag_image() {
+    step "Tagging an image for a registry"
+    berth tag busybox localhost:5000/pixelpotato/busybox:v1.0.0
+    berth images
+}
+
 steps=(
     build_berth
     make_base_images
     import_base_images
     list_images
     inspect_image
+    run_published_web_server
+    tag_image
 )
 
 trap 'echo "demo: step $run_step failed" >&2' ERR
