@@ -29,7 +29,7 @@ let package = Package(
         // Dockerfile parser, word expansion, heredocs, .dockerignore (pure).
         .target(name: "BerthDockerfile"),
         // Build graph and execution; for now, applying config-only instructions to image configs.
-        .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile"]),
+        .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthRuntime"]),
         // Content store, image names, snapshots, metadata database, GC.
         .target(
             name: "BerthStore",

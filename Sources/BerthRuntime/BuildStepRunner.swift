@@ -1,0 +1,107 @@
+import BerthOCI
+import Foundation
+import Glibc
+
+/// Runs one build step's process (a Dockerfile RUN) in the foreground with runc, on an overlay of
+/// read-only snapshots and a fresh upper directory, streaming its output. Nothing is recorded as
+/// a container: the builder owns the directory and archives its upper directory afterwards.
+public enum BuildStepRunner {
+    /// What a RUN step executes and how.
+    public struct Process: Sendable {
+        public var arguments: [String]
+        public var environment: [String]
+        public var workingDirectory: String
+        /// The USER value (`name`, `uid`, `name:group`, `uid:gid`; empty means root).
+        public var user: String
+        /// `host` shares the host's network; `none` gives a network namespace with only loopback.
+        public var network: String
+
+        public init(arguments: [String], environment: [String], workingDirectory: String, user: String, network: String) {
+            self.arguments = arguments
+            self.environment = environment
+            self.workingDirectory = workingDirectory
+            self.user = user
+            self.network = network
+        }
+    }
+
+    /// Mounts `lowers` (base first) with `directory/upper` as the upper directory at
+    /// `directory/rootfs`, runs the process there with `runc run`, hands its merged stdout and
+    /// stderr to `output` as it arrives, unmounts and returns the exit code. Mount points runc had
+    /// to create (/proc, /etc/hosts, …) are removed from the upper directory when they are empty,
+    /// so they do not end up in the layer.
+    public static func run(_ process: Process, lowers: [String], directory: String, runcBinary: String = "runc",
+                           stateRoot: String, output: ([UInt8]) -> Void) throws -> Int32 {
+        guard ["host", "none"].contains(process.network) else {
+            throw RuntimeError.invalidOption("network mode \(process.network) is not supported for RUN; use host or none")
+        }
+        let rootfs = try Overlay.mount(lowers: lowers, directory: directory)
+        defer { try? Overlay.unmount(directory: directory) }
+        let id = "build-" + ContainerID.random().prefix(20)
+        let users = UserResolver(rootfs: rootfs)
+        let (user, home) = try users.resolve(process.user)
+        let cwd = process.workingDirectory.isEmpty ? "/" : process.workingDirectory
+        let target = SecurePath.join(rootfs, cwd)
+        if !Files.exists(target) {
+            try Files.makeDirectories(target)
+            _ = chown(target, user.uid, user.gid)
+        }
+        let config = ContainerRecord.Config(hostname: String(id.prefix(12)), user: process.user, env: process.environment,
+                                            cmd: process.arguments, workingDir: cwd)
+        let hostConfig = ContainerRecord.HostConfig(networkMode: process.network)
+        let record = ContainerRecord(id: id, name: id, created: Date(), imageName: "", imageID: "", config: config,
+                                     hostConfig: hostConfig, layers: lowers)
+        let builder = BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: CgroupLayout.detect())
+        let mountTargets = builder.mounts(privileged: false).map(\.destination)
+        let missingTargets = mountTargets.filter { !Files.exists(SecurePath.join(rootfs, $0)) }
+        try BundleBuilder.writeEtcFiles(directory: directory, record: record)
+        let spec = try builder.spec(user: user, home: home, networkNamespace: nil)
+        try Files.writeAtomically(CanonicalJSON.encode(spec), to: directory + "/config.json", mode: 0o600)
+
+        let pipe = try Pipe.make()
+        let pid: pid_t
+        do {
+            pid = try Spawn.start([runcBinary, "--root", stateRoot, "run", "--bundle", directory, id],
+                                  descriptors: [(pipe.write, 1), (pipe.write, 2)])
+        } catch {
+            pipe.closeBoth()
+            throw error
+        }
+        close(pipe.write)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(pipe.read, $0.baseAddress, $0.count) }
+            if count > 0 {
+                output(Array(buffer[0..<count]))
+            } else if count == 0 || errno != EINTR {
+                break
+            }
+        }
+        close(pipe.read)
+        let status = Spawn.wait(pid)
+        try? Runc(binary: runcBinary, stateRoot: stateRoot).delete(id, force: true)
+        try? Overlay.unmount(directory: directory)
+        removeEmptyMountPoints(missingTargets.sorted(by: >), upper: directory + "/upper")
+        return status
+    }
+
+    /// Removes mount points that runc created, deepest first, when they are still empty.
+    private static func removeEmptyMountPoints(_ targets: [String], upper: String) {
+        for target in targets {
+            var components = target.split(separator: "/").map(String.init)
+            while !components.isEmpty {
+                let path = upper + "/" + components.joined(separator: "/")
+                var info = stat()
+                guard lstat(path, &info) == 0 else { break }
+                if (info.st_mode & S_IFMT) == S_IFDIR {
+                    if rmdir(path) != 0 { break }
+                } else if (info.st_mode & S_IFMT) == S_IFREG, info.st_size == 0 {
+                    unlink(path)
+                } else {
+                    break
+                }
+                components.removeLast()
+            }
+        }
+    }
+}
