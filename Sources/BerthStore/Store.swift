@@ -26,32 +26,41 @@ public final class Store: @unchecked Sendable {
 
     /// All images, newest first (as `docker images` lists them).
     public func images() throws -> [ImageRecord] {
-        try database.read { db in
-            var tags: [String: [Reference]] = [:]
-            var tagTimes: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT reference, image_id, tagged_at FROM tags") {
-                let id: String = row["image_id"]
-                if let reference = Self.storedReference(row["reference"]) { tags[id, default: []].append(reference) }
-                let time: String = row["tagged_at"]
-                if !time.isEmpty, time > tagTimes[id, default: ""] { tagTimes[id] = time }
-            }
-            var digests: [String: [Reference]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT reference, image_id FROM repo_digests") {
-                if let reference = Self.storedReference(row["reference"]) {
-                    digests[row["image_id"], default: []].append(reference)
-                }
-            }
-            return try Row.fetchAll(db, sql: "SELECT * FROM images").compactMap { row -> ImageRecord? in
-                let id: String = row["id"]
-                guard let digest = try? Digest(parsing: id),
-                      let manifest = try? Digest(parsing: row["manifest_digest"] as String) else { return nil }
-                return ImageRecord(
-                    id: digest, manifestDigest: manifest, created: row["created"], size: row["size"],
-                    tags: (tags[id] ?? []).sorted { $0.description < $1.description },
-                    repoDigests: (digests[id] ?? []).sorted { $0.description < $1.description },
-                    lastTagTime: tagTimes[id])
-            }.sorted { ($0.created ?? "", $0.id) > ($1.created ?? "", $1.id) }
+        try database.read { db in try Self.records(in: db, ids: nil) }
+    }
+
+    /// Image records with their tags and repo digests, all of them or those with the given IDs.
+    private static func records(in db: Database, ids: [String]?) throws -> [ImageRecord] {
+        let placeholders = ids.map { Array(repeating: "?", count: $0.count).joined(separator: ",") }
+        let byImage = placeholders.map { "WHERE image_id IN (\($0))" } ?? ""
+        let arguments = StatementArguments(ids ?? [])
+        var tags: [String: [Reference]] = [:]
+        var tagTimes: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT reference, image_id, tagged_at FROM tags \(byImage)",
+                                    arguments: arguments) {
+            let id: String = row["image_id"]
+            if let reference = storedReference(row["reference"]) { tags[id, default: []].append(reference) }
+            let time: String = row["tagged_at"]
+            if !time.isEmpty, time > tagTimes[id, default: ""] { tagTimes[id] = time }
         }
+        var digests: [String: [Reference]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT reference, image_id FROM repo_digests \(byImage)",
+                                    arguments: arguments) {
+            if let reference = storedReference(row["reference"]) {
+                digests[row["image_id"], default: []].append(reference)
+            }
+        }
+        let byID = placeholders.map { "WHERE id IN (\($0))" } ?? ""
+        return try Row.fetchAll(db, sql: "SELECT * FROM images \(byID)", arguments: arguments).compactMap { row in
+            let id: String = row["id"]
+            guard let digest = try? Digest(parsing: id),
+                  let manifest = try? Digest(parsing: row["manifest_digest"] as String) else { return nil }
+            return ImageRecord(
+                id: digest, manifestDigest: manifest, created: row["created"], size: row["size"],
+                tags: (tags[id] ?? []).sorted { $0.description < $1.description },
+                repoDigests: (digests[id] ?? []).sorted { $0.description < $1.description },
+                lastTagTime: tagTimes[id])
+        }.sorted { ($0.created ?? "", $0.id) > ($1.created ?? "", $1.id) }
     }
 
     /// Splits a reference the store wrote itself (already validated and normalized to
@@ -75,26 +84,27 @@ public final class Store: @unchecked Sendable {
 
     /// Finds an image by tag, `name@digest`, full ID or unique ID prefix, the way Docker does.
     public func image(named name: String) throws -> ImageRecord {
-        let all = try images()
         let hex = name.hasPrefix("sha256:") ? String(name.dropFirst(7)) : name
         let isHex = !hex.isEmpty && hex.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
-        if isHex, hex.count == 64, let found = all.first(where: { $0.id.encoded == hex }) { return found }
-        if let reference = try? Reference(parsing: name) {
-            if let digest = reference.digest {
-                if let found = all.first(where: { image in
-                    image.repoDigests.contains { $0.name == reference.name && $0.digest == digest }
-                }) { return found }
-            } else {
-                let tagged = reference.withDefaultTag
-                if let found = all.first(where: { $0.tags.contains(tagged) }) { return found }
+        return try database.read { db in
+            func found(_ id: String?) throws -> ImageRecord? {
+                try id.flatMap { try Self.records(in: db, ids: [$0]).first }
             }
+            if isHex, hex.count == 64, let image = try found("sha256:" + hex) { return image }
+            if let reference = try? Reference(parsing: name) {
+                let (table, key) = reference.digest.map { ("repo_digests", "\(reference.repository)@\($0)") }
+                    ?? ("tags", reference.withDefaultTag.description)
+                let id = try String.fetchOne(db, sql: "SELECT image_id FROM \(table) WHERE reference = ?", arguments: [key])
+                if let image = try found(id) { return image }
+            }
+            if isHex {
+                let matches = try String.fetchAll(db, sql: "SELECT id FROM images WHERE id LIKE ? LIMIT 2",
+                                                  arguments: ["sha256:\(hex)%"])
+                if matches.count > 1 { throw StoreError.ambiguousImageID(name) }
+                if let image = try found(matches.first) { return image }
+            }
+            throw StoreError.noSuchImage(name)
         }
-        if isHex {
-            let matches = all.filter { $0.id.encoded.hasPrefix(hex) }
-            if matches.count == 1 { return matches[0] }
-            if matches.count > 1 { throw StoreError.ambiguousImageID(name) }
-        }
-        throw StoreError.noSuchImage(name)
     }
 
     /// The image's manifest, read from the content store.
