@@ -1,0 +1,62 @@
+import BerthOCI
+import Foundation
+import Glibc
+
+/// The build cache: what each step produced, by cache key, as one small JSON file per key under
+/// `<root>/buildcache/keys/`, written through a temporary file and rename so a killed build never
+/// leaves a torn entry. Shared by every build that uses the same root.
+public struct BuildCache: Sendable {
+    /// A layer a step produced, stored uncompressed in the content store (digest = diff ID).
+    public struct Layer: Codable, Equatable, Sendable {
+        public var diffID: Digest
+        public var size: Int64
+        /// File bytes plus symlink target lengths, as image sizes count them.
+        public var fileBytes: Int64
+    }
+
+    /// The result of one step.
+    public struct Entry: Codable, Equatable, Sendable {
+        public var layer: Layer?
+        public var config: ContainerConfig
+        public var author: String?
+        public var history: History
+    }
+
+    public let directory: String
+
+    public init(root: String) {
+        directory = root + "/buildcache/keys"
+    }
+
+    /// The entry for `key`, or nil on a miss or an unreadable entry.
+    public func entry(for key: Digest) -> Entry? {
+        guard let data = FileManager.default.contents(atPath: path(of: key)) else { return nil }
+        return try? JSONDecoder().decode(Entry.self, from: data)
+    }
+
+    public func store(_ entry: Entry, for key: Digest) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(entry)
+        let temporary = directory + "/.tmp-" + UUID().uuidString
+        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
+            throw BuildError.io(operation: "write", path: temporary, errno: errno)
+        }
+        guard rename(temporary, path(of: key)) == 0 else {
+            let error = errno
+            unlink(temporary)
+            throw BuildError.io(operation: "rename", path: path(of: key), errno: error)
+        }
+    }
+
+    /// Removes every entry; returns how many there were.
+    @discardableResult
+    public func prune() throws -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names { unlink(directory + "/" + name) }
+        return names.filter { !$0.hasPrefix(".") }.count
+    }
+
+    private func path(of key: Digest) -> String { directory + "/" + key.encoded + ".json" }
+}

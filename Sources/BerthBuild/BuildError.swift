@@ -1,0 +1,55 @@
+import BerthOCI
+import Glibc
+
+/// Why a build failed, as one line a user can act on.
+public enum BuildError: Error, CustomStringConvertible, Equatable {
+    /// A RUN step's process exited non-zero.
+    case processFailed(command: String, exitCode: Int32, fileName: String, line: Int)
+    /// A COPY/ADD source is missing from the context (or excluded by .dockerignore).
+    case sourceNotFound(String, fileName: String, line: Int)
+    /// The base image is not in the local store and Berth does not pull.
+    case baseImageNotFound(String)
+    /// `--target` names no stage.
+    case targetNotFound(String)
+    /// An instruction or flag this builder does not support yet.
+    case unsupported(String, fileName: String, line: Int)
+    /// A `--chown` user or group that the image's /etc/passwd or /etc/group does not know.
+    case unknownOwner(String, fileName: String, line: Int)
+    /// A `--chmod` value that is not an octal mode.
+    case invalidMode(String, fileName: String, line: Int)
+    /// A file system operation failed.
+    case io(operation: String, path: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .processFailed(let command, let exitCode, _, _):
+            return "process \"\(command)\" did not complete successfully: exit code: \(exitCode)"
+        case .sourceNotFound(let path, let fileName, let line):
+            return "\(fileName):\(line): failed to compute cache key: \"\(path)\": not found"
+        case .baseImageNotFound(let name):
+            return "\(name): image not found in the local store (berth build does not pull; load or import it first)"
+        case .targetNotFound(let name):
+            return "target stage \"\(name)\" could not be found"
+        case .unsupported(let what, let fileName, let line):
+            return "\(fileName):\(line): \(what) is not supported by berth build yet"
+        case .unknownOwner(let owner, let fileName, let line):
+            return "\(fileName):\(line): unable to find user or group \(owner) in the image's /etc/passwd or /etc/group"
+        case .invalidMode(let mode, let fileName, let line):
+            return "\(fileName):\(line): invalid --chmod value \(mode): expected an octal mode such as 0755"
+        case .io(let operation, let path, let errno):
+            return "\(operation) \(path): \(String(cString: strerror(errno)))"
+        }
+    }
+
+    /// The Dockerfile line the error is about, when there is one.
+    public var location: (fileName: String, line: Int)? {
+        switch self {
+        case .processFailed(_, _, let fileName, let line), .sourceNotFound(_, let fileName, let line),
+             .unsupported(_, let fileName, let line), .unknownOwner(_, let fileName, let line),
+             .invalidMode(_, let fileName, let line):
+            return (fileName, line)
+        default:
+            return nil
+        }
+    }
+}

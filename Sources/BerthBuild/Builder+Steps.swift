@@ -1,0 +1,316 @@
+import BerthArchive
+import BerthDockerfile
+import BerthOCI
+import BerthRuntime
+import BerthStore
+import Foundation
+import Glibc
+
+extension Builder {
+    /// Runs one step that missed the cache and returns what it produced.
+    func execute(_ command: Command, state: ImageState, scope: StageScope, source: CopySource?, plan: CopyPlan?,
+                 step: BuildProgress.Step?, context: Context) throws -> BuildCache.Entry {
+        let fileName = context.request.dockerfileName
+        var config = state.config.config ?? ContainerConfig()
+        var author: String?
+        var layer: BuildCache.Layer?
+        let created = timestamp(context)
+        var createdBy: String
+        switch command {
+        case .arg(let arg):
+            createdBy = "ARG " + arg.definitions.map { definition in
+                scope.args[definition.name].map { "\(definition.name)=\($0)" } ?? definition.name
+            }.joined(separator: " ")
+        case .maintainer(let maintainer):
+            author = maintainer.value
+            createdBy = "MAINTAINER \(maintainer.value)"
+        case .workdir(let workdir):
+            try ConfigChanges.apply(command, to: &config)
+            let path = config.WorkingDir ?? "/"
+            createdBy = "WORKDIR \(path)"
+            if try !exists(path, in: state) {
+                let staging = try makeStaging()
+                let owner = try resolveOwner(config.User ?? "", state: state, fileName: fileName, line: command.line)
+                try LayerDirectory.makeDirectory(path, in: staging, owner: owner)
+                layer = try commit(staging, fromOverlayUpper: false, state: state, context: context)
+            }
+            _ = workdir
+        case .copy(let copy):
+            createdBy = "COPY \(copy.files.sources.joined(separator: " ")) \(copy.files.destination) # buildkit"
+            layer = try copyStep(command, chown: copy.chown, chmod: copy.chmod, state: state, source: source, plan: plan,
+                                 context: context)
+        case .add(let add):
+            createdBy = "ADD \(add.files.sources.joined(separator: " ")) \(add.files.destination) # buildkit"
+            layer = try copyStep(command, chown: add.chown, chmod: add.chmod, state: state, source: source, plan: plan,
+                                 context: context)
+        case .run(let run):
+            let visible = scope.args.filter { name, _ in !ConfigChanges.environment(of: config).keys.contains(name) }
+                .sorted { $0.key < $1.key }
+            let arguments = run.commandLine.prependShell
+                ? (config.Shell ?? ["/bin/sh", "-c"]) + [run.commandLine.arguments.joined(separator: " ")]
+                : run.commandLine.arguments
+            let argsPrefix = visible.isEmpty ? "" : "|\(visible.count) " + visible.map { "\($0.key)=\($0.value)" }
+                .joined(separator: " ") + " "
+            createdBy = "RUN \(argsPrefix)\(arguments.joined(separator: " ")) # buildkit"
+            guard run.mounts.isEmpty, run.heredocs.isEmpty else {
+                throw BuildError.unsupported(run.mounts.isEmpty ? "RUN with a heredoc" : "RUN --mount", fileName: fileName,
+                                             line: command.line)
+            }
+            let environment = (config.Env ?? []) + visible.map { "\($0.key)=\($0.value)" }
+            layer = try runStep(arguments, environment: environment, config: config,
+                                network: run.network ?? context.request.network, command: command, state: state,
+                                step: step, context: context)
+        case .cmd(let line), .entrypoint(let line):
+            try ConfigChanges.apply(command, to: &config)
+            let arguments = ConfigChanges.commandArguments(line, shell: config.Shell)
+            createdBy = "\(command.instruction.keyword) [" + arguments.map(Self.quoted).joined(separator: " ") + "]"
+        case .expose(let expose):
+            try ConfigChanges.apply(command, to: &config)
+            let ports = try expose.ports.flatMap(ConfigChanges.exposedPorts).sorted()
+            createdBy = "EXPOSE map[" + ports.map { "\($0):{}" }.joined(separator: " ") + "]"
+        case .env(let pairs), .label(let pairs):
+            try ConfigChanges.apply(command, to: &config)
+            createdBy = command.instruction.keyword + " " + pairs.pairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        case .volume(let volume):
+            try ConfigChanges.apply(command, to: &config)
+            createdBy = "VOLUME [\(volume.paths.joined(separator: " "))]"
+        case .shell(let shell):
+            try ConfigChanges.apply(command, to: &config)
+            createdBy = "SHELL [\(shell.shell.joined(separator: " "))]"
+        case .onbuild(let onbuild):
+            try ConfigChanges.apply(command, to: &config)
+            createdBy = "ONBUILD \(onbuild.expression)"
+        case .user(let value), .stopSignal(let value):
+            try ConfigChanges.apply(command, to: &config)
+            createdBy = "\(command.instruction.keyword) \(value.value)"
+        case .healthcheck:
+            try ConfigChanges.apply(command, to: &config)
+            createdBy = Self.displayText(command.instruction)
+        case .from:
+            throw BuildError.unsupported("FROM inside a stage", fileName: fileName, line: command.line)
+        }
+        let history = History(created: created, createdBy: createdBy, emptyLayer: layer == nil ? true : nil)
+        return BuildCache.Entry(layer: layer, config: config, author: author, history: history)
+    }
+
+    /// Go's %q for CMD and ENTRYPOINT in history (`["python3" "app.py"]`).
+    static func quoted(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\t": result += "\\t"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+
+    // MARK: COPY and ADD
+
+    func copyStep(_ command: Command, chown: String?, chmod: String?, state: ImageState, source: CopySource?,
+                  plan: CopyPlan?, context: Context) throws -> BuildCache.Layer {
+        let fileName = context.request.dockerfileName
+        var mode: mode_t?
+        if let chmod {
+            guard let value = mode_t(chmod, radix: 8), value <= 0o7777 else {
+                throw BuildError.invalidMode(chmod, fileName: fileName, line: command.line)
+            }
+            mode = value
+        }
+        let owner = try chown.map { try resolveOwner($0, state: state, fileName: fileName, line: command.line) }
+        let staging = try makeStaging()
+        if let stageState = source?.stageState {
+            // Another stage's file system, mounted read-only while it is copied.
+            let lowers = try snapshotDirectories(stageState)
+            let mountPoint = try makeStaging()
+            defer {
+                _ = umount2(mountPoint, Int32(MNT_DETACH))
+                rmdir(mountPoint)
+            }
+            let root: String
+            if lowers.count == 1 {
+                root = lowers[0]
+            } else if lowers.isEmpty {
+                root = mountPoint
+            } else {
+                let options = "lowerdir=" + lowers.reversed().joined(separator: ":")
+                guard mount("overlay", mountPoint, "overlay", UInt(MS_RDONLY), options) == 0 else {
+                    throw BuildError.io(operation: "mount overlay on", path: mountPoint, errno: errno)
+                }
+                root = mountPoint
+            }
+            let stagePlan = try makePlan(command, state: state, root: root, ignore: nil, fileName: fileName)
+            try LayerDirectory.copy(stagePlan, into: staging, attributes: .init(owner: owner, mode: mode, keepOwner: true))
+        } else if let plan {
+            try LayerDirectory.copy(plan, into: staging, attributes: .init(owner: owner, mode: mode, keepOwner: false))
+        }
+        return try commit(staging, fromOverlayUpper: false, state: state, context: context)
+    }
+
+    /// `user[:group]` as uid and gid, names looked up in the image's /etc/passwd and /etc/group.
+    func resolveOwner(_ spec: String, state: ImageState, fileName: String, line: Int) throws -> (uid: UInt32, gid: UInt32) {
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let userPart = parts.first ?? ""
+        func lookup(_ file: String, _ name: String) throws -> (id: UInt32, gid: UInt32?) {
+            if let numeric = UInt32(name) { return (numeric, nil) }
+            for lower in try snapshotDirectories(state).reversed() {
+                guard let data = FileManager.default.contents(atPath: lower + file) else { continue }
+                for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+                    let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+                    if fields.count > 3, fields[0] == name, let id = UInt32(fields[2]) {
+                        return (id, file == "/etc/passwd" ? UInt32(fields[3]) : nil)
+                    }
+                }
+                break
+            }
+            throw BuildError.unknownOwner(name, fileName: fileName, line: line)
+        }
+        if userPart.isEmpty { return (0, 0) }
+        let user = try lookup("/etc/passwd", userPart)
+        if parts.count > 1 {
+            return (user.id, try lookup("/etc/group", parts[1]).id)
+        }
+        return (user.id, user.gid ?? user.id)
+    }
+
+    // MARK: RUN
+
+    func runStep(_ arguments: [String], environment: [String], config: ContainerConfig, network: String, command: Command,
+                 state: ImageState, step: BuildProgress.Step?, context: Context) throws -> BuildCache.Layer {
+        let lowers = try snapshotDirectories(state)
+        let directory = try makeStaging()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: buildRoot + "/runc", withIntermediateDirectories: true)
+        let lines = OutputLines { [progress] text in
+            if let step { progress.line(step, text) }
+        }
+        let process = BuildStepRunner.Process(arguments: arguments, environment: environment,
+                                              workingDirectory: config.WorkingDir ?? "/", user: config.User ?? "",
+                                              network: network)
+        let status = try BuildStepRunner.run(process, lowers: lowers, directory: directory, runcBinary: runcBinary,
+                                             stateRoot: buildRoot + "/runc", output: lines.append)
+        lines.finish()
+        if status != 0 {
+            let shown = arguments.joined(separator: " ")
+            let error = BuildError.processFailed(command: shown, exitCode: status, fileName: context.request.dockerfileName,
+                                                 line: command.line)
+            if let step {
+                progress.error(step, error.description)
+                progress.raw("------")
+                progress.raw(" > \(step.name):")
+                for line in lines.tail { progress.raw(line) }
+                progress.raw("------")
+            }
+            progress.raw("\(context.request.dockerfileName):\(command.line)")
+            progress.raw("--------------------")
+            let first = command.instruction.startLine
+            for number in first...max(first, command.instruction.endLine) where number - 1 < context.dockerfileLines.count {
+                progress.raw(String(format: "%4d | >>> ", number) + context.dockerfileLines[number - 1])
+            }
+            progress.raw("--------------------")
+            throw error
+        }
+        return try commit(directory + "/upper", fromOverlayUpper: true, state: state, context: context)
+    }
+
+    // MARK: Layers and snapshots
+
+    /// A fresh directory on the store's file system, so finished layers can be renamed into place.
+    func makeStaging() throws -> String {
+        let path = buildRoot + "/tmp/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Archives `directory` into an uncompressed layer in the content store, then keeps the
+    /// directory as the layer's snapshot for later RUN steps.
+    func commit(_ directory: String, fromOverlayUpper: Bool, state: ImageState, context: Context) throws -> BuildCache.Layer {
+        let epoch = context.request.sourceDateEpoch
+        let (digest, size) = try store.content.ingest(what: "layer") { sink in
+            let writer = TarWriter(sink)
+            try DirectoryArchiver.write(root: directory, to: writer, fromOverlayUpper: fromOverlayUpper, sourceDateEpoch: epoch)
+            try writer.finish()
+        }
+        var fileBytes: Int64 = 0
+        let reader = TarReader(try store.content.open(digest))
+        while let entry = try reader.next() {
+            switch entry.kind {
+            case .file: fileBytes += entry.size
+            case .symlink: fileBytes += Int64(entry.linkName.utf8.count)
+            default: break
+            }
+        }
+        let chainID = ChainID.chain(state.config.rootfs.diffIDs + [digest]).last ?? digest
+        let snapshot = buildRoot + "/snapshots/" + chainID.encoded
+        try FileManager.default.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
+        if rename(directory, snapshot + "/fs") != 0 {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        return BuildCache.Layer(diffID: digest, size: size, fileBytes: fileBytes)
+    }
+
+    /// The state's layers as snapshot directories, base first: the store's unpacked snapshots or
+    /// the builder's own, unpacking from the content store what neither has.
+    func snapshotDirectories(_ state: ImageState) throws -> [String] {
+        let chain = ChainID.chain(state.config.rootfs.diffIDs)
+        return try chain.enumerated().map { position, chainID in
+            let unpacked = store.snapshotPath(chainID)
+            if CopyPlan.exists(unpacked) { return unpacked }
+            let snapshot = buildRoot + "/snapshots/" + chainID.encoded
+            if CopyPlan.exists(snapshot + "/fs") { return snapshot + "/fs" }
+            let staging = try makeStaging()
+            let reader = TarReader(try DecompressingSource(store.content.open(state.layers[position].digest)))
+            _ = try SafeExtractor(root: staging, whiteouts: .overlay).extract(reader)
+            try FileManager.default.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
+            if rename(staging, snapshot + "/fs") != 0 { try? FileManager.default.removeItem(atPath: staging) }
+            return snapshot + "/fs"
+        }
+    }
+
+    /// Whether `path` exists in the state's file system (the topmost layer that has it or a
+    /// whiteout for it decides).
+    func exists(_ path: String, in state: ImageState) throws -> Bool {
+        for lower in try snapshotDirectories(state).reversed() {
+            var info = stat()
+            if lstat(lower + path, &info) == 0 {
+                return !((info.st_mode & S_IFMT) == S_IFCHR && info.st_rdev == 0)
+            }
+        }
+        return false
+    }
+
+    // MARK: Export
+
+    /// Writes the config and manifest, registers the image and names it in one transaction.
+    func export(_ state: ImageState, _ context: inout Context) throws -> (Digest, Digest) {
+        let step = progress.begin("exporting to image")
+        var config = state.config
+        if !context.request.labels.isEmpty {
+            var container = config.config ?? ContainerConfig()
+            var labels = container.Labels ?? [:]
+            labels.merge(context.request.labels) { _, new in new }
+            container.Labels = labels
+            config.config = container
+        }
+        config.created = context.request.sourceDateEpoch.map { Timestamp.format(Date(timeIntervalSince1970: TimeInterval($0))) }
+            ?? config.history?.last?.created ?? now
+        progress.note(step, "exporting layers done")
+        let configBytes = try CanonicalJSON.encode(config)
+        let configDigest = try store.content.ingest(bytes: configBytes)
+        let manifest = Manifest(
+            config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
+            layers: state.layers)
+        let manifestDigest = try store.content.ingest(bytes: CanonicalJSON.encode(manifest))
+        progress.note(step, "writing image \(configDigest) done")
+        try store.register(manifestDigest: manifestDigest, config: config, configDigest: configDigest,
+                           layerSizes: state.layerSizes, tags: context.request.tags.map(\.withDefaultTag))
+        for tag in context.request.tags {
+            progress.note(step, "naming to \(tag.withDefaultTag) done")
+        }
+        progress.done(step)
+        return (configDigest, manifestDigest)
+    }
+}

@@ -1,0 +1,313 @@
+import BerthArchive
+import BerthDockerfile
+import BerthOCI
+import BerthRuntime
+import BerthStore
+import Foundation
+import Glibc
+
+/// What to build: a Dockerfile, its context and the `berth build` options.
+public struct BuildRequest: Sendable {
+    /// The build context directory.
+    public var contextDirectory: String
+    /// The Dockerfile's text.
+    public var dockerfile: String
+    /// The Dockerfile's name, for messages (`Dockerfile:12`).
+    public var dockerfileName: String
+    /// `-t`: names the image gets.
+    public var tags: [Reference]
+    /// `--build-arg`.
+    public var buildArgs: [String: String]
+    /// `--label`: labels added to the final image.
+    public var labels: [String: String]
+    /// `--target`: the stage to build (default: the last one).
+    public var target: String?
+    /// `--no-cache`: run every step (results still fill the cache).
+    public var noCache: Bool
+    /// SOURCE_DATE_EPOCH: every timestamp in the image is clamped to it, so builds reproduce.
+    public var sourceDateEpoch: Int64?
+    /// RUN's default network: `host` or `none`.
+    public var network: String
+
+    public init(contextDirectory: String, dockerfile: String, dockerfileName: String = "Dockerfile",
+                tags: [Reference] = [], buildArgs: [String: String] = [:], labels: [String: String] = [:],
+                target: String? = nil, noCache: Bool = false, sourceDateEpoch: Int64? = nil, network: String = "host") {
+        self.contextDirectory = contextDirectory
+        self.dockerfile = dockerfile
+        self.dockerfileName = dockerfileName
+        self.tags = tags
+        self.buildArgs = buildArgs
+        self.labels = labels
+        self.target = target
+        self.noCache = noCache
+        self.sourceDateEpoch = sourceDateEpoch
+        self.network = network
+    }
+}
+
+/// What a build produced.
+public struct BuildResult: Sendable {
+    /// The image ID (its config digest).
+    public var imageID: Digest
+    public var manifestDigest: Digest
+    /// Steps that ran (RUN, COPY, ADD, WORKDIR, …) and steps served from the cache.
+    public var executedSteps: Int
+    public var cachedSteps: Int
+}
+
+/// Builds images from Dockerfiles: stages in dependency order, one cache lookup per step, RUN in
+/// runc on an overlay of the parent's snapshots, one uncompressed layer per file-system step.
+public final class Builder {
+    let store: Store
+    let cache: BuildCache
+    let runcBinary: String
+    let progress: BuildProgress
+
+    /// `output` receives BuildKit-style plain progress, one line per call.
+    public init(store: Store, runcBinary: String = "runc", output: @escaping (String) -> Void) {
+        self.store = store
+        self.cache = BuildCache(root: store.root)
+        self.runcBinary = runcBinary
+        self.progress = BuildProgress(output)
+    }
+
+    var buildRoot: String { store.root + "/buildcache" }
+
+    /// An image's state as a stage is built.
+    struct ImageState {
+        var config: ImageConfig
+        var layers: [Descriptor]
+        var layerSizes: [Digest: Int64]
+        var key: Digest
+    }
+
+    struct Context {
+        var request: BuildRequest
+        var stages: BuildStages
+        var args: ArgScope
+        var escape: Character
+        var ignore: DockerIgnore?
+        var built: [Int: ImageState] = [:]
+        var executed = 0
+        var cached = 0
+        var dockerfileLines: [Substring]
+    }
+
+    /// Builds the request's target stage, writes the image and names it.
+    public func build(_ request: BuildRequest) throws -> BuildResult {
+        let load = progress.begin("[internal] load build definition from \(request.dockerfileName)")
+        let dockerfile = try Dockerfile.parse(request.dockerfile, fileName: request.dockerfileName)
+        let stages = try dockerfile.stages()
+        progress.done(load)
+        let platform = "\(Platform.current.os)/\(Platform.current.architecture)"
+        let args = try ArgScope(metaArgs: stages.metaArgs, buildArgs: request.buildArgs,
+                                platformArgs: ArgScope.platformArgs(build: platform, target: platform),
+                                escape: dockerfile.directives.escape, fileName: request.dockerfileName)
+        let ignoreStep = progress.begin("[internal] load .dockerignore")
+        let ignore = FileManager.default.contents(atPath: request.contextDirectory + "/.dockerignore")
+            .map { DockerIgnore(contents: String(decoding: $0, as: UTF8.self)) }
+        progress.done(ignoreStep)
+        var context = Context(request: request, stages: stages, args: args, escape: dockerfile.directives.escape,
+                              ignore: ignore, dockerfileLines: request.dockerfile.split(separator: "\n", omittingEmptySubsequences: false))
+        let target: Stage
+        if let name = request.target {
+            guard let stage = stages.stage(named: name) else { throw BuildError.targetNotFound(name) }
+            target = stage
+        } else {
+            guard let last = stages.stages.last else { throw BuildError.targetNotFound("") }
+            target = last
+        }
+        let state = try buildStage(target.index, &context)
+        let (imageID, manifestDigest) = try export(state, &context)
+        return BuildResult(imageID: imageID, manifestDigest: manifestDigest, executedSteps: context.executed,
+                           cachedSteps: context.cached)
+    }
+
+    // MARK: Stages
+
+    /// Whether a command makes a step of its own in the progress output (as BuildKit shows them).
+    static func isVertex(_ command: Command) -> Bool {
+        switch command {
+        case .run, .copy, .add, .workdir: true
+        default: false
+        }
+    }
+
+    func buildStage(_ index: Int, _ context: inout Context) throws -> ImageState {
+        if let state = context.built[index] { return state }
+        let stage = context.stages.stages[index]
+        let fileName = context.request.dockerfileName
+        let (baseName, _) = try context.args.resolve(stage.from, fileName: fileName)
+        // Stages this one depends on are built first.
+        for command in stage.commands {
+            if case .copy(let copy) = command, let from = copy.from,
+               let source = context.stages.stage(named: from, before: index) {
+                _ = try buildStage(source.index, &context)
+            }
+        }
+        let total = 1 + stage.commands.filter(Self.isVertex).count
+        let prefix = stage.name ?? (context.stages.stages.count > 1 ? "stage-\(index)" : nil)
+        let label = { (position: Int) -> String in
+            return "[\(prefix.map { $0 + " " } ?? "")\(position)/\(total)]"
+        }
+        var state: ImageState
+        let fromStep = progress.begin("\(label(1)) FROM \(baseName)")
+        if let parent = context.stages.stage(named: baseName, before: index) {
+            state = try buildStage(parent.index, &context)
+        } else if baseName == "scratch" {
+            var config = ContainerConfig()
+            config.Env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+            state = ImageState(config: ImageConfig(config: config, history: []), layers: [], layerSizes: [:],
+                               key: Digest.sha256(of: Array("FROM scratch".utf8)))
+        } else {
+            let image: ImageRecord
+            do {
+                image = try store.image(named: baseName)
+            } catch {
+                throw BuildError.baseImageNotFound(baseName)
+            }
+            let config = try store.config(of: image)
+            let manifest = try store.manifest(of: image)
+            state = ImageState(config: config, layers: manifest.layers,
+                               layerSizes: try store.layerSizes(config.rootfs.diffIDs),
+                               key: Digest.sha256(of: Array("FROM \(image.id)".utf8)))
+        }
+        progress.done(fromStep)
+
+        var scope = context.args.stageScope(imageEnvironment: ConfigChanges.environment(of: state.config.config ?? ContainerConfig()))
+        var position = 1
+        for command in stage.commands {
+            let expanded = try scope.apply(command, fileName: fileName)
+            var step: BuildProgress.Step?
+            if Self.isVertex(command) {
+                position += 1
+                step = progress.begin("\(label(position)) \(Self.displayText(command.instruction))")
+            }
+            var extra = ""
+            var copySource: CopySource?
+            var copyPlan: CopyPlan?
+            switch expanded {
+            case .copy(let copy):
+                copySource = try resolveCopySource(from: copy.from, index: index, context: &context, fileName: fileName,
+                                                   line: command.line)
+            case .add:
+                copySource = CopySource(root: context.request.contextDirectory, ignore: context.ignore, stageKey: nil)
+            default:
+                break
+            }
+            if let copySource {
+                copyPlan = try plan(for: expanded, state: state, source: copySource, context: context)
+                extra = try copySource.cacheText(copyPlan)
+            }
+            let visibleArgs = scope.args.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            let keyText = [state.key.description, command.instruction.original, visibleArgs.joined(separator: "\n"),
+                           context.request.network, extra].joined(separator: "\0")
+            let key = Digest.sha256(of: Array(keyText.utf8))
+            if !context.request.noCache, let entry = cache.entry(for: key),
+               entry.layer.map({ store.content.contains($0.diffID) }) ?? true {
+                apply(entry, to: &state, key: key)
+                if let step {
+                    context.cached += 1
+                    progress.cached(step)
+                }
+                continue
+            }
+            let entry = try execute(expanded, state: state, scope: scope, source: copySource, plan: copyPlan,
+                                    step: step, context: context)
+            try cache.store(entry, for: key)
+            apply(entry, to: &state, key: key)
+            if let step {
+                context.executed += 1
+                progress.done(step)
+            }
+        }
+        context.built[index] = state
+        return state
+    }
+
+    func apply(_ entry: BuildCache.Entry, to state: inout ImageState, key: Digest) {
+        state.config.config = entry.config
+        if let author = entry.author { state.config.author = author }
+        state.config.history = (state.config.history ?? []) + [entry.history]
+        if let layer = entry.layer {
+            state.config.rootfs.diffIDs.append(layer.diffID)
+            state.layers.append(Descriptor(mediaType: MediaType.ociLayer, digest: layer.diffID, size: layer.size))
+            state.layerSizes[layer.diffID] = layer.fileBytes
+        }
+        state.key = key
+    }
+
+    /// Where a COPY or ADD reads from: the build context or an earlier stage's file system.
+    struct CopySource {
+        var root: String
+        var ignore: DockerIgnore?
+        /// For a stage, its cache key stands for its content.
+        var stageKey: Digest?
+        var stageState: ImageState?
+
+        init(root: String, ignore: DockerIgnore?, stageKey: Digest?, stageState: ImageState? = nil) {
+            self.root = root
+            self.ignore = ignore
+            self.stageKey = stageKey
+            self.stageState = stageState
+        }
+
+        func cacheText(_ plan: CopyPlan?) throws -> String {
+            if let stageKey { return stageKey.description }
+            guard let plan else { return "" }
+            return try plan.contentHash(ownership: false).description
+        }
+    }
+
+    func resolveCopySource(from: String?, index: Int, context: inout Context, fileName: String, line: Int) throws -> CopySource {
+        guard let from else {
+            return CopySource(root: context.request.contextDirectory, ignore: context.ignore, stageKey: nil)
+        }
+        if let stage = context.stages.stage(named: from, before: index) {
+            let state = try buildStage(stage.index, &context)
+            return CopySource(root: "", ignore: nil, stageKey: state.key, stageState: state)
+        }
+        throw BuildError.unsupported("COPY --from=\(from) (an image rather than a stage)", fileName: fileName, line: line)
+    }
+
+    /// The selection a COPY/ADD makes from the context (nil for a stage source: it is selected
+    /// once the stage's file system is mounted).
+    func plan(for command: Command, state: ImageState, source: CopySource?, context: Context) throws -> CopyPlan? {
+        guard let source, source.stageKey == nil else { return nil }
+        return try makePlan(command, state: state, root: source.root, ignore: source.ignore,
+                            fileName: context.request.dockerfileName)
+    }
+
+    func makePlan(_ command: Command, state: ImageState, root: String, ignore: DockerIgnore?, fileName: String) throws -> CopyPlan {
+        let workdir = state.config.config?.WorkingDir
+        switch command {
+        case .copy(let copy):
+            return try CopyPlan.make(sources: copy.files.paths, destination: copy.files.destination, workingDirectory: workdir,
+                                     root: root, ignore: ignore, extractArchives: false, fileName: fileName, line: command.line)
+        case .add(let add):
+            for source in add.files.paths where source.contains("://") || source.hasPrefix("git@") {
+                throw BuildError.unsupported("ADD from a URL (\(source))", fileName: fileName, line: command.line)
+            }
+            return try CopyPlan.make(sources: add.files.paths, destination: add.files.destination, workingDirectory: workdir,
+                                     root: root, ignore: ignore, extractArchives: add.unpack ?? true, fileName: fileName,
+                                     line: command.line)
+        default:
+            return CopyPlan()
+        }
+    }
+
+    /// The instruction as the progress shows it: keyword and arguments on one line.
+    static func displayText(_ instruction: Instruction) -> String {
+        let flags = instruction.flags.map(\.text)
+        return ([instruction.keyword] + flags + [instruction.rawArguments.replacingOccurrences(of: "\n", with: " ")])
+            .filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    var now: String {
+        Timestamp.format(Date())
+    }
+
+    func timestamp(_ context: Context) -> String {
+        context.request.sourceDateEpoch.map { Timestamp.format(Date(timeIntervalSince1970: TimeInterval($0))) } ?? now
+    }
+}

@@ -1,0 +1,213 @@
+import BerthArchive
+import BerthDockerfile
+import BerthOCI
+import Foundation
+import Glibc
+
+/// What a COPY or ADD puts into its layer: each selected source entry with the absolute path it
+/// gets in the image, resolved from the sources, the destination and the working directory with
+/// Docker's rules (a directory copies its contents; several sources, a wildcard or a trailing
+/// slash make the destination a directory).
+struct CopyPlan {
+    enum Kind: Equatable {
+        case directory, file, symlink
+        /// A local tar archive that ADD extracts into the target directory.
+        case archive
+    }
+
+    struct Item: Equatable {
+        var source: String
+        /// Absolute path in the image.
+        var target: String
+        var kind: Kind
+    }
+
+    var items: [Item] = []
+
+    /// Selects `sources` (relative to `root`) for `destination`. `ignore` applies to the build
+    /// context only; `extractArchives` is ADD's behaviour for local tar files.
+    static func make(sources: [String], destination: String, workingDirectory: String?, root: String,
+                     ignore: DockerIgnore?, extractArchives: Bool, fileName: String, line: Int) throws -> CopyPlan {
+        let hasWildcard = sources.contains(where: isPattern)
+        let destinationIsDirectory = destination.hasSuffix("/") || destination.hasSuffix("/.") || sources.count > 1
+            || hasWildcard || destination == "."
+        let target = ConfigChanges.resolveWorkdir(destination, current: workingDirectory)
+        var plan = CopyPlan()
+        for source in sources {
+            let relative = clean(source)
+            var matches: [String]
+            if isPattern(source) {
+                matches = try allEntries(root: root, ignore: ignore).filter { fnmatch(relative, $0, FNM_PATHNAME) == 0 }
+                if matches.isEmpty {
+                    throw BuildError.sourceNotFound(source, fileName: fileName, line: line)
+                }
+            } else {
+                guard relative == "" || !(ignore?.isExcluded(relative, isDirectory: isDirectory(root + "/" + relative)) ?? false),
+                      exists(root + "/" + relative) else {
+                    throw BuildError.sourceNotFound(source, fileName: fileName, line: line)
+                }
+                matches = [relative]
+            }
+            for match in matches {
+                let path = match.isEmpty ? root : root + "/" + match
+                if isDirectory(path) {
+                    plan.items.append(Item(source: path, target: target, kind: .directory))
+                    try plan.addContents(of: path, relative: match, target: target, root: root, ignore: ignore)
+                } else {
+                    let name = (match as NSString).lastPathComponent
+                    let fileTarget = destinationIsDirectory ? join(target, name) : target
+                    if extractArchives, isTarArchive(path) {
+                        plan.items.append(Item(source: path, target: target, kind: .archive))
+                    } else {
+                        plan.items.append(Item(source: path, target: fileTarget, kind: isSymlink(path) ? .symlink : .file))
+                    }
+                }
+            }
+        }
+        return plan
+    }
+
+    private mutating func addContents(of directory: String, relative: String, target: String, root: String,
+                                      ignore: DockerIgnore?) throws {
+        for name in try Self.children(of: directory) {
+            let path = directory + "/" + name
+            let childRelative = relative.isEmpty ? name : relative + "/" + name
+            let directoryChild = Self.isDirectory(path)
+            if let ignore, ignore.isExcluded(childRelative, isDirectory: directoryChild) {
+                if directoryChild, !ignore.canSkipDirectory(childRelative) {
+                    try addContents(of: path, relative: childRelative, target: Self.join(target, name), root: root,
+                                    ignore: ignore)
+                }
+                continue
+            }
+            if directoryChild {
+                items.append(Item(source: path, target: Self.join(target, name), kind: .directory))
+                try addContents(of: path, relative: childRelative, target: Self.join(target, name), root: root,
+                                ignore: ignore)
+            } else {
+                items.append(Item(source: path, target: Self.join(target, name), kind: Self.isSymlink(path) ? .symlink : .file))
+            }
+        }
+    }
+
+    /// A content hash of the selection: target paths, kinds, permission bits, link targets and file
+    /// contents; with `ownership`, owners too (COPY --from keeps them). Not modification times.
+    func contentHash(ownership: Bool) throws -> Digest {
+        var digester = SHA256Digester()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        for item in items {
+            var info = stat()
+            guard lstat(item.source, &info) == 0 else { throw BuildError.io(operation: "stat", path: item.source, errno: errno) }
+            var header = "\(item.target)\0\(item.kind)\0\(info.st_mode & 0o7777)\0"
+            if ownership { header += "\(info.st_uid):\(info.st_gid)\0" }
+            if item.kind == .symlink { header += (try Self.linkTarget(item.source)) + "\0" }
+            digester.update(Array(header.utf8))
+            if item.kind == .file || item.kind == .archive {
+                let fd = open(item.source, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw BuildError.io(operation: "open", path: item.source, errno: errno) }
+                defer { close(fd) }
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if count < 0 {
+                        if errno == EINTR { continue }
+                        throw BuildError.io(operation: "read", path: item.source, errno: errno)
+                    }
+                    if count == 0 { break }
+                    buffer.withUnsafeBytes { digester.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                }
+                digester.update(Array("\0".utf8))
+            }
+        }
+        return digester.finalize()
+    }
+
+    // MARK: Paths
+
+    static func isPattern(_ path: String) -> Bool { path.contains(where: { "*?[".contains($0) }) }
+
+    /// `./a//b/` → `a/b`; `.` and `/` → empty (the root itself).
+    static func clean(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+        }
+        return parts.joined(separator: "/")
+    }
+
+    static func join(_ directory: String, _ name: String) -> String {
+        directory == "/" ? "/" + name : directory + "/" + name
+    }
+
+    /// Every entry under `root` (relative paths) that `.dockerignore` leaves in the context.
+    static func allEntries(root: String, ignore: DockerIgnore?) throws -> [String] {
+        var result: [String] = []
+        func walk(_ directory: String, _ relative: String) throws {
+            for name in try children(of: directory) {
+                let path = directory + "/" + name
+                let childRelative = relative.isEmpty ? name : relative + "/" + name
+                let directoryChild = isDirectory(path)
+                if let ignore, ignore.isExcluded(childRelative, isDirectory: directoryChild) {
+                    if directoryChild, !ignore.canSkipDirectory(childRelative) { try walk(path, childRelative) }
+                    continue
+                }
+                result.append(childRelative)
+                if directoryChild { try walk(path, childRelative) }
+            }
+        }
+        try walk(root, "")
+        return result
+    }
+
+    static func children(of directory: String) throws -> [String] {
+        guard let stream = opendir(directory) else { throw BuildError.io(operation: "open directory", path: directory, errno: errno) }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func isSymlink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    static func linkTarget(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count >= 0 else { throw BuildError.io(operation: "readlink", path: path, errno: errno) }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Whether `path` is a regular file holding a tar archive (plain, gzip or zstd).
+    static func isTarArchive(_ path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size >= 512,
+              let file = try? FileSource(path: path), let source = try? DecompressingSource(file) else { return false }
+        var header = [UInt8](repeating: 0, count: 512)
+        var filled = 0
+        while filled < 512 {
+            let count = (try? header.withUnsafeMutableBytes {
+                try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...]))
+            }) ?? 0
+            if count <= 0 { break }
+            filled += count
+        }
+        guard filled == 512 else { return false }
+        return Array(header[257..<262]) == Array("ustar".utf8)
+    }
+}

@@ -1,0 +1,123 @@
+import BerthArchive
+import Foundation
+import Glibc
+
+/// Writing files into a directory that becomes a layer (COPY, ADD, WORKDIR).
+enum LayerDirectory {
+    /// Ownership and permissions the copied entries get.
+    struct Attributes {
+        /// `--chown` (uid, gid), or nil to keep the source's owner (COPY --from) / root (context).
+        var owner: (uid: UInt32, gid: UInt32)?
+        /// `--chmod`.
+        var mode: mode_t?
+        /// Whether entries keep their source owner when no `--chown` is given.
+        var keepOwner: Bool
+    }
+
+    /// Creates the missing parents of `path` (absolute in the image) under `root`, root-owned 0755.
+    static func makeParents(of path: String, in root: String) throws {
+        var current = root
+        let components = path.split(separator: "/").dropLast()
+        for component in components {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0, errno != EEXIST {
+                throw BuildError.io(operation: "create directory", path: current, errno: errno)
+            }
+        }
+    }
+
+    /// Creates `path` (absolute in the image) and its parents under `root`.
+    static func makeDirectory(_ path: String, in root: String, owner: (uid: UInt32, gid: UInt32)) throws {
+        try makeParents(of: path, in: root)
+        let full = root + path
+        if mkdir(full, 0o755) != 0, errno != EEXIST {
+            throw BuildError.io(operation: "create directory", path: full, errno: errno)
+        }
+        _ = lchown(full, owner.uid, owner.gid)
+    }
+
+    /// Copies the plan's entries into `root`, keeping modification times.
+    static func copy(_ plan: CopyPlan, into root: String, attributes: Attributes) throws {
+        for item in plan.items {
+            let destination = root + item.target
+            try makeParents(of: item.target, in: root)
+            var info = stat()
+            guard lstat(item.source, &info) == 0 else { throw BuildError.io(operation: "stat", path: item.source, errno: errno) }
+            let uid = attributes.owner?.uid ?? (attributes.keepOwner ? info.st_uid : 0)
+            let gid = attributes.owner?.gid ?? (attributes.keepOwner ? info.st_gid : 0)
+            let mode = attributes.mode ?? (info.st_mode & 0o7777)
+            switch item.kind {
+            case .directory:
+                if !CopyPlan.isDirectory(destination) {
+                    unlink(destination)
+                    if mkdir(destination, 0o700) != 0 {
+                        throw BuildError.io(operation: "create directory", path: destination, errno: errno)
+                    }
+                }
+                _ = lchown(destination, uid, gid)
+                chmod(destination, mode)
+            case .file:
+                try removeNonDirectory(destination)
+                try copyFile(item.source, to: destination)
+                _ = lchown(destination, uid, gid)
+                chmod(destination, mode)
+            case .symlink:
+                try removeNonDirectory(destination)
+                if symlink(try CopyPlan.linkTarget(item.source), destination) != 0 {
+                    throw BuildError.io(operation: "create symlink", path: destination, errno: errno)
+                }
+                _ = lchown(destination, uid, gid)
+            case .archive:
+                try makeDirectory(item.target, in: root, owner: (0, 0))
+                let reader = TarReader(try DecompressingSource(FileSource(path: item.source)))
+                _ = try SafeExtractor(root: destination, whiteouts: .keep).extract(reader)
+                continue
+            }
+            var times = [info.st_atim, info.st_mtim]
+            _ = utimensat(AT_FDCWD, destination, &times, AT_SYMLINK_NOFOLLOW)
+        }
+        // Directory times last: writing their children changed them.
+        for item in plan.items.reversed() where item.kind == .directory {
+            var info = stat()
+            guard lstat(item.source, &info) == 0 else { continue }
+            var times = [info.st_atim, info.st_mtim]
+            _ = utimensat(AT_FDCWD, root + item.target, &times, AT_SYMLINK_NOFOLLOW)
+        }
+    }
+
+    private static func removeNonDirectory(_ path: String) throws {
+        if unlink(path) != 0, errno != ENOENT {
+            throw BuildError.io(operation: "replace", path: path, errno: errno)
+        }
+    }
+
+    /// Copies a regular file's bytes through a 1 MiB buffer.
+    static func copyFile(_ source: String, to destination: String) throws {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw BuildError.io(operation: "open", path: source, errno: errno) }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw BuildError.io(operation: "create", path: destination, errno: errno) }
+        defer { close(output) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw BuildError.io(operation: "read", path: source, errno: errno)
+            }
+            if count == 0 { return }
+            var written = 0
+            while written < count {
+                let result = buffer.withUnsafeBytes { bytes in
+                    bytes.baseAddress.map { write(output, $0 + written, count - written) } ?? -1
+                }
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    throw BuildError.io(operation: "write", path: destination, errno: errno)
+                }
+                written += result
+            }
+        }
+    }
+}
