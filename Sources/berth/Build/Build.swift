@@ -1,9 +1,11 @@
 import ArgumentParser
+import BerthBuild
 import BerthDockerfile
+import BerthOCI
 import Foundation
 
-/// `berth build`. This version checks Dockerfiles (`--check`); building images comes with the
-/// builder (issue #4) and is refused with a clear message until then.
+/// `berth build`: builds an image from a Dockerfile and a context directory, with BuildKit's plain
+/// progress; `--check` only lints the Dockerfile.
 struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build an image from a Dockerfile.",
@@ -14,6 +16,37 @@ struct Build: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Name of the Dockerfile (default: PATH/Dockerfile).", valueName: "string"))
     var file: String?
 
+    @Option(name: .shortAndLong, help: ArgumentHelp("Name and optionally a tag (format: name:tag).", valueName: "list"))
+    var tag: [String] = []
+
+    @Option(name: .customLong("build-arg"), help: ArgumentHelp("Set build-time variables.", valueName: "list"))
+    var buildArg: [String] = []
+
+    @Option(help: ArgumentHelp("Set metadata for an image.", valueName: "list"))
+    var label: [String] = []
+
+    @Option(help: ArgumentHelp("Set the target build stage to build.", valueName: "string"))
+    var target: String?
+
+    @Option(help: ArgumentHelp("Write the image ID to the file.", valueName: "string"))
+    var iidfile: String?
+
+    @Option(help: ArgumentHelp("Set the networking mode for the RUN instructions during build (host, none).",
+                               valueName: "string"))
+    var network: String = "default"
+
+    @Option(help: ArgumentHelp("Set target platform for build.", valueName: "string"))
+    var platform: String?
+
+    @Option(help: ArgumentHelp("Set type of progress output (auto, plain, tty, quiet).", valueName: "string"))
+    var progress: String = "auto"
+
+    @ArgumentParser.Flag(name: .customLong("no-cache"), help: "Do not use cache when building the image.")
+    var noCache = false
+
+    @ArgumentParser.Flag(name: .shortAndLong, help: "Suppress the build output and print image ID on success.")
+    var quiet = false
+
     @ArgumentParser.Flag(help: "Check the Dockerfile for errors and warnings without building.")
     var check = false
 
@@ -21,19 +54,80 @@ struct Build: ParsableCommand {
     var context: String
 
     func run() throws {
-        guard check else {
-            throw ValidationError("building images is not available in this version of berth; use --check to lint a Dockerfile")
+        if check { return try runCheck() }
+        let dockerfilePath = file ?? context + "/Dockerfile"
+        let text = try readDockerfile(dockerfilePath)
+        let host = "\(Platform.current.os)/\(Platform.current.architecture)"
+        if let platform, platform != host {
+            throw ValidationError("platform \(platform) is not supported: berth builds for the host's \(host)")
         }
-        let path = file ?? (context == "-" ? "-" : context + "/Dockerfile")
-        let text: String
-        if path == "-" {
-            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        } else {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ValidationError("failed to read Dockerfile: open \(path): no such file or directory")
+        guard ["default", "host", "none"].contains(network) else {
+            throw ValidationError("network mode \(network) is not supported for builds; use default, host or none")
+        }
+        var isDirectory: ObjCBool = false
+        guard context != "-", FileManager.default.fileExists(atPath: context, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("unable to prepare context: path \"\(context)\" not found")
+        }
+        let tags = try tag.map { value -> Reference in
+            do { return try Reference(parsing: value).withDefaultTag } catch {
+                throw ValidationError("invalid tag \"\(value)\": \(error)")
             }
-            text = String(decoding: data, as: UTF8.self)
         }
+        var epoch: Int64?
+        if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {
+            guard let value = Int64(text) else { throw ValidationError("invalid SOURCE_DATE_EPOCH: \(text)") }
+            epoch = value
+        }
+        let request = BuildRequest(
+            contextDirectory: context, dockerfile: text,
+            dockerfileName: file.map { ($0 as NSString).lastPathComponent } ?? "Dockerfile",
+            tags: tags, buildArgs: try pairs(buildArg, option: "--build-arg"),
+            labels: try pairs(label, option: "--label"), target: target, noCache: noCache,
+            sourceDateEpoch: epoch, network: network == "default" ? "host" : network)
+        let silent = quiet || progress == "quiet"
+        let builder = Builder(store: try global.openStore()) { line in
+            if !silent { printError(line) }
+        }
+        do {
+            let result = try builder.build(request)
+            if let iidfile {
+                try Data(result.imageID.description.utf8).write(to: URL(fileURLWithPath: iidfile))
+            }
+            if silent { print(result.imageID) }
+        } catch {
+            printError("ERROR: failed to solve: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// `K=V` values; a bare `K` takes its value from the environment, as Docker does.
+    func pairs(_ values: [String], option: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for value in values {
+            let parts = value.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard let key = parts.first, !key.isEmpty else { throw ValidationError("invalid \(option) value: \(value)") }
+            if parts.count > 1 {
+                result[key] = parts[1]
+            } else if let environment = ProcessInfo.processInfo.environment[key] {
+                result[key] = environment
+            }
+        }
+        return result
+    }
+
+    func readDockerfile(_ path: String) throws -> String {
+        if path == "-" {
+            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("failed to read Dockerfile: open \(path): no such file or directory")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func runCheck() throws {
+        let path = file ?? (context == "-" ? "-" : context + "/Dockerfile")
+        let text = try readDockerfile(path)
         let name = (path as NSString).lastPathComponent
         let report = try BerthDockerfile.lint(text, fileName: name == "-" ? "Dockerfile" : name)
         for warning in report.warnings {
