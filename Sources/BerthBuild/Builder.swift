@@ -155,9 +155,7 @@ public final class Builder {
         if let parent = context.stages.stage(named: baseName, before: index) {
             state = try buildStage(parent.index, &context)
         } else if baseName == "scratch" {
-            var config = ContainerConfig()
-            config.Env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-            state = ImageState(config: ImageConfig(config: config, history: []), layers: [], layerSizes: [:],
+            state = ImageState(config: ImageConfig(history: []), layers: [], layerSizes: [:],
                                key: Digest.sha256(of: Array("FROM scratch".utf8)))
         } else {
             let image: ImageRecord
@@ -173,6 +171,13 @@ public final class Builder {
                                key: Digest.sha256(of: Array("FROM \(image.id)".utf8)))
         }
         progress.done(fromStep)
+        // BuildKit gives every stage a PATH when its base image has none.
+        var baseConfig = state.config.config ?? ContainerConfig()
+        if !(baseConfig.Env ?? []).contains(where: { $0.hasPrefix("PATH=") }) {
+            baseConfig.Env = (baseConfig.Env ?? []) + ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+            state.config.config = baseConfig
+        }
+        state.config.comment = nil
 
         var scope = context.args.stageScope(imageEnvironment: ConfigChanges.environment(of: state.config.config ?? ContainerConfig()))
         var position = 1

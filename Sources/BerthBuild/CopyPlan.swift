@@ -196,7 +196,7 @@ struct CopyPlan {
     /// Whether `path` is a regular file holding a tar archive (plain, gzip or zstd).
     static func isTarArchive(_ path: String) -> Bool {
         var info = stat()
-        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size >= 512,
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
               let file = try? FileSource(path: path), let source = try? DecompressingSource(file) else { return false }
         var header = [UInt8](repeating: 0, count: 512)
         var filled = 0
