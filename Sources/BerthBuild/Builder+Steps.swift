@@ -46,15 +46,24 @@ extension Builder {
         case .run(let run):
             let visible = scope.args.filter { name, _ in !ConfigChanges.environment(of: config).keys.contains(name) }
                 .sorted { $0.key < $1.key }
+            var script = run.commandLine.arguments.joined(separator: " ")
+            if let heredoc = run.heredocs.first, run.heredocs.count == 1, run.commandLine.prependShell,
+               script.trimmingCharacters(in: .whitespaces).hasPrefix("<<"),
+               !script.trimmingCharacters(in: .whitespaces).contains(" ") {
+                // `RUN <<EOF … EOF`: the heredoc is the script the shell runs.
+                script = heredoc.content
+            } else if !run.heredocs.isEmpty {
+                throw BuildError.unsupported("RUN with a heredoc other than the whole script", fileName: fileName,
+                                             line: command.line)
+            }
             let arguments = run.commandLine.prependShell
-                ? (config.Shell ?? ["/bin/sh", "-c"]) + [run.commandLine.arguments.joined(separator: " ")]
+                ? (config.Shell ?? ["/bin/sh", "-c"]) + [script]
                 : run.commandLine.arguments
             let argsPrefix = visible.isEmpty ? "" : "|\(visible.count) " + visible.map { "\($0.key)=\($0.value)" }
                 .joined(separator: " ") + " "
             createdBy = "RUN \(argsPrefix)\(arguments.joined(separator: " ")) # buildkit"
-            guard run.mounts.isEmpty, run.heredocs.isEmpty else {
-                throw BuildError.unsupported(run.mounts.isEmpty ? "RUN with a heredoc" : "RUN --mount", fileName: fileName,
-                                             line: command.line)
+            guard run.mounts.isEmpty else {
+                throw BuildError.unsupported("RUN --mount", fileName: fileName, line: command.line)
             }
             let environment = (config.Env ?? []) + visible.map { "\($0.key)=\($0.value)" }
             layer = try runStep(arguments, environment: environment, config: config,
@@ -256,6 +265,10 @@ extension Builder {
     /// the builder's own, unpacking from the content store what neither has.
     func snapshotDirectories(_ state: ImageState) throws -> [String] {
         let chain = ChainID.chain(state.config.rootfs.diffIDs)
+        // The base image's layers are unpacked where `berth run` finds them too.
+        if let base = state.baseImage, let first = chain.first, !CopyPlan.exists(store.snapshotPath(first)) {
+            _ = try store.unpack(base)
+        }
         return try chain.enumerated().map { position, chainID in
             let unpacked = store.snapshotPath(chainID)
             if CopyPlan.exists(unpacked) { return unpacked }

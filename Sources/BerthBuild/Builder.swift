@@ -79,6 +79,22 @@ public final class Builder {
         var layers: [Descriptor]
         var layerSizes: [Digest: Int64]
         var key: Digest
+        /// The store image the state starts from, whose snapshots the store unpacks.
+        var baseImage: ImageRecord?
+    }
+
+    /// The state of an image in the store, for FROM and COPY --from.
+    func imageState(_ name: String) throws -> ImageState {
+        let image: ImageRecord
+        do {
+            image = try store.image(named: name)
+        } catch {
+            throw BuildError.baseImageNotFound(name)
+        }
+        let config = try store.config(of: image)
+        let manifest = try store.manifest(of: image)
+        return ImageState(config: config, layers: manifest.layers, layerSizes: try store.layerSizes(config.rootfs.diffIDs),
+                          key: Digest.sha256(of: Array("FROM \(image.id)".utf8)), baseImage: image)
     }
 
     struct Context {
@@ -145,32 +161,33 @@ public final class Builder {
                 _ = try buildStage(source.index, &context)
             }
         }
-        let total = 1 + stage.commands.filter(Self.isVertex).count
-        let prefix = stage.name ?? (context.stages.stages.count > 1 ? "stage-\(index)" : nil)
-        let label = { (position: Int) -> String in
-            return "[\(prefix.map { $0 + " " } ?? "")\(position)/\(total)]"
-        }
         var state: ImageState
-        let fromStep = progress.begin("\(label(1)) FROM \(baseName)")
-        if let parent = context.stages.stage(named: baseName, before: index) {
-            state = try buildStage(parent.index, &context)
+        let parentStage = context.stages.stage(named: baseName, before: index)
+        if let parentStage {
+            state = try buildStage(parentStage.index, &context)
         } else if baseName == "scratch" {
             state = ImageState(config: ImageConfig(history: []), layers: [], layerSizes: [:],
                                key: Digest.sha256(of: Array("FROM scratch".utf8)))
         } else {
-            let image: ImageRecord
-            do {
-                image = try store.image(named: baseName)
-            } catch {
-                throw BuildError.baseImageNotFound(baseName)
-            }
-            let config = try store.config(of: image)
-            let manifest = try store.manifest(of: image)
-            state = ImageState(config: config, layers: manifest.layers,
-                               layerSizes: try store.layerSizes(config.rootfs.diffIDs),
-                               key: Digest.sha256(of: Array("FROM \(image.id)".utf8)))
+            state = try imageState(baseName)
         }
-        progress.done(fromStep)
+        // An image's ONBUILD triggers run first in a build FROM it, and are not inherited further.
+        var triggers: [Command] = []
+        if parentStage == nil {
+            for expression in state.config.config?.OnBuild ?? [] {
+                for instruction in try Dockerfile.parse(expression, fileName: fileName).instructions {
+                    triggers.append(try Command(instruction, escape: context.escape, fileName: fileName))
+                }
+            }
+            if !triggers.isEmpty { state.config.config?.OnBuild = nil }
+        }
+        let commands = triggers + stage.commands
+        let total = 1 + commands.filter(Self.isVertex).count
+        let prefix = stage.name ?? (context.stages.stages.count > 1 ? "stage-\(index)" : nil)
+        let label = { (position: Int) -> String in
+            "[\(prefix.map { $0 + " " } ?? "")\(position)/\(total)]"
+        }
+        progress.done(progress.begin("\(label(1)) FROM \(baseName)"))
         // BuildKit gives every stage a PATH when its base image has none.
         var baseConfig = state.config.config ?? ContainerConfig()
         if !(baseConfig.Env ?? []).contains(where: { $0.hasPrefix("PATH=") }) {
@@ -181,7 +198,7 @@ public final class Builder {
 
         var scope = context.args.stageScope(imageEnvironment: ConfigChanges.environment(of: state.config.config ?? ContainerConfig()))
         var position = 1
-        for command in stage.commands {
+        for command in commands {
             let expanded = try scope.apply(command, fileName: fileName)
             var step: BuildProgress.Step?
             if Self.isVertex(command) {
@@ -272,7 +289,8 @@ public final class Builder {
             let state = try buildStage(stage.index, &context)
             return CopySource(root: "", ignore: nil, stageKey: state.key, stageState: state)
         }
-        throw BuildError.unsupported("COPY --from=\(from) (an image rather than a stage)", fileName: fileName, line: line)
+        let state = try imageState(from)
+        return CopySource(root: "", ignore: nil, stageKey: state.key, stageState: state)
     }
 
     /// The selection a COPY/ADD makes from the context (nil for a stage source: it is selected

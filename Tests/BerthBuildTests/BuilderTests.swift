@@ -227,3 +227,40 @@ import Testing
         #expect(ids[0] == ids[1])
     }
 }
+
+/// ONBUILD triggers, heredoc scripts and COPY --from an image in the store.
+@Suite(.serialized) struct BuilderChildBuildTests {
+    @Test func onbuildTriggersFireInAChildBuildOnly() throws {
+        if BuildFixture.skipped(needsRun: false) { return }
+        let fixture = try BuildFixture()
+        try fixture.write("marker.txt", "from the parent's trigger\n")
+        try fixture.build("FROM busybox\nONBUILD COPY marker.txt /marker.txt\n", tag: "parent")
+        #expect(try fixture.config("parent").config?.OnBuild == ["COPY marker.txt /marker.txt"])
+        try fixture.build("FROM parent\nENV CHILD=1\n", tag: "child")
+        #expect(try fixture.layerFile("marker.txt", "child") == "from the parent's trigger\n")
+        #expect(try fixture.config("child").config?.OnBuild == nil)
+    }
+
+    @Test func copyFromAnImageInTheStore() throws {
+        if BuildFixture.skipped(needsRun: false) { return }
+        let fixture = try BuildFixture()
+        try fixture.build("FROM scratch\nCOPY --from=busybox /bin/busybox /busybox\n")
+        let entries = try fixture.layerEntries()
+        #expect((entries["busybox"]?.size ?? 0) > 100_000)
+        #expect(entries["busybox"].map { $0.mode & 0o111 != 0 } == true)
+    }
+
+    @Test func runHeredocIsTheScript() throws {
+        if BuildFixture.skipped(needsRun: true) { return }
+        let fixture = try BuildFixture()
+        try fixture.build("""
+            FROM busybox
+            RUN <<EOF
+            echo one > /one
+            echo two > /two
+            EOF
+            """)
+        #expect(try fixture.layerFile("one") == "one\n")
+        #expect(try fixture.layerFile("two") == "two\n")
+    }
+}

@@ -44,6 +44,9 @@ struct Build: ParsableCommand {
     @ArgumentParser.Flag(name: .customLong("no-cache"), help: "Do not use cache when building the image.")
     var noCache = false
 
+    @ArgumentParser.Flag(help: "Always attempt to pull a newer version of the image.")
+    var pull = false
+
     @ArgumentParser.Flag(name: .shortAndLong, help: "Suppress the build output and print image ID on success.")
     var quiet = false
 
@@ -55,18 +58,21 @@ struct Build: ParsableCommand {
 
     func run() throws {
         if check { return try runCheck() }
+        var isDirectory: ObjCBool = false
+        guard context != "-", FileManager.default.fileExists(atPath: context, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("unable to prepare context: path \"\(context)\" not found")
+        }
         let dockerfilePath = file ?? context + "/Dockerfile"
         let text = try readDockerfile(dockerfilePath)
+        if pull {
+            throw ValidationError("--pull: berth does not pull images yet; load or import base images into the local store and build without --pull")
+        }
         let host = "\(Platform.current.os)/\(Platform.current.architecture)"
         if let platform, platform != host {
             throw ValidationError("platform \(platform) is not supported: berth builds for the host's \(host)")
         }
         guard ["default", "host", "none"].contains(network) else {
             throw ValidationError("network mode \(network) is not supported for builds; use default, host or none")
-        }
-        var isDirectory: ObjCBool = false
-        guard context != "-", FileManager.default.fileExists(atPath: context, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("unable to prepare context: path \"\(context)\" not found")
         }
         let tags = try tag.map { value -> Reference in
             do { return try Reference(parsing: value).withDefaultTag } catch {
@@ -80,7 +86,7 @@ struct Build: ParsableCommand {
         }
         let request = BuildRequest(
             contextDirectory: context, dockerfile: text,
-            dockerfileName: file.map { ($0 as NSString).lastPathComponent } ?? "Dockerfile",
+            dockerfileName: file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile",
             tags: tags, buildArgs: try pairs(buildArg, option: "--build-arg"),
             labels: try pairs(label, option: "--label"), target: target, noCache: noCache,
             sourceDateEpoch: epoch, network: network == "default" ? "host" : network)
