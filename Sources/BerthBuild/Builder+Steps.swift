@@ -36,10 +36,18 @@ extension Builder {
             }
             _ = workdir
         case .copy(let copy):
+            guard copy.exclude.isEmpty, !copy.parents else {
+                throw BuildError.unsupported(copy.parents ? "COPY --parents" : "COPY --exclude", fileName: fileName,
+                                             line: command.line)
+            }
             createdBy = "COPY \(copy.files.sources.joined(separator: " ")) \(copy.files.destination) # buildkit"
             layer = try copyStep(command, chown: copy.chown, chmod: copy.chmod, state: state, source: source, plan: plan,
                                  context: context)
         case .add(let add):
+            guard add.exclude.isEmpty, add.checksum == nil else {
+                throw BuildError.unsupported(add.checksum == nil ? "ADD --exclude" : "ADD --checksum", fileName: fileName,
+                                             line: command.line)
+            }
             createdBy = "ADD \(add.files.sources.joined(separator: " ")) \(add.files.destination) # buildkit"
             layer = try copyStep(command, chown: add.chown, chmod: add.chmod, state: state, source: source, plan: plan,
                                  context: context)
@@ -228,10 +236,28 @@ extension Builder {
     // MARK: Layers and snapshots
 
     /// A fresh directory on the store's file system, so finished layers can be renamed into place.
+    /// Named `<pid>-<uuid>` so a later build can tell the leftovers of a killed one.
     func makeStaging() throws -> String {
-        let path = buildRoot + "/tmp/" + UUID().uuidString
+        let path = buildRoot + "/tmp/\(getpid())-" + UUID().uuidString.lowercased()
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
+    }
+
+    /// Removes what builds killed mid-step left behind: their RUN containers, mounts and
+    /// staging directories (those whose process is gone).
+    func removeLeftovers() {
+        let directory = buildRoot + "/tmp"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let pid = name.split(separator: "-").first.flatMap({ Int32($0) }), pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let path = directory + "/" + name
+            try? Runc(binary: runcBinary, stateRoot: buildRoot + "/runc").delete(BuildStepRunner.containerID(directory: path),
+                                                                                force: true)
+            for mountPoint in [path + "/rootfs", path] {
+                while umount2(mountPoint, Int32(MNT_DETACH)) == 0 {}
+            }
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     /// Archives `directory` into an uncompressed layer in the content store, then keeps the

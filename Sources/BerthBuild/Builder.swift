@@ -111,6 +111,7 @@ public final class Builder {
 
     /// Builds the request's target stage, writes the image and names it.
     public func build(_ request: BuildRequest) throws -> BuildResult {
+        removeLeftovers()
         let load = progress.begin("[internal] load build definition from \(request.dockerfileName)")
         let dockerfile = try Dockerfile.parse(request.dockerfile, fileName: request.dockerfileName)
         let stages = try dockerfile.stages()

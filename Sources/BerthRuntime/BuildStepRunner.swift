@@ -37,7 +37,7 @@ public enum BuildStepRunner {
         }
         let rootfs = try Overlay.mount(lowers: lowers, directory: directory)
         defer { try? Overlay.unmount(directory: directory) }
-        let id = "build-" + ContainerID.random().prefix(20)
+        let id = containerID(directory: directory)
         let users = UserResolver(rootfs: rootfs)
         let (user, home) = try users.resolve(process.user)
         let cwd = process.workingDirectory.isEmpty ? "/" : process.workingDirectory
@@ -83,6 +83,14 @@ public enum BuildStepRunner {
         try? Overlay.unmount(directory: directory)
         removeEmptyMountPoints(missingTargets.sorted(by: >), upper: directory + "/upper")
         return status
+    }
+
+    /// The runc container ID of the step run in `directory`: derived from it, so whoever cleans up
+    /// after a killed build can find and delete the container.
+    public static func containerID(directory: String) -> String {
+        let name = directory.split(separator: "/").last.map(String.init) ?? ""
+        let allowed = name.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+        return "build-" + (allowed.isEmpty ? String(ContainerID.random().prefix(20)) : allowed)
     }
 
     /// Removes mount points that runc created, deepest first, when they are still empty.

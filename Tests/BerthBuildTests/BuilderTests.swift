@@ -1,6 +1,7 @@
 import BerthBuild
 import BerthOCI
 import Foundation
+import Glibc
 import Testing
 
 /// Builds through the library on a temporary store with busybox imported. Tests with RUN steps
@@ -262,5 +263,20 @@ import Testing
             """)
         #expect(try fixture.layerFile("one") == "one\n")
         #expect(try fixture.layerFile("two") == "two\n")
+    }
+}
+
+@Suite(.serialized) struct BuilderRecoveryTests {
+    @Test func aBuildRemovesWhatAKilledBuildLeftMounted() throws {
+        if BuildFixture.skipped(needsRun: true) { return }
+        let fixture = try BuildFixture()
+        // A staging directory of a build process that no longer exists, its rootfs still mounted.
+        let stale = fixture.root + "/buildcache/tmp/2147483-0c7d2c5e"
+        try FileManager.default.createDirectory(atPath: stale + "/rootfs", withIntermediateDirectories: true)
+        #expect(mount("tmpfs", stale + "/rootfs", "tmpfs", 0, nil) == 0)
+        try fixture.build("FROM busybox\nRUN true\n")
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        #expect(!mounts.contains(stale))
     }
 }
