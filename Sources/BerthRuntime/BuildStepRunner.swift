@@ -15,13 +15,40 @@ public enum BuildStepRunner {
         public var user: String
         /// `host` shares the host's network; `none` gives a network namespace with only loopback.
         public var network: String
+        /// Extra mounts (RUN --mount), which are not part of the step's layer.
+        public var mounts: [Mount]
 
-        public init(arguments: [String], environment: [String], workingDirectory: String, user: String, network: String) {
+        public init(arguments: [String], environment: [String], workingDirectory: String, user: String, network: String,
+                    mounts: [Mount] = []) {
             self.arguments = arguments
             self.environment = environment
             self.workingDirectory = workingDirectory
             self.user = user
             self.network = network
+            self.mounts = mounts
+        }
+    }
+
+    /// A mount in the step's container: a bind of a host path, or a tmpfs.
+    public struct Mount: Sendable, Equatable {
+        public var destination: String
+        /// A host path for a bind mount; nil for a tmpfs.
+        public var source: String?
+        public var readOnly: Bool
+
+        public init(destination: String, source: String?, readOnly: Bool) {
+            self.destination = destination
+            self.source = source
+            self.readOnly = readOnly
+        }
+
+        var specMount: RuntimeSpec.Mount {
+            if let source {
+                return RuntimeSpec.Mount(destination: destination, type: "bind", source: source,
+                                         options: ["rbind", "rprivate", readOnly ? "ro" : "rw"])
+            }
+            return RuntimeSpec.Mount(destination: destination, type: "tmpfs", source: "tmpfs",
+                                     options: ["nosuid", "nodev", readOnly ? "ro" : "rw"])
         }
     }
 
@@ -52,10 +79,11 @@ public enum BuildStepRunner {
         let record = ContainerRecord(id: id, name: id, created: Date(), imageName: "", imageID: "", config: config,
                                      hostConfig: hostConfig, layers: lowers)
         let builder = BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: CgroupLayout.detect())
-        let mountTargets = builder.mounts(privileged: false).map(\.destination)
+        let mountTargets = builder.mounts(privileged: false).map(\.destination) + process.mounts.map(\.destination)
         let missingTargets = mountTargets.filter { !Files.exists(SecurePath.join(rootfs, $0)) }
         try BundleBuilder.writeEtcFiles(directory: directory, record: record)
-        let spec = try builder.spec(user: user, home: home, networkNamespace: nil)
+        var spec = try builder.spec(user: user, home: home, networkNamespace: nil)
+        spec.mounts = (spec.mounts ?? []) + process.mounts.map(\.specMount)
         try Files.writeAtomically(CanonicalJSON.encode(spec), to: directory + "/config.json", mode: 0o600)
 
         let pipe = try Pipe.make()

@@ -149,9 +149,17 @@ public final class LogReader {
     private let descriptor: Int32
     private var partial: [UInt8] = []
 
-    public init(path: String) throws {
+    /// Opens the log at `path`, reading from byte `offset` on (a previous size, to skip old runs).
+    public init(path: String, offset: Int64 = 0) throws {
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 { throw RuntimeError.lastIO("open", path) }
+        if offset > 0 { lseek(descriptor, off_t(offset), SEEK_SET) }
+    }
+
+    /// The size of the log at `path` now (0 if it does not exist yet).
+    public static func size(of path: String) -> Int64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
     }
 
     deinit { close(descriptor) }

@@ -37,6 +37,12 @@ enum Spawn {
                 posix_spawn_file_actions_adddup2(&actions, source, target)
             }
         }
+        // Nothing else this process holds open reaches the child, close-on-exec or not: a monitor
+        // that inherited, say, its caller's pipe would keep that pipe open for the container's life.
+        let firstUnmapped = (mappedTargets.union([0, 1, 2]).max() ?? 2) + 1
+        if let closeFrom = Self.addCloseFrom {
+            _ = closeFrom(&actions, firstUnmapped)
+        }
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid = pid_t()
@@ -44,6 +50,13 @@ enum Spawn {
         if status != 0 { throw RuntimeError.io(operation: "start", path: argv[0], errno: status) }
         return pid
     }
+
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift cannot see because
+    /// Glibc is imported without _GNU_SOURCE.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     /// Waits for `pid` and returns its exit status as a shell reports it (128+signal if killed).
     static func wait(_ pid: pid_t) -> Int32 {

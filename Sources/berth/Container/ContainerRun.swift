@@ -70,8 +70,10 @@ struct ContainerStart: ParsableCommand {
         if attach {
             guard containers.count == 1 else { throw ValidationError("you cannot start and attach multiple containers at once") }
             let record = try runtime.container(containers[0])
+            // Only this run's output is attached, as Docker attaches to the new process.
+            let offset = LogReader.size(of: runtime.containers.logPath(of: record.id))
             let connection = try runtime.start(record.id)
-            throw ExitCode(try Attach(runtime: runtime, id: record.id, connection: connection).run())
+            throw ExitCode(try Attach(runtime: runtime, id: record.id, connection: connection, logOffset: offset).run())
         }
         try forEachContainer(containers) { reference in
             try runtime.start(reference).finish()
@@ -95,9 +97,10 @@ struct Attach {
     var runtime: ContainerRuntime
     var id: String
     var connection: MonitorConnection
+    var logOffset: Int64 = 0
 
     func run() throws -> Int32 {
-        let reader = try LogReader(path: runtime.containers.logPath(of: id))
+        let reader = try LogReader(path: runtime.containers.logPath(of: id), offset: logOffset)
         let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
