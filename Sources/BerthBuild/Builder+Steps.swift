@@ -70,11 +70,9 @@ extension Builder {
             let argsPrefix = visible.isEmpty ? "" : "|\(visible.count) " + visible.map { "\($0.key)=\($0.value)" }
                 .joined(separator: " ") + " "
             createdBy = "RUN \(argsPrefix)\(arguments.joined(separator: " ")) # buildkit"
-            guard run.mounts.isEmpty else {
-                throw BuildError.unsupported("RUN --mount", fileName: fileName, line: command.line)
-            }
             let environment = (config.Env ?? []) + visible.map { "\($0.key)=\($0.value)" }
-            layer = try runStep(arguments, environment: environment, config: config,
+            let mounts = try runMounts(run, context: context, line: command.line)
+            layer = try runStep(arguments, environment: environment, mounts: mounts, config: config,
                                 network: run.network ?? context.request.network, command: command, state: state,
                                 step: step, context: context)
         case .cmd(let line), .entrypoint(let line):
@@ -195,7 +193,8 @@ extension Builder {
 
     // MARK: RUN
 
-    func runStep(_ arguments: [String], environment: [String], config: ContainerConfig, network: String, command: Command,
+    func runStep(_ arguments: [String], environment: [String], mounts: [BuildStepRunner.Mount], config: ContainerConfig,
+                 network: String, command: Command,
                  state: ImageState, step: BuildProgress.Step?, context: Context) throws -> BuildCache.Layer {
         let lowers = try snapshotDirectories(state)
         let directory = try makeStaging()
@@ -206,7 +205,7 @@ extension Builder {
         }
         let process = BuildStepRunner.Process(arguments: arguments, environment: environment,
                                               workingDirectory: config.WorkingDir ?? "/", user: config.User ?? "",
-                                              network: network)
+                                              network: network, mounts: mounts)
         let status = try BuildStepRunner.run(process, lowers: lowers, directory: directory, runcBinary: runcBinary,
                                              stateRoot: buildRoot + "/runc", output: lines.append)
         lines.finish()
@@ -231,6 +230,62 @@ extension Builder {
             throw error
         }
         return try commit(directory + "/upper", fromOverlayUpper: true, state: state, context: context)
+    }
+
+    /// RUN --mount as container mounts: cache directories that persist under the build root,
+    /// tmpfs, read-only binds of the build context, and `--secret` files.
+    func runMounts(_ run: RunCommand, context: Context, line: Int) throws -> [BuildStepRunner.Mount] {
+        let fileName = context.request.dockerfileName
+        var mounts: [BuildStepRunner.Mount] = []
+        for mount in run.mounts {
+            func option(_ key: String) -> String? { mount.options.last(where: { $0.key == key })?.value }
+            switch mount.type {
+            case .cache:
+                let target = mount.target ?? ""
+                let id = option("id") ?? target
+                let source = buildRoot + "/mounts/cache/" + Digest.sha256(of: Array(id.utf8)).encoded
+                try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+                mounts.append(.init(destination: target, source: source, readOnly: mount.readOnly ?? false))
+            case .tmpfs:
+                mounts.append(.init(destination: mount.target ?? "", source: nil, readOnly: false))
+            case .bind:
+                guard mount.from == nil else {
+                    throw BuildError.unsupported("RUN --mount=type=bind,from=…", fileName: fileName, line: line)
+                }
+                guard mount.readOnly ?? true else {
+                    throw BuildError.unsupported("a read-write bind mount of the context", fileName: fileName, line: line)
+                }
+                let relative = CopyPlan.clean(mount.source ?? ".")
+                let source = relative.isEmpty ? context.request.contextDirectory : context.request.contextDirectory + "/" + relative
+                guard CopyPlan.exists(source) else {
+                    throw BuildError.sourceNotFound(mount.source ?? ".", fileName: fileName, line: line)
+                }
+                mounts.append(.init(destination: mount.target ?? "", source: source, readOnly: true))
+            case .secret:
+                let id = option("id") ?? mount.target.map { ($0 as NSString).lastPathComponent } ?? ""
+                guard let source = context.request.secrets[id] else {
+                    if option("required") == "true" {
+                        throw BuildError.unsupported("a missing required secret \"\(id)\" (pass --secret id=\(id),src=FILE)",
+                                                     fileName: fileName, line: line)
+                    }
+                    continue
+                }
+                mounts.append(.init(destination: mount.target ?? "/run/secrets/" + id, source: source, readOnly: true))
+            case .ssh:
+                throw BuildError.unsupported("RUN --mount=type=ssh", fileName: fileName, line: line)
+            }
+        }
+        return mounts
+    }
+
+    /// What RUN --mount adds to a step's cache key: the content of bound context directories.
+    func mountCacheText(_ run: RunCommand, context: Context, line: Int) throws -> String {
+        try run.mounts.filter { $0.type == .bind && $0.from == nil }.map { mount in
+            let plan = try CopyPlan.make(sources: [mount.source ?? "."], destination: "/", workingDirectory: nil,
+                                         root: context.request.contextDirectory, ignore: context.ignore,
+                                         extractArchives: false, fileName: context.request.dockerfileName, line: line)
+            return try plan.contentHash(ownership: false).description
+        }.joined(separator: ",")
     }
 
     // MARK: Layers and snapshots

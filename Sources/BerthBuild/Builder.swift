@@ -28,10 +28,13 @@ public struct BuildRequest: Sendable {
     public var sourceDateEpoch: Int64?
     /// RUN's default network: `host` or `none`.
     public var network: String
+    /// `--secret id=…,src=…`: files RUN --mount=type=secret can read, by id.
+    public var secrets: [String: String]
 
     public init(contextDirectory: String, dockerfile: String, dockerfileName: String = "Dockerfile",
                 tags: [Reference] = [], buildArgs: [String: String] = [:], labels: [String: String] = [:],
-                target: String? = nil, noCache: Bool = false, sourceDateEpoch: Int64? = nil, network: String = "host") {
+                target: String? = nil, noCache: Bool = false, sourceDateEpoch: Int64? = nil, network: String = "host",
+                secrets: [String: String] = [:]) {
         self.contextDirectory = contextDirectory
         self.dockerfile = dockerfile
         self.dockerfileName = dockerfileName
@@ -42,6 +45,7 @@ public struct BuildRequest: Sendable {
         self.noCache = noCache
         self.sourceDateEpoch = sourceDateEpoch
         self.network = network
+        self.secrets = secrets
     }
 }
 
@@ -217,6 +221,9 @@ public final class Builder {
                 copySource = CopySource(root: context.request.contextDirectory, ignore: context.ignore, stageKey: nil)
             default:
                 break
+            }
+            if case .run(let run) = expanded {
+                extra = try mountCacheText(run, context: context, line: command.line)
             }
             if let copySource {
                 copyPlan = try plan(for: expanded, state: state, source: copySource, context: context)

@@ -71,12 +71,13 @@ final class BuildFixture {
     /// Builds `dockerfile` in the context, tagging `tag`.
     @discardableResult
     func build(_ dockerfile: String, tag: String = "app", noCache: Bool = false, epoch: Int64? = nil,
-               target: String? = nil) throws -> BuildResult {
+               target: String? = nil, secrets: [String: String] = [:]) throws -> BuildResult {
         lines = []
         let builder = Builder(store: store) { [weak self] line in self?.lines.append(line) }
         return try builder.build(BuildRequest(
             contextDirectory: contextDirectory, dockerfile: dockerfile, tags: [try Reference(parsing: tag)],
-            target: target, noCache: noCache, sourceDateEpoch: epoch, network: "none"))
+            target: target, noCache: noCache, sourceDateEpoch: epoch, network: "none",
+            secrets: secrets))
     }
 
     func config(_ name: String = "app") throws -> ImageConfig {

@@ -280,3 +280,30 @@ import Testing
         #expect(!mounts.contains(stale))
     }
 }
+
+@Suite(.serialized) struct BuilderRunMountTests {
+    @Test func cacheMountPersistsAcrossBuildsAndStaysOutOfTheLayer() throws {
+        if BuildFixture.skipped(needsRun: true) { return }
+        let fixture = try BuildFixture()
+        let dockerfile = "FROM busybox\nRUN --mount=type=cache,target=/var/cache/app echo run >> /var/cache/app/log && wc -l < /var/cache/app/log > /count\n"
+        try fixture.build(dockerfile)
+        try fixture.build(dockerfile, noCache: true)
+        #expect(try fixture.layerFile("count")?.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+        #expect(try fixture.layerEntries().keys.allSatisfy { !$0.hasPrefix("var/cache/app") })
+    }
+
+    @Test func secretAndContextBindAreReadableButNotInTheLayer() throws {
+        if BuildFixture.skipped(needsRun: true) { return }
+        let fixture = try BuildFixture()
+        try fixture.write("src/input.txt", "from the context\n")
+        let secretFile = fixture.root + "/token"
+        try Data("s3cret\n".utf8).write(to: URL(fileURLWithPath: secretFile))
+        try fixture.build("""
+            FROM busybox
+            RUN --mount=type=secret,id=token --mount=type=bind,source=src,target=/mnt/src cat /run/secrets/token /mnt/src/input.txt > /seen
+            """, secrets: ["token": secretFile])
+        #expect(try fixture.layerFile("seen") == "s3cret\nfrom the context\n")
+        let paths = try fixture.layerEntries().keys
+        #expect(paths.allSatisfy { !$0.hasPrefix("run/secrets") && !$0.hasPrefix("mnt") })
+    }
+}

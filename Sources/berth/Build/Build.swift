@@ -35,6 +35,10 @@ struct Build: ParsableCommand {
                                valueName: "string"))
     var network: String = "default"
 
+    @Option(help: ArgumentHelp("Secret to expose to the build (format: \"id=mysecret,src=/local/secret\").",
+                               valueName: "stringArray"))
+    var secret: [String] = []
+
     @Option(help: ArgumentHelp("Set target platform for build.", valueName: "string"))
     var platform: String?
 
@@ -84,12 +88,28 @@ struct Build: ParsableCommand {
             guard let value = Int64(text) else { throw ValidationError("invalid SOURCE_DATE_EPOCH: \(text)") }
             epoch = value
         }
+        var secrets: [String: String] = [:]
+        for value in secret {
+            var fields: [String: String] = [:]
+            for field in value.split(separator: ",") {
+                let parts = field.split(separator: "=", maxSplits: 1).map(String.init)
+                fields[parts[0]] = parts.count > 1 ? parts[1] : ""
+            }
+            guard let id = fields["id"], !id.isEmpty, let source = fields["src"] ?? fields["source"] else {
+                throw ValidationError("invalid --secret \(value): expected id=NAME,src=FILE")
+            }
+            guard FileManager.default.isReadableFile(atPath: source) else {
+                throw ValidationError("--secret \(id): cannot read \(source)")
+            }
+            secrets[id] = (source as NSString).standardizingPath.hasPrefix("/") ? source
+                : FileManager.default.currentDirectoryPath + "/" + source
+        }
         let request = BuildRequest(
             contextDirectory: context, dockerfile: text,
             dockerfileName: file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile",
             tags: tags, buildArgs: try pairs(buildArg, option: "--build-arg"),
             labels: try pairs(label, option: "--label"), target: target, noCache: noCache,
-            sourceDateEpoch: epoch, network: network == "default" ? "host" : network)
+            sourceDateEpoch: epoch, network: network == "default" ? "host" : network, secrets: secrets)
         let silent = quiet || progress == "quiet"
         let builder = Builder(store: try global.openStore()) { line in
             if !silent { printError(line) }
