@@ -19,8 +19,8 @@ struct BundleBuilder {
         "CAP_AUDIT_WRITE",
     ]
 
-    /// Every capability name up to the kernel's last one, for `--privileged` and `--cap-add ALL`.
-    static let allCapabilities: [String] = {
+    /// Every capability name up to the kernel's last one.
+    static let knownCapabilities: [String] = {
         let names = [
             "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
             "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
@@ -35,6 +35,18 @@ struct BundleBuilder {
             last = min(value, last)
         }
         return names[0...last].map { "CAP_" + $0 }
+    }()
+
+    /// The known capabilities this process may grant, for `--privileged` and `--cap-add ALL`:
+    /// asking for one outside Berth's own bounding set makes runc fail with EPERM.
+    static let allCapabilities: [String] = {
+        var bounding = UInt64.max
+        if let status = try? Files.read("/proc/self/status") {
+            for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix("CapBnd:") {
+                bounding = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) ?? .max
+            }
+        }
+        return knownCapabilities.enumerated().filter { bounding & (1 << UInt64($0.offset)) != 0 }.map(\.element)
     }()
 
     static let maskedPaths = [
@@ -58,7 +70,7 @@ struct BundleBuilder {
         if privileged { return allCapabilities }
         let adds = add.map(capabilityName)
         let drops = drop.map(capabilityName)
-        for name in adds + drops where name != "ALL" && !allCapabilities.contains(name) {
+        for name in adds + drops where name != "ALL" && !knownCapabilities.contains(name) {
             throw RuntimeError.invalidOption("unknown capability: \"\(name)\"")
         }
         var result = drops.contains("ALL") ? [] : defaultCapabilities.filter { !drops.contains($0) }

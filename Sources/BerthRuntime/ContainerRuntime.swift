@@ -163,6 +163,15 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// process runs (or throws why it could not start). Keep the returned connection to wait
     /// for the exit code; dropping it leaves the container running on its own.
     public func start(_ reference: String) throws -> MonitorConnection {
+        let found = try containers.find(reference)
+        // One start at a time per container, so a second one cannot clean up what the first's
+        // monitor is setting up; it waits, then sees the container running.
+        return try FileLock(containers.path(of: found.id) + "/start.lock").withLock {
+            try startLocked(found.id)
+        }
+    }
+
+    private func startLocked(_ reference: String) throws -> MonitorConnection {
         let record = try container(reference)
         if record.state.status == .running || containers.monitorAlive(record.id) {
             throw RuntimeError.invalidOption("container \(record.name) is already running")

@@ -76,6 +76,8 @@ struct ContainerStart: ParsableCommand {
             throw ExitCode(try Attach(runtime: runtime, id: record.id, connection: connection, logOffset: offset).run())
         }
         try forEachContainer(containers) { reference in
+            // Starting a running container is not an error in Docker.
+            if try runtime.container(reference).state.running { return }
             try runtime.start(reference).finish()
         }
     }
