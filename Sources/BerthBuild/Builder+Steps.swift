@@ -376,6 +376,15 @@ extension Builder {
         return false
     }
 
+    /// Whether `path` is a directory in the state's file system.
+    func isDirectory(_ path: String, in state: ImageState) throws -> Bool {
+        for lower in try snapshotDirectories(state).reversed() {
+            var info = stat()
+            if lstat(lower + path, &info) == 0 { return (info.st_mode & S_IFMT) == S_IFDIR }
+        }
+        return false
+    }
+
     // MARK: Export
 
     /// Writes the config and manifest, registers the image and names it in one transaction.

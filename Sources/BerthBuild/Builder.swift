@@ -314,14 +314,15 @@ public final class Builder {
         switch command {
         case .copy(let copy):
             return try CopyPlan.make(sources: copy.files.paths, destination: copy.files.destination, workingDirectory: workdir,
-                                     root: root, ignore: ignore, extractArchives: false, fileName: fileName, line: command.line)
+                                     root: root, ignore: ignore, extractArchives: false, fileName: fileName, line: command.line,
+                                     isExistingDirectory: { try self.isDirectory($0, in: state) })
         case .add(let add):
             for source in add.files.paths where source.contains("://") || source.hasPrefix("git@") {
                 throw BuildError.unsupported("ADD from a URL (\(source))", fileName: fileName, line: command.line)
             }
             return try CopyPlan.make(sources: add.files.paths, destination: add.files.destination, workingDirectory: workdir,
                                      root: root, ignore: ignore, extractArchives: add.unpack ?? true, fileName: fileName,
-                                     line: command.line)
+                                     line: command.line, isExistingDirectory: { try self.isDirectory($0, in: state) })
         default:
             return CopyPlan()
         }

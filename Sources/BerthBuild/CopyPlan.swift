@@ -27,7 +27,8 @@ struct CopyPlan {
     /// Selects `sources` (relative to `root`) for `destination`. `ignore` applies to the build
     /// context only; `extractArchives` is ADD's behaviour for local tar files.
     static func make(sources: [String], destination: String, workingDirectory: String?, root: String,
-                     ignore: DockerIgnore?, extractArchives: Bool, fileName: String, line: Int) throws -> CopyPlan {
+                     ignore: DockerIgnore?, extractArchives: Bool, fileName: String, line: Int,
+                     isExistingDirectory: (String) throws -> Bool = { _ in false }) throws -> CopyPlan {
         let hasWildcard = sources.contains(where: isPattern)
         let destinationIsDirectory = destination.hasSuffix("/") || destination.hasSuffix("/.") || sources.count > 1
             || hasWildcard || destination == "."
@@ -55,7 +56,9 @@ struct CopyPlan {
                     try plan.addContents(of: path, relative: match, target: target, root: root, ignore: ignore)
                 } else {
                     let name = (match as NSString).lastPathComponent
-                    let fileTarget = destinationIsDirectory ? join(target, name) : target
+                    // A file copied onto an existing directory goes into it, as Docker does.
+                    let intoDirectory = try destinationIsDirectory || isExistingDirectory(target)
+                    let fileTarget = intoDirectory ? join(target, name) : target
                     if extractArchives, isTarArchive(path) {
                         plan.items.append(Item(source: path, target: target, kind: .archive))
                     } else {

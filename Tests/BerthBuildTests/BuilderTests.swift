@@ -307,3 +307,15 @@ import Testing
         #expect(paths.allSatisfy { !$0.hasPrefix("run/secrets") && !$0.hasPrefix("mnt") })
     }
 }
+
+@Suite(.serialized) struct BuilderDestinationTests {
+    @Test func fileCopiedOntoAnExistingDirectoryGoesIntoIt() throws {
+        if BuildFixture.skipped(needsRun: false) { return }
+        let fixture = try BuildFixture()
+        try fixture.write("tool.sh", "echo tool\n")
+        try fixture.write("renamed", "file\n")
+        try fixture.build("FROM busybox\nCOPY tool.sh /bin\nWORKDIR /srv\nCOPY renamed notes.txt\n")
+        #expect(try fixture.layerFile("bin/tool.sh", fromTop: 2) == "echo tool\n")
+        #expect(try fixture.layerFile("srv/notes.txt") == "file\n")
+    }
+}
