@@ -22,7 +22,16 @@ struct ContainerRun: ParsableCommand {
 
     func run() throws {
         let runtime = try options.global.openRuntime()
-        let record = try options.create(runtime)
+        let record: ContainerRecord
+        do {
+            record = try options.create(runtime)
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            // Docker's `run` exits 125 when the container could not be created.
+            printError("Error: \(error)")
+            throw ExitCode(125)
+        }
         let connection: MonitorConnection
         do {
             connection = try runtime.start(record.id)
