@@ -1,0 +1,71 @@
+import BerthOCI
+@testable import BerthRuntime
+import Foundation
+import Testing
+
+/// How the container's process is derived from the image and the options: users, paths,
+/// capabilities, environment.
+struct ProcessSettingsTests {
+    /// A throwaway rootfs with passwd, group and a symlink that points outside it.
+    func rootfs() throws -> String {
+        let root = NSTemporaryDirectory() + "berth-rootfs-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
+        try "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
+            .write(toFile: root + "/etc/passwd", atomically: true, encoding: .utf8)
+        try "root:x:0:\napp:x:1000:\nstaff:x:50:app,other\nwheel:x:10:root\n"
+            .write(toFile: root + "/etc/group", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: root + "/escape", withDestinationPath: "/etc/../../..")
+        return root
+    }
+
+    @Test func usersResolveThroughTheContainersOwnFiles() throws {
+        let root = try rootfs()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let users = UserResolver(rootfs: root)
+        let app = try users.resolve("app")
+        #expect(app.user == RuntimeSpec.User(uid: 1000, gid: 1000, additionalGids: [50]))
+        #expect(app.home == "/home/app")
+        #expect(try users.resolve("").user == RuntimeSpec.User(uid: 0, gid: 0, additionalGids: [10]))
+        #expect(try users.resolve("app:staff").user == RuntimeSpec.User(uid: 1000, gid: 50))
+        #expect(try users.resolve("1000:7").user == RuntimeSpec.User(uid: 1000, gid: 7))
+        // A numeric uid that has no passwd entry is allowed, with gid 0, as in Docker.
+        #expect(try users.resolve("4242").user == RuntimeSpec.User(uid: 4242, gid: 0))
+        #expect(throws: RuntimeError.unknownUser("ghost")) { try users.resolve("ghost") }
+        #expect(throws: RuntimeError.unknownGroup("nogroup")) { try users.resolve("app:nogroup") }
+    }
+
+    @Test func pathsInTheRootfsCannotEscapeIt() throws {
+        let root = try rootfs()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(SecurePath.join(root, "/escape/etc/passwd") == root + "/etc/passwd")
+        #expect(SecurePath.join(root, "../../etc/./group") == root + "/etc/group")
+    }
+
+    @Test func capabilitiesFollowDockersAddAndDropRules() throws {
+        let defaults = BundleBuilder.defaultCapabilities
+        #expect(try BundleBuilder.capabilities(add: [], drop: [], privileged: false) == defaults)
+        let changed = try BundleBuilder.capabilities(add: ["net_admin"], drop: ["CAP_CHOWN", "kill"], privileged: false)
+        #expect(changed == defaults.filter { $0 != "CAP_CHOWN" && $0 != "CAP_KILL" } + ["CAP_NET_ADMIN"])
+        #expect(try BundleBuilder.capabilities(add: ["NET_BIND_SERVICE"], drop: ["ALL"], privileged: false) == ["CAP_NET_BIND_SERVICE"])
+        #expect(throws: RuntimeError.invalidOption("unknown capability: \"CAP_FLY\"")) {
+            try BundleBuilder.capabilities(add: ["fly"], drop: [], privileged: false)
+        }
+    }
+
+    @Test func environmentPutsHostnameAndPathFirstAndLetsLaterEntriesWin() {
+        let config = ContainerRecord.Config(hostname: "abc", env: ["A=1", "B=2"])
+        #expect(BundleBuilder.environment(config, home: "/root")
+            == ["HOSTNAME=abc", "PATH=\(BundleBuilder.defaultPath)", "A=1", "B=2", "HOME=/root"])
+        #expect(BundleBuilder.mergeEnvironment(["PATH=/bin", "A=1"], ["A=2", "C=3"]) == ["PATH=/bin", "A=2", "C=3"])
+        let ownPath = ContainerRecord.Config(hostname: "h", env: ["PATH=/opt/bin", "HOME=/data"])
+        #expect(BundleBuilder.environment(ownPath, home: "/root") == ["HOSTNAME=h", "PATH=/opt/bin", "HOME=/data"])
+    }
+
+    @Test func containerNamesFollowDockersRule() {
+        #expect(ContainerRuntime.isValidName("web-1.a_b"))
+        #expect(!ContainerRuntime.isValidName("-web"))
+        #expect(!ContainerRuntime.isValidName("we b"))
+        #expect(!ContainerRuntime.isValidName(""))
+        #expect(ContainerRuntime.isValidName(NameGenerator.random()))
+    }
+}
