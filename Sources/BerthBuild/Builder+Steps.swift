@@ -18,8 +18,9 @@ extension Builder {
         var createdBy: String
         switch command {
         case .arg(let arg):
+            // As written (BuildKit's history); --build-arg values show in the RUN lines that see them.
             createdBy = "ARG " + arg.definitions.map { definition in
-                scope.args[definition.name].map { "\(definition.name)=\($0)" } ?? definition.name
+                definition.defaultValue.map { "\(definition.name)=\($0)" } ?? definition.name
             }.joined(separator: " ")
         case .maintainer(let maintainer):
             author = maintainer.value

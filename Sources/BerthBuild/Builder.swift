@@ -139,6 +139,17 @@ public final class Builder {
             target = last
         }
         let state = try buildStage(target.index, &context)
+        let declared = Set(stages.metaArgs.flatMap(\.definitions).map(\.name)
+            + context.built.keys.flatMap { index in
+                stages.stages[index].commands.flatMap { command -> [String] in
+                    if case .arg(let arg) = command { return arg.definitions.map(\.name) }
+                    return []
+                }
+            })
+        let unused = request.buildArgs.keys.filter { !declared.contains($0) && !ArgScope.predefinedProxyArgs.contains($0) }
+        if !unused.isEmpty {
+            progress.raw("[Warning] One or more build-args [\(unused.sorted().joined(separator: " "))] were not consumed")
+        }
         let (imageID, manifestDigest) = try export(state, &context)
         return BuildResult(imageID: imageID, manifestDigest: manifestDigest, executedSteps: context.executed,
                            cachedSteps: context.cached)
@@ -192,7 +203,9 @@ public final class Builder {
         let label = { (position: Int) -> String in
             "[\(prefix.map { $0 + " " } ?? "")\(position)/\(total)]"
         }
-        progress.done(progress.begin("\(label(1)) FROM \(baseName)"))
+        let shownBase = parentStage == nil && baseName != "scratch"
+            ? ((try? Reference(parsing: baseName).withDefaultTag.description) ?? baseName) : baseName
+        progress.done(progress.begin("\(label(1)) FROM \(shownBase)"))
         // BuildKit gives every stage a PATH when its base image has none.
         var baseConfig = state.config.config ?? ContainerConfig()
         if !(baseConfig.Env ?? []).contains(where: { $0.hasPrefix("PATH=") }) {
