@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthArchive
 import BerthBuild
 import BerthDockerfile
 import BerthOCI
@@ -62,12 +63,29 @@ struct Build: ParsableCommand {
 
     func run() throws {
         if check { return try runCheck() }
-        var isDirectory: ObjCBool = false
-        guard context != "-", FileManager.default.fileExists(atPath: context, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("unable to prepare context: path \"\(context)\" not found")
+        var contextDirectory = context
+        let text: String
+        if context == "-" {
+            // A tar context (plain or compressed) or a lone Dockerfile on standard input.
+            guard file != "-" else { throw ValidationError("invalid argument: can't use stdin for both build context and dockerfile") }
+            let input = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+            contextDirectory = NSTemporaryDirectory() + "berth-context-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: contextDirectory, withIntermediateDirectories: true)
+            if let source = try? DecompressingSource(BytesSource(input)), Self.isTar(source) {
+                _ = try SafeExtractor(root: contextDirectory, whiteouts: .keep)
+                    .extract(TarReader(DecompressingSource(BytesSource(input))))
+                text = try readDockerfile(contextDirectory + "/" + (file ?? "Dockerfile"))
+            } else {
+                text = String(decoding: input, as: UTF8.self)
+            }
+        } else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: context, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("unable to prepare context: path \"\(context)\" not found")
+            }
+            text = try readDockerfile(file ?? context + "/Dockerfile")
         }
-        let dockerfilePath = file ?? context + "/Dockerfile"
-        let text = try readDockerfile(dockerfilePath)
+        defer { if context == "-" { try? FileManager.default.removeItem(atPath: contextDirectory) } }
         if pull {
             throw ValidationError("--pull: berth does not pull images yet; load or import base images into the local store and build without --pull")
         }
@@ -105,7 +123,7 @@ struct Build: ParsableCommand {
                 : FileManager.default.currentDirectoryPath + "/" + source
         }
         let request = BuildRequest(
-            contextDirectory: context, dockerfile: text,
+            contextDirectory: contextDirectory, dockerfile: text,
             dockerfileName: file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile",
             tags: tags, buildArgs: try pairs(buildArg, option: "--build-arg"),
             labels: try pairs(label, option: "--label"), target: target, noCache: noCache,
@@ -124,6 +142,20 @@ struct Build: ParsableCommand {
             printError("ERROR: failed to solve: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// Whether a stream starts with a tar header (the `ustar` magic).
+    static func isTar(_ source: ByteSource) -> Bool {
+        var header = [UInt8](repeating: 0, count: 512)
+        var filled = 0
+        while filled < header.count {
+            let count = (try? header.withUnsafeMutableBytes {
+                try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...]))
+            }) ?? 0
+            if count <= 0 { break }
+            filled += count
+        }
+        return filled == header.count && Array(header[257..<262]) == Array("ustar".utf8)
     }
 
     /// `K=V` values; a bare `K` takes its value from the environment, as Docker does.
