@@ -73,22 +73,43 @@ inspect_image() {
 run_published_web_server() {
     step "Running busybox httpd detached with a published port"
     berth run -d --name hello-web -p 5111:80 busybox httpd -f -v -p 80 -h /var/www
-    local attempt page=""
-    for attempt in $(seq 1 50); do
-        page=$(curl -fsS --max-time 2 http://127.0.0.1:5111/ 2>/dev/null) && break
-        sleep 0.1
-    done
-    echo "\$ curl http://127.0.0.1:5111/"
-    echo "$page"
-    [ "$page" = "hello from berth" ] || { echo "demo: unexpected page: $page" >&2; return 1; }
+    fetch http://127.0.0.1:5111/
     berth ps
     berth logs hello-web
     berth rm -f hello-web
 }
 
-tag_image() {
-    step "Tagging an image for a registry"
-    berth tag busybox localhost:5000/pixelpotato/busybox:v1.0.0
+# Polls a URL until it answers, then prints the page; fails if it never does.
+fetch() {
+    local url=$1 page="" attempt
+    for attempt in $(seq 1 80); do
+        page=$(curl -fsS --max-time 2 "$url" 2>/dev/null) && break
+        sleep 0.25
+    done
+    echo "\$ curl $url"
+    echo "$page"
+    [ -n "$page" ] || { echo "demo: $url never answered" >&2; return 1; }
+}
+
+build_seed_app() {
+    step "Building the seed's Python hello-world (examples/python-helloworld)"
+    berth build -t python-helloworld "$repo/examples/python-helloworld"
+    step "Rebuilding: every step comes from the cache"
+    berth build -t python-helloworld "$repo/examples/python-helloworld"
+}
+
+run_seed_app() {
+    step "Running it detached, published on port 5111"
+    berth run -d --name python-helloworld -p 5111:5000 python-helloworld
+    fetch http://127.0.0.1:5111/
+    berth ps
+    berth logs python-helloworld
+    berth rm -f python-helloworld
+}
+
+tag_seed_app() {
+    step "Tagging it for a registry"
+    berth tag python-helloworld pixelpotato/python-helloworld:v1.0.0
     berth images
 }
 
@@ -99,7 +120,9 @@ steps=(
     list_images
     inspect_image
     run_published_web_server
-    tag_image
+    build_seed_app
+    run_seed_app
+    tag_seed_app
 )
 
 trap 'echo "demo: step $run_step failed" >&2' ERR
