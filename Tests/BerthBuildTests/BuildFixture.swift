@@ -31,9 +31,14 @@ final class BuildFixture {
     static let runSkipReason: String? = {
         if let baseSkipReason { return baseSkipReason }
         if getuid() != 0 { return "not root: RUN needs root (overlay mounts, namespaces)" }
-        let pid = try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["runc", "--version"])
-        pid?.waitUntilExit()
-        if pid?.terminationStatus != 0 { return "runc is not installed" }
+        let runc = Process()
+        runc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        runc.arguments = ["runc", "--version"]
+        runc.standardOutput = FileHandle.nullDevice
+        runc.standardError = FileHandle.nullDevice
+        guard (try? runc.run()) != nil else { return "runc is not installed" }
+        runc.waitUntilExit()
+        if runc.terminationStatus != 0 { return "runc is not installed" }
         return nil
     }()
 

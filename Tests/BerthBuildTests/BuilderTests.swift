@@ -319,3 +319,18 @@ import Testing
         #expect(try fixture.layerFile("srv/notes.txt") == "file\n")
     }
 }
+
+@Suite(.serialized) struct BuilderReproducibilityTests {
+    @Test func sourceDateEpochReproducesImagesWithRunSteps() throws {
+        if BuildFixture.skipped(needsRun: true) { return }
+        let dockerfile = "FROM busybox\nCOPY . /app\nRUN mkdir -p /data && echo x > /data/x && rm /bin/vi\nCMD [\"sh\"]\n"
+        var ids: [Digest] = []
+        for _ in 0..<2 {
+            let fixture = try BuildFixture()
+            try fixture.write("a.txt", "a\n")
+            ids.append(try fixture.build(dockerfile, epoch: 1_700_000_000).imageID)
+            Thread.sleep(forTimeInterval: 1.1)
+        }
+        #expect(ids[0] == ids[1])
+    }
+}
