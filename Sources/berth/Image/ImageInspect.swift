@@ -24,7 +24,7 @@ struct ImageInspect: ParsableCommand {
     }
 }
 
-/// `berth inspect`: low-level information on Berth objects (images, for now).
+/// `berth inspect`: low-level information on containers and images.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Return low-level information on Berth objects.")
@@ -34,27 +34,27 @@ struct Inspect: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Format output using a Go template, or 'json'.", valueName: "string"))
     var format: String?
 
-    @Option(help: ArgumentHelp("Only inspect objects of the given type (image).", valueName: "string"))
+    @Option(help: ArgumentHelp("Only inspect objects of the given type (container or image).", valueName: "string"))
     var type: String?
 
     @Argument(help: ArgumentHelp("Names or IDs.", valueName: "name|id"))
     var names: [String]
 
     func validate() throws {
-        if let type, type != "image" {
+        if let type, type != "image", type != "container" {
             throw ValidationError("\"\(type)\" is not a valid value for --type")
         }
     }
 
     func run() throws {
         let store = try global.openStore()
-        let runtime = type == nil ? try global.openRuntime() : nil
+        let runtime = type != "image" ? try global.openRuntime() : nil
         try InspectPrinter(format: format, missingNoun: "object").print(names) { name in
             // Containers first, then images, as Docker looks objects up.
             if let runtime {
                 do {
                     return ContainerInspectJSON.document(for: try runtime.container(name), runtime: runtime)
-                } catch RuntimeError.noSuchContainer {}
+                } catch RuntimeError.noSuchContainer where type == nil {}
             }
             return try ImageInspectJSON.document(for: store.image(named: name), store: store)
         }
@@ -77,6 +77,8 @@ struct InspectPrinter {
                 documents.append(try document(name))
             } catch StoreError.noSuchImage(let missing) {
                 failures.append("Error: No such \(missingNoun): \(missing)")
+            } catch RuntimeError.noSuchContainer(let missing) {
+                failures.append("Error: No such container: \(missing)")
             }
         }
         if let format, format != "json" {
