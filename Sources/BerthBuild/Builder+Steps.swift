@@ -9,7 +9,7 @@ import Glibc
 extension Builder {
     /// Runs one step that missed the cache and returns what it produced.
     func execute(_ command: Command, state: ImageState, scope: StageScope, source: CopySource?, plan: CopyPlan?,
-                 step: BuildProgress.Step?, context: Context) throws -> BuildCache.Entry {
+                 cmdSetInStage: Bool, step: BuildProgress.Step?, context: Context) throws -> BuildCache.Entry {
         let fileName = context.request.dockerfileName
         var config = state.config.config ?? ContainerConfig()
         var author: String?
@@ -78,6 +78,8 @@ extension Builder {
                                 step: step, context: context)
         case .cmd(let line), .entrypoint(let line):
             try ConfigChanges.apply(command, to: &config)
+            // ENTRYPOINT resets a CMD inherited from the base image (not one set in this stage).
+            if case .entrypoint = command, !cmdSetInStage { config.Cmd = nil }
             let arguments = ConfigChanges.commandArguments(line, shell: config.Shell)
             createdBy = "\(command.instruction.keyword) [" + arguments.map(Self.quoted).joined(separator: " ") + "]"
         case .expose(let expose):

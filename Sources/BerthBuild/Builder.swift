@@ -169,7 +169,12 @@ public final class Builder {
         if let state = context.built[index] { return state }
         let stage = context.stages.stages[index]
         let fileName = context.request.dockerfileName
-        let (baseName, _) = try context.args.resolve(stage.from, fileName: fileName)
+        let (baseName, platform) = try context.args.resolve(stage.from, fileName: fileName)
+        let host = "\(Platform.current.os)/\(Platform.current.architecture)"
+        if let platform, platform != host {
+            throw BuildError.unsupported("FROM --platform=\(platform) (berth builds for the host's \(host))",
+                                         fileName: fileName, line: stage.from.instruction.startLine)
+        }
         // Stages this one depends on are built first.
         for command in stage.commands {
             if case .copy(let copy) = command, let from = copy.from,
@@ -216,7 +221,9 @@ public final class Builder {
 
         var scope = context.args.stageScope(imageEnvironment: ConfigChanges.environment(of: state.config.config ?? ContainerConfig()))
         var position = 1
+        var cmdSetInStage = false
         for command in commands {
+            defer { if case .cmd = command { cmdSetInStage = true } }
             let expanded = try scope.apply(command, fileName: fileName)
             var step: BuildProgress.Step?
             if Self.isVertex(command) {
@@ -256,7 +263,7 @@ public final class Builder {
                 continue
             }
             let entry = try execute(expanded, state: state, scope: scope, source: copySource, plan: copyPlan,
-                                    step: step, context: context)
+                                    cmdSetInStage: cmdSetInStage, step: step, context: context)
             try cache.store(entry, for: key)
             apply(entry, to: &state, key: key)
             if let step {

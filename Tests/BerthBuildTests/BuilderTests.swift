@@ -334,3 +334,21 @@ import Testing
         #expect(ids[0] == ids[1])
     }
 }
+
+@Suite(.serialized) struct BuilderEntrypointTests {
+    @Test func entrypointResetsAnInheritedCmdButNotOneFromTheStage() throws {
+        if BuildFixture.skipped(needsRun: false) { return }
+        let fixture = try BuildFixture()
+        try fixture.build("FROM busybox\nENTRYPOINT [\"echo\"]\n", tag: "reset")
+        #expect(try fixture.config("reset").config?.Cmd == nil)
+        try fixture.build("FROM busybox\nCMD [\"hi\"]\nENTRYPOINT [\"echo\"]\n", tag: "kept")
+        #expect(try fixture.config("kept").config?.Cmd == ["hi"])
+        #expect(try fixture.config("kept").config?.Entrypoint == ["echo"])
+    }
+
+    @Test func fromAnotherPlatformIsRefused() throws {
+        if BuildFixture.skipped(needsRun: false) { return }
+        let fixture = try BuildFixture()
+        #expect(throws: BuildError.self) { try fixture.build("FROM --platform=linux/s390x busybox\n") }
+    }
+}

@@ -89,6 +89,9 @@ struct Build: ParsableCommand {
         if pull {
             throw ValidationError("--pull: berth does not pull images yet; load or import base images into the local store and build without --pull")
         }
+        guard ["auto", "plain", "tty", "quiet"].contains(progress) else {
+            throw ValidationError("invalid --progress \(progress): use auto, plain, tty or quiet")
+        }
         let host = "\(Platform.current.os)/\(Platform.current.architecture)"
         if let platform, platform != host {
             throw ValidationError("platform \(platform) is not supported: berth builds for the host's \(host)")
