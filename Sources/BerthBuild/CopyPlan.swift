@@ -87,6 +87,9 @@ struct CopyPlan {
                 items.append(Item(source: path, target: Self.join(target, name), kind: .directory))
                 try addContents(of: path, relative: childRelative, target: Self.join(target, name), root: root,
                                 ignore: ignore)
+            } else if Self.isSpecial(path) {
+                // Sockets, FIFOs and devices are not copied (opening a FIFO would block).
+                continue
             } else {
                 items.append(Item(source: path, target: Self.join(target, name), kind: Self.isSymlink(path) ? .symlink : .file))
             }
@@ -182,6 +185,13 @@ struct CopyPlan {
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func isSpecial(_ path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return false }
+        let type = info.st_mode & S_IFMT
+        return type != S_IFREG && type != S_IFDIR && type != S_IFLNK
     }
 
     static func isSymlink(_ path: String) -> Bool {

@@ -146,6 +146,17 @@ import Testing
         #expect(try fixture.layerFile("renamed.md") == "c\n")
     }
 
+    @Test func fifosInTheContextAreSkipped() throws {
+        if BuildFixture.skipped(needsRun: false) { return }
+        let fixture = try BuildFixture()
+        try fixture.write("a.txt", "a\n")
+        #expect(mkfifo(fixture.contextDirectory + "/pipe", 0o644) == 0)
+        try fixture.build("FROM busybox\nCOPY . /app/\n")
+        let entries = try fixture.layerEntries()
+        #expect(entries["app/a.txt"] != nil)
+        #expect(entries["app/pipe"] == nil)
+    }
+
     @Test func missingSourceFailsWithFileAndLine() throws {
         if BuildFixture.skipped(needsRun: false) { return }
         let fixture = try BuildFixture()
