@@ -4,7 +4,9 @@ import Glibc
 
 /// The build cache: what each step produced, by cache key, as one small JSON file per key under
 /// `<root>/buildcache/keys/`, written through a temporary file and rename so a killed build never
-/// leaves a torn entry. Shared by every build that uses the same root.
+/// leaves a torn entry. Shared by every build that uses the same root. The layers themselves are
+/// blobs in the content store; `<root>/buildcache/snapshots/` holds them unpacked for RUN steps
+/// and `<root>/buildcache/mounts/` the RUN --mount=type=cache directories.
 public struct BuildCache: Sendable {
     /// A layer a step produced, stored uncompressed in the content store (digest = diff ID).
     public struct Layer: Codable, Equatable, Sendable {
@@ -23,9 +25,11 @@ public struct BuildCache: Sendable {
     }
 
     public let directory: String
+    let buildRoot: String
 
     public init(root: String) {
-        directory = root + "/buildcache/keys"
+        buildRoot = root + "/buildcache"
+        directory = buildRoot + "/keys"
     }
 
     /// The entry for `key`, or nil on a miss or an unreadable entry.
@@ -50,11 +54,15 @@ public struct BuildCache: Sendable {
         }
     }
 
-    /// Removes every entry; returns how many there were.
+    /// Removes every entry, the builder's snapshots and the cache mounts (for `builder prune`);
+    /// returns how many entries there were. Not to be run while a build is running.
     @discardableResult
     public func prune() throws -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         for name in names { unlink(directory + "/" + name) }
+        for path in [buildRoot + "/snapshots", buildRoot + "/mounts"] where FileManager.default.fileExists(atPath: path) {
+            try FileManager.default.removeItem(atPath: path)
+        }
         return names.filter { !$0.hasPrefix(".") }.count
     }
 

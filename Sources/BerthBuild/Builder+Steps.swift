@@ -25,7 +25,7 @@ extension Builder {
         case .maintainer(let maintainer):
             author = maintainer.value
             createdBy = "MAINTAINER \(maintainer.value)"
-        case .workdir(let workdir):
+        case .workdir:
             try ConfigChanges.apply(command, to: &config)
             let path = config.WorkingDir ?? "/"
             createdBy = "WORKDIR \(path)"
@@ -35,7 +35,6 @@ extension Builder {
                 try LayerDirectory.makeDirectory(path, in: staging, owner: owner)
                 layer = try commit(staging, fromOverlayUpper: false, state: state, context: context)
             }
-            _ = workdir
         case .copy(let copy):
             guard copy.exclude.isEmpty, !copy.parents else {
                 throw BuildError.unsupported(copy.parents ? "COPY --parents" : "COPY --exclude", fileName: fileName,

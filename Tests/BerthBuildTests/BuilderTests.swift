@@ -363,3 +363,18 @@ import Testing
         #expect(throws: BuildError.self) { try fixture.build("FROM --platform=linux/s390x busybox\n") }
     }
 }
+
+@Suite(.serialized) struct BuildCacheTests {
+    @Test func pruneEmptiesTheCacheSoTheNextBuildRunsAgain() throws {
+        if BuildFixture.skipped(needsRun: false) { return }
+        let fixture = try BuildFixture()
+        try fixture.write("a.txt", "a\n")
+        let dockerfile = "FROM busybox\nCOPY a.txt /\n"
+        try fixture.build(dockerfile)
+        #expect(try fixture.build(dockerfile).cachedSteps == 1)
+        #expect(try BuildCache(root: fixture.root).prune() == 1)
+        let rebuilt = try fixture.build(dockerfile)
+        #expect(rebuilt.executedSteps == 1)
+        #expect(rebuilt.cachedSteps == 0)
+    }
+}
