@@ -41,16 +41,16 @@ extension Builder {
                                              line: command.line)
             }
             createdBy = "COPY \(copy.files.sources.joined(separator: " ")) \(copy.files.destination) # buildkit"
-            layer = try copyStep(command, chown: copy.chown, chmod: copy.chmod, state: state, source: source, plan: plan,
-                                 context: context)
+            layer = try copyStep(command, files: copy.files, chown: copy.chown, chmod: copy.chmod, state: state,
+                                 source: source, plan: plan, context: context)
         case .add(let add):
             guard add.exclude.isEmpty, add.checksum == nil else {
                 throw BuildError.unsupported(add.checksum == nil ? "ADD --exclude" : "ADD --checksum", fileName: fileName,
                                              line: command.line)
             }
             createdBy = "ADD \(add.files.sources.joined(separator: " ")) \(add.files.destination) # buildkit"
-            layer = try copyStep(command, chown: add.chown, chmod: add.chmod, state: state, source: source, plan: plan,
-                                 context: context)
+            layer = try copyStep(command, files: add.files, chown: add.chown, chmod: add.chmod, state: state,
+                                 source: source, plan: plan, context: context)
         case .run(let run):
             let visible = scope.args.filter { name, _ in !ConfigChanges.environment(of: config).keys.contains(name) }
                 .sorted { $0.key < $1.key }
@@ -127,7 +127,8 @@ extension Builder {
 
     // MARK: COPY and ADD
 
-    func copyStep(_ command: Command, chown: String?, chmod: String?, state: ImageState, source: CopySource?,
+    func copyStep(_ command: Command, files: SourcesAndDestination, chown: String?, chmod: String?, state: ImageState,
+                  source: CopySource?,
                   plan: CopyPlan?, context: Context) throws -> BuildCache.Layer {
         let fileName = context.request.dockerfileName
         var mode: mode_t?
@@ -163,6 +164,22 @@ extension Builder {
             try LayerDirectory.copy(stagePlan, into: staging, attributes: .init(owner: owner, mode: mode, keepOwner: true))
         } else if let plan {
             try LayerDirectory.copy(plan, into: staging, attributes: .init(owner: owner, mode: mode, keepOwner: false))
+        }
+        // Heredoc sources (`COPY <<EOF /file`) become files named by their delimiter, or the
+        // destination itself when it is the only source and not a directory.
+        let inline = files.inlineFiles
+        let destination = ConfigChanges.resolveWorkdir(files.destination, current: state.config.config?.WorkingDir)
+        for heredoc in inline {
+            let single = inline.count == 1 && files.paths.isEmpty && !files.destination.hasSuffix("/")
+            let asFile = try single && !isDirectory(destination, in: state)
+            let target = asFile ? destination : CopyPlan.join(destination, heredoc.name)
+            try LayerDirectory.makeParents(of: target, in: staging)
+            let path = staging + target
+            guard FileManager.default.createFile(atPath: path, contents: Data(heredoc.content.utf8)) else {
+                throw BuildError.io(operation: "write", path: path, errno: errno)
+            }
+            _ = Glibc.chown(path, owner?.uid ?? 0, owner?.gid ?? 0)
+            _ = Glibc.chmod(path, mode ?? 0o644)
         }
         return try commit(staging, fromOverlayUpper: false, state: state, context: context)
     }

@@ -248,6 +248,11 @@ public final class Builder {
             if let copySource {
                 copyPlan = try plan(for: expanded, state: state, source: copySource, context: context)
                 extra = try copySource.cacheText(copyPlan)
+                if case .copy(let copy) = expanded {
+                    extra += copy.files.inlineFiles.map { "\($0.name)\0\($0.content)" }.joined(separator: "\0")
+                } else if case .add(let add) = expanded {
+                    extra += add.files.inlineFiles.map { "\($0.name)\0\($0.content)" }.joined(separator: "\0")
+                }
             }
             let visibleArgs = scope.args.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             let keyText = [state.key.description, command.instruction.original, visibleArgs.joined(separator: "\n"),

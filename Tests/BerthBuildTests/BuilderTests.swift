@@ -146,6 +146,27 @@ import Testing
         #expect(try fixture.layerFile("renamed.md") == "c\n")
     }
 
+    @Test func copyHeredocsBecomeFiles() throws {
+        if BuildFixture.skipped(needsRun: false) { return }
+        let fixture = try BuildFixture()
+        try fixture.build("""
+            FROM busybox
+            COPY <<EOF /etc/motd
+            welcome
+            EOF
+            COPY --chmod=0755 <<script <<notes /opt/
+            echo run
+            script
+            some notes
+            notes
+            """)
+        #expect(try fixture.layerFile("etc/motd", fromTop: 1) == "welcome\n")
+        let entries = try fixture.layerEntries()
+        #expect(entries["opt/script"].map { $0.mode & 0o777 } == 0o755)
+        #expect(try fixture.layerFile("opt/script") == "echo run\n")
+        #expect(try fixture.layerFile("opt/notes") == "some notes\n")
+    }
+
     @Test func fifosInTheContextAreSkipped() throws {
         if BuildFixture.skipped(needsRun: false) { return }
         let fixture = try BuildFixture()
