@@ -5,3 +5,4 @@ set -euo pipefail
 dir=$(dirname "${BASH_SOURCE[0]}")
 "$dir/load.sh"
 "$dir/images.sh"
+"$dir/containers.sh"

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Container start-up and footprint, Berth next to the peer Docker daemon, same busybox rootfs:
+#   - `run --rm busybox true`, median of RUNS (20);
+#   - `run -d -p` of busybox httpd until the first HTTP 200 through the published port;
+#   - RSS of one idle container's monitor (berth __monitor) vs containerd-shim-runc-v2;
+#   - `ps` with COUNT (100) containers running.
+# Environment: BERTH_BIN, RUNS, COUNT.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+runs=${RUNS:-20} count=${COUNT:-100}
+require_berth
+"$repo/scripts/make-base-images.sh" "$images_cache" busybox
+rootfs=$images_cache/busybox-rootfs.tar
+"$repo/scripts/peer-docker.sh" start
+eval "$("$repo/scripts/peer-docker.sh" env)"
+
+root=$(mktemp -d /var/tmp/berth-bench-containers.XXXXXX)
+berth() { "$berth_bin" --root "$root" "$@"; }
+cleanup() {
+    berth ps -aq 2>/dev/null | xargs -r "$berth_bin" --root "$root" rm -f >/dev/null 2>&1 || true
+    docker ps -aq --filter label=berth-bench | xargs -r docker rm -f >/dev/null 2>&1 || true
+    rm -rf "$root"
+}
+trap cleanup EXIT
+berth import --change 'CMD ["sh"]' "$rootfs" busybox >/dev/null
+
+# Seconds a command takes, median of $runs.
+median_of_runs() {
+    local times=() start
+    for ((run = 1; run <= runs; run++)); do
+        start=$(now)
+        "$@" >/dev/null
+        times+=("$(elapsed "$start" "$(now)")")
+    done
+    median "${times[@]}"
+}
+
+# Seconds from `run -d -p` to the first HTTP 200 through the published port.
+until_http_200() {
+    local port=$1 start
+    shift
+    start=$(now)
+    "$@" >/dev/null
+    until curl -fs --max-time 1 -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.01; done
+    elapsed "$start" "$(now)"
+}
+
+berth_true=$(median_of_runs berth run --rm --network none busybox true)
+docker_true=$(median_of_runs docker run --rm --network none --label berth-bench busybox true)
+berth_true_bridge=$(median_of_runs berth run --rm busybox true)
+docker_true_bridge=$(median_of_runs docker run --rm --label berth-bench busybox true)
+
+httpd=(httpd -f -p 80 -h /var/www)
+berth_http=$(until_http_200 18181 berth run -d --name bench-web -p 18181:80 busybox "${httpd[@]}")
+docker_http=$(until_http_200 18182 docker run -d --label berth-bench --name bench-web -p 18182:80 busybox "${httpd[@]}")
+monitor_pid=$(pgrep -f "__monitor .*$(berth inspect -f '{{.Id}}' bench-web)" | head -n 1)
+shim_pid=$(pgrep -f containerd-shim-runc-v2 | head -n 1)
+berth_rss=$(awk '/VmRSS/ { print $2 }' "/proc/$monitor_pid/status")
+shim_rss=$(awk '/VmRSS/ { print $2 }' "/proc/$shim_pid/status")
+berth rm -f bench-web >/dev/null
+docker rm -f bench-web >/dev/null
+
+for ((i = 1; i <= count; i++)); do
+    berth run -d --network none busybox sleep 600 >/dev/null
+done
+hyperfine --shell=none --style none --warmup 2 --runs 10 --export-json "$root/ps.json" -- "$berth_bin --root $root ps" >/dev/null
+berth_ps=$(jq -r '.results[0].mean * 1000 | . * 100 | round / 100' "$root/ps.json")
+
+echo "containers: busybox, median of $runs runs"
+awk -v bt="$berth_true" -v dt="$docker_true" -v bb="$berth_true_bridge" -v db="$docker_true_bridge" \
+    -v bh="$berth_http" -v dh="$docker_http" -v br="$berth_rss" -v sr="$shim_rss" -v bp="$berth_ps" -v n="$count" 'BEGIN {
+    printf "  run --rm true (--network none)  berth %6.3f s   docker %6.3f s   berth/docker %.2fx\n", bt, dt, bt / dt
+    printf "  run --rm true (bridge)          berth %6.3f s   docker %6.3f s   berth/docker %.2fx\n", bb, db, bb / db
+    printf "  run -d -p until HTTP 200        berth %6.3f s   docker %6.3f s   berth/docker %.2fx\n", bh, dh, bh / dh
+    printf "  idle RSS: berth monitor %d kB   containerd-shim-runc-v2 %d kB   ratio %.2fx\n", br, sr, br / sr
+    printf "  ps with %d running: berth %.2f ms\n", n, bp
+}'
