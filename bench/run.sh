@@ -6,3 +6,4 @@ dir=$(dirname "${BASH_SOURCE[0]}")
 "$dir/load.sh"
 "$dir/images.sh"
 "$dir/containers.sh"
+"$dir/build.sh"
