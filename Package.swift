@@ -57,7 +57,8 @@ let package = Package(
             dependencies: ["BerthDockerfile"],
             resources: [.copy("Corpus")]
         ),
-        .testTarget(name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthDockerfile", "BerthOCI"]),
+        .testTarget(
+            name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthDockerfile", "BerthOCI", "BerthStore", "BerthArchive"]),
         .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork"]),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthStore", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),

@@ -18,7 +18,7 @@ struct Berth: ParsableCommand {
                 ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerPs.self, ContainerLogs.self,
                 ContainerStop.self, ContainerKill.self, ContainerRemove.self, ContainerWait.self,
             ]),
-            CommandGroup(name: "Management", subcommands: [ImageCommand.self, ContainerCommand.self]),
+            CommandGroup(name: "Management", subcommands: [BuilderCommand.self, ContainerCommand.self, ImageCommand.self]),
         ]
     )
 
@@ -41,7 +41,8 @@ struct Berth: ParsableCommand {
         if !root.isEmpty, !arguments.isEmpty, !arguments[0].hasPrefix("-") {
             // Insert after the command words (`image ls`), before options and positionals.
             var insertAt = 1
-            if arguments[0] == "image" || arguments[0] == "container", arguments.count > 1, !arguments[1].hasPrefix("-") { insertAt = 2 }
+            let groups: Set<String> = ["builder", "container", "image"]
+            if groups.contains(arguments[0]), arguments.count > 1, !arguments[1].hasPrefix("-") { insertAt = 2 }
             arguments.insert(contentsOf: root, at: insertAt)
         }
         do {
