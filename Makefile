@@ -19,7 +19,7 @@ demo: deps images
 	scripts/demo.sh
 
 ## bench: Berth and its peers side by side (not pass/fail)
-bench: build
+bench: deps images build
 	bench/run.sh
 
 ## deps: install the Debian packages everything above needs (root)
