@@ -20,6 +20,8 @@ exec_root=/tmp/peer-docker-exec
 pidfile=/tmp/peer-docker.pid
 logfile=/tmp/peer-docker.log
 images_cache=${BERTH_IMAGES_CACHE:-$repo/images-cache}
+# shellcheck source=detach.sh
+source "$repo/scripts/detach.sh"
 
 export DOCKER_HOST=unix://$socket DOCKER_BUILDKIT=0
 
@@ -46,10 +48,10 @@ start() {
     # start over a live pidfile, so clear stale state first.
     stop_daemon
     mkdir -p "$data_root" "$exec_root"
-    # setsid: the daemon must outlive this script and the caller's process group;
-    # it must not inherit the lock (fd 9), or the next start would wait forever.
-    setsid dockerd --host "unix://$socket" --data-root "$data_root" --exec-root "$exec_root" \
-        --pidfile "$pidfile" >"$logfile" 2>&1 </dev/null 9>&- &
+    # The daemon must outlive this script and the caller's process group, and must
+    # not inherit the lock (fd 9), or the next start would wait forever.
+    detach "$logfile" dockerd --host "unix://$socket" --data-root "$data_root" \
+        --exec-root "$exec_root" --pidfile "$pidfile"
     local pid=$! waited=0
     until answers; do
         if ! kill -0 "$pid" 2>/dev/null; then

@@ -6,6 +6,9 @@
 # Clients talk to it without TLS: skopeo --src-tls-verify=false / --dest-tls-verify=false.
 set -euo pipefail
 
+# shellcheck source=detach.sh
+source "$(dirname "${BASH_SOURCE[0]}")/detach.sh"
+
 fail() { echo "peer-registry: $*" >&2; exit 1; }
 
 [ $# -eq 2 ] && [[ $2 =~ ^[0-9]+$ ]] || fail "usage: $0 start|stop PORT"
@@ -44,7 +47,7 @@ storage:
 http:
   addr: 127.0.0.1:$port
 EOF
-    setsid docker-registry serve "$dir/config.yml" >"$logfile" 2>&1 </dev/null 9>&- &
+    detach "$logfile" docker-registry serve "$dir/config.yml"
     local pid=$! waited=0
     echo "$pid" >"$pidfile"
     until answers; do
