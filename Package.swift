@@ -11,6 +11,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Spec types: digests, descriptors, manifests, image config, references (pure).
@@ -42,11 +49,40 @@ let package = Package(
         .target(name: "BerthNetwork", dependencies: ["BerthOCI"]),
         // OCI bundles, the runc driver, container state, the per-container monitor, logs.
         .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthStore", "BerthArchive", "BerthNetwork"]),
+        // The distribution-spec's shared vocabulary: error codes and bodies, repository names,
+        // auth challenges and scopes (pure).
+        .target(name: "BerthDistribution"),
+        // Registry client: login credentials (config.json, credential helpers), auth flows, push and pull.
+        .target(
+            name: "BerthRegistryClient",
+            dependencies: [
+                "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // Private registry server: every distribution-spec endpoint on filesystem storage, access
+        // control (htpasswd, per-repository permissions, bearer tokens), TLS, garbage collection.
+        .target(
+            name: "BerthRegistryServer",
+            dependencies: [
+                "BerthDistribution", "BerthOCI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "berth",
             dependencies: [
                 "BerthOCI", "BerthArchive", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
-                "BerthNetwork",
+                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,6 +97,9 @@ let package = Package(
             name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthDockerfile", "BerthOCI", "BerthStore", "BerthArchive"]),
         .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork"]),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthStore", "BerthOCI"]),
+        .testTarget(name: "BerthDistributionTests", dependencies: ["BerthDistribution"]),
+        .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore"]),
+        .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
         .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI"]),

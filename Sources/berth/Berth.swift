@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 @main
-struct Berth: ParsableCommand {
+struct Berth: AsyncParsableCommand {
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
@@ -24,7 +24,7 @@ struct Berth: ParsableCommand {
 
     /// Accepts `--root DIR` before the command name, as Docker accepts its global flags, by moving
     /// it after the command words where every command's option group parses it.
-    static func main() {
+    static func main() async {
         var arguments = Array(Swift.CommandLine.arguments.dropFirst())
         var root: [String] = []
         while let first = arguments.first, first.hasPrefix("--root") {
@@ -47,7 +47,11 @@ struct Berth: ParsableCommand {
         }
         do {
             var command = try parseAsRoot(arguments)
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             exit(withError: error)
         }
