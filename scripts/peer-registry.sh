@@ -2,6 +2,9 @@
 # A private CNCF distribution registry (Debian's docker-registry 2.8.2) on
 # 127.0.0.1:PORT over plain http, for interop tests and benchmarks.
 #   scripts/peer-registry.sh start PORT   start it (if not running) and wait until /v2/ answers
+#   scripts/peer-registry.sh start PORT htpasswd
+#                                         the same, requiring Basic auth (htpasswd, bcrypt)
+#                                         as user "berth" with password "berth-secret"
 #   scripts/peer-registry.sh stop PORT    stop it and remove its storage
 # Clients talk to it without TLS: skopeo --src-tls-verify=false / --dest-tls-verify=false.
 set -euo pipefail
@@ -11,8 +14,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/detach.sh"
 
 fail() { echo "peer-registry: $*" >&2; exit 1; }
 
-[ $# -eq 2 ] && [[ $2 =~ ^[0-9]+$ ]] || fail "usage: $0 start|stop PORT"
-command=$1 port=$2
+usage="usage: $0 start PORT [htpasswd] | stop PORT"
+[ $# -ge 2 ] && [ $# -le 3 ] && [[ $2 =~ ^[0-9]+$ ]] || fail "$usage"
+command=$1 port=$2 mode=${3:-open}
+[ "$mode" = open ] || [ "$mode" = htpasswd ] || fail "$usage"
 dir=/tmp/peer-registry-$port
 pidfile=$dir.pid
 logfile=$dir.log
@@ -26,7 +31,11 @@ registry_pid() {
     echo "$pid"
 }
 
-answers() { curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; }
+# Any HTTP answer counts: with htpasswd, /v2/ answers 401 to an anonymous client.
+answers() { curl -sS -o /dev/null --max-time 2 "$url" 2>/dev/null; }
+
+# bcrypt (cost 5) of "berth-secret", so the script needs no htpasswd tool.
+htpasswd_line='berth:$2b$05$qic9X95CWFz24PXg1/aCwO5/oKy8AyrmgpCSVYbCT2JC0kNqqIbzC'
 
 start() {
     if registry_pid >/dev/null && answers; then
@@ -47,6 +56,15 @@ storage:
 http:
   addr: 127.0.0.1:$port
 EOF
+    if [ "$mode" = htpasswd ]; then
+        printf '%s\n' "$htpasswd_line" >"$dir/htpasswd"
+        cat >>"$dir/config.yml" <<EOF
+auth:
+  htpasswd:
+    realm: berth-peer-registry
+    path: $dir/htpasswd
+EOF
+    fi
     detach "$logfile" docker-registry serve "$dir/config.yml"
     local pid=$! waited=0
     echo "$pid" >"$pidfile"
@@ -82,5 +100,5 @@ flock 9
 case $command in
     start) start ;;
     stop) stop ;;
-    *) fail "usage: $0 start|stop PORT" ;;
+    *) fail "$usage" ;;
 esac

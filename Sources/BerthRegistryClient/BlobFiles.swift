@@ -1,0 +1,115 @@
+import BerthArchive
+import BerthOCI
+import Foundation
+import Glibc
+import NIOCore
+
+/// A range of a file as a request body: 1 MiB buffers read as the upload asks for them.
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    static let chunkSize = 1 << 20
+
+    let path: String
+    let offset: Int64
+    let length: Int64
+    /// Called with the byte count of each chunk handed to the connection.
+    let progress: (@Sendable (Int) -> Void)?
+
+    func makeAsyncIterator() -> Iterator {
+        Iterator(path: path, position: offset, remaining: length, progress: progress)
+    }
+
+    final class Iterator: AsyncIteratorProtocol {
+        let path: String
+        var descriptor: Int32 = -1
+        var position: Int64
+        var remaining: Int64
+        let progress: (@Sendable (Int) -> Void)?
+
+        init(path: String, position: Int64, remaining: Int64, progress: (@Sendable (Int) -> Void)?) {
+            self.path = path
+            self.position = position
+            self.remaining = remaining
+            self.progress = progress
+        }
+
+        deinit { if descriptor >= 0 { close(descriptor) } }
+
+        func next() async throws -> ByteBuffer? {
+            guard remaining > 0 else { return nil }
+            if descriptor < 0 {
+                descriptor = open(path, O_RDONLY | O_CLOEXEC)
+                guard descriptor >= 0 else {
+                    throw RegistryClientError.localFile(path: path, reason: String(cString: strerror(errno)))
+                }
+            }
+            let wanted = Int(min(Int64(FileChunks.chunkSize), remaining))
+            var buffer = ByteBufferAllocator().buffer(capacity: wanted)
+            let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { pointer in
+                let n = pread(descriptor, pointer.baseAddress, wanted, off_t(position))
+                guard n > 0 else {
+                    throw RegistryClientError.localFile(
+                        path: path, reason: n == 0 ? "file is shorter than expected" : String(cString: strerror(errno)))
+                }
+                return n
+            }
+            position += Int64(count)
+            remaining -= Int64(count)
+            progress?(count)
+            return buffer
+        }
+    }
+}
+
+/// Hashes and counts what is read through it.
+final class DigestingSource: ByteSource {
+    private let inner: ByteSource
+    private var digester = SHA256Digester()
+
+    init(_ inner: ByteSource) { self.inner = inner }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try inner.read(into: buffer)
+        if n > 0 { digester.update(UnsafeRawBufferPointer(rebasing: buffer[..<n])) }
+        return n
+    }
+
+    /// Reads what is left (tar padding after the end-of-archive blocks) and returns the digest of it all.
+    func drain() throws -> Digest {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while try read(into: buffer) > 0 {}
+        return digester.finalize()
+    }
+}
+
+/// Checks a stored layer blob the way `berth load` does: its uncompressed content must hash to
+/// the config's diff ID. Returns the layer's size as Docker reports it (the bytes of its files
+/// and symlink targets).
+func inspectLayer(at path: String, diffID: Digest, what: String) throws -> Int64 {
+    let file: FileSource
+    do {
+        file = try FileSource(path: path)
+    } catch {
+        throw RegistryClientError.localFile(path: path, reason: "\(error)")
+    }
+    let hashing = DigestingSource(try DecompressingSource(file))
+    let reader = TarReader(hashing)
+    var total: Int64 = 0
+    do {
+        while let entry = try reader.next() {
+            switch entry.kind {
+            case .file: total += entry.size
+            case .symlink: total += Int64(entry.linkName.utf8.count)
+            default: break
+            }
+        }
+    } catch {
+        throw RegistryClientError.protocolViolation("\(what) is not a valid tar layer: \(error)")
+    }
+    let actual = try hashing.drain()
+    guard actual == diffID else {
+        throw RegistryClientError.digestMismatch(what: "\(what) (diff ID)", expected: diffID, actual: actual)
+    }
+    return total
+}

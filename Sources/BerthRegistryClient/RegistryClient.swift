@@ -1,0 +1,250 @@
+import AsyncHTTPClient
+import BerthDistribution
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// A session with one registry for one set of scopes (the repositories a push or pull touches):
+/// it answers auth challenges (Basic, and Bearer through the token service), caches tokens by
+/// scope, falls back to plain HTTP where allowed, and retries transient failures with backoff.
+public final class RegistryClient: @unchecked Sendable {
+    public let endpoint: RegistryEndpoint
+    let credentials: Credentials?
+    /// The scopes a Bearer token is requested for.
+    let scopes: [Scope]
+    let http: HTTPClient
+
+    private let lock = NSLock()
+    private var useTLS: Bool
+    private var authorization: String?
+    private var tokens: [String: String] = [:]
+
+    /// Attempts per request for connection errors, 429 and 5xx answers.
+    static let attempts = 3
+
+    public init(endpoint: RegistryEndpoint, credentials: Credentials?, scopes: [Scope]) {
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.scopes = scopes
+        useTLS = endpoint.prefersTLS
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .follow(max: 5, allowCycles: false),
+            timeout: .init(connect: .seconds(15), read: .seconds(300)))
+        if !endpoint.verifiesTLS {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.certificateVerification = .none
+            configuration.tlsConfiguration = tls
+        }
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Closes the connections; call once the session is done.
+    public func shutdown() async {
+        try? await http.shutdown().get()
+    }
+
+    /// The registry's URL for an API path (`/v2/…`), or an absolute URL as given.
+    func url(_ pathOrURL: String) -> String {
+        if pathOrURL.hasPrefix("http://") || pathOrURL.hasPrefix("https://") { return pathOrURL }
+        return lock.withLock { endpoint.baseURL(tls: useTLS) } + pathOrURL
+    }
+
+    /// A request body that can be made again for a retry.
+    typealias BodyMaker = @Sendable () throws -> HTTPClientRequest.Body
+
+    /// Sends a request, answering auth challenges and retrying transient failures. Returns any
+    /// other answer, error statuses included; the caller consumes the body.
+    func send(_ method: HTTPMethod, _ pathOrURL: String, headers: HTTPHeaders = [:],
+              body: BodyMaker? = nil) async throws -> HTTPClientResponse {
+        var attempt = 1
+        var answeredChallenge = false
+        while true {
+            var request = HTTPClientRequest(url: url(pathOrURL))
+            request.method = method
+            request.headers = headers
+            if let authorization = lock.withLock({ self.authorization }), isSameRegistry(request.url) {
+                request.headers.replaceOrAdd(name: "Authorization", value: authorization)
+            }
+            request.body = try body?()
+            let response: HTTPClientResponse
+            do {
+                response = try await http.execute(request, deadline: .now() + .hours(24))
+            } catch {
+                if fallBackToHTTP(after: error, url: request.url) { continue }
+                guard attempt < Self.attempts, Self.isTransient(error) else {
+                    throw RegistryClientError.unreachable(url: request.url, reason: Self.describe(error))
+                }
+                try await backoff(attempt)
+                attempt += 1
+                continue
+            }
+            let status = Int(response.status.code)
+            if status == 401, !answeredChallenge {
+                answeredChallenge = true
+                let challenges = AuthChallenge.parse(response.headers["WWW-Authenticate"].joined(separator: ", "))
+                let detail = await Self.errorSummary(response)
+                try await authenticate(challenges, detail: detail)
+                continue
+            }
+            if status == 401 {
+                throw RegistryClientError.unauthorized(
+                    registry: endpoint.registry, detail: await Self.errorSummary(response) ?? "authentication required")
+            }
+            if (status == 429 || status >= 500), attempt < Self.attempts {
+                _ = try? await response.body.collect(upTo: 1 << 20)
+                try await backoff(attempt)
+                attempt += 1
+                continue
+            }
+            return response
+        }
+    }
+
+    /// Sends a request and fails with the registry's error unless the status is one of `expected`.
+    func expect(_ expected: Set<Int>, _ method: HTTPMethod, _ pathOrURL: String, headers: HTTPHeaders = [:],
+                body: BodyMaker? = nil) async throws -> HTTPClientResponse {
+        let response = try await send(method, pathOrURL, headers: headers, body: body)
+        guard expected.contains(Int(response.status.code)) else {
+            throw await failure(response, url: url(pathOrURL))
+        }
+        return response
+    }
+
+    /// The error for an unexpected answer, with the registry's error body in one line.
+    func failure(_ response: HTTPClientResponse, url: String) async -> RegistryClientError {
+        let status = Int(response.status.code)
+        let summary = await Self.errorSummary(response) ?? response.status.reasonPhrase
+        if status == 401 || status == 403 {
+            return .unauthorized(registry: endpoint.registry, detail: summary)
+        }
+        return .registry(status: status, summary: summary, url: url)
+    }
+
+    /// Reads an error body: the spec's `{"errors":[…]}` as `CODE: message`, else the text itself.
+    static func errorSummary(_ response: HTTPClientResponse) async -> String? {
+        guard let buffer = try? await response.body.collect(upTo: 1 << 20), buffer.readableBytes > 0 else { return nil }
+        let data = Data(buffer.readableBytesView)
+        if let body = RegistryErrorBody.decode(data), !body.errors.isEmpty { return body.summary }
+        let text = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).joined(separator: " ")
+        return text.isEmpty ? nil : String(text.prefix(200))
+    }
+
+    // MARK: Authentication
+
+    private func authenticate(_ challenges: [AuthChallenge], detail: String?) async throws {
+        if let bearer = challenges.first(where: { $0.scheme == .bearer }) {
+            let token = try await fetchToken(for: bearer)
+            lock.withLock { authorization = "Bearer " + token }
+        } else if challenges.contains(where: { $0.scheme == .basic }), let credentials {
+            lock.withLock { authorization = credentials.basicAuthorization }
+        } else {
+            throw RegistryClientError.unauthorized(registry: endpoint.registry, detail: detail ?? "authentication required")
+        }
+    }
+
+    /// Docker's token flow: GET realm?service=…&scope=…, with Basic credentials when there are
+    /// any (anonymously otherwise); tokens are cached by the scopes they were asked for.
+    private func fetchToken(for challenge: AuthChallenge) async throws -> String {
+        guard let realm = challenge.realm, var components = URLComponents(string: realm), components.host != nil else {
+            throw RegistryClientError.protocolViolation("Bearer challenge without a usable realm")
+        }
+        var wanted = scopes
+        for scope in Scope.parseList(challenge.scope ?? "") where !wanted.contains(scope) { wanted.append(scope) }
+        let key = wanted.map(\.description).sorted().joined(separator: " ")
+        if let cached = lock.withLock({ tokens[key] }), lock.withLock({ authorization }) != "Bearer " + cached {
+            return cached
+        }
+        var query = components.queryItems ?? []
+        if let service = challenge.service { query.append(URLQueryItem(name: "service", value: service)) }
+        for scope in wanted { query.append(URLQueryItem(name: "scope", value: scope.description)) }
+        if let credentials { query.append(URLQueryItem(name: "account", value: credentials.username)) }
+        components.queryItems = query.isEmpty ? nil : query
+        guard let tokenURL = components.url?.absoluteString else {
+            throw RegistryClientError.protocolViolation("cannot build a token request from realm \(realm)")
+        }
+        var request = HTTPClientRequest(url: tokenURL)
+        if let credentials { request.headers.add(name: "Authorization", value: credentials.basicAuthorization) }
+        var attempt = 1
+        while true {
+            let response: HTTPClientResponse
+            do {
+                response = try await http.execute(request, deadline: .now() + .seconds(60))
+            } catch {
+                guard attempt < Self.attempts, Self.isTransient(error) else {
+                    throw RegistryClientError.unreachable(url: tokenURL, reason: Self.describe(error))
+                }
+                try await backoff(attempt)
+                attempt += 1
+                continue
+            }
+            let status = Int(response.status.code)
+            if (status == 429 || status >= 500), attempt < Self.attempts {
+                _ = try? await response.body.collect(upTo: 1 << 20)
+                try await backoff(attempt)
+                attempt += 1
+                continue
+            }
+            guard status == 200 else {
+                let summary = await Self.errorSummary(response)
+                if status == 401 || status == 403 {
+                    throw RegistryClientError.unauthorized(
+                        registry: endpoint.registry,
+                        detail: credentials == nil ? (summary ?? "authentication required") : "incorrect username or password")
+                }
+                throw RegistryClientError.registry(status: status, summary: summary ?? "token request failed", url: tokenURL)
+            }
+            struct TokenResponse: Decodable {
+                var token: String?
+                var access_token: String?
+            }
+            let body = try await response.body.collect(upTo: 1 << 20)
+            guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(body.readableBytesView)),
+                  let token = decoded.token ?? decoded.access_token, !token.isEmpty else {
+                throw RegistryClientError.protocolViolation("token service at \(realm) answered without a token")
+            }
+            lock.withLock { tokens[key] = token }
+            return token
+        }
+    }
+
+    // MARK: Transport
+
+    /// Credentials go only to the registry itself, not to storage a blob request redirects to.
+    private func isSameRegistry(_ url: String) -> Bool {
+        URLComponents(string: url).map { components in
+            let host = (components.host ?? "") + (components.port.map { ":\($0)" } ?? "")
+            return host == endpoint.host || components.host == endpoint.host
+        } ?? false
+    }
+
+    /// With `--tls-verify=false`, a registry that does not speak TLS is reached over plain HTTP.
+    private func fallBackToHTTP(after error: Error, url: String) -> Bool {
+        guard !endpoint.verifiesTLS, url.hasPrefix("https://") else { return false }
+        return lock.withLock {
+            guard useTLS else { return false }
+            useTLS = false
+            return true
+        }
+    }
+
+    private func backoff(_ attempt: Int) async throws {
+        try await Task.sleep(nanoseconds: UInt64(250_000_000) << UInt64(attempt))
+    }
+
+    static func isTransient(_ error: Error) -> Bool {
+        if error is NIOSSLError { return false }
+        if let client = error as? HTTPClientError {
+            return [HTTPClientError.remoteConnectionClosed, .readTimeout, .connectTimeout, .writeTimeout,
+                    .deadlineExceeded].contains(client)
+        }
+        return error is IOError || error is ChannelError || String(describing: type(of: error)).contains("Connect")
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let io = error as? IOError { return io.description }
+        let text = String(describing: error)
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        return text
+    }
+}

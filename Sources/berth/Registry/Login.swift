@@ -1,0 +1,74 @@
+import ArgumentParser
+import BerthRegistryClient
+import Foundation
+
+/// `berth login`: checks credentials against a registry and saves them.
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "login", abstract: "Authenticate to a registry.",
+        discussion: "Defaults to Docker Hub if no server is specified. Credentials go to $BERTH_CONFIG or ~/.docker/config.json.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var registry: RegistryOptions
+
+    @Argument(help: ArgumentHelp("The registry (host[:port]).", valueName: "SERVER"))
+    var server: String?
+
+    @Option(name: .shortAndLong, help: "Username.")
+    var username: String?
+
+    @Option(name: .shortAndLong, help: "Password or Personal Access Token (PAT).")
+    var password: String?
+
+    @Flag(help: "Take the Password or Personal Access Token (PAT) from stdin.")
+    var passwordStdin = false
+
+    func run() async throws {
+        if password != nil {
+            printError("WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
+            if passwordStdin { throw ValidationError("--password and --password-stdin are mutually exclusive") }
+        }
+        if passwordStdin, username == nil { throw ValidationError("Must provide --username with --password-stdin") }
+        let host = Self.registryHost(server)
+        var user = username
+        if user == nil {
+            guard isatty(0) != 0 else { throw ValidationError("Must provide --username, or log in from a terminal") }
+            print("Username: ", terminator: "")
+            fflush(stdout)
+            user = readLine()?.trimmingCharacters(in: .whitespaces)
+        }
+        var secret = password
+        if passwordStdin {
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+        } else if secret == nil {
+            guard isatty(0) != 0, let typed = getpass("Password: ") else {
+                throw ValidationError("Must provide --password-stdin or --password, or log in from a terminal")
+            }
+            secret = String(cString: typed)
+        }
+        guard let user, !user.isEmpty else { throw ValidationError("Username is required") }
+        guard let secret, !secret.isEmpty else { throw ValidationError("Error: Password Required") }
+        let credentials = Credentials(username: user, password: secret)
+        let client = RegistryClient(endpoint: RegistryEndpoint(registry: host, tlsVerify: registry.tlsVerify),
+                                    credentials: credentials, scopes: [])
+        do {
+            try await client.checkAccess()
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+        try CredentialStore.fromEnvironment().store(credentials, forRegistry: host)
+        print("Login Succeeded")
+    }
+
+    /// The registry a SERVER argument names: `docker.io` by default, URLs reduced to host[:port].
+    static func registryHost(_ server: String?) -> String {
+        guard let server, !server.isEmpty else { return "docker.io" }
+        var host = Substring(server)
+        if let scheme = host.range(of: "://") { host = host[scheme.upperBound...] }
+        if let slash = host.firstIndex(of: "/") { host = host[..<slash] }
+        return host == "index.docker.io" ? "docker.io" : String(host)
+    }
+}

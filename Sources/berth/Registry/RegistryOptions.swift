@@ -1,0 +1,19 @@
+import ArgumentParser
+import BerthDistribution
+import BerthOCI
+import BerthRegistryClient
+import BerthStore
+
+/// Options of the commands that talk to a registry.
+struct RegistryOptions: ParsableArguments {
+    @Option(name: .customLong("tls-verify"), help: ArgumentHelp(
+        "Require HTTPS and verify certificates (false also allows plain HTTP).", valueName: "bool"))
+    var tlsVerify = true
+
+    /// A session with the reference's registry, using the saved credentials for it.
+    func client(for registry: String, scopes: [Scope]) throws -> RegistryClient {
+        let credentials = try CredentialStore.fromEnvironment().credentials(forRegistry: registry)
+        return RegistryClient(endpoint: RegistryEndpoint(registry: registry, tlsVerify: tlsVerify),
+                              credentials: credentials, scopes: scopes)
+    }
+}
