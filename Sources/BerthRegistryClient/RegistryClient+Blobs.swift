@@ -29,11 +29,12 @@ extension RegistryClient {
     }
 
     /// Puts a stored blob into the repository: a cross-repository mount from the first of
-    /// `mountSources` that has it, else an upload (monolithic, or chunked above
-    /// `chunkedUploadThreshold`) streamed from the content store and checked by the registry
+    /// `mountSources` that has it, else an upload (monolithic, or PATCH chunks of `chunkSize` when
+    /// the blob is larger) streamed from the content store and checked by the registry
     /// against `?digest=`.
     public func uploadBlob(_ descriptor: Descriptor, from content: ContentStore, to repository: String,
-                           mountSources: [String] = [], progress: (@Sendable (Int) -> Void)? = nil) async throws -> BlobUploadOutcome {
+                           mountSources: [String] = [], chunkSize: Int64 = chunkedUploadThreshold,
+                           progress: (@Sendable (Int) -> Void)? = nil) async throws -> BlobUploadOutcome {
         var location: String?
         for source in mountSources where source != repository {
             let path = "/v2/\(repository)/blobs/uploads/?mount=\(descriptor.digest)&from=\(source)"
@@ -52,10 +53,10 @@ extension RegistryClient {
         guard var location else { throw RegistryClientError.protocolViolation("no upload location") }
         let file = content.path(of: descriptor.digest)
         let size = descriptor.size
-        if size > Self.chunkedUploadThreshold {
+        if size > chunkSize {
             var offset: Int64 = 0
             while offset < size {
-                let length = min(Self.chunkedUploadThreshold, size - offset)
+                let length = min(chunkSize, size - offset)
                 let start = offset
                 let headers: HTTPHeaders = [
                     "Content-Type": "application/octet-stream", "Content-Length": String(length),
