@@ -1,0 +1,115 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small POSIX file helpers: the registry needs fsync and rename, which Foundation hides.
+enum FileIO {
+    static let bufferSize = 1 << 20
+
+    static func fail(_ operation: String, _ path: String) -> RegistryServerError {
+        .storage(path: path, operation: operation, errno: errno)
+    }
+
+    /// Writes all of `bytes` to `fd`, retrying short writes.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw fail("write", path)
+            }
+            offset += written
+        }
+    }
+
+    static func fsyncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+
+    static func makeDirectories(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw RegistryServerError.storage(path: path, operation: "create directory", errno: EIO)
+        }
+    }
+
+    /// Writes `data` to `path` so that readers see either the old file or the whole new one, and
+    /// a crash never leaves a partial file: temp file in `temporaryDirectory`, fsync, rename.
+    static func writeAtomically(_ data: Data, to path: String, temporaryDirectory: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try makeDirectories(directory)
+        let temporary = "\(temporaryDirectory)/\(UUID().uuidString)"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw fail("create", temporary) }
+        do {
+            try data.withUnsafeBytes { try writeAll(fd, $0, path: temporary) }
+            guard fsync(fd) == 0 else { throw fail("fsync", temporary) }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        try commit(temporary, to: path)
+    }
+
+    /// Renames a finished, fsynced file into place and makes the rename durable.
+    static func commit(_ temporary: String, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try makeDirectories(directory)
+        guard rename(temporary, path) == 0 else {
+            let error = fail("rename into", path)
+            unlink(temporary)
+            throw error
+        }
+        fsyncDirectory(directory)
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    static func size(_ path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int64(info.st_size)
+    }
+
+    static func modificationTime(_ path: String) -> Date? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))
+    }
+
+    static func read(_ path: String) -> Data? {
+        FileManager.default.contents(atPath: path)
+    }
+
+    static func readString(_ path: String) -> String? {
+        read(path).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
+    static func remove(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    static func list(_ path: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    }
+
+    /// Removes now-empty directories from `path` up to (not including) `stop`.
+    static func pruneEmptyDirectories(from path: String, upTo stop: String) {
+        var current = path
+        while current.count > stop.count, current.hasPrefix(stop) {
+            guard rmdir(current) == 0 else { return }
+            current = (current as NSString).deletingLastPathComponent
+        }
+    }
+}

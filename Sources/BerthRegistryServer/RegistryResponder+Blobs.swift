@@ -1,0 +1,227 @@
+import BerthDistribution
+import BerthOCI
+import Foundation
+import Hummingbird
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension RegistryResponder {
+    // MARK: Blobs
+
+    func getBlob(_ request: Request, name: String, digest text: String) throws -> Response {
+        let digest = try Self.parseDigest(text)
+        guard let size = storage.blobSize(name, digest) else {
+            throw RegistryFailure(.blobUnknown, detail: RegistryFailure.digestDetail(text))
+        }
+        var headers: HTTPFields = [
+            .contentType: "application/octet-stream", .dockerContentDigest: digest.description, .acceptRanges: "bytes",
+            .eTag: "\"\(digest)\"",
+        ]
+        var start: Int64 = 0
+        var length = size
+        var status = HTTPResponse.Status.ok
+        if let range = request.headers[.rangeHeader] {
+            guard let (first, last) = Self.parseByteRange(range, size: size) else {
+                var failure = RegistryFailure(.blobUnknown, "requested range not satisfiable", status: 416)
+                failure.headers = [("Content-Range", "bytes */\(size)")]
+                throw failure
+            }
+            start = first
+            length = last - first + 1
+            status = .partialContent
+            headers[.contentRangeHeader] = "bytes \(first)-\(last)/\(size)"
+        }
+        headers[.contentLength] = String(length)
+        if request.method == .head {
+            return Response(status: status, headers: headers, body: ResponseBody())
+        }
+        let path = storage.blobPath(digest)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RegistryFailure(.blobUnknown, detail: RegistryFailure.digestDetail(text)) }
+        let (first, end) = (start, start + length)
+        let body = ResponseBody(contentLength: Int(length)) { writer in
+            defer { close(fd) }
+            var offset = first
+            let allocator = ByteBufferAllocator()
+            while offset < end {
+                let want = Int(min(Int64(FileIO.bufferSize), end - offset))
+                var buffer = allocator.buffer(capacity: want)
+                let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { bytes in
+                    let count = pread(fd, bytes.baseAddress, want, off_t(offset))
+                    guard count > 0 else { throw FileIO.fail("read", path) }
+                    return count
+                }
+                offset += Int64(count)
+                try await writer.write(buffer)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`; nil when unsatisfiable or malformed.
+    static func parseByteRange(_ header: String, size: Int64) -> (Int64, Int64)? {
+        guard header.hasPrefix("bytes="), !header.contains(",") else { return nil }
+        let spec = header.dropFirst("bytes=".count)
+        guard let dash = spec.firstIndex(of: "-") else { return nil }
+        let firstText = spec[..<dash], lastText = spec[spec.index(after: dash)...]
+        if firstText.isEmpty {
+            guard let suffix = Int64(lastText), suffix > 0, size > 0 else { return nil }
+            return (max(0, size - suffix), size - 1)
+        }
+        guard let first = Int64(firstText), first < size else { return nil }
+        let last = lastText.isEmpty ? size - 1 : Int64(lastText).map { min($0, size - 1) }
+        guard let last, last >= first else { return nil }
+        return (first, last)
+    }
+
+    func deleteBlob(name: String, digest text: String) throws -> Response {
+        let digest = try Self.parseDigest(text)
+        guard storage.unlinkBlob(name, digest) else {
+            throw RegistryFailure(.blobUnknown, detail: RegistryFailure.digestDetail(text))
+        }
+        return Response(status: .accepted, headers: [.contentLength: "0"])
+    }
+
+    // MARK: Uploads
+
+    func startUpload(_ request: Request, name: String, caller: Caller) async throws -> Response {
+        let query = request.uri.queryParameters
+        if let mount = query.get("mount"), let from = query.get("from"), RepositoryName(from) != nil,
+           let digest = try? Self.parseDigest(mount), granted(caller, from).contains(.pull),
+           storage.blobSize(from, digest) != nil {
+            try storage.linkBlob(name, digest)
+            return blobCreated(name: name, digest: digest)
+        }
+        let id = try storage.createUpload(name)
+        if let digestText = query.get("digest") {
+            // Monolithic upload: the whole blob is this request's body.
+            let expected = try Self.parseDigest(digestText)
+            var progress = UploadProgress(size: 0, hasher: SHA256Digester())
+            do {
+                try await storage.appendUpload(id, body: request.body, progress: &progress)
+                try verifyAndCommit(id, name: name, progress: progress, expected: expected, text: digestText)
+            } catch {
+                storage.deleteUpload(id)
+                throw error
+            }
+            return blobCreated(name: name, digest: expected)
+        }
+        return uploadAccepted(.accepted, name: name, id: id, size: 0)
+    }
+
+    func uploadStatus(name: String, id: String) throws -> Response {
+        guard storage.uploadExists(name, id) else { throw RegistryFailure(.blobUploadUnknown) }
+        return uploadAccepted(.noContent, name: name, id: id, size: storage.uploadSize(id))
+    }
+
+    func patchUpload(_ request: Request, name: String, id: String) async throws -> Response {
+        let size = try await withUpload(name: name, id: id) { progress in
+            try checkContentRange(request, progress: progress, name: name, id: id)
+            try await storage.appendUpload(id, body: request.body, progress: &progress)
+            return progress.size
+        }
+        return uploadAccepted(.accepted, name: name, id: id, size: size)
+    }
+
+    func finishUpload(_ request: Request, name: String, id: String) async throws -> Response {
+        guard let digestText = request.uri.queryParameters.get("digest") else {
+            throw RegistryFailure(.digestInvalid, "the digest query parameter is required to finish an upload")
+        }
+        let expected = try Self.parseDigest(digestText)
+        try await withUpload(name: name, id: id) { progress in
+            try checkContentRange(request, progress: progress, name: name, id: id)
+            try await storage.appendUpload(id, body: request.body, progress: &progress)
+            do {
+                try verifyAndCommit(id, name: name, progress: progress, expected: expected, text: digestText)
+            } catch let failure as RegistryFailure {
+                // A wrong digest ends the session: nothing of it is stored.
+                storage.deleteUpload(id)
+                throw failure
+            }
+        }
+        await uploads.forget(id)
+        return blobCreated(name: name, digest: expected)
+    }
+
+    func cancelUpload(name: String, id: String) async throws -> Response {
+        guard storage.uploadExists(name, id) else { throw RegistryFailure(.blobUploadUnknown) }
+        storage.deleteUpload(id)
+        await uploads.forget(id)
+        return Response(status: .noContent, headers: [.contentLength: "0"])
+    }
+
+    /// Runs `body` with the session's progress checked out, so no other request appends meanwhile.
+    private func withUpload<T>(name: String, id: String, _ body: (inout UploadProgress) async throws -> T) async throws -> T {
+        guard storage.uploadExists(name, id) else { throw RegistryFailure(.blobUploadUnknown) }
+        guard case .available(let known) = await uploads.checkOut(id) else {
+            throw RegistryFailure(.blobUploadInvalid, "another request is writing to this upload", status: 416)
+        }
+        var progress: UploadProgress
+        do {
+            progress = try known ?? storage.rehashUpload(id)
+        } catch {
+            await uploads.checkIn(id, nil)
+            throw error
+        }
+        do {
+            let result = try await body(&progress)
+            await uploads.checkIn(id, progress)
+            return result
+        } catch {
+            await uploads.checkIn(id, storage.uploadExists(name, id) ? progress : nil)
+            throw error
+        }
+    }
+
+    /// A chunk must start where the upload stands (`Content-Range: START-END`); 416 otherwise.
+    private func checkContentRange(_ request: Request, progress: UploadProgress, name: String, id: String) throws {
+        guard let header = request.headers[.contentRangeHeader] else { return }
+        var text = Substring(header)
+        if text.hasPrefix("bytes ") { text = text.dropFirst(6) }
+        if let slash = text.firstIndex(of: "/") { text = text[..<slash] }
+        let bounds = text.split(separator: "-", omittingEmptySubsequences: false)
+        var valid = false
+        if bounds.count == 2, let start = Int64(bounds[0]), let end = Int64(bounds[1]), start == progress.size, end >= start - 1 {
+            valid = true
+            if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length != end - start + 1 { valid = false }
+        }
+        guard valid else {
+            var failure = RegistryFailure(
+                .blobUploadInvalid, "chunk \(header) does not continue the upload at offset \(progress.size)", status: 416)
+            failure.headers = [
+                ("Location", "/v2/\(name)/blobs/uploads/\(id)"), ("Range", Self.rangeValue(progress.size)),
+                (RegistryHeader.uploadUUID, id),
+            ]
+            throw failure
+        }
+    }
+
+    private func verifyAndCommit(_ id: String, name: String, progress: UploadProgress, expected: Digest, text: String) throws {
+        let actual = progress.hasher.finalize()
+        guard actual == expected else {
+            throw RegistryFailure(.digestInvalid, "content digest \(actual) does not match \(expected)",
+                                  detail: RegistryFailure.digestDetail(text))
+        }
+        try storage.commitUpload(id, name: name, digest: expected)
+    }
+
+    private func blobCreated(name: String, digest: Digest) -> Response {
+        Response(status: .created, headers: [
+            .location: "/v2/\(name)/blobs/\(digest)", .dockerContentDigest: digest.description, .contentLength: "0",
+        ])
+    }
+
+    private func uploadAccepted(_ status: HTTPResponse.Status, name: String, id: String, size: Int64) -> Response {
+        Response(status: status, headers: [
+            .location: "/v2/\(name)/blobs/uploads/\(id)", .rangeHeader: Self.rangeValue(size), .dockerUploadUUID: id,
+            .contentLength: "0",
+        ])
+    }
+
+    /// The Range header of an upload: the bytes received, inclusive (`0-0` before any byte,
+    /// as distribution answers).
+    static func rangeValue(_ size: Int64) -> String { "0-\(max(size - 1, 0))" }
+}
