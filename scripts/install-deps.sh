@@ -14,7 +14,7 @@ image_packages=(busybox-static mmdebstrap debian-archive-keyring mount)
 # Interop peers: the Docker daemon, the CNCF registry, skopeo and umoci.
 peer_packages=(docker.io docker-registry skopeo umoci)
 # Scripts, tests and benches.
-tool_packages=(hyperfine jq zstd curl tar gzip python3 ca-certificates)
+tool_packages=(hyperfine jq zstd curl tar gzip python3 ca-certificates apache2-utils openssl wrk)
 
 packages=("${build_packages[@]}" "${runtime_packages[@]}" "${image_packages[@]}"
     "${peer_packages[@]}" "${tool_packages[@]}")
