@@ -43,7 +43,7 @@ struct FileChunks: AsyncSequence, Sendable {
                     throw RegistryClientError.localFile(path: path, reason: String(cString: strerror(errno)))
                 }
             }
-            let wanted = Int(min(Int64(FileChunks.chunkSize), remaining))
+            let wanted = Int(Swift.min(Int64(FileChunks.chunkSize), remaining))
             var buffer = ByteBufferAllocator().buffer(capacity: wanted)
             let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { pointer in
                 let n = pread(descriptor, pointer.baseAddress, wanted, off_t(position))

@@ -129,9 +129,10 @@ extension RegistryClient {
             }
             try buffer.withUnsafeReadableBytes { bytes in
                 digester.update(bytes)
+                guard let base = bytes.baseAddress else { return }
                 var written = 0
                 while written < bytes.count {
-                    let n = write(fd, bytes.baseAddress! + written, bytes.count - written)
+                    let n = write(fd, base + written, bytes.count - written)
                     guard n > 0 else {
                         throw RegistryClientError.localFile(path: temporary, reason: String(cString: strerror(errno)))
                     }

@@ -29,27 +29,35 @@ extension RegistryClient {
         }
         // Layers as Docker lists them, top first; the config goes with them but is not shown.
         let layers = Array(manifest.layers.reversed())
-        try await forEachConcurrently(layers + [manifest.config], limit: Self.concurrentTransfers) { descriptor in
-            let isLayer = descriptor.digest != manifest.config.digest
-            if try await self.blobExists(descriptor.digest, in: repository) {
-                if isLayer { observer?(.finished(layer: descriptor.digest, status: .alreadyExists)) }
-                return
-            }
-            if isLayer { observer?(.started(layer: descriptor.digest, total: descriptor.size)) }
-            let outcome = try await self.uploadBlob(
-                descriptor, from: store.content, to: repository, mountSources: mountSources[descriptor.digest] ?? [],
-                progress: isLayer ? { observer?(.progressed(layer: descriptor.digest, bytes: $0)) } : nil)
-            guard isLayer else { return }
-            switch outcome {
-            case .mounted(let source): observer?(.finished(layer: descriptor.digest, status: .mounted(from: source)))
-            case .uploaded: observer?(.finished(layer: descriptor.digest, status: .pushed))
-            }
+        let config = manifest.config
+        try await forEachConcurrently(layers + [config], limit: Self.concurrentTransfers) { descriptor in
+            try await self.pushBlob(descriptor, isLayer: descriptor.digest != config.digest, from: store.content,
+                                    to: repository, mountSources: mountSources[descriptor.digest] ?? [], observer: observer)
         }
         let mediaType = manifest.mediaType ?? MediaType.ociManifest
         let digest = try await putManifest(manifestBytes, mediaType: mediaType, to: repository,
                                            reference: reference.tag ?? image.manifestDigest.description)
         try store.addRepoDigest(Reference(domain: reference.domain, path: reference.path, tag: nil, digest: digest), to: image.id)
         return PushResult(digest: digest, size: manifestBytes.count)
+    }
+
+    /// Puts one blob into the repository unless it is there already, reporting layers (not the config).
+    private func pushBlob(_ descriptor: Descriptor, isLayer: Bool, from content: ContentStore, to repository: String,
+                          mountSources: [String], observer: TransferObserver?) async throws {
+        let report: TransferObserver? = isLayer ? observer : nil
+        if try await blobExists(descriptor.digest, in: repository) {
+            report?(.finished(layer: descriptor.digest, status: .alreadyExists))
+            return
+        }
+        report?(.started(layer: descriptor.digest, total: descriptor.size))
+        let digest = descriptor.digest
+        let progress: (@Sendable (Int) -> Void)? = report.map { report in { report(.progressed(layer: digest, bytes: $0)) } }
+        let outcome = try await uploadBlob(descriptor, from: content, to: repository, mountSources: mountSources,
+                                           progress: progress)
+        switch outcome {
+        case .mounted(let source): report?(.finished(layer: digest, status: .mounted(from: source)))
+        case .uploaded: report?(.finished(layer: digest, status: .pushed))
+        }
     }
 
     /// For each blob of the images in `store`, the other repositories of `registry` it was pushed

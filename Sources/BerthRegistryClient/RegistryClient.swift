@@ -41,7 +41,7 @@ public final class RegistryClient: @unchecked Sendable {
 
     /// Closes the connections; call once the session is done.
     public func shutdown() async {
-        try? await http.shutdown().get()
+        try? await http.shutdown()
     }
 
     /// The registry's URL for an API path (`/v2/…`), or an absolute URL as given.
