@@ -18,7 +18,7 @@ struct Berth: AsyncParsableCommand {
                 ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerPs.self, ContainerLogs.self,
                 ContainerStop.self, ContainerKill.self, ContainerRemove.self, ContainerWait.self,
             ]),
-            CommandGroup(name: "Management", subcommands: [BuilderCommand.self, ContainerCommand.self, ImageCommand.self]),
+            CommandGroup(name: "Management", subcommands: [BuilderCommand.self, ContainerCommand.self, ImageCommand.self, RegistryCommand.self]),
         ]
     )
 
