@@ -17,6 +17,7 @@ struct Berth: AsyncParsableCommand {
                 RemoveImages.self, ImageHistory.self, Inspect.self,
                 ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerPs.self, ContainerLogs.self,
                 ContainerStop.self, ContainerKill.self, ContainerRemove.self, ContainerWait.self,
+                Login.self, Logout.self, Push.self, Pull.self,
             ]),
             CommandGroup(name: "Management", subcommands: [BuilderCommand.self, ContainerCommand.self, ImageCommand.self, RegistryCommand.self]),
         ]
