@@ -40,17 +40,30 @@ struct RegistryResponder: HTTPResponder {
             response = Self.errorResponse(RegistryFailure(.unsupported, "internal error: \(error)", status: 500))
         }
         response.headers[HeaderField.Name(RegistryHeader.apiVersion)!] = RegistryHeader.apiVersionValue
-        let elapsed = ContinuousClock.now - started
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        logger.info("request", metadata: [
-            "method": "\(request.method.rawValue)",
-            "path": "\(request.uri.path)",
-            "status": "\(response.status.code)",
-            "bytes": "\(response.body.contentLength ?? response.headers[.contentLength].flatMap { Int($0) } ?? 0)",
-            "duration_ms": "\(String(format: "%.1f", milliseconds))",
-            "user": "\(caller.logName)",
-        ])
+        // The access line is written once the body has gone out, so it reports the whole transfer.
+        let body = response.body
+        let line: Logger.Metadata = [
+            "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
+            "bytes": "\(body.contentLength ?? 0)", "user": "\(caller.logName)",
+        ]
+        let logger = logger
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            do {
+                try await body.write(writer)
+                logger.info("request", metadata: line.merging(["duration_ms": "\(Self.milliseconds(since: started))"]) { $1 })
+            } catch {
+                logger.info("request", metadata: line.merging([
+                    "duration_ms": "\(Self.milliseconds(since: started))", "error": "\(error)",
+                ]) { $1 })
+                throw error
+            }
+        }
         return response
+    }
+
+    static func milliseconds(since start: ContinuousClock.Instant) -> String {
+        let elapsed = ContinuousClock.now - start
+        return String(format: "%.1f", Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
     }
 
     private func handle(_ request: Request, caller: inout Caller) async throws -> Response {
