@@ -81,7 +81,7 @@ extension RegistryClient {
                                             what: "layer \(layer.digest.shortID)")
                 sizes.set(diffID, size)
             }
-            observer?(.finished(layer: layer.digest, status: present ? .alreadyExists : .pullComplete))
+            observer?(.finished(layer: layer.digest, status: present ? .alreadyPresent : .pullComplete))
         }
         try store.content.ingest(bytes: fetched.bytes, expected: fetched.digest, what: "manifest")
         let changes = try store.register(manifestDigest: fetched.digest, config: config, configDigest: manifest.config.digest,

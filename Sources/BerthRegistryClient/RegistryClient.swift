@@ -30,7 +30,7 @@ public final class RegistryClient: @unchecked Sendable {
         useTLS = endpoint.prefersTLS
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .follow(max: 5, allowCycles: false),
-            timeout: .init(connect: .seconds(15), read: .seconds(300)))
+            timeout: .init(connect: .seconds(5), read: .seconds(300)))
         if !endpoint.verifiesTLS {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.certificateVerification = .none
@@ -88,8 +88,11 @@ public final class RegistryClient: @unchecked Sendable {
                 continue
             }
             if status == 401 {
+                let summary = await Self.errorSummary(response) ?? "authentication required"
+                // Basic credentials refused outright are wrong, not merely short of rights.
+                let sentBasic = lock.withLock { authorization?.hasPrefix("Basic ") ?? false }
                 throw RegistryClientError.unauthorized(
-                    registry: endpoint.registry, detail: await Self.errorSummary(response) ?? "authentication required")
+                    registry: endpoint.registry, detail: sentBasic ? "incorrect username or password" : summary)
             }
             if (status == 429 || status >= 500), attempt < Self.attempts {
                 _ = try? await response.body.collect(upTo: 1 << 20)
@@ -232,13 +235,14 @@ public final class RegistryClient: @unchecked Sendable {
         try await Task.sleep(nanoseconds: UInt64(250_000_000) << UInt64(attempt))
     }
 
+    /// Dropped connections and timeouts mid-request. Not a failed connect: the connection pool
+    /// already retried that until the connect timeout.
     static func isTransient(_ error: Error) -> Bool {
         if error is NIOSSLError { return false }
         if let client = error as? HTTPClientError {
-            return [HTTPClientError.remoteConnectionClosed, .readTimeout, .connectTimeout, .writeTimeout,
-                    .deadlineExceeded].contains(client)
+            return [HTTPClientError.remoteConnectionClosed, .readTimeout, .writeTimeout].contains(client)
         }
-        return error is IOError || error is ChannelError || String(describing: type(of: error)).contains("Connect")
+        return error is IOError || error is ChannelError
     }
 
     static func describe(_ error: Error) -> String {

@@ -12,6 +12,8 @@ public enum TransferEvent: Sendable, Equatable {
     public enum LayerStatus: Sendable, Equatable, CustomStringConvertible {
         case pushed
         case alreadyExists
+        /// A pulled layer the store had already.
+        case alreadyPresent
         case mounted(from: String)
         case pullComplete
 
@@ -19,6 +21,7 @@ public enum TransferEvent: Sendable, Equatable {
             switch self {
             case .pushed: return "Pushed"
             case .alreadyExists: return "Layer already exists"
+            case .alreadyPresent: return "Already exists"
             case .mounted(let repository): return "Mounted from \(repository)"
             case .pullComplete: return "Pull complete"
             }

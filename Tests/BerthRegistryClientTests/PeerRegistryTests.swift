@@ -52,7 +52,7 @@ struct PeerRegistryTests {
             try await wrong.checkAccess()
         } throws: { error in
             guard case RegistryClientError.unauthorized(let registry, let detail) = error else { return false }
-            return registry == Self.secured && detail.contains("UNAUTHORIZED")
+            return registry == Self.secured && detail == "incorrect username or password"
         }
         await wrong.shutdown()
 

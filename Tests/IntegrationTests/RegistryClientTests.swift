@@ -50,7 +50,7 @@ struct RegistryClientTests {
         #expect(again.lines.last == final.0.description)
 
         let digests = try sandbox.ok("images", "--digests")
-        #expect(digests.contains(digest), digests)
+        #expect(digests.contains(digest), "\(digests)")
 
         let clean = try BerthSandbox()
         let pull = try clean.run("pull", name)
@@ -144,7 +144,7 @@ struct RegistryClientTests {
                               stdin: .bytes(Data("berth-secret\n".utf8)))
         #expect(login.succeeded && login.out == "Login Succeeded\n", "\(login)")
         let saved = try String(contentsOfFile: config, encoding: .utf8)
-        #expect(saved.contains(Data("berth:berth-secret".utf8).base64EncodedString()), saved)
+        #expect(saved.contains(Data("berth:berth-secret".utf8).base64EncodedString()), "\(saved)")
 
         let push = try berth(["push", name])
         #expect(push.succeeded, "\(push)")
