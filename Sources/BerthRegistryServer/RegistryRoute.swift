@@ -36,6 +36,10 @@ enum RegistryRoute: Equatable {
             self = .tags(name: String(rest.dropLast("/tags/list".count)))
             return
         }
+        if rest.hasSuffix("/blobs/uploads") {
+            self = .upload(name: String(rest.dropLast("/blobs/uploads".count)), session: "")
+            return
+        }
         // The marker that occurs last wins: a name may itself contain `blobs` or `manifests`.
         let markers = ["/blobs/uploads/", "/blobs/", "/manifests/", "/referrers/"]
         var best: (marker: String, range: Range<Substring.Index>)?
@@ -43,10 +47,6 @@ enum RegistryRoute: Equatable {
             guard let range = rest.range(of: marker, options: .backwards) else { continue }
             if let current = best, current.range.lowerBound >= range.lowerBound { continue }
             best = (marker, range)
-        }
-        if best == nil, rest.hasSuffix("/blobs/uploads") {
-            self = .upload(name: String(rest.dropLast("/blobs/uploads".count)), session: "")
-            return
         }
         guard let (marker, range) = best else { return nil }
         let name = String(rest[..<range.lowerBound])

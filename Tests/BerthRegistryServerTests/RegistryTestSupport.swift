@@ -140,7 +140,8 @@ func curl(
         guard let colon = line.firstIndex(of: ":") else { continue }
         responseHeaders[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     }
-    let responseBody = FileManager.default.contents(atPath: "\(scratch)/body") ?? Data()
+    // curl --head writes the headers where the body would go.
+    let responseBody = method == "HEAD" ? Data() : FileManager.default.contents(atPath: "\(scratch)/body") ?? Data()
     return HTTPResult(status: code, headers: responseHeaders, body: responseBody)
 }
 
