@@ -242,7 +242,8 @@ public final class RegistryClient: @unchecked Sendable {
         if let client = error as? HTTPClientError {
             return [HTTPClientError.remoteConnectionClosed, .readTimeout, .writeTimeout].contains(client)
         }
-        return error is IOError || error is ChannelError
+        if let io = error as? IOError { return io.errnoCode == ECONNRESET || io.errnoCode == EPIPE }
+        return error is ChannelError
     }
 
     static func describe(_ error: Error) -> String {
