@@ -165,7 +165,9 @@ extension RegistryResponder {
         }
         let (page, link) = Self.paginate(all, request: request, path: "/v2/\(name)/tags/list")
         struct TagList: Encodable { var name: String; var tags: [String] }
-        return Self.jsonResponse(try JSONEncoder().encode(TagList(name: name, tags: page)), headers: link)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Self.jsonResponse(try encoder.encode(TagList(name: name, tags: page)), headers: link)
     }
 
     func catalog(_ request: Request, caller: Caller) -> Response {

@@ -156,6 +156,8 @@ struct RegistryResponder: HTTPResponder {
     private func authenticate(_ request: Request) async throws -> Caller {
         guard let header = request.headers[.authorization] else { return .anonymous }
         let parts = header.split(separator: " ", maxSplits: 1)
+        // Clients without credentials may answer a Basic challenge with empty ones.
+        if parts.count == 1, parts[0].lowercased() == "basic" { return .anonymous }
         guard parts.count == 2 else { throw challenge(repository: nil, actions: [], message: "malformed Authorization header") }
         let scheme = parts[0].lowercased()
         let value = String(parts[1]).trimmingCharacters(in: .whitespaces)
@@ -167,6 +169,7 @@ struct RegistryResponder: HTTPResponder {
             else { throw challenge(repository: nil, actions: [], message: "invalid username or password") }
             let user = String(text[..<colon])
             let password = String(text[text.index(after: colon)...])
+            if user.isEmpty, password.isEmpty { return .anonymous }
             guard await credentials.verify(user: user, password: password, users: users) else {
                 throw challenge(repository: nil, actions: [], message: "invalid username or password")
             }

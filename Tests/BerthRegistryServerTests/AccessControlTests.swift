@@ -55,6 +55,8 @@ func writeConfig(_ yaml: String) throws -> String {
             try await registry.pushImage("pixelpotato/app", tag: "v1", user: "alice:alice-secret")
             try await registry.pushImage("private/deep/app", tag: "v1", user: "alice:alice-secret")
             #expect(try await registry.request("GET", "/v2/pixelpotato/app/manifests/v1").status == 200)
+            // Empty Basic credentials, as skopeo sends them after a challenge, count as anonymous.
+            #expect(try await registry.request("GET", "/v2/pixelpotato/app/manifests/v1", user: ":").status == 200)
             let anonymousPrivate = try await registry.request("GET", "/v2/private/deep/app/manifests/v1")
             #expect(anonymousPrivate.status == 401)
             #expect(anonymousPrivate.header("WWW-Authenticate") == #"Basic realm="Test Realm""#)

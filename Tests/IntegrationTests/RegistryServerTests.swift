@@ -1,0 +1,223 @@
+import BerthOCI
+import Foundation
+import Glibc
+import Testing
+
+/// `berth registry serve` as a separate process, driven by skopeo, curl and the Docker daemon.
+@Suite(.serialized, .enabled(if: Peers.skopeo, "needs root, skopeo and dockerd"))
+struct RegistryServerTests {
+    /// A running `berth registry serve` on a free port of 127.0.0.1.
+    final class Server {
+        let sandbox: BerthSandbox
+        let storage: String
+        let port: Int
+        let extraArguments: [String]
+        private var running: Command.Running?
+
+        init(sandbox: BerthSandbox, arguments: [String] = []) throws {
+            self.sandbox = sandbox
+            storage = sandbox.scratch + "/registry"
+            port = try Self.freePort()
+            extraArguments = arguments
+            try start()
+        }
+
+        var address: String { "127.0.0.1:\(port)" }
+
+        func start() throws {
+            running = try Command.start(
+                BerthSandbox.binary, ["registry", "serve", "--addr", address, "--root", storage] + extraArguments)
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                let probe = try Command.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(address)/v2/"])
+                if ["200", "401"].contains(probe.out) { return }
+                usleep(50_000)
+            }
+            throw PeerError.failed("berth registry serve did not answer", stop(signal: SIGKILL))
+        }
+
+        @discardableResult
+        func stop(signal: Int32 = SIGTERM) -> CommandResult {
+            guard let running else {
+                return CommandResult(arguments: [], status: 0, signaled: false, stdout: Data(), stderr: Data())
+            }
+            running.kill(signal)
+            self.running = nil
+            return running.wait(timeout: 30)
+        }
+
+        deinit { stop(signal: SIGKILL) }
+
+        static func freePort() throws -> Int {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                    bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
+                }
+            }
+            guard bound else { throw CommandError.cannotOpen("a free port on 127.0.0.1") }
+            return Int(UInt16(bigEndian: address.sin_port))
+        }
+    }
+
+    static func skopeo(_ arguments: [String]) throws -> CommandResult {
+        try Command.run("skopeo", ["--insecure-policy"] + arguments, timeout: 280)
+    }
+
+    /// The layer digests skopeo reports for an image.
+    static func layers(_ reference: String, _ extra: [String] = []) throws -> [String] {
+        let inspect = try skopeo(["inspect"] + extra + [reference])
+        try #require(inspect.succeeded, "\(inspect)")
+        let document = try #require(try JSONSerialization.jsonObject(with: inspect.stdout) as? [String: Any])
+        return try #require(document["Layers"] as? [String])
+    }
+
+    @Test func skopeoCopiesInAndOutWithoutAuth() throws {
+        let sandbox = try BerthSandbox()
+        let server = try Server(sandbox: sandbox)
+        defer { server.stop() }
+        let archive = try Fixtures.dockerArchive(sizeMB: 8, layers: 3)
+        let destination = "docker://\(server.address)/berth-it/skopeo:1"
+        let push = try Self.skopeo(["copy", "--dest-tls-verify=false", "docker-archive:" + archive, destination])
+        try #require(push.succeeded, "\(push)")
+        // skopeo compresses the archive's layers on the way in; the registry serves what it got.
+        let expected = try Self.layers(destination, ["--tls-verify=false"])
+        #expect(expected.count == (try Self.layers("docker-archive:" + archive)).count)
+
+        let directory = sandbox.scratch + "/pulled"
+        let pull = try Self.skopeo(["copy", "--src-tls-verify=false", destination, "dir:" + directory])
+        try #require(pull.succeeded, "\(pull)")
+        for layer in expected {
+            let path = directory + "/" + layer.replacingOccurrences(of: "sha256:", with: "")
+            let data = try #require(FileManager.default.contents(atPath: path), "missing \(layer)")
+            #expect(Digest.sha256(of: data).description == layer)
+        }
+
+        // A second push is deduplicated: every blob already exists.
+        let again = try Self.skopeo(["copy", "--dest-tls-verify=false", "docker-archive:" + archive, "docker://\(server.address)/berth-it/copy2:1"])
+        try #require(again.succeeded, "\(again)")
+        let tags = try Command.run("curl", ["-s", "http://\(server.address)/v2/berth-it/skopeo/tags/list"])
+        #expect(tags.out == #"{"name":"berth-it\/skopeo","tags":["1"]}"#)
+    }
+
+    @Test func skopeoWithCredentialsAndAccessRules() throws {
+        let sandbox = try BerthSandbox()
+        let htpasswd = sandbox.scratch + "/htpasswd"
+        let made = try Command.shell("htpasswd -nbB alice alice-pw >\(htpasswd) && htpasswd -nbB bob bob-pw >>\(htpasswd)")
+        try #require(made.succeeded, "\(made)")
+        let config = sandbox.scratch + "/config.yml"
+        try """
+            auth:
+              anonymous: []
+            access:
+              - repository: "pixelpotato/*"
+                anonymous: [pull]
+                users: { alice: [pull, push, delete], bob: [pull] }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let server = try Server(sandbox: sandbox, arguments: ["--htpasswd", htpasswd, "--config", config])
+        defer { server.stop() }
+        let archive = try Fixtures.dockerArchive(sizeMB: 4, layers: 2)
+        let destination = "docker://\(server.address)/pixelpotato/app:v1"
+
+        let anonymous = try Self.skopeo(["copy", "--dest-tls-verify=false", "docker-archive:" + archive, destination])
+        #expect(!anonymous.succeeded)
+        let bob = try Self.skopeo(["copy", "--dest-tls-verify=false", "--dest-creds", "bob:bob-pw", "docker-archive:" + archive, destination])
+        #expect(!bob.succeeded)
+        #expect(bob.err.lowercased().contains("denied"), "\(bob)")
+        let wrong = try Self.skopeo(["copy", "--dest-tls-verify=false", "--dest-creds", "alice:nope", "docker-archive:" + archive, destination])
+        #expect(!wrong.succeeded)
+        let alice = try Self.skopeo(["copy", "--dest-tls-verify=false", "--dest-creds", "alice:alice-pw", "docker-archive:" + archive, destination])
+        try #require(alice.succeeded, "\(alice)")
+
+        // Anonymous pull is allowed on pixelpotato/*.
+        let pulled = try Self.skopeo(["copy", "--src-tls-verify=false", destination, "dir:" + sandbox.scratch + "/anon"])
+        #expect(pulled.succeeded, "\(pulled)")
+        let withCreds = try Self.skopeo(["copy", "--src-tls-verify=false", "--src-creds", "bob:bob-pw", destination, "dir:" + sandbox.scratch + "/bob"])
+        #expect(withCreds.succeeded, "\(withCreds)")
+
+        let log = server.stop().err
+        #expect(log.contains("user=alice"), "access log: \(log.suffix(2000))")
+        #expect(log.contains("status=403"))
+    }
+
+    @Test(.enabled(if: Peers.docker, "needs dockerd"))
+    func dockerPullsAndRunsAnImageFromBerthsRegistry() throws {
+        let sandbox = try BerthSandbox()
+        let server = try Server(sandbox: sandbox)
+        defer { server.stop() }
+        let reference = "\(server.address)/berth-it/busybox:1"
+        let push = try Self.skopeo(["copy", "--dest-tls-verify=false", "docker-archive:" + (try Fixtures.dockerSavedBusybox()), "docker://" + reference])
+        try #require(push.succeeded, "\(push)")
+        _ = try PeerDocker.docker("rmi", "-f", reference)
+        let pull = try PeerDocker.docker("pull", reference)
+        try #require(pull.succeeded, "\(pull)")
+        let run = try PeerDocker.docker("run", "--rm", reference, "echo", "hello from berth registry")
+        #expect(run.out == "hello from berth registry\n", "\(run)")
+        _ = try PeerDocker.docker("rmi", "-f", reference)
+    }
+
+    @Test func killDuringAnUploadLosesNothingCommitted() throws {
+        let sandbox = try BerthSandbox()
+        let server = try Server(sandbox: sandbox)
+        let archive = try Fixtures.dockerArchive(sizeMB: 4, layers: 2)
+        let destination = "docker://\(server.address)/berth-it/durable:1"
+        let push = try Self.skopeo(["copy", "--dest-tls-verify=false", "docker-archive:" + archive, destination])
+        try #require(push.succeeded, "\(push)")
+
+        // An upload in flight: a 64 MiB body trickling in when the server is killed.
+        let base = "http://\(server.address)/v2/berth-it/durable/blobs/uploads/"
+        let started = try Command.run("curl", ["-s", "-D", "-", "-o", "/dev/null", "-X", "POST", base])
+        let location = try #require(started.out.components(separatedBy: "\r\n")
+            .first { $0.lowercased().hasPrefix("location:") }?.dropFirst("location:".count).trimmingCharacters(in: .whitespaces))
+        let big = sandbox.scratch + "/big"
+        try #require(try Command.shell("head -c 64M /dev/urandom >\(big)").succeeded)
+        let upload = try Command.start("curl", ["-s", "--limit-rate", "4M", "-X", "PATCH", "-H", "Expect:",
+                                                "--data-binary", "@" + big, "http://\(server.address)\(location)"])
+        usleep(1_500_000)
+        server.stop(signal: SIGKILL)
+        _ = upload.wait(timeout: 30)
+        let blobsBefore = Set((try? FileManager.default.contentsOfDirectory(atPath: server.storage + "/blobs/sha256")) ?? [])
+
+        try server.start()
+        defer { server.stop() }
+        let bigDigest = Digest.sha256(of: try #require(FileManager.default.contents(atPath: big)))
+        let head = try Command.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-I",
+                                            "http://\(server.address)/v2/berth-it/durable/blobs/\(bigDigest)"])
+        #expect(head.out == "404")
+        #expect(Set((try? FileManager.default.contentsOfDirectory(atPath: server.storage + "/blobs/sha256")) ?? []) == blobsBefore)
+        let pull = try Self.skopeo(["copy", "--src-tls-verify=false", destination, "dir:" + sandbox.scratch + "/after"])
+        #expect(pull.succeeded, "\(pull)")
+    }
+
+    @Test func gcRemovesUnreferencedBlobs() throws {
+        let sandbox = try BerthSandbox()
+        let server = try Server(sandbox: sandbox)
+        let archive = try Fixtures.dockerArchive(sizeMB: 4, layers: 2)
+        let push = try Self.skopeo(["copy", "--dest-tls-verify=false", "docker-archive:" + archive, "docker://\(server.address)/berth-it/gc:1"])
+        try #require(push.succeeded, "\(push)")
+        let orphan = Data("orphan blob".utf8)
+        let digest = Digest.sha256(of: orphan)
+        let upload = try Command.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data-binary", "orphan blob",
+                                              "http://\(server.address)/v2/berth-it/gc/blobs/uploads/?digest=\(digest)"])
+        #expect(upload.out == "201")
+        server.stop()
+
+        let dryRun = try Command.run(BerthSandbox.binary, ["registry", "gc", "--root", server.storage, "--dry-run"])
+        #expect(dryRun.succeeded, "\(dryRun)")
+        #expect(dryRun.out.contains("would delete blob \(digest)"))
+        let gc = try Command.run(BerthSandbox.binary, ["registry", "gc", "--root", server.storage])
+        #expect(gc.out.contains("deleted blob \(digest)"), "\(gc)")
+        #expect(gc.out.contains("removed 1 blobs"), "\(gc)")
+
+        try server.start()
+        defer { server.stop() }
+        let pull = try Self.skopeo(["copy", "--src-tls-verify=false", "docker://\(server.address)/berth-it/gc:1", "dir:" + sandbox.scratch + "/gc"])
+        #expect(pull.succeeded, "\(pull)")
+    }
+}
