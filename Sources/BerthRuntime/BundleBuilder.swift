@@ -183,6 +183,22 @@ struct BundleBuilder {
             mounts.append(Mount(destination: "/etc/" + file, type: "bind", source: directory + "/" + file,
                                 options: ["rbind", "rprivate"]))
         }
+        // Parents before children, as Docker orders them, so a mount inside another lands on top.
+        let depth = { (path: String) in path.split(separator: "/").count }
+        let ordered = record.mounts.enumerated().sorted {
+            (depth($0.element.destination), $0.offset) < (depth($1.element.destination), $1.offset)
+        }.map(\.element)
+        for mount in ordered {
+            switch mount.type {
+            case .bind, .volume:
+                let propagation = mount.propagation.isEmpty ? "rprivate" : mount.propagation
+                mounts.append(Mount(destination: mount.destination, type: "bind", source: mount.source,
+                                    options: ["rbind", propagation, mount.readWrite ? "rw" : "ro"]))
+            case .tmpfs:
+                mounts.append(Mount(destination: mount.destination, type: "tmpfs", source: "tmpfs",
+                                    options: MountParser.tmpfsMountOptions(mount)))
+            }
+        }
         return mounts
     }
 

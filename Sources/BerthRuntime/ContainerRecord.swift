@@ -19,6 +19,8 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
     public var network: NetworkSettings
     /// The image's snapshot directories, base layer first: the overlay's lower directories.
     public var layers: [String]
+    /// Bind mounts, volumes and tmpfs mounts, resolved at create time.
+    public var mounts: [MountPoint] = []
 
     public init(id: String, name: String, created: Date, imageName: String, imageID: String, config: Config,
                 hostConfig: HostConfig, layers: [String]) {
@@ -86,6 +88,14 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var capAdd: [String]
         public var capDrop: [String]
         public var privileged: Bool
+        /// `-P`: publish every exposed port on a random host port.
+        public var publishAllPorts: Bool = false
+        /// `-v` specs as given (Docker's HostConfig.Binds).
+        public var binds: [String] = []
+        /// `--mount` specs as given.
+        public var mountSpecs: [String] = []
+        /// `--tmpfs` mounts: path → options (Docker's HostConfig.Tmpfs).
+        public var tmpfs: [String: String] = [:]
 
         public init(autoRemove: Bool = false, networkMode: String = "bridge", publish: [String] = [], memory: Int64 = 0,
                     nanoCPUs: Int64 = 0, pidsLimit: Int64? = nil, readonlyRootfs: Bool = false, capAdd: [String] = [],

@@ -1,3 +1,4 @@
+import BerthNetwork
 import BerthOCI
 import BerthStore
 import Foundation
@@ -20,6 +21,8 @@ public struct RunOptions: Sendable {
     public var stopSignal: String?
     public var stopTimeout: Int?
     public var hostConfig: ContainerRecord.HostConfig
+    /// `-v`, `--mount` and `--tmpfs` mounts as parsed by `MountParser`; volumes are made at create.
+    public var mounts: [MountPoint] = []
 
     public init(image: String, command: [String] = [], entrypoint: String? = nil, name: String? = nil,
                 env: [String] = [], workingDir: String? = nil, user: String? = nil, hostname: String? = nil,
@@ -46,6 +49,7 @@ public struct RunOptions: Sendable {
 public final class ContainerRuntime: @unchecked Sendable {
     public let root: String
     public let containers: ContainerStore
+    public let volumes: VolumeStore
     public let runc: Runc
     public let layout: CgroupLayout
     /// The program started as a container's monitor, with `__monitor --root ROOT ID`: the berth
@@ -55,6 +59,7 @@ public final class ContainerRuntime: @unchecked Sendable {
     public init(root: String, monitorExecutable: String, runtimeBinary: String = "runc") throws {
         self.root = root
         self.containers = try ContainerStore(root: root)
+        self.volumes = try VolumeStore(root: root)
         self.runc = Runc(binary: runtimeBinary, stateRoot: root + "/runc")
         self.layout = CgroupLayout.detect()
         self.monitorExecutable = monitorExecutable
@@ -100,11 +105,53 @@ public final class ContainerRuntime: @unchecked Sendable {
         guard ["bridge", "host", "none"].contains(options.hostConfig.networkMode) else {
             throw RuntimeError.invalidOption("network \(options.hostConfig.networkMode) not found")
         }
-        let record = ContainerRecord(id: id, name: name, created: Date(), imageName: options.image,
+        var hostConfig = options.hostConfig
+        if hostConfig.publishAllPorts {
+            guard hostConfig.networkMode == "bridge" else {
+                throw RuntimeError.invalidOption("published ports are discarded when using \(hostConfig.networkMode) network mode")
+            }
+            // Each exposed port on a random host port, as `-P` does; a port `-p` maps keeps that mapping.
+            let mapped = Set(try hostConfig.publish.flatMap { try PortMapping.parse($0) }.map { "\($0.containerPort)/\($0.proto)" })
+            hostConfig.publish += config.exposedPorts.map { $0.contains("/") ? $0 : $0 + "/tcp" }.filter { !mapped.contains($0) }
+        }
+        var record = ContainerRecord(id: id, name: name, created: Date(), imageName: options.image,
                                      imageID: image.id.description, config: config,
-                                     hostConfig: options.hostConfig, layers: layers)
-        try containers.create(record)
+                                     hostConfig: hostConfig, layers: layers)
+        record.mounts = try resolveMounts(options.mounts, imageVolumes: (imageConfig.Volumes ?? [:]).keys.sorted())
+        do {
+            try containers.create(record)
+        } catch {
+            for mount in record.mounts where mount.anonymous { try? volumes.remove(mount.name) }
+            throw error
+        }
         return record
+    }
+
+    /// Makes the volumes the mounts name (and an anonymous one for each image VOLUME no mount
+    /// covers), refusing two mounts on one destination.
+    func resolveMounts(_ requested: [MountPoint], imageVolumes: [String]) throws -> [MountPoint] {
+        var seen = Set<String>()
+        for mount in requested where !seen.insert(mount.destination).inserted {
+            throw RuntimeError.invalidOption("Duplicate mount point: \(mount.destination)")
+        }
+        var mounts = requested
+        for path in imageVolumes where !seen.contains(MountParser.clean(path)) {
+            mounts.append(MountPoint(type: .volume, destination: MountParser.clean(path), anonymous: true))
+        }
+        var made: [String] = []
+        do {
+            for index in mounts.indices where mounts[index].type == .volume {
+                let volume = try volumes.create(mounts[index].anonymous ? nil : mounts[index].name,
+                                                anonymous: mounts[index].anonymous)
+                if mounts[index].anonymous { made.append(volume.name) }
+                mounts[index].name = volume.name
+                mounts[index].source = volume.mountpoint
+            }
+        } catch {
+            for name in made { try? volumes.remove(name) }
+            throw error
+        }
+        return mounts
     }
 
     static func isValidName(_ name: String) -> Bool {
@@ -261,11 +308,41 @@ public final class ContainerRuntime: @unchecked Sendable {
         return upper.hasPrefix("SIG") ? String(upper.dropFirst(3)) : upper
     }
 
+    /// Stops a running container (as `stop` does) and starts it again under a new monitor.
+    public func restart(_ reference: String, timeout: Int? = nil, signal: String? = nil) throws -> MonitorConnection {
+        try stop(reference, timeout: timeout, signal: signal)
+        return try start(reference)
+    }
+
+    // MARK: Rename
+
+    /// Renames a container; the name must be valid and not used by another container.
+    public func rename(_ reference: String, to name: String) throws {
+        let record = try container(reference)
+        let newName = name.hasPrefix("/") ? String(name.dropFirst()) : name
+        guard Self.isValidName(newName) else { throw RuntimeError.invalidName(newName) }
+        if newName == record.name {
+            throw RuntimeError.invalidOption("Renaming a container with the same name as its current name")
+        }
+        try containers.rename(record.id, to: newName)
+    }
+
     // MARK: Remove
+
+    /// Removes every container that is not running (created, exited or dead) and passes
+    /// `include`; returns the removed ones. A container whose removal fails is left and skipped.
+    public func prune(where include: (ContainerRecord) -> Bool = { _ in true }) throws -> [ContainerRecord] {
+        var removed: [ContainerRecord] = []
+        for record in try list() where record.state.status != .running && !containers.monitorAlive(record.id) && include(record) {
+            guard (try? remove(record.id, force: false)) != nil else { continue }
+            removed.append(record)
+        }
+        return removed
+    }
 
     /// Removes a container: refuses a running one unless `force` (which kills it first), then
     /// releases its runtime state, network, mounts and cgroups and deletes its directory.
-    public func remove(_ reference: String, force: Bool) throws {
+    public func remove(_ reference: String, force: Bool, volumes removeVolumes: Bool = false) throws {
         let record = try container(reference)
         if record.state.status == .running {
             guard force else { throw RuntimeError.containerRunning(record.id) }
@@ -280,15 +357,32 @@ public final class ContainerRuntime: @unchecked Sendable {
         }
         guard let current = try containers.record(record.id) else { return }
         releaseResources(current)
-        try removeFiles(current)
+        try removeFiles(current, volumes: removeVolumes)
     }
 
     /// Deletes the container's directory (its record last but one, so a half-removed container
-    /// is still listed and can be removed again).
-    func removeFiles(_ record: ContainerRecord) throws {
+    /// is still listed and can be removed again), and its anonymous volumes when asked to or
+    /// when it was started with `--rm`, as Docker does.
+    func removeFiles(_ record: ContainerRecord, volumes removeVolumes: Bool = false) throws {
         let directory = containers.path(of: record.id)
         try Overlay.unmount(directory: directory)
         try Files.removeTree(directory)
+        guard removeVolumes || record.hostConfig.autoRemove else { return }
+        for mount in record.mounts where mount.type == .volume && mount.anonymous {
+            try? volumes.remove(mount.name)
+        }
+    }
+
+    /// The containers (IDs) whose mounts use the volume `name`.
+    public func users(ofVolume name: String) throws -> [String] {
+        try containers.records().filter { $0.mounts.contains { $0.type == .volume && $0.name == name } }.map(\.id)
+    }
+
+    /// Removes a volume unless a container uses it (`force` does not override that, as in Docker).
+    public func removeVolume(_ name: String) throws {
+        let users = try users(ofVolume: name)
+        guard users.isEmpty else { throw RuntimeError.volumeInUse(name: name, containers: users) }
+        try volumes.remove(name)
     }
 
     /// Releases everything a container holds outside its directory; each step tolerates what is

@@ -77,6 +77,16 @@ public final class ContainerStore: @unchecked Sendable {
         }
     }
 
+    /// Gives a container a new name, checked and claimed under the same lock as `create`.
+    func rename(_ id: String, to name: String) throws {
+        try FileLock(directory + "/.names.lock").withLock {
+            if let holder = try records().first(where: { $0.name == name && $0.id != id }) {
+                throw RuntimeError.nameInUse(name: name, id: holder.id)
+            }
+            try update(id) { $0.name = name }
+        }
+    }
+
     /// Generates a Docker-style `adjective_surname` name not used by any container.
     func generateName() throws -> String {
         let taken = Set(try records().map(\.name))

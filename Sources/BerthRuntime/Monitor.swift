@@ -87,6 +87,7 @@ extension ContainerRuntime {
                 _ = chown(target, user.uid, user.gid)
             }
         }
+        try fillNewVolumes(record, rootfs: rootfs)
         record.network = ContainerRecord.NetworkSettings()
         try BundleBuilder.writeEtcFiles(directory: directory, record: record)
         let spec = try BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: layout)
@@ -208,5 +209,24 @@ extension ContainerRuntime {
             return false
         }
         return String(decoding: text, as: UTF8.self).contains("oom_kill 1")
+    }
+}
+
+extension ContainerRuntime {
+    /// Fills each empty volume with what the image has at its mount point (unless `nocopy`), as
+    /// Docker does on a volume's first use; the volume's directory takes that directory's owner
+    /// and mode, so a non-root image user can write to it.
+    func fillNewVolumes(_ record: ContainerRecord, rootfs: String) throws {
+        for mount in record.mounts where mount.type == .volume && !mount.noCopy {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: mount.source)) ?? []
+            guard entries.isEmpty else { continue }
+            let source = SecurePath.join(rootfs, mount.destination)
+            var info = stat()
+            guard lstat(source, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { continue }
+            let result = try Spawn.run(["cp", "-a", "--", source + "/.", mount.source])
+            guard result.status == 0 else {
+                throw RuntimeError.runtime("copying \(mount.destination) into volume \(mount.name): \(result.error)")
+            }
+        }
     }
 }

@@ -16,6 +16,10 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
     case monitor(String)
     case startFailed(String)
     case io(operation: String, path: String, errno: Int32)
+    case noSuchVolume(String)
+    case execFailed(String)
+    case invalidVolumeName(String)
+    case volumeInUse(name: String, containers: [String])
 
     public var description: String {
         switch self {
@@ -37,6 +41,12 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
         case .runtime(let why): return "OCI runtime error: \(why)"
         case .monitor(let why): return "container monitor: \(why)"
         case .startFailed(let why): return "failed to start container: \(why)"
+        case .execFailed(let why): return "OCI runtime exec failed: \(why): unknown"
+        case .noSuchVolume(let name): return "get \(name): no such volume"
+        case .invalidVolumeName(let name):
+            return "create \(name): \"\(name)\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+        case .volumeInUse(let name, let containers):
+            return "remove \(name): volume is in use - [\(containers.joined(separator: ", "))]"
         case .io(let operation, let path, let code):
             return "\(operation) \(path): \(String(cString: strerror(code)))"
         }

@@ -16,10 +16,13 @@ struct Berth: AsyncParsableCommand {
                 Build.self, Images.self, ImageImport.self, ImageLoad.self, ImageSave.self, ImageTag.self,
                 RemoveImages.self, ImageHistory.self, Inspect.self,
                 ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerPs.self, ContainerLogs.self,
-                ContainerStop.self, ContainerKill.self, ContainerRemove.self, ContainerWait.self,
+                ContainerStop.self, ContainerKill.self, ContainerRestart.self, ContainerRemove.self, ContainerWait.self,
+                ContainerRename.self, ContainerPort.self, ContainerExec.self,
                 Login.self, Logout.self, Push.self, Pull.self,
             ]),
-            CommandGroup(name: "Management", subcommands: [BuilderCommand.self, ContainerCommand.self, ImageCommand.self, RegistryCommand.self]),
+            CommandGroup(name: "Management", subcommands: [
+                BuilderCommand.self, ContainerCommand.self, ImageCommand.self, RegistryCommand.self, VolumeCommand.self,
+            ]),
         ]
     )
 
@@ -42,7 +45,7 @@ struct Berth: AsyncParsableCommand {
         if !root.isEmpty, !arguments.isEmpty, !arguments[0].hasPrefix("-") {
             // Insert after the command words (`image ls`), before options and positionals.
             var insertAt = 1
-            let groups: Set<String> = ["builder", "container", "image"]
+            let groups: Set<String> = ["builder", "container", "image", "network", "registry", "volume"]
             if groups.contains(arguments[0]), arguments.count > 1, !arguments[1].hasPrefix("-") { insertAt = 2 }
             arguments.insert(contentsOf: root, at: insertAt)
         }

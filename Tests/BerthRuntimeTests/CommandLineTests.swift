@@ -13,6 +13,10 @@ struct CommandLineTests {
     }
 
     func berth(_ fixture: RuntimeFixture, _ arguments: String...) throws -> Result {
+        try berth(fixture, arguments)
+    }
+
+    func berth(_ fixture: RuntimeFixture, _ arguments: [String]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: RuntimeFixture.berthBinary ?? "")
         process.arguments = ["--root", fixture.root] + arguments
@@ -66,5 +70,220 @@ struct CommandLineTests {
         #expect(fixture.leftovers(id) == [])
         let missing = try berth(fixture, "rm", "ticker")
         #expect(missing.status == 1 && missing.stderr.contains("No such container: ticker"))
+    }
+
+    @Test func renameRestartAndPrune() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        let loop = ["sh", "-c", "trap 'exit 0' TERM; echo started; while true; do sleep 0.1; done"]
+        #expect(try berth(fixture, ["run", "-d", "--name", "first", "--network", "none", "busybox"] + loop).status == 0)
+        #expect(try berth(fixture, "create", "--name", "idle", "--network", "none", "busybox", "true").status == 0)
+
+        #expect(try berth(fixture, "rename", "first", "renamed").status == 0)
+        #expect(try berth(fixture, "inspect", "--format", "{{.Name}}", "renamed").stdout == "/renamed\n")
+        let clash = try berth(fixture, "rename", "renamed", "idle")
+        #expect(clash.status == 1)
+        #expect(clash.stderr.contains("The container name \"/idle\" is already in use"))
+        #expect(try berth(fixture, "rename", "renamed", "bad name!").status != 0)
+
+        let startedAt = try berth(fixture, "inspect", "--format", "{{.State.StartedAt}}", "renamed").stdout
+        #expect(try berth(fixture, "restart", "-t", "5", "renamed").stdout == "renamed\n")
+        #expect(try berth(fixture, "inspect", "--format", "{{.State.Status}}", "renamed").stdout == "running\n")
+        #expect(try berth(fixture, "inspect", "--format", "{{.State.StartedAt}}", "renamed").stdout != startedAt)
+        var logs = ""
+        for _ in 0..<100 where logs != "started\nstarted\n" {
+            logs = try berth(fixture, "logs", "renamed").stdout
+            usleep(20_000)
+        }
+        #expect(logs == "started\nstarted\n")
+
+        // Prune takes the created container and leaves the running one.
+        let idleID = try berth(fixture, "inspect", "--format", "{{.Id}}", "idle").stdout
+        let prune = try berth(fixture, "container", "prune", "-f")
+        #expect(prune.stdout.hasPrefix("Deleted Containers:\n" + idleID + "\nTotal reclaimed space: "))
+        #expect(try berth(fixture, "ps", "-a", "--format", "{{.Names}}").stdout == "renamed\n")
+        #expect(try berth(fixture, "rm", "-f", "renamed").status == 0)
+        #expect(try berth(fixture, "container", "prune", "-f").stdout == "Total reclaimed space: 0B\n")
+    }
+
+    @Test func psFiltersAsDockerDoes() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        #expect(try berth(fixture, "run", "--name", "ok", "--label", "tier=web", "--network", "none", "busybox", "true").status == 0)
+        #expect(try berth(fixture, "run", "--name", "failed", "--label", "tier=db", "--network", "none", "busybox", "sh", "-c", "exit 3").status == 3)
+        #expect(try berth(fixture, "create", "--name", "fresh", "--network", "none", "busybox", "true").status == 0)
+        func names(_ filters: String...) throws -> String {
+            try berth(fixture, ["ps", "-a", "--format", "{{.Names}}"] + filters.flatMap { ["--filter", $0] }).stdout
+        }
+        #expect(try names("status=exited") == "failed\nok\n")
+        #expect(try names("status=created") == "fresh\n")
+        #expect(try names("exited=3") == "failed\n")
+        #expect(try names("label=tier") == "failed\nok\n")
+        #expect(try names("label=tier=web") == "ok\n")
+        #expect(try names("name=^/f") == "fresh\nfailed\n")
+        #expect(try names("name=ok", "name=fresh") == "fresh\nok\n")
+        #expect(try names("name=^/f", "status=exited") == "failed\n")
+        #expect(try names("ancestor=busybox") == "fresh\nfailed\nok\n")
+        #expect(try names("before=fresh") == "failed\nok\n")
+        #expect(try names("since=ok") == "fresh\nfailed\n")
+        // A status filter lists stopped containers without -a, as Docker does.
+        #expect(try berth(fixture, "ps", "--filter", "status=exited", "-q").stdout.split(separator: "\n").count == 2)
+        let bad = try berth(fixture, "ps", "--filter", "status=sleeping")
+        #expect(bad.status != 0 && bad.stderr.contains("invalid filter 'status=sleeping'"))
+        #expect(try berth(fixture, "ps", "--filter", "colour=red").stderr.contains("invalid filter 'colour'"))
+    }
+
+    @Test func logsSinceAndUntil() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        #expect(try berth(fixture, "run", "--name", "talker", "--network", "none", "busybox",
+                          "sh", "-c", "echo early; sleep 1.2; echo late").status == 0)
+        let stamped = try berth(fixture, "logs", "-t", "talker").stdout.split(separator: "\n")
+        #expect(stamped.count == 2)
+        let lateTime = String(stamped[1].split(separator: " ")[0])
+        #expect(try berth(fixture, "logs", "--since", lateTime, "talker").stdout == "late\n")
+        #expect(try berth(fixture, "logs", "--until", lateTime, "talker").stdout == "early\nlate\n")
+        #expect(try berth(fixture, "logs", "--since", "1h", "talker").stdout == "early\nlate\n")
+        #expect(try berth(fixture, "logs", "--until", "1h", "talker").stdout == "")
+        #expect(try berth(fixture, "logs", "--since", "2000-01-01", "--tail", "1", "talker").stdout == "late\n")
+        let bad = try berth(fixture, "logs", "--since", "yesterday", "talker")
+        #expect(bad.status != 0 && bad.stderr.contains("failed to parse value as time or duration"))
+    }
+
+    @Test func portListsPublishedBindings() throws {
+        if RuntimeFixture.skipped() { return }
+        if let reason = RuntimeFixture.bridgeSkipReason {
+            FileHandle.standardError.write(Data("SKIPPING portListsPublishedBindings: \(reason)\n".utf8))
+            return
+        }
+        let fixture = try RuntimeFixture()
+        let run = try berth(fixture, "run", "-d", "--name", "web", "-p", "127.0.0.1:18181:80", "-p", "18182:81/udp",
+                            "busybox", "sleep", "30")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try berth(fixture, "port", "web").stdout == "80/tcp -> 127.0.0.1:18181\n81/udp -> 0.0.0.0:18182\n")
+        #expect(try berth(fixture, "port", "web", "81/udp").stdout == "0.0.0.0:18182\n")
+        let missing = try berth(fixture, "port", "web", "82")
+        #expect(missing.status == 1 && missing.stderr == "Error: No public port '82/tcp' published for web\n")
+        #expect(try berth(fixture, "rm", "-f", "web").status == 0)
+
+        // -P publishes each exposed port on a random host port, except one -p maps already.
+        #expect(try berth(fixture, "import", "--change", "EXPOSE 7070 7071/udp", "--change", "CMD [\"sleep\", \"30\"]",
+                          RuntimeFixture.busyboxRootfs ?? "", "exposing:1").status == 0)
+        #expect(try berth(fixture, "run", "-d", "--name", "all", "-P", "-p", "18183:7070", "exposing:1").status == 0)
+        let ports = try berth(fixture, "port", "all").stdout.split(separator: "\n")
+        #expect(ports.count == 2)
+        #expect(ports.first == "7070/tcp -> 0.0.0.0:18183")
+        #expect(ports.last?.hasPrefix("7071/udp -> 0.0.0.0:") == true && ports.last?.hasSuffix(":0") == false)
+        #expect(try berth(fixture, "rm", "-f", "all").status == 0)
+    }
+
+    @Test func volumesBindsAndTmpfs() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        let host = fixture.root + "/host-dir"
+        try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+        try Data("from the host\n".utf8).write(to: URL(fileURLWithPath: host + "/greeting"))
+
+        // A named volume keeps data between containers; a bind shows the host's files, read-only
+        // when asked; --tmpfs and --mount type=tmpfs are empty tmpfs mounts.
+        #expect(try berth(fixture, "volume", "create", "--label", "team=a", "store").stdout == "store\n")
+        let write = try berth(fixture, "run", "--rm", "--network", "none", "-v", "store:/store", "-v", host + ":/host:ro",
+                              "--tmpfs", "/scratch:size=1m", "--mount", "type=tmpfs,target=/other",
+                              "busybox", "sh", "-c",
+                              "cat /host/greeting; echo kept > /store/file; touch /host/x 2>/dev/null || echo read-only;"
+                              + " grep -E ' /(scratch|other) ' /proc/mounts | cut -d' ' -f2,3")
+        #expect(write.status == 0, "\(write.stderr)")
+        #expect(write.stdout == "from the host\nread-only\n/other tmpfs\n/scratch tmpfs\n")
+        let read = try berth(fixture, "run", "--rm", "--network", "none", "--mount", "type=volume,source=store,target=/data",
+                             "busybox", "cat", "/data/file")
+        #expect(read.stdout == "kept\n")
+
+        // A new volume is filled from the image's directory at its mount point.
+        let copied = try berth(fixture, "run", "--rm", "--network", "none", "-v", "etc-copy:/etc", "busybox", "cat", "/etc/passwd")
+        #expect(copied.status == 0 && copied.stdout.hasPrefix("root:"))
+
+        // Mounts in inspect, as Docker shows them.
+        #expect(try berth(fixture, "create", "--name", "holder", "--network", "none", "-v", "store:/store",
+                          "-v", "/anon", "-v", host + ":/host:ro", "busybox", "true").status == 0)
+        let mounts = try berth(fixture, "inspect", "--format",
+                               "{{range .Mounts}}{{.Type}} {{.Destination}} {{.RW}} {{.Mode}} {{.Propagation}};{{end}}", "holder")
+        #expect(mounts.stdout == "volume /store true z ;volume /anon true z ;bind /host false ro rprivate;\n")
+        #expect(try berth(fixture, "inspect", "--format", "{{json .HostConfig.Binds}}", "holder").stdout
+            == "[\"store:/store\",\"/anon\",\"\(host):/host:ro\"]\n")
+        #expect(try berth(fixture, "ps", "-a", "--filter", "volume=store", "--format", "{{.Names}}").stdout == "holder\n")
+        let mountsJSON = try berth(fixture, "inspect", "--format", "{{json .Mounts}}", "holder").stdout
+        let entries = try JSONSerialization.jsonObject(with: Data(mountsJSON.utf8)) as? [[String: Any]]
+        let anonymous = entries?.first { $0["Destination"] as? String == "/anon" }?["Name"] as? String ?? ""
+        #expect(anonymous.count == 64)
+        #expect(entries?.first?["Source"] as? String == fixture.root + "/volumes/store/_data")
+
+        // A volume in use cannot be removed; rm -v takes the anonymous volume but not the named one.
+        let busy = try berth(fixture, "volume", "rm", "store")
+        #expect(busy.status == 1 && busy.stderr.contains("remove store: volume is in use - ["))
+        #expect(try berth(fixture, "rm", "-v", "holder").status == 0)
+        let names = try berth(fixture, "volume", "ls", "-q").stdout
+        #expect(names == "etc-copy\nstore\n")
+        #expect(try berth(fixture, "volume", "ls").stdout == "DRIVER    VOLUME NAME\nlocal     etc-copy\nlocal     store\n")
+        #expect(try berth(fixture, "volume", "inspect", "--format", "{{.Name}} {{.Driver}} {{.Labels.team}} {{.Scope}}",
+                          "store").stdout == "store local a local\n")
+        #expect(try berth(fixture, "volume", "ls", "-q", "--filter", "label=team=a").stdout == "store\n")
+        #expect(try berth(fixture, "volume", "rm", "store").stdout == "store\n")
+        #expect(try berth(fixture, "volume", "inspect", "store").stderr == "Error: No such volume: store\n")
+        #expect(try berth(fixture, "volume", "prune", "-f", "-a").stdout.hasPrefix("Deleted Volumes:\netc-copy\n"))
+
+        // --rm takes the container's anonymous volumes with it.
+        #expect(try berth(fixture, "run", "--rm", "--network", "none", "-v", "/anon", "busybox", "true").status == 0)
+        #expect(try berth(fixture, "volume", "ls", "-q").stdout == "")
+
+        // Bad specifications fail before anything is made.
+        let bad = try berth(fixture, "run", "--rm", "-v", "data:relative", "busybox", "true")
+        #expect(bad.status != 0 && bad.stderr.contains("mount path must be absolute"))
+        let missing = try berth(fixture, "run", "--rm", "--mount", "type=bind,source=/nonexistent/x,target=/x", "busybox", "true")
+        #expect(missing.status != 0 && missing.stderr.contains("bind source path does not exist: /nonexistent/x"))
+        #expect(try berth(fixture, "ps", "-aq").stdout == "")
+        #expect(try berth(fixture, "volume", "ls", "-q").stdout == "")
+    }
+
+    @Test func execRunsInTheRunningContainer() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        #expect(try berth(fixture, "run", "-d", "--name", "box", "--network", "none", "-e", "FROM_RUN=1", "-w", "/tmp",
+                          "busybox", "sleep", "60").status == 0)
+        let plain = try berth(fixture, "exec", "box", "sh", "-c", "echo $FROM_RUN $(pwd) $(id -u); echo err >&2; exit 3")
+        #expect(plain.status == 3)
+        #expect(plain.stdout == "1 /tmp 0\n")
+        #expect(plain.stderr == "err\n")
+        let options = try berth(fixture, "exec", "-e", "EXTRA=x", "-u", "nobody", "-w", "/", "box",
+                                "sh", "-c", "echo $EXTRA $(pwd) $(id -un) $HOME")
+        #expect(options.stdout == "x / nobody /nonexistent\n", "\(options.stderr)")
+        // Without -i the command gets no input; with -i it reads ours.
+        #expect(try berth(fixture, "exec", "box", "cat").stdout == "")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: RuntimeFixture.berthBinary ?? "")
+        process.arguments = ["--root", fixture.root, "exec", "-i", "box", "tr", "a-z", "A-Z"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data("piped\n".utf8))
+        try input.fileHandleForWriting.close()
+        let echoed = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(String(decoding: echoed, as: UTF8.self) == "PIPED\n")
+        // -d returns at once; the command runs on in the container.
+        #expect(try berth(fixture, "exec", "-d", "box", "sh", "-c", "sleep 0.2; touch /tmp/detached").status == 0)
+        var found = false
+        for _ in 0..<50 where !found {
+            found = try berth(fixture, "exec", "box", "test", "-e", "/tmp/detached").status == 0
+            usleep(50_000)
+        }
+        #expect(found)
+        let missing = try berth(fixture, "exec", "box", "no-such-command")
+        #expect(missing.status == 127)
+        #expect(missing.stderr.contains("OCI runtime exec failed") && missing.stderr.contains("no-such-command"))
+        #expect(try berth(fixture, "stop", "-t", "0", "box").status == 0)
+        let stopped = try berth(fixture, "exec", "box", "true")
+        #expect(stopped.status == 1 && stopped.stderr.contains("is not running"))
+        #expect(try berth(fixture, "rm", "box").status == 0)
     }
 }

@@ -21,6 +21,16 @@ final class RuntimeFixture {
         return nil
     }()
 
+    /// Why containers cannot get the bridge network and published ports here, or nil if they can.
+    static let bridgeSkipReason: String? = {
+        for plugin in ["bridge", "host-local", "portmap", "firewall", "loopback"]
+        where access("/usr/lib/cni/\(plugin)", X_OK) != 0 {
+            return "CNI plugin \(plugin) is missing (apt-get install containernetworking-plugins)"
+        }
+        if (try? runCommand("iptables", "--version")) != 0 { return "iptables is not installed" }
+        return nil
+    }()
+
     /// Reports a skipped test loudly, so a green run without root is not mistaken for coverage.
     static func skipped(_ test: String = #function) -> Bool {
         guard let skipReason else { return false }

@@ -10,7 +10,8 @@ struct ContainerCommand: ParsableCommand {
         abstract: "Manage containers.",
         subcommands: [
             ContainerCreate.self, ContainerRun.self, ContainerStart.self, ContainerList.self, ContainerLogs.self,
-            ContainerStop.self, ContainerKill.self, ContainerRemove.self, ContainerWait.self, ContainerInspect.self,
+            ContainerStop.self, ContainerKill.self, ContainerRestart.self, ContainerRemove.self, ContainerWait.self,
+            ContainerInspect.self, ContainerRename.self, ContainerPort.self, ContainerPrune.self, ContainerExec.self,
         ]
     )
 }

@@ -57,11 +57,23 @@ struct ContainerCreateOptions: ParsableArguments {
     @Option(name: [.customShort("p"), .long], help: ArgumentHelp("Publish a container's port(s) to the host.", valueName: "list"))
     var publish: [String] = []
 
+    @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish all exposed ports to random ports.")
+    var publishAll = false
+
     @Option(name: [.long, .customLong("net")], help: ArgumentHelp("Connect a container to a network (bridge, host, none).", valueName: "network"))
     var network = "bridge"
 
     @Option(name: .customLong("stop-signal"), help: ArgumentHelp("Signal to stop the container.", valueName: "string"))
     var stopSignal: String?
+
+    @Option(name: [.customShort("v"), .long], help: ArgumentHelp("Bind mount a volume ([host-path|volume:]container-path[:ro]).", valueName: "list"))
+    var volume: [String] = []
+
+    @Option(help: ArgumentHelp("Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=…,target=…[,readonly]).", valueName: "mount"))
+    var mount: [String] = []
+
+    @Option(help: ArgumentHelp("Mount a tmpfs directory (path[:options]).", valueName: "list"))
+    var tmpfs: [String] = []
 
     @Option(name: .customLong("stop-timeout"), help: ArgumentHelp("Timeout (in seconds) to stop a container.", valueName: "int"))
     var stopTimeout: Int?
@@ -79,6 +91,7 @@ struct ContainerCreateOptions: ParsableArguments {
     func runOptions() throws -> RunOptions {
         var hostConfig = ContainerRecord.HostConfig(autoRemove: rm, networkMode: network == "default" ? "bridge" : network)
         hostConfig.publish = publish
+        hostConfig.publishAllPorts = publishAll
         if !publish.isEmpty {
             guard hostConfig.networkMode == "bridge" else {
                 throw ValidationError("published ports are discarded when using \(hostConfig.networkMode) network mode")
@@ -105,6 +118,33 @@ struct ContainerCreateOptions: ParsableArguments {
         hostConfig.capAdd = capAdd
         hostConfig.capDrop = capDrop
         hostConfig.privileged = privileged
+        hostConfig.binds = volume
+        hostConfig.mountSpecs = mount
+        var mounts: [MountPoint] = []
+        do {
+            for spec in volume {
+                let parsed = try MountParser.parseVolumeFlag(spec)
+                // `-v /host/path:…` makes a missing host directory, as Docker does; `--mount` does not.
+                if parsed.type == .bind, !FileManager.default.fileExists(atPath: parsed.source) {
+                    try FileManager.default.createDirectory(atPath: parsed.source, withIntermediateDirectories: true)
+                }
+                mounts.append(parsed)
+            }
+            for spec in mount {
+                let parsed = try MountParser.parseMountFlag(spec)
+                if parsed.type == .bind, !FileManager.default.fileExists(atPath: parsed.source) {
+                    throw ValidationError("invalid mount config for type \"bind\": bind source path does not exist: \(parsed.source)")
+                }
+                mounts.append(parsed)
+            }
+            for spec in tmpfs {
+                let parsed = try MountParser.parseTmpfsFlag(spec)
+                hostConfig.tmpfs[parsed.destination] = parsed.tmpfsOptions.joined(separator: ",")
+                mounts.append(parsed)
+            }
+        } catch let error as RuntimeError {
+            throw ValidationError("\(error)")
+        }
 
         var environment: [String] = []
         for file in envFile { environment += try EnvironmentFile.read(file) }
@@ -114,10 +154,12 @@ struct ContainerCreateOptions: ParsableArguments {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             labels[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
-        return RunOptions(
+        var options = RunOptions(
             image: imageAndCommand[0], command: Array(imageAndCommand.dropFirst()), entrypoint: entrypoint, name: name,
             env: environment, workingDir: workdir, user: user, hostname: hostname, labels: labels,
             stopSignal: stopSignal, stopTimeout: stopTimeout, hostConfig: hostConfig)
+        options.mounts = mounts
+        return options
     }
 
     /// Creates the container, as `create` and `run` do.

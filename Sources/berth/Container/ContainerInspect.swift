@@ -71,10 +71,21 @@ enum ContainerInspectJSON {
                 ])),
                 ("Name", .string("overlay")),
             ])),
-            ("Mounts", .array([])),
+            ("Mounts", .array(record.mounts.filter { !$0.fromTmpfsFlag }.map(mountPoint))),
             ("Config", config(record)),
             ("NetworkSettings", networkSettings(record)),
         ])
+    }
+
+    /// One of Docker's `Mounts` entries.
+    static func mountPoint(_ mount: MountPoint) -> JSONValue {
+        var members: [(String, JSONValue)] = [("Type", .string(mount.type.rawValue))]
+        if mount.type == .volume { members.append(("Name", .string(mount.name))) }
+        members += [("Source", .string(mount.source)), ("Destination", .string(mount.destination))]
+        if mount.type == .volume { members.append(("Driver", .string("local"))) }
+        let mode = mount.type == .volume && mount.mode.isEmpty ? "z" : mount.mode
+        members += [("Mode", .string(mode)), ("RW", .bool(mount.readWrite)), ("Propagation", .string(mount.propagation))]
+        return .object(members)
     }
 
     static func time(_ date: Date?) -> String {
@@ -83,8 +94,8 @@ enum ContainerInspectJSON {
 
     static func hostConfig(_ record: ContainerRecord) -> JSONValue {
         let host = record.hostConfig
-        return .object([
-            ("Binds", .null),
+        var members: [(String, JSONValue)] = [
+            ("Binds", host.binds.isEmpty ? .null : .strings(host.binds)),
             ("LogConfig", .object([("Type", .string("json-file")), ("Config", .object([]))])),
             ("NetworkMode", .string(host.networkMode)),
             ("PortBindings", .object(portBindings(record))),
@@ -98,7 +109,23 @@ enum ContainerInspectJSON {
             ("Memory", .int(host.memory)),
             ("NanoCpus", .int(host.nanoCPUs)),
             ("PidsLimit", host.pidsLimit.map { JSONValue.int($0) } ?? .null),
-        ])
+        ]
+        // HostConfig.Mounts: the `--mount` requests as given, in Docker's shape.
+        let requested = host.mountSpecs.compactMap { try? MountParser.parseMountFlag($0) }
+        if !requested.isEmpty {
+            members.append(("Mounts", .array(requested.map { mount in
+                var fields: [(String, JSONValue)] = [("Type", .string(mount.type.rawValue))]
+                let source = mount.type == .bind ? mount.source : mount.name
+                if !source.isEmpty { fields.append(("Source", .string(source))) }
+                fields.append(("Target", .string(mount.destination)))
+                if !mount.readWrite { fields.append(("ReadOnly", .bool(true))) }
+                return .object(fields)
+            })))
+        }
+        if !host.tmpfs.isEmpty {
+            members.append(("Tmpfs", .object(host.tmpfs.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        }
+        return .object(members)
     }
 
     /// `HostConfig.PortBindings` as requested: `"80/tcp": [{"HostIp": "", "HostPort": "8080"}]`.
@@ -114,6 +141,8 @@ enum ContainerInspectJSON {
 
     static func config(_ record: ContainerRecord) -> JSONValue {
         let config = record.config
+        // Docker's Config.Volumes: the image's VOLUMEs and `-v /path` anonymous volumes.
+        let anonymousVolumes = record.mounts.filter(\.anonymous).map(\.destination).sorted()
         var members: [(String, JSONValue)] = [
             ("Hostname", .string(config.hostname)),
             ("Domainname", .string("")),
@@ -132,7 +161,7 @@ enum ContainerInspectJSON {
             ("Env", .strings(config.env)),
             ("Cmd", config.cmd.isEmpty ? .null : .strings(config.cmd)),
             ("Image", .string(record.imageName)),
-            ("Volumes", .null),
+            ("Volumes", anonymousVolumes.isEmpty ? .null : .object(anonymousVolumes.map { ($0, .object([])) })),
             ("WorkingDir", .string(config.workingDir)),
             ("Entrypoint", config.entrypoint.isEmpty ? .null : .strings(config.entrypoint)),
             ("OnBuild", .null),

@@ -30,13 +30,21 @@ struct ContainerListOptions: ParsableArguments {
     @Flag(name: .customLong("no-trunc"), help: "Don't truncate output.")
     var noTrunc = false
 
+    @Option(name: .shortAndLong, help: ArgumentHelp(
+        "Filter output based on conditions provided (id, name, label, status, exited, ancestor, before, since, publish, expose, network, health).",
+        valueName: "filter"))
+    var filter: [String] = []
+
     @Option(help: ArgumentHelp(
         "Format output: 'table', 'table TEMPLATE', 'json', or a Go template such as '{{.ID}}'.", valueName: "string"))
     var format: String?
 
     func run() throws {
         let runtime = try global.openRuntime()
-        let records = try runtime.list().filter { all || $0.state.running }
+        let filters = try ContainerFilter(filter)
+        let showStopped = all || filters.includesStopped
+        let records = try filters.apply(to: try runtime.list(), store: { try global.openStore() })
+            .filter { showStopped || $0.state.running }
         if quiet {
             for record in records { print(noTrunc ? record.id : record.shortID) }
             return
@@ -68,8 +76,11 @@ struct ContainerRow {
             ("ID", .string(noTrunc ? record.id : record.shortID)),
             ("Image", .string(record.imageName)),
             ("Labels", .string(labels)),
-            ("LocalVolumes", .string("0")),
-            ("Mounts", .string("")),
+            ("LocalVolumes", .string(String(record.mounts.filter { $0.type == .volume }.count))),
+            ("Mounts", .string(record.mounts.filter { $0.type != .tmpfs }.map { mount in
+                let name = mount.type == .volume ? mount.name : mount.source
+                return noTrunc ? name : Self.ellipsis(name, 15)
+            }.joined(separator: ","))),
             ("Names", .string(record.name)),
             ("Networks", .string(record.hostConfig.networkMode)),
             ("Ports", .string(Self.ports(record))),

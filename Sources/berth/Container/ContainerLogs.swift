@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthOCI
 import BerthRuntime
 import Foundation
 import Glibc
@@ -18,11 +19,37 @@ struct ContainerLogs: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Show timestamps.")
     var timestamps = false
 
+    @Option(help: ArgumentHelp(
+        "Show logs since a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes).",
+        valueName: "string"))
+    var since: String?
+
+    @Option(help: ArgumentHelp(
+        "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes).",
+        valueName: "string"))
+    var until: String?
+
     @Argument(help: ArgumentHelp("The container.", valueName: "container"))
     var container: String
 
     func validate() throws {
         if tail != "all", Int(tail) == nil { throw ValidationError("invalid value for --tail: \(tail)") }
+        for (name, value) in [("since", since), ("until", until)] {
+            if let value, TimeArgument.parse(value) == nil {
+                throw ValidationError("invalid value for \"\(name)\": failed to parse value as time or duration: \"\(value)\"")
+            }
+        }
+    }
+
+    /// Entries inside the --since/--until window (Docker applies it before --tail).
+    private func inWindow(_ entries: [JSONLog.Entry], since: Date?, until: Date?) -> [JSONLog.Entry] {
+        guard since != nil || until != nil else { return entries }
+        return entries.filter { entry in
+            guard let time = Timestamp.parse(entry.time) else { return true }
+            if let since, time < since { return false }
+            if let until, time > until { return false }
+            return true
+        }
     }
 
     func run() throws {
@@ -30,18 +57,20 @@ struct ContainerLogs: ParsableCommand {
         let record = try runtime.container(container)
         let path = runtime.containers.logPath(of: record.id)
         guard access(path, F_OK) == 0 else { return }
+        let sinceDate = since.flatMap { TimeArgument.parse($0) }
+        let untilDate = until.flatMap { TimeArgument.parse($0) }
         let reader = try LogReader(path: path)
-        var entries = reader.readAvailable()
+        var entries = inWindow(reader.readAvailable(), since: sinceDate, until: untilDate)
         if let count = Int(tail), count >= 0 { entries = Array(entries.suffix(count)) }
         write(entries)
         guard follow else { return }
-        while true {
+        while untilDate.map({ Date() <= $0 }) ?? true {
             let running = (try? runtime.containers.record(record.id))??.state.running ?? false
-            write(reader.readAvailable())
+            write(inWindow(reader.readAvailable(), since: sinceDate, until: untilDate))
             if !running { break }
             usleep(100_000)
         }
-        write(reader.readAvailable())
+        write(inWindow(reader.readAvailable(), since: sinceDate, until: untilDate))
     }
 
     private func write(_ entries: [JSONLog.Entry]) {

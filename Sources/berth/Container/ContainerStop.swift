@@ -55,13 +55,16 @@ struct ContainerRemove: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Force the removal of a running container (uses SIGKILL).")
     var force = false
 
+    @Flag(name: .shortAndLong, help: "Remove anonymous volumes associated with the container.")
+    var volumes = false
+
     @Argument(help: ArgumentHelp("Containers to remove.", valueName: "container"))
     var containers: [String]
 
     func run() throws {
         let runtime = try global.openRuntime()
         try forEachContainer(containers) { reference in
-            try runtime.remove(reference, force: force)
+            try runtime.remove(reference, force: force, volumes: volumes)
         }
     }
 }

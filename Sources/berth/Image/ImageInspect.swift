@@ -79,6 +79,8 @@ struct InspectPrinter {
                 failures.append("Error: No such \(missingNoun): \(missing)")
             } catch RuntimeError.noSuchContainer(let missing) {
                 failures.append("Error: No such container: \(missing)")
+            } catch RuntimeError.noSuchVolume(let missing) {
+                failures.append("Error: No such volume: \(missing)")
             }
         }
         if let format, format != "json" {

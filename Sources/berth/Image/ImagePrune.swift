@@ -55,7 +55,7 @@ struct ImagePrune: ParsableCommand {
         for item in filter {
             if item.hasPrefix("until=") {
                 let value = String(item.dropFirst("until=".count))
-                guard let limit = Self.parseUntil(value) else { throw ValidationError("invalid until filter: \(value)") }
+                guard let limit = TimeArgument.parse(value) else { throw ValidationError("invalid until filter: \(value)") }
                 predicates.append { ($0.createdDate ?? .distantPast) < limit }
             } else if item.hasPrefix("label!=") || item.hasPrefix("label=") {
                 let negate = item.hasPrefix("label!=")
@@ -70,13 +70,5 @@ struct ImagePrune: ParsableCommand {
             }
         }
         return { image in predicates.allSatisfy { $0(image) } }
-    }
-
-    static func parseUntil(_ value: String) -> Date? {
-        if let date = Timestamp.parse(value) ?? Timestamp.parse(value + "T00:00:00Z") { return date }
-        if let seconds = TimeInterval(value) { return Date(timeIntervalSince1970: seconds) }
-        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600]
-        guard let unit = value.last.flatMap({ units[$0] }), let amount = TimeInterval(value.dropLast()) else { return nil }
-        return Date().addingTimeInterval(-amount * unit)
     }
 }

@@ -1,0 +1,71 @@
+import BerthOCI
+import Foundation
+import Glibc
+
+/// What `berth exec` asks for.
+public struct ExecOptions: Sendable {
+    public var command: [String]
+    /// `-e` entries, `NAME=value`, added to the container's environment.
+    public var env: [String]
+    public var user: String?
+    public var workingDir: String?
+    /// Pass this process's standard input to the command (`-i`).
+    public var interactive: Bool
+    /// Start the command and return at once (`-d`).
+    public var detach: Bool
+
+    public init(command: [String], env: [String] = [], user: String? = nil, workingDir: String? = nil,
+                interactive: Bool = false, detach: Bool = false) {
+        self.command = command
+        self.env = env
+        self.user = user
+        self.workingDir = workingDir
+        self.interactive = interactive
+        self.detach = detach
+    }
+}
+
+extension ContainerRuntime {
+    /// Runs a command in a running container with the container's process settings (capabilities,
+    /// rlimits, environment, user and working directory unless overridden), through `runc exec`.
+    /// Returns the command's exit status (0 once started, with `detach`).
+    public func exec(_ reference: String, _ options: ExecOptions) throws -> Int32 {
+        let record = try container(reference)
+        guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
+        guard !options.command.isEmpty else { throw RuntimeError.invalidOption("exec requires a command") }
+        let directory = containers.path(of: record.id)
+        let spec = try JSONDecoder().decode(RuntimeSpec.self, from: Data(Files.read(directory + "/config.json")))
+        guard var process = spec.process else { throw RuntimeError.runtime("container \(record.shortID) has no process") }
+        process.args = options.command
+        process.terminal = false
+        var environment = process.env ?? []
+        if let user = options.user {
+            let (resolved, home) = try UserResolver(rootfs: directory + "/rootfs").resolve(user)
+            process.user = resolved
+            environment = BundleBuilder.mergeEnvironment(environment, ["HOME=\(home)"])
+        }
+        process.env = BundleBuilder.mergeEnvironment(environment, options.env)
+        if let workingDir = options.workingDir {
+            guard workingDir.hasPrefix("/") else {
+                throw RuntimeError.invalidOption("the working directory '\(workingDir)' is invalid, it needs to be an absolute path")
+            }
+            process.cwd = workingDir
+        }
+        let scratch = directory + "/exec-\(ContainerID.random().prefix(12))"
+        let processFile = scratch + ".json", logFile = scratch + ".log"
+        try Files.writeAtomically(CanonicalJSON.encode(process), to: processFile, mode: 0o600)
+        defer {
+            unlink(processFile)
+            unlink(logFile)
+        }
+        let argv = [runc.binary, "--root", runc.stateRoot, "--log", logFile, "--log-format", "json",
+                    "exec", "--process", processFile] + (options.detach ? ["--detach"] : []) + [record.id]
+        var descriptors: [(Int32, Int32)] = [(1, 1), (2, 2)]
+        if options.interactive && !options.detach { descriptors.append((0, 0)) }
+        if options.detach { descriptors = [] }
+        let status = Spawn.wait(try Spawn.start(argv, descriptors: descriptors))
+        // runc reports its own failure (the command could not be started) in its log.
+        if status == 255, let message = Runc.lastError(inLog: logFile) { throw RuntimeError.execFailed(message) }
+        return status
+    }
+}

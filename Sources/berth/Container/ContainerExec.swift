@@ -1,0 +1,57 @@
+import ArgumentParser
+import BerthRuntime
+import Foundation
+
+/// `berth exec`: run a command in a running container.
+struct ContainerExec: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "exec", abstract: "Execute a command in a running container.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .shortAndLong, help: "Detached mode: run command in the background.")
+    var detach = false
+
+    @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Set environment variables.", valueName: "list"))
+    var env: [String] = []
+
+    @Option(name: .customLong("env-file"), help: ArgumentHelp("Read in a file of environment variables.", valueName: "list"))
+    var envFile: [String] = []
+
+    @Flag(name: .shortAndLong, help: "Keep STDIN open even if not attached.")
+    var interactive = false
+
+    @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY.")
+    var tty = false
+
+    @Option(name: [.customShort("u"), .long], help: ArgumentHelp("Username or UID (format: <name|uid>[:<group|gid>]).", valueName: "string"))
+    var user: String?
+
+    @Option(name: [.customShort("w"), .long], help: ArgumentHelp("Working directory inside the container.", valueName: "string"))
+    var workdir: String?
+
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The container, then the command and its arguments.", valueName: "container command [arg...]"))
+    var containerAndCommand: [String] = []
+
+    func validate() throws {
+        guard containerAndCommand.count >= 2, !containerAndCommand[0].hasPrefix("-") else {
+            throw ValidationError("requires at least 2 arguments: CONTAINER COMMAND [ARG...]")
+        }
+        if tty { throw ValidationError("exec -t (a pseudo-terminal) is not supported yet: run without -t") }
+    }
+
+    func run() throws {
+        var environment: [String] = []
+        for file in envFile { environment += try EnvironmentFile.read(file) }
+        environment += env.compactMap(EnvironmentFile.resolve)
+        let options = ExecOptions(command: Array(containerAndCommand.dropFirst()), env: environment, user: user,
+                                  workingDir: workdir, interactive: interactive, detach: detach)
+        do {
+            let status = try global.openRuntime().exec(containerAndCommand[0], options)
+            if status != 0 { throw ExitCode(status) }
+        } catch let error as RuntimeError {
+            printError("Error response from daemon: \(error)")
+            if case .execFailed(let message) = error { throw ExitCode(StartFailure.exitCode(for: message)) }
+            throw ExitCode(1)
+        }
+    }
+}

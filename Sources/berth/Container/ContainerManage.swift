@@ -1,0 +1,144 @@
+import ArgumentParser
+import BerthRuntime
+import Foundation
+
+/// `berth restart`: stop (as `stop` does), then start again.
+struct ContainerRestart: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "restart", abstract: "Restart one or more containers.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: [.customShort("t"), .long], help: ArgumentHelp("Seconds to wait before killing the container.", valueName: "int"))
+    var time: Int?
+
+    @Option(name: [.customShort("s"), .long], help: ArgumentHelp("Signal to send to the container.", valueName: "string"))
+    var signal: String?
+
+    @Argument(help: ArgumentHelp("Containers to restart.", valueName: "container"))
+    var containers: [String]
+
+    func run() throws {
+        let runtime = try global.openRuntime()
+        try forEachContainer(containers) { reference in
+            // The monitor keeps the container running after this command exits.
+            try runtime.restart(reference, timeout: time, signal: signal).finish()
+        }
+    }
+}
+
+/// `berth rename OLD NEW`.
+struct ContainerRename: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rename", abstract: "Rename a container.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The container.", valueName: "container"))
+    var container: String
+
+    @Argument(help: ArgumentHelp("Its new name.", valueName: "new-name"))
+    var newName: String
+
+    func run() throws {
+        do {
+            try global.openRuntime().rename(container, to: newName)
+        } catch let error as RuntimeError {
+            printError("Error response from daemon: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `berth port CONTAINER [PRIVATE_PORT[/PROTO]]`: the container's published ports.
+struct ContainerPort: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "port", abstract: "List port mappings or a specific mapping for the container.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The container.", valueName: "container"))
+    var container: String
+
+    @Argument(help: ArgumentHelp("A private port, optionally with its protocol (80/tcp).", valueName: "private-port"))
+    var privatePort: String?
+
+    func run() throws {
+        let record = try global.openRuntime().container(container)
+        let bindings = record.state.running ? record.network.ports : []
+        let sorted = bindings.sorted { ($0.containerPort, $0.proto, $0.hostPort) < ($1.containerPort, $1.proto, $1.hostPort) }
+        guard let privatePort else {
+            for binding in sorted { print("\(binding.containerPort)/\(binding.proto) -> \(Self.address(binding))") }
+            return
+        }
+        let parts = privatePort.split(separator: "/", maxSplits: 1)
+        let proto = parts.count > 1 ? String(parts[1]) : "tcp"
+        guard let port = UInt16(parts.first ?? ""), ["tcp", "udp", "sctp"].contains(proto) else {
+            throw ValidationError("Invalid port: \(privatePort)")
+        }
+        let matching = sorted.filter { $0.containerPort == port && $0.proto == proto }
+        guard !matching.isEmpty else {
+            printError("Error: No public port '\(port)/\(proto)' published for \(container)")
+            throw ExitCode(1)
+        }
+        for binding in matching { print(Self.address(binding)) }
+    }
+
+    private static func address(_ binding: ContainerRecord.PortBinding) -> String {
+        let ip = binding.hostIP.isEmpty ? "0.0.0.0" : binding.hostIP
+        return (ip.contains(":") ? "[\(ip)]" : ip) + ":\(binding.hostPort)"
+    }
+}
+
+/// `berth container prune`: remove every stopped container.
+struct ContainerPrune: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove all stopped containers.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Provide filter values (e.g. 'until=<timestamp>', 'label=<key>=<value>').", valueName: "filter"))
+    var filter: [String] = []
+
+    @Flag(name: .shortAndLong, help: "Do not prompt for confirmation.")
+    var force = false
+
+    func run() throws {
+        let include = try pruneFilter()
+        if !force {
+            print("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ", terminator: "")
+            fflush(stdout)
+            guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { return }
+        }
+        let runtime = try global.openRuntime()
+        var reclaimed: Int64 = 0
+        let removed = try runtime.prune { record in
+            guard include(record) else { return false }
+            reclaimed += BuilderPrune.diskUsage(runtime.containers.path(of: record.id) + "/upper")
+            return true
+        }
+        if !removed.isEmpty {
+            print("Deleted Containers:\n" + removed.map(\.id).joined(separator: "\n") + "\n")
+        }
+        print("Total reclaimed space: \(HumanUnits.size(reclaimed, precision: 4))")
+    }
+
+    /// `until=` and `label=` / `label!=`, as Docker's container prune takes them.
+    private func pruneFilter() throws -> (ContainerRecord) -> Bool {
+        var predicates: [(ContainerRecord) -> Bool] = []
+        for item in filter {
+            if item.hasPrefix("until=") {
+                let value = String(item.dropFirst("until=".count))
+                guard let limit = TimeArgument.parse(value) else { throw ValidationError("invalid until filter: \(value)") }
+                predicates.append { $0.created < limit }
+            } else if item.hasPrefix("label!=") || item.hasPrefix("label=") {
+                let negate = item.hasPrefix("label!=")
+                let parts = item.dropFirst(negate ? 7 : 6).split(separator: "=", maxSplits: 1).map(String.init)
+                predicates.append { record in
+                    let matches = record.config.labels[parts[0]].map { parts.count == 1 || $0 == parts[1] } ?? false
+                    return matches != negate
+                }
+            } else {
+                throw ValidationError("invalid filter '\(item)'")
+            }
+        }
+        return { record in predicates.allSatisfy { $0(record) } }
+    }
+}
