@@ -107,6 +107,8 @@ extension RegistryStorage {
         let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: FileIO.bufferSize, alignment: 16)
         defer { staging.deallocate() }
         var staged = 0
+        var written: Int64 = 0
+        var flushed: Int64 = 0
         do {
             for try await chunk in body {
                 try chunk.withUnsafeReadableBytes { bytes in
@@ -122,6 +124,12 @@ extension RegistryStorage {
                         if staged == staging.count {
                             try FileIO.writeAll(fd, UnsafeRawBufferPointer(staging), path: path)
                             staged = 0
+                            written += Int64(staging.count)
+                            // Start writeback as data arrives, so the fsync at commit has little left to wait for.
+                            if written - flushed >= FileIO.writebackInterval {
+                                FileIO.startWriteback(fd, offset: start + flushed, length: written - flushed)
+                                flushed = written
+                            }
                         }
                     }
                 }
