@@ -41,23 +41,29 @@ public struct RegistryConfiguration: Sendable {
     public static let fileFormatHelp = """
         The configuration file (YAML; every key optional):
           auth:
-            realm: Berth Registry          # realm of the Basic challenge
-            anonymous: [pull]              # what anyone may do where no access rule matches
-                                           #   (default: [] with --htpasswd, everything without)
-            authenticated: [pull, push]    # what any htpasswd user may do where no rule matches
-                                           #   (default: [pull, push, delete])
-            token:                         # require bearer tokens from this server's /token
+            realm: Berth Registry        # realm of the Basic challenge
+            # What anyone may do where no access rule matches
+            # (default: [] with --htpasswd, everything without).
+            anonymous: [pull]
+            # What any htpasswd user may do where no rule matches
+            # (default: [pull, push, delete]).
+            authenticated: [pull, push]
+            # Require bearer tokens from this server's /token.
+            token:
               realm: https://HOST:PORT/token
               service: berth-registry
-              expiration: 5m               # token lifetime (s, m, h)
-              secret: LONG-RANDOM-STRING   # HMAC key; default: generated into ROOT/token-secret
+              expiration: 5m             # token lifetime (s, m, h)
+              secret: LONG-RANDOM-TEXT   # default: ROOT/token-secret
           uploads:
-            expiration: 1h                 # idle upload sessions are removed after this
-          access:                          # first rule whose glob matches the repository wins
-            - repository: "pixelpotato/*"  # * within a path component, ** across components
-              anonymous: [pull]            # optional; otherwise auth.anonymous
-              users: { alice: [pull, push, delete], bob: [pull], "*": [pull] }
-        Actions are pull, push, delete and * (all three); "*" as a user means any htpasswd user.
+            expiration: 1h               # idle uploads are removed after
+          # The first rule whose glob matches the repository decides:
+          # * matches within a path component, ** across components.
+          access:
+            - repository: "pixelpotato/*"
+              anonymous: [pull]          # default: auth.anonymous
+              users: { alice: [pull, push, delete], bob: [pull] }
+        Actions are pull, push, delete and * (all three); the user "*"
+        means any htpasswd user.
         """
 
     /// Reads `--config` and `--htpasswd` files into a configuration.

@@ -9,7 +9,9 @@ import NIOSSL
 /// The private registry: every endpoint of the OCI distribution-spec v1.1 over `RegistryStorage`,
 /// with access control, an optional token service and TLS.
 public struct RegistryServer: Sendable {
+    /// What the server was started with.
     public let configuration: RegistryConfiguration
+    /// The storage under `configuration.root`.
     public let storage: RegistryStorage
     let logger: Logger
 
