@@ -51,6 +51,8 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var stopSignal: String
         public var stopTimeout: Int?
         public var exposedPorts: [String]
+        /// The health check: the image's HEALTHCHECK with the `--health-*` flags applied.
+        public var healthcheck: HealthConfig?
 
         public init(hostname: String = "", user: String = "", env: [String] = [], entrypoint: [String] = [],
                     cmd: [String] = [], workingDir: String = "", labels: [String: String] = [:],
@@ -88,6 +90,8 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var capAdd: [String]
         public var capDrop: [String]
         public var privileged: Bool
+        /// What the monitor does when the container exits (`--restart`).
+        public var restartPolicy: RestartPolicy = RestartPolicy()
         /// `-P`: publish every exposed port on a random host port.
         public var publishAllPorts: Bool = false
         /// `-v` specs as given (Docker's HostConfig.Binds).
@@ -128,6 +132,12 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var oomKilled: Bool = false
         public var startedAt: Date?
         public var finishedAt: Date?
+        /// Times the monitor restarted the container under its restart policy.
+        public var restartCount: Int = 0
+        /// Set by `stop` and `kill`, cleared by `start`: a stopped container is not restarted.
+        public var manuallyStopped: Bool = false
+        /// The health check's findings, for containers that have one.
+        public var health: Health?
         /// The monitor process, while it runs.
         public var monitorPID: Int32 = 0
 
@@ -163,5 +173,66 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
             self.hostIP = hostIP
             self.hostPort = hostPort
         }
+    }
+}
+
+/// Docker's restart policies: `no`, `on-failure[:max-retries]`, `always`, `unless-stopped`.
+public struct RestartPolicy: Codable, Hashable, Sendable {
+    public var name: String
+    public var maximumRetryCount: Int
+
+    public init(name: String = "no", maximumRetryCount: Int = 0) {
+        self.name = name
+        self.maximumRetryCount = maximumRetryCount
+    }
+
+    /// Parses `--restart`, with Docker's messages for bad values.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        switch parts[0] {
+        case "", "no", "always", "unless-stopped":
+            guard parts.count == 1 else {
+                throw RuntimeError.invalidOption("maximum retry count cannot be used with restart policy '\(parts[0])'")
+            }
+            self.init(name: parts[0].isEmpty ? "no" : parts[0])
+        case "on-failure":
+            guard parts.count == 1 || Int(parts[1]) != nil, (Int(parts.count > 1 ? parts[1] : "0") ?? 0) >= 0 else {
+                throw RuntimeError.invalidOption("invalid restart policy format: maximum retry count must be an integer")
+            }
+            self.init(name: "on-failure", maximumRetryCount: parts.count > 1 ? Int(parts[1])! : 0)
+        default:
+            throw RuntimeError.invalidOption("invalid restart policy '\(parts[0])'")
+        }
+    }
+
+    /// Whether a container that exited with `exitCode` after `restarts` restarts is started again.
+    public func restarts(exitCode: Int32, restarts: Int, manuallyStopped: Bool) -> Bool {
+        guard !manuallyStopped else { return false }
+        switch name {
+        case "always", "unless-stopped": return true
+        case "on-failure": return exitCode != 0 && (maximumRetryCount == 0 || restarts < maximumRetryCount)
+        default: return false
+        }
+    }
+}
+
+/// Docker's State.Health: `starting`, `healthy` or `unhealthy`, the run of failures, the last
+/// five probes.
+public struct Health: Codable, Hashable, Sendable {
+    public var status: String
+    public var failingStreak: Int
+    public var log: [Probe]
+
+    public struct Probe: Codable, Hashable, Sendable {
+        public var start: Date
+        public var end: Date
+        public var exitCode: Int32
+        public var output: String
+    }
+
+    public init(status: String = "starting", failingStreak: Int = 0, log: [Probe] = []) {
+        self.status = status
+        self.failingStreak = failingStreak
+        self.log = log
     }
 }

@@ -32,6 +32,16 @@ extension ContainerRuntime {
     public func exec(_ reference: String, _ options: ExecOptions) throws -> Int32 {
         let record = try container(reference)
         guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
+        var descriptors: [(Int32, Int32)] = [(1, 1), (2, 2)]
+        if options.interactive && !options.detach { descriptors.append((0, 0)) }
+        if options.detach { descriptors = [] }
+        return try runExec(record, options, descriptors: descriptors, timeout: nil) ?? -1
+    }
+
+    /// `runc exec` of `options.command` in `record`'s container with `descriptors` as its stdio;
+    /// the exit status, or nil when `timeout` passed first (runc is then killed).
+    func runExec(_ record: ContainerRecord, _ options: ExecOptions, descriptors: [(Int32, Int32)],
+                 timeout: TimeInterval?) throws -> Int32? {
         guard !options.command.isEmpty else { throw RuntimeError.invalidOption("exec requires a command") }
         let directory = containers.path(of: record.id)
         let spec = try JSONDecoder().decode(RuntimeSpec.self, from: Data(Files.read(directory + "/config.json")))
@@ -60,10 +70,8 @@ extension ContainerRuntime {
         }
         let argv = [runc.binary, "--root", runc.stateRoot, "--log", logFile, "--log-format", "json",
                     "exec", "--process", processFile] + (options.detach ? ["--detach"] : []) + [record.id]
-        var descriptors: [(Int32, Int32)] = [(1, 1), (2, 2)]
-        if options.interactive && !options.detach { descriptors.append((0, 0)) }
-        if options.detach { descriptors = [] }
-        let status = Spawn.wait(try Spawn.start(argv, descriptors: descriptors))
+        let pid = try Spawn.start(argv, descriptors: descriptors)
+        guard let status = Spawn.wait(pid, timeout: timeout) else { return nil }
         // runc reports its own failure (the command could not be started) in its log.
         if status == 255, let message = Runc.lastError(inLog: logFile) { throw RuntimeError.execFailed(message) }
         return status

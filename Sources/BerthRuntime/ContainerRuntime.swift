@@ -23,6 +23,8 @@ public struct RunOptions: Sendable {
     public var hostConfig: ContainerRecord.HostConfig
     /// `-v`, `--mount` and `--tmpfs` mounts as parsed by `MountParser`; volumes are made at create.
     public var mounts: [MountPoint] = []
+    /// The `--health-*` flags: each set field replaces the image's (`Test ["NONE"]` disables it).
+    public var healthcheck: HealthConfig?
 
     public init(image: String, command: [String] = [], entrypoint: String? = nil, name: String? = nil,
                 env: [String] = [], workingDir: String? = nil, user: String? = nil, hostname: String? = nil,
@@ -93,12 +95,13 @@ public final class ContainerRuntime: @unchecked Sendable {
         }
         var labels = imageConfig.Labels ?? [:]
         labels.merge(options.labels) { _, new in new }
-        let config = ContainerRecord.Config(
+        var config = ContainerRecord.Config(
             hostname: hostname, user: options.user ?? imageConfig.User ?? "",
             env: BundleBuilder.mergeEnvironment(imageConfig.Env ?? [], options.env),
             entrypoint: entrypoint, cmd: cmd, workingDir: options.workingDir ?? imageConfig.WorkingDir ?? "",
             labels: labels, stopSignal: options.stopSignal ?? imageConfig.StopSignal ?? "SIGTERM",
             stopTimeout: options.stopTimeout, exposedPorts: (imageConfig.ExposedPorts ?? [:]).keys.sorted())
+        config.healthcheck = Self.mergeHealthcheck(image: imageConfig.Healthcheck, flags: options.healthcheck)
         if !config.workingDir.isEmpty, !config.workingDir.hasPrefix("/") {
             throw RuntimeError.invalidOption("the working directory '\(config.workingDir)' is invalid, it needs to be an absolute path")
         }
@@ -106,6 +109,9 @@ public final class ContainerRuntime: @unchecked Sendable {
             throw RuntimeError.invalidOption("network \(options.hostConfig.networkMode) not found")
         }
         var hostConfig = options.hostConfig
+        if hostConfig.autoRemove, hostConfig.restartPolicy.name != "no" {
+            throw RuntimeError.invalidOption("Conflicting options: --restart and --rm")
+        }
         if hostConfig.publishAllPorts {
             guard hostConfig.networkMode == "bridge" else {
                 throw RuntimeError.invalidOption("published ports are discarded when using \(hostConfig.networkMode) network mode")
@@ -154,6 +160,18 @@ public final class ContainerRuntime: @unchecked Sendable {
         return mounts
     }
 
+    /// The image's health check with each field the flags set replacing its own, as Docker merges them.
+    static func mergeHealthcheck(image: HealthConfig?, flags: HealthConfig?) -> HealthConfig? {
+        guard let flags else { return image }
+        var merged = image ?? HealthConfig()
+        if let test = flags.Test { merged.Test = test }
+        if let interval = flags.Interval { merged.Interval = interval }
+        if let timeout = flags.Timeout { merged.Timeout = timeout }
+        if let startPeriod = flags.StartPeriod { merged.StartPeriod = startPeriod }
+        if let retries = flags.Retries { merged.Retries = retries }
+        return merged.Test == nil ? nil : merged
+    }
+
     static func isValidName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard let first = bytes.first, isAlphanumeric(first) else { return false }
@@ -185,11 +203,12 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// killed, its resources released and its state set to exited. Returns nil if it was removed.
     @discardableResult
     func reconcile(_ record: ContainerRecord) throws -> ContainerRecord? {
-        guard record.state.status == .running, !containers.monitorAlive(record.id) else { return record }
+        guard record.state.status == .running || record.state.status == .restarting,
+              !containers.monitorAlive(record.id) else { return record }
         let stillRunning = (try? runc.state(record.id))??.status == "running"
         releaseResources(record)
         let updated = try? containers.update(record.id) { current in
-            guard current.state.status == .running else { return }
+            guard current.state.status == .running || current.state.status == .restarting else { return }
             current.state.status = .exited
             current.state.exitCode = stillRunning ? 137 : 255
             current.state.pid = 0
@@ -225,6 +244,7 @@ public final class ContainerRuntime: @unchecked Sendable {
         }
         // A monitor killed before recording `running` may have left the runtime's state or mounts.
         releaseResources(record)
+        try containers.update(record.id) { $0.state.manuallyStopped = false }
         let directory = containers.path(of: record.id)
         let sync = try Pipe.make()
         let output = open(directory + "/monitor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
@@ -265,7 +285,8 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// container is left as is.
     public func stop(_ reference: String, timeout: Int? = nil, signal: String? = nil) throws {
         let record = try container(reference)
-        guard record.state.status == .running else { return }
+        guard record.state.status == .running || record.state.status == .restarting else { return }
+        try containers.update(record.id) { $0.state.manuallyStopped = true }
         let grace = timeout ?? record.config.stopTimeout ?? 10
         if grace != 0 {
             try? runc.kill(record.id, signal: Self.signalName(signal ?? record.config.stopSignal))
@@ -281,6 +302,7 @@ public final class ContainerRuntime: @unchecked Sendable {
     public func kill(_ reference: String, signal: String = "KILL") throws {
         let record = try container(reference)
         guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
+        try containers.update(record.id) { $0.state.manuallyStopped = true }
         try runc.kill(record.id, signal: Self.signalName(signal))
     }
 
@@ -344,8 +366,9 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// releases its runtime state, network, mounts and cgroups and deletes its directory.
     public func remove(_ reference: String, force: Bool, volumes removeVolumes: Bool = false) throws {
         let record = try container(reference)
-        if record.state.status == .running {
+        if record.state.status == .running || record.state.status == .restarting {
             guard force else { throw RuntimeError.containerRunning(record.id) }
+            try containers.update(record.id) { $0.state.manuallyStopped = true }
             try? runc.kill(record.id, signal: "KILL")
             if !waitForMonitor(record.id, timeout: 30) {
                 throw RuntimeError.runtime("container \(record.shortID) did not exit after SIGKILL")

@@ -25,8 +25,7 @@ public enum Monitor {
                 return 1
             }
             setChildSubreaper()
-            let exitCode = try runtime.monitor(id: id, report: report)
-            report("exited \(exitCode)")
+            _ = try runtime.monitor(id: id, report: report)
             lock.unlock()
             return 0
         } catch {
@@ -48,28 +47,73 @@ public enum Monitor {
 }
 
 extension ContainerRuntime {
-    /// The monitor's work for one run of the container; returns its exit code.
+    /// The monitor's work: runs the container, and again under its restart policy with Docker's
+    /// back-off (100 ms, doubling, back to 100 ms after 10 s of running) until the policy says
+    /// stop; reports each exit; returns the last exit code.
     func monitor(id: String, report: (String) -> Void) throws -> Int32 {
         guard var record = try containers.record(id) else { throw RuntimeError.noSuchContainer(id) }
         let directory = containers.path(of: id)
-        let output: (stdout: Int32, stderr: Int32)
-        do {
-            (record, output) = try createContainer(record, directory: directory)
-        } catch {
-            releaseResources(record)
-            let updated = try? containers.update(id) { current in
-                current.state.status = .created
-                current.state.exitCode = 128
-                current.state.error = "\(error)"
-                current.state.monitorPID = 0
+        var backoff: TimeInterval = 0.1
+        var isFirstRun = true
+        while true {
+            let output: (stdout: Int32, stderr: Int32)
+            do {
+                (record, output) = try createContainer(record, directory: directory)
+            } catch {
+                releaseResources(record)
+                let updated = try? containers.update(id) { current in
+                    current.state.status = isFirstRun ? .created : .exited
+                    current.state.exitCode = 128
+                    current.state.error = "\(error)"
+                    current.state.monitorPID = 0
+                }
+                if let updated, updated.hostConfig.autoRemove { try? removeFiles(updated) }
+                if isFirstRun { throw error }
+                return 128
             }
-            if let updated, updated.hostConfig.autoRemove { try? removeFiles(updated) }
-            throw error
+            // The log exists before `started` is reported, so a foreground caller can open it at once.
+            let log = (try? LogWriter(path: containers.logPath(of: id))) ?? (try? LogWriter(path: "/dev/null"))
+            if isFirstRun { report("started") }
+            isFirstRun = false
+            let startedAt = Date()
+            let prober = HealthProber(runtime: self, record: record)
+            prober?.start()
+            let exitCode = try finishRun(record, output: output, log: log)
+            prober?.stop()
+            // `exited` is reported once the container is removed (`--rm`), so a waiter finds it gone.
+            guard let current = try containers.record(id) else {
+                report("exited \(exitCode)")
+                return exitCode
+            }
+            guard current.hostConfig.restartPolicy.restarts(exitCode: exitCode, restarts: current.state.restartCount,
+                                                            manuallyStopped: current.state.manuallyStopped) else {
+                if current.hostConfig.autoRemove { try removeFiles(current) }
+                report("exited \(exitCode)")
+                return exitCode
+            }
+            report("exited \(exitCode)")
+            if Date().timeIntervalSince(startedAt) >= 10 { backoff = 0.1 }
+            record = try containers.update(id) { state in
+                state.state.status = .restarting
+                state.state.restartCount += 1
+                state.state.monitorPID = getpid()
+            }
+            // Wait out the back-off, unless `stop` or `kill` arrives meanwhile.
+            let deadline = Date().addingTimeInterval(backoff)
+            while Date() < deadline {
+                usleep(50_000)
+                if (try? containers.record(id))??.state.manuallyStopped ?? true { break }
+            }
+            backoff = min(backoff * 2, 60)
+            if (try? containers.record(id))??.state.manuallyStopped ?? true {
+                record = try containers.update(id) { state in
+                    state.state.status = .exited
+                    state.state.monitorPID = 0
+                }
+                if record.hostConfig.autoRemove { try removeFiles(record) }
+                return exitCode
+            }
         }
-        // The log exists before `started` is reported, so a foreground caller can open it at once.
-        let log = (try? LogWriter(path: containers.logPath(of: id))) ?? (try? LogWriter(path: "/dev/null"))
-        report("started")
-        return try finishRun(record, output: output, log: log)
     }
 
     /// Mounts, writes the bundle, runs `runc create` with the output pipes, attaches the network
@@ -141,7 +185,7 @@ extension ContainerRuntime {
     }
 
     /// Copies output into the log until the container's stdio closes, reaps the container, then
-    /// records the exit and releases (or removes) the container.
+    /// records the exit and releases the container.
     private func finishRun(_ record: ContainerRecord, output: (stdout: Int32, stderr: Int32), log: LogWriter?) throws
         -> Int32 {
         if let log {
@@ -152,7 +196,7 @@ extension ContainerRuntime {
         let exitCode = waitForContainer(record.state.pid)
         let oomKilled = exitCode == 137 && Self.oomKilled(record)
         releaseResources(record)
-        let updated = try containers.update(record.id) { current in
+        try containers.update(record.id) { current in
             current.state.status = .exited
             current.state.exitCode = exitCode
             current.state.pid = 0
@@ -160,7 +204,6 @@ extension ContainerRuntime {
             current.state.finishedAt = Date()
             current.state.oomKilled = oomKilled
         }
-        if updated.hostConfig.autoRemove { try removeFiles(updated) }
         return exitCode
     }
 
@@ -189,13 +232,17 @@ extension ContainerRuntime {
     }
 
     /// Waits for the container's init (our child through the subreaper) and returns its exit code.
+    /// Orphans of `runc exec` are reparented to us meanwhile; they are reaped as they come, since
+    /// an init cannot finish exiting while its namespace still has unreaped processes.
     private func waitForContainer(_ pid: Int32) -> Int32 {
         var status: Int32 = 0
         while true {
-            let result = waitpid(pid, &status, 0)
+            let result = waitpid(pid, &status, WNOHANG)
             if result == pid { return Spawn.decode(status) }
             if result < 0, errno == EINTR { continue }
-            break
+            if result < 0 { break }
+            Spawn.reapOrphans(sparing: [pid])
+            usleep(20_000)
         }
         // Not our child (no subreaper): wait for it to disappear; the code is unknown.
         while Glibc.kill(pid, 0) == 0 { usleep(50_000) }

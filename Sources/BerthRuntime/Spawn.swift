@@ -46,9 +46,42 @@ enum Spawn {
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid = pid_t()
+        awaitedLock.lock()
+        defer { awaitedLock.unlock() }
         let status = posix_spawnp(&pid, argv[0], &actions, &attributes, &cArguments, environ)
         if status != 0 { throw RuntimeError.io(operation: "start", path: argv[0], errno: status) }
+        awaited.insert(pid)
         return pid
+    }
+
+    /// Children started here and not yet waited for: `reapOrphans` leaves them to their waiter.
+    nonisolated(unsafe) private static var awaited = Set<pid_t>()
+    private static let awaitedLock = NSLock()
+
+    private static func finishedWaiting(_ pid: pid_t) {
+        awaitedLock.lock()
+        awaited.remove(pid)
+        awaitedLock.unlock()
+    }
+
+    /// Reaps this process's zombie children that nobody waits for (orphans a subreaper inherits),
+    /// except `sparing` and the children `start` made.
+    static func reapOrphans(sparing: Set<pid_t>) {
+        awaitedLock.lock()
+        let protected = awaited.union(sparing)
+        awaitedLock.unlock()
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return }
+        for task in tasks {
+            guard let children = try? Files.read("/proc/self/task/\(task)/children") else { continue }
+            for word in String(decoding: children, as: UTF8.self).split(separator: " ") {
+                guard let child = pid_t(word), !protected.contains(child),
+                      let stat = try? Files.read("/proc/\(child)/stat"),
+                      let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count,
+                      stat[close + 2] == UInt8(ascii: "Z") else { continue }
+                var status: Int32 = 0
+                _ = waitpid(child, &status, WNOHANG)
+            }
+        }
     }
 
     /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift cannot see because
@@ -60,11 +93,36 @@ enum Spawn {
 
     /// Waits for `pid` and returns its exit status as a shell reports it (128+signal if killed).
     static func wait(_ pid: pid_t) -> Int32 {
+        defer { finishedWaiting(pid) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return -1 }
         }
         return decode(status)
+    }
+
+    /// Waits at most `timeout` seconds (nil: for ever); on time-out kills `pid`, reaps it and returns nil.
+    static func wait(_ pid: pid_t, timeout: TimeInterval?) -> Int32? {
+        guard let timeout else { return wait(pid) }
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid {
+                finishedWaiting(pid)
+                return decode(status)
+            }
+            if result < 0, errno != EINTR {
+                finishedWaiting(pid)
+                return -1
+            }
+            if Date() >= deadline {
+                Glibc.kill(pid, SIGKILL)
+                _ = wait(pid)
+                return nil
+            }
+            usleep(10_000)
+        }
     }
 
     static func decode(_ status: Int32) -> Int32 {

@@ -286,4 +286,91 @@ struct CommandLineTests {
         #expect(stopped.status == 1 && stopped.stderr.contains("is not running"))
         #expect(try berth(fixture, "rm", "box").status == 0)
     }
+
+    @Test func restartPolicies() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        func state(_ name: String) throws -> String {
+            try berth(fixture, "inspect", "--format", "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}", name).stdout
+        }
+        func waitFor(_ name: String, _ expected: String) throws -> String {
+            var current = ""
+            for _ in 0..<200 where current != expected {
+                current = try state(name)
+                usleep(50_000)
+            }
+            return current
+        }
+        // on-failure:2 runs the failing command three times, then leaves it exited.
+        #expect(try berth(fixture, "run", "-d", "--name", "flaky", "--restart", "on-failure:2", "--network", "none",
+                          "busybox", "sh", "-c", "echo run; exit 3").status == 0)
+        #expect(try waitFor("flaky", "exited 2 3\n") == "exited 2 3\n")
+        #expect(try berth(fixture, "logs", "flaky").stdout == "run\nrun\nrun\n")
+        #expect(try berth(fixture, "inspect", "--format", "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+                          "flaky").stdout == "on-failure:2\n")
+        // on-failure does not restart a success.
+        #expect(try berth(fixture, "run", "-d", "--name", "fine", "--restart", "on-failure", "--network", "none",
+                          "busybox", "true").status == 0)
+        #expect(try waitFor("fine", "exited 0 0\n") == "exited 0 0\n")
+        // always restarts a clean exit too, until stopped; stop keeps it stopped.
+        #expect(try berth(fixture, "run", "-d", "--name", "looper", "--restart", "always", "--network", "none",
+                          "busybox", "sh", "-c", "sleep 0.2").status == 0)
+        var count = 0
+        for _ in 0..<100 where count < 2 {
+            count = Int(try berth(fixture, "inspect", "--format", "{{.RestartCount}}", "looper").stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            usleep(50_000)
+        }
+        #expect(count >= 2)
+        #expect(try berth(fixture, "stop", "-t", "1", "looper").status == 0)
+        let stopped = try state("looper")
+        #expect(stopped.hasPrefix("exited "))
+        usleep(600_000)
+        #expect(try state("looper") == stopped)
+        #expect(try berth(fixture, "rm", "looper").status == 0)
+        // Bad values and --rm conflict as in Docker.
+        #expect(try berth(fixture, "run", "--restart", "sometimes", "busybox", "true").stderr.contains("invalid restart policy 'sometimes'"))
+        #expect(try berth(fixture, "run", "--rm", "--restart", "always", "busybox", "true").stderr
+            .contains("Conflicting options: --restart and --rm"))
+    }
+
+    @Test func healthChecksReportInPsAndInspect() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        func health(_ name: String) throws -> String {
+            try berth(fixture, "inspect", "--format", "{{.State.Health.Status}} {{.State.Health.FailingStreak}}", name).stdout
+        }
+        func waitFor(_ name: String, _ expected: String) throws -> String {
+            var current = ""
+            for _ in 0..<150 where current != expected {
+                current = try health(name)
+                usleep(50_000)
+            }
+            return current
+        }
+        // Healthy once /tmp/ready exists; unhealthy after two failures.
+        #expect(try berth(fixture, "run", "-d", "--name", "checked", "--network", "none", "--health-cmd", "test -e /tmp/ready && echo ok",
+                          "--health-interval", "200ms", "--health-retries", "2", "busybox", "sleep", "60").status == 0)
+        #expect(try waitFor("checked", "unhealthy 2\n") == "unhealthy 2\n")
+        #expect(try berth(fixture, "ps", "--format", "{{.Status}}").stdout.hasSuffix("(unhealthy)\n"))
+        #expect(try berth(fixture, "ps", "-q", "--filter", "health=unhealthy").stdout.split(separator: "\n").count == 1)
+        #expect(try berth(fixture, "exec", "checked", "touch", "/tmp/ready").status == 0)
+        #expect(try waitFor("checked", "healthy 0\n") == "healthy 0\n")
+        let log = try berth(fixture, "inspect", "--format", "{{range .State.Health.Log}}{{.ExitCode}}:{{.Output}}{{end}}", "checked").stdout
+        #expect(log.hasSuffix("0:ok\n\n"))
+        #expect(try berth(fixture, "inspect", "--format", "{{json .Config.Healthcheck}}", "checked").stdout
+            == "{\"Test\":[\"CMD-SHELL\",\"test -e /tmp/ready \\u0026\\u0026 echo ok\"],\"Interval\":200000000,\"Retries\":2}\n")
+        #expect(try berth(fixture, "rm", "-f", "checked").status == 0)
+
+        // The image's HEALTHCHECK applies unless --no-healthcheck; a time-out counts as a failure.
+        #expect(try berth(fixture, "import", "--change", "HEALTHCHECK --interval=200ms --timeout=300ms --retries=1 CMD sleep 5",
+                          "--change", "CMD [\"sleep\", \"60\"]", RuntimeFixture.busyboxRootfs ?? "", "slow-check:1").status == 0)
+        #expect(try berth(fixture, "run", "-d", "--name", "slow", "--network", "none", "slow-check:1").status == 0)
+        #expect(try waitFor("slow", "unhealthy 1\n") == "unhealthy 1\n")
+        #expect(try berth(fixture, "inspect", "--format", "{{range .State.Health.Log}}{{.Output}}{{end}}", "slow").stdout
+            .contains("Health check exceeded timeout"))
+        #expect(try berth(fixture, "run", "-d", "--name", "unchecked", "--network", "none", "--no-healthcheck", "slow-check:1").status == 0)
+        #expect(try berth(fixture, "ps", "--filter", "health=none", "--format", "{{.Names}}").stdout == "unchecked\n")
+        #expect(try berth(fixture, "rm", "-f", "slow", "unchecked").status == 0)
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthOCI
 import BerthRuntime
 import Foundation
 
@@ -57,6 +58,27 @@ struct ContainerCreateOptions: ParsableArguments {
     @Option(name: [.customShort("p"), .long], help: ArgumentHelp("Publish a container's port(s) to the host.", valueName: "list"))
     var publish: [String] = []
 
+    @Option(name: .customLong("health-cmd"), help: ArgumentHelp("Command to run to check health.", valueName: "string"))
+    var healthCmd: String?
+
+    @Option(name: .customLong("health-interval"), help: ArgumentHelp("Time between running the check (ms|s|m|h).", valueName: "duration"))
+    var healthInterval: String?
+
+    @Option(name: .customLong("health-timeout"), help: ArgumentHelp("Maximum time to allow one check to run (ms|s|m|h).", valueName: "duration"))
+    var healthTimeout: String?
+
+    @Option(name: .customLong("health-start-period"), help: ArgumentHelp("Start period for the container to initialize before counting retries towards unstable (ms|s|m|h).", valueName: "duration"))
+    var healthStartPeriod: String?
+
+    @Option(name: .customLong("health-retries"), help: ArgumentHelp("Consecutive failures needed to report unhealthy.", valueName: "int"))
+    var healthRetries: Int?
+
+    @Flag(name: .customLong("no-healthcheck"), help: "Disable any container-specified HEALTHCHECK.")
+    var noHealthcheck = false
+
+    @Option(help: ArgumentHelp("Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped).", valueName: "string"))
+    var restart = "no"
+
     @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish all exposed ports to random ports.")
     var publishAll = false
 
@@ -92,6 +114,11 @@ struct ContainerCreateOptions: ParsableArguments {
         var hostConfig = ContainerRecord.HostConfig(autoRemove: rm, networkMode: network == "default" ? "bridge" : network)
         hostConfig.publish = publish
         hostConfig.publishAllPorts = publishAll
+        do {
+            hostConfig.restartPolicy = try RestartPolicy(parsing: restart)
+        } catch let error as RuntimeError {
+            throw ValidationError("\(error)")
+        }
         if !publish.isEmpty {
             guard hostConfig.networkMode == "bridge" else {
                 throw ValidationError("published ports are discarded when using \(hostConfig.networkMode) network mode")
@@ -159,7 +186,37 @@ struct ContainerCreateOptions: ParsableArguments {
             env: environment, workingDir: workdir, user: user, hostname: hostname, labels: labels,
             stopSignal: stopSignal, stopTimeout: stopTimeout, hostConfig: hostConfig)
         options.mounts = mounts
+        options.healthcheck = try healthcheck()
         return options
+    }
+
+    /// The `--health-*` flags as a health config of the fields they set, or nil if none is given.
+    func healthcheck() throws -> HealthConfig? {
+        if noHealthcheck {
+            guard healthCmd == nil, healthInterval == nil, healthTimeout == nil, healthStartPeriod == nil,
+                  healthRetries == nil else {
+                throw ValidationError("--no-healthcheck conflicts with --health-* options")
+            }
+            var config = HealthConfig()
+            config.Test = ["NONE"]
+            return config
+        }
+        func nanoseconds(_ value: String?, _ flag: String) throws -> Int64? {
+            guard let value else { return nil }
+            guard let seconds = TimeArgument.goDuration(value), seconds >= 0 else {
+                throw ValidationError("invalid argument \"\(value)\" for \"--\(flag)\" flag: time: invalid duration \"\(value)\"")
+            }
+            guard seconds == 0 || seconds >= 0.001 else { throw ValidationError("--\(flag) cannot be less than 1ms") }
+            return Int64((seconds * 1e9).rounded())
+        }
+        var config = HealthConfig()
+        config.Test = healthCmd.map { ["CMD-SHELL", $0] }
+        config.Interval = try nanoseconds(healthInterval, "health-interval")
+        config.Timeout = try nanoseconds(healthTimeout, "health-timeout")
+        config.StartPeriod = try nanoseconds(healthStartPeriod, "health-start-period")
+        if let healthRetries, healthRetries < 0 { throw ValidationError("--health-retries cannot be negative") }
+        config.Retries = healthRetries
+        return config == HealthConfig() ? nil : config
     }
 
     /// Creates the container, as `create` and `run` do.

@@ -57,7 +57,9 @@ struct ContainerFilter {
         if let codes = values["exited"] {
             result = result.filter { $0.state.status == .exited && codes.contains(String($0.state.exitCode)) }
         }
-        if let health = values["health"] { result = result.filter { _ in health.contains("none") } }
+        if let health = values["health"] {
+            result = result.filter { health.contains($0.state.health?.status ?? "none") }
+        }
         if let networks = values["network"] { result = result.filter { networks.contains($0.hostConfig.networkMode) } }
         if let ports = values["publish"] {
             result = result.filter { record in

@@ -47,14 +47,14 @@ enum ContainerInspectJSON {
                 ("Error", .string(state.error)),
                 ("StartedAt", .string(time(state.startedAt))),
                 ("FinishedAt", .string(time(state.finishedAt))),
-            ])),
+            ] + (state.health.map { [("Health", health($0))] } ?? []))),
             ("Image", .string(record.imageID)),
             ("ResolvConfPath", .string(directory + "/resolv.conf")),
             ("HostnamePath", .string(directory + "/hostname")),
             ("HostsPath", .string(directory + "/hosts")),
             ("LogPath", .string(runtime.containers.logPath(of: record.id))),
             ("Name", .string("/" + record.name)),
-            ("RestartCount", .int(0)),
+            ("RestartCount", .int(Int64(record.state.restartCount))),
             ("Driver", .string("overlay")),
             ("Platform", .string("linux")),
             ("MountLabel", .string("")),
@@ -74,6 +74,18 @@ enum ContainerInspectJSON {
             ("Mounts", .array(record.mounts.filter { !$0.fromTmpfsFlag }.map(mountPoint))),
             ("Config", config(record)),
             ("NetworkSettings", networkSettings(record)),
+        ])
+    }
+
+    /// Docker's State.Health.
+    static func health(_ health: Health) -> JSONValue {
+        .object([
+            ("Status", .string(health.status)),
+            ("FailingStreak", .int(Int64(health.failingStreak))),
+            ("Log", .array(health.log.map { probe in
+                .object([("Start", .string(Timestamp.format(probe.start))), ("End", .string(Timestamp.format(probe.end))),
+                         ("ExitCode", .int(Int64(probe.exitCode))), ("Output", .string(probe.output))])
+            })),
         ])
     }
 
@@ -99,7 +111,8 @@ enum ContainerInspectJSON {
             ("LogConfig", .object([("Type", .string("json-file")), ("Config", .object([]))])),
             ("NetworkMode", .string(host.networkMode)),
             ("PortBindings", .object(portBindings(record))),
-            ("RestartPolicy", .object([("Name", .string("no")), ("MaximumRetryCount", .int(0))])),
+            ("RestartPolicy", .object([("Name", .string(host.restartPolicy.name)),
+                                       ("MaximumRetryCount", .int(Int64(host.restartPolicy.maximumRetryCount)))])),
             ("AutoRemove", .bool(host.autoRemove)),
             ("CapAdd", host.capAdd.isEmpty ? .null : .strings(host.capAdd)),
             ("CapDrop", host.capDrop.isEmpty ? .null : .strings(host.capDrop)),
@@ -160,6 +173,16 @@ enum ContainerInspectJSON {
             ("StdinOnce", .bool(false)),
             ("Env", .strings(config.env)),
             ("Cmd", config.cmd.isEmpty ? .null : .strings(config.cmd)),
+        ]
+        if let health = config.healthcheck {
+            var fields: [(String, JSONValue)] = [("Test", health.Test.map(JSONValue.strings) ?? .null)]
+            if let value = health.Interval { fields.append(("Interval", .int(value))) }
+            if let value = health.Timeout { fields.append(("Timeout", .int(value))) }
+            if let value = health.StartPeriod { fields.append(("StartPeriod", .int(value))) }
+            if let value = health.Retries { fields.append(("Retries", .int(Int64(value)))) }
+            members.append(("Healthcheck", .object(fields)))
+        }
+        members += [
             ("Image", .string(record.imageName)),
             ("Volumes", anonymousVolumes.isEmpty ? .null : .object(anonymousVolumes.map { ($0, .object([])) })),
             ("WorkingDir", .string(config.workingDir)),

@@ -96,13 +96,20 @@ struct ContainerRow {
         let state = record.state
         switch state.status {
         case .running:
-            return "Up " + HumanUnits.duration(now.timeIntervalSince(state.startedAt ?? now))
+            let up = "Up " + HumanUnits.duration(now.timeIntervalSince(state.startedAt ?? now))
+            switch state.health?.status {
+            case "starting": return up + " (health: starting)"
+            case let status?: return up + " (\(status))"
+            case nil: return up
+            }
         case .exited:
             guard let finished = state.finishedAt else { return "Exited (\(state.exitCode))" }
             return "Exited (\(state.exitCode)) " + HumanUnits.duration(now.timeIntervalSince(finished)) + " ago"
         case .created: return "Created"
         case .paused: return "Up " + HumanUnits.duration(now.timeIntervalSince(state.startedAt ?? now)) + " (Paused)"
-        case .restarting: return "Restarting (\(state.exitCode))"
+        case .restarting:
+            guard let finished = state.finishedAt else { return "Restarting (\(state.exitCode))" }
+            return "Restarting (\(state.exitCode)) " + HumanUnits.duration(now.timeIntervalSince(finished)) + " ago"
         case .removing: return "Removal In Progress"
         case .dead: return "Dead"
         }
