@@ -7,3 +7,4 @@ dir=$(dirname "${BASH_SOURCE[0]}")
 "$dir/images.sh"
 "$dir/containers.sh"
 "$dir/build.sh"
+"$dir/registry.sh"

@@ -15,7 +15,6 @@ if [ -n "${BERTH_DEMO_ROOT:-}" ]; then
     mkdir -p "$root"
 else
     root=$(mktemp -d /var/tmp/berth-demo.XXXXXX)
-    trap 'rm -rf "$root"' EXIT
 fi
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -110,7 +109,42 @@ run_seed_app() {
 tag_seed_app() {
     step "Tagging it for a registry"
     berth tag python-helloworld pixelpotato/python-helloworld:v1.0.0
+    berth tag python-helloworld localhost:5000/pixelpotato/python-helloworld:v1.0.0
     berth images
+}
+
+registry_pid=
+stop_registry() {
+    if [ -n "$registry_pid" ]; then
+        kill "$registry_pid" 2>/dev/null || true
+        wait "$registry_pid" 2>/dev/null || true
+        registry_pid=
+    fi
+}
+
+push_and_pull_seed_app() {
+    step "Serving a private registry on 127.0.0.1:5000"
+    echo "\$ berth registry serve --addr 127.0.0.1:5000 --root $root/registry &"
+    "$berth_bin" registry serve --addr 127.0.0.1:5000 --root "$root/registry" 2>"$root/registry.log" &
+    registry_pid=$!
+    local waited=0
+    until curl -fsS -o /dev/null http://127.0.0.1:5000/v2/; do
+        [ $waited -lt 100 ] || { cat "$root/registry.log" >&2; echo "demo: the registry did not start" >&2; return 1; }
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    step "Pushing the seed app"
+    berth push localhost:5000/pixelpotato/python-helloworld:v1.0.0
+    berth images --digests localhost:5000/pixelpotato/python-helloworld
+    step "Pulling it into a clean store and running it"
+    local clean=$root/clean
+    echo "\$ berth --root $clean pull localhost:5000/pixelpotato/python-helloworld:v1.0.0"
+    "$berth_bin" --root "$clean" pull localhost:5000/pixelpotato/python-helloworld:v1.0.0
+    echo "\$ berth --root $clean run -d --name pulled -p 5111:5000 localhost:5000/pixelpotato/python-helloworld:v1.0.0"
+    "$berth_bin" --root "$clean" run -d --name pulled -p 5111:5000 localhost:5000/pixelpotato/python-helloworld:v1.0.0
+    fetch http://127.0.0.1:5111/
+    "$berth_bin" --root "$clean" rm -f pulled
+    stop_registry
 }
 
 steps=(
@@ -123,9 +157,11 @@ steps=(
     build_seed_app
     run_seed_app
     tag_seed_app
+    push_and_pull_seed_app
 )
 
 trap 'echo "demo: step $run_step failed" >&2' ERR
+trap 'stop_registry; [ -n "${BERTH_DEMO_ROOT:-}" ] || rm -rf "$root"' EXIT
 for run_step in "${steps[@]}"; do
     "$run_step"
 done
