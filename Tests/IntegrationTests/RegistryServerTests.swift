@@ -14,10 +14,10 @@ struct RegistryServerTests {
         let extraArguments: [String]
         private var running: Command.Running?
 
-        init(sandbox: BerthSandbox, arguments: [String] = []) throws {
+        init(sandbox: BerthSandbox, port: Int? = nil, arguments: [String] = []) throws {
             self.sandbox = sandbox
             storage = sandbox.scratch + "/registry"
-            port = try Self.freePort()
+            self.port = try port ?? Self.freePort()
             extraArguments = arguments
             try start()
         }
@@ -144,6 +144,61 @@ struct RegistryServerTests {
         let log = server.stop().err
         #expect(log.contains("user=alice"), "access log: \(log.suffix(2000))")
         #expect(log.contains("status=403"))
+    }
+
+    /// The seed's workflow with both of Berth's sides and bearer tokens: login, tag, push, pull into
+    /// a clean store, run; a user without push right is refused.
+    @Test func berthClientPushesAndPullsWithBearerTokens() throws {
+        let sandbox = try BerthSandbox()
+        let htpasswd = sandbox.scratch + "/htpasswd"
+        let made = try Command.shell("htpasswd -nbB alice alice-pw >\(htpasswd) && htpasswd -nbB bob bob-pw >>\(htpasswd)")
+        try #require(made.succeeded, "\(made)")
+        let port = try Server.freePort()
+        let config = sandbox.scratch + "/config.yml"
+        try """
+            auth:
+              anonymous: []
+              token:
+                realm: http://127.0.0.1:\(port)/token
+                service: berth-it
+            access:
+              - repository: "pixelpotato/*"
+                users: { alice: [pull, push], bob: [pull] }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let server = try Server(sandbox: sandbox, port: port, arguments: ["--htpasswd", htpasswd, "--config", config])
+        defer { server.stop() }
+        let environment = ["BERTH_CONFIG": sandbox.scratch + "/config.json"]
+        func berth(_ root: String, _ arguments: [String], stdin: StandardInput = .none) throws -> CommandResult {
+            try Command.run(BerthSandbox.binary, ["--root", root] + arguments, stdin: stdin, environment: environment)
+        }
+        let name = "\(server.address)/pixelpotato/python-helloworld:v1.0.0"
+        _ = try sandbox.importBusybox(changes: [#"CMD ["echo", "hello from the registry"]"#])
+        #expect(try berth(sandbox.root, ["tag", "busybox:latest", name]).succeeded)
+
+        let anonymous = try berth(sandbox.root, ["push", name])
+        #expect(!anonymous.succeeded)
+        let bob = try berth(sandbox.root, ["login", server.address, "-u", "bob", "--password-stdin"], stdin: .bytes(Data("bob-pw\n".utf8)))
+        #expect(bob.out == "Login Succeeded\n", "\(bob)")
+        // Bob's token carries only pull, so the push is refused (401 insufficient_scope, as distribution answers).
+        let denied = try berth(sandbox.root, ["push", name])
+        #expect(!denied.succeeded && denied.err.contains("UNAUTHORIZED"), "\(denied)")
+
+        let alice = try berth(sandbox.root, ["login", server.address, "-u", "alice", "--password-stdin"], stdin: .bytes(Data("alice-pw\n".utf8)))
+        #expect(alice.succeeded, "\(alice)")
+        let push = try berth(sandbox.root, ["push", name])
+        try #require(push.succeeded, "\(push)")
+        #expect(push.out.hasPrefix("The push refers to repository [\(server.address)/pixelpotato/python-helloworld]\n"))
+        let digest = try #require(push.out.split(separator: "\n").last?.split(separator: " ").dropFirst(2).first)
+        let clean = sandbox.scratch + "/clean-root"
+        let pull = try berth(clean, ["pull", name])
+        try #require(pull.succeeded, "\(pull)")
+        #expect(pull.out.contains("Digest: \(digest)\n"))
+        #expect(try berth(clean, ["image", "inspect", "--format", "{{.Id}}", name]).out
+            == (try berth(sandbox.root, ["image", "inspect", "--format", "{{.Id}}", name])).out)
+        let run = try berth(clean, ["run", "--rm", "--network", "none", name])
+        #expect(run.out == "hello from the registry\n", "\(run)")
+        let log = server.stop().err
+        #expect(log.contains("/token"), "access log: \(log.suffix(2000))")
     }
 
     @Test(.enabled(if: Peers.docker, "needs dockerd"))
