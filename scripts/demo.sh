@@ -128,7 +128,7 @@ push_and_pull_seed_app() {
     "$berth_bin" registry serve --addr 127.0.0.1:5000 --root "$root/registry" 2>"$root/registry.log" &
     registry_pid=$!
     local waited=0
-    until curl -fsS -o /dev/null http://127.0.0.1:5000/v2/; do
+    until curl -fsS -o /dev/null http://127.0.0.1:5000/v2/ 2>/dev/null; do
         [ $waited -lt 100 ] || { cat "$root/registry.log" >&2; echo "demo: the registry did not start" >&2; return 1; }
         sleep 0.1
         waited=$((waited + 1))

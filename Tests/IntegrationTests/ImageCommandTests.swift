@@ -162,6 +162,12 @@ struct ImageCommandTests {
         #expect(try sandbox.ok("images", "-q", "--no-trunc", "busybox") == busybox + "\n")
         #expect(try sandbox.ok("image", "ls", "-q", "--no-trunc", "busybox:latest") == busybox + "\n")
         #expect(try sandbox.ok("images", "-q", "busybox:other").isEmpty)
+        // An image with several names shows only the matching ones, as Docker does.
+        #expect(try sandbox.ok("tag", "busybox", "busybox:second").isEmpty)
+        #expect(try sandbox.ok("tag", "busybox", "elsewhere:1").isEmpty)
+        #expect(try sandbox.ok("images", "--format", "{{.Repository}}:{{.Tag}}", "busybox") == "busybox:latest\nbusybox:second\n"
+            || (try sandbox.ok("images", "--format", "{{.Repository}}:{{.Tag}}", "busybox")) == "busybox:second\nbusybox:latest\n")
+        #expect(try sandbox.ok("images", "--format", "{{.Repository}}:{{.Tag}}", "elsewhere") == "elsewhere:1\n")
     }
 
     @Test func tagThenRemoveByTagOnlyUntags() throws {

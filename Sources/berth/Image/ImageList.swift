@@ -53,7 +53,17 @@ struct ImageListOptions: ParsableArguments {
         let store = try global.openStore()
         let filters = filter + (repository.map { ["reference=\($0)"] } ?? [])
         let images = try ImageFilter(filters, store: store).apply(to: store.images())
-        let rows = images.flatMap { ImageRow.rows(for: $0, noTrunc: noTrunc) }
+        var rows = images.flatMap { ImageRow.rows(for: $0, noTrunc: noTrunc) }
+        // Docker shows only the names that match a reference filter, not every tag of the image.
+        let patterns = filters.filter { $0.lowercased().hasPrefix("reference=") }.map { String($0.dropFirst("reference=".count)) }
+        if !patterns.isEmpty {
+            rows = rows.filter { row in
+                patterns.contains { pattern in
+                    let names: [String] = [row.repository, row.repository + ":" + row.tag]
+                    return names.contains { (name: String) in fnmatch(pattern, name, FNM_PATHNAME) == 0 }
+                }
+            }
+        }
         if quiet {
             print(rows.map(\.id).joined(separator: "\n"), terminator: rows.isEmpty ? "" : "\n")
             return
