@@ -1,5 +1,6 @@
 import BerthArchive
 import BerthOCI
+import BerthStore
 import Foundation
 import Glibc
 import NIOCore
@@ -61,28 +62,6 @@ struct FileChunks: AsyncSequence, Sendable {
     }
 }
 
-/// Hashes and counts what is read through it.
-final class DigestingSource: ByteSource {
-    private let inner: ByteSource
-    private var digester = SHA256Digester()
-
-    init(_ inner: ByteSource) { self.inner = inner }
-
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        let n = try inner.read(into: buffer)
-        if n > 0 { digester.update(UnsafeRawBufferPointer(rebasing: buffer[..<n])) }
-        return n
-    }
-
-    /// Reads what is left (tar padding after the end-of-archive blocks) and returns the digest of it all.
-    func drain() throws -> Digest {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while try read(into: buffer) > 0 {}
-        return digester.finalize()
-    }
-}
-
 /// Checks a stored layer blob the way `berth load` does: its uncompressed content must hash to
 /// the config's diff ID. Returns the layer's size as Docker reports it (the bytes of its files
 /// and symlink targets).
@@ -93,19 +72,12 @@ func inspectLayer(at path: String, diffID: Digest, what: String) throws -> Int64
     } catch {
         throw RegistryClientError.localFile(path: path, reason: "\(error)")
     }
-    let hashing = DigestingSource(try DecompressingSource(file))
-    let reader = TarReader(hashing)
-    var total: Int64 = 0
+    let hashing = HashingSource(try DecompressingSource(file))
+    let total: Int64
     do {
-        while let entry = try reader.next() {
-            switch entry.kind {
-            case .file: total += entry.size
-            case .symlink: total += Int64(entry.linkName.utf8.count)
-            default: break
-            }
-        }
-    } catch {
-        throw RegistryClientError.protocolViolation("\(what) is not a valid tar layer: \(error)")
+        total = try Store.fileBytes(inLayer: hashing, what: what)
+    } catch let error as StoreError {
+        throw RegistryClientError.protocolViolation("\(error)")
     }
     let actual = try hashing.drain()
     guard actual == diffID else {

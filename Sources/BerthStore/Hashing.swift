@@ -21,14 +21,14 @@ final class HashingSink: ByteSink {
 }
 
 /// Hashes and counts what is read through it.
-final class HashingSource: ByteSource {
+public final class HashingSource: ByteSource {
     private let inner: ByteSource
     private var digester = SHA256Digester()
-    private(set) var count: Int64 = 0
+    public private(set) var count: Int64 = 0
 
-    init(_ inner: ByteSource) { self.inner = inner }
+    public init(_ inner: ByteSource) { self.inner = inner }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let n = try inner.read(into: buffer)
         if n > 0 {
             digester.update(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
@@ -38,7 +38,7 @@ final class HashingSource: ByteSource {
     }
 
     /// Reads whatever is left (e.g. tar padding after the end-of-archive blocks) so the digest covers it all.
-    func drain() throws -> Digest {
+    public func drain() throws -> Digest {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while try read(into: buffer) > 0 {}

@@ -171,7 +171,7 @@ extension Store {
 
     /// Reads a layer through as tar and adds up its size as Docker's overlay2 driver measures it:
     /// each file's size once, plus each symlink's target length (a symlink's st_size).
-    static func fileBytes(inLayer source: ByteSource, what: String) throws -> Int64 {
+    public static func fileBytes(inLayer source: ByteSource, what: String) throws -> Int64 {
         let reader = TarReader(source)
         var total: Int64 = 0
         do {
