@@ -21,3 +21,12 @@ struct GlobalOptions: ParsableArguments {
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
+
+/// Docker's prune prompt: prints `warning` (ending in a space or a newline), then "Are you sure
+/// you want to continue? [y/N] ", and reads the answer; true only for y or yes.
+func confirm(_ warning: String) -> Bool {
+    print(warning + "Are you sure you want to continue? [y/N] ", terminator: "")
+    fflush(stdout)
+    guard let answer = readLine() else { return false }
+    return ["y", "yes"].contains(answer.lowercased())
+}

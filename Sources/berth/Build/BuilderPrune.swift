@@ -22,9 +22,7 @@ struct BuilderPrune: ParsableCommand {
 
     func run() throws {
         if !force {
-            print("WARNING! This will remove all build cache. Are you sure you want to continue? [y/N] ", terminator: "")
-            fflush(stdout)
-            guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { return }
+            guard confirm("WARNING! This will remove all build cache. ") else { return }
         }
         let cacheRoot = global.root + "/buildcache"
         let before = Self.diskUsage(cacheRoot)

@@ -103,9 +103,7 @@ struct ContainerPrune: ParsableCommand {
     func run() throws {
         let include = try pruneFilter()
         if !force {
-            print("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ", terminator: "")
-            fflush(stdout)
-            guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { return }
+            guard confirm("WARNING! This will remove all stopped containers.\n") else { return }
         }
         let runtime = try global.openRuntime()
         var reclaimed: Int64 = 0

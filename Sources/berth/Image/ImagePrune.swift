@@ -23,9 +23,7 @@ struct ImagePrune: ParsableCommand {
             let warning = all
                 ? "WARNING! This will remove all images without at least one container associated to them."
                 : "WARNING! This will remove all dangling images."
-            print(warning + "\nAre you sure you want to continue? [y/N] ", terminator: "")
-            fflush(stdout)
-            guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { return }
+            guard confirm(warning + "\n") else { return }
         }
         let store = try global.openStore()
         let candidates = try store.images().filter { all || $0.tags.isEmpty }.filter(try pruneFilter(store))

@@ -204,10 +204,7 @@ struct VolumePrune: ParsableCommand {
     func run() throws {
         if !force {
             let what = all ? "all local volumes" : "anonymous local volumes"
-            print("WARNING! This will remove \(what) not used by at least one container.\nAre you sure you want to continue? [y/N] ",
-                  terminator: "")
-            fflush(stdout)
-            guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { return }
+            guard confirm("WARNING! This will remove \(what) not used by at least one container.\n") else { return }
         }
         let runtime = try global.openRuntime()
         var removed: [String] = []
