@@ -8,7 +8,7 @@ set -euo pipefail
 # BerthArchive → zlib) and pkg-config to find them.
 build_packages=(libsqlite3-dev libzstd-dev zlib1g-dev pkg-config)
 # Runtime: OCI runtimes, CNI plugins, NAT.
-runtime_packages=(runc crun containernetworking-plugins iptables iproute2)
+runtime_packages=(runc crun containernetworking-plugins iptables iproute2 tini)
 # Base images built offline from the Debian mirror (scripts/make-base-images.sh).
 image_packages=(busybox-static mmdebstrap debian-archive-keyring mount)
 # Interop peers: the Docker daemon, the CNCF registry, skopeo and umoci.

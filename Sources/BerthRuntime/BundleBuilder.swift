@@ -58,6 +58,18 @@ struct BundleBuilder {
 
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+    /// Where `--init` puts the init inside the container, as Docker does.
+    static let initPath = "/sbin/docker-init"
+
+    /// The host's static tini (Debian's tini package), which `--init` mounts at `initPath`:
+    /// static, so it runs in any image.
+    static func initBinary() throws -> String {
+        for candidate in ["/usr/bin/docker-init", "/usr/bin/tini-static"] where Files.exists(candidate) {
+            return candidate
+        }
+        throw RuntimeError.invalidOption("--init needs a static tini: install Debian's tini package (/usr/bin/tini-static)")
+    }
+
     /// Normalizes a capability name as Docker accepts it (`net_admin`, `NET_ADMIN`, `CAP_NET_ADMIN`).
     static func capabilityName(_ name: String) -> String {
         let upper = name.uppercased()
@@ -95,8 +107,10 @@ struct BundleBuilder {
         let capabilities = try Self.capabilities(add: hostConfig.capAdd, drop: hostConfig.capDrop,
                                                  privileged: hostConfig.privileged)
         let nofile = min(1_048_576, Self.hostNofileHardLimit())
+        var arguments = config.argv
+        if hostConfig.initProcess { arguments = [Self.initPath, "--"] + arguments }
         var process = RuntimeSpec.Process(
-            terminal: false, user: user, args: config.argv, env: Self.environment(config, home: home),
+            terminal: false, user: user, args: arguments, env: Self.environment(config, home: home),
             cwd: config.workingDir.isEmpty ? "/" : config.workingDir,
             capabilities: RuntimeSpec.Capabilities(bounding: capabilities, effective: capabilities,
                                                    permitted: capabilities),
@@ -182,6 +196,9 @@ struct BundleBuilder {
         for file in ["resolv.conf", "hostname", "hosts"] {
             mounts.append(Mount(destination: "/etc/" + file, type: "bind", source: directory + "/" + file,
                                 options: ["rbind", "rprivate"]))
+        }
+        if record.hostConfig.initProcess, let binary = try? Self.initBinary() {
+            mounts.append(Mount(destination: Self.initPath, type: "bind", source: binary, options: ["rbind", "rprivate", "ro"]))
         }
         // Parents before children, as Docker orders them, so a mount inside another lands on top.
         let depth = { (path: String) in path.split(separator: "/").count }

@@ -92,6 +92,8 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var privileged: Bool
         /// What the monitor does when the container exits (`--restart`).
         public var restartPolicy: RestartPolicy = RestartPolicy()
+        /// `--init`: run tini as the container's PID 1, forwarding signals and reaping zombies.
+        public var initProcess: Bool = false
         /// `-P`: publish every exposed port on a random host port.
         public var publishAllPorts: Bool = false
         /// `-v` specs as given (Docker's HostConfig.Binds).

@@ -112,6 +112,7 @@ public final class ContainerRuntime: @unchecked Sendable {
         if hostConfig.autoRemove, hostConfig.restartPolicy.name != "no" {
             throw RuntimeError.invalidOption("Conflicting options: --restart and --rm")
         }
+        if hostConfig.initProcess { _ = try BundleBuilder.initBinary() }
         if hostConfig.publishAllPorts {
             guard hostConfig.networkMode == "bridge" else {
                 throw RuntimeError.invalidOption("published ports are discarded when using \(hostConfig.networkMode) network mode")

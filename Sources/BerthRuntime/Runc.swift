@@ -47,6 +47,15 @@ public struct Runc: Sendable {
         }
     }
 
+    /// The host PIDs of the container's processes.
+    public func processes(_ id: String) throws -> [Int32] {
+        let result = try Spawn.run(base + ["ps", "--format", "json", id])
+        if result.status != 0 { throw RuntimeError.runtime(Self.message(result.error)) }
+        // runc prints `null` when the container has no processes.
+        let pids = try? JSONDecoder().decode([Int32]?.self, from: Data(result.output.utf8))
+        return (pids ?? nil) ?? []
+    }
+
     /// Starts the user process of a created container.
     public func start(_ id: String) throws {
         let result = try Spawn.run(base + ["start", id])

@@ -373,4 +373,29 @@ struct CommandLineTests {
         #expect(try berth(fixture, "ps", "--filter", "health=none", "--format", "{{.Names}}").stdout == "unchecked\n")
         #expect(try berth(fixture, "rm", "-f", "slow", "unchecked").status == 0)
     }
+
+    @Test func initAndTop() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        // --init makes tini PID 1 and the command its child; without it the command is PID 1.
+        let withInit = try berth(fixture, "run", "--rm", "--init", "--network", "none", "busybox", "sh", "-c", "cat /proc/1/comm; echo $$")
+        #expect(withInit.status == 0, "\(withInit.stderr)")
+        let lines = withInit.stdout.split(separator: "\n")
+        #expect(lines.first == "docker-init")
+        #expect(lines.last != "1")
+        #expect(try berth(fixture, "run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo $$").stdout == "1\n")
+        #expect(try berth(fixture, "create", "--init", "--name", "inited", "busybox", "true").status == 0)
+        #expect(try berth(fixture, "inspect", "--format", "{{.HostConfig.Init}}", "inited").stdout == "true\n")
+
+        #expect(try berth(fixture, "run", "-d", "--name", "sleeper", "--network", "none", "busybox", "sh", "-c", "sleep 61 & sleep 62").status == 0)
+        let top = try berth(fixture, "top", "sleeper").stdout.split(separator: "\n").map(String.init)
+        #expect(top.first?.hasPrefix("UID                 PID                 PPID") == true, "\(top)")
+        // sh runs its last command in its own place, so two processes remain: both sleeps.
+        #expect(top.count == 3, "\(top)")
+        #expect(top.contains { $0.hasSuffix("sleep 61") } && top.contains { $0.hasSuffix("sleep 62") })
+        let custom = try berth(fixture, "top", "sleeper", "-o", "pid,comm").stdout.split(separator: "\n")
+        #expect(custom.count == 3 && custom.first?.hasPrefix("PID") == true)
+        #expect(try berth(fixture, "rm", "-f", "sleeper").status == 0)
+        #expect(try berth(fixture, "top", "inited").stderr.contains("is not running"))
+    }
 }

@@ -79,6 +79,9 @@ struct ContainerCreateOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped).", valueName: "string"))
     var restart = "no"
 
+    @Flag(name: .customLong("init"), help: "Run an init inside the container that forwards signals and reaps processes.")
+    var initProcess = false
+
     @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish all exposed ports to random ports.")
     var publishAll = false
 
@@ -114,6 +117,7 @@ struct ContainerCreateOptions: ParsableArguments {
         var hostConfig = ContainerRecord.HostConfig(autoRemove: rm, networkMode: network == "default" ? "bridge" : network)
         hostConfig.publish = publish
         hostConfig.publishAllPorts = publishAll
+        hostConfig.initProcess = initProcess
         do {
             hostConfig.restartPolicy = try RestartPolicy(parsing: restart)
         } catch let error as RuntimeError {

@@ -122,6 +122,7 @@ enum ContainerInspectJSON {
             ("Memory", .int(host.memory)),
             ("NanoCpus", .int(host.nanoCPUs)),
             ("PidsLimit", host.pidsLimit.map { JSONValue.int($0) } ?? .null),
+            ("Init", host.initProcess ? .bool(true) : .null),
         ]
         // HostConfig.Mounts: the `--mount` requests as given, in Docker's shape.
         let requested = host.mountSpecs.compactMap { try? MountParser.parseMountFlag($0) }

@@ -2,8 +2,13 @@
 /// padding 3): every column but the last is padded to its widest cell.
 struct Table {
     private var rows: [[String]] = []
+    /// Docker's tabwriter minimum cell width (10 for lists, 20 for `top`).
+    private let minimumWidth: Int
 
-    init(header: [String]) { rows.append(header) }
+    init(header: [String], minimumWidth: Int = 10) {
+        rows.append(header)
+        self.minimumWidth = minimumWidth
+    }
 
     mutating func append(_ row: [String]) { rows.append(row) }
 
@@ -12,7 +17,7 @@ struct Table {
         var widths = [Int](repeating: 0, count: columns)
         for row in rows {
             for (column, cell) in row.enumerated().dropLast() {
-                widths[column] = max(widths[column], max(10, cell.count + 3))
+                widths[column] = max(widths[column], max(minimumWidth, cell.count + 3))
             }
         }
         return rows.map { row in
