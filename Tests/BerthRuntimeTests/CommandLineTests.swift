@@ -398,4 +398,23 @@ struct CommandLineTests {
         #expect(try berth(fixture, "rm", "-f", "sleeper").status == 0)
         #expect(try berth(fixture, "top", "inited").stderr.contains("is not running"))
     }
+
+    @Test func statsReadTheCgroups() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        // A busy loop under a 64 MiB limit with three processes, and an idle container.
+        #expect(try berth(fixture, "run", "-d", "--name", "busy", "--network", "none", "--memory", "64m", "busybox",
+                          "sh", "-c", "sleep 60 & sleep 61 & while true; do :; done").status == 0)
+        #expect(try berth(fixture, "run", "-d", "--name", "idle", "--network", "none", "busybox", "sleep", "60").status == 0)
+        let stats = try berth(fixture, "stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}", "busy", "idle")
+        let lines = stats.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        try #require(lines.count == 2, "\(stats)")
+        #expect(lines[0][0] == "busy" && lines[0][4] == "64MiB" && lines[0][5] == "3", "\(lines)")
+        let busyCPU = Double(lines[0][1].dropLast()) ?? 0
+        #expect(busyCPU > 20, "a busy loop should use a good part of a CPU: \(lines[0])")
+        #expect(lines[1][0] == "idle" && (Double(lines[1][1].dropLast()) ?? 100) < 5 && lines[1][5] == "1", "\(lines)")
+        let table = try berth(fixture, "stats", "--no-stream", "idle").stdout
+        #expect(table.hasPrefix("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT"), "\(table)")
+        #expect(try berth(fixture, "rm", "-f", "busy", "idle").status == 0)
+    }
 }

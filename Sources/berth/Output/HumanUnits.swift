@@ -19,6 +19,21 @@ enum HumanUnits {
         return String(cString: buffer) + decimalUnits[unit]
     }
 
+    private static let binaryUnits = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+
+    /// go-units BytesSize: binary units, `%.4g`, as `stats` shows memory.
+    static func binarySize(_ bytes: UInt64) -> String {
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < binaryUnits.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        var buffer = [CChar](repeating: 0, count: 32)
+        _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%.4g", $0) }
+        return String(cString: buffer) + binaryUnits[unit]
+    }
+
     /// go-units HumanDuration, e.g. "About a minute", "3 weeks".
     static func duration(_ interval: TimeInterval) -> String {
         let seconds = Int(interval)

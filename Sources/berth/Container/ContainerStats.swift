@@ -1,0 +1,74 @@
+import ArgumentParser
+import BerthRuntime
+import Foundation
+import Glibc
+
+/// `berth stats`: CPU, memory, network, block I/O and PIDs of running containers, from cgroups.
+struct ContainerStats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Display a live stream of container(s) resource usage statistics.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .shortAndLong, help: "Show all containers (default shows just running).")
+    var all = false
+
+    @Flag(name: .customLong("no-stream"), help: "Disable streaming stats and only pull the first result.")
+    var noStream = false
+
+    @Flag(name: .customLong("no-trunc"), help: "Do not truncate output.")
+    var noTrunc = false
+
+    @Option(help: ArgumentHelp("Format output: 'table', 'table TEMPLATE', 'json', or a Go template such as '{{.CPUPerc}}'.", valueName: "string"))
+    var format: String?
+
+    @Argument(help: ArgumentHelp("Containers (default: all running).", valueName: "container"))
+    var containers: [String] = []
+
+    /// Docker samples twice to compute CPU %; this is the gap between the samples.
+    static let sampleInterval: useconds_t = 500_000
+
+    func run() throws {
+        let runtime = try global.openRuntime()
+        repeat {
+            let records = try containers.isEmpty
+                ? runtime.list().filter { all || $0.state.running }
+                : containers.map { try runtime.container($0) }
+            let first = records.map { try? runtime.usage(of: $0) }
+            usleep(Self.sampleInterval)
+            var rows: [JSONValue] = []
+            for (record, earlier) in zip(records, first) {
+                let later = try? runtime.usage(of: record)
+                rows.append(row(record, earlier: earlier, later: later))
+            }
+            if !noStream { print("\u{1B}[2J\u{1B}[H", terminator: "") }
+            let columns = [("CONTAINER ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"), ("MEM USAGE / LIMIT", "MemUsage"),
+                           ("MEM %", "MemPerc"), ("NET I/O", "NetIO"), ("BLOCK I/O", "BlockIO"), ("PIDS", "PIDs")]
+            try ListFormatter(format: format, columns: columns, headers: Dictionary(uniqueKeysWithValues: columns.map { ($0.1, $0.0) }))
+                .write(rows)
+            fflush(stdout)
+        } while !noStream
+    }
+
+    /// Docker's columns; a stopped container shows zeros and `--` as Docker does.
+    private func row(_ record: ContainerRecord, earlier: ResourceUsage?, later: ResourceUsage?) -> JSONValue {
+        let id = noTrunc ? record.id : record.shortID
+        guard let earlier, let later else {
+            return .object([("BlockIO", .string("--")), ("CPUPerc", .string("--")), ("Container", .string(id)), ("ID", .string(id)),
+                            ("MemPerc", .string("--")), ("MemUsage", .string("-- / --")), ("Name", .string(record.name)),
+                            ("NetIO", .string("--")), ("PIDs", .string("--"))])
+        }
+        let memoryPercent = later.memoryLimit > 0 ? Double(later.memoryUsage) / Double(later.memoryLimit) * 100 : 0
+        return .object([
+            ("BlockIO", .string(HumanUnits.size(Int64(later.blockRead), precision: 4) + " / " + HumanUnits.size(Int64(later.blockWritten), precision: 4))),
+            ("CPUPerc", .string(String(format: "%.2f%%", ResourceUsage.cpuPercent(from: earlier, to: later)))),
+            ("Container", .string(id)),
+            ("ID", .string(id)),
+            ("MemPerc", .string(String(format: "%.2f%%", memoryPercent))),
+            ("MemUsage", .string(HumanUnits.binarySize(later.memoryUsage) + " / " + HumanUnits.binarySize(later.memoryLimit))),
+            ("Name", .string(record.name)),
+            ("NetIO", .string(HumanUnits.size(Int64(later.networkReceived), precision: 4) + " / " + HumanUnits.size(Int64(later.networkSent), precision: 4))),
+            ("PIDs", .string(String(later.pids))),
+        ])
+    }
+}
