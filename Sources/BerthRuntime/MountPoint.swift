@@ -155,7 +155,6 @@ public enum MountParser {
             if let size = fields["tmpfs-size"] { mount.tmpfsOptions.append("size=\(size)") }
             if let mode = fields["tmpfs-mode"] { mount.tmpfsOptions.append("mode=\(mode)") }
         }
-        if readOnly { mount.mode = "" }
         return mount
     }
 

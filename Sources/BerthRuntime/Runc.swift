@@ -52,8 +52,8 @@ public struct Runc: Sendable {
         let result = try Spawn.run(base + ["ps", "--format", "json", id])
         if result.status != 0 { throw RuntimeError.runtime(Self.message(result.error)) }
         // runc prints `null` when the container has no processes.
-        let pids = try? JSONDecoder().decode([Int32]?.self, from: Data(result.output.utf8))
-        return (pids ?? nil) ?? []
+        guard let pids = try? JSONDecoder().decode([Int32]?.self, from: Data(result.output.utf8)) else { return [] }
+        return pids ?? []
     }
 
     /// Starts the user process of a created container.

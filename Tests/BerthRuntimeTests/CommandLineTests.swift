@@ -16,6 +16,16 @@ struct CommandLineTests {
         try berth(fixture, arguments)
     }
 
+    /// Polls `inspect --format` for up to ten seconds until it prints `expected`; returns the last output.
+    func inspectUntil(_ fixture: RuntimeFixture, _ name: String, format: String, is expected: String) throws -> String {
+        var current = ""
+        for _ in 0..<200 where current != expected {
+            current = try berth(fixture, "inspect", "--format", format, name).stdout
+            usleep(50_000)
+        }
+        return current
+    }
+
     func berth(_ fixture: RuntimeFixture, _ arguments: [String]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: RuntimeFixture.berthBinary ?? "")
@@ -290,16 +300,12 @@ struct CommandLineTests {
     @Test func restartPolicies() throws {
         if RuntimeFixture.skipped() { return }
         let fixture = try RuntimeFixture()
+        let stateFormat = "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}"
         func state(_ name: String) throws -> String {
-            try berth(fixture, "inspect", "--format", "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}", name).stdout
+            try berth(fixture, "inspect", "--format", stateFormat, name).stdout
         }
         func waitFor(_ name: String, _ expected: String) throws -> String {
-            var current = ""
-            for _ in 0..<200 where current != expected {
-                current = try state(name)
-                usleep(50_000)
-            }
-            return current
+            try inspectUntil(fixture, name, format: stateFormat, is: expected)
         }
         // on-failure:2 runs the failing command three times, then leaves it exited.
         #expect(try berth(fixture, "run", "-d", "--name", "flaky", "--restart", "on-failure:2", "--network", "none",
@@ -337,16 +343,8 @@ struct CommandLineTests {
     @Test func healthChecksReportInPsAndInspect() throws {
         if RuntimeFixture.skipped() { return }
         let fixture = try RuntimeFixture()
-        func health(_ name: String) throws -> String {
-            try berth(fixture, "inspect", "--format", "{{.State.Health.Status}} {{.State.Health.FailingStreak}}", name).stdout
-        }
         func waitFor(_ name: String, _ expected: String) throws -> String {
-            var current = ""
-            for _ in 0..<150 where current != expected {
-                current = try health(name)
-                usleep(50_000)
-            }
-            return current
+            try inspectUntil(fixture, name, format: "{{.State.Health.Status}} {{.State.Health.FailingStreak}}", is: expected)
         }
         // Healthy once /tmp/ready exists; unhealthy after two failures.
         #expect(try berth(fixture, "run", "-d", "--name", "checked", "--network", "none", "--health-cmd", "test -e /tmp/ready && echo ok",
