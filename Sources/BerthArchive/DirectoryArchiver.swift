@@ -21,6 +21,16 @@ public enum DirectoryArchiver {
         try walker.writeChildren(of: rootPath, archivePath: "")
     }
 
+    /// Writes the file, symlink or directory at `path` (a final symlink is archived, not followed)
+    /// as the entry `archiveName`, a directory followed by its whole tree; with `archiveName` "."
+    /// a directory's children become `./<name>`, so extracting them fills the target directory.
+    /// Same entry format as `write(root:)`; the writer is not finished.
+    public static func write(path: String, as archiveName: String, to writer: TarWriter) throws {
+        var walker = Walker(writer: writer, fromOverlayUpper: false, sourceDateEpoch: nil)
+        guard let info = FileSystem.lstatInfo(path) else { throw ArchiveError.lastIO("lstat", path) }
+        try walker.writeEntry(diskPath: path, info: info, archivePath: archiveName)
+    }
+
     private struct InodeKey: Hashable {
         let device: UInt64
         let inode: UInt64

@@ -39,12 +39,17 @@ public struct SafeExtractor {
     public let root: String
     public let whiteouts: WhiteoutMode
     public let preserveOwnership: Bool
+    /// Refuse an entry that would replace a directory with a non-directory or the reverse, instead
+    /// of removing what is there (`cp` into a tree someone else owns).
+    public let refuseTypeChanges: Bool
 
     /// Extracts under `root` (created if missing). Ownership is kept only when `preserveOwnership`.
-    public init(root: String, whiteouts: WhiteoutMode = .overlay, preserveOwnership: Bool = (getuid() == 0)) {
+    public init(root: String, whiteouts: WhiteoutMode = .overlay, preserveOwnership: Bool = (getuid() == 0),
+                refuseTypeChanges: Bool = false) {
         self.root = root
         self.whiteouts = whiteouts
         self.preserveOwnership = preserveOwnership
+        self.refuseTypeChanges = refuseTypeChanges
     }
 
     /// Extracts every entry of `reader`. Directory modes and times are set after all contents.
@@ -182,6 +187,11 @@ private final class ExtractionSession {
     private func clearPath(_ components: [String], keepDirectory: Bool, entry: String) throws -> Bool {
         let path = diskPath(components)
         guard let info = FileSystem.lstatInfo(path) else { return false }
+        if options.refuseTypeChanges, FileSystem.isDirectory(info.st_mode) != keepDirectory {
+            let reason = keepDirectory ? "cannot overwrite non-directory '\(key(components))' with a directory"
+                : "cannot overwrite directory '\(key(components))' with a non-directory"
+            throw ArchiveError.unsupportedEntry(entry, reason: reason)
+        }
         if FileSystem.isDirectory(info.st_mode) {
             if keepDirectory { return true }
             forgetDirectories(under: components)

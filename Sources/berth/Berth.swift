@@ -10,7 +10,7 @@ struct Berth: AsyncParsableCommand {
         abstract: "A Docker-compatible container toolkit: build, store, run and distribute OCI images.",
         discussion: "Global option: --root DIR (env BERTH_ROOT, default /var/lib/berth) holds all state; it may be given before or after the command.",
         version: version,
-        subcommands: [MonitorCommand.self],
+        subcommands: [MonitorCommand.self, CopyHelperCommand.self],
         groupedSubcommands: [
             CommandGroup(name: "Common", subcommands: [
                 Build.self, Images.self, ImageImport.self, ImageLoad.self, ImageSave.self, ImageTag.self,
@@ -18,6 +18,7 @@ struct Berth: AsyncParsableCommand {
                 ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerPs.self, ContainerLogs.self,
                 ContainerStop.self, ContainerKill.self, ContainerRestart.self, ContainerRemove.self, ContainerWait.self,
                 ContainerRename.self, ContainerPort.self, ContainerExec.self, ContainerTop.self, ContainerStats.self,
+                ContainerCopy.self,
                 Login.self, Logout.self, Push.self, Pull.self,
             ]),
             CommandGroup(name: "Management", subcommands: [
