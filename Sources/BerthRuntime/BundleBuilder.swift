@@ -110,7 +110,7 @@ struct BundleBuilder {
         var arguments = config.argv
         if hostConfig.initProcess { arguments = [Self.initPath, "--"] + arguments }
         var process = RuntimeSpec.Process(
-            terminal: false, user: user, args: arguments, env: Self.environment(config, home: home),
+            terminal: config.tty, user: user, args: arguments, env: Self.environment(config, home: home),
             cwd: config.workingDir.isEmpty ? "/" : config.workingDir,
             capabilities: RuntimeSpec.Capabilities(bounding: capabilities, effective: capabilities,
                                                    permitted: capabilities),
@@ -151,11 +151,13 @@ struct BundleBuilder {
             linux: linux)
     }
 
-    /// Docker's environment: HOSTNAME, PATH unless the image sets one, the image's Env, then `-e`
-    /// (already merged into the record's env, later entries replacing earlier ones by name).
+    /// Docker's environment: HOSTNAME, PATH unless the image sets one, TERM=xterm with `-t`, the
+    /// image's Env, then `-e` (already merged into the record's env, later entries replacing
+    /// earlier ones by name).
     static func environment(_ config: ContainerRecord.Config, home: String) -> [String] {
         var result = ["HOSTNAME=\(config.hostname)"]
         if !config.env.contains(where: { $0.hasPrefix("PATH=") }) { result.append("PATH=\(defaultPath)") }
+        if config.tty { result.append("TERM=xterm") }
         result = mergeEnvironment(result, config.env)
         if !result.contains(where: { $0.hasPrefix("HOME=") }) { result.append("HOME=\(home)") }
         return result

@@ -56,6 +56,16 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
 
         public init(hostname: String = "", user: String = "", env: [String] = [], entrypoint: [String] = [],
                     cmd: [String] = [], workingDir: String = "", labels: [String: String] = [:],
+        /// `-t`: the process runs on a pseudo-terminal (Docker's Config.Tty).
+        public var tty: Bool = false
+        /// `-i`: the process's stdin is a pipe attached clients write to (Config.OpenStdin).
+        public var openStdin: Bool = false
+        /// The container's stdin closes when the attached client's does (Config.StdinOnce).
+        public var stdinOnce: Bool = false
+        /// Which streams `run`/`create` attach (Config.AttachStdin/AttachStdout/AttachStderr).
+        public var attachStdin: Bool = false
+        public var attachStdout: Bool = false
+        public var attachStderr: Bool = false
                     stopSignal: String = "SIGTERM", stopTimeout: Int? = nil, exposedPorts: [String] = []) {
             self.hostname = hostname
             self.user = user

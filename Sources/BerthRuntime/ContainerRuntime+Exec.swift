@@ -13,15 +13,20 @@ public struct ExecOptions: Sendable {
     public var interactive: Bool
     /// Start the command and return at once (`-d`).
     public var detach: Bool
+    /// Run the command on a pseudo-terminal (`-t`) of this initial size (0×0: runc's default).
+    public var tty: Bool
+    public var consoleSize: TerminalSize?
 
     public init(command: [String], env: [String] = [], user: String? = nil, workingDir: String? = nil,
-                interactive: Bool = false, detach: Bool = false) {
+                interactive: Bool = false, detach: Bool = false, tty: Bool = false, consoleSize: TerminalSize? = nil) {
         self.command = command
         self.env = env
         self.user = user
         self.workingDir = workingDir
         self.interactive = interactive
         self.detach = detach
+        self.tty = tty
+        self.consoleSize = consoleSize
     }
 }
 
@@ -38,10 +43,62 @@ extension ContainerRuntime {
         return try runExec(record, options, descriptors: descriptors, timeout: nil) ?? -1
     }
 
-    /// `runc exec` of `options.command` in `record`'s container with `descriptors` as its stdio;
-    /// the exit status, or nil when `timeout` passed first (runc is then killed).
-    func runExec(_ record: ContainerRecord, _ options: ExecOptions, descriptors: [(Int32, Int32)],
-                 timeout: TimeInterval?) throws -> Int32? {
+    /// Runs a command on a new pseudo-terminal in a running container (`exec -t`): `relay` gets
+    /// the terminal's master and copies between it and the caller until the master reads its end.
+    /// Returns the command's exit status.
+    ///
+    /// runc hands the master over only when it detaches (`--console-socket` needs `--detach`), so
+    /// this process becomes a child subreaper: the command, orphaned when runc exits, is
+    /// reparented here and its exit status waited for.
+    public func exec(_ reference: String, _ options: ExecOptions, terminal relay: (Int32) -> Void) throws -> Int32 {
+        let record = try container(reference)
+        guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
+        var process = try execProcess(record, options)
+        process.terminal = true
+        if let size = options.consoleSize, size.rows > 0, size.columns > 0 {
+            process.consoleSize = RuntimeSpec.Box(height: UInt(size.rows), width: UInt(size.columns))
+        }
+        if !(process.env ?? []).contains(where: { $0.hasPrefix("TERM=") }) {
+            process.env = BundleBuilder.mergeEnvironment(process.env ?? [], ["TERM=xterm"])
+        }
+        let directory = containers.path(of: record.id)
+        let scratch = "exec-\(ContainerID.random().prefix(12))"
+        let processFile = directory + "/" + scratch + ".json", logFile = directory + "/" + scratch + ".log"
+        let pidFile = directory + "/" + scratch + ".pid"
+        try Files.writeAtomically(CanonicalJSON.encode(process), to: processFile, mode: 0o600)
+        defer {
+            unlink(processFile)
+            unlink(logFile)
+            unlink(pidFile)
+        }
+        let console = try UnixListener(directory: directory, name: scratch + ".sock")
+        defer { console.close() }
+        Monitor.setChildSubreaper()
+        let argv = [runc.binary, "--root", runc.stateRoot, "--log", logFile, "--log-format", "json",
+                    "exec", "--process", processFile, "--detach", "--tty", "--console-socket", console.pathForOtherProcesses,
+                    "--pid-file", pidFile, record.id]
+        let status = Spawn.wait(try Spawn.start(argv))
+        guard status == 0 else {
+            throw RuntimeError.execFailed(Runc.lastError(inLog: logFile) ?? "runc exec exited with status \(status)")
+        }
+        let master = try ConsoleSocket.takeMaster(from: console)
+        defer { close(master) }
+        guard let pidText = try? Files.read(pidFile),
+              let pid = Int32(String(decoding: pidText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw RuntimeError.runtime("runc exec did not write the process's pid")
+        }
+        relay(master)
+        var waitStatus: Int32 = 0
+        while waitpid(pid, &waitStatus, 0) < 0 {
+            // Not reparented here (no subreaper): the status is unknown.
+            if errno != EINTR { return 255 }
+        }
+        return Spawn.decode(waitStatus)
+    }
+
+    /// The process `exec` runs: the container's process settings with the command and the
+    /// options' user, environment and working directory.
+    private func execProcess(_ record: ContainerRecord, _ options: ExecOptions) throws -> RuntimeSpec.Process {
         guard !options.command.isEmpty else { throw RuntimeError.invalidOption("exec requires a command") }
         let directory = containers.path(of: record.id)
         let spec = try JSONDecoder().decode(RuntimeSpec.self, from: Data(Files.read(directory + "/config.json")))
@@ -61,6 +118,15 @@ extension ContainerRuntime {
             }
             process.cwd = workingDir
         }
+        return process
+    }
+
+    /// `runc exec` of `options.command` in `record`'s container with `descriptors` as its stdio;
+    /// the exit status, or nil when `timeout` passed first (runc is then killed).
+    func runExec(_ record: ContainerRecord, _ options: ExecOptions, descriptors: [(Int32, Int32)],
+                 timeout: TimeInterval?) throws -> Int32? {
+        let process = try execProcess(record, options)
+        let directory = containers.path(of: record.id)
         let scratch = directory + "/exec-\(ContainerID.random().prefix(12))"
         let processFile = scratch + ".json", logFile = scratch + ".log"
         try Files.writeAtomically(CanonicalJSON.encode(process), to: processFile, mode: 0o600)

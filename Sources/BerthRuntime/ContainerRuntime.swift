@@ -25,6 +25,13 @@ public struct RunOptions: Sendable {
     public var mounts: [MountPoint] = []
     /// The `--health-*` flags: each set field replaces the image's (`Test ["NONE"]` disables it).
     public var healthcheck: HealthConfig?
+    /// `-t`, `-i` and the streams `run`/`create` attach, as Docker records them in Config.
+    public var tty = false
+    public var openStdin = false
+    public var stdinOnce = false
+    public var attachStdin = false
+    public var attachStdout = false
+    public var attachStderr = false
 
     public init(image: String, command: [String] = [], entrypoint: String? = nil, name: String? = nil,
                 env: [String] = [], workingDir: String? = nil, user: String? = nil, hostname: String? = nil,
@@ -104,6 +111,8 @@ public final class ContainerRuntime: @unchecked Sendable {
         config.healthcheck = Self.mergeHealthcheck(image: imageConfig.Healthcheck, flags: options.healthcheck)
         if !config.workingDir.isEmpty, !config.workingDir.hasPrefix("/") {
             throw RuntimeError.invalidOption("the working directory '\(config.workingDir)' is invalid, it needs to be an absolute path")
+        (config.tty, config.openStdin, config.stdinOnce) = (options.tty, options.openStdin, options.stdinOnce)
+        (config.attachStdin, config.attachStdout, config.attachStderr) = (options.attachStdin, options.attachStdout, options.attachStderr)
         }
         guard ["bridge", "host", "none"].contains(options.hostConfig.networkMode) else {
             throw RuntimeError.invalidOption("network \(options.hostConfig.networkMode) not found")
@@ -231,14 +240,32 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// for the exit code; dropping it leaves the container running on its own.
     public func start(_ reference: String) throws -> MonitorConnection {
         let found = try containers.find(reference)
+        try startLocked(reference, attachingWith: nil).connection
+    }
+
+    /// Starts the container as `start` does with this process attached from the first byte: the
+    /// monitor waits for the returned client before it starts the process (containers with `-i`
+    /// or `-t`). `size` is the client's window size, for the container's terminal.
+    public func startAttached(_ reference: String, size: TerminalSize?) throws -> (MonitorConnection, AttachClient) {
+        let (connection, client) = try startLocked(reference, attachingWith: size ?? TerminalSize(rows: 0, columns: 0))
+        guard let client else {
+            connection.finish()
+            throw RuntimeError.startFailed("the container's monitor did not offer an attach socket")
+        }
+        return (connection, client)
+    }
+
+    private func startLocked(_ reference: String, attachingWith size: TerminalSize?) throws
+        -> (connection: MonitorConnection, client: AttachClient?) {
         // One start at a time per container, so a second one cannot clean up what the first's
         // monitor is setting up; it waits, then sees the container running.
         return try FileLock(containers.path(of: found.id) + "/start.lock").withLock {
-            try startLocked(found.id)
+            try startMonitor(found.id, attachingWith: size)
         }
     }
 
-    private func startLocked(_ reference: String) throws -> MonitorConnection {
+    private func startMonitor(_ reference: String, attachingWith size: TerminalSize?) throws
+        -> (connection: MonitorConnection, client: AttachClient?) {
         let record = try container(reference)
         if record.state.status == .running || containers.monitorAlive(record.id) {
             throw RuntimeError.invalidOption("container \(record.name) is already running")
@@ -255,7 +282,7 @@ public final class ContainerRuntime: @unchecked Sendable {
         }
         let pid: pid_t
         do {
-            pid = try Spawn.start([monitorExecutable, "__monitor", "--root", root, record.id],
+            pid = try Spawn.start([monitorExecutable, "__monitor", "--root", root] + (size == nil ? [] : ["--attach"]) + [record.id],
                                   descriptors: [(output, 1), (output, 2), (sync.write, 3)], newSession: true)
         } catch {
             close(output)
@@ -265,17 +292,27 @@ public final class ContainerRuntime: @unchecked Sendable {
         close(output)
         close(sync.write)
         let connection = MonitorConnection(descriptor: sync.read, monitorPID: pid)
-        switch connection.readMessage() {
-        case .started:
-            return connection
-        case .failed(let message):
-            connection.finish()
-            throw RuntimeError.startFailed(message)
-        case .exited, nil:
-            connection.finish()
-            let log = (try? Files.read(directory + "/monitor.log")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            let lastLine = log.split(separator: "\n").last.map(String.init) ?? "the monitor exited before starting the container"
-            throw RuntimeError.startFailed(lastLine)
+        var client: AttachClient?
+        while true {
+            switch connection.readMessage() {
+            case .attachable where size != nil && client == nil:
+                do {
+                    client = try AttachClient.connect(directory: directory, size: size)
+                } catch {
+                    connection.finish()
+                    throw error
+                }
+            case .started:
+                return (connection, client)
+            case .failed(let message):
+                connection.finish()
+                throw RuntimeError.startFailed(message)
+            case .attachable, .exited, nil:
+                connection.finish()
+                let log = (try? Files.read(directory + "/monitor.log")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let lastLine = log.split(separator: "\n").last.map(String.init) ?? "the monitor exited before starting the container"
+                throw RuntimeError.startFailed(lastLine)
+            }
         }
     }
 

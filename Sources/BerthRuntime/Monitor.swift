@@ -9,8 +9,9 @@ import Glibc
 /// releases (or, for `--rm`, removes) the container.
 public enum Monitor {
     /// Runs the monitor for container `id`, reporting on `syncDescriptor` (`started`,
-    /// `error <message>`, then `exited <code>`). Returns the monitor's own exit status.
-    public static func main(root: String, id: String, syncDescriptor: Int32 = 3) -> Int32 {
+    /// `error <message>`, then `exited <code>`). With `awaitAttach`, it first reports `attachable`
+    /// and waits for the caller to attach before the process starts. Returns its own exit status.
+    public static func main(root: String, id: String, syncDescriptor: Int32 = 3, awaitAttach: Bool = false) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         _ = fcntl(syncDescriptor, F_SETFD, FD_CLOEXEC)
         let report = { (line: String) in
@@ -25,7 +26,7 @@ public enum Monitor {
                 return 1
             }
             setChildSubreaper()
-            _ = try runtime.monitor(id: id, report: report)
+            _ = try runtime.monitor(id: id, report: report, awaitingClientOn: awaitAttach ? syncDescriptor : nil)
             lock.unlock()
             return 0
         } catch {
@@ -37,7 +38,7 @@ public enum Monitor {
 
     /// Makes orphaned descendants (the container's init, once `runc create` exits) this process's
     /// children, so it can wait for them. prctl is variadic and so not callable from Swift directly.
-    private static func setChildSubreaper() {
+    static func setChildSubreaper() {
         typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
         // A nil handle is RTLD_DEFAULT: the symbol as the program itself links it.
         guard let symbol = dlsym(nil, "prctl") else { return }
@@ -49,16 +50,21 @@ public enum Monitor {
 extension ContainerRuntime {
     /// The monitor's work: runs the container, and again under its restart policy with Docker's
     /// back-off (100 ms, doubling, back to 100 ms after 10 s of running) until the policy says
-    /// stop; reports each exit; returns the last exit code.
-    func monitor(id: String, report: (String) -> Void) throws -> Int32 {
+    /// stop; reports each exit; returns the last exit code. With `sync`, the first run waits for
+    /// a client on the attach socket while the caller holds `sync`'s other end.
+    func monitor(id: String, report: (String) -> Void, awaitingClientOn sync: Int32? = nil) throws -> Int32 {
         guard var record = try containers.record(id) else { throw RuntimeError.noSuchContainer(id) }
         let directory = containers.path(of: id)
         var backoff: TimeInterval = 0.1
         var isFirstRun = true
         while true {
-            let output: (stdout: Int32, stderr: Int32)
+            let io: ContainerIO
             do {
-                (record, output) = try createContainer(record, directory: directory)
+                (record, io) = try createContainer(record, directory: directory) { io in
+                    guard isFirstRun, let sync else { return }
+                    report("attachable")
+                    io.awaitFirstClient(whileReaderOf: sync)
+                }
             } catch {
                 releaseResources(record)
                 let updated = try? containers.update(id) { current in
@@ -78,7 +84,7 @@ extension ContainerRuntime {
             let startedAt = Date()
             let prober = HealthProber(runtime: self, record: record)
             prober?.start()
-            let exitCode = try finishRun(record, output: output, log: log)
+            let exitCode = try finishRun(record, io: io, log: log)
             prober?.stop()
             // `exited` is reported once the container is removed (`--rm`), so a waiter finds it gone.
             guard let current = try containers.record(id) else {
@@ -116,10 +122,11 @@ extension ContainerRuntime {
         }
     }
 
-    /// Mounts, writes the bundle, runs `runc create` with the output pipes, attaches the network
-    /// and starts the container. On return the container runs and the record says so.
-    private func createContainer(_ initial: ContainerRecord, directory: String) throws
-        -> (ContainerRecord, (stdout: Int32, stderr: Int32)) {
+    /// Mounts, writes the bundle, runs `runc create` with the container's streams, attaches the
+    /// network, calls `beforeStart` and starts the container. On return the container runs and
+    /// the record says so.
+    private func createContainer(_ initial: ContainerRecord, directory: String,
+                                 beforeStart: (ContainerIO) -> Void) throws -> (ContainerRecord, ContainerIO) {
         var record = initial
         let rootfs = try Overlay.mount(lowers: record.layers, directory: directory)
         let users = UserResolver(rootfs: rootfs)
@@ -138,27 +145,21 @@ extension ContainerRuntime {
             .spec(user: user, home: home, networkNamespace: nil)
         try Files.writeAtomically(CanonicalJSON.encode(spec), to: directory + "/config.json", mode: 0o600)
 
-        let out = try Pipe.make()
-        let err = try Pipe.make()
+        let io = try ContainerIO(config: record.config, directory: directory)
         var handedOver = false
-        defer {
-            if !handedOver {
-                close(out.read)
-                close(err.read)
-            }
-        }
+        defer { if !handedOver { io.close() } }
         let pidFile = directory + "/init.pid"
         unlink(pidFile)
         let logFile = directory + "/runc.log"
         unlink(logFile)
-        let creator = try Spawn.start(runc.createArguments(id: record.id, bundle: directory, pidFile: pidFile, logFile: logFile),
-                                      descriptors: [(out.write, 1), (err.write, 2)])
-        close(out.write)
-        close(err.write)
+        let creator = try Spawn.start(runc.createArguments(id: record.id, bundle: directory, pidFile: pidFile, logFile: logFile,
+                                                           options: io.runtimeArguments),
+                                      descriptors: io.childDescriptors)
         let status = Spawn.wait(creator)
         guard status == 0 else {
             throw RuntimeError.runtime(Runc.lastError(inLog: logFile) ?? "runc create exited with status \(status)")
         }
+        try io.created()
         guard let pidText = try? Files.read(pidFile),
               let pid = Int32(String(decoding: pidText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw RuntimeError.runtime("runc create did not write the container's pid")
@@ -168,6 +169,7 @@ extension ContainerRuntime {
             record.network = try attachNetwork(record, pid: pid)
             try BundleBuilder.writeEtcFiles(directory: directory, record: record)
         }
+        beforeStart(io)
         try runc.start(record.id)
         let network = record.network
         let running = try containers.update(record.id) { current in
@@ -181,18 +183,13 @@ extension ContainerRuntime {
             current.network = network
         }
         handedOver = true
-        return (running, (out.read, err.read))
+        return (running, io)
     }
 
-    /// Copies output into the log until the container's stdio closes, reaps the container, then
-    /// records the exit and releases the container.
-    private func finishRun(_ record: ContainerRecord, output: (stdout: Int32, stderr: Int32), log: LogWriter?) throws
-        -> Int32 {
-        if let log {
-            copyOutput([(output.stdout, "stdout"), (output.stderr, "stderr")], into: log)
-        }
-        close(output.stdout)
-        close(output.stderr)
+    /// Relays the container's streams (output into the log) until its output closes, reaps the
+    /// container, then records the exit and releases the container.
+    private func finishRun(_ record: ContainerRecord, io: ContainerIO, log: LogWriter?) throws -> Int32 {
+        io.relay(into: log)
         let exitCode = waitForContainer(record.state.pid)
         let oomKilled = exitCode == 137 && Self.oomKilled(record)
         releaseResources(record)
@@ -205,30 +202,6 @@ extension ContainerRuntime {
             current.state.oomKilled = oomKilled
         }
         return exitCode
-    }
-
-    /// Polls the output pipes, appending to the log, until both reach end of file.
-    private func copyOutput(_ streams: [(Int32, String)], into log: LogWriter) {
-        var open = streams.map { _ in true }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while open.contains(true) {
-            var fds = streams.enumerated().map { index, stream in
-                pollfd(fd: open[index] ? stream.0 : -1, events: Int16(POLLIN), revents: 0)
-            }
-            if poll(&fds, nfds_t(fds.count), -1) < 0 {
-                if errno == EINTR { continue }
-                break
-            }
-            for index in streams.indices where open[index] && fds[index].revents != 0 {
-                let count = buffer.withUnsafeMutableBytes { read(streams[index].0, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    log.append(buffer[0..<count], stream: streams[index].1)
-                } else if count == 0 || errno != EINTR {
-                    open[index] = false
-                    log.finish(stream: streams[index].1)
-                }
-            }
-        }
     }
 
     /// Waits for the container's init (our child through the subreaper) and returns its exit code.

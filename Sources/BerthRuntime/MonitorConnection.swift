@@ -2,10 +2,12 @@ import Foundation
 import Glibc
 
 /// The caller's end of the pipe a monitor reports on: one line when the container started (or
-/// failed to), one when it exited.
+/// failed to), one when it exited; before those, `attachable` when the caller attaches.
 public final class MonitorConnection {
     /// What a monitor reports.
     public enum Message: Equatable, Sendable {
+        /// The monitor listens on the container's attach socket and waits for its first client.
+        case attachable
         case started
         case failed(String)
         case exited(Int32)
@@ -30,6 +32,7 @@ public final class MonitorConnection {
                 let line = String(decoding: buffered[..<newline], as: UTF8.self)
                 buffered.removeFirst(newline + 1)
                 if line == "started" { return .started }
+                if line == "attachable" { return .attachable }
                 if line.hasPrefix("exited "), let code = Int32(line.dropFirst(7)) { return .exited(code) }
                 if line.hasPrefix("error ") { return .failed(String(line.dropFirst(6))) }
                 continue

@@ -62,10 +62,11 @@ public struct Runc: Sendable {
         if result.status != 0 { throw RuntimeError.runtime(Self.message(result.error)) }
     }
 
-    /// The arguments of `runc create` for a bundle; the caller supplies the container's stdio.
-    func createArguments(id: String, bundle: String, pidFile: String, logFile: String) -> [String] {
+    /// The arguments of `runc create` for a bundle, with more `options` (`--console-socket`); the
+    /// caller supplies the container's stdio.
+    func createArguments(id: String, bundle: String, pidFile: String, logFile: String, options: [String] = []) -> [String] {
         [binary, "--root", stateRoot, "--log", logFile, "--log-format", "json",
-         "create", "--bundle", bundle, "--pid-file", pidFile, id]
+         "create", "--bundle", bundle, "--pid-file", pidFile] + options + [id]
     }
 
     /// The last error runc logged in its JSON log, for reporting a failed create.

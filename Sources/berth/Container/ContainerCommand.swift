@@ -24,10 +24,13 @@ struct MonitorCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    /// The caller attaches (`run -i`/`-t`, `start -a -i`): wait for it before starting the process.
+    @Flag var attach = false
+
     @Argument var id: String
 
     func run() throws {
-        let status = Monitor.main(root: global.root, id: id)
+        let status = Monitor.main(root: global.root, id: id, awaitAttach: attach)
         if status != 0 { throw ExitCode(status) }
     }
 }

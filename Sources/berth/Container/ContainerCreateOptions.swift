@@ -13,6 +13,12 @@ struct ContainerCreateOptions: ParsableArguments {
     @Flag(help: "Automatically remove the container and its resources when it exits.")
     var rm = false
 
+    @Flag(name: .shortAndLong, help: "Keep STDIN open even if not attached.")
+    var interactive = false
+
+    @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY.")
+    var tty = false
+
     @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Set environment variables.", valueName: "list"))
     var env: [String] = []
 
@@ -194,6 +200,9 @@ struct ContainerCreateOptions: ParsableArguments {
         return options
     }
 
+        // Docker's Config: `-i` opens and attaches stdin, closed when the client's closes.
+        (options.tty, options.openStdin, options.attachStdin, options.stdinOnce) = (tty, interactive, interactive, interactive)
+        (options.attachStdout, options.attachStderr) = (true, true)
     /// The `--health-*` flags as a health config of the fields they set, or nil if none is given.
     func healthcheck() throws -> HealthConfig? {
         if noHealthcheck {
@@ -223,9 +232,11 @@ struct ContainerCreateOptions: ParsableArguments {
         return config == HealthConfig() ? nil : config
     }
 
-    /// Creates the container, as `create` and `run` do.
-    func create(_ runtime: ContainerRuntime) throws -> ContainerRecord {
-        try runtime.create(runOptions(), store: global.openStore())
+    /// Creates the container, as `create` and `run` do; `run -d` attaches nothing.
+    func create(_ runtime: ContainerRuntime, detached: Bool = false) throws -> ContainerRecord {
+        var options = try runOptions()
+        if detached { (options.attachStdin, options.attachStdout, options.attachStderr, options.stdinOnce) = (false, false, false, false) }
+        return try runtime.create(options, store: global.openStore())
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BerthRuntime
 import Foundation
+import Glibc
 
 /// `berth exec`: run a command in a running container.
 struct ContainerExec: ParsableCommand {
@@ -36,22 +37,47 @@ struct ContainerExec: ParsableCommand {
         guard containerAndCommand.count >= 2, !containerAndCommand[0].hasPrefix("-") else {
             throw ValidationError("requires at least 2 arguments: CONTAINER COMMAND [ARG...]")
         }
-        if tty { throw ValidationError("exec -t (a pseudo-terminal) is not supported yet: run without -t") }
     }
 
     func run() throws {
         var environment: [String] = []
         for file in envFile { environment += try EnvironmentFile.read(file) }
         environment += env.compactMap(EnvironmentFile.resolve)
+        // `exec -d -t` has nobody to show the terminal to: it runs without one.
+        let terminal = tty && !detach
+        if terminal, interactive { try TerminalRelay.checkInputIsTerminal() }
         let options = ExecOptions(command: Array(containerAndCommand.dropFirst()), env: environment, user: user,
-                                  workingDir: workdir, interactive: interactive, detach: detach)
+                                  workingDir: workdir, interactive: interactive, detach: detach,
+                                  tty: terminal, consoleSize: terminal ? TerminalRelay.windowSize : nil)
         do {
-            let status = try global.openRuntime().exec(containerAndCommand[0], options)
+            let runtime = try global.openRuntime()
+            let status = terminal ? try runtime.exec(containerAndCommand[0], options, terminal: relay)
+                                  : try runtime.exec(containerAndCommand[0], options)
             if status != 0 { throw ExitCode(status) }
         } catch let error as RuntimeError {
             printError("Error response from daemon: \(error)")
             if case .execFailed(let message) = error { throw ExitCode(StartFailure.exitCode(for: message)) }
             throw ExitCode(1)
+        }
+    }
+
+    /// Copies between this process's stdio and the command's terminal (its master) until the
+    /// command's side closes; with `-i`, this process's terminal is raw and stdin is forwarded.
+    private func relay(master: Int32) {
+        let raw = interactive ? RawTerminal(0) : nil
+        defer { raw?.restore() }
+        if interactive {
+            TerminalRelay.forwardInput({ TerminalRelay.writeAll(master, $0) }, end: {})
+        }
+        let windowChanges = TerminalRelay.forwardWindowChanges { $0.apply(to: master) }
+        defer { windowChanges.cancel() }
+        TerminalRelay.copyOutput { buffer in
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                // EIO once the command's side of the terminal is closed.
+                return count
+            }
         }
     }
 }

@@ -161,17 +161,17 @@ enum ContainerInspectJSON {
             ("Hostname", .string(config.hostname)),
             ("Domainname", .string("")),
             ("User", .string(config.user)),
-            ("AttachStdin", .bool(false)),
-            ("AttachStdout", .bool(false)),
-            ("AttachStderr", .bool(false)),
+            ("AttachStdin", .bool(config.attachStdin)),
+            ("AttachStdout", .bool(config.attachStdout)),
+            ("AttachStderr", .bool(config.attachStderr)),
         ]
         if !config.exposedPorts.isEmpty {
             members.append(("ExposedPorts", .object(config.exposedPorts.map { ($0, .object([])) })))
         }
         members += [
-            ("Tty", .bool(false)),
-            ("OpenStdin", .bool(false)),
-            ("StdinOnce", .bool(false)),
+            ("Tty", .bool(config.tty)),
+            ("OpenStdin", .bool(config.openStdin)),
+            ("StdinOnce", .bool(config.stdinOnce)),
             ("Env", .strings(config.env)),
             ("Cmd", config.cmd.isEmpty ? .null : .strings(config.cmd)),
         ]

@@ -21,10 +21,11 @@ struct ContainerRun: ParsableCommand {
     @OptionGroup var options: ContainerCreateOptions
 
     func run() throws {
+        if options.tty, options.interactive, !detach { try TerminalRelay.checkInputIsTerminal() }
         let runtime = try options.global.openRuntime()
         let record: ContainerRecord
         do {
-            record = try options.create(runtime)
+            record = try options.create(runtime, detached: detach)
         } catch let error as ValidationError {
             throw error
         } catch {
@@ -33,8 +34,14 @@ struct ContainerRun: ParsableCommand {
             throw ExitCode(125)
         }
         let connection: MonitorConnection
+        var client: AttachClient?
         do {
-            connection = try runtime.start(record.id)
+            // With -i or -t the CLI attaches before the process starts, as Docker's does.
+            if !detach, options.tty || options.interactive {
+                (connection, client) = try runtime.startAttached(record.id, size: TerminalRelay.windowSize)
+            } else {
+                connection = try runtime.start(record.id)
+            }
         } catch {
             printError("Error: \(error)")
             throw ExitCode(StartFailure.exitCode(for: "\(error)"))
@@ -44,7 +51,8 @@ struct ContainerRun: ParsableCommand {
             print(record.id)
             return
         }
-        let code = try Attach(runtime: runtime, id: record.id, connection: connection).run()
+        let code = try Attach(runtime: runtime, id: record.id, connection: connection, client: client,
+                              tty: options.tty, forwardsInput: options.interactive).run()
         throw ExitCode(code)
     }
 }
@@ -71,18 +79,30 @@ struct ContainerStart: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Attach STDOUT/STDERR and forward signals.")
     var attach = false
 
+    @Flag(name: .shortAndLong, help: "Attach container's STDIN.")
+    var interactive = false
+
     @Argument(help: ArgumentHelp("Containers to start.", valueName: "container"))
     var containers: [String]
 
     func run() throws {
         let runtime = try global.openRuntime()
-        if attach {
+        if attach || interactive {
             guard containers.count == 1 else { throw ValidationError("you cannot start and attach multiple containers at once") }
             let record = try runtime.container(containers[0])
+            let forwardsInput = interactive && record.config.openStdin
+            if record.config.tty, forwardsInput { try TerminalRelay.checkInputIsTerminal() }
             // Only this run's output is attached, as Docker attaches to the new process.
             let offset = LogReader.size(of: runtime.containers.logPath(of: record.id))
-            let connection = try runtime.start(record.id)
-            throw ExitCode(try Attach(runtime: runtime, id: record.id, connection: connection, logOffset: offset).run())
+            let connection: MonitorConnection
+            var client: AttachClient?
+            if record.config.tty || forwardsInput {
+                (connection, client) = try runtime.startAttached(record.id, size: TerminalRelay.windowSize)
+            } else {
+                connection = try runtime.start(record.id)
+            }
+            throw ExitCode(try Attach(runtime: runtime, id: record.id, connection: connection, logOffset: offset,
+                                      client: client, tty: record.config.tty, forwardsInput: forwardsInput).run())
         }
         try forEachContainer(containers) { reference in
             // Starting a running container is not an error in Docker.
@@ -102,15 +122,35 @@ enum StartFailure {
     }
 }
 
-/// Follows a running container's log to the terminal until its monitor reports the exit, and
-/// forwards SIGINT and SIGTERM to the container (Docker's sig-proxy).
+/// Attaches to a container's run until its monitor reports the exit. Without a terminal, follows
+/// the container's log and forwards SIGINT and SIGTERM to the container (Docker's sig-proxy);
+/// with `-t`, shows the terminal's output from the attach socket, with this process's terminal in
+/// raw mode when it forwards input, and forwards window size changes (no sig-proxy: Ctrl-C reaches
+/// the container through its terminal). With `forwardsInput`, stdin goes to the container and its
+/// end closes the container's stdin (StdinOnce).
 struct Attach {
     var runtime: ContainerRuntime
     var id: String
     var connection: MonitorConnection
     var logOffset: Int64 = 0
+    var client: AttachClient?
+    var tty = false
+    var forwardsInput = false
 
     func run() throws -> Int32 {
+        if let client, forwardsInput {
+            TerminalRelay.forwardInput({ client.sendInput($0) }, end: { client.closeInput() })
+        }
+        if let client, tty {
+            let raw = forwardsInput ? RawTerminal(0) : nil
+            defer { raw?.restore() }
+            let windowChanges = TerminalRelay.forwardWindowChanges { client.resize($0) }
+            defer { windowChanges.cancel() }
+            TerminalRelay.copyOutput { client.readOutput(into: &$0) }
+            client.close()
+            return exitCode(connection.waitForExit())
+        }
+        defer { client?.close() }
         let reader = try LogReader(path: runtime.containers.logPath(of: id), offset: logOffset)
         let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
             signal(signalNumber, SIG_IGN)
@@ -129,22 +169,19 @@ struct Attach {
         }
         write(reader.readAvailable())
         connection.finish()
-        if let exitCode { return exitCode }
-        // The monitor died without reporting; the record (reconciled) has the best answer.
+        return self.exitCode(exitCode)
+    }
+
+    /// The exit code the monitor reported; if it died without reporting, the record (reconciled)
+    /// has the best answer.
+    private func exitCode(_ reported: Int32?) -> Int32 {
+        if let reported { return reported }
         return (try? runtime.wait(id)).flatMap { $0 } ?? 255
     }
 
     private func write(_ entries: [JSONLog.Entry]) {
         for entry in entries {
-            let descriptor: Int32 = entry.stream == "stderr" ? 2 : 1
-            entry.log.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written <= 0 { if errno == EINTR { continue }; return }
-                    offset += written
-                }
-            }
+            TerminalRelay.writeAll(entry.stream == "stderr" ? 2 : 1, entry.log[...])
         }
     }
 }
