@@ -8,13 +8,13 @@ set -euo pipefail
 # BerthArchive → zlib) and pkg-config to find them.
 build_packages=(libsqlite3-dev libzstd-dev zlib1g-dev pkg-config)
 # Runtime: OCI runtimes, CNI plugins, NAT.
-runtime_packages=(runc crun containernetworking-plugins iptables iproute2 tini)
+runtime_packages=(runc crun containernetworking-plugins iptables iproute2 tini dnsmasq-base)
 # Base images built offline from the Debian mirror (scripts/make-base-images.sh).
 image_packages=(busybox-static mmdebstrap debian-archive-keyring mount)
 # Interop peers: the Docker daemon, the CNCF registry, skopeo and umoci.
 peer_packages=(docker.io docker-registry skopeo umoci)
 # Scripts, tests and benches.
-tool_packages=(hyperfine jq zstd curl tar gzip python3 ca-certificates apache2-utils openssl wrk)
+tool_packages=(hyperfine jq zstd curl tar gzip python3 ca-certificates apache2-utils openssl wrk nftables)
 
 packages=("${build_packages[@]}" "${runtime_packages[@]}" "${image_packages[@]}"
     "${peer_packages[@]}" "${tool_packages[@]}")

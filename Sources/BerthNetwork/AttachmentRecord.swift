@@ -1,7 +1,8 @@
 import Foundation
 
-/// What `attach` did for one container, persisted at `<root>/network/<containerID>.json` before
-/// and after every plugin call, so `detach` can replay the plugins' DEL after a crash.
+/// What `attach` did for one container on one network, persisted at
+/// `<root>/network/<containerID>@<network>.json` before and after every plugin call, so `detach`
+/// can replay the plugins' DEL after a crash.
 struct AttachmentRecord: Codable {
     var containerID: String
     var network: BridgeNetwork
@@ -20,8 +21,16 @@ struct AttachmentRecord: Codable {
     var ports: [PortMapping]
     var attachment: NetworkAttachment?
 
-    static func path(in directory: String, containerID: String) -> String {
-        "\(directory)/\(containerID).json"
+    static func path(in directory: String, containerID: String, network: String) -> String {
+        "\(directory)/\(containerID)@\(network).json"
+    }
+
+    /// The container and network a record's file name names; `@` is in neither's alphabet.
+    static func parse(fileName: String) -> (containerID: String, network: String)? {
+        guard fileName.hasSuffix(".json") else { return nil }
+        let parts = fileName.dropLast(5).split(separator: "@")
+        guard parts.count == 2 else { return nil }
+        return (String(parts[0]), String(parts[1]))
     }
 
     static func load(from path: String) throws -> AttachmentRecord? {
@@ -35,22 +44,14 @@ struct AttachmentRecord: Codable {
 
     /// Writes through a temporary file and rename, so a crash leaves the old or the new record.
     func save(in directory: String) throws {
-        let path = Self.path(in: directory, containerID: containerID)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let temporary = "\(path).tmp"
+        let data: Data
         do {
-            let data = try encoder.encode(self)
-            let handle = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard handle >= 0 else { throw NetworkError.io(path: temporary, reason: String(cString: strerror(errno))) }
-            defer { close(handle) }
-            let written = data.withUnsafeBytes { write(handle, $0.baseAddress, $0.count) }
-            guard written == data.count, fsync(handle) == 0 else {
-                throw NetworkError.io(path: temporary, reason: String(cString: strerror(errno)))
-            }
+            data = try encoder.encode(self)
+        } catch {
+            throw NetworkError.io(path: directory, reason: "\(error)")
         }
-        guard rename(temporary, path) == 0 else {
-            throw NetworkError.io(path: path, reason: String(cString: strerror(errno)))
-        }
+        try StateFile.write(data, to: Self.path(in: directory, containerID: containerID, network: network.name))
     }
 }

@@ -15,13 +15,18 @@ public struct BridgeNetwork: Codable, Hashable, Sendable {
     public var subnet: String
     /// The bridge's own address, the containers' default gateway.
     public var gateway: String
+    /// Whether containers find each other by name: a DNS server on the gateway answers with the
+    /// attached containers' addresses. Docker gives this to user-defined networks only.
+    public var embeddedDNS: Bool
 
-    public init(name: String, cniName: String, bridge: String, subnet: String, gateway: String) {
+    public init(name: String, cniName: String, bridge: String, subnet: String, gateway: String,
+                embeddedDNS: Bool = false) {
         self.name = name
         self.cniName = cniName
         self.bridge = bridge
         self.subnet = subnet
         self.gateway = gateway
+        self.embeddedDNS = embeddedDNS
     }
 
     /// Docker's default network, `bridge`, on `berth0` with 10.77.0.0/16 (clear of Docker's
@@ -75,7 +80,7 @@ public struct BridgeNetwork: Codable, Hashable, Sendable {
 }
 
 /// IPv4 address arithmetic for subnet checks.
-struct IPv4Network: Equatable {
+struct IPv4Network: Equatable, CustomStringConvertible {
     var address: UInt32
     var prefixLength: Int
 
@@ -99,5 +104,17 @@ struct IPv4Network: Equatable {
     func overlaps(_ other: IPv4Network) -> Bool {
         let mask = Self.mask(min(prefixLength, other.prefixLength))
         return address & mask == other.address & mask
+    }
+
+    func contains(_ other: UInt32) -> Bool {
+        address & Self.mask(prefixLength) == other & Self.mask(prefixLength)
+    }
+
+    /// `10.80.0.0/16`.
+    var description: String { "\(Self.format(address))/\(prefixLength)" }
+
+    /// Dotted-quad notation.
+    static func format(_ address: UInt32) -> String {
+        [24, 16, 8, 0].map { String((address >> UInt32($0)) & 0xff) }.joined(separator: ".")
     }
 }

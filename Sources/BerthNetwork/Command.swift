@@ -38,6 +38,19 @@ struct Command {
         return Output(status: wait(for: pid), stdout: out, stderr: err)
     }
 
+    /// Runs `executable` to completion with its stdout and stderr appended to `outputFile` and
+    /// stdin from /dev/null: for a daemon that forks and keeps running, whose inherited output
+    /// must not be a pipe this process waits on.
+    static func run(_ executable: String, _ arguments: [String], outputFile: String) throws -> Int32 {
+        let output = open(outputFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw NetworkError.io(path: outputFile, reason: String(cString: strerror(errno))) }
+        defer { close(output) }
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        guard null >= 0 else { throw NetworkError.io(path: "/dev/null", reason: String(cString: strerror(errno))) }
+        defer { close(null) }
+        return wait(for: try spawn(executable, arguments, environment: nil, stdio: (null, output, output)))
+    }
+
     /// Runs a tool found on the usual sbin/bin paths; fails with its stderr on a non-zero exit.
     @discardableResult
     static func check(_ tool: String, _ arguments: [String]) throws -> Output {
@@ -68,6 +81,8 @@ struct Command {
         posix_spawn_file_actions_adddup2(&actions, stdio.0, 0)
         posix_spawn_file_actions_adddup2(&actions, stdio.1, 1)
         posix_spawn_file_actions_adddup2(&actions, stdio.2, 2)
+        // A daemon started here (dnsmasq) must not keep another thread's pipes open.
+        _ = addCloseFrom?(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -94,6 +109,13 @@ struct Command {
         }
         return pid
     }
+
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift cannot see because
+    /// Glibc is imported without _GNU_SOURCE.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     /// The exit status (128 + signal number when killed by a signal).
     @discardableResult

@@ -13,11 +13,24 @@ enum Iptables {
         let iptables = try Command.locate("iptables")
         // Creating an existing chain fails; whether it exists is all that matters.
         _ = try Command.run(iptables, ["-w", "-t", "filter", "-N", adminChain])
-        let rule = ["-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", "-m", "comment", "--comment",
-                    "berth: published ports to \(bridge)", "-j", "ACCEPT"]
+        let rule = publishedPortsRule(bridge: bridge)
         if try Command.run(iptables, ["-w", "-t", "filter", "-C", adminChain] + rule).status != 0 {
             try Command.check("iptables", ["-w", "-t", "filter", "-A", adminChain] + rule)
         }
+    }
+
+    /// Removes the rule `ensurePublishedPortsForwarding` added, when the bridge goes.
+    static func removePublishedPortsForwarding(bridge: String) throws {
+        let iptables = try Command.locate("iptables")
+        let rule = publishedPortsRule(bridge: bridge)
+        while try Command.run(iptables, ["-w", "-t", "filter", "-C", adminChain] + rule).status == 0 {
+            try Command.check("iptables", ["-w", "-t", "filter", "-D", adminChain] + rule)
+        }
+    }
+
+    private static func publishedPortsRule(bridge: String) -> [String] {
+        ["-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", "-m", "comment", "--comment",
+         "berth: published ports to \(bridge)", "-j", "ACCEPT"]
     }
 
     /// Removes the bridge plugin's per-container masquerade rule and chain. The plugin's DEL skips

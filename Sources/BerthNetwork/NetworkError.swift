@@ -9,8 +9,20 @@ public enum NetworkError: Error, CustomStringConvertible, Equatable, Sendable {
     /// IPv6 host addresses need an IPv6 container network, which `bridge` is not.
     case ipv6NotSupported(String)
     case unknownNetwork(String)
+    case ambiguousNetwork(String)
+    case invalidNetworkName(String)
+    case networkExists(String)
+    case invalidSubnet(String)
+    case invalidGateway(gateway: String, subnet: String)
+    case poolExhausted
+    /// Containers are still attached; Docker names them.
+    case networkInUse(network: String, containers: [String])
+    case predefinedNetwork(String)
+    case notConnected(containerID: String, network: String)
+    /// The network's DNS server (dnsmasq) could not start.
+    case dnsServerFailed(network: String, message: String)
     case invalidContainerID(String)
-    case alreadyAttached(String)
+    case alreadyAttached(containerID: String, network: String)
     case namespaceNotFound(String)
     case pluginNotFound(plugin: String, searched: [String])
     /// A CNI plugin failed; `message` is its error `msg` and `details`.
@@ -31,8 +43,21 @@ public enum NetworkError: Error, CustomStringConvertible, Equatable, Sendable {
         case .ipv6NotSupported(let ip):
             "cannot publish on IPv6 address \(ip): the bridge network is IPv4 only"
         case .unknownNetwork(let name): "network \(name) not found"
+        case .ambiguousNetwork(let reference): "network \(reference) is ambiguous: more than one network ID starts with it"
+        case .invalidNetworkName(let name):
+            "invalid network name \"\(name)\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        case .networkExists(let name): "network with name \(name) already exists"
+        case .invalidSubnet(let subnet): "invalid subnet \(subnet): expected an IPv4 network such as 10.80.0.0/16"
+        case .invalidGateway(let gateway, let subnet): "no matching subnet for gateway \(gateway) (subnet \(subnet))"
+        case .poolExhausted:
+            "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network; pass --subnet"
+        case .networkInUse(let network, let containers):
+            "error while removing network: network \(network) has active endpoints (\(containers.joined(separator: ", ")))"
+        case .predefinedNetwork(let name): "\(name) is a pre-defined network and cannot be removed"
+        case .notConnected(let id, let network): "container \(id) is not connected to network \(network)"
+        case .dnsServerFailed(let network, let message): "cannot start the DNS server of network \(network): \(message)"
         case .invalidContainerID(let id): "invalid container ID for networking: \(id)"
-        case .alreadyAttached(let id): "container \(id) is already attached to a network; detach it first"
+        case .alreadyAttached(let id, let network): "container \(id) is already attached to network \(network)"
         case .namespaceNotFound(let path): "network namespace \(path) does not exist"
         case .pluginNotFound(let plugin, let searched):
             "CNI plugin \(plugin) not found in \(searched.joined(separator: ":")); install containernetworking-plugins"

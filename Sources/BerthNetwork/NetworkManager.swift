@@ -3,9 +3,11 @@ import Foundation
 /// Connects containers' network namespaces to Berth's networks through the standard CNI plugins,
 /// and removes everything it created when they go.
 ///
-/// State lives under `<root>/network/`: one record per attached container (`<containerID>.json`),
-/// the host-local IPAM leases (`ipam/<cniName>/`), and a lock file that serializes attach and
-/// detach across `berth` processes (port allocation reads every record).
+/// State lives under `<root>/network/`: one record per container and network
+/// (`<containerID>@<network>.json`), the host-local IPAM leases (`ipam/<cniName>/`), the network
+/// definitions (`networks/`, see `NetworkStore`), the user networks' DNS (`dns/`, see
+/// `NetworkDNS`), and a lock file that serializes attach and detach across `berth` processes
+/// (port allocation reads every record).
 ///
 /// On the host, the plugins create the bridge with the gateway address, set `net.ipv4.ip_forward=1`
 /// (bridge, `isGateway`) and `net.ipv4.conf.<bridge>.route_localnet=1` (portmap with `snat`, so
@@ -17,21 +19,26 @@ import Foundation
 public final class NetworkManager {
     /// The Berth root this manager keeps its state under.
     public let root: String
-    /// The networks containers can attach to, by name.
+    /// The networks containers can attach to, by name: the default `bridge` and the user's.
     public let networks: [String: BridgeNetwork]
     /// The plugin runner; tests point it at a directory with a failing plugin.
     var cni = CNI()
     private let stateDirectory: String
     private let ipamDirectory: String
-    private static let containerInterface = "eth0"
+    private let lock: StateLock
 
     /// Opens (creating if needed) the network state under `root`, with `bridge` as the default
     /// network. Tests pass a bridge of their own so they never share `berth0` with real containers.
     public init(root: String, bridge: BridgeNetwork = .default) throws {
         self.root = root
-        networks = [bridge.name: bridge]
+        var networks = [bridge.name: bridge]
+        for definition in try NetworkStore(root: root).list() where !definition.isPredefined {
+            if let network = definition.bridge { networks[definition.name] = network }
+        }
+        self.networks = networks
         stateDirectory = "\(root)/network"
         ipamDirectory = "\(root)/network/ipam"
+        lock = StateLock(path: "\(root)/network/lock")
         do {
             try FileManager.default.createDirectory(atPath: ipamDirectory, withIntermediateDirectories: true)
         } catch {
@@ -40,18 +47,20 @@ public final class NetworkManager {
     }
 
     /// Connects the container's network namespace (e.g. /proc/<pid>/ns/net) to `network` ("bridge" =
-    /// berth0) and publishes ports. Fails with a clear error, and leaves nothing behind (no veth, no
-    /// iptables rule, no IPAM lease), when a host port is already in use: each host port is checked
-    /// by binding it (TCP, UDP or SCTP) on the requested address, and against the ports other
-    /// containers publish, before any plugin runs. Host port 0 (or a host range) gets a free port.
+    /// berth0) as `interface`, and publishes ports. Fails with a clear error, and leaves nothing
+    /// behind (no veth, no iptables rule, no IPAM lease), when a host port is already in use: each
+    /// host port is checked by binding it (TCP, UDP or SCTP) on the requested address, and against
+    /// the ports other containers publish, before any plugin runs. Host port 0 (or a host range)
+    /// gets a free port. On a network with DNS, `dnsNames` resolve to the container's address.
     public func attach(containerID: String, networkNamespace: String, network: String = "bridge",
-                       ports: [PortMapping]) throws -> NetworkAttachment {
+                       ports: [PortMapping], interface: String = "eth0", dnsNames: [String] = [])
+        throws -> NetworkAttachment {
         try Self.validate(containerID: containerID)
         guard let bridge = networks[network] else { throw NetworkError.unknownNetwork(network) }
-        return try withLock {
-            let recordPath = AttachmentRecord.path(in: stateDirectory, containerID: containerID)
+        return try lock.withLock {
+            let recordPath = AttachmentRecord.path(in: stateDirectory, containerID: containerID, network: network)
             if try AttachmentRecord.load(from: recordPath) != nil {
-                throw NetworkError.alreadyAttached(containerID)
+                throw NetworkError.alreadyAttached(containerID: containerID, network: network)
             }
             guard let identity = NamespaceIdentity(path: networkNamespace) else {
                 throw NetworkError.namespaceNotFound(networkNamespace)
@@ -63,7 +72,7 @@ public final class NetworkManager {
             }
             var record = AttachmentRecord(
                 containerID: containerID, network: bridge, networkNamespace: networkNamespace,
-                namespaceIdentity: identity, interface: Self.containerInterface,
+                namespaceIdentity: identity, interface: interface,
                 plugins: bridge.pluginConfigurations(ipamDataDirectory: ipamDirectory, ports: resolved),
                 pluginsStarted: 0, result: nil, loopbackStarted: false, ports: resolved, attachment: nil)
             try record.save(in: stateDirectory)
@@ -77,6 +86,7 @@ public final class NetworkManager {
                                                    networkNamespace: networkNamespace, interface: record.interface)
                     try record.save(in: stateDirectory)
                 }
+                // Another network may have brought the container's `lo` up already; doing it twice is harmless.
                 record.loopbackStarted = true
                 try record.save(in: stateDirectory)
                 try cni.invoke(.add, config: bridge.loopbackConfiguration, containerID: containerID,
@@ -84,6 +94,10 @@ public final class NetworkManager {
                 let attachment = try Self.attachment(from: record)
                 record.attachment = attachment
                 try record.save(in: stateDirectory)
+                if bridge.embeddedDNS {
+                    try NetworkDNS(root: root, network: bridge).register(
+                        containerID: containerID, address: attachment.ipAddress, names: dnsNames)
+                }
                 return attachment
             } catch {
                 // Leave nothing behind: undo whatever part of the chain ran. The ADD error is the one to report.
@@ -93,29 +107,65 @@ public final class NetworkManager {
         }
     }
 
-    /// Removes everything `attach` created for the container: its veth, address lease, masquerade,
-    /// firewall and port-forwarding rules. Idempotent; works from the persisted record when the
-    /// namespace is gone (pass nil, or a path that no longer names the attached namespace).
-    public func detach(containerID: String, networkNamespace: String?) throws {
+    /// Removes everything `attach` created for the container on `network` (every network when
+    /// nil): its veth, address lease, masquerade, firewall and port-forwarding rules, DNS names.
+    /// Idempotent; works from the persisted record when the namespace is gone (pass nil, or a path
+    /// that no longer names the attached namespace).
+    public func detach(containerID: String, networkNamespace: String?, network: String? = nil) throws {
         try Self.validate(containerID: containerID)
-        try withLock {
-            let recordPath = AttachmentRecord.path(in: stateDirectory, containerID: containerID)
-            guard let record = try AttachmentRecord.load(from: recordPath) else { return }
-            try teardown(record, networkNamespace: networkNamespace ?? record.networkNamespace)
+        try lock.withLock {
+            var firstError: Error?
+            for name in try recordNames() where name.containerID == containerID && (network == nil || name.network == network) {
+                let recordPath = AttachmentRecord.path(in: stateDirectory, containerID: containerID, network: name.network)
+                do {
+                    guard let record = try AttachmentRecord.load(from: recordPath) else { continue }
+                    try teardown(record, networkNamespace: networkNamespace ?? record.networkNamespace)
+                } catch {
+                    firstError = firstError ?? error
+                }
+            }
+            if let firstError { throw firstError }
         }
     }
 
-    /// The container's attachment, if it has one (for `inspect` and `port`).
-    public func attachment(containerID: String) throws -> NetworkAttachment? {
+    /// The container's attachment to `network`, if it has one (for `inspect` and `port`).
+    public func attachment(containerID: String, network: String = "bridge") throws -> NetworkAttachment? {
         try Self.validate(containerID: containerID)
-        return try AttachmentRecord.load(from: AttachmentRecord.path(in: stateDirectory, containerID: containerID))?
-            .attachment
+        return try AttachmentRecord.load(from: AttachmentRecord.path(in: stateDirectory, containerID: containerID,
+                                                                    network: network))?.attachment
     }
 
     /// The IDs of all containers with an attachment record, complete or interrupted: after a crash,
     /// the runtime detaches those whose containers are no longer running.
     public func attachedContainers() throws -> [String] {
-        try recordNames().sorted()
+        Array(Set(try recordNames().map(\.containerID))).sorted()
+    }
+
+    /// The containers attached to `network`.
+    public func containers(on network: String) throws -> [String] {
+        try recordNames().filter { $0.network == network }.map(\.containerID).sorted()
+    }
+
+    /// Removes a user network: its definition, DNS server, IPAM leases, bridge and the bridge's
+    /// forwarding rule. Refuses while containers are attached, and the predefined networks.
+    public func removeNetwork(_ definition: NetworkDefinition) throws {
+        if definition.isPredefined { throw NetworkError.predefinedNetwork(definition.name) }
+        try lock.withLock {
+            let attached = try recordNames().filter { $0.network == definition.name }.map(\.containerID)
+            guard attached.isEmpty else {
+                throw NetworkError.networkInUse(network: definition.name, containers: attached.sorted())
+            }
+            if let bridge = definition.bridge {
+                try NetworkDNS(root: root, network: bridge).remove()
+                try Iptables.removePublishedPortsForwarding(bridge: bridge.bridge)
+                let ip = try Command.locate("ip")
+                if try Command.run(ip, ["link", "show", "dev", bridge.bridge]).status == 0 {
+                    try Command.check("ip", ["link", "delete", "dev", bridge.bridge])
+                }
+                try? FileManager.default.removeItem(atPath: "\(ipamDirectory)/\(bridge.cniName)")
+            }
+            try NetworkStore(root: root).removeDefinition(definition.name)
+        }
     }
 
     // MARK: - Teardown
@@ -157,8 +207,16 @@ public final class NetworkManager {
         } catch {
             firstError = firstError ?? error
         }
+        if record.network.embeddedDNS {
+            do {
+                try NetworkDNS(root: root, network: record.network).unregister(containerID: record.containerID)
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
         if let firstError { throw firstError }
-        let path = AttachmentRecord.path(in: stateDirectory, containerID: record.containerID)
+        let path = AttachmentRecord.path(in: stateDirectory, containerID: record.containerID,
+                                         network: record.network.name)
         if unlink(path) != 0, errno != ENOENT {
             throw NetworkError.io(path: path, reason: String(cString: strerror(errno)))
         }
@@ -197,20 +255,21 @@ public final class NetworkManager {
         else { throw NetworkError.invalidContainerID(containerID) }
     }
 
-    private func recordNames() throws -> [String] {
+    private func recordNames() throws -> [(containerID: String, network: String)] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: stateDirectory)
         } catch {
             throw NetworkError.io(path: stateDirectory, reason: "\(error)")
         }
-        return names.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+        return names.compactMap { AttachmentRecord.parse(fileName: $0) }
     }
 
     /// The host ports every other attachment publishes.
     private func publishedPorts() throws -> [PortMapping] {
         try recordNames().flatMap { name in
-            try AttachmentRecord.load(from: AttachmentRecord.path(in: stateDirectory, containerID: name))?.ports ?? []
+            try AttachmentRecord.load(from: AttachmentRecord.path(in: stateDirectory, containerID: name.containerID,
+                                                                 network: name.network))?.ports ?? []
         }
     }
 
@@ -219,25 +278,8 @@ public final class NetworkManager {
         guard let subnet = IPv4Network(bridge.subnet) else {
             throw NetworkError.subnetInUse(subnet: bridge.subnet, interface: "(not an IPv4 subnet)")
         }
-        let listing = try Command.check("ip", ["-o", "-4", "addr", "show"]).stdoutText
-        for line in listing.split(separator: "\n") {
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard words.count >= 4, words[2] == "inet" else { continue }
-            let interface = String(words[1])
-            if interface != bridge.bridge, let network = IPv4Network(String(words[3])), network.overlaps(subnet) {
-                throw NetworkError.subnetInUse(subnet: bridge.subnet, interface: interface)
-            }
+        for (interface, network) in try NetworkStore.hostSubnets() where interface != bridge.bridge && network.overlaps(subnet) {
+            throw NetworkError.subnetInUse(subnet: bridge.subnet, interface: interface)
         }
-    }
-
-    private func withLock<T>(_ body: () throws -> T) throws -> T {
-        let path = "\(stateDirectory)/lock"
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw NetworkError.io(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        while flock(descriptor, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw NetworkError.io(path: path, reason: String(cString: strerror(errno))) }
-        }
-        return try body()
     }
 }

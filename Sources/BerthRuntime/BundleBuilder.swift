@@ -267,15 +267,24 @@ struct BundleBuilder {
             hosts += "\(record.network.ipAddress)\t\(hostname)\n"
         }
         try Files.write(Array(hosts.utf8), to: directory + "/hosts")
-        try Files.write(Array(resolvConf(hostNetwork: record.hostConfig.networkMode == "host").utf8),
+        try Files.write(Array(resolvConf(hostNetwork: record.hostConfig.networkMode == "host",
+                                         nameServer: record.network.nameServer).utf8),
                         to: directory + "/resolv.conf")
     }
 
     /// The host's resolv.conf; off the host network, loopback name servers are unreachable so they
-    /// are dropped, falling back to Google's public servers when none is left (Docker's rule).
-    static func resolvConf(hostNetwork: Bool) -> String {
+    /// are dropped, falling back to Google's public servers when none is left (Docker's rule). On a
+    /// network with DNS, its server replaces them all (it forwards what it does not know itself).
+    static func resolvConf(hostNetwork: Bool, nameServer: String? = nil) -> String {
         let host = (try? Files.read("/etc/resolv.conf")).map { String(decoding: $0, as: UTF8.self) } ?? ""
         if hostNetwork { return host }
+        if let nameServer {
+            let kept = host.split(separator: "\n").filter { line in
+                let first = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first
+                return first == "search" || first == "options"
+            }
+            return (kept.map(String.init) + ["nameserver \(nameServer)"]).joined(separator: "\n") + "\n"
+        }
         var lines: [String] = []
         var servers = 0
         for line in host.split(separator: "\n", omittingEmptySubsequences: false) {

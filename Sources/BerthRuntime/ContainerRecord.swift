@@ -21,6 +21,9 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
     public var layers: [String]
     /// Bind mounts, volumes and tmpfs mounts, resolved at create time.
     public var mounts: [MountPoint] = []
+    /// The networks connected at start, in order (Docker's NetworkingConfig.EndpointsConfig): the
+    /// `--network` one, then those `network connect` added. Empty for `host` and `none`.
+    public var endpointsConfig: [EndpointConfig] = []
 
     public init(id: String, name: String, created: Date, imageName: String, imageID: String, config: Config,
                 hostConfig: HostConfig, layers: [String]) {
@@ -53,9 +56,6 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var exposedPorts: [String]
         /// The health check: the image's HEALTHCHECK with the `--health-*` flags applied.
         public var healthcheck: HealthConfig?
-
-        public init(hostname: String = "", user: String = "", env: [String] = [], entrypoint: [String] = [],
-                    cmd: [String] = [], workingDir: String = "", labels: [String: String] = [:],
         /// `-t`: the process runs on a pseudo-terminal (Docker's Config.Tty).
         public var tty: Bool = false
         /// `-i`: the process's stdin is a pipe attached clients write to (Config.OpenStdin).
@@ -66,6 +66,9 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var attachStdin: Bool = false
         public var attachStdout: Bool = false
         public var attachStderr: Bool = false
+
+        public init(hostname: String = "", user: String = "", env: [String] = [], entrypoint: [String] = [],
+                    cmd: [String] = [], workingDir: String = "", labels: [String: String] = [:],
                     stopSignal: String = "SIGTERM", stopTimeout: Int? = nil, exposedPorts: [String] = []) {
             self.hostname = hostname
             self.user = user
@@ -86,7 +89,7 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
     /// Host-side settings (Docker's HostConfig).
     public struct HostConfig: Codable, Hashable, Sendable {
         public var autoRemove: Bool
-        /// `bridge`, `host` or `none`.
+        /// `bridge`, `host`, `none` or a user network's name.
         public var networkMode: String
         /// Port specs as given to `-p`, handed to the network layer at start.
         public var publish: [String]
@@ -168,8 +171,33 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var ports: [PortBinding] = []
         /// The network namespace the container was attached through, for detaching.
         public var networkNamespace: String?
+        /// Every network the running container is attached to, `eth0` first.
+        public var endpoints: [Endpoint] = []
+        /// The name server for /etc/resolv.conf: the gateway of the first network with DNS.
+        public var nameServer: String?
 
         public init() {}
+    }
+
+    /// A network to connect the container to, with the extra names it answers to there.
+    public struct EndpointConfig: Codable, Hashable, Sendable {
+        public var network: String
+        public var aliases: [String]
+
+        public init(network: String, aliases: [String] = []) {
+            self.network = network
+            self.aliases = aliases
+        }
+    }
+
+    /// The running container's interface on one network (Docker's EndpointSettings).
+    public struct Endpoint: Codable, Hashable, Sendable {
+        public var network: String
+        public var interface: String
+        public var ipAddress: String
+        public var gateway: String
+        public var macAddress: String
+        public var prefixLength: Int
     }
 
     /// One published port.

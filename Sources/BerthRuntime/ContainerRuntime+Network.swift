@@ -1,34 +1,139 @@
 import BerthNetwork
 import Foundation
 
-/// Networking through BerthNetwork: the container's new network namespace is attached between
-/// `runc create` and `runc start`, and detached when the container stops or is removed.
+/// Networking through BerthNetwork: the container's new network namespace is attached to its
+/// networks between `runc create` and `runc start`, and detached when the container stops or is
+/// removed; `network connect` and `disconnect` change a running container's networks in place.
 extension ContainerRuntime {
     /// Parses `-p` specs as Docker does, so a bad one fails `create` before anything exists.
     public static func validatePublish(_ specs: [String]) throws {
         for spec in specs { _ = try PortMapping.parse(spec) }
     }
 
-    func attachNetwork(_ record: ContainerRecord, pid: Int32) throws -> ContainerRecord.NetworkSettings {
+    /// Resolves `--network` (a name or ID) at create time: host and none stand alone, any other
+    /// network becomes the container's first endpoint. Aliases need a user-defined network, as in Docker.
+    func resolveNetwork(_ hostConfig: inout ContainerRecord.HostConfig, aliases: [String]) throws
+        -> [ContainerRecord.EndpointConfig] {
+        let definition = try NetworkStore(root: root).find(hostConfig.networkMode)
+        hostConfig.networkMode = definition.name
+        if definition.bridge == nil { return [] }
+        if !aliases.isEmpty, definition.isPredefined {
+            throw RuntimeError.invalidOption("network-scoped alias is supported only for containers in user defined networks")
+        }
+        return [ContainerRecord.EndpointConfig(network: definition.name, aliases: aliases)]
+    }
+
+    /// Attaches the namespace of the container's init (`pid`) to each configured network: `eth0`
+    /// to the first, which also publishes the ports, `eth1` to the next, and so on. On failure
+    /// whatever was attached is detached again.
+    func attachNetworks(_ record: ContainerRecord, pid: Int32) throws -> ContainerRecord.NetworkSettings {
         let ports = try record.hostConfig.publish.flatMap { try PortMapping.parse($0) }
         let namespace = "/proc/\(pid)/ns/net"
-        let attachment = try NetworkManager(root: root).attach(
-            containerID: record.id, networkNamespace: namespace, network: "bridge", ports: ports)
+        let manager = try NetworkManager(root: root)
         var settings = ContainerRecord.NetworkSettings()
-        settings.ipAddress = attachment.ipAddress
-        settings.gateway = attachment.gateway
-        settings.macAddress = attachment.macAddress
-        settings.prefixLength = attachment.prefixLength
         settings.networkNamespace = namespace
-        settings.ports = attachment.ports.map {
-            ContainerRecord.PortBinding(containerPort: $0.containerPort, proto: $0.proto, hostIP: $0.hostIP,
-                                        hostPort: $0.hostPort)
+        do {
+            for (index, endpoint) in record.endpointsConfig.enumerated() {
+                let attachment = try manager.attach(
+                    containerID: record.id, networkNamespace: namespace, network: endpoint.network,
+                    ports: index == 0 ? ports : [], interface: "eth\(index)", dnsNames: Self.dnsNames(record, endpoint))
+                if index == 0 {
+                    settings.ipAddress = attachment.ipAddress
+                    settings.gateway = attachment.gateway
+                    settings.macAddress = attachment.macAddress
+                    settings.prefixLength = attachment.prefixLength
+                    settings.ports = attachment.ports.map {
+                        ContainerRecord.PortBinding(containerPort: $0.containerPort, proto: $0.proto, hostIP: $0.hostIP,
+                                                    hostPort: $0.hostPort)
+                    }
+                }
+                settings.endpoints.append(Self.endpoint(attachment, interface: "eth\(index)"))
+                if settings.nameServer == nil, manager.networks[endpoint.network]?.embeddedDNS == true {
+                    settings.nameServer = attachment.gateway
+                }
+            }
+        } catch {
+            try? manager.detach(containerID: record.id, networkNamespace: namespace)
+            throw error
         }
+        // A DNS server that started daemonizes: its intermediate process is now a zombie child of
+        // this monitor (a subreaper), which otherwise reaps orphans only once the container exits.
+        Spawn.reapOrphans(sparing: [pid])
         return settings
     }
 
     func detachNetwork(_ record: ContainerRecord) {
-        guard record.hostConfig.networkMode == "bridge" else { return }
+        guard !["host", "none"].contains(record.hostConfig.networkMode) else { return }
         try? NetworkManager(root: root).detach(containerID: record.id, networkNamespace: nil)
+    }
+
+    /// `network connect`: records the network for the container's next start and, while it runs,
+    /// attaches it now on the next free `ethN` (its DNS names included).
+    public func connect(_ reference: String, to networkReference: String, aliases: [String]) throws {
+        let record = try container(reference)
+        let definition = try NetworkStore(root: root).find(networkReference)
+        if definition.bridge == nil || record.hostConfig.networkMode == "host" {
+            throw RuntimeError.invalidOption("container cannot be disconnected from host network or connected to host network")
+        }
+        if record.hostConfig.networkMode == "none" {
+            throw RuntimeError.invalidOption("container cannot be connected to multiple networks with one of the networks in private (none) mode")
+        }
+        if !aliases.isEmpty, definition.isPredefined {
+            throw RuntimeError.invalidOption("network-scoped alias is supported only for containers in user defined networks")
+        }
+        if record.endpointsConfig.contains(where: { $0.network == definition.name }) {
+            throw RuntimeError.invalidOption("endpoint with name \(record.name) already exists in network \(definition.name)")
+        }
+        let endpointConfig = ContainerRecord.EndpointConfig(network: definition.name, aliases: aliases)
+        var attached: ContainerRecord.Endpoint?
+        var nameServer = record.network.nameServer
+        if record.state.running, let namespace = record.network.networkNamespace {
+            let used = Set(record.network.endpoints.map(\.interface))
+            let interface = (0...).lazy.map { "eth\($0)" }.first { !used.contains($0) }!
+            let manager = try NetworkManager(root: root)
+            let attachment = try manager.attach(containerID: record.id, networkNamespace: namespace, network: definition.name,
+                                                ports: [], interface: interface,
+                                                dnsNames: Self.dnsNames(record, endpointConfig))
+            attached = Self.endpoint(attachment, interface: interface)
+            if nameServer == nil, definition.bridge?.embeddedDNS == true { nameServer = attachment.gateway }
+        }
+        let updated = try containers.update(record.id) { current in
+            current.endpointsConfig.append(endpointConfig)
+            if let attached {
+                current.network.endpoints.append(attached)
+                current.network.nameServer = nameServer
+            }
+        }
+        if attached != nil {
+            try BundleBuilder.writeEtcFiles(directory: containers.path(of: record.id), record: updated)
+        }
+    }
+
+    /// `network disconnect`: forgets the network and, while the container runs, detaches it now.
+    public func disconnect(_ reference: String, from networkReference: String) throws {
+        let record = try container(reference)
+        let definition = try NetworkStore(root: root).find(networkReference)
+        guard record.endpointsConfig.contains(where: { $0.network == definition.name }) else {
+            throw NetworkError.notConnected(containerID: record.name, network: definition.name)
+        }
+        if record.state.running {
+            try NetworkManager(root: root).detach(containerID: record.id, networkNamespace: record.network.networkNamespace,
+                                                  network: definition.name)
+        }
+        try containers.update(record.id) { current in
+            current.endpointsConfig.removeAll { $0.network == definition.name }
+            current.network.endpoints.removeAll { $0.network == definition.name }
+        }
+    }
+
+    /// A container answers to its name, its short ID and its aliases on a network with DNS.
+    private static func dnsNames(_ record: ContainerRecord, _ endpoint: ContainerRecord.EndpointConfig) -> [String] {
+        [record.name, record.shortID] + endpoint.aliases
+    }
+
+    private static func endpoint(_ attachment: NetworkAttachment, interface: String) -> ContainerRecord.Endpoint {
+        ContainerRecord.Endpoint(network: attachment.network, interface: interface, ipAddress: attachment.ipAddress,
+                                 gateway: attachment.gateway, macAddress: attachment.macAddress,
+                                 prefixLength: attachment.prefixLength)
     }
 }

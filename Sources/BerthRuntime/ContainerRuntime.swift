@@ -25,6 +25,8 @@ public struct RunOptions: Sendable {
     public var mounts: [MountPoint] = []
     /// The `--health-*` flags: each set field replaces the image's (`Test ["NONE"]` disables it).
     public var healthcheck: HealthConfig?
+    /// `--network-alias`: more names the container answers to on its user-defined network.
+    public var networkAliases: [String] = []
     /// `-t`, `-i` and the streams `run`/`create` attach, as Docker records them in Config.
     public var tty = false
     public var openStdin = false
@@ -109,21 +111,19 @@ public final class ContainerRuntime: @unchecked Sendable {
             labels: labels, stopSignal: options.stopSignal ?? imageConfig.StopSignal ?? "SIGTERM",
             stopTimeout: options.stopTimeout, exposedPorts: (imageConfig.ExposedPorts ?? [:]).keys.sorted())
         config.healthcheck = Self.mergeHealthcheck(image: imageConfig.Healthcheck, flags: options.healthcheck)
-        if !config.workingDir.isEmpty, !config.workingDir.hasPrefix("/") {
-            throw RuntimeError.invalidOption("the working directory '\(config.workingDir)' is invalid, it needs to be an absolute path")
         (config.tty, config.openStdin, config.stdinOnce) = (options.tty, options.openStdin, options.stdinOnce)
         (config.attachStdin, config.attachStdout, config.attachStderr) = (options.attachStdin, options.attachStdout, options.attachStderr)
-        }
-        guard ["bridge", "host", "none"].contains(options.hostConfig.networkMode) else {
-            throw RuntimeError.invalidOption("network \(options.hostConfig.networkMode) not found")
+        if !config.workingDir.isEmpty, !config.workingDir.hasPrefix("/") {
+            throw RuntimeError.invalidOption("the working directory '\(config.workingDir)' is invalid, it needs to be an absolute path")
         }
         var hostConfig = options.hostConfig
+        let endpointsConfig = try resolveNetwork(&hostConfig, aliases: options.networkAliases)
         if hostConfig.autoRemove, hostConfig.restartPolicy.name != "no" {
             throw RuntimeError.invalidOption("Conflicting options: --restart and --rm")
         }
         if hostConfig.initProcess { _ = try BundleBuilder.initBinary() }
         if hostConfig.publishAllPorts {
-            guard hostConfig.networkMode == "bridge" else {
+            guard !endpointsConfig.isEmpty else {
                 throw RuntimeError.invalidOption("published ports are discarded when using \(hostConfig.networkMode) network mode")
             }
             // Each exposed port on a random host port, as `-P` does; a port `-p` maps keeps that mapping.
@@ -133,6 +133,7 @@ public final class ContainerRuntime: @unchecked Sendable {
         var record = ContainerRecord(id: id, name: name, created: Date(), imageName: options.image,
                                      imageID: image.id.description, config: config,
                                      hostConfig: hostConfig, layers: layers)
+        record.endpointsConfig = endpointsConfig
         record.mounts = try resolveMounts(options.mounts, imageVolumes: (imageConfig.Volumes ?? [:]).keys.sorted())
         do {
             try containers.create(record)
@@ -239,7 +240,6 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// process runs (or throws why it could not start). Keep the returned connection to wait
     /// for the exit code; dropping it leaves the container running on its own.
     public func start(_ reference: String) throws -> MonitorConnection {
-        let found = try containers.find(reference)
         try startLocked(reference, attachingWith: nil).connection
     }
 
@@ -257,6 +257,7 @@ public final class ContainerRuntime: @unchecked Sendable {
 
     private func startLocked(_ reference: String, attachingWith size: TerminalSize?) throws
         -> (connection: MonitorConnection, client: AttachClient?) {
+        let found = try containers.find(reference)
         // One start at a time per container, so a second one cannot clean up what the first's
         // monitor is setting up; it waits, then sees the container running.
         return try FileLock(containers.path(of: found.id) + "/start.lock").withLock {

@@ -165,8 +165,8 @@ extension ContainerRuntime {
             throw RuntimeError.runtime("runc create did not write the container's pid")
         }
         record.state.pid = pid
-        if record.hostConfig.networkMode == "bridge" {
-            record.network = try attachNetwork(record, pid: pid)
+        if !record.endpointsConfig.isEmpty {
+            record.network = try attachNetworks(record, pid: pid)
             try BundleBuilder.writeEtcFiles(directory: directory, record: record)
         }
         beforeStart(io)

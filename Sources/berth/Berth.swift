@@ -22,7 +22,8 @@ struct Berth: AsyncParsableCommand {
                 Login.self, Logout.self, Push.self, Pull.self,
             ]),
             CommandGroup(name: "Management", subcommands: [
-                BuilderCommand.self, ContainerCommand.self, ImageCommand.self, RegistryCommand.self, VolumeCommand.self,
+                BuilderCommand.self, ContainerCommand.self, ImageCommand.self, NetworkCommand.self, RegistryCommand.self,
+                VolumeCommand.self,
             ]),
         ]
     )

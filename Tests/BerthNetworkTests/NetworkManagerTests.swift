@@ -166,7 +166,7 @@ final class NetworkManagerTests {
                                ports: try PortMapping.parse("127.0.0.1:\(hostPort):80"))
         }
         #expect(try leftovers(containerID: secondID, ip: nil, veth: nil) == [])
-        #expect(throws: NetworkError.alreadyAttached(firstID)) {
+        #expect(throws: NetworkError.alreadyAttached(containerID: firstID, network: "bridge")) {
             try manager.attach(containerID: firstID, networkNamespace: first.path, ports: [])
         }
         #expect(throws: NetworkError.unknownNetwork("frontend")) {
@@ -228,8 +228,8 @@ final class NetworkManagerTests {
             let contents = (try? String(contentsOfFile: "\(leases)/\(name)", encoding: .utf8)) ?? ""
             if name == ip || contents.contains(containerID) { found.append("lease: \(name)") }
         }
-        if FileManager.default.fileExists(atPath: "\(root)/network/\(containerID).json") {
-            found.append("record: \(containerID).json")
+        if FileManager.default.fileExists(atPath: "\(root)/network/\(containerID)@bridge.json") {
+            found.append("record: \(containerID)@bridge.json")
         }
         return found
     }

@@ -6,11 +6,7 @@ import Testing
 /// The container commands through the built `berth` binary (root only).
 @Suite(.serialized)
 struct CommandLineTests {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Result = CommandResult
 
     func berth(_ fixture: RuntimeFixture, _ arguments: String...) throws -> Result {
         try berth(fixture, arguments)
@@ -27,19 +23,7 @@ struct CommandLineTests {
     }
 
     func berth(_ fixture: RuntimeFixture, _ arguments: [String]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: RuntimeFixture.berthBinary ?? "")
-        process.arguments = ["--root", fixture.root] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        try fixture.berth(arguments)
     }
 
     @Test func foregroundRunStreamsOutputAndExitsWithTheContainersCode() throws {

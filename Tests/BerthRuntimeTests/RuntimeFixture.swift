@@ -113,6 +113,36 @@ final class RuntimeFixture {
     }
 }
 
+/// What a `berth` command printed and how it exited.
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+extension RuntimeFixture {
+    /// Runs the built `berth` with this fixture's root.
+    func berth(_ arguments: [String]) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: RuntimeFixture.berthBinary ?? "")
+        process.arguments = ["--root", root] + arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                             stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func berth(_ arguments: String...) throws -> CommandResult {
+        try berth(arguments)
+    }
+}
+
 /// Runs a command and returns its exit status.
 @discardableResult
 func runCommand(_ arguments: String...) throws -> Int32 {

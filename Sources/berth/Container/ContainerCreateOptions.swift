@@ -91,8 +91,11 @@ struct ContainerCreateOptions: ParsableArguments {
     @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish all exposed ports to random ports.")
     var publishAll = false
 
-    @Option(name: [.long, .customLong("net")], help: ArgumentHelp("Connect a container to a network (bridge, host, none).", valueName: "network"))
+    @Option(name: [.long, .customLong("net")], help: ArgumentHelp("Connect a container to a network (bridge, host, none or a user-defined network).", valueName: "network"))
     var network = "bridge"
+
+    @Option(name: [.customLong("network-alias"), .customLong("net-alias")], help: ArgumentHelp("Add network-scoped alias for the container.", valueName: "list"))
+    var networkAlias: [String] = []
 
     @Option(name: .customLong("stop-signal"), help: ArgumentHelp("Signal to stop the container.", valueName: "string"))
     var stopSignal: String?
@@ -130,7 +133,7 @@ struct ContainerCreateOptions: ParsableArguments {
             throw ValidationError("\(error)")
         }
         if !publish.isEmpty {
-            guard hostConfig.networkMode == "bridge" else {
+            guard !["host", "none"].contains(hostConfig.networkMode) else {
                 throw ValidationError("published ports are discarded when using \(hostConfig.networkMode) network mode")
             }
             try ContainerRuntime.validatePublish(publish)
@@ -197,12 +200,13 @@ struct ContainerCreateOptions: ParsableArguments {
             stopSignal: stopSignal, stopTimeout: stopTimeout, hostConfig: hostConfig)
         options.mounts = mounts
         options.healthcheck = try healthcheck()
-        return options
-    }
-
         // Docker's Config: `-i` opens and attaches stdin, closed when the client's closes.
         (options.tty, options.openStdin, options.attachStdin, options.stdinOnce) = (tty, interactive, interactive, interactive)
         (options.attachStdout, options.attachStderr) = (true, true)
+        options.networkAliases = networkAlias
+        return options
+    }
+
     /// The `--health-*` flags as a health config of the fields they set, or nil if none is given.
     func healthcheck() throws -> HealthConfig? {
         if noHealthcheck {

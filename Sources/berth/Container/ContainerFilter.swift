@@ -60,7 +60,11 @@ struct ContainerFilter {
         if let health = values["health"] {
             result = result.filter { health.contains($0.state.health?.status ?? "none") }
         }
-        if let networks = values["network"] { result = result.filter { networks.contains($0.hostConfig.networkMode) } }
+        if let networks = values["network"] {
+            result = result.filter { record in
+                networks.contains(record.hostConfig.networkMode) || record.endpointsConfig.contains { networks.contains($0.network) }
+            }
+        }
         if let ports = values["publish"] {
             result = result.filter { record in
                 ports.contains { Self.portMatches($0, record.network.ports.map { (Int($0.hostPort), $0.proto) }) }

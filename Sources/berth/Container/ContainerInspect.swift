@@ -212,24 +212,33 @@ enum ContainerInspectJSON {
                 })))
             }
         }
-        let ip = running ? network.ipAddress : ""
+        // Docker fills the top-level address fields for the default bridge only.
+        let onBridge = running && record.hostConfig.networkMode == "bridge"
         var networks: [(String, JSONValue)] = []
-        if record.hostConfig.networkMode == "bridge" || record.hostConfig.networkMode == "host" || record.hostConfig.networkMode == "none" {
+        if record.hostConfig.networkMode == "host" || record.hostConfig.networkMode == "none" {
             networks.append((record.hostConfig.networkMode, .object([
-                ("Gateway", .string(running ? network.gateway : "")),
-                ("IPAddress", .string(ip)),
-                ("IPPrefixLen", .int(running ? network.prefixLength : 0)),
-                ("MacAddress", .string(running ? network.macAddress : "")),
+                ("Aliases", .null), ("Gateway", .string("")), ("IPAddress", .string("")), ("IPPrefixLen", .int(0)),
+                ("MacAddress", .string("")),
+            ])))
+        }
+        for config in record.endpointsConfig {
+            let endpoint = running ? network.endpoints.first { $0.network == config.network } : nil
+            networks.append((config.network, .object([
+                ("Aliases", config.aliases.isEmpty ? .null : .array(config.aliases.map(JSONValue.string))),
+                ("Gateway", .string(endpoint?.gateway ?? "")),
+                ("IPAddress", .string(endpoint?.ipAddress ?? "")),
+                ("IPPrefixLen", .int(endpoint?.prefixLength ?? 0)),
+                ("MacAddress", .string(endpoint?.macAddress ?? "")),
             ])))
         }
         return .object([
             ("Bridge", .string("")),
             ("SandboxKey", .string(running ? (network.networkNamespace ?? "") : "")),
             ("Ports", .object(ports)),
-            ("Gateway", .string(running ? network.gateway : "")),
-            ("IPAddress", .string(ip)),
-            ("IPPrefixLen", .int(running ? network.prefixLength : 0)),
-            ("MacAddress", .string(running ? network.macAddress : "")),
+            ("Gateway", .string(onBridge ? network.gateway : "")),
+            ("IPAddress", .string(onBridge ? network.ipAddress : "")),
+            ("IPPrefixLen", .int(onBridge ? network.prefixLength : 0)),
+            ("MacAddress", .string(onBridge ? network.macAddress : "")),
             ("Networks", .object(networks)),
         ])
     }

@@ -82,7 +82,8 @@ struct ContainerRow {
                 return noTrunc ? name : Self.ellipsis(name, 15)
             }.joined(separator: ","))),
             ("Names", .string(record.name)),
-            ("Networks", .string(record.hostConfig.networkMode)),
+            ("Networks", .string(record.endpointsConfig.isEmpty ? record.hostConfig.networkMode
+                                                                : record.endpointsConfig.map(\.network).joined(separator: ","))),
             ("Ports", .string(Self.ports(record))),
             ("RunningFor", .string(HumanUnits.since(record.created))),
             ("Size", .string("0B")),

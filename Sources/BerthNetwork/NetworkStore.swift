@@ -1,0 +1,219 @@
+import Foundation
+
+/// A network as `network ls` and `network inspect` show it: Docker's three predefined networks
+/// (`bridge`, `host`, `none`) and the bridge networks users create.
+public struct NetworkDefinition: Codable, Hashable, Sendable {
+    /// 64 hex digits, like Docker's network IDs.
+    public var id: String
+    public var created: Date
+    /// `bridge`, `host` or `null` (Docker's driver names).
+    public var driver: String
+    public var labels: [String: String]
+    /// The bridge a `bridge`-driver network puts containers on; nil for `host` and `none`.
+    public var bridge: BridgeNetwork?
+    public var name: String
+
+    /// Whether Docker creates this network itself (it cannot be removed).
+    public var isPredefined: Bool { NetworkStore.predefinedNames.contains(name) }
+}
+
+/// The networks under `<root>/network/networks/<name>.json`. The predefined ones are written on
+/// first use so their IDs stay the same from one command to the next, as a daemon's would.
+public final class NetworkStore {
+    public static let predefinedNames = ["bridge", "host", "none"]
+    /// Where user networks get their /16 from when `--subnet` is not given: clear of `berth0`
+    /// (10.77), the test bridges (10.78, 10.79) and Podman's defaults (10.88, 10.89).
+    static let subnetPool: [String] = (80...87).map { "10.\($0).0.0/16" } + (90...127).map { "10.\($0).0.0/16" }
+
+    private let directory: String
+    private let lock: StateLock
+
+    public init(root: String) throws {
+        directory = "\(root)/network/networks"
+        lock = StateLock(path: "\(root)/network/lock")
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw NetworkError.io(path: directory, reason: "\(error)")
+        }
+    }
+
+    /// Every network, predefined ones first, then by name.
+    public func list() throws -> [NetworkDefinition] {
+        try lock.withLock { try loadAll() }
+    }
+
+    /// A network by name, full ID or unique ID prefix (Docker's lookup order).
+    public func find(_ reference: String) throws -> NetworkDefinition {
+        let all = try list()
+        if let byName = all.first(where: { $0.name == reference }) { return byName }
+        if let byID = all.first(where: { $0.id == reference }) { return byID }
+        let matches = all.filter { !reference.isEmpty && $0.id.hasPrefix(reference) }
+        if matches.count > 1 { throw NetworkError.ambiguousNetwork(reference) }
+        guard let match = matches.first else { throw NetworkError.unknownNetwork(reference) }
+        return match
+    }
+
+    /// Creates a bridge network on `br-<id prefix>` with the given subnet, or the first free /16 of
+    /// the pool; the gateway defaults to the subnet's first address. Nothing exists on the host
+    /// until a container attaches (the bridge plugin creates the bridge then).
+    public func create(name: String, subnet: String?, gateway: String?, labels: [String: String])
+        throws -> NetworkDefinition {
+        guard Self.isValidName(name) else { throw NetworkError.invalidNetworkName(name) }
+        return try lock.withLock {
+            let existing = try loadAll()
+            if existing.contains(where: { $0.name == name }) { throw NetworkError.networkExists(name) }
+            let taken = existing.compactMap { $0.bridge.flatMap { IPv4Network($0.subnet) } }
+                + (try Self.hostSubnets()).map(\.network)
+            let chosen: IPv4Network
+            if let subnet {
+                guard let requested = IPv4Network(subnet), requested.prefixLength <= 30,
+                      requested.address & ~IPv4Network.mask(requested.prefixLength) == 0
+                else { throw NetworkError.invalidSubnet(subnet) }
+                if let clash = existing.first(where: { $0.bridge.flatMap { IPv4Network($0.subnet) }?.overlaps(requested) == true }) {
+                    throw NetworkError.subnetInUse(subnet: subnet, interface: "network \(clash.name)")
+                }
+                chosen = requested
+            } else {
+                guard let free = Self.subnetPool.compactMap(IPv4Network.init).first(where: { candidate in
+                    !taken.contains { $0.overlaps(candidate) }
+                }) else { throw NetworkError.poolExhausted }
+                chosen = free
+            }
+            let gatewayAddress = gateway ?? IPv4Network.format(chosen.address + 1)
+            guard let parsedGateway = IPv4Network(gatewayAddress), parsedGateway.prefixLength == 32,
+                  chosen.contains(parsedGateway.address)
+            else { throw NetworkError.invalidGateway(gateway: gatewayAddress, subnet: chosen.description) }
+            let id = Self.randomID()
+            let definition = NetworkDefinition(
+                id: id, created: Date(), driver: "bridge", labels: labels,
+                bridge: BridgeNetwork(name: name, cniName: "berth-\(id.prefix(12))", bridge: "br-\(id.prefix(12))",
+                                      subnet: chosen.description, gateway: gatewayAddress, embeddedDNS: true),
+                name: name)
+            try save(definition)
+            return definition
+        }
+    }
+
+    /// Removes a user network's definition; the caller has checked that no container uses it.
+    func removeDefinition(_ name: String) throws {
+        let path = "\(directory)/\(name).json"
+        if unlink(path) != 0, errno != ENOENT {
+            throw NetworkError.io(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    /// Docker's rule for network names.
+    public static func isValidName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.count <= 128 else { return false }
+        let alphanumeric = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        let allowed = alphanumeric.union(CharacterSet(charactersIn: "_.-"))
+        return alphanumeric.contains(first) && name.unicodeScalars.allSatisfy(allowed.contains)
+    }
+
+    // MARK: - Files
+
+    private func loadAll() throws -> [NetworkDefinition] {
+        var networks: [NetworkDefinition] = []
+        for name in Self.predefinedNames {
+            networks.append(try load(name) ?? (try savePredefined(name)))
+        }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw NetworkError.io(path: directory, reason: "\(error)")
+        }
+        for file in names.sorted() where file.hasSuffix(".json") {
+            let name = String(file.dropLast(5))
+            if Self.predefinedNames.contains(name) { continue }
+            if let definition = try load(name) { networks.append(definition) }
+        }
+        return networks
+    }
+
+    private func load(_ name: String) throws -> NetworkDefinition? {
+        let path = "\(directory)/\(name).json"
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        do {
+            return try Self.decoder.decode(NetworkDefinition.self, from: data)
+        } catch {
+            throw NetworkError.stateCorrupt(path: path, reason: "\(error)")
+        }
+    }
+
+    private func savePredefined(_ name: String) throws -> NetworkDefinition {
+        let definition = NetworkDefinition(
+            id: Self.randomID(), created: Date(), driver: ["bridge": "bridge", "host": "host"][name] ?? "null",
+            labels: [:], bridge: name == "bridge" ? .default : nil, name: name)
+        try save(definition)
+        return definition
+    }
+
+    private func save(_ definition: NetworkDefinition) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let data: Data
+        do {
+            data = try encoder.encode(definition)
+        } catch {
+            throw NetworkError.io(path: directory, reason: "\(error)")
+        }
+        try StateFile.write(data, to: "\(directory)/\(definition.name).json")
+    }
+
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    private static func randomID() -> String {
+        (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+
+    /// The IPv4 subnets on this host's interfaces, so a new network avoids the LAN, a VPN or
+    /// Docker's own bridges.
+    static func hostSubnets() throws -> [(interface: String, network: IPv4Network)] {
+        let listing = try Command.check("ip", ["-o", "-4", "addr", "show"]).stdoutText
+        return listing.split(separator: "\n").compactMap { line in
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard words.count >= 4, words[2] == "inet", let network = IPv4Network(String(words[3])) else { return nil }
+            return (String(words[1]), network)
+        }
+    }
+}
+
+/// An exclusive flock on one file, shared by every `berth` process using the same root.
+struct StateLock {
+    let path: String
+
+    func withLock<T>(_ body: () throws -> T) throws -> T {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw NetworkError.io(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw NetworkError.io(path: path, reason: String(cString: strerror(errno))) }
+        }
+        return try body()
+    }
+}
+
+/// Writes state files through a temporary file, fsync and rename, so a crash leaves the old or
+/// the new content.
+enum StateFile {
+    static func write(_ data: Data, to path: String, mode: mode_t = 0o600) throws {
+        let temporary = "\(path).tmp"
+        let handle = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard handle >= 0 else { throw NetworkError.io(path: temporary, reason: String(cString: strerror(errno))) }
+        let written = data.withUnsafeBytes { Glibc.write(handle, $0.baseAddress, $0.count) }
+        let synced = written == data.count && fsync(handle) == 0
+        let reason = String(cString: strerror(errno))
+        close(handle)
+        guard synced else { throw NetworkError.io(path: temporary, reason: reason) }
+        guard rename(temporary, path) == 0 else {
+            throw NetworkError.io(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+}
