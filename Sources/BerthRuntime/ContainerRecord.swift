@@ -115,6 +115,9 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var mountSpecs: [String] = []
         /// `--tmpfs` mounts: path → options (Docker's HostConfig.Tmpfs).
         public var tmpfs: [String: String] = [:]
+        /// `--log-driver` and `--log-opt` (Docker's HostConfig.LogConfig); nil is Docker's default,
+        /// json-file without options (and what records written before these flags decode to).
+        public var logConfig: LogConfig?
 
         public init(autoRemove: Bool = false, networkMode: String = "bridge", publish: [String] = [], memory: Int64 = 0,
                     nanoCPUs: Int64 = 0, pidsLimit: Int64? = nil, readonlyRootfs: Bool = false, capAdd: [String] = [],

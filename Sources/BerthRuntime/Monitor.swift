@@ -78,7 +78,7 @@ extension ContainerRuntime {
                 return 128
             }
             // The log exists before `started` is reported, so a foreground caller can open it at once.
-            let log = (try? LogWriter(path: containers.logPath(of: id))) ?? (try? LogWriter(path: "/dev/null"))
+            let log = LogWriter.forContainer(path: containers.logPath(of: id), config: record.hostConfig.logConfig ?? LogConfig())
             if isFirstRun { report("started") }
             isFirstRun = false
             let startedAt = Date()
@@ -190,6 +190,7 @@ extension ContainerRuntime {
     /// container, then records the exit and releases the container.
     private func finishRun(_ record: ContainerRecord, io: ContainerIO, log: LogWriter?) throws -> Int32 {
         io.relay(into: log)
+        log?.close()
         let exitCode = waitForContainer(record.state.pid)
         let oomKilled = exitCode == 137 && Self.oomKilled(record)
         releaseResources(record)

@@ -112,6 +112,12 @@ struct ContainerCreateOptions: ParsableArguments {
     @Option(name: .customLong("stop-timeout"), help: ArgumentHelp("Timeout (in seconds) to stop a container.", valueName: "int"))
     var stopTimeout: Int?
 
+    @Option(name: .customLong("log-driver"), help: ArgumentHelp("Logging driver for the container (json-file, none).", valueName: "string"))
+    var logDriver: String?
+
+    @Option(name: .customLong("log-opt"), help: ArgumentHelp("Log driver options (max-size=10m, max-file=3).", valueName: "list"))
+    var logOpt: [String] = []
+
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The image, then the command and its arguments.", valueName: "image [command] [arg...]"))
     var imageAndCommand: [String] = []
 
@@ -158,6 +164,7 @@ struct ContainerCreateOptions: ParsableArguments {
         hostConfig.capAdd = capAdd
         hostConfig.capDrop = capDrop
         hostConfig.privileged = privileged
+        hostConfig.logConfig = try LogConfig(driver: logDriver, options: logOpt)
         hostConfig.binds = volume
         hostConfig.mountSpecs = mount
         var mounts: [MountPoint] = []

@@ -52,7 +52,7 @@ enum ContainerInspectJSON {
             ("ResolvConfPath", .string(directory + "/resolv.conf")),
             ("HostnamePath", .string(directory + "/hostname")),
             ("HostsPath", .string(directory + "/hosts")),
-            ("LogPath", .string(runtime.containers.logPath(of: record.id))),
+            ("LogPath", .string(record.hostConfig.logConfig?.isReadable ?? true ? runtime.containers.logPath(of: record.id) : "")),
             ("Name", .string("/" + record.name)),
             ("RestartCount", .int(Int64(record.state.restartCount))),
             ("Driver", .string("overlay")),
@@ -108,7 +108,10 @@ enum ContainerInspectJSON {
         let host = record.hostConfig
         var members: [(String, JSONValue)] = [
             ("Binds", host.binds.isEmpty ? .null : .strings(host.binds)),
-            ("LogConfig", .object([("Type", .string("json-file")), ("Config", .object([]))])),
+            ("LogConfig", .object([
+                ("Type", .string(host.logConfig?.type ?? "json-file")),
+                ("Config", .object((host.logConfig?.config ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ])),
             ("NetworkMode", .string(host.networkMode)),
             ("PortBindings", .object(portBindings(record))),
             ("RestartPolicy", .object([("Name", .string(host.restartPolicy.name)),

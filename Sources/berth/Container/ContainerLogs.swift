@@ -55,11 +55,17 @@ struct ContainerLogs: ParsableCommand {
     func run() throws {
         let runtime = try global.openRuntime()
         let record = try runtime.container(container)
+        guard record.hostConfig.logConfig?.isReadable ?? true else {
+            printError("Error response from daemon: configured logging driver does not support reading")
+            throw ExitCode(1)
+        }
         let path = runtime.containers.logPath(of: record.id)
         guard access(path, F_OK) == 0 else { return }
         let sinceDate = since.flatMap { TimeArgument.parse($0) }
         let untilDate = until.flatMap { TimeArgument.parse($0) }
-        let reader = try LogReader(path: path)
+        // Rotated files first, oldest first; following never holds the writer back (Docker's
+        // followers do not either), so a follower far behind may miss whole rotated files.
+        let reader = try LogReader(path: path, includingRotated: true, lossless: false)
         var entries = inWindow(reader.readAvailable(), since: sinceDate, until: untilDate)
         if let count = Int(tail), count >= 0 { entries = Array(entries.suffix(count)) }
         write(entries)
