@@ -159,6 +159,8 @@ final class ContainerIO {
             clients[index].decoder.append(buffer[0..<count])
         } else if count == 0 || errno != EINTR {
             clients[index].connected = false
+            // A client that goes away (killed, say) ends its input as closing its stdin would.
+            handle(.closeInput)
         }
     }
 

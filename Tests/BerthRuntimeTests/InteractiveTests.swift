@@ -45,17 +45,27 @@ struct InteractiveTests {
         let process = Process()
         private let input = Pipe()
         private let output = Pipe()
+        private var bytes: [UInt8] = []
+        /// Where the next `waitFor` starts looking: just after the last match.
+        private var cursor = 0
+        /// The terminal berth itself runs on (script's).
+        private(set) var hostTerminal = ""
+
         /// Everything the terminal showed so far.
-        private(set) var screen = ""
+        var screen: String { String(decoding: bytes, as: UTF8.self) }
 
         init(_ fixture: RuntimeFixture, _ arguments: String, rows: Int = 30, columns: Int = 100) throws {
-            let command = "stty rows \(rows) cols \(columns); exec \(RuntimeFixture.berthBinary ?? "") --root \(fixture.root) \(arguments)"
+            let command = "stty rows \(rows) cols \(columns); tty; exec \(RuntimeFixture.berthBinary ?? "") --root \(fixture.root) \(arguments)"
             process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
             process.arguments = ["-qfec", command, "/dev/null"]
             process.standardInput = input
             process.standardOutput = output
             process.standardError = output
             try process.run()
+            let start = cursor
+            if waitFor("\r\n") {
+                hostTerminal = String(decoding: bytes[start..<cursor - 2], as: UTF8.self)
+            }
         }
 
         /// Types `text` (a key like Ctrl-C is its control character).
@@ -63,30 +73,45 @@ struct InteractiveTests {
             input.fileHandleForWriting.write(Data(text.utf8))
         }
 
-        /// Reads the terminal until it shows `text` after what was seen before; false if the
+        /// Reads the terminal until it shows `text` after the previous match; false if the
         /// session ends (or a minute passes, a safety net against a hung test) first.
         @discardableResult
-        func waitFor(_ text: String) -> Bool {
-            let start = screen.endIndex
+        func waitFor(_ text: String) -> Bool { next(text) != nil }
+
+        /// What the terminal shows from the previous match up to and including `text`; nil if the
+        /// session ends (or a minute passes) first.
+        func next(_ text: String) -> String? {
+            let start = cursor
+            let wanted = Array(text.utf8)
             let deadline = Date().addingTimeInterval(60)
             let descriptor = output.fileHandleForReading.fileDescriptor
             var buffer = [UInt8](repeating: 0, count: 4096)
-            while !screen[start...].contains(text) {
-                guard Date() < deadline else { return false }
+            while true {
+                if let end = find(wanted) {
+                    cursor = end
+                    return String(decoding: bytes[start..<end], as: UTF8.self)
+                }
+                guard Date() < deadline else { return nil }
                 var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)]
-                guard poll(&fds, 1, 200) >= 0 else { continue }
-                guard fds[0].revents != 0 else { continue }
+                guard poll(&fds, 1, 200) > 0 else { continue }
                 let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-                if count <= 0 { return screen[start...].contains(text) }
-                screen += String(decoding: buffer[0..<count], as: UTF8.self)
+                if count <= 0 { return nil }
+                bytes += buffer[0..<count]
             }
-            return true
+        }
+
+        /// The end of the first occurrence of `wanted` at or after the cursor.
+        private func find(_ wanted: [UInt8]) -> Int? {
+            guard bytes.count - cursor >= wanted.count else { return nil }
+            for start in cursor...(bytes.count - wanted.count) where bytes[start..<start + wanted.count].elementsEqual(wanted) {
+                return start + wanted.count
+            }
+            return nil
         }
 
         /// Waits for the session to end; berth's exit status (script passes it on).
         func finish() -> Int32 {
-            let rest = output.fileHandleForReading.readDataToEndOfFile()
-            screen += String(decoding: rest, as: UTF8.self)
+            bytes += output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             try? input.fileHandleForWriting.close()
             return process.terminationStatus
@@ -112,6 +137,28 @@ struct InteractiveTests {
         #expect(started.status == 0)
         #expect(started.stdout == "PIPED\n", "\(started.stderr)")
         #expect(try berth(fixture, "logs", "upper").stdout == "PIPED\n")
+        // StdinOnce: when the attached client goes away (here killed), the container's stdin ends.
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: RuntimeFixture.berthBinary ?? "")
+        client.arguments = ["--root", fixture.root, "run", "-i", "--name", "orphan", "--network", "none", "busybox", "cat"]
+        let held = Pipe()
+        client.standardInput = held
+        client.standardOutput = FileHandle.nullDevice
+        try client.run()
+        var status = ""
+        for _ in 0..<200 where status != "running\n" {
+            status = try berth(fixture, "inspect", "--format", "{{.State.Status}}", "orphan").stdout
+            usleep(50_000)
+        }
+        #expect(status == "running\n")
+        kill(client.processIdentifier, SIGKILL)
+        client.waitUntilExit()
+        for _ in 0..<200 where status != "exited 0\n" {
+            status = try berth(fixture, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "orphan").stdout
+            usleep(50_000)
+        }
+        #expect(status == "exited 0\n")
+        try held.fileHandleForWriting.close()
         // Many chunks through a container that writes as it reads: neither side stalls the other.
         let large = String(repeating: "0123456789abcdef\n", count: 40_000)
         let echoed = try berth(fixture, ["run", "-i", "--rm", "--network", "none", "busybox", "cat"], input: large)
@@ -180,6 +227,16 @@ struct InteractiveTests {
         #expect(session.waitFor("/dev/pts/"))
         session.type("stty size\r")
         #expect(session.waitFor("33 101\r\n"))
+        // A new size of berth's own terminal (SIGWINCH) reaches the container's.
+        #expect(session.hostTerminal.hasPrefix("/dev/pts/"))
+        #expect(try runCommand("stty", "-F", session.hostTerminal, "rows", "40", "cols", "120") == 0)
+        var resized = false
+        for _ in 0..<100 where !resized {
+            session.type("stty size\r")
+            guard let answer = session.next("/ # ") else { break }
+            resized = answer.contains("\r\n40 120\r\n")
+        }
+        #expect(resized)
         // Typing is echoed by the container's terminal; the answer follows.
         session.type("echo $((6*7))\r")
         #expect(session.waitFor("echo $((6*7))\r\n42\r\n"))
