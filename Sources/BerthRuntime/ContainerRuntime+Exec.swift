@@ -44,13 +44,16 @@ extension ContainerRuntime {
     }
 
     /// Runs a command on a new pseudo-terminal in a running container (`exec -t`): `relay` gets
-    /// the terminal's master and copies between it and the caller until the master reads its end.
-    /// Returns the command's exit status.
+    /// the terminal's master and whether the command has exited, and copies between the master
+    /// and the caller until the master reads its end, or the command has exited and its output is
+    /// drained (a background process it started may keep the terminal open). Returns the
+    /// command's exit status.
     ///
     /// runc hands the master over only when it detaches (`--console-socket` needs `--detach`), so
     /// this process becomes a child subreaper: the command, orphaned when runc exits, is
     /// reparented here and its exit status waited for.
-    public func exec(_ reference: String, _ options: ExecOptions, terminal relay: (Int32) -> Void) throws -> Int32 {
+    public func exec(_ reference: String, _ options: ExecOptions,
+                     terminal relay: (_ master: Int32, _ hasExited: @escaping @Sendable () -> Bool) -> Void) throws -> Int32 {
         let record = try container(reference)
         guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
         var process = try execProcess(record, options)
@@ -87,13 +90,9 @@ extension ContainerRuntime {
               let pid = Int32(String(decoding: pidText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw RuntimeError.runtime("runc exec did not write the process's pid")
         }
-        relay(master)
-        var waitStatus: Int32 = 0
-        while waitpid(pid, &waitStatus, 0) < 0 {
-            // Not reparented here (no subreaper): the status is unknown.
-            if errno != EINTR { return 255 }
-        }
-        return Spawn.decode(waitStatus)
+        let exit = ChildExit(pid)
+        relay(master) { exit.hasExited }
+        return exit.status()
     }
 
     /// The process `exec` runs: the container's process settings with the command and the
@@ -141,5 +140,38 @@ extension ContainerRuntime {
         // runc reports its own failure (the command could not be started) in its log.
         if status == 255, let message = Runc.lastError(inLog: logFile) { throw RuntimeError.execFailed(message) }
         return status
+    }
+}
+
+/// Waits for a child process on a thread of its own, so that others can ask whether it exited.
+private final class ChildExit: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var exitStatus: Int32?
+
+    init(_ pid: pid_t) {
+        Thread { [self] in
+            var raw: Int32 = 0
+            var result: pid_t
+            repeat { result = waitpid(pid, &raw, 0) } while result < 0 && errno == EINTR
+            condition.lock()
+            // Not reparented here (no subreaper): the status is unknown.
+            exitStatus = result == pid ? Spawn.decode(raw) : 255
+            condition.broadcast()
+            condition.unlock()
+        }.start()
+    }
+
+    var hasExited: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return exitStatus != nil
+    }
+
+    /// Waits for the exit; the status as a shell reports it.
+    func status() -> Int32 {
+        condition.lock()
+        defer { condition.unlock() }
+        while exitStatus == nil { condition.wait() }
+        return exitStatus ?? 255
     }
 }

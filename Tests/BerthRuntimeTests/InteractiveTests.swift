@@ -291,6 +291,10 @@ struct InteractiveTests {
         let plain = try berth(fixture, "exec", "-t", "box", "sh", "-c", "tty; exit 5")
         #expect(plain.status == 5)
         #expect(plain.stdout.hasPrefix("/dev/pts/") && plain.stdout.hasSuffix("\r\n"), "\(plain.stderr)")
+        // A background process that keeps the terminal open does not hold exec past its command.
+        let background = try berth(fixture, "exec", "-t", "box", "sh", "-c", "sleep 1000 & echo bg; exit 6")
+        #expect(background.status == 6)
+        #expect(background.stdout == "bg\r\n")
         #expect(try berth(fixture, "inspect", "--format", "{{.State.Status}}", "box").stdout == "running\n")
     }
 

@@ -62,8 +62,9 @@ struct ContainerExec: ParsableCommand {
     }
 
     /// Copies between this process's stdio and the command's terminal (its master) until the
-    /// command's side closes; with `-i`, this process's terminal is raw and stdin is forwarded.
-    private func relay(master: Int32) {
+    /// terminal closes, or the command has exited and nothing more is to be read; with `-i`, this
+    /// process's terminal is raw and stdin is forwarded.
+    private func relay(master: Int32, hasExited: @escaping @Sendable () -> Bool) {
         let raw = interactive ? RawTerminal(0) : nil
         defer { raw?.restore() }
         if interactive {
@@ -73,6 +74,13 @@ struct ContainerExec: ParsableCommand {
         defer { windowChanges.cancel() }
         TerminalRelay.copyOutput { buffer in
             while true {
+                var fds = [pollfd(fd: master, events: Int16(POLLIN), revents: 0)]
+                let ready = poll(&fds, 1, 100)
+                if ready < 0, errno == EINTR { continue }
+                if ready == 0 {
+                    if hasExited() { return 0 }
+                    continue
+                }
                 let count = buffer.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
                 if count < 0, errno == EINTR { continue }
                 // EIO once the command's side of the terminal is closed.
