@@ -109,9 +109,7 @@ extension RegistryClient {
     private func downloadOnce(_ descriptor: Descriptor, from repository: String, into content: ContentStore,
                               progress: (@Sendable (Int) -> Void)?) async throws {
         let response = try await expect([200], .GET, "/v2/\(repository)/blobs/\(descriptor.digest)")
-        // The store's own ingest directory: same filesystem, cleaned of leftovers by the store.
-        let ingest = (content.root as NSString).deletingLastPathComponent + "/ingest"
-        let temporary = "\(ingest)/pull-\(UUID().uuidString)"
+        let temporary = content.newIngestPath()
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RegistryClientError.localFile(path: temporary, reason: String(cString: strerror(errno))) }
         var committed = false
@@ -148,9 +146,7 @@ extension RegistryClient {
         guard count == descriptor.size else {
             throw RegistryClientError.protocolViolation("blob \(descriptor.digest) is \(count) bytes, its descriptor says \(descriptor.size)")
         }
-        guard rename(temporary, content.path(of: descriptor.digest)) == 0 else {
-            throw RegistryClientError.localFile(path: content.path(of: descriptor.digest), reason: String(cString: strerror(errno)))
-        }
+        try content.commit(ingested: temporary, as: descriptor.digest)
         committed = true
     }
 

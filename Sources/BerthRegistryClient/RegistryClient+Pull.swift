@@ -19,8 +19,17 @@ extension RegistryClient {
     /// entry for `platform`), then config and layers, three at a time, each verified against its
     /// digest and each layer against its diff ID. The image is registered only once everything is
     /// in place, then tagged (for a pull by tag) and given its RepoDigest.
+    /// The whole pull holds the store's writer lock: a `gc` elsewhere waits instead of taking
+    /// blobs that are downloaded but not yet registered.
     public func pull(_ reference: Reference, into store: Store, platform: Platform = .current,
                      observer: TransferObserver? = nil) async throws -> PullResult {
+        try await store.withWriterLock {
+            try await pullUnderWriterLock(reference, into: store, platform: platform, observer: observer)
+        }
+    }
+
+    private func pullUnderWriterLock(_ reference: Reference, into store: Store, platform: Platform,
+                                     observer: TransferObserver?) async throws -> PullResult {
         let repository = reference.path
         let top = try await fetchManifest(repository, reference: reference.digest?.description ?? reference.tag ?? Reference.defaultTag)
         var fetched = top

@@ -7,8 +7,8 @@ import Glibc
 /// Mark and sweep over the registry's storage: every blob a manifest of any repository refers
 /// to (the manifest itself, its config and layers, an index's children, recursively) is kept;
 /// every other blob is removed, with the repository links that pointed at it. Manifests stored
-/// only by digest count like tagged ones. Run it while the registry takes no pushes, as with
-/// distribution's `garbage-collect`: a push in flight has blobs no manifest names yet.
+/// only by digest count like tagged ones. A push in flight has blobs no manifest names yet, so
+/// collection refuses to run while a server serves the storage (a dry run only reads).
 public struct RegistryGarbageCollector {
     /// One unreferenced blob.
     public struct Removal: Equatable, Sendable {
@@ -52,7 +52,10 @@ public struct RegistryGarbageCollector {
     }
 
     /// Removes unreferenced blobs (only lists them when `dryRun`), calling `removing` for each.
-    public func collect(dryRun: Bool, removing: (Removal) -> Void = { _ in }) -> Report {
+    /// Fails with `registryServing` when a server runs on the storage, unless `dryRun`.
+    public func collect(dryRun: Bool, removing: (Removal) -> Void = { _ in }) throws -> Report {
+        let exclusive = dryRun ? nil : try ServingLock.collecting(root: storage.root)
+        defer { withExtendedLifetime(exclusive) {} }
         let marked = markReferenced()
         let directory = "\(storage.root)/blobs/sha256"
         var removed: [Removal] = []

@@ -30,6 +30,8 @@ public struct RegistryServer: Sendable {
     /// Serves until the task is cancelled (or, with `handleSignals`, until SIGTERM or SIGINT).
     /// `onListening` receives the bound port once the server accepts connections.
     public func run(handleSignals: Bool = false, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let serving = try ServingLock.serving(root: storage.root)
+        defer { withExtendedLifetime(serving) {} }
         let responder = RegistryResponder(
             storage: storage, access: configuration.access, maximumManifestSize: configuration.maximumManifestSize,
             logger: logger)

@@ -24,6 +24,8 @@ public enum RegistryServerError: Error, CustomStringConvertible, Equatable {
     case invalidHtpasswd(path: String, line: Int, reason: String)
     case storage(path: String, operation: String, errno: Int32)
     case tls(String)
+    /// `registry gc` found a server running on the root.
+    case registryServing(root: String)
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum RegistryServerError: Error, CustomStringConvertible, Equatable {
             return "registry storage: cannot \(operation) \(path): \(String(cString: strerror(errno)))"
         case .tls(let reason):
             return "TLS setup failed: \(reason) (check --tls-cert and --tls-key)"
+        case .registryServing(let root):
+            return "a registry is serving \(root): stop `berth registry serve` first, garbage collection would remove the blobs of uploads in progress (--dry-run works while it serves)"
         }
     }
 }

@@ -100,6 +100,20 @@ public final class ContentStore: @unchecked Sendable {
         return (digest, hashing.count)
     }
 
+    /// A fresh path in the ingest directory, for a writer that verifies content itself as it
+    /// arrives (a download); `commit(ingested:as:)` moves it into place. The writer holds the
+    /// store's writer lock (`Store.withWriterLock`), so garbage collection leaves the file alone.
+    public func newIngestPath() -> String {
+        "\(ingestDirectory)/\(UUID().uuidString)"
+    }
+
+    /// Commits an ingest file whose content the caller verified against `digest`.
+    public func commit(ingested path: String, as digest: Digest) throws {
+        let final = self.path(of: digest)
+        try FileSystem.makeDirectories("\(root)/\(digest.algorithm)")
+        guard rename(path, final) == 0 else { throw StoreError.lastIO("rename", final) }
+    }
+
     /// All stored blob digests.
     public func list() throws -> [Digest] {
         let directory = root + "/sha256"

@@ -21,6 +21,15 @@ final class StoreLock {
         return try body()
     }
 
+    /// Takes the lock shared until `unlock`, for a holder that spans suspension points.
+    func lockShared() throws {
+        try lock(LOCK_SH)
+    }
+
+    func unlock() {
+        flock(fd, LOCK_UN)
+    }
+
     func withExclusive<T>(_ body: () throws -> T) throws -> T {
         try lock(LOCK_EX)
         defer { flock(fd, LOCK_UN) }

@@ -74,17 +74,17 @@ import Testing
             orphan = try await registry.pushBlob("gc/app", Data("nobody refers to me".utf8))
         }
         let collector = RegistryGarbageCollector(storage: try RegistryStorage(root: root))
-        let dryRun = collector.collect(dryRun: true)
+        let dryRun = try collector.collect(dryRun: true)
         #expect(dryRun.removed.map(\.digest) == [orphan])
         #expect(FileIO.exists(collector.storage.blobPath(orphan)))
 
-        let report = collector.collect(dryRun: false)
+        let report = try collector.collect(dryRun: false)
         #expect(report.removed.map(\.digest) == [orphan])
         #expect(report.removedBytes == 19)
         #expect(!FileIO.exists(collector.storage.blobPath(orphan)))
         #expect(!FileIO.exists(collector.storage.layerLinkPath("gc/app", orphan)))
         for digest in kept { #expect(FileIO.exists(collector.storage.blobPath(digest)), "\(digest) removed") }
-        #expect(collector.collect(dryRun: false).removed.isEmpty)
+        #expect(try collector.collect(dryRun: false).removed.isEmpty)
     }
 
     @Test func servesTLS() async throws {

@@ -261,11 +261,15 @@ struct RegistryServerTests {
         let upload = try Command.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data-binary", "orphan blob",
                                               "http://\(server.address)/v2/berth-it/gc/blobs/uploads/?digest=\(digest)"])
         #expect(upload.out == "201")
-        server.stop()
-
+        // While the server runs, a collection could take an upload in progress: refused; a dry run only reads.
+        let whileServing = try Command.run(BerthSandbox.binary, ["registry", "gc", "--root", server.storage])
+        #expect(!whileServing.succeeded && whileServing.err.contains("a registry is serving"), "\(whileServing)")
+        #expect(FileManager.default.fileExists(atPath: server.storage + "/blobs/sha256/" + digest.encoded))
         let dryRun = try Command.run(BerthSandbox.binary, ["registry", "gc", "--root", server.storage, "--dry-run"])
         #expect(dryRun.succeeded, "\(dryRun)")
         #expect(dryRun.out.contains("would delete blob \(digest)"))
+        _ = server.stop()
+
         let gc = try Command.run(BerthSandbox.binary, ["registry", "gc", "--root", server.storage])
         #expect(gc.out.contains("deleted blob \(digest)"), "\(gc)")
         #expect(gc.out.contains("removed 1 blobs"), "\(gc)")

@@ -55,7 +55,7 @@ struct RegistryServe: AsyncParsableCommand {
 struct RegistryGC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc", abstract: "Remove blobs that no manifest refers to.",
-        discussion: "Run it while the registry takes no pushes: an upload in progress has blobs no manifest names yet.")
+        discussion: "Refuses while `berth registry serve` runs on the same root: an upload in progress has blobs no manifest names yet.")
 
     @Option(help: ArgumentHelp("Directory holding the registry's storage.", valueName: "dir"))
     var root: String
@@ -66,7 +66,7 @@ struct RegistryGC: ParsableCommand {
     func run() throws {
         let storage = try RegistryStorage(root: root)
         let collector = RegistryGarbageCollector(storage: storage)
-        let report = collector.collect(dryRun: dryRun) { removal in
+        let report = try collector.collect(dryRun: dryRun) { removal in
             print("\(dryRun ? "would delete" : "deleted") blob \(removal.digest) (\(removal.size) bytes)")
         }
         let verb = dryRun ? "would remove" : "removed"
