@@ -226,7 +226,7 @@ extension Builder {
                                               workingDirectory: config.WorkingDir ?? "/", user: config.User ?? "",
                                               network: network, mounts: mounts)
         let status = try BuildStepRunner.run(process, lowers: lowers, directory: directory, runcBinary: runcBinary,
-                                             stateRoot: buildRoot + "/runc", output: lines.append)
+                                             stateRoot: buildRoot + "/runc", berthRoot: store.root, output: lines.append)
         lines.finish()
         if status != 0 {
             let shown = arguments.joined(separator: " ")
@@ -317,19 +317,16 @@ extension Builder {
         return path
     }
 
-    /// Removes what builds killed mid-step left behind: their RUN containers, mounts and
-    /// staging directories (those whose process is gone).
+    /// Removes what builds killed mid-step left behind: their RUN containers, network
+    /// attachments, mounts and staging directories (those whose process is gone).
     func removeLeftovers() {
         let directory = buildRoot + "/tmp"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
             guard let pid = name.split(separator: "-").first.flatMap({ Int32($0) }), pid != getpid(),
                   kill(pid, 0) != 0, errno == ESRCH else { continue }
             let path = directory + "/" + name
-            try? Runc(binary: runcBinary, stateRoot: buildRoot + "/runc").delete(BuildStepRunner.containerID(directory: path),
-                                                                                force: true)
-            for mountPoint in [path + "/rootfs", path] {
-                while umount2(mountPoint, Int32(MNT_DETACH)) == 0 {}
-            }
+            BuildStepRunner.cleanUp(directory: path, runcBinary: runcBinary, stateRoot: buildRoot + "/runc",
+                                    berthRoot: store.root)
             try? FileManager.default.removeItem(atPath: path)
         }
     }

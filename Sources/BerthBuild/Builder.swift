@@ -26,14 +26,14 @@ public struct BuildRequest: Sendable {
     public var noCache: Bool
     /// SOURCE_DATE_EPOCH: every timestamp in the image is clamped to it, so builds reproduce.
     public var sourceDateEpoch: Int64?
-    /// RUN's default network: `host` or `none`.
+    /// RUN's default network: `default` (the bridge, as in Docker), `host` or `none`.
     public var network: String
     /// `--secret id=…,src=…`: files RUN --mount=type=secret can read, by id.
     public var secrets: [String: String]
 
     public init(contextDirectory: String, dockerfile: String, dockerfileName: String = "Dockerfile",
                 tags: [Reference] = [], buildArgs: [String: String] = [:], labels: [String: String] = [:],
-                target: String? = nil, noCache: Bool = false, sourceDateEpoch: Int64? = nil, network: String = "host",
+                target: String? = nil, noCache: Bool = false, sourceDateEpoch: Int64? = nil, network: String = "default",
                 secrets: [String: String] = [:]) {
         self.contextDirectory = contextDirectory
         self.dockerfile = dockerfile

@@ -1,3 +1,4 @@
+import BerthNetwork
 import BerthOCI
 import Foundation
 import Glibc
@@ -13,7 +14,8 @@ public enum BuildStepRunner {
         public var workingDirectory: String
         /// The USER value (`name`, `uid`, `name:group`, `uid:gid`; empty means root).
         public var user: String
-        /// `host` shares the host's network; `none` gives a network namespace with only loopback.
+        /// `host` shares the host's network; `none` gives a network namespace with only loopback;
+        /// `bridge` (what Docker's `default` means for RUN) attaches the step to the default bridge.
         public var network: String
         /// Extra mounts (RUN --mount), which are not part of the step's layer.
         public var mounts: [Mount]
@@ -52,16 +54,22 @@ public enum BuildStepRunner {
         }
     }
 
+    /// The networks a RUN step can use: Docker's `default` is the bridge, as in BuildKit.
+    public static let networkModes = ["default", "bridge", "host", "none"]
+
     /// Mounts `lowers` (base first) with `directory/upper` as the upper directory at
     /// `directory/rootfs`, runs the process there with `runc run`, hands its merged stdout and
     /// stderr to `output` as it arrives, unmounts and returns the exit code. Mount points runc had
     /// to create (/proc, /etc/hosts, …) are removed from the upper directory when they are empty,
-    /// so they do not end up in the layer.
+    /// so they do not end up in the layer. On the bridge, the step gets a network namespace of its
+    /// own (`directory/netns`) attached to the default network under `berthRoot` before runc starts,
+    /// and detached afterwards whatever happens: no veth, rule or address lease outlives the step.
     public static func run(_ process: Process, lowers: [String], directory: String, runcBinary: String = "runc",
-                           stateRoot: String, output: ([UInt8]) -> Void) throws -> Int32 {
-        guard ["host", "none"].contains(process.network) else {
-            throw RuntimeError.invalidOption("network mode \(process.network) is not supported for RUN; use host or none")
+                           stateRoot: String, berthRoot: String, output: ([UInt8]) -> Void) throws -> Int32 {
+        guard networkModes.contains(process.network) else {
+            throw RuntimeError.invalidOption("network mode \(process.network) is not supported for RUN; use default, host or none")
         }
+        let networkMode = process.network == "default" ? "bridge" : process.network
         let rootfs = try Overlay.mount(lowers: lowers, directory: directory)
         defer { try? Overlay.unmount(directory: directory) }
         let id = containerID(directory: directory)
@@ -75,14 +83,26 @@ public enum BuildStepRunner {
         }
         let config = ContainerRecord.Config(hostname: String(id.prefix(12)), user: process.user, env: process.environment,
                                             cmd: process.arguments, workingDir: cwd)
-        let hostConfig = ContainerRecord.HostConfig(networkMode: process.network)
-        let record = ContainerRecord(id: id, name: id, created: Date(), imageName: "", imageID: "", config: config,
+        let hostConfig = ContainerRecord.HostConfig(networkMode: networkMode)
+        var record = ContainerRecord(id: id, name: id, created: Date(), imageName: "", imageID: "", config: config,
                                      hostConfig: hostConfig, layers: lowers)
+        var networkNamespace: String?
+        defer {
+            if networkNamespace != nil { releaseNetwork(directory: directory, berthRoot: berthRoot) }
+        }
+        if networkMode == "bridge" {
+            let namespace = try makeNetworkNamespace(directory: directory)
+            networkNamespace = namespace
+            let attachment = try NetworkManager(root: berthRoot).attach(
+                containerID: id, networkNamespace: namespace, network: "bridge", ports: [])
+            record.network.ipAddress = attachment.ipAddress
+            record.network.gateway = attachment.gateway
+        }
         let builder = BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: CgroupLayout.detect())
         let mountTargets = builder.mounts(privileged: false).map(\.destination) + process.mounts.map(\.destination)
         let missingTargets = mountTargets.filter { !Files.exists(SecurePath.join(rootfs, $0)) }
         try BundleBuilder.writeEtcFiles(directory: directory, record: record)
-        var spec = try builder.spec(user: user, home: home, networkNamespace: nil)
+        var spec = try builder.spec(user: user, home: home, networkNamespace: networkNamespace)
         spec.mounts = (spec.mounts ?? []) + process.mounts.map(\.specMount)
         try Files.writeAtomically(CanonicalJSON.encode(spec), to: directory + "/config.json", mode: 0o600)
 
@@ -111,6 +131,42 @@ public enum BuildStepRunner {
         try? Overlay.unmount(directory: directory)
         removeEmptyMountPoints(missingTargets.sorted(by: >), upper: directory + "/upper")
         return status
+    }
+
+    /// Undoes what a step run in `directory` may have left when its build was killed: the runc
+    /// container, the network attachment and every mount under the directory (rootfs, network
+    /// namespace, RUN --mount overlays), deepest first.
+    public static func cleanUp(directory: String, runcBinary: String, stateRoot: String, berthRoot: String) {
+        try? Runc(binary: runcBinary, stateRoot: stateRoot).delete(containerID(directory: directory), force: true)
+        releaseNetwork(directory: directory, berthRoot: berthRoot)
+        for mountPoint in Overlay.mountPoints().filter({ $0 == directory || $0.hasPrefix(directory + "/") }).sorted(by: >) {
+            while umount2(mountPoint, Int32(MNT_DETACH)) == 0 {}
+        }
+    }
+
+    /// A persistent network namespace for the step, bind-mounted on `directory/netns` so it can be
+    /// attached before runc starts and torn down after the step's processes are gone.
+    private static func makeNetworkNamespace(directory: String) throws -> String {
+        let path = directory + "/netns"
+        let descriptor = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw RuntimeError.lastIO("create", path) }
+        close(descriptor)
+        let result = try Spawn.run(["unshare", "--net=" + path, "true"])
+        guard result.status == 0 else {
+            throw RuntimeError.invalidOption("cannot create a network namespace for RUN: \(result.error.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return path
+    }
+
+    /// Detaches the step from the bridge (veth, address lease, iptables rules), then drops its namespace.
+    private static func releaseNetwork(directory: String, berthRoot: String) {
+        let path = directory + "/netns"
+        let id = containerID(directory: directory)
+        if let manager = try? NetworkManager(root: berthRoot), (try? manager.attachedContainers())?.contains(id) == true {
+            try? manager.detach(containerID: id, networkNamespace: Overlay.isMountPoint(path) ? path : nil)
+        }
+        while umount2(path, Int32(MNT_DETACH)) == 0 {}
+        unlink(path)
     }
 
     /// The runc container ID of the step run in `directory`: derived from it, so whoever cleans up

@@ -32,7 +32,7 @@ struct Build: ParsableCommand {
     @Option(help: ArgumentHelp("Write the image ID to the file.", valueName: "string"))
     var iidfile: String?
 
-    @Option(help: ArgumentHelp("Set the networking mode for the RUN instructions during build (host, none).",
+    @Option(help: ArgumentHelp("Set the networking mode for the RUN instructions during build (default, host, none).",
                                valueName: "string"))
     var network: String = "default"
 
@@ -130,7 +130,7 @@ struct Build: ParsableCommand {
             dockerfileName: file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile",
             tags: tags, buildArgs: try pairs(buildArg, option: "--build-arg"),
             labels: try pairs(label, option: "--label"), target: target, noCache: noCache,
-            sourceDateEpoch: epoch, network: network == "default" ? "host" : network, secrets: secrets)
+            sourceDateEpoch: epoch, network: network, secrets: secrets)
         let silent = quiet || progress == "quiet"
         let builder = Builder(store: try global.openStore()) { line in
             if !silent { printError(line) }
