@@ -82,17 +82,17 @@ final class ContainerIO {
 
     /// Waits for the first client (the CLI that started the container attached) and takes its
     /// first frame, so the terminal has the client's size before the process starts. Gives up
-    /// when the caller's end of `sync` closes.
-    func awaitFirstClient(whileReaderOf sync: Int32) {
-        guard let attach else { return }
+    /// when the caller's end of `sync` closes. Whether the client attached.
+    func awaitFirstClient(whileReaderOf sync: Int32) -> Bool {
+        guard let attach else { return false }
         while true {
             var fds = [pollfd(fd: attach.descriptor, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: sync, events: 0, revents: 0)]
             if poll(&fds, 2, -1) < 0 {
                 if errno == EINTR { continue }
-                return
+                return false
             }
-            if fds[1].revents & Int16(POLLERR | POLLHUP) != 0 { return }
+            if fds[1].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { return false }
             guard fds[0].revents != 0, let connection = attach.accept() else { continue }
             clients.append(Client(descriptor: connection))
             let index = clients.count - 1
@@ -100,11 +100,11 @@ final class ContainerIO {
             while clients[index].connected {
                 if let frame = clients[index].decoder.next() {
                     handle(frame)
-                    return
+                    return true
                 }
                 receive(from: index, buffer: &buffer)
             }
-            return
+            return false
         }
     }
 

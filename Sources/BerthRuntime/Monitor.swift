@@ -63,7 +63,10 @@ extension ContainerRuntime {
                 (record, io) = try createContainer(record, directory: directory) { io in
                     guard isFirstRun, let sync else { return }
                     report("attachable")
-                    io.awaitFirstClient(whileReaderOf: sync)
+                    // Docker does not start a container whose attaching client is gone.
+                    guard io.awaitFirstClient(whileReaderOf: sync) else {
+                        throw RuntimeError.startFailed("the client attaching to the container went away")
+                    }
                 }
             } catch {
                 releaseResources(record)
@@ -126,7 +129,7 @@ extension ContainerRuntime {
     /// network, calls `beforeStart` and starts the container. On return the container runs and
     /// the record says so.
     private func createContainer(_ initial: ContainerRecord, directory: String,
-                                 beforeStart: (ContainerIO) -> Void) throws -> (ContainerRecord, ContainerIO) {
+                                 beforeStart: (ContainerIO) throws -> Void) throws -> (ContainerRecord, ContainerIO) {
         var record = initial
         let rootfs = try Overlay.mount(lowers: record.layers, directory: directory)
         let users = UserResolver(rootfs: rootfs)
@@ -169,7 +172,7 @@ extension ContainerRuntime {
             record.network = try attachNetworks(record, pid: pid)
             try BundleBuilder.writeEtcFiles(directory: directory, record: record)
         }
-        beforeStart(io)
+        try beforeStart(io)
         try runc.start(record.id)
         let network = record.network
         let running = try containers.update(record.id) { current in
