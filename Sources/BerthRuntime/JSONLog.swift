@@ -114,9 +114,10 @@ enum LogFiles {
         return stat(path, &info) == 0 ? (UInt64(info.st_dev), UInt64(info.st_ino)) : nil
     }
 
-    /// Opens `path` for reading, with a shared flock when `hold`; nil if it does not exist.
-    static func openForReading(_ path: String, hold: Bool) -> Int32? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    /// Opens `path` for reading (made empty if missing and `create`), with a shared flock when
+    /// `hold`; nil if it does not exist.
+    static func openForReading(_ path: String, hold: Bool, create: Bool = false) -> Int32? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | (create ? O_CREAT : 0), 0o640)
         guard descriptor >= 0 else { return nil }
         if hold { while flock(descriptor, LOCK_SH) != 0, errno == EINTR {} }
         return descriptor
@@ -299,7 +300,10 @@ public final class LogReader {
     /// to skip old runs), or with `includingRotated` every file from the oldest rotated one.
     /// A `lossless` reader (a foreground `run`) holds its files so the writer keeps every file
     /// until the reader has opened it; others (`logs -f`) may miss files if they fall far behind.
-    public init(path: String, offset: Int64 = 0, includingRotated: Bool = false, lossless: Bool = true) throws {
+    /// With `creating`, a missing log is made (empty), so a reader opened before the container
+    /// starts reads its output from the first byte.
+    public init(path: String, offset: Int64 = 0, includingRotated: Bool = false, lossless: Bool = true,
+                creating: Bool = false) throws {
         self.path = path
         self.lossless = lossless
         try LogFiles.withDirectoryLock(of: path, exclusive: false) {
@@ -312,7 +316,7 @@ public final class LogReader {
                 }
                 files = rotated
             }
-            guard let current = LogFiles.openForReading(path, hold: lossless) else {
+            guard let current = LogFiles.openForReading(path, hold: lossless, create: creating) else {
                 let error = RuntimeError.lastIO("open", path)
                 files.forEach { _ = close($0) }
                 throw error

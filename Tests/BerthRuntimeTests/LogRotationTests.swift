@@ -57,9 +57,22 @@ struct LogRotationTests {
             == "{\"Type\":\"json-file\",\"Config\":{\"max-file\":\"3\",\"max-size\":\"2k\"}}\n")
 
         // A restart appends to the full file, so it rotates at once; still three files.
-        #expect(try berth(fixture, "start", "-a", "rot").status == 0)
+        let again = try berth(fixture, "start", "-a", "rot")
+        #expect(again.status == 0 && again.text == Self.allLines.map { $0 + "\n" }.joined())
         #expect(try logFiles(fixture, id).count == 3)
         #expect(try berth(fixture, "logs", "--tail", "1", "rot").text == "line-599\n")
+    }
+
+    @Test func foregroundRunWithRemoveKeepsEveryLine() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        // One file of 1 kB and a burst far past it: each rotation deletes a file the run may not
+        // have read yet, and --rm removes the directory as soon as the container exits.
+        let run = try berth(fixture, "run", "--rm", "--network", "none", "--log-opt", "max-size=1k", "busybox", "seq", "1", "1500")
+        #expect(run.status == 0)
+        #expect(run.text == (1...1500).map { "\($0)\n" }.joined())
+        let quiet = try berth(fixture, "run", "--rm", "--network", "none", "--log-driver", "none", "busybox", "seq", "1", "50000")
+        #expect(quiet.text == (1...50000).map { "\($0)\n" }.joined())
     }
 
     @Test func maxSizeAloneKeepsOneFile() throws {

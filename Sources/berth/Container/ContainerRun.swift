@@ -35,7 +35,11 @@ struct ContainerRun: ParsableCommand {
         }
         let connection: MonitorConnection
         var client: AttachClient?
+        var log: LogReader?
         do {
+            // The log is open before the container writes to it, so no rotation can take output
+            // from under a foreground run.
+            if !detach, !options.tty { log = try LogReader(path: runtime.containers.logPath(of: record.id), creating: true) }
             // With -i or -t the CLI attaches before the process starts, as Docker's does.
             if !detach, options.tty || options.interactive {
                 (connection, client) = try runtime.startAttached(record.id, size: TerminalRelay.windowSize)
@@ -51,7 +55,7 @@ struct ContainerRun: ParsableCommand {
             print(record.id)
             return
         }
-        let code = try Attach(runtime: runtime, id: record.id, connection: connection, client: client,
+        let code = try Attach(runtime: runtime, id: record.id, connection: connection, log: log, client: client,
                               tty: options.tty, forwardsInput: options.interactive).run()
         throw ExitCode(code)
     }
@@ -93,7 +97,8 @@ struct ContainerStart: ParsableCommand {
             let forwardsInput = interactive && record.config.openStdin
             if record.config.tty, forwardsInput { try TerminalRelay.checkInputIsTerminal() }
             // Only this run's output is attached, as Docker attaches to the new process.
-            let offset = LogReader.size(of: runtime.containers.logPath(of: record.id))
+            let path = runtime.containers.logPath(of: record.id)
+            let log = record.config.tty ? nil : try LogReader(path: path, offset: LogReader.size(of: path), creating: true)
             let connection: MonitorConnection
             var client: AttachClient?
             if record.config.tty || forwardsInput {
@@ -101,7 +106,7 @@ struct ContainerStart: ParsableCommand {
             } else {
                 connection = try runtime.start(record.id)
             }
-            throw ExitCode(try Attach(runtime: runtime, id: record.id, connection: connection, logOffset: offset,
+            throw ExitCode(try Attach(runtime: runtime, id: record.id, connection: connection, log: log,
                                       client: client, tty: record.config.tty, forwardsInput: forwardsInput).run())
         }
         try forEachContainer(containers) { reference in
@@ -132,7 +137,8 @@ struct Attach {
     var runtime: ContainerRuntime
     var id: String
     var connection: MonitorConnection
-    var logOffset: Int64 = 0
+    /// The container's log, opened before the start; nil opens it now.
+    var log: LogReader?
     var client: AttachClient?
     var tty = false
     var forwardsInput = false
@@ -151,7 +157,7 @@ struct Attach {
             return exitCode(connection.waitForExit())
         }
         defer { client?.close() }
-        let reader = try LogReader(path: runtime.containers.logPath(of: id), offset: logOffset)
+        let reader = try log ?? LogReader(path: runtime.containers.logPath(of: id))
         let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
