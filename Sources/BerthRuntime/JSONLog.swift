@@ -245,11 +245,7 @@ final class LogWriter {
             }
             // If the new file cannot be made, the old one keeps taking the output.
             let replacement = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o640)
-            if replacement >= 0 {
-                descriptor = replacement
-            } else {
-                descriptor = dup(retired.removeLast().descriptor)
-            }
+            descriptor = replacement >= 0 ? replacement : retired.removeLast().descriptor
             size = 0
         }
         // Files no reader holds are let go of.

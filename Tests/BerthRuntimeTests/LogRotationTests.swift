@@ -164,3 +164,33 @@ struct LogRotationTests {
         }
     }
 }
+
+/// The writer and a lossless reader of a rotating log, in one process on a scratch directory
+/// (no root needed): the reader gets every entry in order however far behind it falls.
+@Suite struct LogFileRotationTests {
+    @Test(arguments: [1, 3])
+    func losslessReaderSeesEveryEntry(maxFiles: Int) throws {
+        let directory = "/tmp/berth-log-test-" + UUID().uuidString.prefix(8).lowercased()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/c-json.log"
+        let writer = try LogWriter(path: path, rotation: LogConfig.Rotation(maxSize: 500, maxFiles: maxFiles))
+        let reader = try LogReader(path: path)
+        let count = 3000
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            for index in 0..<count { writer.append(Array("entry-\(index)\n".utf8)[...], stream: "stdout") }
+            writer.close()
+            done.signal()
+        }
+        var seen: [String] = []
+        while seen.count < count {
+            seen += reader.readAvailable().map { String(decoding: $0.log, as: UTF8.self) }
+            usleep(1000)
+        }
+        done.wait()
+        #expect(seen == (0..<count).map { "entry-\($0)\n" })
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(names == (["c-json.log"] + (1..<maxFiles).map { "c-json.log.\($0)" }).sorted())
+    }
+}
