@@ -36,7 +36,8 @@ let package = Package(
         // Dockerfile parser, word expansion, heredocs, .dockerignore (pure).
         .target(name: "BerthDockerfile"),
         // Build graph and execution; for now, applying config-only instructions to image configs.
-        .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthRuntime"]),
+        .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthRuntime",
+                                                   .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // Content store, image names, snapshots, metadata database, GC.
         .target(
             name: "BerthStore",

@@ -17,6 +17,12 @@ public enum BuildError: Error, CustomStringConvertible, Equatable {
     case unknownOwner(String, fileName: String, line: Int)
     /// A `--chmod` value that is not an octal mode.
     case invalidMode(String, fileName: String, line: Int)
+    /// An instruction that is well-formed but cannot mean anything (BuildKit's wording).
+    case invalid(String, fileName: String, line: Int)
+    /// ADD could not fetch a URL.
+    case download(url: String, reason: String, fileName: String, line: Int)
+    /// ADD --checksum named another digest than the URL's content has.
+    case checksumMismatch(url: String, expected: Digest, actual: Digest, fileName: String, line: Int)
     /// A file system operation failed.
     case io(operation: String, path: String, errno: Int32)
 
@@ -36,6 +42,12 @@ public enum BuildError: Error, CustomStringConvertible, Equatable {
             return "\(fileName):\(line): unable to find user or group \(owner) in the image's /etc/passwd or /etc/group"
         case .invalidMode(let mode, let fileName, let line):
             return "\(fileName):\(line): invalid --chmod value \(mode): expected an octal mode such as 0755"
+        case .invalid(let message, let fileName, let line):
+            return "\(fileName):\(line): \(message)"
+        case .download(let url, let reason, let fileName, let line):
+            return "\(fileName):\(line): failed to load cache key: \(url): \(reason)"
+        case .checksumMismatch(let url, let expected, let actual, let fileName, let line):
+            return "\(fileName):\(line): digest mismatch \(actual): \(expected) (ADD --checksum of \(url))"
         case .io(let operation, let path, let errno):
             return "\(operation) \(path): \(String(cString: strerror(errno)))"
         }
@@ -46,7 +58,8 @@ public enum BuildError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .processFailed(_, _, let fileName, let line), .sourceNotFound(_, let fileName, let line),
              .unsupported(_, let fileName, let line), .unknownOwner(_, let fileName, let line),
-             .invalidMode(_, let fileName, let line):
+             .invalidMode(_, let fileName, let line), .invalid(_, let fileName, let line),
+             .download(_, _, let fileName, let line), .checksumMismatch(_, _, _, let fileName, let line):
             return (fileName, line)
         default:
             return nil

@@ -44,9 +44,8 @@ extension Builder {
             layer = try copyStep(command, files: copy.files, chown: copy.chown, chmod: copy.chmod, state: state,
                                  source: source, plan: plan, context: context)
         case .add(let add):
-            guard add.exclude.isEmpty, add.checksum == nil else {
-                throw BuildError.unsupported(add.checksum == nil ? "ADD --exclude" : "ADD --checksum", fileName: fileName,
-                                             line: command.line)
+            guard add.exclude.isEmpty else {
+                throw BuildError.unsupported("ADD --exclude", fileName: fileName, line: command.line)
             }
             createdBy = "ADD \(add.files.sources.joined(separator: " ")) \(add.files.destination) # buildkit"
             layer = try copyStep(command, files: add.files, chown: add.chown, chmod: add.chmod, state: state,

@@ -245,8 +245,14 @@ public final class Builder {
             if case .run(let run) = expanded {
                 extra = try mountCacheText(run, context: context, line: command.line)
             }
+            // ADD's URLs are fetched on every build, as BuildKit does: their content is the cache key.
+            var downloads: String?
+            defer { if let downloads { try? FileManager.default.removeItem(atPath: downloads) } }
+            if case .add(let add) = expanded, add.files.paths.contains(where: RemoteSource.isURL) {
+                downloads = try makeStaging()
+            }
             if let copySource {
-                copyPlan = try plan(for: expanded, state: state, source: copySource, context: context)
+                copyPlan = try plan(for: expanded, state: state, source: copySource, downloads: downloads, context: context)
                 extra = try copySource.cacheText(copyPlan)
                 if case .copy(let copy) = expanded {
                     extra += copy.files.inlineFiles.map { "\($0.name)\0\($0.content)" }.joined(separator: "\0")
@@ -328,13 +334,16 @@ public final class Builder {
 
     /// The selection a COPY/ADD makes from the context (nil for a stage source: it is selected
     /// once the stage's file system is mounted).
-    func plan(for command: Command, state: ImageState, source: CopySource?, context: Context) throws -> CopyPlan? {
+    func plan(for command: Command, state: ImageState, source: CopySource?, downloads: String?,
+              context: Context) throws -> CopyPlan? {
         guard let source, source.stageKey == nil else { return nil }
-        return try makePlan(command, state: state, root: source.root, ignore: source.ignore,
+        return try makePlan(command, state: state, root: source.root, ignore: source.ignore, downloads: downloads,
                             fileName: context.request.dockerfileName)
     }
 
-    func makePlan(_ command: Command, state: ImageState, root: String, ignore: DockerIgnore?, fileName: String) throws -> CopyPlan {
+    /// The selection a COPY/ADD makes under `root`; ADD's URLs are fetched into `downloads`.
+    func makePlan(_ command: Command, state: ImageState, root: String, ignore: DockerIgnore?, downloads: String? = nil,
+                  fileName: String) throws -> CopyPlan {
         let workdir = state.config.config?.WorkingDir
         switch command {
         case .copy(let copy):
@@ -342,12 +351,45 @@ public final class Builder {
                                      root: root, ignore: ignore, extractArchives: false, fileName: fileName, line: command.line,
                                      isExistingDirectory: { try self.isDirectory($0, in: state) })
         case .add(let add):
-            for source in add.files.paths where source.contains("://") || source.hasPrefix("git@") {
-                throw BuildError.unsupported("ADD from a URL (\(source))", fileName: fileName, line: command.line)
+            let line = command.line
+            let sources = add.files.paths
+            for source in sources where RemoteSource.isGit(source) {
+                throw BuildError.unsupported("ADD from a Git repository (\(source))", fileName: fileName, line: line)
             }
-            return try CopyPlan.make(sources: add.files.paths, destination: add.files.destination, workingDirectory: workdir,
-                                     root: root, ignore: ignore, extractArchives: add.unpack ?? true, fileName: fileName,
-                                     line: command.line, isExistingDirectory: { try self.isDirectory($0, in: state) })
+            var checksum: Digest?
+            if let text = add.checksum {
+                guard sources.count == 1 else {
+                    throw BuildError.invalid("checksum can't be specified for multiple sources", fileName: fileName, line: line)
+                }
+                guard RemoteSource.isURL(sources[0]) else {
+                    throw BuildError.invalid("checksum can't be specified for non-HTTP(S) sources", fileName: fileName,
+                                             line: line)
+                }
+                do {
+                    checksum = try Digest(parsing: text)
+                } catch {
+                    throw BuildError.invalid("invalid checksum digest format: \(error)", fileName: fileName, line: line)
+                }
+            }
+            let urls = sources.filter(RemoteSource.isURL)
+            let locals = sources.filter { !RemoteSource.isURL($0) }
+            // Several sources make the destination a directory, whichever kind they are.
+            let destination = add.files.destination
+            var plan = locals.isEmpty ? CopyPlan() : try CopyPlan.make(
+                sources: locals, destination: sources.count > 1 && !destination.hasSuffix("/") ? destination + "/" : destination,
+                workingDirectory: workdir, root: root, ignore: ignore, extractArchives: add.unpack ?? true, fileName: fileName,
+                line: line, isExistingDirectory: { try self.isDirectory($0, in: state) })
+            let target = ConfigChanges.resolveWorkdir(destination, current: workdir)
+            for url in urls {
+                guard let downloads else { throw BuildError.unsupported("ADD from a URL here", fileName: fileName, line: line) }
+                let download = try RemoteSource.fetch(url, into: downloads, checksum: checksum, fileName: fileName, line: line)
+                // Remote files are not extracted; a directory destination gets the URL's file name.
+                let intoDirectory = try destination.hasSuffix("/") || sources.count > 1 || isDirectory(target, in: state)
+                plan.items.append(CopyPlan.Item(source: download.path,
+                                                target: intoDirectory ? CopyPlan.join(target, download.name) : target,
+                                                kind: .file))
+            }
+            return plan
         default:
             return CopyPlan()
         }
