@@ -71,7 +71,7 @@ public final class RegistryClient: @unchecked Sendable {
             do {
                 response = try await http.execute(request, deadline: .now() + .hours(24))
             } catch {
-                if fallBackToHTTP(after: error, url: request.url) { continue }
+                if fallBackToHTTP(requested: pathOrURL, sentTo: request.url) { continue }
                 guard attempt < Self.attempts, Self.isTransient(error) else {
                     throw RegistryClientError.unreachable(url: request.url, reason: Self.describe(error))
                 }
@@ -221,14 +221,13 @@ public final class RegistryClient: @unchecked Sendable {
         } ?? false
     }
 
-    /// With `--tls-verify=false`, a registry that does not speak TLS is reached over plain HTTP.
-    private func fallBackToHTTP(after error: Error, url: String) -> Bool {
-        guard !endpoint.verifiesTLS, url.hasPrefix("https://") else { return false }
-        return lock.withLock {
-            guard useTLS else { return false }
-            useTLS = false
-            return true
-        }
+    /// With `--tls-verify=false`, a registry that does not speak TLS is reached over plain HTTP:
+    /// an API path that failed over HTTPS is retried over HTTP. Requests sent concurrently over
+    /// HTTPS (a push's layers) each retry, whichever of them switched the session.
+    private func fallBackToHTTP(requested pathOrURL: String, sentTo url: String) -> Bool {
+        guard !endpoint.verifiesTLS, pathOrURL.hasPrefix("/"), url.hasPrefix("https://") else { return false }
+        lock.withLock { useTLS = false }
+        return true
     }
 
     private func backoff(_ attempt: Int) async throws {
@@ -250,6 +249,12 @@ public final class RegistryClient: @unchecked Sendable {
         if let io = error as? IOError { return io.description }
         let text = String(describing: error)
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "x509: certificate signed by unknown authority (trust the registry's CA on this host, or use --tls-verify=false)"
+        }
+        if text.contains("WRONG_VERSION_NUMBER") {
+            return "the registry does not answer HTTPS (use --tls-verify=false for a plain-HTTP registry)"
+        }
         return text
     }
 }

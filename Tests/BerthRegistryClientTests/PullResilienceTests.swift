@@ -20,7 +20,7 @@ enum BusyboxRootfs {
 @Suite(.serialized, .enabled(if: PeerRegistry.isInstalled && BusyboxRootfs.path != nil,
                              "needs docker-registry and images-cache/busybox-rootfs.tar (scripts/make-base-images.sh)"))
 struct PullResilienceTests {
-    static let upstreamPort: UInt16 = 5383
+    static let upstreamPort: UInt16 = 5385
 
     /// Guards the proxy's per-test counters.
     final class Counter: @unchecked Sendable {

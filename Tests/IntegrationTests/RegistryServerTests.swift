@@ -14,22 +14,30 @@ struct RegistryServerTests {
         let extraArguments: [String]
         private var running: Command.Running?
 
-        init(sandbox: BerthSandbox, port: Int? = nil, arguments: [String] = []) throws {
+        /// The address clients use; the server listens on `listenHost` (0.0.0.0 to be reached there).
+        let host: String
+        let listenHost: String
+
+        init(sandbox: BerthSandbox, port: Int? = nil, arguments: [String] = [], host: String = "127.0.0.1",
+             listenHost: String = "127.0.0.1", storage: String? = nil) throws {
             self.sandbox = sandbox
-            storage = sandbox.scratch + "/registry"
+            self.storage = storage ?? sandbox.scratch + "/registry"
             self.port = try port ?? Self.freePort()
+            self.host = host
+            self.listenHost = listenHost
             extraArguments = arguments
             try start()
         }
 
-        var address: String { "127.0.0.1:\(port)" }
+        var address: String { "\(host):\(port)" }
 
         func start() throws {
             running = try Command.start(
-                BerthSandbox.binary, ["registry", "serve", "--addr", address, "--root", storage] + extraArguments)
+                BerthSandbox.binary, ["registry", "serve", "--addr", "\(listenHost):\(port)", "--root", storage] + extraArguments)
+            let scheme = extraArguments.contains("--tls-cert") ? "https" : "http"
             let deadline = Date().addingTimeInterval(20)
             while Date() < deadline {
-                let probe = try Command.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(address)/v2/"])
+                let probe = try Command.run("curl", ["-sk", "-o", "/dev/null", "-w", "%{http_code}", "\(scheme)://\(address)/v2/"])
                 if ["200", "401"].contains(probe.out) { return }
                 usleep(50_000)
             }
@@ -248,6 +256,57 @@ struct RegistryServerTests {
         #expect(Set((try? FileManager.default.contentsOfDirectory(atPath: server.storage + "/blobs/sha256")) ?? []) == blobsBefore)
         let pull = try Self.skopeo(["copy", "--src-tls-verify=false", destination, "dir:" + sandbox.scratch + "/after"])
         #expect(pull.succeeded, "\(pull)")
+    }
+
+    /// Off loopback, Berth's client wants verified HTTPS; `--tls-verify=false` accepts a self-signed
+    /// certificate and, when the registry does not speak TLS, falls back to plain HTTP (as Docker's
+    /// insecure registries do).
+    @Test func tlsVerifyFalseAcceptsSelfSignedCertificatesAndPlainHTTP() throws {
+        guard let hostAddress = try Self.nonLoopbackAddress() else {
+            print("SKIPPED tlsVerifyFalseAcceptsSelfSignedCertificatesAndPlainHTTP: this host has no non-loopback IPv4 address")
+            return
+        }
+        let sandbox = try BerthSandbox()
+        _ = try sandbox.importBusybox()
+        let tls = sandbox.scratch + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        let certificate = try Command.run("openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=\(hostAddress)",
+            "-addext", "subjectAltName=IP:\(hostAddress)", "-keyout", tls + "/key.pem", "-out", tls + "/cert.pem",
+        ])
+        try #require(certificate.succeeded, "\(certificate)")
+        let secure = try Server(sandbox: sandbox, arguments: ["--tls-cert", tls + "/cert.pem", "--tls-key", tls + "/key.pem"],
+                                host: hostAddress, listenHost: "0.0.0.0", storage: sandbox.scratch + "/secure")
+        let plain = try Server(sandbox: sandbox, host: hostAddress, listenHost: "0.0.0.0", storage: sandbox.scratch + "/plain")
+        defer {
+            secure.stop()
+            plain.stop()
+        }
+        for (server, what) in [(secure, "self-signed"), (plain, "plain-http")] {
+            let name = "\(server.address)/berth-it/\(what):1"
+            try sandbox.ok("tag", "busybox:latest", name)
+            let verified = try sandbox.run("push", name)
+            #expect(!verified.succeeded && verified.err.split(separator: "\n").count == 1, "\(verified)")
+            let unverified = try sandbox.run("push", "--tls-verify=false", name)
+            #expect(unverified.succeeded, "\(unverified)")
+            let clean = try BerthSandbox()
+            let pulled = try clean.run("pull", "--tls-verify=false", name)
+            #expect(pulled.succeeded, "\(pulled)")
+        }
+        let untrusted = try sandbox.run("push", "\(secure.address)/berth-it/self-signed:1")
+        #expect(untrusted.err.contains("certificate"), "\(untrusted)")
+    }
+
+    /// A global IPv4 address of this host, for reaching a registry off loopback.
+    static func nonLoopbackAddress() throws -> String? {
+        let listing = try Command.run("ip", ["-o", "-4", "addr", "show", "scope", "global"]).out
+        for line in listing.split(separator: "\n") {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard words.count >= 4, !words[1].hasPrefix("berth"), !words[1].hasPrefix("br-"), !words[1].hasPrefix("docker"),
+                  let slash = words[3].firstIndex(of: "/") else { continue }
+            return String(words[3][..<slash])
+        }
+        return nil
     }
 
     @Test func gcRemovesUnreferencedBlobs() throws {
