@@ -9,7 +9,7 @@ import Glibc
 extension Builder {
     /// Runs one step that missed the cache and returns what it produced.
     func execute(_ command: Command, state: ImageState, scope: StageScope, source: CopySource?, plan: CopyPlan?,
-                 cmdSetInStage: Bool, step: BuildProgress.Step?, context: Context) throws -> BuildCache.Entry {
+                 mountSources: [String: ImageState], cmdSetInStage: Bool, step: BuildProgress.Step?, context: Context) throws -> BuildCache.Entry {
         let fileName = context.request.dockerfileName
         var config = state.config.config ?? ContainerConfig()
         var author: String?
@@ -70,8 +70,7 @@ extension Builder {
                 .joined(separator: " ") + " "
             createdBy = "RUN \(argsPrefix)\(arguments.joined(separator: " ")) # buildkit"
             let environment = (config.Env ?? []) + visible.map { "\($0.key)=\($0.value)" }
-            let mounts = try runMounts(run, context: context, line: command.line)
-            layer = try runStep(arguments, environment: environment, mounts: mounts, config: config,
+            layer = try runStep(arguments, environment: environment, run: run, mountSources: mountSources, config: config,
                                 network: run.network ?? context.request.network, command: command, state: state,
                                 step: step, context: context)
         case .cmd(let line), .entrypoint(let line):
@@ -211,12 +210,15 @@ extension Builder {
 
     // MARK: RUN
 
-    func runStep(_ arguments: [String], environment: [String], mounts: [BuildStepRunner.Mount], config: ContainerConfig,
-                 network: String, command: Command,
+    func runStep(_ arguments: [String], environment: [String], run: RunCommand, mountSources: [String: ImageState],
+                 config: ContainerConfig, network: String, command: Command,
                  state: ImageState, step: BuildProgress.Step?, context: Context) throws -> BuildCache.Layer {
         let lowers = try snapshotDirectories(state)
         let directory = try makeStaging()
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Bind mounts' overlays live under the step's directory and go before it does.
+        defer { unmountAll(under: directory + "/mounts") }
+        let mounts = try runMounts(run, sources: mountSources, directory: directory, context: context, line: command.line)
         try FileManager.default.createDirectory(atPath: buildRoot + "/runc", withIntermediateDirectories: true)
         let lines = OutputLines { [progress] text in
             if let step { progress.line(step, text) }
@@ -251,11 +253,14 @@ extension Builder {
     }
 
     /// RUN --mount as container mounts: cache directories that persist under the build root,
-    /// tmpfs, read-only binds of the build context, and `--secret` files.
-    func runMounts(_ run: RunCommand, context: Context, line: Int) throws -> [BuildStepRunner.Mount] {
+    /// tmpfs, binds of the build context or of a stage's or image's file system, and `--secret`
+    /// files. Binds are read-only unless `rw`, and then writes go to a scratch overlay under
+    /// `directory` that is discarded with the step.
+    func runMounts(_ run: RunCommand, sources: [String: ImageState], directory: String, context: Context,
+                   line: Int) throws -> [BuildStepRunner.Mount] {
         let fileName = context.request.dockerfileName
         var mounts: [BuildStepRunner.Mount] = []
-        for mount in run.mounts {
+        for (number, mount) in run.mounts.enumerated() {
             func option(_ key: String) -> String? { mount.options.last(where: { $0.key == key })?.value }
             switch mount.type {
             case .cache:
@@ -267,18 +272,18 @@ extension Builder {
             case .tmpfs:
                 mounts.append(.init(destination: mount.target ?? "", source: nil, readOnly: false))
             case .bind:
-                guard mount.from == nil else {
-                    throw BuildError.unsupported("RUN --mount=type=bind,from=…", fileName: fileName, line: line)
-                }
-                guard mount.readOnly ?? true else {
-                    throw BuildError.unsupported("a read-write bind mount of the context", fileName: fileName, line: line)
-                }
-                let relative = CopyPlan.clean(mount.source ?? ".")
-                let source = relative.isEmpty ? context.request.contextDirectory : context.request.contextDirectory + "/" + relative
+                let lowers = try mount.from.map { from -> [String] in
+                    guard let state = sources[from] else { throw BuildError.baseImageNotFound(from) }
+                    return try snapshotDirectories(state)
+                } ?? [context.request.contextDirectory]
+                let readOnly = mount.readOnly ?? true
+                let root = try bindRoot(lowers: lowers, writable: !readOnly, at: directory + "/mounts/\(number)")
+                // Resolved inside the root, so a symlink in an image cannot point the bind at the host.
+                let source = SecurePath.join(root, mount.source ?? "/")
                 guard CopyPlan.exists(source) else {
                     throw BuildError.sourceNotFound(mount.source ?? ".", fileName: fileName, line: line)
                 }
-                mounts.append(.init(destination: mount.target ?? "", source: source, readOnly: true))
+                mounts.append(.init(destination: mount.target ?? "", source: source, readOnly: readOnly))
             case .secret:
                 let id = option("id") ?? mount.target.map { ($0 as NSString).lastPathComponent } ?? ""
                 guard let source = context.request.secrets[id] else {
@@ -296,9 +301,44 @@ extension Builder {
         return mounts
     }
 
-    /// What RUN --mount adds to a step's cache key: the content of bound context directories.
-    func mountCacheText(_ run: RunCommand, context: Context, line: Int) throws -> String {
-        try run.mounts.filter { $0.type == .bind && $0.from == nil }.map { mount in
+    /// The directory a bind mount's source is taken from: a single read-only lower as it is, or an
+    /// overlay of the lowers at `mountPoint` (read-only, or with a scratch upper directory for `rw`).
+    func bindRoot(lowers: [String], writable: Bool, at mountPoint: String) throws -> String {
+        if lowers.count == 1, !writable { return lowers[0] }
+        let manager = FileManager.default
+        for path in [mountPoint, mountPoint + "-upper", mountPoint + "-work", mountPoint + "-empty"] {
+            try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
+        }
+        var options = "lowerdir=" + (lowers.isEmpty ? [mountPoint + "-empty"] : lowers.reversed()).joined(separator: ":")
+        if writable {
+            options += ",upperdir=\(mountPoint)-upper,workdir=\(mountPoint)-work"
+        } else if lowers.count < 2 {
+            // An overlay needs two lowers without an upper directory; an empty one does.
+            options += ":" + mountPoint + "-empty"
+        }
+        guard mount("overlay", mountPoint, "overlay", writable ? 0 : UInt(MS_RDONLY), options) == 0 else {
+            throw BuildError.io(operation: "mount overlay on", path: mountPoint, errno: errno)
+        }
+        return mountPoint
+    }
+
+    /// Unmounts every mount at or below `path`, deepest first.
+    func unmountAll(under path: String) {
+        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return }
+        let points = table.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 ? String(fields[4]) : nil
+        }.filter { $0 == path || $0.hasPrefix(path + "/") }
+        for point in points.sorted(by: >) {
+            while umount2(point, Int32(MNT_DETACH)) == 0 {}
+        }
+    }
+
+    /// What RUN --mount adds to a step's cache key: the content of bound context directories, and
+    /// the cache keys of the stages and images bound.
+    func mountCacheText(_ run: RunCommand, sources: [String: ImageState], context: Context, line: Int) throws -> String {
+        try run.mounts.filter { $0.type == .bind }.map { mount in
+            if let from = mount.from { return sources[from]?.key.description ?? from }
             let plan = try CopyPlan.make(sources: [mount.source ?? "."], destination: "/", workingDirectory: nil,
                                          root: context.request.contextDirectory, ignore: context.ignore,
                                          extractArchives: false, fileName: context.request.dockerfileName, line: line)

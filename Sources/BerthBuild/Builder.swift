@@ -177,9 +177,11 @@ public final class Builder {
         }
         // Stages this one depends on are built first.
         for command in stage.commands {
-            if case .copy(let copy) = command, let from = copy.from,
-               let source = context.stages.stage(named: from, before: index) {
-                _ = try buildStage(source.index, &context)
+            var froms: [String] = []
+            if case .copy(let copy) = command, let from = copy.from { froms.append(from) }
+            if case .run(let run) = command { froms += run.mounts.filter { $0.type == .bind }.compactMap(\.from) }
+            for from in froms {
+                if let source = context.stages.stage(named: from, before: index) { _ = try buildStage(source.index, &context) }
             }
         }
         var state: ImageState
@@ -242,8 +244,13 @@ public final class Builder {
             default:
                 break
             }
+            var mountSources: [String: ImageState] = [:]
             if case .run(let run) = expanded {
-                extra = try mountCacheText(run, context: context, line: command.line)
+                for from in run.mounts.filter({ $0.type == .bind }).compactMap(\.from) where mountSources[from] == nil {
+                    mountSources[from] = try resolveCopySource(from: from, index: index, context: &context, fileName: fileName,
+                                                               line: command.line).stageState
+                }
+                extra = try mountCacheText(run, sources: mountSources, context: context, line: command.line)
             }
             // ADD's URLs are fetched on every build, as BuildKit does: their content is the cache key.
             var downloads: String?
@@ -274,6 +281,7 @@ public final class Builder {
                 continue
             }
             let entry = try execute(expanded, state: state, scope: scope, source: copySource, plan: copyPlan,
+                                    mountSources: mountSources,
                                     cmdSetInStage: cmdSetInStage, step: step, context: context)
             try cache.store(entry, for: key)
             apply(entry, to: &state, key: key)

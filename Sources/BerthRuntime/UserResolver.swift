@@ -88,8 +88,8 @@ struct UserResolver {
 
 /// Paths inside a container's root filesystem resolved as the container would resolve them:
 /// symlinks are followed relative to the rootfs, and `..` never climbs above it.
-enum SecurePath {
-    static func join(_ rootfs: String, _ path: String) -> String {
+public enum SecurePath {
+    public static func join(_ rootfs: String, _ path: String) -> String {
         var resolved: [String] = []
         var pending = path.split(separator: "/").map(String.init)
         var hops = 0
