@@ -114,6 +114,14 @@ public final class AttachClient: @unchecked Sendable {
         }
     }
 
+    /// Ends the connection both ways (a reader of the output sees its end) without closing the
+    /// descriptor under a thread that uses it.
+    public func shutdown() {
+        lock.lock()
+        defer { lock.unlock() }
+        if !closed { _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR)) }
+    }
+
     public func close() {
         lock.lock()
         defer { lock.unlock() }

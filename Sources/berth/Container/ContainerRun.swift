@@ -132,7 +132,7 @@ enum StartFailure {
 /// with `-t`, shows the terminal's output from the attach socket, with this process's terminal in
 /// raw mode when it forwards input, and forwards window size changes (no sig-proxy: Ctrl-C reaches
 /// the container through its terminal). With `forwardsInput`, stdin goes to the container and its
-/// end closes the container's stdin (StdinOnce).
+/// end closes the container's stdin (StdinOnce); on a terminal, Ctrl-P Ctrl-Q detaches.
 struct Attach {
     var runtime: ContainerRuntime
     var id: String
@@ -144,8 +144,16 @@ struct Attach {
     var forwardsInput = false
 
     func run() throws -> Int32 {
+        let detachKeys = tty ? DetachKeys() : nil
         if let client, forwardsInput {
-            TerminalRelay.forwardInput({ client.sendInput($0) }, end: { client.closeInput() })
+            TerminalRelay.forwardInput({ bytes in
+                guard let detachKeys else { return client.sendInput(bytes) }
+                let (forward, detach) = detachKeys.filter(bytes)
+                if !forward.isEmpty, !client.sendInput(forward[...]) { return false }
+                // Ends the output copy below, leaving the container running.
+                if detach { client.shutdown() }
+                return !detach
+            }, end: { client.closeInput() })
         }
         if let client, tty {
             let raw = forwardsInput ? RawTerminal(0) : nil
@@ -154,6 +162,10 @@ struct Attach {
             defer { windowChanges.cancel() }
             TerminalRelay.copyOutput { client.readOutput(into: &$0) }
             client.close()
+            if detachKeys?.detached == true {
+                connection.finish()
+                return 0
+            }
             return exitCode(connection.waitForExit())
         }
         defer { client?.close() }

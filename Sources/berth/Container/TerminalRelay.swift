@@ -88,3 +88,38 @@ enum TerminalRelay {
         return true
     }
 }
+
+/// Docker's default detach keys, Ctrl-P Ctrl-Q: typed into an attached terminal, they end the
+/// attachment and leave the container running. A Ctrl-P not followed by Ctrl-Q is passed on.
+final class DetachKeys: @unchecked Sendable {
+    private let lock = NSLock()
+    private var heldControlP = false
+    private var typed = false
+
+    /// Whether the sequence was typed.
+    var detached: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return typed
+    }
+
+    /// The bytes of `input` to forward, and whether they end with the sequence (what follows it
+    /// is dropped).
+    func filter(_ input: ArraySlice<UInt8>) -> (forward: [UInt8], detach: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        var forward: [UInt8] = []
+        for byte in input {
+            if heldControlP {
+                heldControlP = false
+                if byte == 0x11 {
+                    typed = true
+                    return (forward, true)
+                }
+                forward.append(0x10)
+            }
+            if byte == 0x10 { heldControlP = true } else { forward.append(byte) }
+        }
+        return (forward, false)
+    }
+}
