@@ -115,6 +115,8 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var mountSpecs: [String] = []
         /// `--tmpfs` mounts: path → options (Docker's HostConfig.Tmpfs).
         public var tmpfs: [String: String] = [:]
+        /// The OCI runtime, `runc` or `crun` (Docker's HostConfig.Runtime).
+        public var runtime: String = "runc"
         /// `--log-driver` and `--log-opt` (Docker's HostConfig.LogConfig); nil is Docker's default,
         /// json-file without options (and what records written before these flags decode to).
         public var logConfig: LogConfig?

@@ -77,9 +77,10 @@ extension ContainerRuntime {
         let console = try UnixListener(directory: directory, name: scratch + ".sock")
         defer { console.close() }
         Monitor.setChildSubreaper()
-        let argv = [runc.binary, "--root", runc.stateRoot, "--log", logFile, "--log-format", "json",
-                    "exec", "--process", processFile, "--detach", "--tty", "--console-socket", console.pathForOtherProcesses,
-                    "--pid-file", pidFile, record.id]
+        let argv = try ociRuntime(for: record).command(logFile: logFile) + [
+            "exec", "--process", processFile, "--detach", "--tty", "--console-socket", console.pathForOtherProcesses,
+            "--pid-file", pidFile, record.id,
+        ]
         let status = Spawn.wait(try Spawn.start(argv))
         guard status == 0 else {
             throw RuntimeError.execFailed(Runc.lastError(inLog: logFile) ?? "runc exec exited with status \(status)")
@@ -133,8 +134,8 @@ extension ContainerRuntime {
             unlink(processFile)
             unlink(logFile)
         }
-        let argv = [runc.binary, "--root", runc.stateRoot, "--log", logFile, "--log-format", "json",
-                    "exec", "--process", processFile] + (options.detach ? ["--detach"] : []) + [record.id]
+        let argv = try ociRuntime(for: record).command(logFile: logFile)
+            + ["exec", "--process", processFile] + (options.detach ? ["--detach"] : []) + [record.id]
         let pid = try Spawn.start(argv, descriptors: descriptors)
         guard let status = Spawn.wait(pid, timeout: timeout) else { return nil }
         // runc reports its own failure (the command could not be started) in its log.

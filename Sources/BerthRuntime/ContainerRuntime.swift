@@ -61,19 +61,22 @@ public final class ContainerRuntime: @unchecked Sendable {
     public let root: String
     public let containers: ContainerStore
     public let volumes: VolumeStore
-    public let runc: Runc
     public let layout: CgroupLayout
     /// The program started as a container's monitor, with `__monitor --root ROOT ID`: the berth
     /// binary itself.
     public let monitorExecutable: String
 
-    public init(root: String, monitorExecutable: String, runtimeBinary: String = "runc") throws {
+    public init(root: String, monitorExecutable: String) throws {
         self.root = root
         self.containers = try ContainerStore(root: root)
         self.volumes = try VolumeStore(root: root)
-        self.runc = Runc(binary: runtimeBinary, stateRoot: root + "/runc")
         self.layout = CgroupLayout.detect()
         self.monitorExecutable = monitorExecutable
+    }
+
+    /// The OCI runtime the container was created with (HostConfig.Runtime).
+    public func ociRuntime(for record: ContainerRecord) throws -> Runc {
+        try Runc.named(record.hostConfig.runtime, root: root, layout: layout)
     }
 
     // MARK: Create
@@ -122,6 +125,7 @@ public final class ContainerRuntime: @unchecked Sendable {
             throw RuntimeError.invalidOption("Conflicting options: --restart and --rm")
         }
         if hostConfig.initProcess { _ = try BundleBuilder.initBinary() }
+        _ = try Runc.named(hostConfig.runtime, root: root, layout: layout)
         if hostConfig.publishAllPorts {
             guard !endpointsConfig.isEmpty else {
                 throw RuntimeError.invalidOption("published ports are discarded when using \(hostConfig.networkMode) network mode")
@@ -216,7 +220,7 @@ public final class ContainerRuntime: @unchecked Sendable {
     func reconcile(_ record: ContainerRecord) throws -> ContainerRecord? {
         guard record.state.status == .running || record.state.status == .restarting,
               !containers.monitorAlive(record.id) else { return record }
-        let stillRunning = (try? runc.state(record.id))??.status == "running"
+        let stillRunning = (try? ociRuntime(for: record).state(record.id))??.status == "running"
         releaseResources(record)
         let updated = try? containers.update(record.id) { current in
             guard current.state.status == .running || current.state.status == .restarting else { return }
@@ -328,10 +332,10 @@ public final class ContainerRuntime: @unchecked Sendable {
         try containers.update(record.id) { $0.state.manuallyStopped = true }
         let grace = timeout ?? record.config.stopTimeout ?? 10
         if grace != 0 {
-            try? runc.kill(record.id, signal: Self.signalName(signal ?? record.config.stopSignal))
+            try? ociRuntime(for: record).kill(record.id, signal: Self.signalName(signal ?? record.config.stopSignal))
             if waitForMonitor(record.id, timeout: grace < 0 ? nil : Double(grace)) { return }
         }
-        try? runc.kill(record.id, signal: "KILL")
+        try? ociRuntime(for: record).kill(record.id, signal: "KILL")
         if !waitForMonitor(record.id, timeout: 30) {
             throw RuntimeError.runtime("container \(record.shortID) did not exit after SIGKILL")
         }
@@ -342,7 +346,7 @@ public final class ContainerRuntime: @unchecked Sendable {
         let record = try container(reference)
         guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
         try containers.update(record.id) { $0.state.manuallyStopped = true }
-        try runc.kill(record.id, signal: Self.signalName(signal))
+        try ociRuntime(for: record).kill(record.id, signal: Self.signalName(signal))
     }
 
     /// Waits for the container to stop and returns its exit code (nil if it was removed on exit).
@@ -408,7 +412,7 @@ public final class ContainerRuntime: @unchecked Sendable {
         if record.state.status == .running || record.state.status == .restarting {
             guard force else { throw RuntimeError.containerRunning(record.id) }
             try containers.update(record.id) { $0.state.manuallyStopped = true }
-            try? runc.kill(record.id, signal: "KILL")
+            try? ociRuntime(for: record).kill(record.id, signal: "KILL")
             if !waitForMonitor(record.id, timeout: 30) {
                 throw RuntimeError.runtime("container \(record.shortID) did not exit after SIGKILL")
             }
@@ -450,7 +454,7 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// Releases everything a container holds outside its directory; each step tolerates what is
     /// already gone, so it can run again after a crash.
     func releaseResources(_ record: ContainerRecord) {
-        try? runc.delete(record.id, force: true)
+        try? ociRuntime(for: record).delete(record.id, force: true)
         detachNetwork(record)
         try? Overlay.unmount(directory: containers.path(of: record.id))
         layout.removeDirectories(for: record.id)

@@ -155,7 +155,7 @@ extension ContainerRuntime {
         unlink(pidFile)
         let logFile = directory + "/runc.log"
         unlink(logFile)
-        let creator = try Spawn.start(runc.createArguments(id: record.id, bundle: directory, pidFile: pidFile, logFile: logFile,
+        let creator = try Spawn.start(ociRuntime(for: record).createArguments(id: record.id, bundle: directory, pidFile: pidFile, logFile: logFile,
                                                            options: io.runtimeArguments),
                                       descriptors: io.childDescriptors)
         let status = Spawn.wait(creator)
@@ -173,7 +173,7 @@ extension ContainerRuntime {
             try BundleBuilder.writeEtcFiles(directory: directory, record: record)
         }
         try beforeStart(io)
-        try runc.start(record.id)
+        try ociRuntime(for: record).start(record.id)
         let network = record.network
         let running = try containers.update(record.id) { current in
             current.state.status = .running

@@ -9,9 +9,35 @@ public struct Runc: Sendable {
     /// runc's `--root`: where it keeps its per-container state.
     public var stateRoot: String
 
-    public init(binary: String = "runc", stateRoot: String) {
+    /// What runs before the binary: empty, or for crun on a hybrid cgroup host, a private mount
+    /// namespace hiding the v2 hierarchy (crun refuses hybrid mode, "drop all controllers from
+    /// cgroupv2"; without it crun sees plain v1 and places the container in the v1 controllers,
+    /// as runc does on this layout).
+    public var launcher: [String] = []
+
+    public init(binary: String = "runc", stateRoot: String, launcher: [String] = []) {
         self.binary = binary
         self.stateRoot = stateRoot
+        self.launcher = launcher
+    }
+
+    /// The OCI runtimes `--runtime` accepts, with Docker's names.
+    public static let supported = ["runc", "crun"]
+
+    /// The runtime called `name`, keeping its state in `<root>/<name>` so runtimes never read
+    /// each other's state.
+    public static func named(_ name: String, root: String, layout: CgroupLayout) throws -> Runc {
+        guard supported.contains(name) else { throw RuntimeError.unknownRuntime(name) }
+        let hideUnified = name == "crun" && layout == .hybrid
+        return Runc(binary: name, stateRoot: root + "/" + name, launcher: hideUnified ? [
+            "unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+            #"mount -t tmpfs berth-hide-cgroup2 /sys/fs/cgroup/unified && exec "$0" "$@""#,
+        ] : [])
+    }
+
+    /// The command line up to the runtime's subcommand, for callers that spawn it themselves.
+    public func command(logFile: String? = nil) -> [String] {
+        launcher + [binary, "--root", stateRoot] + (logFile.map { ["--log", $0, "--log-format", "json"] } ?? [])
     }
 
     /// What `runc state` reports.
@@ -22,7 +48,7 @@ public struct Runc: Sendable {
         public var status: String
     }
 
-    var base: [String] { [binary, "--root", stateRoot] }
+    var base: [String] { command() }
 
     /// The container's runtime state, or nil if the runtime does not know it.
     public func state(_ id: String) throws -> State? {
@@ -65,8 +91,7 @@ public struct Runc: Sendable {
     /// The arguments of `runc create` for a bundle, with more `options` (`--console-socket`); the
     /// caller supplies the container's stdio.
     func createArguments(id: String, bundle: String, pidFile: String, logFile: String, options: [String] = []) -> [String] {
-        [binary, "--root", stateRoot, "--log", logFile, "--log-format", "json",
-         "create", "--bundle", bundle, "--pid-file", pidFile] + options + [id]
+        command(logFile: logFile) + ["create", "--bundle", bundle, "--pid-file", pidFile] + options + [id]
     }
 
     /// The last error runc logged in its JSON log, for reporting a failed create.

@@ -20,10 +20,13 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
     case execFailed(String)
     case invalidVolumeName(String)
     case volumeInUse(name: String, containers: [String])
+    case unknownRuntime(String)
 
     public var description: String {
         switch self {
         case .noSuchContainer(let name): return "No such container: \(name)"
+        case .unknownRuntime(let name):
+            return "unknown or invalid runtime name: \(name) (Berth knows \(Runc.supported.joined(separator: ", ")))"
         case .ambiguousContainer(let prefix):
             return "multiple containers match \(prefix): give more characters of the ID or use the name"
         case .nameInUse(let name, let id):

@@ -112,6 +112,9 @@ struct ContainerCreateOptions: ParsableArguments {
     @Option(name: .customLong("stop-timeout"), help: ArgumentHelp("Timeout (in seconds) to stop a container.", valueName: "int"))
     var stopTimeout: Int?
 
+    @Option(help: ArgumentHelp("Runtime to use for this container: runc or crun (default: $BERTH_RUNTIME, else runc).", valueName: "string"))
+    var runtime: String?
+
     @Option(name: .customLong("log-driver"), help: ArgumentHelp("Logging driver for the container (json-file, none).", valueName: "string"))
     var logDriver: String?
 
@@ -133,6 +136,7 @@ struct ContainerCreateOptions: ParsableArguments {
         hostConfig.publish = publish
         hostConfig.publishAllPorts = publishAll
         hostConfig.initProcess = initProcess
+        hostConfig.runtime = runtime ?? ProcessInfo.processInfo.environment["BERTH_RUNTIME"] ?? "runc"
         do {
             hostConfig.restartPolicy = try RestartPolicy(parsing: restart)
         } catch let error as RuntimeError {

@@ -121,7 +121,7 @@ enum ContainerInspectJSON {
             ("CapDrop", host.capDrop.isEmpty ? .null : .strings(host.capDrop)),
             ("Privileged", .bool(host.privileged)),
             ("ReadonlyRootfs", .bool(host.readonlyRootfs)),
-            ("Runtime", .string("runc")),
+            ("Runtime", .string(host.runtime)),
             ("Memory", .int(host.memory)),
             ("NanoCpus", .int(host.nanoCPUs)),
             ("PidsLimit", host.pidsLimit.map { JSONValue.int($0) } ?? .null),

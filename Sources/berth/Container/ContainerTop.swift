@@ -21,7 +21,7 @@ struct ContainerTop: ParsableCommand {
             printError("Error response from daemon: container \(record.id) is not running")
             throw ExitCode(1)
         }
-        let pids = Set(try runtime.runc.processes(record.id))
+        let pids = Set(try runtime.ociRuntime(for: record).processes(record.id))
         let ps = Process()
         ps.executableURL = URL(fileURLWithPath: "/bin/ps")
         ps.arguments = psOptions.isEmpty ? ["-ef"] : psOptions
