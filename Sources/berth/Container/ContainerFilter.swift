@@ -10,7 +10,7 @@ struct ContainerFilter {
 
     static let keys: Set<String> = [
         "id", "name", "label", "status", "exited", "ancestor", "before", "since", "publish", "expose",
-        "network", "health", "volume", "is-task",
+        "network", "health", "volume", "is-task", "restart-policy",
     ]
 
     init(_ arguments: [String]) throws {
@@ -31,6 +31,9 @@ struct ContainerFilter {
         }
         for health in values["health"] ?? [] where !["starting", "healthy", "unhealthy", "none"].contains(health) {
             throw ValidationError("invalid filter 'health=\(health)'")
+        }
+        for policy in values["restart-policy"] ?? [] where !["no", "on-failure", "always", "unless-stopped"].contains(policy) {
+            throw ValidationError("invalid filter 'restart-policy=\(policy)'")
         }
     }
 
@@ -59,6 +62,14 @@ struct ContainerFilter {
         }
         if let health = values["health"] {
             result = result.filter { health.contains($0.state.health?.status ?? "none") }
+        }
+        if let policies = values["restart-policy"] {
+            // Podman's filter for starting containers at boot, with the Docker daemon's rule when
+            // it starts: `unless-stopped` containers the user stopped stay stopped.
+            result = result.filter { record in
+                let policy = record.hostConfig.restartPolicy.name
+                return policies.contains(policy) && !(policy == "unless-stopped" && record.state.manuallyStopped)
+            }
         }
         if let networks = values["network"] {
             result = result.filter { record in

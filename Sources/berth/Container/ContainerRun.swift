@@ -86,16 +86,39 @@ struct ContainerStart: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Attach container's STDIN.")
     var interactive = false
 
+    @Flag(help: "Start every stopped container (with --filter, those that match).")
+    var all = false
+
+    @Option(help: ArgumentHelp("With --all: filter as `ps` does, e.g. 'restart-policy=always' (the boot service's choice).", valueName: "filter"))
+    var filter: [String] = []
+
     @Argument(help: ArgumentHelp("Containers to start.", valueName: "container"))
-    var containers: [String]
+    var containers: [String] = []
+
+    func validate() throws {
+        if all, !containers.isEmpty { throw ValidationError("--all and container names cannot be combined") }
+        if !all, containers.isEmpty { throw ValidationError("\"start\" requires at least 1 argument (or --all)") }
+        if !all, !filter.isEmpty { throw ValidationError("--filter needs --all") }
+        if all, attach || interactive { throw ValidationError("you cannot start and attach multiple containers at once") }
+    }
 
     func run() throws {
         let runtime = try global.openRuntime()
+        if all {
+            let stopped = try runtime.list().filter { !$0.state.running }
+            let chosen = try ContainerFilter(filter).apply(to: stopped) { nil }
+            try forEachContainer(chosen.map(\.name)) { name in try runtime.start(name).finish() }
+            return
+        }
         if attach || interactive {
             guard containers.count == 1 else { throw ValidationError("you cannot start and attach multiple containers at once") }
             let record = try runtime.container(containers[0])
             let forwardsInput = interactive && record.config.openStdin
             if record.config.tty, forwardsInput { try TerminalRelay.checkInputIsTerminal() }
+            // Docker attaches to a container that already runs.
+            if record.state.running {
+                throw ExitCode(try Attach.toRunning(runtime, record, forwardsInput: forwardsInput))
+            }
             // Only this run's output is attached, as Docker attaches to the new process.
             let path = runtime.containers.logPath(of: record.id)
             let log = record.config.tty ? nil : try LogReader(path: path, offset: LogReader.size(of: path), creating: true)
@@ -136,7 +159,8 @@ enum StartFailure {
 struct Attach {
     var runtime: ContainerRuntime
     var id: String
-    var connection: MonitorConnection
+    /// The report of the monitor this process started; nil when attached to a running container.
+    var connection: MonitorConnection?
     /// The container's log, opened before the start; nil opens it now.
     var log: LogReader?
     var client: AttachClient?
@@ -163,10 +187,10 @@ struct Attach {
             TerminalRelay.copyOutput { client.readOutput(into: &$0) }
             client.close()
             if detachKeys?.detached == true {
-                connection.finish()
+                connection?.finish()
                 return 0
             }
-            return exitCode(connection.waitForExit())
+            return exitCode(connection?.waitForExit())
         }
         defer { client?.close() }
         let reader = try log ?? LogReader(path: runtime.containers.logPath(of: id))
@@ -181,13 +205,30 @@ struct Attach {
         }
         defer { sources.forEach { $0.cancel() } }
         var exitCode: Int32?
-        while exitCode == nil && !connection.isClosed {
-            if case .exited(let code) = connection.readMessage(timeoutMilliseconds: 50) { exitCode = code }
-            write(reader.readAvailable())
+        if let connection {
+            while exitCode == nil && !connection.isClosed {
+                if case .exited(let code) = connection.readMessage(timeoutMilliseconds: 50) { exitCode = code }
+                write(reader.readAvailable())
+            }
+            connection.finish()
+        } else {
+            while runtime.isMonitored(id) {
+                usleep(50_000)
+                write(reader.readAvailable())
+            }
         }
         write(reader.readAvailable())
-        connection.finish()
         return self.exitCode(exitCode)
+    }
+
+    /// Attaches to `record`'s running container: its terminal, or its log from now on, with
+    /// stdin when `forwardsInput`; the container's exit code once its monitor ends.
+    static func toRunning(_ runtime: ContainerRuntime, _ record: ContainerRecord, forwardsInput: Bool) throws -> Int32 {
+        let client = record.config.tty || forwardsInput ? try runtime.attach(record.id, size: TerminalRelay.windowSize) : nil
+        let path = runtime.containers.logPath(of: record.id)
+        let log = record.config.tty ? nil : try LogReader(path: path, offset: LogReader.size(of: path))
+        return try Attach(runtime: runtime, id: record.id, connection: nil, log: log, client: client,
+                          tty: record.config.tty, forwardsInput: forwardsInput).run()
     }
 
     /// The exit code the monitor reported; if it died without reporting, the record (reconciled)
