@@ -121,6 +121,8 @@ struct NetworkCommandTests {
         #expect(predefined.status == 1 && predefined.stderr.contains("bridge is a pre-defined network and cannot be removed"))
         let missing = try fixture.berth("network", "rm", "nope")
         #expect(missing.status == 1 && missing.stderr == "Error: No such network: nope\n")
+        let notThere = try fixture.berth("network", "inspect", "nope")
+        #expect(notThere.status == 1 && notThere.stderr == "Error: No such network: nope\n" && notThere.stdout == "[]\n")
         let badSubnet = try fixture.berth("network", "create", "--subnet", "10.81.2.7/24", "bad")
         #expect(badSubnet.status == 1 && badSubnet.stderr.contains("invalid subnet"))
         let badName = try fixture.berth("network", "create", "-bad")
@@ -149,27 +151,15 @@ struct NetworkCommandTests {
     /// What is left on the host of a removed network: its bridge, addresses in its subnet, rules.
     private func networkLeftovers(bridge: String?, subnet: String) throws -> [String] {
         var found: [String] = []
-        let links = try output("ip", "-o", "link")
+        let links = try commandOutput("ip", "-o", "link")
         if let bridge, links.contains(" \(bridge):") { found.append("bridge \(bridge)") }
-        for line in try output("ip", "-o", "-4", "addr").split(separator: "\n") where line.contains(subnet) {
+        for line in try commandOutput("ip", "-o", "-4", "addr").split(separator: "\n") where line.contains(subnet) {
             found.append("address: \(line)")
         }
-        for line in try output("iptables-save").split(separator: "\n")
+        for line in try commandOutput("iptables-save").split(separator: "\n")
         where line.contains(subnet) || bridge.map({ line.contains($0) }) == true {
             found.append("iptables: \(line)")
         }
         return found
-    }
-
-    private func output(_ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 }

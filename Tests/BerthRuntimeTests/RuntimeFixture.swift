@@ -143,6 +143,19 @@ extension RuntimeFixture {
     }
 }
 
+/// Runs a command and returns its standard output.
+func commandOutput(_ arguments: String...) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
 /// Runs a command and returns its exit status.
 @discardableResult
 func runCommand(_ arguments: String...) throws -> Int32 {

@@ -29,7 +29,7 @@ struct RuntimeSelectionTests {
         #expect(try fixture.berth("inspect", "--format", "{{.HostConfig.Runtime}} {{.State.Status}}", "web").stdout == "crun running\n")
         #expect(access(fixture.root + "/crun/" + id, F_OK) == 0, "crun keeps its state apart from runc's")
         let port = try fixture.berth("port", "web", "80").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(try fetch("http://\(port)/") == "crun\n")
+        #expect(try commandOutput("curl", "-s", "--max-time", "10", "http://\(port)/") == "crun\n")
         #expect(try fixture.berth("exec", "web", "cat", "/tmp/index.html").stdout == "crun\n")
         #expect(try fixture.berth("top", "web").stdout.contains("httpd -f -p 80"))
         #expect(try fixture.berth("stop", "-t", "1", "web").status == 0)
@@ -46,17 +46,5 @@ struct RuntimeSelectionTests {
         #expect(result.status == 125)
         #expect(result.stderr == "Error: unknown or invalid runtime name: kata (Berth knows runc, crun)\n")
         #expect(try fixture.berth("ps", "-aq").stdout == "")
-    }
-
-    private func fetch(_ url: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-s", "--max-time", "10", url]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 }

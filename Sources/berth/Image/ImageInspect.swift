@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthNetwork
 import BerthRuntime
 import BerthStore
 import Foundation
@@ -81,6 +82,8 @@ struct InspectPrinter {
                 failures.append("Error: No such container: \(missing)")
             } catch RuntimeError.noSuchVolume(let missing) {
                 failures.append("Error: No such volume: \(missing)")
+            } catch NetworkError.unknownNetwork(let missing) {
+                failures.append("Error: No such network: \(missing)")
             }
         }
         if let format, format != "json" {

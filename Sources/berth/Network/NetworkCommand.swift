@@ -148,23 +148,9 @@ struct NetworkInspect: ParsableCommand {
         let store = try NetworkStore(root: global.root)
         let runtime = try global.openRuntime()
         let manager = try NetworkManager(root: global.root)
-        var documents: [JSONValue] = []
-        var failures: [String] = []
-        for reference in networks {
-            do {
-                documents.append(try Self.document(store.find(reference), manager: manager, runtime: runtime))
-            } catch NetworkError.unknownNetwork(let missing) {
-                failures.append("Error: No such network: \(missing)")
-            }
+        try InspectPrinter(format: format, missingNoun: "network").print(networks) { reference in
+            try Self.document(store.find(reference), manager: manager, runtime: runtime)
         }
-        if let format, format != "json" {
-            let template = try GoTemplate(format)
-            for document in documents { print(try template.render(document)) }
-        } else {
-            print(JSONValue.array(documents).indented())
-        }
-        for failure in failures { printError(failure) }
-        if !failures.isEmpty { throw ExitCode(1) }
     }
 
     /// Docker's network document, in its field order.
