@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
-        .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI", "BerthArchive"]),
     ],
     swiftLanguageModes: [.v5]
 )
