@@ -24,9 +24,11 @@ public enum DirectoryArchiver {
     /// Writes the file, symlink or directory at `path` (a final symlink is archived, not followed)
     /// as the entry `archiveName`, a directory followed by its whole tree; with `archiveName` "."
     /// a directory's children become `./<name>`, so extracting them fills the target directory.
-    /// Same entry format as `write(root:)`; the writer is not finished.
-    public static func write(path: String, as archiveName: String, to writer: TarWriter) throws {
+    /// The directories in `excluding` are written without their contents (mounts of kernel file
+    /// systems). Same entry format as `write(root:)`; the writer is not finished.
+    public static func write(path: String, as archiveName: String, to writer: TarWriter, excluding: Set<String> = []) throws {
         var walker = Walker(writer: writer, fromOverlayUpper: false, sourceDateEpoch: nil)
+        walker.excluded = excluding
         guard let info = FileSystem.lstatInfo(path) else { throw ArchiveError.lastIO("lstat", path) }
         try walker.writeEntry(diskPath: path, info: info, archivePath: archiveName)
     }
@@ -41,6 +43,8 @@ public enum DirectoryArchiver {
         let fromOverlayUpper: Bool
         let sourceDateEpoch: Int64?
         var firstPathOfInode: [InodeKey: String] = [:]
+        /// Directories (cleaned paths) whose contents are left out.
+        var excluded: Set<String> = []
 
         init(writer: TarWriter, fromOverlayUpper: Bool, sourceDateEpoch: Int64?) {
             self.writer = writer
@@ -64,6 +68,11 @@ public enum DirectoryArchiver {
                     diskPath: directory + "/" + child.name, info: child.info,
                     archivePath: archivePath.isEmpty ? name : archivePath + "/" + name)
             }
+        }
+
+        /// `path` with repeated and trailing slashes removed (the walker joins with "/").
+        static func clean(_ path: String) -> String {
+            "/" + path.split(separator: "/").joined(separator: "/")
         }
 
         func isOverlayWhiteout(_ info: stat) -> Bool {
@@ -105,7 +114,9 @@ public enum DirectoryArchiver {
                     let marker = TarEntry(kind: .file, path: archivePath + "/.wh..wh..opq", mode: 0, uid: entry.uid, gid: entry.gid, modificationTime: entry.modificationTime)
                     try writer.write(marker, contents: nil)
                 }
-                try writeChildren(of: diskPath, archivePath: archivePath)
+                if excluded.isEmpty || !excluded.contains(Self.clean(diskPath)) {
+                    try writeChildren(of: diskPath, archivePath: archivePath)
+                }
             case S_IFLNK:
                 entry.kind = .symlink
                 guard let target = FileSystem.readLink(diskPath) else { throw ArchiveError.lastIO("readlink", diskPath) }

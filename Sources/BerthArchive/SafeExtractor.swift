@@ -42,14 +42,19 @@ public struct SafeExtractor {
     /// Refuse an entry that would replace a directory with a non-directory or the reverse, instead
     /// of removing what is there (`cp` into a tree someone else owns).
     public let refuseTypeChanges: Bool
+    /// Refuse a symlink whose target, read relative to the link's directory (an absolute one
+    /// too, as Docker's untar reads it), climbs above the root: what `cp` writes stays harmless
+    /// to follow later.
+    public let refuseEscapingSymlinks: Bool
 
     /// Extracts under `root` (created if missing). Ownership is kept only when `preserveOwnership`.
     public init(root: String, whiteouts: WhiteoutMode = .overlay, preserveOwnership: Bool = (getuid() == 0),
-                refuseTypeChanges: Bool = false) {
+                refuseTypeChanges: Bool = false, refuseEscapingSymlinks: Bool = false) {
         self.root = root
         self.whiteouts = whiteouts
         self.preserveOwnership = preserveOwnership
         self.refuseTypeChanges = refuseTypeChanges
+        self.refuseEscapingSymlinks = refuseEscapingSymlinks
     }
 
     /// Extracts every entry of `reader`. Directory modes and times are set after all contents.
@@ -232,6 +237,18 @@ private final class ExtractionSession {
             return
         }
 
+        if entry.kind == .symlink, options.refuseEscapingSymlinks {
+            var resolved = parent
+            for component in entry.linkName.split(separator: "/") where component != "." {
+                guard component == ".." else {
+                    resolved.append(String(component))
+                    continue
+                }
+                guard resolved.popLast() != nil else {
+                    throw ArchiveError.unsafePath(entry.path, reason: "symlink target '\(entry.linkName)' is outside the extraction root")
+                }
+            }
+        }
         let kept = try clearPath(target, keepDirectory: entry.kind == .directory, entry: entry.path)
         switch entry.kind {
         case .file:

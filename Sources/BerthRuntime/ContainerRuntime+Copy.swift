@@ -1,4 +1,5 @@
 import BerthArchive
+import BerthOCI
 import Foundation
 import Glibc
 
@@ -60,7 +61,7 @@ extension ContainerRuntime {
                 let source = CountingSource(FileSource(fileDescriptor: pipe.read, closeOnDeinit: false))
                 do {
                     _ = try SafeExtractor(root: extraction.directory, whiteouts: .keep, preserveOwnership: false,
-                                          refuseTypeChanges: true).extract(TarReader(source))
+                                          refuseTypeChanges: true, refuseEscapingSymlinks: true).extract(TarReader(source))
                 } catch {
                     // The helper's own failure explains a cut stream better than the reader does.
                     close(pipe.read)
@@ -253,10 +254,15 @@ extension ContainerRuntime {
     private func runHelper(_ record: ContainerRecord, pid: Int32?, _ operation: CopyHelper.Request.Operation,
                            path: String, name: String = "", follow: Bool = false, stdin: Int32? = nil,
                            stdout: Int32? = nil, preserveOwnership: Bool = false) throws -> HelperProcess {
-        let request = CopyHelper.Request(
+        var request = CopyHelper.Request(
             operation: operation, path: path, name: name, follow: follow, preserveOwnership: preserveOwnership,
             pid: pid, containerID: record.id, containerDirectory: containers.path(of: record.id),
             layers: record.layers, mounts: record.mounts)
+        if pid != nil {
+            // Every mount of the bundle but the bind mounts (volumes, binds, /etc/hosts and such).
+            let bundle = try? JSONDecoder().decode(RuntimeSpec.self, from: Data(Files.read(containers.path(of: record.id) + "/config.json")))
+            request.hidden = (bundle?.mounts ?? []).filter { $0.type != "bind" }.map { CopyPath.clean($0.destination) }
+        }
         let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
         let errors = try Pipe.make()
         var descriptors: [(Int32, Int32)] = [(errors.write, 2)]

@@ -35,6 +35,9 @@ public enum CopyHelper {
         var containerDirectory: String
         var layers: [String]
         var mounts: [MountPoint]
+        /// A running container's mounts of kernel file systems (/proc, /sys, /dev, tmpfs): Docker's
+        /// cp does not see into them, and their contents are not files to copy.
+        var hidden: [String] = []
     }
 
     /// The exit status for "no such file or directory" in the container.
@@ -55,6 +58,8 @@ public enum CopyHelper {
 
     private static func perform(_ request: Request) throws -> Int32 {
         var info = stat()
+        let cleaned = CopyPath.clean(request.path)
+        if request.hidden.contains(where: { cleaned.hasPrefix($0 == "/" ? "/" : $0 + "/") }) { return notFoundStatus }
         switch request.operation {
         case .stat:
             var path = request.path
@@ -75,7 +80,7 @@ public enum CopyHelper {
         case .archive:
             guard lstat(request.path, &info) == 0 else { return try failure(errno, "lstat", request.path) }
             let writer = TarWriter(FileSink(fileDescriptor: 1, closeOnDeinit: false))
-            try DirectoryArchiver.write(path: request.path, as: request.name, to: writer)
+            try DirectoryArchiver.write(path: request.path, as: request.name, to: writer, excluding: Set(request.hidden))
             try writer.finish()
         case .extract:
             guard stat(request.path, &info) == 0 else { return try failure(errno, "stat", request.path) }
@@ -83,7 +88,7 @@ public enum CopyHelper {
                 throw CopyError(message: "extraction point is not a directory", fromDaemon: true)
             }
             let extractor = SafeExtractor(root: request.path, whiteouts: .keep, preserveOwnership: request.preserveOwnership,
-                                          refuseTypeChanges: true)
+                                          refuseTypeChanges: true, refuseEscapingSymlinks: true)
             _ = try extractor.extract(TarReader(FileSource(fileDescriptor: 0, closeOnDeinit: false)))
         }
         return 0

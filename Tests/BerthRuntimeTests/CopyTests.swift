@@ -160,6 +160,11 @@ struct CopyTests {
         #expect(contents(host + "/p2") == "container-passwd\n")
         #expect(try berth(fixture, "cp", "-L", "trap:/escape", host + "/etc").status == 0)
         #expect(contents(host + "/etc/passwd") == "container-passwd\n")
+        // The link itself would point out of the destination on the host: refused, as Docker does.
+        let link = try berth(fixture, "cp", "trap:/escape", host + "/escape")
+        #expect(link.status == 1 && link.stderr.contains("symlink target '/../../../../etc' is outside the extraction root"))
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: host + "/escape")) == nil)
+        #expect(try berth(fixture, "cp", "trap:/abs", host + "/abs").status == 0)
         let stream = try berth(fixture, "cp", "trap:/escape/", "-")
         #expect(try entries(stream.stdout).contains { $0.path == "escape/passwd" && $0.contents == "container-passwd\n" })
 
@@ -283,6 +288,15 @@ struct CopyTests {
         #expect(try berth(fixture, "cp", host + "/in", "live:/escape/" + name).status == 0)
         #expect(try berth(fixture, "exec", "live", "cat", "/etc/" + name).text == "to-volume\n")
         #expect(!FileManager.default.fileExists(atPath: "/etc/" + name))
+
+        // The whole root: the volume's files in it, kernel file systems (/proc, /sys) only as
+        // empty directories, as Docker's cp shows them.
+        let whole = try berth(fixture, "cp", "live:/", "-")
+        #expect(whole.status == 0, "\(whole.stderr)")
+        let paths = try entries(whole.stdout).map(\.path)
+        #expect(paths.contains("./data/v") && paths.contains("./proc") && !paths.contains { $0.hasPrefix("./proc/") })
+        #expect(try berth(fixture, "cp", "live:/proc/1/status", "-").stderr
+            == "Error response from daemon: Could not find the file /proc/1/status in container live\n")
 
         // The volume as a stopped container has it: mounted privately for the copy.
         #expect(try berth(fixture, "stop", "-t", "0", "live").status == 0)
