@@ -7,4 +7,5 @@ dir=$(dirname "${BASH_SOURCE[0]}")
 "$dir/images.sh"
 "$dir/containers.sh"
 "$dir/build.sh"
+"$dir/build-copy.sh"
 "$dir/registry.sh"
