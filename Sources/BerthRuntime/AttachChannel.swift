@@ -130,3 +130,18 @@ public final class AttachClient: @unchecked Sendable {
         Glibc.close(descriptor)
     }
 }
+
+extension ContainerRuntime {
+    /// Attaches to a running container with `-i` or `-t` through its monitor's attach socket;
+    /// `size` is this client's window size, for the container's terminal.
+    public func attach(_ reference: String, size: TerminalSize?) throws -> AttachClient {
+        let record = try container(reference)
+        guard record.state.running else { throw RuntimeError.notRunning(record.id) }
+        return try AttachClient.connect(directory: containers.path(of: record.id), size: size)
+    }
+
+    /// Whether the container's monitor runs: its current run, or its restarts, go on.
+    public func isMonitored(_ id: String) -> Bool {
+        containers.monitorAlive(id)
+    }
+}

@@ -17,7 +17,7 @@ struct Berth: AsyncParsableCommand {
                 RemoveImages.self, ImageHistory.self, Inspect.self,
                 ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerPs.self, ContainerLogs.self,
                 ContainerStop.self, ContainerKill.self, ContainerRestart.self, ContainerRemove.self, ContainerWait.self,
-                ContainerRename.self, ContainerPort.self, ContainerExec.self, ContainerTop.self, ContainerStats.self,
+                ContainerRename.self, ContainerPort.self, ContainerExec.self, ContainerAttach.self, ContainerTop.self, ContainerStats.self,
                 ContainerCopy.self,
                 Login.self, Logout.self, Push.self, Pull.self,
             ]),

@@ -320,4 +320,53 @@ struct InteractiveTests {
         again.type("exit 8\r")
         #expect(again.finish() == 8, "\(again.screen)")
     }
+
+    @Test func detachWithControlPControlQThenAttachAgain() throws {
+        if RuntimeFixture.skipped() { return }
+        if let reason = Self.scriptSkipReason {
+            print("SKIPPED \(#function): \(reason)")
+            return
+        }
+        let fixture = try RuntimeFixture()
+        let session = try TerminalSession(fixture, "run -it --name lasting --network none busybox sh")
+        #expect(session.waitFor("# "))
+        session.type("echo one-$((0+1))\r")
+        #expect(session.waitFor("one-1\r\n"))
+        session.type("\u{10}\u{11}")
+        #expect(session.finish() == 0, "\(session.screen)")
+        #expect(try berth(fixture, "inspect", "--format", "{{.State.Status}}", "lasting").stdout == "running\n")
+
+        let again = try TerminalSession(fixture, "attach lasting")
+        again.type("echo two-$((1+1))\r")
+        #expect(again.waitFor("two-2\r\n"))
+        again.type("exit 6\r")
+        #expect(again.finish() == 6, "\(again.screen)")
+        let stopped = try berth(fixture, "attach", "lasting")
+        #expect(stopped.status == 1)
+        #expect(stopped.stderr == "You cannot attach to a stopped container, start it first\n")
+    }
+
+    @Test func attachToARunningContainerWithoutATerminal() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        let script = "echo before; while read line; do echo got-$line; [ \"$line\" = quit ] && exit 4; done"
+        #expect(try berth(fixture, "run", "-di", "--name", "reader", "--network", "none", "busybox", "sh", "-c", script).status == 0)
+        var logs = ""
+        for _ in 0..<200 where logs.isEmpty {
+            logs = try berth(fixture, "logs", "reader").stdout
+            usleep(50_000)
+        }
+        #expect(logs == "before\n")
+        // Output from now on (not what came before), stdin to the container, its exit code.
+        let attached = try berth(fixture, ["attach", "reader"], input: "a\nquit\n")
+        #expect(attached.status == 4)
+        #expect(attached.stdout == "got-a\ngot-quit\n", "\(attached.stderr)")
+
+        // start -a -i of a container that already runs attaches to it, as Docker's does.
+        #expect(try berth(fixture, "run", "-di", "--name", "second", "--network", "none", "busybox",
+                          "sh", "-c", "read x; echo second-$x; exit 3").status == 0)
+        let started = try berth(fixture, ["start", "-a", "-i", "second"], input: "y\n")
+        #expect(started.status == 3)
+        #expect(started.stdout == "second-y\n", "\(started.stderr)")
+    }
 }
