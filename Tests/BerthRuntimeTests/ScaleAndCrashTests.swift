@@ -1,0 +1,93 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Many containers on the bridge with published ports, and a CLI killed mid-`run` (root only):
+/// what they leave on the host is listed, not assumed.
+@Suite(.serialized)
+struct ScaleAndCrashTests {
+    static func skipped(_ test: String = #function) -> Bool {
+        if RuntimeFixture.skipped(test) { return true }
+        guard let reason = RuntimeFixture.bridgeSkipReason else { return false }
+        print("SKIPPED \(test): \(reason)")
+        return true
+    }
+
+    /// What the host holds for these containers: mounts under the root, veths on berth0,
+    /// iptables rules naming them, cgroups, address leases, network records.
+    private func hostState(_ fixture: RuntimeFixture, _ ids: [String]) throws -> [String] {
+        var found: [String] = []
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        found += mounts.split(separator: "\n").filter { $0.contains(fixture.root) }.map { "mount: \($0)" }
+        let rules = try commandOutput("iptables-save")
+        for id in ids {
+            if rules.contains(id) { found.append("iptables rule for \(id)") }
+            for cgroup in fixture.runtime.layout.directories(for: id) where access(cgroup, F_OK) == 0 {
+                found.append("cgroup \(cgroup)")
+            }
+        }
+        let leases = (try? FileManager.default.contentsOfDirectory(atPath: fixture.root + "/network/ipam/berth")) ?? []
+        found += leases.filter { $0.first?.isNumber == true }.map { "lease \($0)" }
+        let records = (try? FileManager.default.contentsOfDirectory(atPath: fixture.root + "/network")) ?? []
+        found += records.filter { $0.contains("@") }.map { "network record \($0)" }
+        return found
+    }
+
+    private func veths() throws -> Set<String> {
+        Set(try commandOutput("ip", "-o", "link", "show", "master", "berth0").split(separator: "\n").compactMap { line in
+            line.split(separator: " ").dropFirst().first.map { String($0.split(separator: "@")[0]) }
+        })
+    }
+
+    @Test func fiftyContainersWithPublishedPortsLeaveNothingBehind() throws {
+        if Self.skipped() { return }
+        let fixture = try RuntimeFixture()
+        let vethsBefore = try veths()
+        var ids: [String] = []
+        for index in 0..<50 {
+            let run = try fixture.berth("run", "-d", "--name", "scale-\(index)", "-p", "127.0.0.1::80", "busybox", "sleep", "300")
+            #expect(run.status == 0, "\(run.stderr)")
+            ids.append(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        #expect(try fixture.berth("ps", "-q").stdout.split(separator: "\n").count == 50)
+        #expect(try veths().subtracting(vethsBefore).count == 50)
+        let rules = try commandOutput("iptables-save")
+        #expect(ids.filter { rules.contains($0) }.count == 50, "each container has its NAT rules")
+
+        let remove = try fixture.berth(["rm", "-f"] + ids)
+        #expect(remove.status == 0, "\(remove.stderr)")
+        #expect(try hostState(fixture, ids) == [])
+        #expect(try veths().subtracting(vethsBefore) == [])
+        for id in ids { #expect(fixture.leftovers(id) == []) }
+    }
+
+    /// Killing the CLI of a foreground `run` leaves the container to its monitor, as killing
+    /// `docker run` leaves it to the daemon: it keeps running, logs, and is removed cleanly.
+    @Test func killingTheCLIDuringRunLeavesAConsistentContainer() throws {
+        if Self.skipped() { return }
+        let fixture = try RuntimeFixture()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: RuntimeFixture.berthBinary ?? "")
+        process.arguments = ["--root", fixture.root, "run", "--name", "orphaned", "-p", "127.0.0.1::80", "busybox",
+                             "sh", "-c", "echo started; exec sleep 300"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var status = ""
+        for _ in 0..<200 where status != "running\n" {
+            usleep(50_000)
+            status = try fixture.berth("inspect", "--format", "{{.State.Status}}", "orphaned").stdout
+        }
+        #expect(status == "running\n")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+
+        #expect(try fixture.berth("inspect", "--format", "{{.State.Status}}", "orphaned").stdout == "running\n")
+        #expect(try fixture.berth("logs", "orphaned").stdout == "started\n")
+        let id = try fixture.berth("inspect", "--format", "{{.Id}}", "orphaned").stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try fixture.berth("rm", "-f", "orphaned").status == 0)
+        #expect(try hostState(fixture, [id]) == [])
+        #expect(fixture.leftovers(id) == [])
+    }
+}
