@@ -76,16 +76,15 @@ done
 awk -v b="${results[berth-cold]}" -v d="${results[docker-cold]}" -v m="$size_mb" \
     'BEGIN { printf "  cold COPY throughput: berth %.0f MiB/s, docker %.0f MiB/s, berth/docker %.2fx\n", m / b, m / d, d / b }'
 
-# Where berth's cold build goes. A cached build of a changed Dockerfile tail hashes the context
-# (the COPY's cache key) and stops; the rest of a cold build is copying, archiving and digesting.
-printf 'FROM bench-copy-base\nCOPY data /data\nLABEL bench=%s\n' "$(date +%s%N)" > "$context/Dockerfile"
-hash_only=$(time_build berth_build)
+# Where berth's cold build goes: a fully cached rebuild is start-up, hashing the context (the
+# COPY's cache key) and the export; the rest of a cold build is copying the files into the layer
+# directory, archiving it and digesting the archive (layers are stored uncompressed).
 start=$(now)
 "$berth_bin" --root "$root" build --no-cache -t bench-copy "$context" --progress=plain 2>&1 \
     | grep -E '^#[0-9]+ (\[|DONE|exporting)' | sed 's/^/    /'
 total=$(elapsed "$start" "$(now)")
-awk -v t="$total" -v h="$hash_only" \
-    'BEGIN { printf "  berth cold %.2f s: context hashing (cache key) %.2f s, copy + tar + sha256 of the layer %.2f s, no compression (layers are stored uncompressed)\n", t, h, t - h }'
+awk -v t="$total" -v h="${results[berth-cached]}" \
+    'BEGIN { printf "  berth cold %.2f s: context hashing (cache key) %.2f s, copy + tar + sha256 of the layer %.2f s, no compression\n", t, h, t - h }'
 start=$(now); tar -C "$context" -cf - data | sha256sum >/dev/null; tarsum=$(elapsed "$start" "$(now)")
 start=$(now); cp -a "$context/data" "$root/copy-reference"; copy=$(elapsed "$start" "$(now)"); rm -rf "$root/copy-reference"
 echo "  reference on this machine: GNU tar | sha256sum of the context $tarsum s; cp -a of the context $copy s"
