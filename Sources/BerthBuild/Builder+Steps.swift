@@ -379,15 +379,7 @@ extension Builder {
             try DirectoryArchiver.write(root: directory, to: writer, fromOverlayUpper: fromOverlayUpper, sourceDateEpoch: epoch)
             try writer.finish()
         }
-        var fileBytes: Int64 = 0
-        let reader = TarReader(try store.content.open(digest))
-        while let entry = try reader.next() {
-            switch entry.kind {
-            case .file: fileBytes += entry.size
-            case .symlink: fileBytes += Int64(entry.linkName.utf8.count)
-            default: break
-            }
-        }
+        let fileBytes = try LayerDirectory.fileBytes(under: directory)
         let chainID = ChainID.chain(state.config.rootfs.diffIDs + [digest]).last ?? digest
         let snapshot = buildRoot + "/snapshots/" + chainID.encoded
         try FileManager.default.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
@@ -463,8 +455,15 @@ extension Builder {
             layers: state.layers)
         let manifestDigest = try store.content.ingest(bytes: CanonicalJSON.encode(manifest))
         progress.note(step, "writing image \(configDigest) done")
-        try store.register(manifestDigest: manifestDigest, config: config, configDigest: configDigest,
-                           layerSizes: state.layerSizes, tags: context.request.tags.map(\.withDefaultTag))
+        // A rebuild that made the same image under the same names writes nothing (no database commit).
+        let tags = context.request.tags.map(\.withDefaultTag)
+        let unchanged = !tags.isEmpty && tags.allSatisfy { tag in
+            (try? store.image(named: tag.description)).map { $0.id == configDigest && $0.manifestDigest == manifestDigest } ?? false
+        }
+        if !unchanged {
+            try store.register(manifestDigest: manifestDigest, config: config, configDigest: configDigest,
+                               layerSizes: state.layerSizes, tags: tags)
+        }
         for tag in context.request.tags {
             progress.note(step, "naming to \(tag.withDefaultTag) done")
         }

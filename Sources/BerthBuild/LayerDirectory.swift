@@ -85,6 +85,35 @@ enum LayerDirectory {
         }
     }
 
+    /// What the layer archived from `root` holds, as the store sizes layers: the bytes of its
+    /// regular files (each inode once, as the archive stores hard links) and its link targets.
+    /// Counted from the directory, so a large layer is not read back.
+    static func fileBytes(under root: String) throws -> Int64 {
+        var total: Int64 = 0
+        var seen = Set<[UInt64]>()
+        func walk(_ directory: String) throws {
+            for name in try CopyPlan.children(of: directory) {
+                let path = directory + "/" + name
+                var info = stat()
+                guard lstat(path, &info) == 0 else { throw BuildError.io(operation: "stat", path: path, errno: errno) }
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR:
+                    try walk(path)
+                case S_IFREG:
+                    if info.st_nlink < 2 || seen.insert([UInt64(info.st_dev), UInt64(info.st_ino)]).inserted {
+                        total += Int64(info.st_size)
+                    }
+                case S_IFLNK:
+                    total += Int64(info.st_size)
+                default:
+                    break
+                }
+            }
+        }
+        try walk(root)
+        return total
+    }
+
     private static func removeNonDirectory(_ path: String) throws {
         if unlink(path) != 0, errno != ENOENT {
             throw BuildError.io(operation: "replace", path: path, errno: errno)
