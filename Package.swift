@@ -95,9 +95,9 @@ let package = Package(
             resources: [.copy("Corpus")]
         ),
         .testTarget(
-            name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthDockerfile", "BerthOCI", "BerthStore", "BerthArchive"]),
+            name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthDockerfile", "BerthOCI", "BerthStore", "BerthArchive", "BerthNetwork"]),
         .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork"]),
-        .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthStore", "BerthOCI"]),
+        .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthStore", "BerthOCI", "BerthNetwork"]),
         .testTarget(name: "BerthDistributionTests", dependencies: ["BerthDistribution"]),
         .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive"]),
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),

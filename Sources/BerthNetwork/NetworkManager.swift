@@ -4,10 +4,11 @@ import Foundation
 /// and removes everything it created when they go.
 ///
 /// State lives under `<root>/network/`: one record per container and network
-/// (`<containerID>@<network>.json`), the host-local IPAM leases (`ipam/<cniName>/`), the network
+/// (`<containerID>@<network>.json`), the network
 /// definitions (`networks/`, see `NetworkStore`), the user networks' DNS (`dns/`, see
 /// `NetworkDNS`), and a lock file that serializes attach and detach across `berth` processes
-/// (port allocation reads every record).
+/// (port allocation reads every record). The host-local IPAM leases are machine-wide, in
+/// `ipamDirectory`.
 ///
 /// On the host, the plugins create the bridge with the gateway address, set `net.ipv4.ip_forward=1`
 /// (bridge, `isGateway`) and `net.ipv4.conf.<bridge>.route_localnet=1` (portmap with `snat`, so
@@ -24,7 +25,12 @@ public final class NetworkManager {
     /// The plugin runner; tests point it at a directory with a failing plugin.
     var cni = CNI()
     private let stateDirectory: String
-    private let ipamDirectory: String
+    /// Where host-local keeps its address leases (`<cniName>/`): one place for the machine, not
+    /// one per root, because the bridges are the machine's and two roots (two stores, parallel
+    /// tests) must never hand out one address twice. Under /run, leases end with the machine, as
+    /// the containers holding them do.
+    public static let ipamDirectory = "/run/berth/ipam"
+    private let ipamDirectory = NetworkManager.ipamDirectory
     private let lock: StateLock
 
     /// Opens (creating if needed) the network state under `root`, with `bridge` as the default
@@ -37,7 +43,6 @@ public final class NetworkManager {
         }
         self.networks = networks
         stateDirectory = "\(root)/network"
-        ipamDirectory = "\(root)/network/ipam"
         lock = StateLock(path: "\(root)/network/lock")
         do {
             try FileManager.default.createDirectory(atPath: ipamDirectory, withIntermediateDirectories: true)

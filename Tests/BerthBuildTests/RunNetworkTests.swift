@@ -1,4 +1,5 @@
 import BerthBuild
+import BerthNetwork
 import Foundation
 import Glibc
 import Testing
@@ -44,10 +45,13 @@ import Testing
         let network = fixture.root + "/network"
         let records = try FileManager.default.contentsOfDirectory(atPath: network).filter { $0.hasSuffix(".json") }
         #expect(records.isEmpty, "attachment records left: \(records)")
-        let ipam = network + "/ipam"
+        // Leases are machine-wide; this process's build steps are `build-<pid>-…`.
+        let ipam = NetworkManager.ipamDirectory
         for range in (try? FileManager.default.contentsOfDirectory(atPath: ipam)) ?? [] {
-            let leases = try FileManager.default.contentsOfDirectory(atPath: ipam + "/" + range)
-                .filter { $0 != "lock" && !$0.hasPrefix("last_reserved_ip") }
+            let leases = try FileManager.default.contentsOfDirectory(atPath: ipam + "/" + range).filter { lease in
+                let holder = (try? String(contentsOfFile: ipam + "/" + range + "/" + lease, encoding: .utf8)) ?? ""
+                return holder.contains("build-\(getpid())-")
+            }
             #expect(leases.isEmpty, "address leases left: \(leases)")
         }
         let rules = BuildFixture.shell("iptables-save") ?? ""

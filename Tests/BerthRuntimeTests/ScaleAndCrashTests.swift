@@ -1,3 +1,4 @@
+import BerthNetwork
 import Foundation
 import Glibc
 import Testing
@@ -26,8 +27,11 @@ struct ScaleAndCrashTests {
                 found.append("cgroup \(cgroup)")
             }
         }
-        let leases = (try? FileManager.default.contentsOfDirectory(atPath: fixture.root + "/network/ipam/berth")) ?? []
-        found += leases.filter { $0.first?.isNumber == true }.map { "lease \($0)" }
+        let leaseDirectory = NetworkManager.ipamDirectory + "/berth"
+        for lease in (try? FileManager.default.contentsOfDirectory(atPath: leaseDirectory)) ?? [] {
+            let holder = (try? String(contentsOfFile: leaseDirectory + "/" + lease, encoding: .utf8)) ?? ""
+            if ids.contains(where: { holder.contains($0) }) { found.append("lease \(lease)") }
+        }
         let records = (try? FileManager.default.contentsOfDirectory(atPath: fixture.root + "/network")) ?? []
         found += records.filter { $0.contains("@") }.map { "network record \($0)" }
         return found
