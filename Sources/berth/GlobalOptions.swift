@@ -30,3 +30,13 @@ func confirm(_ warning: String) -> Bool {
     guard let answer = readLine() else { return false }
     return ["y", "yes"].contains(answer.lowercased())
 }
+
+/// `key=value` flags (`--label`, `--opt`) as a dictionary; a bare key gets an empty value.
+func keyValues(_ entries: [String]) -> [String: String] {
+    var result: [String: String] = [:]
+    for entry in entries {
+        let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        result[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+    }
+    return result
+}

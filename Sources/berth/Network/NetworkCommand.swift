@@ -18,16 +18,6 @@ private func daemonError(_ error: Error) -> ExitCode {
     return ExitCode(1)
 }
 
-/// `key=value` flags (`--label`) as a dictionary; a bare key gets an empty value.
-private func keyValues(_ entries: [String]) -> [String: String] {
-    var result: [String: String] = [:]
-    for entry in entries {
-        let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        result[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-    }
-    return result
-}
-
 /// `berth network create NAME`: a bridge network whose containers resolve each other by name.
 struct NetworkCreate: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a network.")

@@ -42,15 +42,6 @@ struct VolumeCreate: ParsableCommand {
             throw ExitCode(1)
         }
     }
-
-    private func keyValues(_ entries: [String]) -> [String: String] {
-        var result: [String: String] = [:]
-        for entry in entries {
-            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            result[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-        }
-        return result
-    }
 }
 
 /// `berth volume ls`.
