@@ -4,11 +4,10 @@ import Foundation
 /// and removes everything it created when they go.
 ///
 /// State lives under `<root>/network/`: one record per container and network
-/// (`<containerID>@<network>.json`), the network
-/// definitions (`networks/`, see `NetworkStore`), the user networks' DNS (`dns/`, see
-/// `NetworkDNS`), and a lock file that serializes attach and detach across `berth` processes
-/// (port allocation reads every record). The host-local IPAM leases are machine-wide, in
-/// `ipamDirectory`.
+/// (`<containerID>@<network>.json`), the network definitions (`networks/`, see `NetworkStore`),
+/// the user networks' DNS (`dns/`, see `NetworkDNS`), and a lock file that serializes attach and
+/// detach across `berth` processes (port allocation reads every record). The host-local IPAM
+/// leases are machine-wide, in `ipamDirectory`.
 ///
 /// On the host, the plugins create the bridge with the gateway address, set `net.ipv4.ip_forward=1`
 /// (bridge, `isGateway`) and `net.ipv4.conf.<bridge>.route_localnet=1` (portmap with `snat`, so
