@@ -63,8 +63,6 @@ public final class NetworkStore {
         return try lock.withLock {
             let existing = try loadAll()
             if existing.contains(where: { $0.name == name }) { throw NetworkError.networkExists(name) }
-            let taken = existing.compactMap { $0.bridge.flatMap { IPv4Network($0.subnet) } }
-                + (try Self.hostSubnets()).map(\.network)
             let chosen: IPv4Network
             if let subnet {
                 guard let requested = IPv4Network(subnet), requested.prefixLength <= 30,
@@ -75,6 +73,9 @@ public final class NetworkStore {
                 }
                 chosen = requested
             } else {
+                // Clear of the other networks and of every subnet the host's interfaces route.
+                let taken = existing.compactMap { $0.bridge.flatMap { IPv4Network($0.subnet) } }
+                    + (try Self.hostSubnets()).map(\.network)
                 guard let free = Self.subnetPool.compactMap(IPv4Network.init).first(where: { candidate in
                     !taken.contains { $0.overlaps(candidate) }
                 }) else { throw NetworkError.poolExhausted }
