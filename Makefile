@@ -3,13 +3,14 @@ SWIFT ?= swift
 
 .PHONY: build test demo bench deps images
 
-## build: release build of the berth binary (.build/release/berth)
+## build: release build of berth and of the berth-monitor it starts (.build/release/berth and
+## .build/release/berth-monitor; install the two in one directory)
 build:
 	$(SWIFT) build -c release --static-swift-stdlib
 
 ## test: installs what the tests need, then runs the unit, integration and interop tests
-## (integration tests drive .build/debug/berth, so it is built first; they need root and start
-## the peer Docker daemon themselves)
+## (integration tests drive .build/debug/berth and its berth-monitor, so they are built first; they
+## need root and start the peer Docker daemon themselves)
 test: deps images
 	$(SWIFT) build
 	$(SWIFT) test

@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "berth", targets: ["berth"]),
+        .executable(name: "berth-monitor", targets: ["berth-monitor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -87,6 +88,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The per-container monitor and `cp`'s container side: a small executable installed next to
+        // `berth`, so each idle container costs little memory and its monitor starts fast.
+        .executableTarget(name: "berth-monitor", dependencies: ["BerthRuntime"]),
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI"]),
         .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive"]),
         .testTarget(

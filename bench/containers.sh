@@ -2,7 +2,7 @@
 # Container start-up and footprint, Berth next to the peer Docker daemon, same busybox rootfs:
 #   - `run --rm busybox true`, median of RUNS (20);
 #   - `run -d -p` of busybox httpd until the first HTTP 200 through the published port;
-#   - RSS of one idle container's monitor (berth __monitor) vs containerd-shim-runc-v2;
+#   - RSS of one idle container's monitor (berth-monitor) vs containerd-shim-runc-v2;
 #   - `ps` with COUNT (100) containers running.
 # Environment: BERTH_BIN, RUNS, COUNT.
 set -euo pipefail
@@ -54,7 +54,7 @@ docker_true_bridge=$(median_of_runs docker run --rm --label berth-bench busybox 
 httpd=(httpd -f -p 80 -h /var/www)
 berth_http=$(until_http_200 18181 berth run -d --name bench-web -p 18181:80 busybox "${httpd[@]}")
 docker_http=$(until_http_200 18182 docker run -d --label berth-bench --name bench-web -p 18182:80 busybox "${httpd[@]}")
-monitor_pid=$(pgrep -f "__monitor .*$(berth inspect -f '{{.Id}}' bench-web)" | head -n 1)
+monitor_pid=$(pgrep -f "berth-monitor .*$(berth inspect -f '{{.Id}}' bench-web)" | head -n 1)
 shim_pid=$(pgrep -f containerd-shim-runc-v2 | head -n 1)
 berth_rss=$(awk '/VmRSS/ { print $2 }' "/proc/$monitor_pid/status")
 shim_rss=$(awk '/VmRSS/ { print $2 }' "/proc/$shim_pid/status")

@@ -9,6 +9,7 @@ fail() { echo "bench: $*" >&2; exit 1; }
 
 require_berth() {
     [ -x "$berth_bin" ] || fail "no berth binary at $berth_bin: run \`make build\` or set BERTH_BIN"
+    [ -x "$(dirname "$berth_bin")/berth-monitor" ] || fail "no berth-monitor next to $berth_bin: run \`make build\`"
 }
 
 # Seconds since the epoch with nanoseconds, for wall-clock timing.

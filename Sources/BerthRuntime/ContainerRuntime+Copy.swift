@@ -270,7 +270,7 @@ extension ContainerRuntime {
         if let stdout { descriptors.append((stdout, 1)) }
         let process: pid_t
         do {
-            process = try Spawn.start([monitorExecutable, "__copy", json], descriptors: descriptors)
+            process = try Spawn.start([monitorExecutable, "--copy", json], descriptors: descriptors)
         } catch {
             errors.closeBoth()
             throw error

@@ -62,8 +62,8 @@ public final class ContainerRuntime: @unchecked Sendable {
     public let containers: ContainerStore
     public let volumes: VolumeStore
     public let layout: CgroupLayout
-    /// The program started as a container's monitor, with `__monitor --root ROOT ID`: the berth
-    /// binary itself.
+    /// The program started as a container's monitor (`--root ROOT [--attach] ID`) and as `cp`'s
+    /// container side (`--copy REQUEST`): `berth-monitor`, installed next to `berth`.
     public let monitorExecutable: String
 
     public init(root: String, monitorExecutable: String) throws {
@@ -287,7 +287,7 @@ public final class ContainerRuntime: @unchecked Sendable {
         }
         let pid: pid_t
         do {
-            pid = try Spawn.start([monitorExecutable, "__monitor", "--root", root] + (size == nil ? [] : ["--attach"]) + [record.id],
+            pid = try Spawn.start([monitorExecutable, "--root", root] + (size == nil ? [] : ["--attach"]) + [record.id],
                                   descriptors: [(output, 1), (output, 2), (sync.write, 3)], newSession: true)
         } catch {
             close(output)

@@ -2,11 +2,11 @@ import BerthArchive
 import Foundation
 import Glibc
 
-/// The container side of `cp`: a short-lived process (the berth binary's hidden `__copy` mode)
-/// that chroots into the container's root filesystem and stats, archives to stdout or extracts
-/// stdin there. Inside the chroot the kernel resolves every symlink (absolute ones included) and
-/// every `..` within the container's root, so a path the container controls cannot lead to the
-/// host, even if the container changes it while the copy runs.
+/// The container side of `cp`: a short-lived process (`berth-monitor --copy`) that chroots into
+/// the container's root filesystem and stats, archives to stdout or extracts stdin there. Inside
+/// the chroot the kernel resolves every symlink (absolute ones included) and every `..` within
+/// the container's root, so a path the container controls cannot lead to the host, even if the
+/// container changes it while the copy runs.
 ///
 /// A running container is entered through `/proc/<pid>/root`, which shows its volumes and bind
 /// mounts as the container sees them. A stopped one gets a private mount namespace with its

@@ -2,11 +2,11 @@ import BerthOCI
 import Foundation
 import Glibc
 
-/// The per-container monitor: a process of its own (the berth binary's hidden `__monitor` mode, in
-/// a new session so it outlives the CLI) that mounts the rootfs, creates the container with runc
-/// with pipes as its stdout and stderr, attaches the network, starts it, copies its output into
-/// the json-file log, waits for its exit as the child subreaper, records the exit code and
-/// releases (or, for `--rm`, removes) the container.
+/// The per-container monitor: a process of its own (`berth-monitor`, in a new session so it
+/// outlives the CLI) that mounts the rootfs, creates the container with runc with pipes as its
+/// stdout and stderr, attaches the network, starts it, copies its output into the json-file log,
+/// waits for its exit as the child subreaper, records the exit code and releases (or, for `--rm`,
+/// removes) the container.
 public enum Monitor {
     /// Runs the monitor for container `id`, reporting on `syncDescriptor` (`started`,
     /// `error <message>`, then `exited <code>`). With `awaitAttach`, it first reports `attachable`
@@ -210,8 +210,11 @@ extension ContainerRuntime {
 
     /// Waits for the container's init (our child through the subreaper) and returns its exit code.
     /// Orphans of `runc exec` are reparented to us meanwhile; they are reaped as they come, since
-    /// an init cannot finish exiting while its namespace still has unreaped processes.
+    /// an init cannot finish exiting while its namespace still has unreaped processes. The init's
+    /// pidfd wakes the wait the moment it exits, rather than at the next 20 ms tick.
     private func waitForContainer(_ pid: Int32) -> Int32 {
+        let exited = Spawn.exitDescriptor(of: pid)
+        defer { if let exited { close(exited) } }
         var status: Int32 = 0
         while true {
             let result = waitpid(pid, &status, WNOHANG)
@@ -219,7 +222,12 @@ extension ContainerRuntime {
             if result < 0, errno == EINTR { continue }
             if result < 0 { break }
             Spawn.reapOrphans(sparing: [pid])
-            usleep(20_000)
+            if let exited {
+                var fds = [pollfd(fd: exited, events: Int16(POLLIN), revents: 0)]
+                _ = poll(&fds, 1, 20)
+            } else {
+                usleep(20_000)
+            }
         }
         // Not our child (no subreaper): wait for it to disappear; the code is unknown.
         while Glibc.kill(pid, 0) == 0 { usleep(50_000) }

@@ -84,6 +84,20 @@ enum Spawn {
         }
     }
 
+    /// A descriptor that polls readable once `pid` (a child) has exited, or nil where the kernel
+    /// (before 5.3) or glibc (before 2.36) has no pidfd_open.
+    static func exitDescriptor(of pid: pid_t) -> Int32? {
+        guard let pidfdOpen else { return nil }
+        let descriptor = pidfdOpen(pid, 0)
+        return descriptor >= 0 ? descriptor : nil
+    }
+
+    /// glibc's pidfd_open, looked up at run time so that an older glibc still runs Berth.
+    private static let pidfdOpen: (@convention(c) (pid_t, UInt32) -> Int32)? = {
+        guard let symbol = dlsym(nil, "pidfd_open") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (pid_t, UInt32) -> Int32).self)
+    }()
+
     /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift cannot see because
     /// Glibc is imported without _GNU_SOURCE.
     private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {

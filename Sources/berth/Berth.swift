@@ -10,7 +10,6 @@ struct Berth: AsyncParsableCommand {
         abstract: "A Docker-compatible container toolkit: build, store, run and distribute OCI images.",
         discussion: "Global option: --root DIR (env BERTH_ROOT, default /var/lib/berth) holds all state; it may be given before or after the command.",
         version: version,
-        subcommands: [MonitorCommand.self, CopyHelperCommand.self],
         groupedSubcommands: [
             CommandGroup(name: "Common", subcommands: [
                 Build.self, Images.self, ImageImport.self, ImageLoad.self, ImageSave.self, ImageTag.self,

@@ -6,7 +6,7 @@ import Foundation
 import Glibc
 
 /// A temporary Berth root with the busybox image imported, and a runtime whose monitor is the
-/// berth binary built next to the tests (or `BERTH_BIN`).
+/// berth-monitor built next to the tests (or next to `BERTH_BIN`).
 final class RuntimeFixture {
     let root: String
     let store: Store
@@ -16,6 +16,7 @@ final class RuntimeFixture {
     static let skipReason: String? = {
         if getuid() != 0 { return "not root: containers need root (mounts, namespaces, cgroups)" }
         if berthBinary == nil { return "no berth binary next to the tests: build it (swift build) or set BERTH_BIN" }
+        if monitorBinary == nil { return "no berth-monitor next to \(berthBinary ?? "berth"): build it (swift build)" }
         if busyboxRootfs == nil { return "no busybox rootfs: run scripts/make-base-images.sh images-cache busybox" }
         if (try? runCommand("runc", "--version")) != 0 { return "runc is not installed" }
         return nil
@@ -50,6 +51,12 @@ final class RuntimeFixture {
         return nil
     }()
 
+    /// The `berth-monitor` installed next to `berth`, as the CLI finds it.
+    static let monitorBinary: String? = berthBinary.flatMap { berth in
+        let candidate = URL(fileURLWithPath: berth).deletingLastPathComponent().appendingPathComponent("berth-monitor").path
+        return access(candidate, X_OK) == 0 ? candidate : nil
+    }
+
     static let busyboxRootfs: String? = {
         var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         for _ in 0..<4 {
@@ -67,7 +74,7 @@ final class RuntimeFixture {
                                   tag: try Reference(parsing: "busybox")) { config in
             config.Cmd = ["sh"]
         }
-        runtime = try ContainerRuntime(root: root, monitorExecutable: Self.berthBinary ?? "")
+        runtime = try ContainerRuntime(root: root, monitorExecutable: Self.monitorBinary ?? "")
     }
 
     deinit {

@@ -17,33 +17,28 @@ struct ContainerCommand: ParsableCommand {
     )
 }
 
-/// `berth __monitor ID`: the per-container monitor (hidden; started by `run` and `start`).
-struct MonitorCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "__monitor", abstract: "Monitor a container (internal).", shouldDisplay: false)
-
-    @OptionGroup var global: GlobalOptions
-
-    /// The caller attaches (`run -i`/`-t`, `start -a -i`): wait for it before starting the process.
-    @Flag var attach = false
-
-    @Argument var id: String
-
-    func run() throws {
-        let status = Monitor.main(root: global.root, id: id, awaitAttach: attach)
-        if status != 0 { throw ExitCode(status) }
-    }
-}
-
 extension GlobalOptions {
-    /// The container runtime on this root, with this very binary as the containers' monitor.
+    /// The container runtime on this root, with the `berth-monitor` installed next to this binary
+    /// as the containers' monitor.
     func openRuntime() throws -> ContainerRuntime {
+        try ContainerRuntime(root: root, monitorExecutable: Self.monitorExecutable())
+    }
+
+    /// `berth-monitor` in the directory of this very executable (/proc/self/exe, so symlinks to
+    /// `berth` elsewhere still find it).
+    static func monitorExecutable() throws -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
         let executable = length > 0
             ? String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
             : CommandLine.arguments[0]
-        return try ContainerRuntime(root: root, monitorExecutable: executable)
+        let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let monitor = (directory.isEmpty ? "." : directory) + "/berth-monitor"
+        guard access(monitor, X_OK) == 0 else {
+            printError("berth: \(monitor) is missing: install berth-monitor next to berth (it is built with it)")
+            throw ExitCode(1)
+        }
+        return monitor
     }
 }
 

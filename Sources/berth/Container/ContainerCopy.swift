@@ -88,16 +88,3 @@ struct ContainerCopy: ParsableCommand {
         return ExitCode(1)
     }
 }
-
-/// `berth __copy REQUEST`: the container side of `cp` (hidden; started by `cp`).
-struct CopyHelperCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "__copy", abstract: "Copy inside a container's root (internal).", shouldDisplay: false)
-
-    @Argument var request: String
-
-    func run() throws {
-        let status = CopyHelper.main(request)
-        if status != 0 { throw ExitCode(status) }
-    }
-}

@@ -1,0 +1,31 @@
+import BerthRuntime
+import Glibc
+
+// berth-monitor: the processes Berth runs outside its CLI, in an executable of their own so that
+// each idle container's monitor stays small and starts fast (no argument parser, no HTTP or TLS).
+//
+//   berth-monitor --root ROOT [--attach] ID   the monitor of container ID (started by `run`/`start`)
+//   berth-monitor --copy REQUEST              the container side of `cp` (started by `cp`)
+
+let usage = "usage: berth-monitor --root ROOT [--attach] ID | berth-monitor --copy REQUEST"
+let arguments = Array(CommandLine.arguments.dropFirst())
+
+func fail(_ message: String) -> Never {
+    fputs("berth-monitor: \(message)\n\(usage)\n", stderr)
+    exit(2)
+}
+
+switch arguments.first {
+case "--copy":
+    guard arguments.count == 2 else { fail("--copy takes one request") }
+    exit(CopyHelper.main(arguments[1]))
+case "--root":
+    var rest = arguments.dropFirst()
+    guard let root = rest.popFirst() else { fail("--root needs a directory") }
+    let attach = rest.first == "--attach"
+    if attach { rest.removeFirst() }
+    guard rest.count == 1, let id = rest.first, !id.hasPrefix("-") else { fail("expected one container ID") }
+    exit(Monitor.main(root: root, id: id, awaitAttach: attach))
+default:
+    fail(arguments.first.map { "unknown argument \($0)" } ?? "no arguments")
+}
