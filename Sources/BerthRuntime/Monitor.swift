@@ -60,14 +60,8 @@ extension ContainerRuntime {
         while true {
             let io: ContainerIO
             do {
-                (record, io) = try createContainer(record, directory: directory) { io in
-                    guard isFirstRun, let sync else { return }
-                    report("attachable")
-                    // Docker does not start a container whose attaching client is gone.
-                    guard io.awaitFirstClient(whileReaderOf: sync) else {
-                        throw RuntimeError.startFailed("the client attaching to the container went away")
-                    }
-                }
+                (record, io) = try createContainer(record, directory: directory, awaitingClientOn: isFirstRun ? sync : nil,
+                                                   report: report)
             } catch {
                 releaseResources(record)
                 let updated = try? containers.update(id) { current in
@@ -126,10 +120,12 @@ extension ContainerRuntime {
     }
 
     /// Mounts, writes the bundle, runs `runc create` with the container's streams, attaches the
-    /// network, calls `beforeStart` and starts the container. On return the container runs and
-    /// the record says so.
-    private func createContainer(_ initial: ContainerRecord, directory: String,
-                                 beforeStart: (ContainerIO) throws -> Void) throws -> (ContainerRecord, ContainerIO) {
+    /// network, with `sync` reports `attachable` and waits for the attaching client, and starts
+    /// the container. A container with no network to attach and no client to wait for is created
+    /// and started by one `runc run --detach`, which spares a runtime process. On return the
+    /// container runs and the record says so.
+    private func createContainer(_ initial: ContainerRecord, directory: String, awaitingClientOn sync: Int32?,
+                                 report: (String) -> Void) throws -> (ContainerRecord, ContainerIO) {
         var record = initial
         let rootfs = try Overlay.mount(lowers: record.layers, directory: directory)
         let users = UserResolver(rootfs: rootfs)
@@ -155,12 +151,15 @@ extension ContainerRuntime {
         unlink(pidFile)
         let logFile = directory + "/runc.log"
         unlink(logFile)
-        let creator = try Spawn.start(ociRuntime(for: record).createArguments(id: record.id, bundle: directory, pidFile: pidFile, logFile: logFile,
-                                                           options: io.runtimeArguments),
+        let startsAtOnce = record.endpointsConfig.isEmpty && sync == nil
+        let runtime = try ociRuntime(for: record)
+        let creator = try Spawn.start(runtime.createArguments(id: record.id, bundle: directory, pidFile: pidFile, logFile: logFile,
+                                                              options: io.runtimeArguments, start: startsAtOnce),
                                       descriptors: io.childDescriptors)
         let status = Spawn.wait(creator)
         guard status == 0 else {
-            throw RuntimeError.runtime(Runc.lastError(inLog: logFile) ?? "runc create exited with status \(status)")
+            let step = startsAtOnce ? "run" : "create"
+            throw RuntimeError.runtime(Runc.lastError(inLog: logFile) ?? "\(runtime.binary) \(step) exited with status \(status)")
         }
         try io.created()
         guard let pidText = try? Files.read(pidFile),
@@ -172,8 +171,14 @@ extension ContainerRuntime {
             record.network = try attachNetworks(record, pid: pid)
             try BundleBuilder.writeEtcFiles(directory: directory, record: record)
         }
-        try beforeStart(io)
-        try ociRuntime(for: record).start(record.id)
+        if let sync {
+            report("attachable")
+            // Docker does not start a container whose attaching client is gone.
+            guard io.awaitFirstClient(whileReaderOf: sync) else {
+                throw RuntimeError.startFailed("the client attaching to the container went away")
+            }
+        }
+        if !startsAtOnce { try runtime.start(record.id) }
         let network = record.network
         let running = try containers.update(record.id) { current in
             current.state.status = .running

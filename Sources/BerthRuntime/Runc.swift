@@ -89,9 +89,12 @@ public struct Runc: Sendable {
     }
 
     /// The arguments of `runc create` for a bundle, with more `options` (`--console-socket`); the
-    /// caller supplies the container's stdio.
-    func createArguments(id: String, bundle: String, pidFile: String, logFile: String, options: [String] = []) -> [String] {
-        command(logFile: logFile) + ["create", "--bundle", bundle, "--pid-file", pidFile] + options + [id]
+    /// caller supplies the container's stdio. With `start`, `run --detach` instead: created and
+    /// started in one runtime process, for a container with nothing to set up in between.
+    func createArguments(id: String, bundle: String, pidFile: String, logFile: String, options: [String] = [],
+                         start: Bool = false) -> [String] {
+        command(logFile: logFile) + (start ? ["run", "--detach"] : ["create"]) + ["--bundle", bundle, "--pid-file", pidFile]
+            + options + [id]
     }
 
     /// The last error runc logged in its JSON log, for reporting a failed create.
