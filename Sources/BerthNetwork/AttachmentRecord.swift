@@ -16,6 +16,9 @@ struct AttachmentRecord: Codable {
     var pluginsStarted: Int
     /// The latest plugin result: the chain's `prevResult` for the next ADD and for DEL.
     var result: JSONValue?
+    /// Whether adding Berth's iptables rules was started; nil in records of older Berth versions,
+    /// whose plugin chain (`firewall`, `portmap`) made the rules.
+    var rulesStarted: Bool?
     var loopbackStarted: Bool
     /// The published ports with concrete host ports.
     var ports: [PortMapping]

@@ -1,13 +1,14 @@
 import Foundation
 
-/// A bridge network: each container gets a veth pair with one end on a Linux bridge, an address
-/// from host-local IPAM, masquerading for outbound traffic, and DNAT for its published ports
-/// (CNI plugins `bridge`, `portmap`, `firewall`, plus `loopback` for the container's `lo`).
+/// A bridge network: each container gets a veth pair with one end on a Linux bridge and an address
+/// from host-local IPAM (CNI plugins `bridge` and `host-local`, plus `loopback` for the
+/// container's `lo`), and Berth's iptables rules masquerade its outbound traffic and DNAT its
+/// published ports (`Iptables`).
 public struct BridgeNetwork: Codable, Hashable, Sendable {
     /// The name users give (`--network bridge`, `NetworkSettings.Networks`).
     public var name: String
     /// The CNI network name: it names the IPAM directory and appears in the iptables comments
-    /// (`name: "berth" id: "<container ID>"`).
+    /// (`berth net=berth id=<container ID>`).
     public var cniName: String
     /// The Linux bridge interface, created on first use and kept (like `docker0`).
     public var bridge: String
@@ -35,42 +36,25 @@ public struct BridgeNetwork: Codable, Hashable, Sendable {
                                                 subnet: "10.77.0.0/16", gateway: "10.77.0.1")
 
     /// The plugin chain of the network configuration list, each already carrying the list's
-    /// `name` and `cniVersion` as CNI requires of every plugin's stdin.
-    func pluginConfigurations(ipamDataDirectory: String, ports: [PortMapping]) -> [JSONValue] {
-        var plugins: [JSONValue] = [
-            .object([
-                "type": .string("bridge"),
-                "bridge": .string(bridge),
-                "isGateway": .bool(true),
-                "ipMasq": .bool(true),
-                // A container can reach its own published ports through the host's addresses.
-                "hairpinMode": .bool(true),
-                "ipam": .object([
-                    "type": .string("host-local"),
-                    "ranges": .array([.array([.object(["subnet": .string(subnet), "gateway": .string(gateway)])])]),
-                    "routes": .array([.object(["dst": .string("0.0.0.0/0")])]),
-                    "dataDir": .string(ipamDataDirectory),
-                ]),
+    /// `name` and `cniVersion` as CNI requires of every plugin's stdin: only `bridge` (with
+    /// host-local IPAM). Masquerading, forwarding and published ports are Berth's own rules
+    /// (`Iptables`), one iptables transaction instead of the plugins' dozens of iptables calls.
+    func pluginConfigurations(ipamDataDirectory: String) -> [JSONValue] {
+        let bridge: JSONValue = .object([
+            "type": .string("bridge"),
+            "bridge": .string(self.bridge),
+            "isGateway": .bool(true),
+            "ipMasq": .bool(false),
+            // A container can reach its own published ports through the host's addresses.
+            "hairpinMode": .bool(true),
+            "ipam": .object([
+                "type": .string("host-local"),
+                "ranges": .array([.array([.object(["subnet": .string(subnet), "gateway": .string(gateway)])])]),
+                "routes": .array([.object(["dst": .string("0.0.0.0/0")])]),
+                "dataDir": .string(ipamDataDirectory),
             ]),
-            .object(["type": .string("firewall"), "backend": .string("iptables")]),
-        ]
-        if !ports.isEmpty {
-            plugins.append(.object([
-                "type": .string("portmap"),
-                // Masquerade hairpin and localhost traffic so 127.0.0.1:HOSTPORT works.
-                "snat": .bool(true),
-                "capabilities": .object(["portMappings": .bool(true)]),
-                "runtimeConfig": .object(["portMappings": .array(ports.map { port in
-                    .object([
-                        "hostPort": .number(Double(port.hostPort)),
-                        "containerPort": .number(Double(port.containerPort)),
-                        "protocol": .string(port.proto),
-                        "hostIP": .string(port.hostIP),
-                    ])
-                })]),
-            ]))
-        }
-        return plugins.map { $0.setting("name", to: .string(cniName)).setting("cniVersion", to: .string(CNI.version)) }
+        ])
+        return [bridge.setting("name", to: .string(cniName)).setting("cniVersion", to: .string(CNI.version))]
     }
 
     /// The configuration for the container's `lo`.

@@ -1,42 +1,179 @@
 import Foundation
 
-/// The iptables rules Berth adds around the CNI plugins' own.
+/// Berth's iptables rules for bridge networks, in chains prefixed `BERTH-`. Every change is one
+/// `iptables-restore --noflush` transaction, so a container's rules appear and go all at once and
+/// each costs one exec; rules of other programs (Docker, old CNI chains) are never touched.
+///
+/// Per container (nat; every rule carries the comment `berth net=<cniName> id=<containerID>`):
+/// - `BERTH-MASQ-<bridge>`: `-s <address>/32 ! -d <subnet> -j MASQUERADE` for outbound traffic;
+/// - `BERTH-HOSTPORTS`: one DNAT per published port, `[-d <hostIP>/32] -p <proto> --dport <host
+///   port> -j DNAT --to-destination <address>:<container port>`.
+///
+/// Per bridge, created on its first attachment and removed with the network:
+/// - nat `BERTH-MASQ-<bridge>` (jumped from POSTROUTING) first masquerades connections to
+///   127.0.0.0/8 that OUTPUT DNATed to the bridge (with `route_localnet=1` on the bridge), and
+///   DNATed connections from the subnet to the subnet (hairpin: a container reaching a published
+///   port, its own included, through a host address), so replies come back the way they went;
+/// - filter `BERTH-FORWARD` (jumped from the top of FORWARD, whose policy Docker sets to DROP)
+///   accepts everything from the bridge, and towards it replies and DNATed connections.
+///
+/// Once per host: nat `BERTH-HOSTPORTS`, jumped from PREROUTING and OUTPUT for local destinations.
 enum Iptables {
-    /// The firewall plugin's chain for administrator rules; it jumps there from `CNI-FORWARD` first.
-    static let adminChain = "CNI-ADMIN"
+    static let hostPortsChain = "BERTH-HOSTPORTS"
+    static let forwardChain = "BERTH-FORWARD"
 
-    /// Accepts forwarded connections that a published-port DNAT sends to the bridge. The firewall
-    /// plugin only accepts replies towards a container, and Docker leaves FORWARD's policy at DROP,
-    /// so without this rule published ports would answer on the host's own addresses but not to
-    /// other machines. One rule per bridge, naming no container, kept like the bridge itself.
-    static func ensurePublishedPortsForwarding(bridge: String) throws {
-        let iptables = try Command.locate("iptables")
-        // Creating an existing chain fails; whether it exists is all that matters.
-        _ = try Command.run(iptables, ["-w", "-t", "filter", "-N", adminChain])
-        let rule = publishedPortsRule(bridge: bridge)
-        if try Command.run(iptables, ["-w", "-t", "filter", "-C", adminChain] + rule).status != 0 {
-            try Command.check("iptables", ["-w", "-t", "filter", "-A", adminChain] + rule)
+    /// At most 26 characters: a bridge name has at most 15, iptables allows 28.
+    static func masqueradeChain(bridge: String) -> String { "BERTH-MASQ-\(bridge)" }
+
+    /// Names the container and network on every rule of the container's, so a scan finds them.
+    static func comment(network: BridgeNetwork, containerID: String) -> String {
+        "berth net=\(network.cniName) id=\(containerID)"
+    }
+
+    /// The container's nat rules as `iptables-save` prints them, without the leading `-A`.
+    static func containerRules(network: BridgeNetwork, containerID: String, address: String,
+                               ports: [PortMapping]) -> [String] {
+        let comment = "-m comment --comment \"\(comment(network: network, containerID: containerID))\""
+        var rules = ["\(masqueradeChain(bridge: network.bridge)) -s \(address)/32 ! -d \(network.subnet) \(comment) -j MASQUERADE"]
+        for port in ports {
+            let destination = port.hostIP.isEmpty ? "" : "-d \(port.hostIP)/32 "
+            rules.append("\(hostPortsChain) \(destination)-p \(port.proto) -m \(port.proto) --dport \(port.hostPort) "
+                         + "\(comment) -j DNAT --to-destination \(address):\(port.containerPort)")
+        }
+        return rules
+    }
+
+    /// Adds the container's rules in one transaction. It fails only when the bridge's chains are
+    /// missing (its first container since boot); then they are created and the transaction retried.
+    static func addContainerRules(network: BridgeNetwork, containerID: String, address: String,
+                                  ports: [PortMapping]) throws {
+        let rules = containerRules(network: network, containerID: containerID, address: address, ports: ports)
+        let transaction = ["*nat"] + rules.map { "-A \($0)" } + ["COMMIT"]
+        if try restore(transaction).status == 0 { return }
+        try ensureBridgeRules(network)
+        try check(restore(transaction), transaction)
+    }
+
+    /// Removes the container's rules in one transaction: the exact inverse of `addContainerRules`
+    /// when all of it is there, else (an interrupted attach, a reboot) whatever of it a scan finds.
+    /// Idempotent.
+    static func removeContainerRules(network: BridgeNetwork, containerID: String, address: String?,
+                                     ports: [PortMapping]) throws {
+        if let address {
+            let rules = containerRules(network: network, containerID: containerID, address: address, ports: ports)
+            if try restore(["*nat"] + rules.map { "-D \($0)" } + ["COMMIT"]).status == 0 { return }
+        }
+        let needle = "--comment \"\(comment(network: network, containerID: containerID))\""
+        let present = try save()["nat", default: []].filter { $0.hasPrefix("-A BERTH-") && $0.contains(needle) }
+        guard !present.isEmpty else { return }
+        let transaction = ["*nat"] + present.map { "-D" + $0.dropFirst(2) } + ["COMMIT"]
+        try check(restore(transaction), transaction)
+    }
+
+    /// Creates what is missing of the host's and the bridge's chains and rules, in one transaction
+    /// per table (filter first: the nat chain is what `addContainerRules` notices missing). Machine-
+    /// wide lock: two roots share the host's tables, and declaring an existing chain would flush it.
+    static func ensureBridgeRules(_ network: BridgeNetwork) throws {
+        try lock.withLock {
+            let tables = try save()
+            let bridge = network.bridge
+            let masquerade = masqueradeChain(bridge: bridge)
+            var filter: [String] = []
+            let existingFilter = tables["filter", default: []]
+            if !existingFilter.contains(":\(forwardChain)") { filter.append(":\(forwardChain) - [0:0]") }
+            if !existingFilter.contains("-A FORWARD -j \(forwardChain)") { filter.append("-I FORWARD -j \(forwardChain)") }
+            for rule in bridgeForwardRules(bridge: bridge) where !existingFilter.contains("-A \(rule)") {
+                filter.append("-A \(rule)")
+            }
+            var nat: [String] = []
+            let existingNat = tables["nat", default: []]
+            if !existingNat.contains(":\(hostPortsChain)") { nat.append(":\(hostPortsChain) - [0:0]") }
+            for hook in ["PREROUTING", "OUTPUT"] where !existingNat.contains("-A \(hook) -m addrtype --dst-type LOCAL -j \(hostPortsChain)") {
+                nat.append("-A \(hook) -m addrtype --dst-type LOCAL -j \(hostPortsChain)")
+            }
+            if !existingNat.contains(":\(masquerade)") {
+                // A new chain: its bridge rules first, then the containers' after them.
+                nat.append(":\(masquerade) - [0:0]")
+                nat += bridgeMasqueradeRules(network).map { "-A \($0)" }
+            }
+            if !existingNat.contains("-A POSTROUTING -j \(masquerade)") { nat.append("-A POSTROUTING -j \(masquerade)") }
+            for (table, lines) in [("filter", filter), ("nat", nat)] where !lines.isEmpty {
+                let transaction = ["*\(table)"] + lines + ["COMMIT"]
+                try check(restore(transaction), transaction)
+            }
         }
     }
 
-    /// Removes the rule `ensurePublishedPortsForwarding` added, when the bridge goes.
-    static func removePublishedPortsForwarding(bridge: String) throws {
-        let iptables = try Command.locate("iptables")
-        let rule = publishedPortsRule(bridge: bridge)
-        while try Command.run(iptables, ["-w", "-t", "filter", "-C", adminChain] + rule).status == 0 {
-            try Command.check("iptables", ["-w", "-t", "filter", "-D", adminChain] + rule)
+    /// Removes the bridge's rules and chain when its network goes, and the accept rule older
+    /// Berth versions added to the firewall plugin's `CNI-ADMIN` for it.
+    static func removeBridgeRules(_ network: BridgeNetwork) throws {
+        try lock.withLock {
+            let tables = try save()
+            let bridge = network.bridge
+            let masquerade = masqueradeChain(bridge: bridge)
+            let filter = tables["filter", default: []].filter { line in
+                line.hasPrefix("-A \(forwardChain) ") && (line.contains(" -i \(bridge) ") || line.contains(" -o \(bridge) "))
+                    || line.hasPrefix("-A CNI-ADMIN ") && line.contains("\"berth: published ports to \(bridge)\"")
+            }.map { "-D" + $0.dropFirst(2) }
+            var nat = tables["nat", default: []].filter { $0.hasPrefix("-A POSTROUTING ") && $0.hasSuffix("-j \(masquerade)") }
+                .map { "-D" + $0.dropFirst(2) }
+            if tables["nat", default: []].contains(":\(masquerade)") { nat += ["-F \(masquerade)", "-X \(masquerade)"] }
+            for (table, lines) in [("filter", filter), ("nat", nat)] where !lines.isEmpty {
+                let transaction = ["*\(table)"] + lines + ["COMMIT"]
+                try check(restore(transaction), transaction)
+            }
         }
     }
 
-    private static func publishedPortsRule(bridge: String) -> [String] {
-        ["-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", "-m", "comment", "--comment",
-         "berth: published ports to \(bridge)", "-j", "ACCEPT"]
+    private static func bridgeForwardRules(bridge: String) -> [String] {
+        ["\(forwardChain) -i \(bridge) -j ACCEPT",
+         "\(forwardChain) -o \(bridge) -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT"]
     }
 
-    /// Removes the bridge plugin's per-container masquerade rule and chain. The plugin's DEL skips
-    /// them when the container's namespace is already gone (the usual case once a container has
-    /// exited), so Berth finds them by the plugin's comment `name: "<net>" id: "<container>"`.
-    static func removeMasquerade(cniName: String, containerID: String) throws {
+    private static func bridgeMasqueradeRules(_ network: BridgeNetwork) -> [String] {
+        let chain = masqueradeChain(bridge: network.bridge)
+        return ["\(chain) -s 127.0.0.0/8 -o \(network.bridge) -j MASQUERADE",
+                "\(chain) -s \(network.subnet) -d \(network.subnet) -o \(network.bridge) -m conntrack --ctstate DNAT -j MASQUERADE"]
+    }
+
+    /// Serializes the creation and removal of shared chains among all `berth` processes.
+    private static let lock = StateLock(path: "/run/berth/iptables.lock")
+
+    /// `iptables-save`'s lines by table; chain declarations are shortened to `:<name>`.
+    private static func save() throws -> [String: Set<String>] {
+        var tables: [String: Set<String>] = [:]
+        var table = ""
+        for line in try Command.check("iptables-save", []).stdoutText.split(separator: "\n") {
+            if line.hasPrefix("*") {
+                table = String(line.dropFirst())
+            } else if line.hasPrefix(":") {
+                tables[table, default: []].insert(String(line.prefix { $0 != " " }))
+            } else if line.hasPrefix("-A ") {
+                tables[table, default: []].insert(String(line))
+            }
+        }
+        return tables
+    }
+
+    private static func restore(_ lines: [String]) throws -> Command.Output {
+        try Command.run(try Command.locate("iptables-restore"), ["--noflush", "-w"],
+                        input: Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    private static func check(_ output: Command.Output, _ lines: [String]) throws {
+        guard output.status != 0 else { return }
+        let message = output.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
+        throw NetworkError.commandFailed(
+            command: "iptables-restore --noflush (\(lines.dropFirst().first ?? "")…)",
+            message: message.isEmpty ? "exit status \(output.status)" : message.replacingOccurrences(of: "\n", with: " "))
+    }
+
+
+    /// Removes the masquerade rule and chain of the bridge plugin's `ipMasq`, which attachments made
+    /// by older Berth versions have. The plugin's DEL skips them when the container's namespace is
+    /// already gone (the usual case once a container has exited), so Berth finds them by the
+    /// plugin's comment `name: "<net>" id: "<container>"`.
+    static func removePluginMasquerade(cniName: String, containerID: String) throws {
         let comment = "name: \"\(cniName)\" id: \"\(containerID)\""
         let listed = try Command.check("iptables", ["-w", "-t", "nat", "-S", "POSTROUTING"]).stdoutText
         // iptables -S prints the comment with its quotes escaped.

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Connects containers' network namespaces to Berth's networks through the standard CNI plugins,
-/// and removes everything it created when they go.
+/// Connects containers' network namespaces to Berth's networks through the standard CNI plugins
+/// `bridge`, `host-local` and `loopback`, programs their firewall itself (`Iptables`), and removes
+/// everything it created when they go.
 ///
 /// State lives under `<root>/network/`: one record per container and network
 /// (`<containerID>@<network>.json`), the network definitions (`networks/`, see `NetworkStore`),
@@ -9,13 +10,15 @@ import Foundation
 /// detach across `berth` processes (port allocation reads every record). The host-local IPAM
 /// leases are machine-wide, in `ipamDirectory`.
 ///
-/// On the host, the plugins create the bridge with the gateway address, set `net.ipv4.ip_forward=1`
-/// (bridge, `isGateway`) and `net.ipv4.conf.<bridge>.route_localnet=1` (portmap with `snat`, so
-/// DNAT to the bridge works for connections to 127.0.0.1). iptables (nf_tables backend) gets, per
-/// container, a masquerade chain `CNI-<hash>` (nat POSTROUTING, comment `name: "<cniName>" id:
-/// "<container>"`), accept rules for its address in filter `CNI-FORWARD`, and a DNAT chain
-/// `CNI-DN-<hash>` under nat `CNI-HOSTPORT-DNAT` (comment `dnat name: … id: …`); once per bridge,
-/// Berth adds an accept rule for DNATed traffic to the bridge in filter `CNI-ADMIN`.
+/// On the host, the bridge plugin creates the bridge with the gateway address and sets
+/// `net.ipv4.ip_forward=1` (`isGateway`); Berth sets `net.ipv4.conf.<bridge>.route_localnet=1`, so
+/// DNAT to the bridge works for connections to 127.0.0.1. iptables (nf_tables backend) gets, per
+/// container in one `iptables-restore` transaction, a masquerade rule in nat `BERTH-MASQ-<bridge>`
+/// and a DNAT rule per published port in nat `BERTH-HOSTPORTS`, each with the comment
+/// `berth net=<cniName> id=<container>`; per bridge, the chains, the localhost and hairpin
+/// masquerade and accept rules in filter `BERTH-FORWARD` (the full layout: `Iptables`).
+/// Attachments made by older versions, whose chain also ran the `firewall` and `portmap` plugins
+/// and the bridge plugin's `ipMasq` (`CNI-` chains), are torn down by replaying their plugins.
 public final class NetworkManager {
     /// The Berth root this manager keeps its state under.
     public let root: String
@@ -71,31 +74,32 @@ public final class NetworkManager {
             }
             try checkSubnetIsFree(bridge)
             let resolved = try HostPorts.resolve(ports, taken: try publishedPorts())
-            for plugin in ["bridge", "host-local", "firewall", "loopback"] + (resolved.isEmpty ? [] : ["portmap"]) {
-                _ = try cni.locate(plugin)
-            }
+            for plugin in ["bridge", "host-local", "loopback"] { _ = try cni.locate(plugin) }
             var record = AttachmentRecord(
                 containerID: containerID, network: bridge, networkNamespace: networkNamespace,
                 namespaceIdentity: identity, interface: interface,
-                plugins: bridge.pluginConfigurations(ipamDataDirectory: ipamDirectory, ports: resolved),
-                pluginsStarted: 0, result: nil, loopbackStarted: false, ports: resolved, attachment: nil)
-            try record.save(in: stateDirectory)
+                plugins: bridge.pluginConfigurations(ipamDataDirectory: ipamDirectory),
+                pluginsStarted: 0, result: nil, rulesStarted: false, loopbackStarted: false, ports: resolved,
+                attachment: nil)
             do {
-                try Iptables.ensurePublishedPortsForwarding(bridge: bridge.bridge)
+                // Each step is recorded as started before it runs, so a crash anywhere is undone.
                 for plugin in record.plugins {
                     record.pluginsStarted += 1
                     try record.save(in: stateDirectory)
                     let config = record.result.map { plugin.setting("prevResult", to: $0) } ?? plugin
                     record.result = try cni.invoke(.add, config: config, containerID: containerID,
                                                    networkNamespace: networkNamespace, interface: record.interface)
-                    try record.save(in: stateDirectory)
                 }
-                // Another network may have brought the container's `lo` up already; doing it twice is harmless.
+                let attachment = try Self.attachment(from: record)
+                record.rulesStarted = true
                 record.loopbackStarted = true
                 try record.save(in: stateDirectory)
+                try Self.routeLocalhost(bridge: bridge.bridge)
+                try Iptables.addContainerRules(network: bridge, containerID: containerID,
+                                               address: attachment.ipAddress, ports: resolved)
+                // Another network may have brought the container's `lo` up already; doing it twice is harmless.
                 try cni.invoke(.add, config: bridge.loopbackConfiguration, containerID: containerID,
                                networkNamespace: networkNamespace, interface: "lo")
-                let attachment = try Self.attachment(from: record)
                 record.attachment = attachment
                 try record.save(in: stateDirectory)
                 if bridge.embeddedDNS {
@@ -161,7 +165,7 @@ public final class NetworkManager {
             }
             if let bridge = definition.bridge {
                 try NetworkDNS(root: root, network: bridge).remove()
-                try Iptables.removePublishedPortsForwarding(bridge: bridge.bridge)
+                try Iptables.removeBridgeRules(bridge)
                 let ip = try Command.locate("ip")
                 if try Command.run(ip, ["link", "show", "dev", bridge.bridge]).status == 0 {
                     try Command.check("ip", ["link", "delete", "dev", bridge.bridge])
@@ -174,8 +178,9 @@ public final class NetworkManager {
 
     // MARK: - Teardown
 
-    /// Replays the plugins' DEL in reverse order with the last result as `prevResult`, then removes
-    /// what the plugins cannot when the namespace is gone, then the record.
+    /// Removes Berth's iptables rules, replays the plugins' DEL in reverse order with the last
+    /// result as `prevResult`, then removes what the plugins cannot when the namespace is gone,
+    /// then the record.
     private func teardown(_ record: AttachmentRecord, networkNamespace: String) throws {
         // Only enter the namespace if it is still the one attached; a reused pid is someone else's.
         let namespace = NamespaceIdentity(path: networkNamespace).flatMap {
@@ -190,6 +195,15 @@ public final class NetworkManager {
                 firstError = firstError ?? error
             }
         }
+        if record.rulesStarted == true {
+            do {
+                try Iptables.removeContainerRules(network: record.network, containerID: record.containerID,
+                                                  address: (try? Self.attachment(from: record))?.ipAddress,
+                                                  ports: record.ports)
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
         for plugin in record.plugins.prefix(record.pluginsStarted).reversed() {
             let config = record.result.map { plugin.setting("prevResult", to: $0) } ?? plugin
             do {
@@ -200,13 +214,13 @@ public final class NetworkManager {
             }
         }
         do {
-            try Iptables.removeMasquerade(cniName: record.network.cniName, containerID: record.containerID)
-            if namespace.isEmpty, let hostVeth = Self.hostVeth(in: record.result) {
+            if record.plugins.first?["ipMasq"] == .bool(true) {
+                try Iptables.removePluginMasquerade(cniName: record.network.cniName, containerID: record.containerID)
+            }
+            if namespace.isEmpty, let hostVeth = Self.hostVeth(in: record.result),
+               access("/sys/class/net/\(hostVeth)", F_OK) == 0 {
                 // The kernel removes a veth with its namespace, but asynchronously; do it now.
-                let ip = try Command.locate("ip")
-                if try Command.run(ip, ["link", "show", "dev", hostVeth]).status == 0 {
-                    _ = try Command.run(ip, ["link", "delete", "dev", hostVeth])
-                }
+                _ = try Command.run(try Command.locate("ip"), ["link", "delete", "dev", hostVeth])
             }
         } catch {
             firstError = firstError ?? error
@@ -227,6 +241,18 @@ public final class NetworkManager {
     }
 
     // MARK: - Helpers
+
+    /// Lets the bridge carry packets from 127.0.0.0/8, so connections to 127.0.0.1:<host port>
+    /// that OUTPUT DNATs to a container leave through it (then masqueraded, see `Iptables`).
+    private static func routeLocalhost(bridge: String) throws {
+        let path = "/proc/sys/net/ipv4/conf/\(bridge)/route_localnet"
+        let descriptor = open(path, O_WRONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw NetworkError.io(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        guard write(descriptor, "1", 1) == 1 else {
+            throw NetworkError.io(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
 
     /// The host side of the veth: the result's interface without a sandbox that is not the bridge.
     private static func hostVeth(in result: JSONValue?) -> String? {

@@ -52,6 +52,8 @@ final class NetworkManagerTests {
         #expect(try fetch(host: "127.0.0.1", port: hostPort).hasSuffix("hi from \(id)\n"))
         let hostAddress = try #require(try NetworkTestHost.nonLoopbackAddress(excluding: Self.bridge.bridge))
         #expect(try fetch(host: hostAddress, port: hostPort).hasSuffix("hi from \(id)\n"))
+        // Hairpin: the container reaches its own published port through the host's address.
+        #expect(try namespace.fetch(host: hostAddress, port: hostPort).hasSuffix("hi from \(id)\n"))
 
         // The namespace reaches the host through its gateway: ICMP and TCP to a server on the bridge address.
         #expect(try namespace.run(["busybox", "ping", "-c", "1", "-W", "2", attachment.gateway]).contains("1 packets received"))
@@ -111,10 +113,11 @@ final class NetworkManagerTests {
     }
 
     @Test func aPluginFailingMidwayIsRolledBack() throws {
-        // Real plugins, except a portmap that fails its ADD after bridge and firewall succeeded.
+        // Real plugins, except a loopback that fails its ADD after the bridge plugin and Berth's
+        // iptables transaction succeeded.
         let plugins = "\(root)/plugins"
         try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
-        for plugin in ["bridge", "host-local", "firewall", "loopback"] {
+        for plugin in ["bridge", "host-local"] {
             try FileManager.default.createSymbolicLink(atPath: "\(plugins)/\(plugin)", withDestinationPath: try CNI().locate(plugin))
         }
         let failing = """
@@ -123,19 +126,50 @@ final class NetworkManagerTests {
             echo '{"cniVersion":"1.0.0","code":999,"msg":"injected failure"}'
             exit 1
             """
-        #expect(FileManager.default.createFile(atPath: "\(plugins)/portmap", contents: Data(failing.utf8),
+        #expect(FileManager.default.createFile(atPath: "\(plugins)/loopback", contents: Data(failing.utf8),
                                                attributes: [.posixPermissions: 0o755]))
         manager.cni = CNI(searchPath: [plugins])
         let namespace = try makeNamespace()
         let id = "rollback-\(UUID().uuidString.prefix(8).lowercased())"
-        #expect(throws: NetworkError.pluginFailed(plugin: "portmap", command: "ADD", message: "injected failure")) {
-            try manager.attach(containerID: id, networkNamespace: namespace.path, ports: try PortMapping.parse("5000"))
+        #expect(throws: NetworkError.pluginFailed(plugin: "loopback", command: "ADD", message: "injected failure")) {
+            try manager.attach(containerID: id, networkNamespace: namespace.path,
+                               ports: try PortMapping.parse("5000") + PortMapping.parse("5001/udp"))
         }
         #expect(try namespace.run(["ip", "-o", "link"]).split(separator: "\n").count == 1)
-        // The lease, if one was taken, names the container.
+        // The lease, if one was taken, names the container; so do Berth's rules.
         #expect(try leftovers(containerID: id, ip: nil, veth: nil) == [])
         #expect(try Command.check("ip", ["-o", "link", "show", "master", Self.bridge.bridge]).stdoutText == "")
         #expect(try manager.attachedContainers() == [])
+    }
+
+    /// Exactly one masquerade rule and one DNAT rule per published port, all in Berth's chains and
+    /// named for the container, are what an attachment adds to the host's tables; detach removes
+    /// exactly these, leaving the bridge's chains for the next container.
+    @Test func attachAddsExactlyTheContainersRules() throws {
+        let namespace = try makeNamespace()
+        let id = "rules-\(UUID().uuidString.prefix(8).lowercased())"
+        let before = Set(try Command.check("iptables-save", []).stdoutText.split(separator: "\n").filter { !$0.hasPrefix("#") })
+        let attachment = try manager.attach(containerID: id, networkNamespace: namespace.path,
+                                            ports: try PortMapping.parse("127.0.0.1::80") + PortMapping.parse("81/sctp"))
+        let ip = attachment.ipAddress
+        let tcp = try #require(attachment.ports.first?.hostPort)
+        let sctp = try #require(attachment.ports.last?.hostPort)
+        let comment = "-m comment --comment \"berth net=berth-test id=\(id)\""
+        let after = Set(try Command.check("iptables-save", []).stdoutText.split(separator: "\n").filter { !$0.hasPrefix("#") })
+        let containerLines = after.subtracting(before).filter { !$0.hasPrefix(":") && !$0.hasPrefix("*") && $0 != "COMMIT" }
+            .filter { $0.contains(id) }
+        #expect(containerLines == [
+            "-A BERTH-MASQ-berthtest0 -s \(ip)/32 ! -d 10.78.0.0/16 \(comment) -j MASQUERADE",
+            "-A BERTH-HOSTPORTS -d 127.0.0.1/32 -p tcp -m tcp --dport \(tcp) \(comment) -j DNAT --to-destination \(ip):80",
+            "-A BERTH-HOSTPORTS -p sctp -m sctp --dport \(sctp) \(comment) -j DNAT --to-destination \(ip):81",
+        ])
+        try manager.detach(containerID: id, networkNamespace: namespace.path)
+        let final = Set(try Command.check("iptables-save", []).stdoutText.split(separator: "\n").filter { !$0.hasPrefix("#") })
+        #expect(final.filter { $0.contains(id) || $0.contains(" \(ip)/") || $0.contains(" \(ip):") } == [])
+        // The bridge's own chains stay, as the bridge does.
+        #expect(final.contains(":BERTH-MASQ-berthtest0 - [0:0]"))
+        #expect(final.contains("-A BERTH-FORWARD -i berthtest0 -j ACCEPT"))
+        #expect(final.contains("-A POSTROUTING -j BERTH-MASQ-berthtest0"))
     }
 
     @Test(arguments: ["tcp", "udp"])

@@ -9,10 +9,10 @@ enum NetworkTestHost {
     static let unavailableReason: String? = {
         var missing: [String] = []
         if geteuid() != 0 { missing.append("root (euid is \(geteuid()))") }
-        for plugin in ["bridge", "host-local", "portmap", "firewall", "loopback"] {
+        for plugin in ["bridge", "host-local", "loopback"] {
             if (try? CNI().locate(plugin)) == nil { missing.append("CNI plugin \(plugin) (apt-get install containernetworking-plugins)") }
         }
-        for tool in ["ip", "iptables", "iptables-save", "nft", "busybox"] where (try? Command.locate(tool)) == nil {
+        for tool in ["ip", "iptables", "iptables-save", "iptables-restore", "nft", "busybox"] where (try? Command.locate(tool)) == nil {
             missing.append(tool)
         }
         guard !missing.isEmpty else { return nil }

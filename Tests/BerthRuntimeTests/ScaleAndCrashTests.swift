@@ -65,6 +65,43 @@ struct ScaleAndCrashTests {
         for id in ids { #expect(fixture.leftovers(id) == []) }
     }
 
+    /// The exact iptables rules a container with two published ports has while it runs: a
+    /// masquerade rule and one DNAT rule per port, in Berth's chains, named for the container; and
+    /// none of them, nor anything with its address, after `rm -f`.
+    @Test func publishedPortsAreExactlyTheContainersRulesAndGoWithIt() throws {
+        if Self.skipped() { return }
+        let fixture = try RuntimeFixture()
+        let run = try fixture.berth("run", "-d", "-p", "127.0.0.1:18191:80", "-p", "18192:81/udp", "busybox", "sleep", "300")
+        #expect(run.status == 0, "\(run.stderr)")
+        let id = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let ip = try fixture.berth("inspect", "--format", "{{.NetworkSettings.IPAddress}}", id).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!ip.isEmpty)
+        let comment = "-m comment --comment \"berth net=berth id=\(id)\""
+        let mentioning = { (rules: String) in
+            rules.split(separator: "\n").map(String.init).filter {
+                $0.contains(id) || $0.contains(" \(ip)/") || $0.contains(" \(ip):")
+            }
+        }
+        #expect(Set(mentioning(try commandOutput("iptables-save"))) == [
+            "-A BERTH-MASQ-berth0 -s \(ip)/32 ! -d 10.77.0.0/16 \(comment) -j MASQUERADE",
+            "-A BERTH-HOSTPORTS -d 127.0.0.1/32 -p tcp -m tcp --dport 18191 \(comment) -j DNAT --to-destination \(ip):80",
+            "-A BERTH-HOSTPORTS -p udp -m udp --dport 18192 \(comment) -j DNAT --to-destination \(ip):81",
+        ])
+        let rules = try commandOutput("iptables-save")
+        for bridgeRule in ["-A POSTROUTING -j BERTH-MASQ-berth0", "-A FORWARD -j BERTH-FORWARD",
+                           "-A PREROUTING -m addrtype --dst-type LOCAL -j BERTH-HOSTPORTS",
+                           "-A OUTPUT -m addrtype --dst-type LOCAL -j BERTH-HOSTPORTS",
+                           "-A BERTH-FORWARD -i berth0 -j ACCEPT"] {
+            #expect(rules.contains(bridgeRule + "\n"), "missing \(bridgeRule)")
+        }
+
+        let remove = try fixture.berth("rm", "-f", id)
+        #expect(remove.status == 0, "\(remove.stderr)")
+        #expect(mentioning(try commandOutput("iptables-save")) == [])
+        #expect(try hostState(fixture, [id]) == [])
+    }
+
     /// Killing the CLI of a foreground `run` leaves the container to its monitor, as killing
     /// `docker run` leaves it to the daemon: it keeps running, logs, and is removed cleanly.
     @Test func killingTheCLIDuringRunLeavesAConsistentContainer() throws {
