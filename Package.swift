@@ -50,7 +50,7 @@ let package = Package(
         // Bridge networking, IPAM, NAT and published ports, through the standard CNI plugins.
         .target(name: "BerthNetwork", dependencies: ["BerthOCI"]),
         // OCI bundles, the runc driver, container state, the per-container monitor, logs.
-        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthStore", "BerthArchive", "BerthNetwork"]),
+        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthNetwork"]),
         // The distribution-spec's shared vocabulary: error codes and bodies, repository names,
         // auth challenges and scopes (pure).
         .target(name: "BerthDistribution"),

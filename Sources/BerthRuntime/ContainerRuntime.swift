@@ -1,6 +1,5 @@
 import BerthNetwork
 import BerthOCI
-import BerthStore
 import Foundation
 import Glibc
 
@@ -54,6 +53,20 @@ public struct RunOptions: Sendable {
     }
 }
 
+/// What a container is created from: an image's ID, its config and its layers, unpacked (lowest
+/// first).
+public struct ContainerImage: Sendable {
+    public var id: String
+    public var config: ContainerConfig
+    public var layers: [String]
+
+    public init(id: String, config: ContainerConfig, layers: [String]) {
+        self.id = id
+        self.config = config
+        self.layers = layers
+    }
+}
+
 /// Runs containers: creates their records and bundles, starts each under its own monitor process
 /// (which outlives the caller), and stops, kills, waits for and removes them. Any number of
 /// Berth processes may use the same root at once; they coordinate through file locks.
@@ -82,11 +95,11 @@ public final class ContainerRuntime: @unchecked Sendable {
     // MARK: Create
 
     /// Creates a container from an image: resolves the process from the image config and the
-    /// options, unpacks the image's layers and records the container (status `created`).
-    public func create(_ options: RunOptions, store: Store) throws -> ContainerRecord {
-        let image = try store.image(named: options.image)
-        let imageConfig = try store.config(of: image).config ?? ContainerConfig()
-        let layers = try store.unpack(image)
+    /// options and records the container (status `created`). The caller looks the image up, so
+    /// the runtime (and the monitor built on it) does without the image store and its database.
+    public func create(_ options: RunOptions, image: ContainerImage) throws -> ContainerRecord {
+        let imageConfig = image.config
+        let layers = image.layers
         let id = ContainerID.random()
 
         var entrypoint = imageConfig.Entrypoint ?? []
@@ -135,7 +148,7 @@ public final class ContainerRuntime: @unchecked Sendable {
             hostConfig.publish += config.exposedPorts.map { $0.contains("/") ? $0 : $0 + "/tcp" }.filter { !mapped.contains($0) }
         }
         var record = ContainerRecord(id: id, name: name, created: Date(), imageName: options.image,
-                                     imageID: image.id.description, config: config,
+                                     imageID: image.id, config: config,
                                      hostConfig: hostConfig, layers: layers)
         record.endpointsConfig = endpointsConfig
         record.mounts = try resolveMounts(options.mounts, imageVolumes: (imageConfig.Volumes ?? [:]).keys.sorted())

@@ -53,7 +53,7 @@ struct ContainerLifecycleTests {
     @Test func unknownUserFailsToStartWithAClearError() throws {
         if RuntimeFixture.skipped() { return }
         let fixture = try RuntimeFixture()
-        let record = try fixture.runtime.create(fixture.options(["true"]) { $0.user = "nosuchuser" }, store: fixture.store)
+        let record = try fixture.create(fixture.options(["true"]) { $0.user = "nosuchuser" })
         #expect(throws: RuntimeError.startFailed(RuntimeError.unknownUser("nosuchuser").description)) {
             try fixture.runtime.start(record.id)
         }
@@ -75,11 +75,11 @@ struct ContainerLifecycleTests {
         if RuntimeFixture.skipped() { return }
         let fixture = try RuntimeFixture()
         // A shell that exits cleanly on SIGTERM.
-        let polite = try fixture.runtime.create(
-            fixture.options(["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]), store: fixture.store)
+        let polite = try fixture.create(
+            fixture.options(["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]))
         try fixture.runtime.start(polite.id).finish()
         // sleep as PID 1 has no SIGTERM handler, so the kernel ignores it: only SIGKILL ends it.
-        let stubborn = try fixture.runtime.create(fixture.options(["sleep", "100"]), store: fixture.store)
+        let stubborn = try fixture.create(fixture.options(["sleep", "100"]))
         try fixture.runtime.start(stubborn.id).finish()
         #expect(try fixture.runtime.container(stubborn.id).state.running)
 
@@ -100,7 +100,7 @@ struct ContainerLifecycleTests {
     @Test func removingARunningContainerNeedsForce() throws {
         if RuntimeFixture.skipped() { return }
         let fixture = try RuntimeFixture()
-        let record = try fixture.runtime.create(fixture.options(["sleep", "100"]), store: fixture.store)
+        let record = try fixture.create(fixture.options(["sleep", "100"]))
         try fixture.runtime.start(record.id).finish()
         #expect(throws: RuntimeError.containerRunning(record.id)) { try fixture.runtime.remove(record.id, force: false) }
         try fixture.runtime.remove(record.name, force: true)
@@ -110,7 +110,7 @@ struct ContainerLifecycleTests {
     @Test func killedMonitorShowsTheContainerExitedAndRemoveCleansUp() throws {
         if RuntimeFixture.skipped() { return }
         let fixture = try RuntimeFixture()
-        let record = try fixture.runtime.create(fixture.options(["sleep", "100"]), store: fixture.store)
+        let record = try fixture.create(fixture.options(["sleep", "100"]))
         let connection = try fixture.runtime.start(record.id)
         let running = try fixture.runtime.container(record.id)
         #expect(running.state.running && running.state.monitorPID == connection.monitorPID)

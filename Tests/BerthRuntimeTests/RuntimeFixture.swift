@@ -90,9 +90,17 @@ final class RuntimeFixture {
         return options
     }
 
+    /// Creates a container from the fixture's store, as `berth create` does.
+    func create(_ options: RunOptions) throws -> ContainerRecord {
+        let image = try store.image(named: options.image)
+        let config = try store.config(of: image).config ?? ContainerConfig()
+        return try runtime.create(options, image: ContainerImage(id: image.id.description, config: config,
+                                                                 layers: store.unpack(image)))
+    }
+
     /// Creates, starts and waits for a container; its record and exit code.
     func run(_ command: [String], _ change: (inout RunOptions) -> Void = { _ in }) throws -> (ContainerRecord, Int32?) {
-        let record = try runtime.create(options(command, change), store: store)
+        let record = try create(options(command, change))
         let code = try runtime.start(record.id).waitForExit()
         return (record, code)
     }

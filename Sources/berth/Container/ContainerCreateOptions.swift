@@ -251,7 +251,11 @@ struct ContainerCreateOptions: ParsableArguments {
     func create(_ runtime: ContainerRuntime, detached: Bool = false) throws -> ContainerRecord {
         var options = try runOptions()
         if detached { (options.attachStdin, options.attachStdout, options.attachStderr, options.stdinOnce) = (false, false, false, false) }
-        return try runtime.create(options, store: global.openStore())
+        let store = try global.openStore()
+        let image = try store.image(named: options.image)
+        let config = try store.config(of: image).config ?? ContainerConfig()
+        return try runtime.create(options, image: ContainerImage(id: image.id.description, config: config,
+                                                                 layers: store.unpack(image)))
     }
 }
 
