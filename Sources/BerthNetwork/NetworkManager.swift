@@ -304,7 +304,10 @@ public final class NetworkManager {
     }
 
     /// Refuses a subnet that another interface already routes (Docker's bridge, a VPN, the LAN).
+    /// Checked while the bridge does not exist yet: once it holds the subnet, an interface that
+    /// claims it later is the one in conflict, and the check would cost every attach an `ip` exec.
     private func checkSubnetIsFree(_ bridge: BridgeNetwork) throws {
+        if access("/sys/class/net/\(bridge.bridge)", F_OK) == 0 { return }
         guard let subnet = IPv4Network(bridge.subnet) else {
             throw NetworkError.subnetInUse(subnet: bridge.subnet, interface: "(not an IPv4 subnet)")
         }
