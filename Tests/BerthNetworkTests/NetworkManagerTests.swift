@@ -172,6 +172,49 @@ final class NetworkManagerTests {
         #expect(final.contains("-A POSTROUTING -j BERTH-MASQ-berthtest0"))
     }
 
+    /// An attachment made by an older Berth, whose chain ran the bridge plugin with `ipMasq` and
+    /// the `firewall` and `portmap` plugins (their `CNI-` chains), is still torn down completely.
+    @Test func anAttachmentOfThePluginChainIsTornDown() throws {
+        for plugin in ["firewall", "portmap"] where (try? CNI().locate(plugin)) == nil {
+            print("SKIPPED anAttachmentOfThePluginChainIsTornDown: CNI plugin \(plugin) is missing")
+            return
+        }
+        let namespace = try makeNamespace()
+        let id = "legacy-\(UUID().uuidString.prefix(8).lowercased())"
+        let bridge = Self.bridge
+        let ports = try HostPorts.resolve(try PortMapping.parse("127.0.0.1::8080") + PortMapping.parse("53/udp"), taken: [])
+        var bridgePlugin = bridge.pluginConfigurations(ipamDataDirectory: NetworkManager.ipamDirectory)[0]
+        bridgePlugin = bridgePlugin.setting("ipMasq", to: .bool(true))
+        let portMappings: [JSONValue] = ports.map { port in
+            .object(["hostPort": .number(Double(port.hostPort)), "containerPort": .number(Double(port.containerPort)),
+                     "protocol": .string(port.proto), "hostIP": .string(port.hostIP)])
+        }
+        let plugins: [JSONValue] = [
+            bridgePlugin,
+            .object(["type": .string("firewall"), "backend": .string("iptables")]),
+            .object(["type": .string("portmap"), "snat": .bool(true),
+                     "capabilities": .object(["portMappings": .bool(true)]),
+                     "runtimeConfig": .object(["portMappings": .array(portMappings)])]),
+        ].map { $0.setting("name", to: .string(bridge.cniName)).setting("cniVersion", to: .string(CNI.version)) }
+        var record = AttachmentRecord(
+            containerID: id, network: bridge, networkNamespace: namespace.path,
+            namespaceIdentity: NamespaceIdentity(path: namespace.path), interface: "eth0", plugins: plugins,
+            pluginsStarted: 0, result: nil, rulesStarted: nil, loopbackStarted: false, ports: ports, attachment: nil)
+        for plugin in plugins {
+            record.pluginsStarted += 1
+            let config = record.result.map { plugin.setting("prevResult", to: $0) } ?? plugin
+            record.result = try CNI().invoke(.add, config: config, containerID: id, networkNamespace: namespace.path,
+                                             interface: "eth0")
+        }
+        try record.save(in: "\(root)/network")
+        let ip = try #require(record.result?["ips"]?[0]?["address"]?.stringValue?.split(separator: "/").first.map(String.init))
+        let veth = try #require(try NetworkTestHost.hostVeth(of: namespace))
+        #expect(try leftovers(containerID: id, ip: ip, veth: veth).contains { $0.contains("CNI-") })
+        namespace.delete()
+        try manager.detach(containerID: id, networkNamespace: nil)
+        #expect(try leftovers(containerID: id, ip: ip, veth: veth) == [])
+    }
+
     @Test(arguments: ["tcp", "udp"])
     func takenHostPortFailsAndLeavesNothing(proto: String) throws {
         let holder = try PortHolder(proto: proto)
