@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// Host port checks and allocation. The portmap plugin only writes DNAT rules and holds no socket,
+/// Host port checks and allocation. Published ports are DNAT rules (`Iptables`) that hold no socket,
 /// so a port is free when nothing on the host can bind it and no other attachment publishes it.
 enum HostPorts {
     enum BindOutcome: Equatable {
@@ -72,7 +72,7 @@ enum HostPorts {
         for mapping in requested {
             if IPAddress.isIPv6(mapping.hostIP) { throw NetworkError.ipv6NotSupported(mapping.hostIP) }
             var concrete = mapping
-            // Docker's 0.0.0.0 means every address; to portmap it would be a literal destination.
+            // Docker's 0.0.0.0 means every address; in a DNAT rule it would be a literal destination.
             if concrete.hostIP == "0.0.0.0" { concrete.hostIP = "" }
             let port = try pick(concrete, allocated: allocated)
             concrete.hostPort = port
