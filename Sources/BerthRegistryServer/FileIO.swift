@@ -6,6 +6,9 @@ import Glibc
 /// Small POSIX file helpers: the registry needs fsync and rename, which Foundation hides.
 enum FileIO {
     static let bufferSize = 1 << 20
+    /// How much of a blob one response write carries: a multiple of `directAlignment`, small
+    /// enough that the buffers of many concurrent pulls stay small.
+    static let sendChunkSize = 252 << 10
 
     static func fail(_ operation: String, _ path: String) -> RegistryServerError {
         .storage(path: path, operation: operation, errno: errno)
@@ -24,6 +27,21 @@ enum FileIO {
         }
     }
 
+    /// Writes all of `bytes` to `fd` at `offset`, retrying short writes; nil on success, else
+    /// the failing call's errno (also left in `errno`).
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64) -> Int32? {
+        var done = 0
+        while done < bytes.count {
+            let written = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + Int64(done)))
+            if written < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            done += written
+        }
+        return nil
+    }
+
     /// How much newly written data `startWriteback` is asked to push to disk at a time.
     static let writebackInterval: Int64 = 8 << 20
 
@@ -39,6 +57,25 @@ enum FileIO {
     /// Swift's Glibc module leaves out the _GNU_SOURCE `sync_file_range`; look it up in libc.
     private static let syncFileRange: SyncFileRange? = dlsym(nil, "sync_file_range").map {
         unsafeBitCast($0, to: SyncFileRange.self)
+    }
+
+    /// Offsets, lengths and addresses of direct I/O are multiples of this (the largest logical
+    /// block size of common disks).
+    static let directAlignment = 4096
+
+    /// `O_DIRECT` from <fcntl.h>, which Swift's Glibc module leaves out (it is _GNU_SOURCE).
+    #if arch(x86_64)
+    private static let directFlag: Int32 = 0o40000
+    #else
+    private static let directFlag: Int32 = 0o200000
+    #endif
+
+    /// Opens `path` for direct I/O (no page cache: blob bytes go between the disk and Berth's
+    /// buffers without the kernel allocating and copying cache pages, which costs more CPU than
+    /// the rest of a transfer on a small machine); nil where the filesystem refuses it.
+    static func openDirect(_ path: String, _ flags: Int32) -> Int32? {
+        let fd = open(path, flags | directFlag | O_CLOEXEC)
+        return fd >= 0 ? fd : nil
     }
 
     static func fsyncDirectory(_ path: String) {

@@ -38,22 +38,29 @@ extension RegistryResponder {
             return Response(status: status, headers: headers, body: ResponseBody())
         }
         let path = storage.blobPath(digest)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Direct reads where the filesystem allows (see `FileIO.openDirect`), so serving a blob
+        // costs no page-cache copies; reads then start on a block boundary and skip the excess.
+        let direct = FileIO.openDirect(path, O_RDONLY)
+        let fd = direct ?? open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RegistryFailure(.blobUnknown, detail: RegistryFailure.digestDetail(text)) }
+        let alignment = direct == nil ? 1 : FileIO.directAlignment
         let (first, end) = (start, start + length)
         let body = ResponseBody(contentLength: Int(length)) { writer in
             defer { close(fd) }
-            var offset = first
+            var position = first - first % Int64(alignment)
             let allocator = ByteBufferAllocator()
-            while offset < end {
-                let want = Int(min(Int64(FileIO.bufferSize), end - offset))
-                var buffer = allocator.buffer(capacity: want)
-                let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { bytes in
-                    let count = pread(fd, bytes.baseAddress, want, off_t(offset))
+            while position < end {
+                var buffer = allocator.buffer(capacity: FileIO.sendChunkSize + alignment)
+                let (padding, count) = try buffer.withUnsafeMutableWritableBytes { bytes in
+                    let padding = (alignment - Int(bitPattern: bytes.baseAddress) % alignment) % alignment
+                    let count = pread(fd, bytes.baseAddress! + padding, FileIO.sendChunkSize, off_t(position))
                     guard count > 0 else { throw FileIO.fail("read", path) }
-                    return count
+                    return (padding, count)
                 }
-                offset += Int64(count)
+                let usable = Int(min(Int64(count), end - position))
+                buffer.moveWriterIndex(forwardBy: padding + usable)
+                buffer.moveReaderIndex(forwardBy: padding + Int(max(0, first - position)))
+                position += Int64(count)
                 try await writer.write(buffer)
             }
             try await writer.finish(nil)

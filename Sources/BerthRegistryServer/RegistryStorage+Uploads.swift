@@ -94,6 +94,8 @@ extension RegistryStorage {
     }
 
     /// Appends a request body to an upload's data file, hashing as it goes, in 1 MiB writes.
+    /// Whole aligned blocks are written with direct I/O (see `FileIO.openDirect`), the rest
+    /// (an unaligned start or the tail) through the page cache; the fsync at commit covers both.
     /// On a failure the file is cut back to where it was, so the session stays consistent.
     func appendUpload<Body: AsyncSequence>(_ id: String, body: Body, progress: inout UploadProgress) async throws
     where Body.Element == ByteBuffer {
@@ -101,14 +103,44 @@ extension RegistryStorage {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileIO.fail("open", path) }
         defer { close(fd) }
+        var direct = FileIO.openDirect(path, O_WRONLY)
+        defer { if let direct { close(direct) } }
         let start = progress.size
-        guard lseek(fd, off_t(start), SEEK_SET) >= 0 else { throw FileIO.fail("seek", path) }
         var running = progress
-        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: FileIO.bufferSize, alignment: 16)
+        let alignment = FileIO.directAlignment
+        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: FileIO.bufferSize, alignment: alignment)
         defer { staging.deallocate() }
         var staged = 0
-        var written: Int64 = 0
+        var position = start
+        // The first write ends on a block boundary, so every later full one can go direct.
+        var limit = staging.count - Int(start % Int64(alignment))
+        var cached: Int64 = 0
         var flushed: Int64 = 0
+
+        func flush() throws {
+            let bytes = UnsafeRawBufferPointer(rebasing: staging[0..<staged])
+            if let directFD = direct, position % Int64(alignment) == 0, staged % alignment == 0 {
+                if FileIO.pwriteAll(directFD, bytes, at: position) == nil {
+                    position += Int64(staged)
+                    staged = 0
+                    return
+                }
+                // The filesystem took O_DIRECT at open but refuses the write: use the page cache.
+                guard errno == EINVAL else { throw FileIO.fail("write", path) }
+                close(directFD)
+                direct = nil
+            }
+            if FileIO.pwriteAll(fd, bytes, at: position) != nil { throw FileIO.fail("write", path) }
+            cached += Int64(staged)
+            // Start writeback as cached data arrives, so the fsync at commit has little left to wait for.
+            if cached - flushed >= FileIO.writebackInterval {
+                FileIO.startWriteback(fd, offset: 0, length: 0)
+                flushed = cached
+            }
+            position += Int64(staged)
+            staged = 0
+        }
+
         do {
             for try await chunk in body {
                 try chunk.withUnsafeReadableBytes { bytes in
@@ -116,27 +148,19 @@ extension RegistryStorage {
                     running.size += Int64(bytes.count)
                     var offset = 0
                     while offset < bytes.count {
-                        let count = min(bytes.count - offset, staging.count - staged)
+                        let count = min(bytes.count - offset, limit - staged)
                         UnsafeMutableRawBufferPointer(rebasing: staging[staged..<(staged + count)])
                             .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
                         staged += count
                         offset += count
-                        if staged == staging.count {
-                            try FileIO.writeAll(fd, UnsafeRawBufferPointer(staging), path: path)
-                            staged = 0
-                            written += Int64(staging.count)
-                            // Start writeback as data arrives, so the fsync at commit has little left to wait for.
-                            if written - flushed >= FileIO.writebackInterval {
-                                FileIO.startWriteback(fd, offset: start + flushed, length: written - flushed)
-                                flushed = written
-                            }
+                        if staged == limit {
+                            try flush()
+                            limit = staging.count
                         }
                     }
                 }
             }
-            if staged > 0 {
-                try FileIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: staging[0..<staged]), path: path)
-            }
+            if staged > 0 { try flush() }
         } catch {
             _ = ftruncate(fd, off_t(start))
             throw error
