@@ -253,14 +253,20 @@ public final class Builder {
                 extra = try mountCacheText(run, sources: mountSources, context: context, line: command.line)
             }
             // ADD's URLs are fetched on every build, as BuildKit does: their content is the cache key.
+            // A URL pinned by --checksum is fetched only when the step runs: the checksum is the key.
             var downloads: String?
             defer { if let downloads { try? FileManager.default.removeItem(atPath: downloads) } }
             if case .add(let add) = expanded, add.files.paths.contains(where: RemoteSource.isURL) {
                 downloads = try makeStaging()
             }
+            let pinnedURL = Self.checksumPinnedURL(expanded)
             if let copySource {
-                copyPlan = try plan(for: expanded, state: state, source: copySource, downloads: downloads, context: context)
-                extra = try copySource.cacheText(copyPlan)
+                if let pinnedURL {
+                    extra = pinnedURL
+                } else {
+                    copyPlan = try plan(for: expanded, state: state, source: copySource, downloads: downloads, context: context)
+                    extra = try copySource.cacheText(copyPlan)
+                }
                 if case .copy(let copy) = expanded {
                     extra += copy.files.inlineFiles.map { "\($0.name)\0\($0.content)" }.joined(separator: "\0")
                 } else if case .add(let add) = expanded {
@@ -279,6 +285,9 @@ public final class Builder {
                     progress.cached(step)
                 }
                 continue
+            }
+            if pinnedURL != nil {
+                copyPlan = try plan(for: expanded, state: state, source: copySource, downloads: downloads, context: context)
             }
             let entry = try execute(expanded, state: state, scope: scope, source: copySource, plan: copyPlan,
                                     mountSources: mountSources,
@@ -338,6 +347,15 @@ public final class Builder {
         }
         let state = try imageState(from)
         return CopySource(root: "", ignore: nil, stageKey: state.key, stageState: state)
+    }
+
+    /// For `ADD --checksum=DIGEST URL`, the URL and digest, which stand for the content; nil when
+    /// the instruction is anything else or its checksum is unusable (`makePlan` reports why).
+    static func checksumPinnedURL(_ command: Command) -> String? {
+        guard case .add(let add) = command, let checksum = add.checksum, add.files.paths.count == 1,
+              let url = add.files.paths.first, RemoteSource.isURL(url),
+              let digest = try? Digest(parsing: checksum) else { return nil }
+        return "\(url)\0\(digest)"
     }
 
     /// The selection a COPY/ADD makes from the context (nil for a stage source: it is selected

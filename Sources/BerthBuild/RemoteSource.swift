@@ -44,9 +44,13 @@ enum RemoteSource {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw BuildError.io(operation: "create", path: path, errno: errno) }
         let delegate = DownloadDelegate(descriptor: descriptor)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(
+        var configuration = HTTPClient.Configuration(
             redirectConfiguration: .follow(max: 10, allowCycles: false),
-            timeout: .init(connect: .seconds(30), read: .seconds(300))))
+            timeout: .init(connect: .seconds(30), read: .seconds(300)))
+        // A refused connection fails the step at once, as BuildKit's does, instead of being
+        // retried for the whole connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         defer { try? client.syncShutdown() }
         let result: DownloadDelegate.Result
         do {

@@ -81,6 +81,27 @@ import Testing
         #expect(try fixture.layerFile("data.txt") == "version 2\n")
     }
 
+    /// BuildKit keys a URL pinned by --checksum by that checksum, so a cached step needs no fetch:
+    /// the rebuild works with the server gone, which an unpinned ADD of the same URL does not.
+    @Test func aChecksumPinnedURLIsNotFetchedWhenItsStepIsCached() throws {
+        if BuildFixture.skipped(needsRun: false) { return }
+        let content = "pinned content\n"
+        let server = try serve(["pinned.txt": content])
+        let fixture = try BuildFixture()
+        let url = "http://127.0.0.1:\(server.port)/pinned.txt"
+        let digest = Digest.sha256(of: Array(content.utf8))
+        let pinned = "FROM busybox\nADD --checksum=\(digest) \(url) /pinned.txt\n"
+        #expect(try fixture.build(pinned).executedSteps == 1)
+        server.stop()
+        for _ in 0..<50 where BuildFixture.shell("busybox netstat -ltn | grep -q ':\(server.port) '") != nil {
+            usleep(100_000)
+        }
+        #expect(throws: BuildError.self) { try fixture.build("FROM busybox\nADD \(url) /pinned.txt\n") }
+        let rebuilt = try fixture.build(pinned)
+        #expect(rebuilt.cachedSteps == 1 && rebuilt.executedSteps == 0)
+        #expect(try fixture.layerFile("pinned.txt") == content)
+    }
+
     @Test func badSourcesFailWithFileAndLine() throws {
         if BuildFixture.skipped(needsRun: false) { return }
         let server = try serve(["present.txt": "here\n"])
