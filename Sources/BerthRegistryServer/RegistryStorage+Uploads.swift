@@ -120,13 +120,13 @@ extension RegistryStorage {
         func flush() throws {
             let bytes = UnsafeRawBufferPointer(rebasing: staging[0..<staged])
             if let directFD = direct, position % Int64(alignment) == 0, staged % alignment == 0 {
-                if FileIO.pwriteAll(directFD, bytes, at: position) == nil {
+                guard let failure = FileIO.pwriteAll(directFD, bytes, at: position) else {
                     position += Int64(staged)
                     staged = 0
                     return
                 }
                 // The filesystem took O_DIRECT at open but refuses the write: use the page cache.
-                guard errno == EINVAL else { throw FileIO.fail("write", path) }
+                guard failure == EINVAL else { throw FileIO.fail("write", path) }
                 close(directFD)
                 direct = nil
             }
