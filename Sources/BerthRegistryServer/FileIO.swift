@@ -65,15 +65,18 @@ enum FileIO {
 
     /// `O_DIRECT` from <fcntl.h>, which Swift's Glibc module leaves out (it is _GNU_SOURCE).
     #if arch(x86_64)
-    private static let directFlag: Int32 = 0o40000
+    private static let directFlag: Int32? = 0o40000
+    #elseif arch(arm64)
+    private static let directFlag: Int32? = 0o200000
     #else
-    private static let directFlag: Int32 = 0o200000
+    private static let directFlag: Int32? = nil
     #endif
 
     /// Opens `path` for direct I/O (no page cache: blob bytes go between the disk and Berth's
     /// buffers without the kernel allocating and copying cache pages, which costs more CPU than
     /// the rest of a transfer on a small machine); nil where the filesystem refuses it.
     static func openDirect(_ path: String, _ flags: Int32) -> Int32? {
+        guard let directFlag else { return nil }
         let fd = open(path, flags | directFlag | O_CLOEXEC)
         return fd >= 0 ? fd : nil
     }
