@@ -48,9 +48,19 @@ extension RegistryResponder {
         let body = ResponseBody(contentLength: Int(length)) { writer in
             defer { close(fd) }
             var position = first - first % Int64(alignment)
+            // Two buffers take turns: by the time one comes round again the channel has usually
+            // sent it, so `clear()` reuses its memory instead of allocating (and faulting in) more.
             let allocator = ByteBufferAllocator()
+            var buffers = [
+                allocator.buffer(capacity: FileIO.sendChunkSize + alignment),
+                allocator.buffer(capacity: FileIO.sendChunkSize + alignment),
+            ]
+            var turn = 0
             while position < end {
-                var buffer = allocator.buffer(capacity: FileIO.sendChunkSize + alignment)
+                turn ^= 1
+                var buffer = buffers[turn]
+                buffers[turn] = ByteBuffer()
+                buffer.clear()
                 let (padding, count) = try buffer.withUnsafeMutableWritableBytes { bytes in
                     let padding = (alignment - Int(bitPattern: bytes.baseAddress) % alignment) % alignment
                     let count = pread(fd, bytes.baseAddress! + padding, FileIO.sendChunkSize, off_t(position))
@@ -62,6 +72,7 @@ extension RegistryResponder {
                 buffer.moveReaderIndex(forwardBy: padding + Int(max(0, first - position)))
                 position += Int64(count)
                 try await writer.write(buffer)
+                buffers[turn] = buffer
             }
             try await writer.finish(nil)
         }
