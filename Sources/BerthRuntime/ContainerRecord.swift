@@ -281,3 +281,106 @@ public struct Health: Codable, Hashable, Sendable {
         self.log = log
     }
 }
+
+// MARK: - Records written by earlier versions
+
+// Synthesized decoding ignores property defaults, so a record written before a field existed
+// would fail to load and hide its container from `ps`, `rm` and the restart at boot. These
+// initializers give every field that was added later its default when the key is missing.
+
+extension KeyedDecodingContainer {
+    /// The value under `key`, or `fallback` when the record predates the field.
+    fileprivate func decode<T: Decodable>(_ key: Key, or fallback: @autoclosure () -> T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? fallback()
+    }
+}
+
+extension ContainerRecord {
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        id = try values.decode(String.self, forKey: .id)
+        name = try values.decode(String.self, forKey: .name)
+        created = try values.decode(Date.self, forKey: .created)
+        imageName = try values.decode(String.self, forKey: .imageName)
+        imageID = try values.decode(String.self, forKey: .imageID)
+        config = try values.decode(Config.self, forKey: .config)
+        hostConfig = try values.decode(HostConfig.self, forKey: .hostConfig)
+        state = try values.decode(.state, or: State())
+        network = try values.decode(.network, or: NetworkSettings())
+        layers = try values.decode([String].self, forKey: .layers)
+        mounts = try values.decode(.mounts, or: [])
+        endpointsConfig = try values.decode(.endpointsConfig, or: [])
+    }
+}
+
+extension ContainerRecord.Config {
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(hostname: try values.decode(.hostname, or: ""), user: try values.decode(.user, or: ""),
+                  env: try values.decode(.env, or: []), entrypoint: try values.decode(.entrypoint, or: []),
+                  cmd: try values.decode(.cmd, or: []), workingDir: try values.decode(.workingDir, or: ""),
+                  labels: try values.decode(.labels, or: [:]), stopSignal: try values.decode(.stopSignal, or: "SIGTERM"),
+                  stopTimeout: try values.decodeIfPresent(Int.self, forKey: .stopTimeout),
+                  exposedPorts: try values.decode(.exposedPorts, or: []))
+        healthcheck = try values.decodeIfPresent(HealthConfig.self, forKey: .healthcheck)
+        tty = try values.decode(.tty, or: false)
+        openStdin = try values.decode(.openStdin, or: false)
+        stdinOnce = try values.decode(.stdinOnce, or: false)
+        attachStdin = try values.decode(.attachStdin, or: false)
+        attachStdout = try values.decode(.attachStdout, or: false)
+        attachStderr = try values.decode(.attachStderr, or: false)
+    }
+}
+
+extension ContainerRecord.HostConfig {
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(autoRemove: try values.decode(.autoRemove, or: false),
+                  networkMode: try values.decode(.networkMode, or: "bridge"), publish: try values.decode(.publish, or: []),
+                  memory: try values.decode(.memory, or: 0), nanoCPUs: try values.decode(.nanoCPUs, or: 0),
+                  pidsLimit: try values.decodeIfPresent(Int64.self, forKey: .pidsLimit),
+                  readonlyRootfs: try values.decode(.readonlyRootfs, or: false), capAdd: try values.decode(.capAdd, or: []),
+                  capDrop: try values.decode(.capDrop, or: []), privileged: try values.decode(.privileged, or: false))
+        restartPolicy = try values.decode(.restartPolicy, or: RestartPolicy())
+        initProcess = try values.decode(.initProcess, or: false)
+        publishAllPorts = try values.decode(.publishAllPorts, or: false)
+        binds = try values.decode(.binds, or: [])
+        mountSpecs = try values.decode(.mountSpecs, or: [])
+        tmpfs = try values.decode(.tmpfs, or: [:])
+        runtime = try values.decode(.runtime, or: "runc")
+        logConfig = try values.decodeIfPresent(LogConfig.self, forKey: .logConfig)
+    }
+}
+
+extension ContainerRecord.State {
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        status = try values.decode(.status, or: status)
+        pid = try values.decode(.pid, or: pid)
+        exitCode = try values.decode(.exitCode, or: exitCode)
+        error = try values.decode(.error, or: error)
+        oomKilled = try values.decode(.oomKilled, or: oomKilled)
+        startedAt = try values.decodeIfPresent(Date.self, forKey: .startedAt)
+        finishedAt = try values.decodeIfPresent(Date.self, forKey: .finishedAt)
+        restartCount = try values.decode(.restartCount, or: restartCount)
+        manuallyStopped = try values.decode(.manuallyStopped, or: manuallyStopped)
+        health = try values.decodeIfPresent(Health.self, forKey: .health)
+        monitorPID = try values.decode(.monitorPID, or: monitorPID)
+    }
+}
+
+extension ContainerRecord.NetworkSettings {
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        ipAddress = try values.decode(.ipAddress, or: ipAddress)
+        gateway = try values.decode(.gateway, or: gateway)
+        macAddress = try values.decode(.macAddress, or: macAddress)
+        prefixLength = try values.decode(.prefixLength, or: prefixLength)
+        ports = try values.decode(.ports, or: ports)
+        networkNamespace = try values.decodeIfPresent(String.self, forKey: .networkNamespace)
+        endpoints = try values.decode(.endpoints, or: endpoints)
+        nameServer = try values.decodeIfPresent(String.self, forKey: .nameServer)
+    }
+}

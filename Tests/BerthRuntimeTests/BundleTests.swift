@@ -21,6 +21,36 @@ struct BundleTests {
         #expect(decoded.map { String(decoding: $0.log, as: UTF8.self) } == "a\u{FFFD}b")
     }
 
+    /// A record as the first releases wrote it, before terminals, restart policies, volumes, log
+    /// options, runtimes and user networks: it loads, with each later field at its default.
+    @Test func recordsWrittenBeforeLaterFieldsStillLoad() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("berth-record-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try ContainerStore(root: root)
+        let id = String(repeating: "ab", count: 32)
+        try FileManager.default.createDirectory(atPath: store.path(of: id), withIntermediateDirectories: true)
+        let json = """
+            {"config":{"cmd":["sh"],"entrypoint":[],"env":["PATH=/bin"],"exposedPorts":[],"hostname":"abababababab",
+            "labels":{},"stopSignal":"SIGTERM","user":"","workingDir":"/"},"created":"2026-11-01T10:00:00Z",
+            "hostConfig":{"autoRemove":false,"capAdd":[],"capDrop":[],"memory":0,"nanoCPUs":0,"networkMode":"bridge",
+            "privileged":false,"publish":["8080:80"],"readonlyRootfs":false},"id":"\(id)","imageID":"sha256:1",
+            "imageName":"busybox","layers":["/l1"],"name":"old","network":{"gateway":"10.77.0.1",
+            "ipAddress":"10.77.0.5","macAddress":"","prefixLength":16,"ports":[]},
+            "state":{"error":"","exitCode":3,"finishedAt":"2026-11-01T10:05:00Z","oomKilled":false,"pid":0,
+            "startedAt":"2026-11-01T10:00:01Z","status":"exited"}}
+            """
+        try Data(json.utf8).write(to: URL(fileURLWithPath: store.path(of: id) + "/container.json"))
+        let record = try #require(try store.record(id))
+        #expect(record.name == "old" && record.state.status == .exited && record.state.exitCode == 3)
+        #expect(record.hostConfig.publish == ["8080:80"] && record.network.ipAddress == "10.77.0.5")
+        #expect(record.hostConfig.restartPolicy == RestartPolicy() && record.hostConfig.runtime == "runc")
+        #expect(record.hostConfig.logConfig == nil && record.hostConfig.binds.isEmpty && !record.hostConfig.initProcess)
+        #expect(!record.config.tty && !record.config.openStdin && record.config.healthcheck == nil)
+        #expect(record.state.restartCount == 0 && !record.state.manuallyStopped && record.state.monitorPID == 0)
+        #expect(record.mounts.isEmpty && record.endpointsConfig.isEmpty && record.network.endpoints.isEmpty)
+        #expect(try store.records().map(\.id) == [id])
+    }
+
     @Test func runtimeSpecUsesTheSpecFieldNames() throws {
         var spec = RuntimeSpec(process: RuntimeSpec.Process(args: ["sh"], cwd: "/"), root: RuntimeSpec.Root(path: "rootfs"))
         var linux = RuntimeSpec.Linux()
