@@ -81,8 +81,18 @@ public final class NetworkManager {
                 plugins: bridge.pluginConfigurations(ipamDataDirectory: ipamDirectory),
                 pluginsStarted: 0, result: nil, rulesStarted: false, loopbackStarted: false, ports: resolved,
                 attachment: nil)
+            var loopback: Concurrently?
             do {
                 // Each step is recorded as started before it runs, so a crash anywhere is undone.
+                record.loopbackStarted = true
+                try record.save(in: stateDirectory)
+                // The container's `lo` does not depend on the bridge: it comes up while the bridge
+                // plugin runs. Another network may have brought it up already; twice is harmless.
+                let cni = self.cni
+                loopback = Concurrently {
+                    try cni.invoke(.add, config: bridge.loopbackConfiguration, containerID: containerID,
+                                   networkNamespace: networkNamespace, interface: "lo")
+                }
                 for plugin in record.plugins {
                     record.pluginsStarted += 1
                     try record.save(in: stateDirectory)
@@ -92,14 +102,11 @@ public final class NetworkManager {
                 }
                 let attachment = try Self.attachment(from: record)
                 record.rulesStarted = true
-                record.loopbackStarted = true
                 try record.save(in: stateDirectory)
                 try Self.routeLocalhost(bridge: bridge.bridge)
                 try Iptables.addContainerRules(network: bridge, containerID: containerID,
                                                address: attachment.ipAddress, ports: resolved)
-                // Another network may have brought the container's `lo` up already; doing it twice is harmless.
-                try cni.invoke(.add, config: bridge.loopbackConfiguration, containerID: containerID,
-                               networkNamespace: networkNamespace, interface: "lo")
+                try loopback?.wait()
                 record.attachment = attachment
                 try record.save(in: stateDirectory)
                 if bridge.embeddedDNS {
@@ -109,6 +116,7 @@ public final class NetworkManager {
                 return attachment
             } catch {
                 // Leave nothing behind: undo whatever part of the chain ran. The ADD error is the one to report.
+                try? loopback?.wait()
                 try? teardown(record, networkNamespace: networkNamespace)
                 throw error
             }
@@ -314,5 +322,26 @@ public final class NetworkManager {
         for (interface, network) in try NetworkStore.hostSubnets() where interface != bridge.bridge && network.overlaps(subnet) {
             throw NetworkError.subnetInUse(subnet: bridge.subnet, interface: interface)
         }
+    }
+}
+
+/// Runs a step on a thread of its own, beside the caller's; `wait` returns when it has finished
+/// and rethrows its error.
+private final class Concurrently: @unchecked Sendable {
+    private var error: Error?
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(_ step: @escaping () throws -> Void) {
+        Thread { [self] in
+            do { try step() } catch { self.error = error }
+            finished.signal()
+        }.start()
+    }
+
+    func wait() throws {
+        finished.wait()
+        // Once waited for, later waits return at once.
+        finished.signal()
+        if let error { throw error }
     }
 }
