@@ -6,8 +6,8 @@ import Glibc
 /// Small POSIX file helpers: the registry needs fsync and rename, which Foundation hides.
 enum FileIO {
     static let bufferSize = 1 << 20
-    /// How much of a blob one response write carries: a multiple of `directAlignment`, small
-    /// enough that the buffers of many concurrent pulls stay small.
+    /// How much of a blob one response write carries: small enough that the buffers of many
+    /// concurrent pulls stay small.
     static let sendChunkSize = 252 << 10
 
     static func fail(_ operation: String, _ path: String) -> RegistryServerError {

@@ -38,38 +38,30 @@ extension RegistryResponder {
             return Response(status: status, headers: headers, body: ResponseBody())
         }
         let path = storage.blobPath(digest)
-        // Direct reads where the filesystem allows (see `FileIO.openDirect`), so serving a blob
-        // costs no page-cache copies; reads then start on a block boundary and skip the excess.
-        let direct = FileIO.openDirect(path, O_RDONLY)
-        let fd = direct ?? open(path, O_RDONLY | O_CLOEXEC)
+        // Reads go through the page cache (unlike uploads' direct writes): a layer many clients
+        // pull is then served from memory.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RegistryFailure(.blobUnknown, detail: RegistryFailure.digestDetail(text)) }
-        let alignment = direct == nil ? 1 : FileIO.directAlignment
         let (first, end) = (start, start + length)
         let body = ResponseBody(contentLength: Int(length)) { writer in
             defer { close(fd) }
-            var position = first - first % Int64(alignment)
+            var position = first
             // Two buffers take turns: by the time one comes round again the channel has usually
             // sent it, so `clear()` reuses its memory instead of allocating (and faulting in) more.
             let allocator = ByteBufferAllocator()
-            var buffers = [
-                allocator.buffer(capacity: FileIO.sendChunkSize + alignment),
-                allocator.buffer(capacity: FileIO.sendChunkSize + alignment),
-            ]
+            var buffers = [allocator.buffer(capacity: FileIO.sendChunkSize), allocator.buffer(capacity: FileIO.sendChunkSize)]
             var turn = 0
             while position < end {
                 turn ^= 1
                 var buffer = buffers[turn]
                 buffers[turn] = ByteBuffer()
                 buffer.clear()
-                let (padding, count) = try buffer.withUnsafeMutableWritableBytes { bytes in
-                    let padding = (alignment - Int(bitPattern: bytes.baseAddress) % alignment) % alignment
-                    let count = pread(fd, bytes.baseAddress! + padding, FileIO.sendChunkSize, off_t(position))
+                let wanted = Int(min(Int64(FileIO.sendChunkSize), end - position))
+                let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { bytes in
+                    let count = pread(fd, bytes.baseAddress!, wanted, off_t(position))
                     guard count > 0 else { throw FileIO.fail("read", path) }
-                    return (padding, count)
+                    return count
                 }
-                let usable = Int(min(Int64(count), end - position))
-                buffer.moveWriterIndex(forwardBy: padding + usable)
-                buffer.moveReaderIndex(forwardBy: padding + Int(max(0, first - position)))
                 position += Int64(count)
                 try await writer.write(buffer)
                 buffers[turn] = buffer
