@@ -45,7 +45,7 @@ final class BuildFixture {
     /// Why RUN steps on the default bridge cannot run here, or nil.
     static let bridgeSkipReason: String? = {
         if let runSkipReason { return runSkipReason }
-        let missing = ["bridge", "host-local", "firewall", "loopback"].filter { plugin in
+        let missing = ["bridge", "host-local", "loopback"].filter { plugin in
             !["/usr/lib/cni/", "/opt/cni/bin/"].contains { access($0 + plugin, X_OK) == 0 }
         }
         if !missing.isEmpty { return "CNI plugins missing: \(missing.joined(separator: ", ")) (apt-get install containernetworking-plugins)" }
