@@ -77,9 +77,9 @@ public struct Runc: Sendable {
     public func processes(_ id: String) throws -> [Int32] {
         let result = try Spawn.run(base + ["ps", "--format", "json", id])
         if result.status != 0 { throw RuntimeError.runtime(Self.message(result.error)) }
-        // runc prints `null` when the container has no processes.
+        // runc prints `null` when the container has no processes; `try?` flattens that to nil too.
         guard let pids = try? JSONDecoder().decode([Int32]?.self, from: Data(result.output.utf8)) else { return [] }
-        return pids ?? []
+        return pids
     }
 
     /// Starts the user process of a created container.
