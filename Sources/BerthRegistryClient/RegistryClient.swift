@@ -44,6 +44,13 @@ public final class RegistryClient: @unchecked Sendable {
         try? await http.shutdown()
     }
 
+    deinit {
+        // A session ended by an error may have skipped `shutdown()`: close its connections now
+        // instead of leaking them (a debug build of AsyncHTTPClient traps on that). Once shut
+        // down, this second call only fails, harmlessly.
+        _ = http.shutdown()
+    }
+
     /// The registry's URL for an API path (`/v2/…`), or an absolute URL as given.
     func url(_ pathOrURL: String) -> String {
         if pathOrURL.hasPrefix("http://") || pathOrURL.hasPrefix("https://") { return pathOrURL }
