@@ -97,10 +97,7 @@ enum Iptables {
                 nat += bridgeMasqueradeRules(network).map { "-A \($0)" }
             }
             if !existingNat.contains("-A POSTROUTING -j \(masquerade)") { nat.append("-A POSTROUTING -j \(masquerade)") }
-            for (table, lines) in [("filter", filter), ("nat", nat)] where !lines.isEmpty {
-                let transaction = ["*\(table)"] + lines + ["COMMIT"]
-                try check(restore(transaction), transaction)
-            }
+            try apply(filter: filter, nat: nat)
         }
     }
 
@@ -118,10 +115,15 @@ enum Iptables {
             var nat = tables["nat", default: []].filter { $0.hasPrefix("-A POSTROUTING ") && $0.hasSuffix("-j \(masquerade)") }
                 .map { "-D" + $0.dropFirst(2) }
             if tables["nat", default: []].contains(":\(masquerade)") { nat += ["-F \(masquerade)", "-X \(masquerade)"] }
-            for (table, lines) in [("filter", filter), ("nat", nat)] where !lines.isEmpty {
-                let transaction = ["*\(table)"] + lines + ["COMMIT"]
-                try check(restore(transaction), transaction)
-            }
+            try apply(filter: filter, nat: nat)
+        }
+    }
+
+    /// Applies each table's lines as one transaction, filter first; a table with none is skipped.
+    private static func apply(filter: [String], nat: [String]) throws {
+        for (table, lines) in [("filter", filter), ("nat", nat)] where !lines.isEmpty {
+            let transaction = ["*\(table)"] + lines + ["COMMIT"]
+            try check(restore(transaction), transaction)
         }
     }
 
