@@ -254,12 +254,12 @@ public final class Builder {
             }
             // ADD's URLs are fetched on every build, as BuildKit does: their content is the cache key.
             // A URL pinned by --checksum is fetched only when the step runs: the checksum is the key.
+            let pinnedURL = Self.checksumPinnedURL(expanded)
             var downloads: String?
             defer { if let downloads { try? FileManager.default.removeItem(atPath: downloads) } }
-            if case .add(let add) = expanded, add.files.paths.contains(where: RemoteSource.isURL) {
+            if pinnedURL == nil, case .add(let add) = expanded, add.files.paths.contains(where: RemoteSource.isURL) {
                 downloads = try makeStaging()
             }
-            let pinnedURL = Self.checksumPinnedURL(expanded)
             if let copySource {
                 if let pinnedURL {
                     extra = pinnedURL
@@ -287,6 +287,7 @@ public final class Builder {
                 continue
             }
             if pinnedURL != nil {
+                downloads = try makeStaging()
                 copyPlan = try plan(for: expanded, state: state, source: copySource, downloads: downloads, context: context)
             }
             let entry = try execute(expanded, state: state, scope: scope, source: copySource, plan: copyPlan,
