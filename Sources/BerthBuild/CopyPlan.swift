@@ -9,7 +9,9 @@ import Glibc
 /// Docker's rules (a directory copies its contents; several sources, a wildcard or a trailing
 /// slash make the destination a directory).
 struct CopyPlan {
-    enum Kind: Equatable {
+    /// The raw values are part of the content hash (a plain string, where interpolating the case
+    /// itself would cost runtime reflection).
+    enum Kind: String, Equatable {
         case directory, file, symlink
         /// A local tar archive that ADD extracts into the target directory.
         case archive
@@ -104,7 +106,7 @@ struct CopyPlan {
         for item in items {
             var info = stat()
             guard lstat(item.source, &info) == 0 else { throw BuildError.io(operation: "stat", path: item.source, errno: errno) }
-            var header = "\(item.target)\0\(item.kind)\0\(info.st_mode & 0o7777)\0"
+            var header = "\(item.target)\0\(item.kind.rawValue)\0\(info.st_mode & 0o7777)\0"
             if ownership { header += "\(info.st_uid):\(info.st_gid)\0" }
             if item.kind == .symlink { header += (try Self.linkTarget(item.source)) + "\0" }
             digester.update(Array(header.utf8))

@@ -120,7 +120,7 @@ public enum Command: Equatable, Sendable {
         case "VOLUME":
             try noFlags()
             try atLeastOne()
-            for volume in args where volume.trimmingCharacters(in: .whitespaces).isEmpty {
+            for volume in args where volume.trimmingSpaces().isEmpty {
                 throw InstructionError("VOLUME specified can not be an empty string")
             }
             return .volume(VolumeCommand(instruction: i, paths: args))
@@ -269,10 +269,10 @@ public struct RunMount: Equatable, Sendable {
             let key: String
             let value: String
             if let eq = field.firstIndex(of: "=") {
-                key = field[..<eq].lowercased().trimmingCharacters(in: .whitespaces)
+                key = field[..<eq].lowercased().trimmingSpaces()
                 value = String(field[field.index(after: eq)...])
             } else {
-                key = field.lowercased().trimmingCharacters(in: .whitespaces)
+                key = field.lowercased().trimmingSpaces()
                 guard ["ro", "readonly", "rw", "readwrite", "required"].contains(key) else {
                     throw InstructionError("invalid field '\(field)' must be a key=value pair")
                 }

@@ -41,17 +41,17 @@ public struct CheckDirective: Equatable, Sendable {
     /// Parses the directive's value: `;`-separated `key=value` options.
     public init(parsing value: String) throws {
         for part in value.split(separator: ";") {
-            let option = part.trimmingCharacters(in: .whitespaces)
+            let option = part.trimmingSpaces()
             if option.isEmpty { continue }
             guard let eq = option.firstIndex(of: "=") else {
                 throw InstructionError("invalid check option \"\(option)\": expected key=value")
             }
-            let key = option[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
-            let optionValue = option[option.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            let key = option[..<eq].trimmingSpaces().lowercased()
+            let optionValue = option[option.index(after: eq)...].trimmingSpaces()
             switch key {
             case "skip":
                 for rule in optionValue.split(separator: ",") {
-                    let name = rule.trimmingCharacters(in: .whitespaces)
+                    let name = rule.trimmingSpaces()
                     if name.lowercased() == "all" { skipAll = true } else if !name.isEmpty { skip.insert(name.lowercased()) }
                 }
             case "error":

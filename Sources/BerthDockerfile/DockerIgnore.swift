@@ -92,10 +92,10 @@ public struct DockerIgnore: Sendable {
             if first, line.unicodeScalars.first == "\u{FEFF}" { line.unicodeScalars.removeFirst() }
             first = false
             if line.hasPrefix("#") { continue }
-            line = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            line = line.trimmingWhitespace()
             if line.isEmpty { continue }
             let isException = line.hasPrefix("!")
-            if isException { line = line.dropFirst().trimmingCharacters(in: .whitespaces) }
+            if isException { line = line.dropFirst().trimmingSpaces() }
             if !line.isEmpty {
                 line = Self.clean(line)
                 if line.count > 1 && line.hasPrefix("/") { line.removeFirst() }

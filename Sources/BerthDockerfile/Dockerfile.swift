@@ -106,7 +106,7 @@ struct DockerfileParser {
         let name = rest.prefix(while: { $0.isASCII && ($0.isLetter || $0.isNumber) })
         rest = rest.dropFirst(name.count).drop(while: { $0 == " " || $0 == "\t" })
         guard rest.first == "=" else { return nil }
-        let value = rest.dropFirst().trimmingCharacters(in: .whitespaces)
+        let value = rest.dropFirst().trimmingSpaces()
         guard !value.isEmpty else { return nil }
         return (name.lowercased(), value)
     }
@@ -133,7 +133,7 @@ struct DockerfileParser {
             index += 1
             let startLine = index
             if Self.isComment(raw) {
-                let comment = raw.drop(while: { $0.isWhitespace }).dropFirst().trimmingCharacters(in: .whitespaces)
+                let comment = raw.drop(while: { $0.isWhitespace }).dropFirst().trimmingSpaces()
                 if comment.isEmpty { comments = [] } else { comments.append(comment) }
             }
             let stripped = String(raw.drop(while: { $0.isWhitespace }))

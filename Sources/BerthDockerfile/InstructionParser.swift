@@ -8,7 +8,7 @@ struct InstructionParser {
     static func isBlank(_ ch: Character) -> Bool { ch == " " || ch == "\t" || ch == "\u{0B}" || ch == "\u{0C}" || ch == "\r" }
 
     func instruction(from line: String, startLine: Int, endLine: Int, comments: [String]) throws -> Instruction {
-        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        let trimmed = line.trimmingSpaces()
         let keyword = String(trimmed.prefix(while: { !Self.isBlank($0) }))
         let afterKeyword = String(trimmed.dropFirst(keyword.count).drop(while: Self.isBlank))
         let (rest, flagWords) = Self.extractFlags(afterKeyword)
@@ -129,7 +129,7 @@ struct InstructionParser {
                 word.append(ch)
             }
             // A bare `--` ends the flags.
-            if word == "--" { return (String(chars[pos...]).trimmingCharacters(in: .whitespaces), words) }
+            if word == "--" { return (String(chars[pos...]).trimmingSpaces(), words) }
             if blankOK || !word.isEmpty { words.append(word) }
         }
     }

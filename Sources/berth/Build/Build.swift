@@ -9,7 +9,7 @@ import Foundation
 /// progress; `--check` only lints the Dockerfile.
 struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build an image from a Dockerfile.",
+        commandName: "build", abstract: "Build an image from a Dockerfile.",
         discussion: "With --check, parse and lint the Dockerfile (BuildKit's build checks) without building.")
 
     @OptionGroup var global: GlobalOptions

@@ -28,7 +28,7 @@ struct ImageInspect: ParsableCommand {
 /// `berth inspect`: low-level information on containers and images.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Return low-level information on Berth objects.")
+        commandName: "inspect", abstract: "Return low-level information on Berth objects.")
 
     @OptionGroup var global: GlobalOptions
 
