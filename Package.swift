@@ -5,7 +5,11 @@ import PackageDescription
 // with the Swift runtime linked in statically, a PIE carries some 80,000 (monitor) to 144,000
 // (CLI) relative relocations that every start applies, costing milliseconds and making the pages
 // they patch private memory of each process (a monitor's idle RSS: 16.1 MB as PIE, 14.3 MB not).
-let releaseLinkerSettings: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-no-pie"], .when(configuration: .release))]
+// Nor do they export their ~48,000 symbols dynamically (the static Swift runtime's link flags ask
+// for that): nothing looks them up, and `dladdr` at start-up would scan them all (~0.8 ms).
+let releaseLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "-no-pie", "-Xlinker", "--no-export-dynamic"], .when(configuration: .release)),
+]
 
 let package = Package(
     name: "Berth",
@@ -23,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
@@ -78,9 +83,13 @@ let package = Package(
             dependencies: [
                 "BerthDistribution", "BerthOCI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
