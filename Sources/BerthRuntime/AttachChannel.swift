@@ -36,6 +36,9 @@ enum AttachFrame: Equatable {
 
         mutating func append(_ bytes: ArraySlice<UInt8>) { buffer.append(contentsOf: bytes) }
 
+        /// Whether no part of a frame is waiting here.
+        var isEmpty: Bool { buffer.isEmpty }
+
         /// The next complete frame; nil until one has arrived. Unknown types are skipped.
         mutating func next() -> AttachFrame? {
             while buffer.count >= 5 {

@@ -4,10 +4,18 @@ import Glibc
 /// the runtime and the container never inherit (and so never prolong) a lock.
 final class FileLock {
     let path: String
-    private var descriptor: Int32 = -1
+    /// The open lock file; -1 when not held.
+    private(set) var descriptor: Int32 = -1
 
     init(_ path: String) {
         self.path = path
+    }
+
+    /// The lock held on `descriptor`, a descriptor inherited across execve (an flock belongs to
+    /// the open file, so it is held without a gap).
+    init(_ path: String, holdingOn descriptor: Int32) {
+        self.path = path
+        self.descriptor = descriptor
     }
 
     deinit { unlock() }

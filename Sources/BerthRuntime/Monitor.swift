@@ -4,35 +4,74 @@ import Glibc
 
 /// The per-container monitor: a process of its own (`berth-monitor`, in a new session so it
 /// outlives the CLI) that mounts the rootfs, creates the container with runc with pipes as its
-/// stdout and stderr, attaches the network, starts it, copies its output into the json-file log,
-/// waits for its exit as the child subreaper, records the exit code and releases (or, for `--rm`,
-/// removes) the container.
+/// stdout and stderr, attaches the network, starts it, re-executes itself to idle small
+/// (`MonitorHandover`), copies its output into the json-file log, waits for its exit as the child
+/// subreaper, records the exit code and releases (or, for `--rm`, removes) the container.
 public enum Monitor {
     /// Runs the monitor for container `id`, reporting on `syncDescriptor` (`started`,
     /// `error <message>`, then `exited <code>`). With `awaitAttach`, it first reports `attachable`
     /// and waits for the caller to attach before the process starts. Returns its own exit status.
     public static func main(root: String, id: String, syncDescriptor: Int32 = 3, awaitAttach: Bool = false) -> Int32 {
-        signal(SIGPIPE, SIG_IGN)
-        _ = fcntl(syncDescriptor, F_SETFD, FD_CLOEXEC)
-        let report = { (line: String) in
-            let bytes = Array((line + "\n").utf8)
-            _ = bytes.withUnsafeBytes { write(syncDescriptor, $0.baseAddress, $0.count) }
-        }
-        do {
-            let runtime = try ContainerRuntime(root: root, monitorExecutable: "")
+        run(root: root, id: id, sync: syncDescriptor) { runtime, report in
             let lock = runtime.containers.monitorLock(of: id)
             guard try lock.tryLock() else {
                 report("error another monitor already runs container \(id)")
-                return 1
+                return nil
             }
+            return lock
+        } body: { runtime, report, lock in
+            try runtime.monitor(id: id, report: report, awaitingClientOn: awaitAttach ? syncDescriptor : nil,
+                                idle: handOver(root: root, id: id, lock: lock, sync: syncDescriptor))
+        }
+    }
+
+    /// Goes on monitoring a running container after the monitor re-executed itself
+    /// (`--resume ID …`, see `MonitorHandover`); nil if `arguments` are not a handover's.
+    public static func resume(root: String, arguments: [String]) -> Int32? {
+        guard let handover = MonitorHandover(arguments: arguments) else { return nil }
+        MonitorHandover.keepPrivate(handover.descriptors)
+        return run(root: root, id: handover.id, sync: handover.sync) { runtime, _ in
+            FileLock(runtime.containers.monitorLock(of: handover.id).path, holdingOn: handover.lock)
+        } body: { runtime, report, lock in
+            try runtime.monitor(id: handover.id, report: report, resuming: handover,
+                                idle: handOver(root: root, id: handover.id, lock: lock, sync: handover.sync))
+        }
+    }
+
+    /// The monitor process around its work: SIGPIPE ignored, reports on `sync`, the monitor
+    /// lock `acquire` returns (nil: taken elsewhere, already reported) held, the subreaper role.
+    private static func run(root: String, id: String, sync: Int32,
+                            acquire: (ContainerRuntime, (String) -> Void) throws -> FileLock?,
+                            body: (ContainerRuntime, (String) -> Void, FileLock) throws -> Int32) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        if sync >= 0 { _ = fcntl(sync, F_SETFD, FD_CLOEXEC) }
+        let report = { (line: String) in
+            guard sync >= 0 else { return }
+            let bytes = Array((line + "\n").utf8)
+            _ = bytes.withUnsafeBytes { write(sync, $0.baseAddress, $0.count) }
+        }
+        do {
+            let runtime = try ContainerRuntime(root: root, monitorExecutable: "")
+            guard let lock = try acquire(runtime, report) else { return 1 }
+            // Preserved across execve (prctl(2)), but cheap to make sure of.
             setChildSubreaper()
-            _ = try runtime.monitor(id: id, report: report, awaitingClientOn: awaitAttach ? syncDescriptor : nil)
+            _ = try body(runtime, report, lock)
             lock.unlock()
             return 0
         } catch {
             report("error \(error)")
             FileHandle.standardError.write(Data("monitor \(id): \(error)\n".utf8))
             return 1
+        }
+    }
+
+    /// What the monitor does once a run has started and before it idles: re-executes itself with
+    /// the run's streams, so the idle process is small. Returns only if that is not possible.
+    private static func handOver(root: String, id: String, lock: FileLock, sync: Int32)
+        -> (_ pid: Int32, _ backoff: TimeInterval, _ streams: ContainerIO.Descriptors) -> Void {
+        { pid, backoff, streams in
+            MonitorHandover(id: id, lock: lock.descriptor, sync: sync, pid: pid, backoff: backoff, streams: streams)
+                .execute(root: root)
         }
     }
 
@@ -51,34 +90,48 @@ extension ContainerRuntime {
     /// The monitor's work: runs the container, and again under its restart policy with Docker's
     /// back-off (100 ms, doubling, back to 100 ms after 10 s of running) until the policy says
     /// stop; reports each exit; returns the last exit code. With `sync`, the first run waits for
-    /// a client on the attach socket while the caller holds `sync`'s other end.
-    func monitor(id: String, report: (String) -> Void, awaitingClientOn sync: Int32? = nil) throws -> Int32 {
+    /// a client on the attach socket while the caller holds `sync`'s other end. Each run, once
+    /// started, is passed to `idle` (which re-executes the monitor, and returns only if it could
+    /// not); `resuming` is such a run, taken over.
+    func monitor(id: String, report: (String) -> Void, awaitingClientOn sync: Int32? = nil,
+                 resuming handover: MonitorHandover? = nil,
+                 idle: (_ pid: Int32, _ backoff: TimeInterval, _ streams: ContainerIO.Descriptors) -> Void) throws -> Int32 {
         guard var record = try containers.record(id) else { throw RuntimeError.noSuchContainer(id) }
         let directory = containers.path(of: id)
-        var backoff: TimeInterval = 0.1
-        var isFirstRun = true
+        var backoff: TimeInterval = handover?.backoff ?? 0.1
+        var isFirstRun = handover == nil
+        var resumed = handover
         while true {
             let io: ContainerIO
-            do {
-                (record, io) = try createContainer(record, directory: directory, awaitingClientOn: isFirstRun ? sync : nil,
-                                                   report: report)
-            } catch {
-                releaseResources(record)
-                let updated = try? containers.update(id) { current in
-                    current.state.status = isFirstRun ? .created : .exited
-                    current.state.exitCode = 128
-                    current.state.error = "\(error)"
-                    current.state.monitorPID = 0
+            let log: LogWriter?
+            if let handover = resumed {
+                resumed = nil
+                record.state.pid = handover.pid
+                io = try ContainerIO(config: record.config, directory: directory, resuming: handover.streams)
+                log = LogWriter.forContainer(path: containers.logPath(of: id), config: record.hostConfig.logConfig ?? LogConfig())
+            } else {
+                do {
+                    (record, io) = try createContainer(record, directory: directory, awaitingClientOn: isFirstRun ? sync : nil,
+                                                       report: report)
+                } catch {
+                    releaseResources(record)
+                    let updated = try? containers.update(id) { current in
+                        current.state.status = isFirstRun ? .created : .exited
+                        current.state.exitCode = 128
+                        current.state.error = "\(error)"
+                        current.state.monitorPID = 0
+                    }
+                    if let updated, updated.hostConfig.autoRemove { try? removeFiles(updated) }
+                    if isFirstRun { throw error }
+                    return 128
                 }
-                if let updated, updated.hostConfig.autoRemove { try? removeFiles(updated) }
-                if isFirstRun { throw error }
-                return 128
+                // The log exists before `started` is reported, so a foreground caller can open it at once.
+                log = LogWriter.forContainer(path: containers.logPath(of: id), config: record.hostConfig.logConfig ?? LogConfig())
+                if isFirstRun { report("started") }
+                isFirstRun = false
+                if let streams = io.handoverDescriptors { idle(record.state.pid, backoff, streams) }
             }
-            // The log exists before `started` is reported, so a foreground caller can open it at once.
-            let log = LogWriter.forContainer(path: containers.logPath(of: id), config: record.hostConfig.logConfig ?? LogConfig())
-            if isFirstRun { report("started") }
-            isFirstRun = false
-            let startedAt = Date()
+            let startedAt = record.state.startedAt ?? Date()
             let prober = HealthProber(runtime: self, record: record)
             prober?.start()
             let exitCode = try finishRun(record, io: io, log: log)

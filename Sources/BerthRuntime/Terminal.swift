@@ -58,6 +58,15 @@ final class UnixListener {
         }
     }
 
+    /// Takes over a listener bound to `name` in `directory` by the process this one was before
+    /// its execve (the monitor's handover).
+    init(adopting descriptor: Int32, directory: String, name: String) throws {
+        directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryDescriptor >= 0 else { throw RuntimeError.lastIO("open", directory) }
+        self.descriptor = descriptor
+        self.name = name
+    }
+
     /// The socket's path as another process can reach it while this one keeps the listener.
     var pathForOtherProcesses: String { "/proc/\(getpid())/fd/\(directoryDescriptor)/\(name)" }
 

@@ -6,6 +6,8 @@ import Glibc
 //
 //   berth-monitor --root ROOT [--attach] ID   the monitor of container ID (started by `run`/`start`)
 //   berth-monitor --copy REQUEST              the container side of `cp` (started by `cp`)
+//   berth-monitor --root ROOT --resume ID …   the monitor again, re-executed by itself once the
+//                                             container runs (see MonitorHandover)
 
 let usage = "usage: berth-monitor --root ROOT [--attach] ID | berth-monitor --copy REQUEST"
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -22,6 +24,10 @@ case "--copy":
 case "--root":
     var rest = arguments.dropFirst()
     guard let root = rest.popFirst() else { fail("--root needs a directory") }
+    if rest.first == "--resume" {
+        guard let status = Monitor.resume(root: root, arguments: Array(rest)) else { fail("malformed --resume arguments") }
+        exit(status)
+    }
     let attach = rest.first == "--attach"
     if attach { rest.removeFirst() }
     guard rest.count == 1, let id = rest.first, !id.hasPrefix("-") else { fail("expected one container ID") }
