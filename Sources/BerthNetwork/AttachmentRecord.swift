@@ -1,8 +1,13 @@
 import Foundation
 
 /// What `attach` did for one container on one network, persisted at
-/// `<root>/network/<containerID>@<network>.json` before and after every plugin call, so `detach`
-/// can replay the plugins' DEL after a crash.
+/// `<root>/network/<containerID>@<network>.json` before each step runs and once it is complete,
+/// so `detach` undoes whatever part ran, after a crash too.
+///
+/// Berth's own attachments record the host veth's name (chosen, and recorded, before the veth is
+/// made), that an address lease was started and, once complete, the leased address; `plugins` is
+/// empty. Records of older Berth versions list the CNI plugins they ran: their teardown replays the
+/// plugins' DEL (`CNI`).
 struct AttachmentRecord: Codable {
     var containerID: String
     var network: BridgeNetwork
@@ -10,19 +15,26 @@ struct AttachmentRecord: Codable {
     var namespaceIdentity: NamespaceIdentity?
     /// The container-side interface name.
     var interface: String
-    /// The plugin configurations, in ADD order.
+    /// Older versions: the plugin configurations, in ADD order.
     var plugins: [JSONValue]
-    /// How many plugins ADD was started for; DEL runs for exactly these, in reverse.
+    /// Older versions: how many plugins ADD was started for; DEL runs for exactly these, in reverse.
     var pluginsStarted: Int
-    /// The latest plugin result: the chain's `prevResult` for the next ADD and for DEL.
+    /// Older versions: the latest plugin result, the chain's `prevResult` for the next ADD and for DEL.
     var result: JSONValue?
     /// Whether adding Berth's iptables rules was started; nil in records of older Berth versions,
     /// whose plugin chain (`firewall`, `portmap`) made the rules.
     var rulesStarted: Bool?
+    /// Older versions: whether the loopback plugin's ADD was started.
     var loopbackStarted: Bool
     /// The published ports with concrete host ports.
     var ports: [PortMapping]
     var attachment: NetworkAttachment?
+    /// The host end of the veth pair (`veth` + 8 hex digits); deleting it deletes the container's end.
+    var hostVeth: String? = nil
+    /// Whether leasing an address (`AddressLeases`) was started; the lease names the container.
+    var leaseStarted: Bool? = nil
+    /// The leased address, once the attachment is complete.
+    var address: String? = nil
 
     static func path(in directory: String, containerID: String, network: String) -> String {
         "\(directory)/\(containerID)@\(network).json"

@@ -28,6 +28,11 @@ public enum NetworkError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A CNI plugin failed; `message` is its error `msg` and `details`.
     case pluginFailed(plugin: String, command: String, message: String)
     case commandFailed(command: String, message: String)
+    /// An rtnetlink request (a link, address or route) the kernel refused.
+    case netlinkFailed(operation: String, reason: String)
+    case notANetworkNamespace(String)
+    /// Every address of the network's subnet is leased.
+    case addressesExhausted(network: String, subnet: String)
     case subnetInUse(subnet: String, interface: String)
     case stateCorrupt(path: String, reason: String)
     case io(path: String, reason: String)
@@ -63,6 +68,10 @@ public enum NetworkError: Error, CustomStringConvertible, Equatable, Sendable {
             "CNI plugin \(plugin) not found in \(searched.joined(separator: ":")); install containernetworking-plugins"
         case .pluginFailed(let plugin, let command, let message): "CNI \(plugin) \(command) failed: \(message)"
         case .commandFailed(let command, let message): "\(command) failed: \(message)"
+        case .netlinkFailed(let operation, let reason): "cannot \(operation): \(reason)"
+        case .notANetworkNamespace(let path): "\(path) is not a network namespace (expected e.g. /proc/<pid>/ns/net)"
+        case .addressesExhausted(let network, let subnet):
+            "no free address left in subnet \(subnet) of network \(network); disconnect or remove containers on it"
         case .subnetInUse(let subnet, let interface):
             "subnet \(subnet) is already in use on interface \(interface); choose another subnet"
         case .stateCorrupt(let path, let reason): "network state \(path) is unreadable: \(reason)"

@@ -1,33 +1,34 @@
 import Foundation
 
-/// Connects containers' network namespaces to Berth's networks through the standard CNI plugins
-/// `bridge`, `host-local` and `loopback`, programs their firewall itself (`Iptables`), and removes
-/// everything it created when they go.
+/// Connects containers' network namespaces to Berth's networks with rtnetlink (`BridgeLink`: the
+/// bridge, a veth per container, the container's address, default route and `lo`), leases addresses
+/// in the CNI host-local plugin's on-disk format (`AddressLeases`), programs the firewall
+/// (`Iptables`), and removes everything it created when they go.
 ///
 /// State lives under `<root>/network/`: one record per container and network
-/// (`<containerID>@<network>.json`), the network definitions (`networks/`, see `NetworkStore`),
-/// the user networks' DNS (`dns/`, see `NetworkDNS`), and a lock file that serializes attach and
-/// detach across `berth` processes (port allocation reads every record). The host-local IPAM
-/// leases are machine-wide, in `ipamDirectory`.
+/// (`<containerID>@<network>.json`, see `AttachmentRecord`), the network definitions (`networks/`,
+/// see `NetworkStore`), the user networks' DNS (`dns/`, see `NetworkDNS`), and a lock file that
+/// serializes attach and detach across `berth` processes (port allocation reads every record). The
+/// address leases are machine-wide, in `ipamDirectory`.
 ///
-/// On the host, the bridge plugin creates the bridge with the gateway address and sets
-/// `net.ipv4.ip_forward=1` (`isGateway`); Berth sets `net.ipv4.conf.<bridge>.route_localnet=1`, so
-/// DNAT to the bridge works for connections to 127.0.0.1. iptables (nf_tables backend) gets, per
-/// container in one `iptables-restore` transaction, a masquerade rule in nat `BERTH-MASQ-<bridge>`
-/// and a DNAT rule per published port in nat `BERTH-HOSTPORTS`, each with the comment
-/// `berth net=<cniName> id=<container>`; per bridge, the chains, the localhost and hairpin
-/// masquerade and accept rules in filter `BERTH-FORWARD` (the full layout: `Iptables`).
-/// Attachments made by older versions, whose chain also ran the `firewall` and `portmap` plugins
-/// and the bridge plugin's `ipMasq` (`CNI-` chains), are torn down by replaying their plugins.
+/// On the host, the bridge has the gateway address and `net.ipv4.ip_forward=1` is set; Berth sets
+/// `net.ipv4.conf.<bridge>.route_localnet=1`, so DNAT to the bridge works for connections to
+/// 127.0.0.1. iptables (nf_tables backend) gets, per container in one `iptables-restore`
+/// transaction, a masquerade rule in nat `BERTH-MASQ-<bridge>` and a DNAT rule per published port
+/// in nat `BERTH-HOSTPORTS`, each with the comment `berth net=<cniName> id=<container>`; per bridge,
+/// the chains, the localhost and hairpin masquerade and accept rules in filter `BERTH-FORWARD` (the
+/// full layout: `Iptables`). Attachments made by older versions through the CNI plugins `bridge`,
+/// `host-local` and `loopback` (and before those, `firewall`, `portmap` and the bridge plugin's
+/// `ipMasq` with their `CNI-` chains) are torn down by replaying their plugins.
 public final class NetworkManager {
     /// The Berth root this manager keeps its state under.
     public let root: String
     /// The networks containers can attach to, by name: the default `bridge` and the user's.
     public let networks: [String: BridgeNetwork]
-    /// The plugin runner; tests point it at a directory with a failing plugin.
+    /// The plugin runner, for tearing down attachments made by older versions through the plugins.
     var cni = CNI()
     private let stateDirectory: String
-    /// Where host-local keeps its address leases (`<cniName>/`): one place for the machine, not
+    /// Where the address leases are kept (`<cniName>/`, see `AddressLeases`): one place for the machine, not
     /// one per root, because the bridges are the machine's and two roots (two stores, parallel
     /// tests) must never hand out one address twice. Under /run, leases end with the machine, as
     /// the containers holding them do.
@@ -57,7 +58,7 @@ public final class NetworkManager {
     /// berth0) as `interface`, and publishes ports. Fails with a clear error, and leaves nothing
     /// behind (no veth, no iptables rule, no IPAM lease), when a host port is already in use: each
     /// host port is checked by binding it (TCP, UDP or SCTP) on the requested address, and against
-    /// the ports other containers publish, before any plugin runs. Host port 0 (or a host range)
+    /// the ports other containers publish, before anything is created. Host port 0 (or a host range)
     /// gets a free port. On a network with DNS, `dnsNames` resolve to the container's address.
     public func attach(containerID: String, networkNamespace: String, network: String = "bridge",
                        ports: [PortMapping], interface: String = "eth0", dnsNames: [String] = [])
@@ -74,39 +75,39 @@ public final class NetworkManager {
             }
             try checkSubnetIsFree(bridge)
             let resolved = try HostPorts.resolve(ports, taken: try publishedPorts())
-            for plugin in ["bridge", "host-local", "loopback"] { _ = try cni.locate(plugin) }
+            let namespace = open(networkNamespace, O_RDONLY | O_CLOEXEC)
+            guard namespace >= 0 else { throw NetworkError.namespaceNotFound(networkNamespace) }
+            defer { close(namespace) }
+            guard BridgeLink.isNamespaceFile(namespace) else { throw NetworkError.notANetworkNamespace(networkNamespace) }
+            guard let subnet = IPv4Network(bridge.subnet), let gateway = IPv4Network(bridge.gateway) else {
+                throw NetworkError.invalidSubnet(bridge.subnet)
+            }
+            // Every step is recorded as started before any runs, so a crash anywhere is undone: the
+            // veth by the name chosen here, the lease by the container ID it holds, the rules by
+            // their comment; each undo is a no-op for a step that never ran.
             var record = AttachmentRecord(
                 containerID: containerID, network: bridge, networkNamespace: networkNamespace,
-                namespaceIdentity: identity, interface: interface,
-                plugins: bridge.pluginConfigurations(ipamDataDirectory: ipamDirectory),
-                pluginsStarted: 0, result: nil, rulesStarted: false, loopbackStarted: false, ports: resolved,
-                attachment: nil)
-            var loopback: Concurrently?
+                namespaceIdentity: identity, interface: interface, plugins: [], pluginsStarted: 0, result: nil,
+                rulesStarted: true, loopbackStarted: false, ports: resolved, attachment: nil,
+                hostVeth: BridgeLink.unusedVethName(), leaseStarted: true)
             do {
-                // Each step is recorded as started before it runs, so a crash anywhere is undone.
-                record.loopbackStarted = true
                 try record.save(in: stateDirectory)
-                // The container's `lo` does not depend on the bridge: it comes up while the bridge
-                // plugin runs. Another network may have brought it up already; twice is harmless.
-                let cni = self.cni
-                loopback = Concurrently {
-                    try cni.invoke(.add, config: bridge.loopbackConfiguration, containerID: containerID,
-                                   networkNamespace: networkNamespace, interface: "lo")
-                }
-                for plugin in record.plugins {
-                    record.pluginsStarted += 1
-                    try record.save(in: stateDirectory)
-                    let config = record.result.map { plugin.setting("prevResult", to: $0) } ?? plugin
-                    record.result = try cni.invoke(.add, config: config, containerID: containerID,
-                                                   networkNamespace: networkNamespace, interface: record.interface)
-                }
-                let attachment = try Self.attachment(from: record)
-                record.rulesStarted = true
-                try record.save(in: stateDirectory)
+                let socket = try NetlinkSocket()
+                let bridgeIndex = try BridgeLink.ensureBridge(bridge, socket: socket)
+                let address = try AddressLeases(network: bridge, ipamDirectory: ipamDirectory)
+                    .reserve(containerID: containerID, interface: interface)
+                record.address = IPv4Network.format(address)
+                let mac = BridgeLink.randomMAC()
+                try BridgeLink.createVeth(hostName: record.hostVeth!, bridgeIndex: bridgeIndex, interface: interface,
+                                          mac: mac, namespace: namespace, namespacePath: networkNamespace, socket: socket)
+                try BridgeLink.configureContainer(namespace: namespace, namespacePath: networkNamespace, interface: interface,
+                                                  address: address, subnet: subnet, gateway: gateway.address)
                 try Self.routeLocalhost(bridge: bridge.bridge)
                 try Iptables.addContainerRules(network: bridge, containerID: containerID,
-                                               address: attachment.ipAddress, ports: resolved)
-                try loopback?.wait()
+                                               address: IPv4Network.format(address), ports: resolved)
+                let attachment = NetworkAttachment(network: bridge.name, ipAddress: IPv4Network.format(address),
+                                                   prefixLength: subnet.prefixLength, gateway: bridge.gateway,
+                                                   macAddress: BridgeLink.format(mac: mac), ports: resolved)
                 record.attachment = attachment
                 try record.save(in: stateDirectory)
                 if bridge.embeddedDNS {
@@ -115,8 +116,7 @@ public final class NetworkManager {
                 }
                 return attachment
             } catch {
-                // Leave nothing behind: undo whatever part of the chain ran. The ADD error is the one to report.
-                try? loopback?.wait()
+                // Leave nothing behind: undo whatever part ran. The first error is the one to report.
                 try? teardown(record, networkNamespace: networkNamespace)
                 throw error
             }
@@ -174,10 +174,7 @@ public final class NetworkManager {
             if let bridge = definition.bridge {
                 try NetworkDNS(root: root, network: bridge).remove()
                 try Iptables.removeBridgeRules(bridge)
-                let ip = try Command.locate("ip")
-                if try Command.run(ip, ["link", "show", "dev", bridge.bridge]).status == 0 {
-                    try Command.check("ip", ["link", "delete", "dev", bridge.bridge])
-                }
+                try BridgeLink.deleteLink(bridge.bridge, socket: try NetlinkSocket())
                 try? FileManager.default.removeItem(atPath: "\(ipamDirectory)/\(bridge.cniName)")
             }
             try NetworkStore(root: root).removeDefinition(definition.name)
@@ -186,9 +183,9 @@ public final class NetworkManager {
 
     // MARK: - Teardown
 
-    /// Removes Berth's iptables rules, replays the plugins' DEL in reverse order with the last
-    /// result as `prevResult`, then removes what the plugins cannot when the namespace is gone,
-    /// then the record.
+    /// Removes Berth's iptables rules, the veth and the address lease; for a record of an older
+    /// version, replays the plugins' DEL in reverse order with the last result as `prevResult`, then
+    /// removes what the plugins cannot when the namespace is gone; then the record.
     private func teardown(_ record: AttachmentRecord, networkNamespace: String) throws {
         // Only enter the namespace if it is still the one attached; a reused pid is someone else's.
         let namespace = NamespaceIdentity(path: networkNamespace).flatMap {
@@ -206,8 +203,28 @@ public final class NetworkManager {
         if record.rulesStarted == true {
             do {
                 try Iptables.removeContainerRules(network: record.network, containerID: record.containerID,
-                                                  address: (try? Self.attachment(from: record))?.ipAddress,
+                                                  address: record.address ?? (try? Self.attachment(from: record))?.ipAddress,
                                                   ports: record.ports)
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
+        if let hostVeth = record.hostVeth {
+            do {
+                try BridgeLink.deleteLink(hostVeth, socket: try NetlinkSocket())
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
+        if record.leaseStarted == true {
+            // After the veth and rules: the address is free for others only once nothing routes to it.
+            let leases = AddressLeases(network: record.network, ipamDirectory: ipamDirectory)
+            do {
+                if let address = record.address {
+                    try leases.release(address: address, containerID: record.containerID, interface: record.interface)
+                } else {
+                    try leases.releaseAll(containerID: record.containerID, interface: record.interface)
+                }
             } catch {
                 firstError = firstError ?? error
             }
@@ -322,26 +339,5 @@ public final class NetworkManager {
         for (interface, network) in try NetworkStore.hostSubnets() where interface != bridge.bridge && network.overlaps(subnet) {
             throw NetworkError.subnetInUse(subnet: bridge.subnet, interface: interface)
         }
-    }
-}
-
-/// Runs a step on a thread of its own, beside the caller's; `wait` returns when it has finished
-/// and rethrows its error.
-private final class Concurrently: @unchecked Sendable {
-    private var error: Error?
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(_ step: @escaping () throws -> Void) {
-        Thread { [self] in
-            do { try step() } catch { self.error = error }
-            finished.signal()
-        }.start()
-    }
-
-    func wait() throws {
-        finished.wait()
-        // Once waited for, later waits return at once.
-        finished.signal()
-        if let error { throw error }
     }
 }

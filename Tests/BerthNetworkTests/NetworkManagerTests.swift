@@ -2,7 +2,8 @@ import Foundation
 import Testing
 @testable import BerthNetwork
 
-/// Real CNI plugins, iptables and network namespaces; needs root. Serialized: the tests share the
+/// Real rtnetlink, iptables, network namespaces and (for older attachments and lease
+/// compatibility) CNI plugins; needs root. Serialized: the tests share the
 /// test bridge and the host's iptables.
 @Suite(.serialized, .enabled(if: NetworkTestHost.unavailableReason == nil, "\(NetworkTestHost.skipMessage)"))
 final class NetworkManagerTests {
@@ -44,7 +45,7 @@ final class NetworkManagerTests {
         #expect(hostPort != 0 && attachment.ports.first?.containerPort == 5000)
         #expect(try manager.attachment(containerID: id) == attachment)
 
-        // The loopback plugin brought the container's lo up.
+        // The container's lo is up.
         #expect(try namespace.run(["ip", "-o", "link", "show", "lo"]).contains(",UP"))
 
         let server = try namespace.serveHTTP(port: 5000, body: "hi from \(id)")
@@ -112,34 +113,154 @@ final class NetworkManagerTests {
         #expect(try leftovers(containerID: id, ip: attachment.ipAddress, veth: veth) == [])
     }
 
-    @Test func aPluginFailingMidwayIsRolledBack() throws {
-        // Real plugins, except a loopback that fails its ADD after the bridge plugin and Berth's
-        // iptables transaction succeeded.
-        let plugins = "\(root)/plugins"
-        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
-        for plugin in ["bridge", "host-local"] {
-            try FileManager.default.createSymbolicLink(atPath: "\(plugins)/\(plugin)", withDestinationPath: try CNI().locate(plugin))
-        }
-        let failing = """
-            #!/bin/sh
-            [ "$CNI_COMMAND" = ADD ] || exit 0
-            echo '{"cniVersion":"1.0.0","code":999,"msg":"injected failure"}'
-            exit 1
-            """
-        #expect(FileManager.default.createFile(atPath: "\(plugins)/loopback", contents: Data(failing.utf8),
-                                               attributes: [.posixPermissions: 0o755]))
-        manager.cni = CNI(searchPath: [plugins])
+    /// One veth on the bridge, named as the bridge plugin names them, in hairpin mode; in the
+    /// namespace the address, the default route via the gateway and lo up; detach removes the
+    /// veth, the lease and the rules.
+    @Test func attachMakesOneHairpinVethAndConfiguresTheNamespace() throws {
         let namespace = try makeNamespace()
+        let id = "links-\(UUID().uuidString.prefix(8).lowercased())"
+        let before = try bridgePorts()
+        let attachment = try manager.attach(containerID: id, networkNamespace: namespace.path,
+                                            ports: try PortMapping.parse("5000"))
+        let added = try bridgePorts().subtracting(before)
+        #expect(added.count == 1)
+        let veth = try #require(added.first)
+        #expect(veth.range(of: "^veth[0-9a-f]{8}$", options: .regularExpression) != nil)
+        #expect(try NetworkTestHost.hostVeth(of: namespace) == veth)
+        let hairpin = try String(contentsOfFile: "/sys/class/net/\(veth)/brport/hairpin_mode", encoding: .utf8)
+        #expect(hairpin.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        #expect(try Command.check("ip", ["-o", "link", "show", veth]).stdoutText.contains(",UP"))
+
+        let address = try namespace.run(["ip", "-o", "-4", "addr", "show", "dev", "eth0"])
+        #expect(address.contains(" inet \(attachment.ipAddress)/16 brd 10.78.255.255 "))
+        let link = try namespace.run(["ip", "-o", "link", "show", "eth0"])
+        #expect(link.contains(",UP") && link.contains("link/ether \(attachment.macAddress) "))
+        #expect(try namespace.run(["ip", "-4", "route", "show", "default"])
+            .hasPrefix("default via \(Self.bridge.gateway) dev eth0"))
+        #expect(try namespace.run(["ip", "-o", "link", "show", "lo"]).contains(",UP"))
+        let lease = "\(NetworkManager.ipamDirectory)/\(Self.bridge.cniName)/\(attachment.ipAddress)"
+        #expect(FileManager.default.contents(atPath: lease) == Data("\(id)\r\neth0".utf8))
+        // The bridge holds the gateway, and the host forwards.
+        #expect(try Command.check("ip", ["-o", "-4", "addr", "show", "dev", Self.bridge.bridge]).stdoutText
+            .contains(" inet 10.78.0.1/16 "))
+        #expect(try String(contentsOfFile: "/proc/sys/net/ipv4/ip_forward", encoding: .utf8).hasPrefix("1"))
+
+        try manager.detach(containerID: id, networkNamespace: namespace.path)
+        #expect(try leftovers(containerID: id, ip: attachment.ipAddress, veth: veth) == [])
+        #expect(try bridgePorts() == before)
+        #expect(!FileManager.default.fileExists(atPath: lease))
+    }
+
+    /// The veth cannot be made (the namespace already has an eth0) after the record, the bridge and
+    /// the lease were: everything is undone, and the namespace's own eth0 is left alone.
+    @Test func anAttachFailingMidwayIsRolledBack() throws {
+        let namespace = try makeNamespace()
+        try namespace.run(["ip", "link", "add", "eth0", "type", "bridge"])
         let id = "rollback-\(UUID().uuidString.prefix(8).lowercased())"
-        #expect(throws: NetworkError.pluginFailed(plugin: "loopback", command: "ADD", message: "injected failure")) {
-            try manager.attach(containerID: id, networkNamespace: namespace.path,
-                               ports: try PortMapping.parse("5000") + PortMapping.parse("5001/udp"))
+        let before = try bridgePorts()
+        do {
+            _ = try manager.attach(containerID: id, networkNamespace: namespace.path,
+                                   ports: try PortMapping.parse("5000") + PortMapping.parse("5001/udp"))
+            Issue.record("attach succeeded into a namespace that has an eth0")
+        } catch let error as NetworkError {
+            guard case .netlinkFailed(let operation, let reason) = error else {
+                Issue.record("unexpected error: \(error)")
+                return
+            }
+            #expect(operation.hasPrefix("create veth veth") && operation.hasSuffix("with eth0 in \(namespace.path)"))
+            #expect(reason.hasPrefix("File exists"))
         }
-        #expect(try namespace.run(["ip", "-o", "link"]).split(separator: "\n").count == 1)
-        // The lease, if one was taken, names the container; so do Berth's rules.
+        #expect(try namespace.run(["ip", "-o", "link", "show", "eth0"]).contains("eth0: "))
+        #expect(try namespace.run(["ip", "-o", "link"]).split(separator: "\n").count == 2)
         #expect(try leftovers(containerID: id, ip: nil, veth: nil) == [])
-        #expect(try Command.check("ip", ["-o", "link", "show", "master", Self.bridge.bridge]).stdoutText == "")
+        #expect(try bridgePorts() == before)
         #expect(try manager.attachedContainers() == [])
+    }
+
+    @Test func aPathThatIsNotANamespaceIsRefusedAndLeavesNothing() throws {
+        let file = "\(root)/not-a-namespace"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data()))
+        let id = "notns-\(UUID().uuidString.prefix(8).lowercased())"
+        #expect(throws: NetworkError.notANetworkNamespace(file)) {
+            try manager.attach(containerID: id, networkNamespace: file, ports: try PortMapping.parse("5000"))
+        }
+        #expect(try leftovers(containerID: id, ip: nil, veth: nil) == [])
+        #expect(try manager.attachedContainers() == [])
+    }
+
+    /// The real host-local plugin and Berth share the leases: an address the plugin leased is
+    /// skipped, the plugin's DEL releases its own lease and not Berth's.
+    @Test func aLeaseOfTheHostLocalPluginIsSkipped() throws {
+        let pluginID = "hostlocal-\(UUID().uuidString.prefix(8).lowercased())"
+        let ipam = Self.bridge.pluginConfigurations(ipamDataDirectory: NetworkManager.ipamDirectory)[0]["ipam"]!
+        let config = JSONValue.object(["cniVersion": .string(CNI.version), "name": .string(Self.bridge.cniName),
+                                       "ipam": ipam])
+        let hostLocal = try CNI().locate("host-local")
+        func run(_ command: String) throws -> Command.Output {
+            try Command.run(hostLocal, [], environment: [
+                "CNI_COMMAND": command, "CNI_CONTAINERID": pluginID, "CNI_NETNS": "/proc/self/ns/net",
+                "CNI_IFNAME": "eth0", "CNI_PATH": "/usr/lib/cni",
+            ], input: try config.encoded())
+        }
+        let added = try run("ADD")
+        #expect(added.status == 0, "host-local ADD: \(added.stdoutText) \(added.stderrText)")
+        let result = try JSONValue.decoded(from: added.stdout)
+        let pluginAddress = try #require(result["ips"]?[0]?["address"]?.stringValue?.split(separator: "/").first.map(String.init))
+        let directory = "\(NetworkManager.ipamDirectory)/\(Self.bridge.cniName)"
+        // The allocator's next candidate is the plugin's address.
+        let previous = try #require(IPv4Network(pluginAddress)).address - 1
+        try StateLock(path: "\(directory)/lock").withLock {
+            try StateFile.write(Data(IPv4Network.format(previous).utf8), to: "\(directory)/last_reserved_ip.0")
+        }
+        let namespace = try makeNamespace()
+        let id = "afterplugin-\(UUID().uuidString.prefix(8).lowercased())"
+        let attachment = try manager.attach(containerID: id, networkNamespace: namespace.path, ports: [])
+        #expect(attachment.ipAddress != pluginAddress)
+        #expect(try #require(IPv4Network(attachment.ipAddress)).address > previous + 1)
+        #expect(FileManager.default.contents(atPath: "\(directory)/\(pluginAddress)") == Data("\(pluginID)\r\neth0".utf8))
+
+        #expect(try run("DEL").status == 0)
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/\(pluginAddress)"))
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/\(attachment.ipAddress)"))
+        let veth = try #require(try NetworkTestHost.hostVeth(of: namespace))
+        try manager.detach(containerID: id, networkNamespace: namespace.path)
+        #expect(try leftovers(containerID: id, ip: attachment.ipAddress, veth: veth) == [])
+    }
+
+    /// An attachment of the previous version, made by the bridge (host-local) and loopback plugins
+    /// with Berth's rules, is torn down by replaying the plugins' DEL.
+    @Test func anAttachmentOfTheBridgePluginIsTornDown() throws {
+        let namespace = try makeNamespace()
+        let id = "plugin-\(UUID().uuidString.prefix(8).lowercased())"
+        let bridge = Self.bridge
+        let ports = try HostPorts.resolve(try PortMapping.parse("5000"), taken: [])
+        let plugins = bridge.pluginConfigurations(ipamDataDirectory: NetworkManager.ipamDirectory)
+        var record = AttachmentRecord(
+            containerID: id, network: bridge, networkNamespace: namespace.path,
+            namespaceIdentity: NamespaceIdentity(path: namespace.path), interface: "eth0", plugins: plugins,
+            pluginsStarted: 1, result: nil, rulesStarted: true, loopbackStarted: true, ports: ports, attachment: nil)
+        try CNI().invoke(.add, config: bridge.loopbackConfiguration, containerID: id, networkNamespace: namespace.path,
+                         interface: "lo")
+        record.result = try CNI().invoke(.add, config: plugins[0], containerID: id, networkNamespace: namespace.path,
+                                         interface: "eth0")
+        let ip = try #require(record.result?["ips"]?[0]?["address"]?.stringValue?.split(separator: "/").first.map(String.init))
+        try Iptables.addContainerRules(network: bridge, containerID: id, address: ip, ports: ports)
+        try record.save(in: "\(root)/network")
+        let veth = try #require(try NetworkTestHost.hostVeth(of: namespace))
+        #expect(try leftovers(containerID: id, ip: ip, veth: veth).contains { $0.hasPrefix("lease: ") })
+        #expect(try manager.attachedContainers() == [id])
+        try manager.detach(containerID: id, networkNamespace: namespace.path)
+        #expect(try leftovers(containerID: id, ip: ip, veth: veth) == [])
+        #expect(!(try namespace.run(["ip", "-o", "link"]).contains("eth0")))
+    }
+
+    /// The names of the bridge's ports.
+    func bridgePorts() throws -> Set<String> {
+        guard FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge.bridge)") else { return [] }
+        let listing = try Command.check("ip", ["-o", "link", "show", "master", Self.bridge.bridge]).stdoutText
+        return Set(listing.split(separator: "\n").map { line in
+            String(line.split(separator: " ")[1].split(separator: "@")[0]).trimmingCharacters(in: CharacterSet(charactersIn: ":"))
+        })
     }
 
     /// Exactly one masquerade rule and one DNAT rule per published port, all in Berth's chains and
