@@ -10,7 +10,7 @@ import Glibc
 extension RegistryResponder {
     // MARK: Blobs
 
-    func getBlob(_ request: Request, name: String, digest text: String) throws -> Response {
+    func getBlob(_ request: Request, name: String, digest text: String, channel: any Channel) throws -> Response {
         let digest = try Self.parseDigest(text)
         guard let size = storage.blobSize(name, digest) else {
             throw RegistryFailure(.blobUnknown, detail: RegistryFailure.digestDetail(text))
@@ -42,6 +42,18 @@ extension RegistryResponder {
         // pull is then served from memory.
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RegistryFailure(.blobUnknown, detail: RegistryFailure.digestDetail(text)) }
+        if let transfers, length > 0 {
+            // Plain HTTP: the kernel sends the range from the page cache (`FileRegionHandler`).
+            let transfer = FileTransfer(fd: fd, offset: start, length: length, path: path)
+            headers[HeaderField.Name(FileTransfers.header)!] = String(transfers.register(transfer))
+            channel.closeFuture.whenComplete { [weak transfer] _ in transfer?.abandon() }
+            let body = ResponseBody(contentLength: Int(length)) { writer in
+                try await transfer.completion()
+                try await writer.finish(nil)
+            }
+            return Response(status: status, headers: headers, body: body)
+        }
+        // TLS: the bytes must pass through NIOSSL, so they are read into buffers.
         let (first, end) = (start, start + length)
         let body = ResponseBody(contentLength: Int(length)) { writer in
             defer { close(fd) }

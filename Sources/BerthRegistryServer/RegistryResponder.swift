@@ -18,9 +18,11 @@ struct Caller: Sendable {
 /// Answers every request: authenticates, authorizes, dispatches to the endpoint, and logs one
 /// access line.
 struct RegistryResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = RegistryRequestContext
 
     let storage: RegistryStorage
+    /// Blob GETs are sent with sendfile through the pipeline's `FileRegionHandler`; nil under TLS.
+    let transfers: FileTransfers?
     let access: AccessPolicy
     let maximumManifestSize: Int
     let logger: Logger
@@ -32,7 +34,7 @@ struct RegistryResponder: HTTPResponder {
         var caller = Caller.anonymous
         var response: Response
         do {
-            response = try await handle(request, caller: &caller)
+            response = try await handle(request, caller: &caller, channel: context.channel)
         } catch let failure as RegistryFailure {
             response = Self.errorResponse(failure)
         } catch {
@@ -66,7 +68,7 @@ struct RegistryResponder: HTTPResponder {
         return String(format: "%.1f", Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
     }
 
-    private func handle(_ request: Request, caller: inout Caller) async throws -> Response {
+    private func handle(_ request: Request, caller: inout Caller, channel: any Channel) async throws -> Response {
         if request.uri.path == "/token" {
             guard request.method == .get else { throw Self.methodNotAllowed }
             do {
@@ -115,7 +117,7 @@ struct RegistryResponder: HTTPResponder {
             switch request.method {
             case .get, .head:
                 try authorize(caller, name, [.pull])
-                return try getBlob(request, name: name, digest: digest)
+                return try getBlob(request, name: name, digest: digest, channel: channel)
             case .delete:
                 try authorize(caller, name, [.delete])
                 return try deleteBlob(name: name, digest: digest)
@@ -258,6 +260,17 @@ struct RegistryResponder: HTTPResponder {
                                   detail: RegistryFailure.digestDetail(text))
         }
         return digest
+    }
+}
+
+/// Hummingbird's basic request context plus the connection, which blob GETs watch for closing.
+struct RegistryRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = CoreRequestContextStorage(source: source)
+        channel = source.channel
     }
 }
 

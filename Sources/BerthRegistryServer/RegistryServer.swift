@@ -1,6 +1,7 @@
 import BerthDistribution
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
@@ -32,19 +33,24 @@ public struct RegistryServer: Sendable {
     public func run(handleSignals: Bool = false, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let serving = try ServingLock.serving(root: storage.root)
         defer { withExtendedLifetime(serving) {} }
+        // NIOSSL takes only byte buffers, so blobs go out with sendfile (file regions) on plain HTTP only.
+        let server: HTTPServerBuilder
+        let transfers: FileTransfers?
+        if let tls = configuration.tls {
+            server = try .tls(.http1(), tlsConfiguration: Self.tlsConfiguration(certificate: tls.certificate, key: tls.key))
+            transfers = nil
+        } else {
+            let fileTransfers = FileTransfers()
+            server = FileServingHTTP1Channel.builder(transfers: fileTransfers)
+            transfers = fileTransfers
+        }
         let responder = RegistryResponder(
-            storage: storage, access: configuration.access, maximumManifestSize: configuration.maximumManifestSize,
-            logger: logger)
+            storage: storage, transfers: transfers, access: configuration.access,
+            maximumManifestSize: configuration.maximumManifestSize, logger: logger)
         let address = ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port))
         let onServerRunning: @Sendable (any Channel) async -> Void = { channel in await onListening(channel.localAddress?.port ?? 0) }
-        let app: Application<RegistryResponder>
-        if let tls = configuration.tls {
-            app = Application(
-                responder: responder, server: try .tls(.http1(), tlsConfiguration: Self.tlsConfiguration(certificate: tls.certificate, key: tls.key)),
-                configuration: address, onServerRunning: onServerRunning, logger: logger)
-        } else {
-            app = Application(responder: responder, server: .http1(), configuration: address, onServerRunning: onServerRunning, logger: logger)
-        }
+        let app = Application(
+            responder: responder, server: server, configuration: address, onServerRunning: onServerRunning, logger: logger)
         let storage = storage
         let expiration = configuration.uploadExpiration
         let logger = logger
