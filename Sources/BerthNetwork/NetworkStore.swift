@@ -45,8 +45,9 @@ public final class NetworkStore {
 
     /// A network by name, full ID or unique ID prefix (Docker's lookup order).
     public func find(_ reference: String) throws -> NetworkDefinition {
+        // A name names one file: read that alone (every `run` looks its network up).
+        if let byName = try lock.withLock({ try loadNamed(reference) }) { return byName }
         let all = try list()
-        if let byName = all.first(where: { $0.name == reference }) { return byName }
         if let byID = all.first(where: { $0.id == reference }) { return byID }
         let matches = all.filter { !reference.isEmpty && $0.id.hasPrefix(reference) }
         if matches.count > 1 { throw NetworkError.ambiguousNetwork(reference) }
@@ -117,7 +118,7 @@ public final class NetworkStore {
     private func loadAll() throws -> [NetworkDefinition] {
         var networks: [NetworkDefinition] = []
         for name in Self.predefinedNames {
-            networks.append(try load(name) ?? (try savePredefined(name)))
+            if let definition = try loadNamed(name) { networks.append(definition) }
         }
         let names: [String]
         do {
@@ -131,6 +132,13 @@ public final class NetworkStore {
             if let definition = try load(name) { networks.append(definition) }
         }
         return networks
+    }
+
+    /// The network called `name`, if there is one; a predefined one is written on first use.
+    private func loadNamed(_ name: String) throws -> NetworkDefinition? {
+        if Self.predefinedNames.contains(name) { return try load(name) ?? (try savePredefined(name)) }
+        guard !name.isEmpty, !name.hasPrefix("."), !name.contains("/") else { return nil }
+        return try load(name)
     }
 
     private func load(_ name: String) throws -> NetworkDefinition? {

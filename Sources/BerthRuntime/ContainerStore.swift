@@ -55,6 +55,10 @@ public final class ContainerStore: @unchecked Sendable {
 
     /// Finds a container by full ID, unique ID prefix or name (with or without a leading slash).
     public func find(_ reference: String) throws -> ContainerRecord {
+        // A full ID names one record: read that alone.
+        if reference.utf8.count == 64, reference.allSatisfy(\.isHexDigit), let exact = try record(reference) {
+            return exact
+        }
         let all = try records()
         if let exact = all.first(where: { $0.id == reference }) { return exact }
         let name = reference.hasPrefix("/") ? String(reference.dropFirst()) : reference
@@ -151,10 +155,12 @@ private func isHex(_ byte: UInt8) -> Bool {
 /// Random 64-hex-character container IDs, as Docker makes them (never all digits, so an ID never
 /// reads as a number).
 enum ContainerID {
+    private static let hexDigits = Array("0123456789abcdef")
+
     static func random() -> String {
         while true {
             var generator = SystemRandomNumberGenerator()
-            let id = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+            let id = String((0..<64).map { _ in Self.hexDigits[Int.random(in: 0..<16, using: &generator)] })
             if id.prefix(12).contains(where: { $0.isLetter }) { return id }
         }
     }

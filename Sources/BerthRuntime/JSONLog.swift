@@ -291,6 +291,8 @@ public final class LogReader {
     /// Open files in order: the one being read first, then the ones that follow it.
     private var files: [Int32] = []
     private var partial: [UInt8] = []
+    /// One read buffer for the reader's life: `logs -f` and an attached `run` read many times.
+    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
 
     /// Opens the log at `path`, reading the current file from byte `offset` on (a previous size,
     /// to skip old runs), or with `includingRotated` every file from the oldest rotated one.
@@ -349,7 +351,6 @@ public final class LogReader {
     }
 
     private func read(_ descriptor: Int32, into entries: inout [JSONLog.Entry]) {
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR { continue }
