@@ -1,13 +1,13 @@
 import Foundation
 
-/// A bridge network: each container gets a veth pair with one end on a Linux bridge and an address
-/// from host-local IPAM (CNI plugins `bridge` and `host-local`, plus `loopback` for the
-/// container's `lo`), and Berth's iptables rules masquerade its outbound traffic and DNAT its
-/// published ports (`Iptables`).
+/// A bridge network: each container gets a veth pair with one end on a Linux bridge (`BridgeLink`)
+/// and an address leased from the subnet (`AddressLeases`), and Berth's iptables rules masquerade
+/// its outbound traffic and DNAT its published ports (`Iptables`).
 public struct BridgeNetwork: Codable, Hashable, Sendable {
     /// The name users give (`--network bridge`, `NetworkSettings.Networks`).
     public var name: String
-    /// The CNI network name: it names the IPAM directory and appears in the iptables comments
+    /// The CNI network name (kept from when the CNI plugins attached containers): it names the
+    /// lease directory and appears in the iptables comments
     /// (`berth net=berth id=<container ID>`).
     public var cniName: String
     /// The Linux bridge interface, created on first use and kept (like `docker0`).
@@ -35,29 +35,7 @@ public struct BridgeNetwork: Codable, Hashable, Sendable {
     public static let `default` = BridgeNetwork(name: "bridge", cniName: "berth", bridge: "berth0",
                                                 subnet: "10.77.0.0/16", gateway: "10.77.0.1")
 
-    /// The plugin chain of the network configuration list, each already carrying the list's
-    /// `name` and `cniVersion` as CNI requires of every plugin's stdin: only `bridge` (with
-    /// host-local IPAM). Masquerading, forwarding and published ports are Berth's own rules
-    /// (`Iptables`), one iptables transaction instead of the plugins' dozens of iptables calls.
-    func pluginConfigurations(ipamDataDirectory: String) -> [JSONValue] {
-        let bridge: JSONValue = .object([
-            "type": .string("bridge"),
-            "bridge": .string(self.bridge),
-            "isGateway": .bool(true),
-            "ipMasq": .bool(false),
-            // A container can reach its own published ports through the host's addresses.
-            "hairpinMode": .bool(true),
-            "ipam": .object([
-                "type": .string("host-local"),
-                "ranges": .array([.array([.object(["subnet": .string(subnet), "gateway": .string(gateway)])])]),
-                "routes": .array([.object(["dst": .string("0.0.0.0/0")])]),
-                "dataDir": .string(ipamDataDirectory),
-            ]),
-        ])
-        return [bridge.setting("name", to: .string(cniName)).setting("cniVersion", to: .string(CNI.version))]
-    }
-
-    /// The configuration for the container's `lo`.
+    /// The loopback plugin's configuration, for the DEL of attachments made by older versions.
     var loopbackConfiguration: JSONValue {
         .object(["cniVersion": .string(CNI.version), "name": .string("\(cniName)-lo"), "type": .string("loopback")])
     }

@@ -1,6 +1,8 @@
 import Foundation
 
-/// Runs CNI plugins as the CNI specification 1.0.0 describes: the plugin binary is executed with
+/// Runs CNI plugins, now only to tear down attachments that older Berth versions made through them
+/// (records with `plugins`; new attachments are Berth's own, `BridgeLink` and `AddressLeases`), as
+/// the CNI specification 1.0.0 describes: the plugin binary is executed with
 /// the operation in `CNI_COMMAND`, the container's identity in `CNI_CONTAINERID`, `CNI_NETNS`,
 /// `CNI_IFNAME`, the plugin directories in `CNI_PATH`, and the network configuration on stdin; it
 /// prints its result (ADD) or an error object (`code`, `msg`, `details`) on stdout.

@@ -254,6 +254,38 @@ final class NetworkManagerTests {
         #expect(!(try namespace.run(["ip", "-o", "link"]).contains("eth0")))
     }
 
+    /// What a `berth` killed after making the lease, the veth and the rules leaves: a record of the
+    /// steps started, without the address. Another process's detach finds and removes it all.
+    @Test func anAttachKilledBeforeItsAddressIsRecordedIsCleanedByDetach() throws {
+        let namespace = try makeNamespace()
+        let id = "killed-\(UUID().uuidString.prefix(8).lowercased())"
+        let bridge = Self.bridge
+        let ports = try HostPorts.resolve(try PortMapping.parse("5000"), taken: [])
+        let record = AttachmentRecord(
+            containerID: id, network: bridge, networkNamespace: namespace.path,
+            namespaceIdentity: NamespaceIdentity(path: namespace.path), interface: "eth0", plugins: [],
+            pluginsStarted: 0, result: nil, rulesStarted: true, loopbackStarted: false, ports: ports, attachment: nil,
+            hostVeth: BridgeLink.unusedVethName(), leaseStarted: true)
+        try record.save(in: "\(root)/network")
+        let socket = try NetlinkSocket()
+        let bridgeIndex = try BridgeLink.ensureBridge(bridge, socket: socket)
+        let address = try AddressLeases(network: bridge, ipamDirectory: NetworkManager.ipamDirectory)
+            .reserve(containerID: id, interface: "eth0")
+        let descriptor = open(namespace.path, O_RDONLY | O_CLOEXEC)
+        defer { close(descriptor) }
+        try BridgeLink.createVeth(hostName: record.hostVeth!, bridgeIndex: bridgeIndex, interface: "eth0",
+                                  mac: BridgeLink.randomMAC(), namespace: descriptor, namespacePath: namespace.path,
+                                  socket: socket)
+        try BridgeLink.configureContainer(namespace: descriptor, namespacePath: namespace.path, interface: "eth0",
+                                          address: address, subnet: try #require(IPv4Network(bridge.subnet)),
+                                          gateway: try #require(IPv4Network(bridge.gateway)).address)
+        let ip = IPv4Network.format(address)
+        try Iptables.addContainerRules(network: bridge, containerID: id, address: ip, ports: ports)
+        #expect(try leftovers(containerID: id, ip: ip, veth: record.hostVeth).count >= 4)
+        try NetworkManager(root: root, bridge: bridge).detach(containerID: id, networkNamespace: nil)
+        #expect(try leftovers(containerID: id, ip: ip, veth: record.hostVeth) == [])
+    }
+
     /// The names of the bridge's ports.
     func bridgePorts() throws -> Set<String> {
         guard FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge.bridge)") else { return [] }

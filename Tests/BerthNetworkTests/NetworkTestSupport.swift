@@ -49,6 +49,28 @@ enum NetworkTestHost {
     }
 }
 
+extension BridgeNetwork {
+    /// The plugin chain older Berth versions attached containers with: `bridge` with host-local
+    /// IPAM, each configuration carrying the list's `name` and `cniVersion`. The tests recreate such
+    /// attachments with it, and run host-local beside Berth's own leases.
+    func pluginConfigurations(ipamDataDirectory: String) -> [JSONValue] {
+        let bridge: JSONValue = .object([
+            "type": .string("bridge"),
+            "bridge": .string(self.bridge),
+            "isGateway": .bool(true),
+            "ipMasq": .bool(false),
+            "hairpinMode": .bool(true),
+            "ipam": .object([
+                "type": .string("host-local"),
+                "ranges": .array([.array([.object(["subnet": .string(subnet), "gateway": .string(gateway)])])]),
+                "routes": .array([.object(["dst": .string("0.0.0.0/0")])]),
+                "dataDir": .string(ipamDataDirectory),
+            ]),
+        ])
+        return [bridge.setting("name", to: .string(cniName)).setting("cniVersion", to: .string(CNI.version))]
+    }
+}
+
 /// A network namespace made with `ip netns add`, standing in for a container's.
 final class TestNamespace {
     let name = "berth-test-\(UUID().uuidString.prefix(8).lowercased())"
