@@ -63,8 +63,8 @@ final class ContainerIO {
     }
 
     /// The streams of a running container as a re-executed monitor takes them over (see
-    /// `MonitorHandover`): descriptor numbers, -1 for none.
-    struct Descriptors: Equatable {
+    /// `MonitorHandover`): descriptor numbers (-1 for none) and how the relay treats them.
+    struct Handover: Equatable {
         /// The stdout pipe's read end, or the terminal's master.
         var stdout: Int32
         /// The stderr pipe's read end; -1 with a terminal.
@@ -75,27 +75,29 @@ final class ContainerIO {
         var attach: Int32
         /// The connected attach clients.
         var clients: [Int32]
+        var tty: Bool
+        var stdinOnce: Bool
 
         /// Every descriptor, for the monitor to keep open across its execve.
-        var all: [Int32] { [stdout, stderr, input, attach].filter { $0 >= 0 } + clients }
+        var descriptors: [Int32] { [stdout, stderr, input, attach].filter { $0 >= 0 } + clients }
     }
 
     /// Takes over the streams of a running container from the monitor that set it up.
-    init(config: ContainerRecord.Config, directory: String, resuming descriptors: Descriptors) throws {
-        tty = config.tty
-        openStdin = config.openStdin
-        stdinOnce = config.stdinOnce
+    init(resuming handover: Handover, directory: String) throws {
+        tty = handover.tty
+        openStdin = handover.input >= 0
+        stdinOnce = handover.stdinOnce
         if tty {
-            master = descriptors.stdout
+            master = handover.stdout
             outputs = [(master, "stdout")]
         } else {
-            outputs = [(descriptors.stdout, "stdout"), (descriptors.stderr, "stderr")]
+            outputs = [(handover.stdout, "stdout"), (handover.stderr, "stderr")]
         }
-        input = descriptors.input
-        clients = descriptors.clients.map { Client(descriptor: $0) }
-        if descriptors.attach >= 0 {
+        input = handover.input
+        clients = handover.clients.map { Client(descriptor: $0) }
+        if handover.attach >= 0 {
             do {
-                attach = try UnixListener(adopting: descriptors.attach, directory: directory, name: AttachFrame.socketName)
+                attach = try UnixListener(adopting: handover.attach, directory: directory, name: AttachFrame.socketName)
             } catch {
                 close()
                 throw error
@@ -105,11 +107,12 @@ final class ContainerIO {
 
     /// The streams to hand over once the container runs; nil while anything is in flight that
     /// only this process holds (input not yet written, a client's partly read frame).
-    var handoverDescriptors: Descriptors? {
+    var handover: Handover? {
         guard childDescriptors.isEmpty, console == nil, pendingInput.isEmpty, !closeInputWhenFlushed,
               clients.allSatisfy({ $0.connected && $0.decoder.isEmpty }) else { return nil }
-        return Descriptors(stdout: outputs.first?.descriptor ?? -1, stderr: tty ? -1 : outputs.last?.descriptor ?? -1,
-                           input: input, attach: attach?.descriptor ?? -1, clients: clients.map(\.descriptor))
+        return Handover(stdout: outputs.first?.descriptor ?? -1, stderr: tty ? -1 : outputs.last?.descriptor ?? -1,
+                        input: input, attach: attach?.descriptor ?? -1, clients: clients.map(\.descriptor),
+                        tty: tty, stdinOnce: stdinOnce)
     }
 
     /// `runc create`'s options for these streams.

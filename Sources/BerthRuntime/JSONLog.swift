@@ -139,6 +139,19 @@ final class LogWriter {
     /// Files this writer rotated out (by rename or deletion), while a lossless reader may still read them.
     private var retired: [(descriptor: Int32, deleted: Bool)] = []
 
+    /// How a writer opens its log, for a re-executed monitor to open it again (`MonitorHandover`).
+    struct Settings: Equatable {
+        var path: String
+        var rotation: LogConfig.Rotation
+        var transient: Bool
+    }
+
+    var settings: Settings { Settings(path: path, rotation: rotation, transient: transient) }
+
+    convenience init(_ settings: Settings) throws {
+        try self.init(path: settings.path, rotation: settings.rotation, transient: settings.transient)
+    }
+
     /// What the `none` driver keeps on disk at most: the file that carries a run's output to a client.
     static let transientMaxSize: Int64 = 1 << 20
 

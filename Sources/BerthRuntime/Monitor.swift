@@ -33,7 +33,7 @@ public enum Monitor {
         return run(root: root, id: handover.id, sync: handover.sync) { runtime, _ in
             FileLock(runtime.containers.monitorLock(of: handover.id).path, holdingOn: handover.lock)
         } body: { runtime, report, lock in
-            try runtime.monitor(id: handover.id, report: report, resuming: handover,
+            try runtime.monitor(id: handover.id, report: report, resuming: handover.run,
                                 idle: handOver(root: root, id: handover.id, lock: lock, sync: handover.sync))
         }
     }
@@ -67,12 +67,8 @@ public enum Monitor {
 
     /// What the monitor does once a run has started and before it idles: re-executes itself with
     /// the run's streams, so the idle process is small. Returns only if that is not possible.
-    private static func handOver(root: String, id: String, lock: FileLock, sync: Int32)
-        -> (_ pid: Int32, _ backoff: TimeInterval, _ streams: ContainerIO.Descriptors) -> Void {
-        { pid, backoff, streams in
-            MonitorHandover(id: id, lock: lock.descriptor, sync: sync, pid: pid, backoff: backoff, streams: streams)
-                .execute(root: root)
-        }
+    private static func handOver(root: String, id: String, lock: FileLock, sync: Int32) -> (MonitorHandover.Run) -> Void {
+        { run in MonitorHandover(id: id, lock: lock.descriptor, sync: sync, run: run).execute(root: root) }
     }
 
     /// Makes orphaned descendants (the container's init, once `runc create` exits) this process's
@@ -94,22 +90,25 @@ extension ContainerRuntime {
     /// started, is passed to `idle` (which re-executes the monitor, and returns only if it could
     /// not); `resuming` is such a run, taken over.
     func monitor(id: String, report: (String) -> Void, awaitingClientOn sync: Int32? = nil,
-                 resuming handover: MonitorHandover? = nil,
-                 idle: (_ pid: Int32, _ backoff: TimeInterval, _ streams: ContainerIO.Descriptors) -> Void) throws -> Int32 {
-        guard var record = try containers.record(id) else { throw RuntimeError.noSuchContainer(id) }
+                 resuming handover: MonitorHandover.Run? = nil, idle: (MonitorHandover.Run) -> Void) throws -> Int32 {
         let directory = containers.path(of: id)
         var backoff: TimeInterval = handover?.backoff ?? 0.1
         var isFirstRun = handover == nil
         var resumed = handover
         while true {
+            let pid: Int32
             let io: ContainerIO
             let log: LogWriter?
-            if let handover = resumed {
+            let prober: HealthProber?
+            if let run = resumed {
                 resumed = nil
-                record.state.pid = handover.pid
-                io = try ContainerIO(config: record.config, directory: directory, resuming: handover.streams)
-                log = LogWriter.forContainer(path: containers.logPath(of: id), config: record.hostConfig.logConfig ?? LogConfig())
+                pid = run.pid
+                io = try ContainerIO(resuming: run.streams, directory: directory)
+                log = run.log.flatMap { (try? LogWriter($0)) ?? (try? LogWriter(path: "/dev/null")) }
+                // Only a health check needs the record while the container runs.
+                prober = run.healthCheck ? try containers.record(id).flatMap { HealthProber(runtime: self, record: $0) } : nil
             } else {
+                guard var record = try containers.record(id) else { throw RuntimeError.noSuchContainer(id) }
                 do {
                     (record, io) = try createContainer(record, directory: directory, awaitingClientOn: isFirstRun ? sync : nil,
                                                        report: report)
@@ -125,16 +124,19 @@ extension ContainerRuntime {
                     if isFirstRun { throw error }
                     return 128
                 }
+                pid = record.state.pid
                 // The log exists before `started` is reported, so a foreground caller can open it at once.
                 log = LogWriter.forContainer(path: containers.logPath(of: id), config: record.hostConfig.logConfig ?? LogConfig())
                 if isFirstRun { report("started") }
                 isFirstRun = false
-                if let streams = io.handoverDescriptors { idle(record.state.pid, backoff, streams) }
+                prober = HealthProber(runtime: self, record: record)
+                if let streams = io.handover {
+                    idle(MonitorHandover.Run(pid: pid, backoff: backoff, streams: streams, log: log?.settings,
+                                             healthCheck: prober != nil))
+                }
             }
-            let startedAt = record.state.startedAt ?? Date()
-            let prober = HealthProber(runtime: self, record: record)
             prober?.start()
-            let exitCode = try finishRun(record, io: io, log: log)
+            let exitCode = try finishRun(id, pid: pid, io: io, log: log)
             prober?.stop()
             // `exited` is reported once the container is removed (`--rm`), so a waiter finds it gone.
             guard let current = try containers.record(id) else {
@@ -148,8 +150,8 @@ extension ContainerRuntime {
                 return exitCode
             }
             report("exited \(exitCode)")
-            if Date().timeIntervalSince(startedAt) >= 10 { backoff = 0.1 }
-            record = try containers.update(id) { state in
+            if Date().timeIntervalSince(current.state.startedAt ?? Date()) >= 10 { backoff = 0.1 }
+            try containers.update(id) { state in
                 state.state.status = .restarting
                 state.state.restartCount += 1
                 state.state.monitorPID = getpid()
@@ -162,7 +164,7 @@ extension ContainerRuntime {
             }
             backoff = min(backoff * 2, 60)
             if (try? containers.record(id))??.state.manuallyStopped ?? true {
-                record = try containers.update(id) { state in
+                let record = try containers.update(id) { state in
                     state.state.status = .exited
                     state.state.monitorPID = 0
                 }
@@ -248,14 +250,16 @@ extension ContainerRuntime {
     }
 
     /// Relays the container's streams (output into the log) until its output closes, reaps the
-    /// container, then records the exit and releases the container.
-    private func finishRun(_ record: ContainerRecord, io: ContainerIO, log: LogWriter?) throws -> Int32 {
+    /// container (init `pid`), then records the exit and releases the container. The record is
+    /// read only now: a re-executed monitor idles without it.
+    private func finishRun(_ id: String, pid: Int32, io: ContainerIO, log: LogWriter?) throws -> Int32 {
         io.relay(into: log)
         log?.close()
-        let exitCode = waitForContainer(record.state.pid)
+        let exitCode = waitForContainer(pid)
+        guard let record = try containers.record(id) else { throw RuntimeError.noSuchContainer(id) }
         let oomKilled = exitCode == 137 && Self.oomKilled(record)
         releaseResources(record)
-        try containers.update(record.id) { current in
+        try containers.update(id) { current in
             current.state.status = .exited
             current.state.exitCode = exitCode
             current.state.pid = 0
