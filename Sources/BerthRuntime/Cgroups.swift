@@ -9,11 +9,12 @@ public enum CgroupLayout: String, Sendable {
     /// The unified v2 hierarchy mounted at /sys/fs/cgroup.
     case v2
 
-    /// Detects the layout from the filesystem types mounted at /sys/fs/cgroup (from mountinfo).
+    /// Detects the layout from where a v2 hierarchy is mounted: only a v2 root has
+    /// `cgroup.controllers`. Two lookups, where reading mountinfo costs every command more the
+    /// more containers (overlay mounts) are running.
     public static func detect(base: String = "/sys/fs/cgroup") -> CgroupLayout {
-        let types = Overlay.mountTypes()
-        if types[base] == "cgroup2" { return .v2 }
-        if types[base + "/unified"] == "cgroup2" { return .hybrid }
+        if access(base + "/cgroup.controllers", F_OK) == 0 { return .v2 }
+        if access(base + "/unified/cgroup.controllers", F_OK) == 0 { return .hybrid }
         return .v1
     }
 

@@ -41,19 +41,11 @@ enum Overlay {
 
     /// Mount points in /proc/self/mountinfo (octal escapes decoded).
     static func mountPoints() -> Set<String> {
-        Set(mountTypes().keys)
-    }
-
-    /// Mount points and their filesystem types from /proc/self/mountinfo (the last mount wins).
-    static func mountTypes() -> [String: String] {
-        guard let bytes = try? Files.read("/proc/self/mountinfo") else { return [:] }
-        var result: [String: String] = [:]
+        guard let bytes = try? Files.read("/proc/self/mountinfo") else { return [] }
+        var result: Set<String> = []
         for line in bytes.split(separator: UInt8(ascii: "\n")) {
-            let fields = line.split(separator: UInt8(ascii: " "))
-            guard fields.count > 4 else { continue }
-            let separator = fields.firstIndex(where: { $0.elementsEqual("-".utf8) })
-            let type = separator.flatMap { $0 + 1 < fields.count ? String(decoding: fields[$0 + 1], as: UTF8.self) : nil }
-            result[unescape(fields[4])] = type ?? ""
+            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5)
+            if fields.count > 4 { result.insert(unescape(fields[4])) }
         }
         return result
     }
