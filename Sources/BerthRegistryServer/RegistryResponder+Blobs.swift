@@ -109,7 +109,7 @@ extension RegistryResponder {
 
     // MARK: Uploads
 
-    func startUpload(_ request: Request, name: String, caller: Caller) async throws -> Response {
+    func startUpload(_ request: Request, name: String, caller: Caller, channel: any Channel) async throws -> Response {
         let query = request.uri.queryParameters
         if let mount = query.get("mount"), let from = query.get("from"), RepositoryName(from) != nil,
            let digest = try? Self.parseDigest(mount), granted(caller, from).contains(.pull),
@@ -123,7 +123,7 @@ extension RegistryResponder {
             let expected = try Self.parseDigest(digestText)
             var progress = UploadProgress(size: 0, hasher: SHA256Digester())
             do {
-                try await storage.appendUpload(id, body: request.body, progress: &progress)
+                try await appendBody(of: request, to: id, progress: &progress, channel: channel)
                 try verifyAndCommit(id, name: name, progress: progress, expected: expected, text: digestText)
             } catch {
                 storage.deleteUpload(id)
@@ -139,23 +139,23 @@ extension RegistryResponder {
         return uploadAccepted(.noContent, name: name, id: id, size: storage.uploadSize(id))
     }
 
-    func patchUpload(_ request: Request, name: String, id: String) async throws -> Response {
+    func patchUpload(_ request: Request, name: String, id: String, channel: any Channel) async throws -> Response {
         let size = try await withUpload(name: name, id: id) { progress in
             try checkContentRange(request, progress: progress, name: name, id: id)
-            try await storage.appendUpload(id, body: request.body, progress: &progress)
+            try await appendBody(of: request, to: id, progress: &progress, channel: channel)
             return progress.size
         }
         return uploadAccepted(.accepted, name: name, id: id, size: size)
     }
 
-    func finishUpload(_ request: Request, name: String, id: String) async throws -> Response {
+    func finishUpload(_ request: Request, name: String, id: String, channel: any Channel) async throws -> Response {
         guard let digestText = request.uri.queryParameters.get("digest") else {
             throw RegistryFailure(.digestInvalid, "the digest query parameter is required to finish an upload")
         }
         let expected = try Self.parseDigest(digestText)
         try await withUpload(name: name, id: id) { progress in
             try checkContentRange(request, progress: progress, name: name, id: id)
-            try await storage.appendUpload(id, body: request.body, progress: &progress)
+            try await appendBody(of: request, to: id, progress: &progress, channel: channel)
             do {
                 try verifyAndCommit(id, name: name, progress: progress, expected: expected, text: digestText)
             } catch let failure as RegistryFailure {
@@ -173,6 +173,15 @@ extension RegistryResponder {
         storage.deleteUpload(id)
         await uploads.forget(id)
         return Response(status: .noContent, headers: [.contentLength: "0"])
+    }
+
+    /// Appends the request body to the upload on the connection's event loop (`EventLoopTaskExecutor`).
+    private func appendBody(of request: Request, to id: String, progress: inout UploadProgress, channel: any Channel) async throws {
+        progress = try await withTaskExecutorPreference(EventLoopTaskExecutor(channel.eventLoop)) { [progress] in
+            var running = progress
+            try await storage.appendUpload(id, body: request.body, progress: &running)
+            return running
+        }
     }
 
     /// Runs `body` with the session's progress checked out, so no other request appends meanwhile.

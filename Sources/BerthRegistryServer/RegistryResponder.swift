@@ -127,7 +127,7 @@ struct RegistryResponder: HTTPResponder {
             if session.isEmpty {
                 guard request.method == .post else { throw Self.methodNotAllowed }
                 try authorize(caller, name, [.push])
-                return try await startUpload(request, name: name, caller: caller)
+                return try await startUpload(request, name: name, caller: caller, channel: channel)
             }
             switch request.method {
             case .get:
@@ -135,10 +135,10 @@ struct RegistryResponder: HTTPResponder {
                 return try uploadStatus(name: name, id: session)
             case .patch:
                 try authorize(caller, name, [.push])
-                return try await patchUpload(request, name: name, id: session)
+                return try await patchUpload(request, name: name, id: session, channel: channel)
             case .put:
                 try authorize(caller, name, [.push])
-                return try await finishUpload(request, name: name, id: session)
+                return try await finishUpload(request, name: name, id: session, channel: channel)
             case .delete:
                 try authorize(caller, name, [.push])
                 return try await cancelUpload(name: name, id: session)
