@@ -191,6 +191,7 @@ final class NetworkManagerTests {
     /// The real host-local plugin and Berth share the leases: an address the plugin leased is
     /// skipped, the plugin's DEL releases its own lease and not Berth's.
     @Test func aLeaseOfTheHostLocalPluginIsSkipped() throws {
+        if NetworkTestHost.missingPlugins(["host-local"], test: "aLeaseOfTheHostLocalPluginIsSkipped") != nil { return }
         let pluginID = "hostlocal-\(UUID().uuidString.prefix(8).lowercased())"
         let ipam = Self.bridge.pluginConfigurations(ipamDataDirectory: NetworkManager.ipamDirectory)[0]["ipam"]!
         let config = JSONValue.object(["cniVersion": .string(CNI.version), "name": .string(Self.bridge.cniName),
@@ -230,6 +231,9 @@ final class NetworkManagerTests {
     /// An attachment of the previous version, made by the bridge (host-local) and loopback plugins
     /// with Berth's rules, is torn down by replaying the plugins' DEL.
     @Test func anAttachmentOfTheBridgePluginIsTornDown() throws {
+        if NetworkTestHost.missingPlugins(["bridge", "host-local", "loopback"], test: "anAttachmentOfTheBridgePluginIsTornDown") != nil {
+            return
+        }
         let namespace = try makeNamespace()
         let id = "plugin-\(UUID().uuidString.prefix(8).lowercased())"
         let bridge = Self.bridge
@@ -328,10 +332,8 @@ final class NetworkManagerTests {
     /// An attachment made by an older Berth, whose chain ran the bridge plugin with `ipMasq` and
     /// the `firewall` and `portmap` plugins (their `CNI-` chains), is still torn down completely.
     @Test func anAttachmentOfThePluginChainIsTornDown() throws {
-        for plugin in ["firewall", "portmap"] where (try? CNI().locate(plugin)) == nil {
-            print("SKIPPED anAttachmentOfThePluginChainIsTornDown: CNI plugin \(plugin) is missing")
-            return
-        }
+        if NetworkTestHost.missingPlugins(["bridge", "host-local", "firewall", "portmap"],
+                                          test: "anAttachmentOfThePluginChainIsTornDown") != nil { return }
         let namespace = try makeNamespace()
         let id = "legacy-\(UUID().uuidString.prefix(8).lowercased())"
         let bridge = Self.bridge
