@@ -242,10 +242,9 @@ public final class NetworkManager {
             if record.plugins.first?["ipMasq"] == .bool(true) {
                 try Iptables.removePluginMasquerade(cniName: record.network.cniName, containerID: record.containerID)
             }
-            if namespace.isEmpty, let hostVeth = Self.hostVeth(in: record.result),
-               access("/sys/class/net/\(hostVeth)", F_OK) == 0 {
+            if namespace.isEmpty, let hostVeth = Self.hostVeth(in: record.result) {
                 // The kernel removes a veth with its namespace, but asynchronously; do it now.
-                _ = try Command.run(try Command.locate("ip"), ["link", "delete", "dev", hostVeth])
+                try BridgeLink.deleteLink(hostVeth, socket: try NetlinkSocket())
             }
         } catch {
             firstError = firstError ?? error
