@@ -135,7 +135,11 @@ final class LogWriter {
     private let transient: Bool
     private var descriptor: Int32
     private var size: Int64
-    private var pending: [String: [UInt8]] = [:]
+    /// Each stream's incomplete last line (stdout's and stderr's: two fields rather than a
+    /// Dictionary, whose generic metadata would make an idle monitor scan the binary's protocol
+    /// conformances at its first line of output).
+    private var pendingStdout: [UInt8] = []
+    private var pendingStderr: [UInt8] = []
     /// Files this writer rotated out (by rename or deletion), while a lossless reader may still read them.
     private var retired: [(descriptor: Int32, deleted: Bool)] = []
 
@@ -184,7 +188,7 @@ final class LogWriter {
 
     /// Adds bytes read from `stream` and writes every completed line.
     func append(_ bytes: ArraySlice<UInt8>, stream: String) {
-        var buffer = pending[stream, default: []]
+        var buffer = pending(stream)
         buffer.append(contentsOf: bytes)
         var out: [UInt8] = []
         let time = Timestamp.format(Date())
@@ -202,17 +206,24 @@ final class LogWriter {
             add(buffer[start..<start + JSONLog.maxLine], stream: stream, time: time, to: &out)
             start += JSONLog.maxLine
         }
-        pending[stream] = Array(buffer[start...])
+        setPending(stream, Array(buffer[start...]))
         write(out)
     }
 
     /// Writes what is left of a stream that ended without a newline.
     func finish(stream: String) {
-        guard let rest = pending[stream], !rest.isEmpty else { return }
+        let rest = pending(stream)
+        guard !rest.isEmpty else { return }
         var out: [UInt8] = []
         add(rest[...], stream: stream, time: Timestamp.format(Date()), to: &out)
-        pending[stream] = []
+        setPending(stream, [])
         write(out)
+    }
+
+    private func pending(_ stream: String) -> [UInt8] { stream == "stderr" ? pendingStderr : pendingStdout }
+
+    private func setPending(_ stream: String, _ bytes: [UInt8]) {
+        if stream == "stderr" { pendingStderr = bytes } else { pendingStdout = bytes }
     }
 
     /// Ends the run's log: waits until lossless readers have moved on to the current file (so

@@ -30,6 +30,8 @@ public enum Monitor {
     public static func resume(root: String, arguments: [String]) -> Int32? {
         guard let handover = MonitorHandover(arguments: arguments) else { return nil }
         MonitorHandover.keepPrivate(handover.descriptors)
+        // Executed as /proc/self/exe, the process is named `exe`; `ps` should see the monitor.
+        "berth-monitor".withCString { _ = prctl(15 /* PR_SET_NAME */, UInt(bitPattern: $0)) }
         return run(root: root, id: handover.id, sync: handover.sync) { runtime, _ in
             FileLock(runtime.containers.monitorLock(of: handover.id).path, holdingOn: handover.lock)
         } body: { runtime, report, lock in
@@ -72,13 +74,17 @@ public enum Monitor {
     }
 
     /// Makes orphaned descendants (the container's init, once `runc create` exits) this process's
-    /// children, so it can wait for them. prctl is variadic and so not callable from Swift directly.
+    /// children, so it can wait for them.
     static func setChildSubreaper() {
+        _ = prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1)
+    }
+
+    /// prctl(2), which is variadic and so not callable from Swift directly.
+    private static func prctl(_ option: Int32, _ argument: UInt) -> Int32 {
         typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
         // A nil handle is RTLD_DEFAULT: the symbol as the program itself links it.
-        guard let symbol = dlsym(nil, "prctl") else { return }
-        let prctl = unsafeBitCast(symbol, to: Prctl.self)
-        _ = prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0)
+        guard let symbol = dlsym(nil, "prctl") else { return -1 }
+        return unsafeBitCast(symbol, to: Prctl.self)(option, argument, 0, 0, 0)
     }
 }
 

@@ -66,34 +66,35 @@ struct MonitorHandover: Equatable {
     /// Reads `arguments` back; nil if they are not a handover's.
     init?(arguments: [String]) {
         guard arguments.count % 2 == 0, arguments.first == "--resume" else { return nil }
-        var values: [String: String] = [:]
-        for index in stride(from: 0, to: arguments.count, by: 2) {
-            values[arguments[index]] = arguments[index + 1]
+        // A linear look-up: a Dictionary's generic metadata would make the Swift runtime scan
+        // every protocol conformance of the binary, touching pages the idle process is spared.
+        func value(_ name: String) -> String? {
+            stride(from: 0, to: arguments.count, by: 2).first { arguments[$0] == name }.map { arguments[$0 + 1] }
         }
-        func number(_ name: String) -> Int32? { values[name].flatMap { Int32($0) } }
+        func number(_ name: String) -> Int32? { value(name).flatMap { Int32($0) } }
         func flag(_ name: String) -> Bool? {
-            switch values[name] {
+            switch value(name) {
             case "1": true
             case "0": false
             default: nil
             }
         }
-        guard let id = values["--resume"], !id.hasPrefix("-"), let pid = number("--pid"), pid > 0,
+        guard let id = value("--resume"), !id.hasPrefix("-"), let pid = number("--pid"), pid > 0,
               let lock = number("--lock"), lock >= 0, let sync = number("--sync"),
-              let backoff = values["--backoff-ms"].flatMap({ Int($0) }), let stdout = number("--stdout"), stdout >= 0,
+              let backoff = value("--backoff-ms").flatMap({ Int($0) }), let stdout = number("--stdout"), stdout >= 0,
               let stderr = number("--stderr"), let input = number("--input"), let attach = number("--attach"),
               let tty = flag("--tty"), let stdinOnce = flag("--stdin-once"), let healthCheck = flag("--health-check") else {
             return nil
         }
         var log: LogWriter.Settings?
-        if let path = values["--log"] {
-            guard let maxSize = values["--log-max-size"].flatMap({ Int64($0) }),
-                  let maxFiles = values["--log-max-files"].flatMap({ Int($0) }), maxFiles >= 1,
+        if let path = value("--log") {
+            guard let maxSize = value("--log-max-size").flatMap({ Int64($0) }),
+                  let maxFiles = value("--log-max-files").flatMap({ Int($0) }), maxFiles >= 1,
                   let transient = flag("--log-transient") else { return nil }
             log = LogWriter.Settings(path: path, rotation: LogConfig.Rotation(maxSize: maxSize > 0 ? maxSize : nil, maxFiles: maxFiles),
                                      transient: transient)
         }
-        let clients = (values["--clients"] ?? "").split(separator: ",").compactMap { Int32($0) }
+        let clients = (value("--clients") ?? "").split(separator: ",").compactMap { Int32($0) }
         let streams = ContainerIO.Handover(stdout: stdout, stderr: stderr, input: input, attach: attach, clients: clients,
                                            tty: tty, stdinOnce: stdinOnce)
         self.init(id: id, lock: lock, sync: sync,
