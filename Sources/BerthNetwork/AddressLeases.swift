@@ -41,7 +41,7 @@ struct AddressLeases {
             repeat {
                 if candidate != gateway, try claim(candidate, containerID: containerID, interface: interface) {
                     try StateFile.write(Data(IPv4Network.format(candidate).utf8),
-                                        to: "\(directory)/\(Self.lastReserved)", mode: 0o644)
+                                        to: "\(directory)/\(Self.lastReserved)", mode: 0o644, synced: false)
                     return candidate
                 }
                 candidate = candidate == last ? first : candidate + 1

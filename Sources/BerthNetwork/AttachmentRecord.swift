@@ -67,6 +67,6 @@ struct AttachmentRecord: Codable {
         } catch {
             throw NetworkError.io(path: directory, reason: "\(error)")
         }
-        try StateFile.write(data, to: Self.path(in: directory, containerID: containerID, network: network.name))
+        try StateFile.write(data, to: Self.path(in: directory, containerID: containerID, network: network.name), synced: false)
     }
 }

@@ -27,7 +27,7 @@ struct NetworkDNS {
     func register(containerID: String, address: String, names: [String]) throws {
         try makeDirectory(entriesDirectory)
         let line = ([address] + names).joined(separator: "\t") + "\n"
-        try StateFile.write(Data(line.utf8), to: "\(entriesDirectory)/\(containerID)", mode: 0o644)
+        try StateFile.write(Data(line.utf8), to: "\(entriesDirectory)/\(containerID)", mode: 0o644, synced: false)
         try reload()
     }
 
@@ -58,7 +58,7 @@ struct NetworkDNS {
             stop()
             return
         }
-        try StateFile.write(Data(lines.joined().utf8), to: hostsPath, mode: 0o644)
+        try StateFile.write(Data(lines.joined().utf8), to: hostsPath, mode: 0o644, synced: false)
         if let pid = runningPID() {
             kill(pid, SIGHUP)
         } else {
