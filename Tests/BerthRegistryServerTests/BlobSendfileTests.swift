@@ -96,6 +96,33 @@ import Testing
         }
     }
 
+    /// Under TLS blobs are read into buffers (NIOSSL takes no file regions): same bytes, same headers.
+    @Test func tlsServesBlobsThroughBuffers() async throws {
+        let directory = makeTemporaryDirectory()
+        let (status, output) = try await runProcess("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "\(directory)/key.pem", "-out", "\(directory)/cert.pem",
+        ])
+        try #require(status == 0, "openssl failed: \(output)")
+        let trust = ["--cacert", "\(directory)/cert.pem"]
+        try await withRegistry(tls: ("\(directory)/cert.pem", "\(directory)/key.pem")) { registry in
+            let content = pseudoRandomBytes(3 << 20 + 999)
+            let digest = Digest.sha256(of: content)
+            let path = "/v2/tls/blob/blobs/\(digest)"
+            let pushed = try await registry.request(
+                "POST", "/v2/tls/blob/blobs/uploads/?digest=\(digest)", body: content, extraCurlArguments: trust)
+            #expect(pushed.status == 201)
+            let full = try await registry.request("GET", path, extraCurlArguments: trust)
+            #expect(full.status == 200)
+            #expect(full.body == content)
+            #expect(full.header(FileTransfers.header) == nil)
+            let range = try await registry.request("GET", path, headers: ["Range": "bytes=258000-2000000"], extraCurlArguments: trust)
+            #expect(range.status == 206)
+            #expect(range.body == content[258_000...2_000_000])
+            #expect(await eventually { openDescriptors(of: registry.blobPath(digest)) == 0 })
+        }
+    }
+
     @Test func accessControlStillDecidesBeforeAnyBlobByte() async throws {
         let access = try await AccessControlTests().policy()
         try await withRegistry(access: access) { registry in
