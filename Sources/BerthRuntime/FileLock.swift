@@ -106,6 +106,10 @@ enum Files {
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        // Usually the directory is there (every monitor opens the stores): then no walk, whose
+        // generic String splitting makes the Swift runtime scan the binary's conformances.
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { return }
         var current = ""
         for component in path.split(separator: "/", omittingEmptySubsequences: true) {
             current += "/" + component
