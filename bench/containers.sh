@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Container start-up and footprint, Berth next to the peer Docker daemon, same busybox rootfs:
 #   - `run --rm busybox true`, median of RUNS (20);
-#   - `run -d -p` of busybox httpd until the first HTTP 200 through the published port;
-#   - RSS of one idle container's monitor (berth-monitor) vs containerd-shim-runc-v2;
+#   - `run -d -p` of busybox httpd until the first HTTP 200 through the published port, median
+#     of HTTP_RUNS (5);
+#   - RSS of one idle container's monitor (berth-monitor) vs containerd-shim-runc-v2, read after
+#     both containers have idled for a second;
 #   - `ps` with COUNT (100) containers running.
-# Environment: BERTH_BIN, RUNS, COUNT.
+# Environment: BERTH_BIN, RUNS, HTTP_RUNS, COUNT.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-runs=${RUNS:-20} count=${COUNT:-100}
+runs=${RUNS:-20} http_runs=${HTTP_RUNS:-5} count=${COUNT:-100}
 require_berth
 "$repo/scripts/make-base-images.sh" "$images_cache" busybox
 rootfs=$images_cache/busybox-rootfs.tar
@@ -51,15 +53,26 @@ docker_true=$(median_of_runs docker run --rm --network none --label berth-bench 
 berth_true_bridge=$(median_of_runs berth run --rm busybox true)
 docker_true_bridge=$(median_of_runs docker run --rm --label berth-bench busybox true)
 
+# Each side starts HTTP_RUNS web servers in turn; the last of each stays up for the RSS reading.
 httpd=(httpd -f -p 80 -h /var/www)
-berth_http=$(until_http_200 18181 berth run -d --name bench-web -p 18181:80 busybox "${httpd[@]}")
-docker_http=$(until_http_200 18182 docker run -d --label berth-bench --name bench-web -p 18182:80 busybox "${httpd[@]}")
-monitor_pid=$(pgrep -f "berth-monitor .*$(berth inspect -f '{{.Id}}' bench-web)" | head -n 1)
+berth_https=() docker_https=()
+for ((run = 1; run <= http_runs; run++)); do
+    berth_https+=("$(until_http_200 $((18180 + run)) berth run -d --name "bench-web-$run" -p $((18180 + run)):80 busybox "${httpd[@]}")")
+    docker_https+=("$(until_http_200 $((18280 + run)) docker run -d --label berth-bench --name "bench-web-$run" -p $((18280 + run)):80 busybox "${httpd[@]}")")
+    if ((run < http_runs)); then
+        berth rm -f "bench-web-$run" >/dev/null
+        docker rm -f "bench-web-$run" >/dev/null
+    fi
+done
+berth_http=$(median "${berth_https[@]}")
+docker_http=$(median "${docker_https[@]}")
+sleep 1
+monitor_pid=$(pgrep -f "berth-monitor .*$(berth inspect -f '{{.Id}}' "bench-web-$http_runs")" | head -n 1)
 shim_pid=$(pgrep -f containerd-shim-runc-v2 | head -n 1)
 berth_rss=$(awk '/VmRSS/ { print $2 }' "/proc/$monitor_pid/status")
 shim_rss=$(awk '/VmRSS/ { print $2 }' "/proc/$shim_pid/status")
-berth rm -f bench-web >/dev/null
-docker rm -f bench-web >/dev/null
+berth rm -f "bench-web-$http_runs" >/dev/null
+docker rm -f "bench-web-$http_runs" >/dev/null
 
 for ((i = 1; i <= count; i++)); do
     berth run -d --network none busybox sleep 600 >/dev/null
@@ -67,7 +80,7 @@ done
 hyperfine --shell=none --style none --warmup 2 --runs 10 --export-json "$root/ps.json" -- "$berth_bin --root $root ps" >/dev/null
 berth_ps=$(jq -r '.results[0].mean * 1000 | . * 100 | round / 100' "$root/ps.json")
 
-echo "containers: busybox, median of $runs runs"
+echo "containers: busybox, median of $runs runs (HTTP: of $http_runs)"
 awk -v bt="$berth_true" -v dt="$docker_true" -v bb="$berth_true_bridge" -v db="$docker_true_bridge" \
     -v bh="$berth_http" -v dh="$docker_http" -v br="$berth_rss" -v sr="$shim_rss" -v bp="$berth_ps" -v n="$count" 'BEGIN {
     printf "  run --rm true (--network none)  berth %6.3f s   docker %6.3f s   berth/docker %.2fx\n", bt, dt, bt / dt
