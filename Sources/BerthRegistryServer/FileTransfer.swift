@@ -15,7 +15,6 @@ import Glibc
 final class FileTransfer: @unchecked Sendable {
     let offset: Int64
     let length: Int64
-    let path: String
 
     private enum State {
         /// Opened; nobody has taken the descriptor yet.
@@ -29,11 +28,10 @@ final class FileTransfer: @unchecked Sendable {
     private var state: State
     private var waiter: CheckedContinuation<Void, Error>?
 
-    init(fd: Int32, offset: Int64, length: Int64, path: String) {
+    init(fd: Int32, offset: Int64, length: Int64) {
         self.state = .open(fd)
         self.offset = offset
         self.length = length
-        self.path = path
     }
 
     deinit {
