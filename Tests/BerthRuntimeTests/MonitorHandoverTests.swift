@@ -1,7 +1,27 @@
-import BerthRuntime
 import Foundation
 import Glibc
 import Testing
+
+@testable import BerthRuntime
+
+/// The handover's command line reads back as what was written.
+@Suite struct MonitorHandoverArgumentTests {
+    @Test func argumentsReadBack() {
+        let streams = ContainerIO.Handover(stdout: 5, stderr: -1, input: 5, attach: 6, clients: [7, 8], tty: true, stdinOnce: true)
+        let log = LogWriter.Settings(path: "/var/lib/a b/log", rotation: LogConfig.Rotation(maxSize: 2000, maxFiles: 3), transient: false)
+        let handover = MonitorHandover(id: "c0ffee", lock: 4, sync: 3,
+                                       run: MonitorHandover.Run(pid: 42, backoff: 0.4, streams: streams, log: log, healthCheck: true))
+        #expect(MonitorHandover(arguments: handover.arguments) == handover)
+        var plain = handover
+        plain.run.log = LogWriter.Settings(path: "/l", rotation: LogConfig.Rotation(maxSize: nil, maxFiles: 1), transient: true)
+        plain.run.streams = ContainerIO.Handover(stdout: 5, stderr: 7, input: -1, attach: -1, clients: [], tty: false, stdinOnce: false)
+        #expect(MonitorHandover(arguments: plain.arguments) == plain)
+        plain.run.log = nil
+        #expect(MonitorHandover(arguments: plain.arguments) == plain)
+        #expect(MonitorHandover(arguments: ["--resume", "c0ffee"]) == nil)
+        #expect(MonitorHandover(arguments: Array(handover.arguments.dropLast())) == nil)
+    }
+}
 
 /// A container's monitor re-executes itself once the container runs (`--resume`, so the idle
 /// process is small); these check that the re-executed monitor does everything the first one
@@ -163,6 +183,20 @@ struct MonitorHandoverTests {
         try go(fixture, "checked")
         #expect(try health(is: "healthy 0\n") == "healthy 0\n")
         #expect(try berth(fixture, "rm", "-f", "checked").status == 0)
+    }
+
+    @Test func aTerminalsMasterIsHandedOver() throws {
+        if RuntimeFixture.skipped() { return }
+        let fixture = try RuntimeFixture()
+        #expect(try berth(fixture, "run", "-dt", "--name", "teletype", "--network", "none", "busybox", "sh", "-c",
+                          "\(Self.waitForGo); echo on the terminal; exit 6").status == 0)
+        let arguments = try #require(try resumedMonitor(fixture, "teletype"))
+        #expect(arguments.contains("--tty") && arguments[arguments.firstIndex(of: "--tty")! + 1] == "1")
+        try go(fixture, "teletype")
+        #expect(try berth(fixture, "wait", "teletype").stdout == "6\n")
+        // The terminal turns \n into \r\n.
+        #expect(try berth(fixture, "logs", "teletype").stdout == "on the terminal\r\n")
+        #expect(try berth(fixture, "rm", "teletype").status == 0)
     }
 
     @Test func attachingReachesTheReexecutedMonitor() throws {
