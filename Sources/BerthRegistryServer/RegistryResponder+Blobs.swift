@@ -56,7 +56,7 @@ extension RegistryResponder {
             }
             return Response(status: status, headers: headers, body: body)
         }
-        // TLS: the bytes must pass through NIOSSL, so they are read into buffers.
+        // TLS (or an empty blob): the bytes must pass through NIOSSL, so they are read into buffers.
         let (first, end) = (start, start + length)
         let body = ResponseBody(contentLength: Int(length)) { writer in
             defer { close(fd) }
