@@ -20,6 +20,8 @@ final class ContainerIO {
     private var console: UnixListener?
     private var attach: UnixListener?
     private var clients: [Client] = []
+    /// Per output, whether it has ended; empty until relaying starts.
+    private var outputEnded: [Bool] = []
 
     private struct Client {
         var descriptor: Int32
@@ -162,15 +164,16 @@ final class ContainerIO {
     }
 
     /// Copies output into the log (and, with a terminal, to the clients) and clients' input to
-    /// the container, until the container's output ends; then closes everything.
-    func relay(into log: LogWriter?) {
-        defer { close() }
-        var open = outputs.map { _ in true }
+    /// the container, until the container's output ends, then closes everything and returns true;
+    /// or, given a deadline, until then if the output goes on, and returns false.
+    @discardableResult
+    func relay(into log: LogWriter?, until deadline: ContinuousClock.Instant? = nil) -> Bool {
+        if outputEnded.isEmpty { outputEnded = outputs.map { _ in false } }
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while open.contains(true) {
+        while outputEnded.contains(false) {
             for client in clients where !client.connected { Glibc.close(client.descriptor) }
             clients.removeAll { !$0.connected }
-            var fds = outputs.indices.map { pollfd(fd: open[$0] ? outputs[$0].descriptor : -1, events: Int16(POLLIN), revents: 0) }
+            var fds = outputs.indices.map { pollfd(fd: outputEnded[$0] ? -1 : outputs[$0].descriptor, events: Int16(POLLIN), revents: 0) }
             let listenerIndex = fds.count
             fds.append(pollfd(fd: attach?.descriptor ?? -1, events: Int16(POLLIN), revents: 0))
             // A container that does not read its input stops the clients' input, not its output.
@@ -179,18 +182,24 @@ final class ContainerIO {
             fds += clients.map { pollfd(fd: takingInput ? $0.descriptor : -1, events: Int16(POLLIN), revents: 0) }
             let inputIndex = fds.count
             fds.append(pollfd(fd: pendingInput.isEmpty ? -1 : input, events: Int16(POLLOUT), revents: 0))
-            if poll(&fds, nfds_t(fds.count), -1) < 0 {
+            var timeout: Int32 = -1
+            if let deadline {
+                let left = ContinuousClock.now.duration(to: deadline)
+                guard left > .zero else { return false }
+                timeout = Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            }
+            if poll(&fds, nfds_t(fds.count), timeout) < 0 {
                 if errno == EINTR { continue }
                 break
             }
-            for index in outputs.indices where open[index] && fds[index].revents != 0 {
+            for index in outputs.indices where !outputEnded[index] && fds[index].revents != 0 {
                 let count = buffer.withUnsafeMutableBytes { read(outputs[index].descriptor, $0.baseAddress, $0.count) }
                 if count > 0 {
                     log?.append(buffer[0..<count], stream: outputs[index].stream)
                     if tty { broadcast(buffer[0..<count]) }
                 } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                     // A terminal's master reads EIO once the container's side is closed.
-                    open[index] = false
+                    outputEnded[index] = true
                     log?.finish(stream: outputs[index].stream)
                 }
             }
@@ -203,6 +212,8 @@ final class ContainerIO {
             }
             if fds[inputIndex].revents != 0 { flushInput() }
         }
+        close()
+        return true
     }
 
     /// Reads what client `index` sent into its decoder; at its end, marks it gone.

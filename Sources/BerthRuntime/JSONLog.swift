@@ -151,6 +151,9 @@ final class LogWriter {
     }
 
     var settings: Settings { Settings(path: path, rotation: rotation, transient: transient) }
+    /// Whether a writer opening the log afresh (a re-executed monitor's) would continue it exactly:
+    /// no output waits here for the rest of its line, and no rotated-out file is held for a reader.
+    var canBeReopened: Bool { pendingStdout.isEmpty && pendingStderr.isEmpty && retired.isEmpty }
 
     convenience init(_ settings: Settings) throws {
         try self.init(path: settings.path, rotation: settings.rotation, transient: settings.transient)

@@ -89,6 +89,10 @@ public enum Monitor {
 }
 
 extension ContainerRuntime {
+    /// How long a run goes on in the monitor that started it before that monitor re-executes
+    /// itself to idle small (`MonitorHandover`).
+    static let handoverDelay: Duration = .milliseconds(250)
+
     /// The monitor's work: runs the container, and again under its restart policy with Docker's
     /// back-off (100 ms, doubling, back to 100 ms after 10 s of running) until the policy says
     /// stop; reports each exit; returns the last exit code. With `sync`, the first run waits for
@@ -136,7 +140,11 @@ extension ContainerRuntime {
                 if isFirstRun { report("started") }
                 isFirstRun = false
                 prober = HealthProber(runtime: self, record: record)
-                if let streams = io.handover {
+                // A run that ends within its first moments is seen out here: the exec would only
+                // delay its exit (and a `run --rm`); one that goes on idles in the lean process,
+                // unless its log could not be continued there exactly.
+                if !io.relay(into: log, until: .now + Self.handoverDelay), log?.canBeReopened ?? true,
+                   let streams = io.handover {
                     idle(MonitorHandover.Run(pid: pid, backoff: backoff, streams: streams, log: log?.settings,
                                              healthCheck: prober != nil))
                 }
