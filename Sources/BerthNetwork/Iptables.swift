@@ -15,12 +15,26 @@ import Foundation
 ///   DNATed connections from the subnet to the subnet (hairpin: a container reaching a published
 ///   port, its own included, through a host address), so replies come back the way they went;
 /// - filter `BERTH-FORWARD` (jumped from the top of FORWARD, whose policy Docker sets to DROP)
-///   accepts everything from the bridge, and towards it replies and DNATed connections.
+///   accepts everything from the bridge, and towards it replies and DNATed connections;
+/// - filter `BERTH-ISOLATION-1`: `-i <bridge> ! -o <bridge> -m conntrack ! --ctstate DNAT -j
+///   BERTH-ISOLATION-2`, and filter `BERTH-ISOLATION-2`: `-o <bridge> -j DROP`.
+///
+/// The isolation chains mirror Docker's `DOCKER-ISOLATION-STAGE-1/2`: traffic that enters from one
+/// Berth bridge and leaves by another is dropped, so containers on different networks (the default
+/// `bridge` included) cannot reach each other, while each still reaches the host, its gateway and
+/// the outside world, and published ports stay reachable. Stage 1 picks what leaves a Berth bridge
+/// for elsewhere, stage 2 drops it when elsewhere is a Berth bridge, so each bridge costs one rule in
+/// each. Connections to a published port through a host address (DNATed) are exempt: Docker's
+/// userland proxy lets every container reach published ports that way. A container on two networks
+/// has an interface on each bridge, so its traffic to either is not forwarded and never dropped.
+/// `BERTH-ISOLATION-1` is jumped from the top of FORWARD, above `BERTH-FORWARD`'s accepts; the
+/// chains and the jump go when the last bridge's rules do.
 ///
 /// Once per host: nat `BERTH-HOSTPORTS`, jumped from PREROUTING and OUTPUT for local destinations.
 enum Iptables {
     static let hostPortsChain = "BERTH-HOSTPORTS"
     static let forwardChain = "BERTH-FORWARD"
+    static let isolationChains = (first: "BERTH-ISOLATION-1", second: "BERTH-ISOLATION-2")
 
     /// At most 26 characters: a bridge name has at most 15, iptables allows 28.
     static func masqueradeChain(bridge: String) -> String { "BERTH-MASQ-\(bridge)" }
@@ -85,6 +99,25 @@ enum Iptables {
             for rule in bridgeForwardRules(bridge: bridge) where !existingFilter.contains("-A \(rule)") {
                 filter.append("-A \(rule)")
             }
+            for chain in [isolationChains.first, isolationChains.second] where !existingFilter.contains(":\(chain)") {
+                filter.append(":\(chain) - [0:0]")
+            }
+            // Inserted after BERTH-FORWARD's jump, so above it.
+            if !existingFilter.contains("-A FORWARD -j \(isolationChains.first)") {
+                filter.append("-I FORWARD -j \(isolationChains.first)")
+            }
+            // Every bridge with forwarding rules gets isolated, those made before isolation existed too.
+            let forwarded = existingFilter.compactMap { line -> String? in
+                let words = line.split(separator: " ")
+                guard words.count == 6, words[1] == forwardChain, words[2] == "-i", words[4] == "-j", words[5] == "ACCEPT"
+                else { return nil }
+                return String(words[3])
+            }
+            for isolated in Set(forwarded + [bridge]).sorted() {
+                for rule in bridgeIsolationRules(bridge: isolated) where !existingFilter.contains("-A \(rule)") {
+                    filter.append("-A \(rule)")
+                }
+            }
             var nat: [String] = []
             let existingNat = tables["nat", default: []]
             if !existingNat.contains(":\(hostPortsChain)") { nat.append(":\(hostPortsChain) - [0:0]") }
@@ -102,16 +135,32 @@ enum Iptables {
     }
 
     /// Removes the bridge's rules and chain when its network goes, and the accept rule older
-    /// Berth versions added to the firewall plugin's `CNI-ADMIN` for it.
+    /// Berth versions added to the firewall plugin's `CNI-ADMIN` for it; with the last bridge's
+    /// isolation rules, the isolation chains and their jump.
     static func removeBridgeRules(_ network: BridgeNetwork) throws {
         try lock.withLock {
             let tables = try save()
             let bridge = network.bridge
             let masquerade = masqueradeChain(bridge: bridge)
-            let filter = tables["filter", default: []].filter { line in
+            let existingFilter = tables["filter", default: []]
+            var filter = existingFilter.filter { line in
                 line.hasPrefix("-A \(forwardChain) ") && (line.contains(" -i \(bridge) ") || line.contains(" -o \(bridge) "))
                     || line.hasPrefix("-A CNI-ADMIN ") && line.contains("\"berth: published ports to \(bridge)\"")
             }.map { "-D" + $0.dropFirst(2) }
+            let isolation = bridgeIsolationRules(bridge: bridge).map { "-A \($0)" }
+            filter += isolation.filter(existingFilter.contains).map { "-D" + $0.dropFirst(2) }
+            let otherIsolation = existingFilter.filter { line in
+                !isolation.contains(line)
+                    && [isolationChains.first, isolationChains.second].contains { line.hasPrefix("-A \($0) ") }
+            }
+            if otherIsolation.isEmpty {
+                if existingFilter.contains("-A FORWARD -j \(isolationChains.first)") {
+                    filter.append("-D FORWARD -j \(isolationChains.first)")
+                }
+                for chain in [isolationChains.first, isolationChains.second] where existingFilter.contains(":\(chain)") {
+                    filter.append("-X \(chain)")
+                }
+            }
             var nat = tables["nat", default: []].filter { $0.hasPrefix("-A POSTROUTING ") && $0.hasSuffix("-j \(masquerade)") }
                 .map { "-D" + $0.dropFirst(2) }
             if tables["nat", default: []].contains(":\(masquerade)") { nat += ["-F \(masquerade)", "-X \(masquerade)"] }
@@ -130,6 +179,11 @@ enum Iptables {
     private static func bridgeForwardRules(bridge: String) -> [String] {
         ["\(forwardChain) -i \(bridge) -j ACCEPT",
          "\(forwardChain) -o \(bridge) -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT"]
+    }
+
+    private static func bridgeIsolationRules(bridge: String) -> [String] {
+        ["\(isolationChains.first) -i \(bridge) ! -o \(bridge) -m conntrack ! --ctstate DNAT -j \(isolationChains.second)",
+         "\(isolationChains.second) -o \(bridge) -j DROP"]
     }
 
     private static func bridgeMasqueradeRules(_ network: BridgeNetwork) -> [String] {

@@ -16,10 +16,11 @@ import Foundation
 /// 127.0.0.1. iptables (nf_tables backend) gets, per container in one `iptables-restore`
 /// transaction, a masquerade rule in nat `BERTH-MASQ-<bridge>` and a DNAT rule per published port
 /// in nat `BERTH-HOSTPORTS`, each with the comment `berth net=<cniName> id=<container>`; per bridge,
-/// the chains, the localhost and hairpin masquerade and accept rules in filter `BERTH-FORWARD` (the
-/// full layout: `Iptables`). Attachments made by older versions through the CNI plugins `bridge`,
-/// `host-local` and `loopback` (and before those, `firewall`, `portmap` and the bridge plugin's
-/// `ipMasq` with their `CNI-` chains) are torn down by replaying their plugins.
+/// the chains, the localhost and hairpin masquerade, accept rules in filter `BERTH-FORWARD` and
+/// the isolation from the other networks in `BERTH-ISOLATION-1/2` (the full layout: `Iptables`).
+/// Attachments made by older versions through the CNI plugins `bridge`, `host-local` and
+/// `loopback` (and before those, `firewall`, `portmap` and the bridge plugin's `ipMasq` with their
+/// `CNI-` chains) are torn down by replaying their plugins.
 public final class NetworkManager {
     /// The Berth root this manager keeps its state under.
     public let root: String
@@ -141,6 +142,21 @@ public final class NetworkManager {
                 }
             }
             if let firstError { throw firstError }
+        }
+    }
+
+    /// Makes `names` the container's DNS names on `network` (after `rename`): the server answers
+    /// them, and no longer the old ones, from now on. Nothing to do unless the container is
+    /// attached to `network` and the network has DNS.
+    public func updateDNSNames(containerID: String, network: String, names: [String]) throws {
+        try Self.validate(containerID: containerID)
+        try lock.withLock {
+            let path = AttachmentRecord.path(in: stateDirectory, containerID: containerID, network: network)
+            guard let record = try AttachmentRecord.load(from: path), record.network.embeddedDNS,
+                  let attachment = record.attachment
+            else { return }
+            try NetworkDNS(root: root, network: record.network).register(
+                containerID: containerID, address: attachment.ipAddress, names: names)
         }
     }
 

@@ -126,6 +126,17 @@ extension ContainerRuntime {
         }
     }
 
+    /// After `rename`: the container answers to its new name, and no longer the old one, on every
+    /// network with DNS it is attached to; its short ID and aliases stay.
+    func renameInNetworks(_ renamed: ContainerRecord) throws {
+        guard !renamed.endpointsConfig.isEmpty else { return }
+        let manager = try NetworkManager(root: root)
+        for endpoint in renamed.endpointsConfig {
+            try manager.updateDNSNames(containerID: renamed.id, network: endpoint.network,
+                                       names: Self.dnsNames(renamed, endpoint))
+        }
+    }
+
     /// A container answers to its name, its short ID and its aliases on a network with DNS.
     private static func dnsNames(_ record: ContainerRecord, _ endpoint: ContainerRecord.EndpointConfig) -> [String] {
         [record.name, record.shortID] + endpoint.aliases

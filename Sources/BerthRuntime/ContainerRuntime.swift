@@ -394,7 +394,8 @@ public final class ContainerRuntime: @unchecked Sendable {
 
     // MARK: Rename
 
-    /// Renames a container; the name must be valid and not used by another container.
+    /// Renames a container; the name must be valid and not used by another container. The networks
+    /// with DNS it is attached to answer the new name at once, as Docker's embedded DNS does.
     public func rename(_ reference: String, to name: String) throws {
         let record = try container(reference)
         let newName = name.hasPrefix("/") ? String(name.dropFirst()) : name
@@ -403,6 +404,7 @@ public final class ContainerRuntime: @unchecked Sendable {
             throw RuntimeError.invalidOption("Renaming a container with the same name as its current name")
         }
         try containers.rename(record.id, to: newName)
+        try renameInNetworks(try container(record.id))
     }
 
     // MARK: Remove

@@ -139,6 +139,107 @@ struct NetworkCommandTests {
         #expect(try fixture.berth("network", "rm", "auto").status == 0)
     }
 
+    /// Docker's isolation between bridge networks: a container on one network cannot reach one on
+    /// another (nor can the default bridge), while each reaches its gateway, a container connected
+    /// to both reaches both, and published ports stay reachable from the host and, through a host
+    /// address, from other networks. Every isolation rule of the two networks goes with them.
+    @Test func userNetworksAreIsolatedFromEachOther() throws {
+        if Self.skipped() { return }
+        let fixture = try RuntimeFixture()
+        let createA = try fixture.berth("network", "create", "--subnet", "10.81.5.0/24", "isola")
+        let createB = try fixture.berth("network", "create", "--subnet", "10.81.6.0/24", "isolb")
+        #expect(createA.status == 0 && createB.status == 0, "\(createA.stderr)\(createB.stderr)")
+        let bridgeA = "br-\(createA.stdout.prefix(12))"
+        let bridgeB = "br-\(createB.stdout.prefix(12))"
+
+        let serve = { (name: String) in "echo from \(name) > /tmp/index.html; httpd -f -p 80 -h /tmp" }
+        #expect(try fixture.berth("run", "-d", "--name", "ona", "--network", "isola", "busybox", "sh", "-c", serve("a")).status == 0)
+        let onB = try fixture.berth("run", "-d", "--name", "onb", "--network", "isolb", "-p", "80",
+                                    "busybox", "sh", "-c", serve("b"))
+        #expect(onB.status == 0, "\(onB.stderr)")
+        #expect(try fixture.berth("run", "-d", "--name", "onboth", "--network", "isola", "busybox", "sleep", "300").status == 0)
+        let connect = try fixture.berth("network", "connect", "isolb", "onboth")
+        #expect(connect.status == 0, "\(connect.stderr)")
+        let address = { (container: String, network: String) in
+            try fixture.berth("inspect", "--format", "{{.NetworkSettings.Networks.\(network).IPAddress}}", container)
+                .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let addressA = try address("ona", "isola")
+        let addressB = try address("onb", "isolb")
+        #expect(addressA.hasPrefix("10.81.5.") && addressB.hasPrefix("10.81.6."))
+
+        let rules = try commandOutput("iptables-save").split(separator: "\n").map(String.init)
+        let isolation = { (bridge: String) in
+            ["-A BERTH-ISOLATION-1 -i \(bridge) ! -o \(bridge) -m conntrack ! --ctstate DNAT -j BERTH-ISOLATION-2",
+             "-A BERTH-ISOLATION-2 -o \(bridge) -j DROP"]
+        }
+        for rule in isolation(bridgeA) + isolation(bridgeB) + isolation("berth0") {
+            #expect(rules.contains(rule), "missing \(rule)")
+        }
+        let isolationJump = try #require(rules.firstIndex(of: "-A FORWARD -j BERTH-ISOLATION-1"))
+        let forwardJump = try #require(rules.firstIndex(of: "-A FORWARD -j BERTH-FORWARD"))
+        #expect(isolationJump < forwardJump, "isolation must come before BERTH-FORWARD's accepts")
+
+        // busybox's `wget -T` crashes once connected, so `timeout` bounds the attempts instead.
+        let fetch = { (url: String) in "timeout 3 wget -qO- \(url) || echo no http" }
+        // Across networks: nothing by IP, neither ping nor TCP; the gateway still answers.
+        let fromA = try fixture.berth(
+            "exec", "ona", "sh", "-c",
+            "ping -c 1 -W 2 \(addressB) >/dev/null || echo no ping; \(fetch("http://\(addressB)/")); "
+                + "ping -c 1 -W 2 10.81.5.1 >/dev/null && echo gateway")
+        #expect(fromA.stdout == "no ping\nno http\ngateway\n", "\(fromA.stderr)")
+        let fromB = try fixture.berth(
+            "exec", "onb", "sh", "-c",
+            "\(fetch("http://\(addressA)/")); ping -c 1 -W 2 10.81.6.1 >/dev/null && echo gateway")
+        #expect(fromB.stdout == "no http\ngateway\n", "\(fromB.stderr)")
+        let fromDefault = try fixture.berth("run", "--rm", "busybox", "sh", "-c", fetch("http://\(addressA)/"))
+        #expect(fromDefault.stdout == "no http\n", "\(fromDefault.stderr)")
+
+        // On both networks: both reachable.
+        let fromBoth = try fixture.berth("exec", "onboth", "sh", "-c",
+                                         "\(fetch("http://\(addressA)/")); \(fetch("http://\(addressB)/"))")
+        #expect(fromBoth.stdout == "from a\nfrom b\n", "\(fromBoth.stderr)")
+
+        // Published ports: from the host, and from network A through A's gateway (a host address).
+        let port = try fixture.berth("port", "onb", "80").stdout.split(separator: "\n").first
+            .flatMap { $0.split(separator: ":").last }.map(String.init) ?? ""
+        #expect(!port.isEmpty)
+        #expect(try commandOutput("curl", "-s", "--max-time", "10", "http://127.0.0.1:\(port)/") == "from b\n")
+        let published = try fixture.berth("exec", "ona", "sh", "-c", fetch("http://10.81.5.1:\(port)/"))
+        #expect(published.stdout == "from b\n", "\(published.stderr)")
+
+        #expect(try fixture.berth("rm", "-f", "ona", "onb", "onboth").status == 0)
+        #expect(try fixture.berth("network", "rm", "isola", "isolb").stdout == "isola\nisolb\n")
+        let after = try commandOutput("iptables-save").split(separator: "\n").map(String.init)
+        for rule in isolation(bridgeA) + isolation(bridgeB) { #expect(!after.contains(rule), "left: \(rule)") }
+        #expect(try networkLeftovers(bridge: bridgeA, subnet: "10.81.5.") == [])
+        #expect(try networkLeftovers(bridge: bridgeB, subnet: "10.81.6.") == [])
+    }
+
+    /// After `rename`, the network's DNS answers the new name at once and no longer the old one;
+    /// aliases stay.
+    @Test func renameUpdatesTheNetworksDNS() throws {
+        if Self.skipped() { return }
+        let fixture = try RuntimeFixture()
+        #expect(try fixture.berth("network", "create", "--subnet", "10.81.7.0/24", "renames").status == 0)
+        let run = try fixture.berth("run", "-d", "--name", "before", "--network", "renames", "--network-alias", "kept",
+                                    "busybox", "sleep", "300")
+        #expect(run.status == 0, "\(run.stderr)")
+        let lookup = "for name in before after kept; do "
+            + "if ping -c 1 -W 2 $name >/dev/null 2>&1; then echo $name resolves; else echo $name does not; fi; done"
+        let first = try fixture.berth("run", "--rm", "--network", "renames", "busybox", "sh", "-c", lookup)
+        #expect(first.stdout == "before resolves\nafter does not\nkept resolves\n", "\(first.stderr)")
+
+        let rename = try fixture.berth("rename", "before", "after")
+        #expect(rename.status == 0, "\(rename.stderr)")
+        let second = try fixture.berth("run", "--rm", "--network", "renames", "busybox", "sh", "-c", lookup)
+        #expect(second.stdout == "before does not\nafter resolves\nkept resolves\n", "\(second.stderr)")
+
+        #expect(try fixture.berth("rm", "-f", "after").status == 0)
+        #expect(try fixture.berth("network", "rm", "renames").status == 0)
+        #expect(try networkLeftovers(bridge: nil, subnet: "10.81.7.") == [])
+    }
+
     /// The dnsmasq processes serving this fixture's networks.
     private func dnsServers(_ fixture: RuntimeFixture) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap { pid -> String? in
