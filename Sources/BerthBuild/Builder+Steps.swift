@@ -217,7 +217,7 @@ extension Builder {
         let directory = try makeStaging()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // Bind mounts' overlays live under the step's directory and go before it does.
-        defer { unmountAll(under: directory + "/mounts") }
+        defer { BuildStepRunner.unmountAll(under: directory + "/mounts") }
         let mounts = try runMounts(run, sources: mountSources, directory: directory, context: context, line: command.line)
         try FileManager.default.createDirectory(atPath: buildRoot + "/runc", withIntermediateDirectories: true)
         let lines = OutputLines { [progress] text in
@@ -260,6 +260,7 @@ extension Builder {
                    line: Int) throws -> [BuildStepRunner.Mount] {
         let fileName = context.request.dockerfileName
         var mounts: [BuildStepRunner.Mount] = []
+        var contextLowers: [String]?
         for (number, mount) in run.mounts.enumerated() {
             func option(_ key: String) -> String? { mount.options.last(where: { $0.key == key })?.value }
             switch mount.type {
@@ -272,10 +273,14 @@ extension Builder {
             case .tmpfs:
                 mounts.append(.init(destination: mount.target ?? "", source: nil, readOnly: false))
             case .bind:
-                let lowers = try mount.from.map { from -> [String] in
+                let lowers: [String]
+                if let from = mount.from {
                     guard let state = sources[from] else { throw BuildError.baseImageNotFound(from) }
-                    return try snapshotDirectories(state)
-                } ?? [context.request.contextDirectory]
+                    lowers = try snapshotDirectories(state)
+                } else {
+                    lowers = try contextLowers ?? filteredContext(context, hiddenIn: directory + "/context-ignored")
+                    contextLowers = lowers
+                }
                 let readOnly = mount.readOnly ?? true
                 let root = try bindRoot(lowers: lowers, writable: !readOnly, at: directory + "/mounts/\(number)")
                 // Resolved inside the root, so a symlink in an image cannot point the bind at the host.
@@ -301,6 +306,59 @@ extension Builder {
         return mounts
     }
 
+    /// The build context as RUN --mount=type=bind sees it, as lowers for `bindRoot`: what
+    /// `.dockerignore` takes out is not there, as for COPY (BuildKit's context is filtered before
+    /// the builder sees it). Nothing is copied: the context alone when nothing is ignored, else the
+    /// context under a directory `hidden` of overlay whiteouts for the ignored entries, whose
+    /// parents keep the context's modes, owners and times (an overlay shows the top layer's).
+    func filteredContext(_ context: Context, hiddenIn hidden: String) throws -> [String] {
+        // Absolute, as runc resolves a relative bind source against the bundle (`berth build .`).
+        let given = context.request.contextDirectory
+        let root = given.hasPrefix("/") ? given : FileManager.default.currentDirectoryPath + "/" + given
+        guard let ignore = context.ignore, !ignore.patterns.isEmpty else { return [root] }
+        let excluded = try CopyPlan.excludedEntries(root: root, ignore: ignore)
+        if excluded.isEmpty { return [root] }
+        func parentPath(_ relative: String) -> String {
+            relative.lastIndex(of: "/").map { String(relative[..<$0]) } ?? ""
+        }
+        /// Gives `relative` in `hidden` the context's mode, owner and times.
+        func copyAttributes(_ relative: String) throws {
+            var info = stat()
+            guard lstat(root + "/" + relative, &info) == 0 else {
+                throw BuildError.io(operation: "stat", path: root + "/" + relative, errno: errno)
+            }
+            let path = hidden + "/" + relative
+            _ = chown(path, info.st_uid, info.st_gid)
+            _ = chmod(path, info.st_mode & 0o7777)
+            _ = utimensat(AT_FDCWD, path, [info.st_atim, info.st_mtim], AT_SYMLINK_NOFOLLOW)
+        }
+        func makeDirectory(_ relative: String) throws {
+            let path = hidden + "/" + relative
+            if CopyPlan.exists(path) { return }
+            let parent = parentPath(relative)
+            if !parent.isEmpty { try makeDirectory(parent) }
+            guard mkdir(path, 0o700) == 0 else { throw BuildError.io(operation: "create", path: path, errno: errno) }
+        }
+        try FileManager.default.createDirectory(atPath: hidden, withIntermediateDirectories: true)
+        for relative in excluded {
+            let parent = parentPath(relative)
+            if !parent.isEmpty { try makeDirectory(parent) }
+            let path = hidden + "/" + relative
+            guard mknod(path, S_IFCHR, 0) == 0 else { throw BuildError.io(operation: "create a whiteout at", path: path, errno: errno) }
+        }
+        // Last, deepest first: each entry made in a directory changed its modification time.
+        var directories: [String] = []
+        for relative in excluded {
+            var parent = parentPath(relative)
+            while !parent.isEmpty {
+                directories.append(parent)
+                parent = parentPath(parent)
+            }
+        }
+        for relative in Set(directories).sorted(by: >) + [""] { try copyAttributes(relative) }
+        return [root, hidden]
+    }
+
     /// The directory a bind mount's source is taken from: a single read-only lower as it is, or an
     /// overlay of the lowers at `mountPoint` (read-only, or with a scratch upper directory for `rw`).
     func bindRoot(lowers: [String], writable: Bool, at mountPoint: String) throws -> String {
@@ -320,18 +378,6 @@ extension Builder {
             throw BuildError.io(operation: "mount overlay on", path: mountPoint, errno: errno)
         }
         return mountPoint
-    }
-
-    /// Unmounts every mount at or below `path`, deepest first.
-    func unmountAll(under path: String) {
-        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return }
-        let points = table.split(separator: "\n").compactMap { line -> String? in
-            let fields = line.split(separator: " ")
-            return fields.count > 4 ? String(fields[4]) : nil
-        }.filter { $0 == path || $0.hasPrefix(path + "/") }
-        for point in points.sorted(by: >) {
-            while umount2(point, Int32(MNT_DETACH)) == 0 {}
-        }
     }
 
     /// What RUN --mount adds to a step's cache key: the content of bound context directories, and

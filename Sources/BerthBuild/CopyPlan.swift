@@ -166,6 +166,43 @@ struct CopyPlan {
         return result
     }
 
+    /// The topmost entries under `root` (relative paths, parents first) that `.dockerignore` takes
+    /// out of the context: hiding exactly these leaves what `allEntries` lists. An excluded
+    /// directory that an exception re-includes something under stays, with its other entries
+    /// listed; one where nothing is re-included is listed itself, as COPY leaves it out too.
+    static func excludedEntries(root: String, ignore: DockerIgnore) throws -> [String] {
+        var result: [String] = []
+        /// Whether anything under `directory` stays in the context.
+        func walk(_ directory: String, _ relative: String) throws -> Bool {
+            var keptAny = false
+            for name in try children(of: directory) {
+                let path = directory + "/" + name
+                let childRelative = relative.isEmpty ? name : relative + "/" + name
+                let directoryChild = isDirectory(path)
+                guard ignore.isExcluded(childRelative, isDirectory: directoryChild) else {
+                    keptAny = true
+                    if directoryChild { _ = try walk(path, childRelative) }
+                    continue
+                }
+                if directoryChild, !ignore.canSkipDirectory(childRelative) {
+                    let mark = result.count
+                    result.append(childRelative)
+                    if try walk(path, childRelative) {
+                        result.remove(at: mark)
+                        keptAny = true
+                    } else {
+                        result.removeSubrange((mark + 1)...)
+                    }
+                } else {
+                    result.append(childRelative)
+                }
+            }
+            return keptAny
+        }
+        _ = try walk(root, "")
+        return result
+    }
+
     static func children(of directory: String) throws -> [String] {
         guard let stream = opendir(directory) else { throw BuildError.io(operation: "open directory", path: directory, errno: errno) }
         defer { closedir(stream) }

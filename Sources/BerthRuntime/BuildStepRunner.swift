@@ -139,7 +139,13 @@ public enum BuildStepRunner {
     public static func cleanUp(directory: String, runcBinary: String, stateRoot: String, berthRoot: String) {
         try? Runc(binary: runcBinary, stateRoot: stateRoot).delete(containerID(directory: directory), force: true)
         releaseNetwork(directory: directory, berthRoot: berthRoot)
-        for mountPoint in Overlay.mountPoints().filter({ $0 == directory || $0.hasPrefix(directory + "/") }).sorted(by: >) {
+        unmountAll(under: directory)
+    }
+
+    /// Unmounts every mount at or below `path`, deepest first (the whole mount table is read:
+    /// Foundation's file reading stops at the first page of a /proc file).
+    public static func unmountAll(under path: String) {
+        for mountPoint in Overlay.mountPoints().filter({ $0 == path || $0.hasPrefix(path + "/") }).sorted(by: >) {
             while umount2(mountPoint, Int32(MNT_DETACH)) == 0 {}
         }
     }

@@ -62,6 +62,70 @@ import Testing
         #expect(try fixture.layerFile("value.txt") == "two\n")
     }
 
+    /// BuildKit's behaviour (the legacy builder of the peer daemon has no RUN --mount): the context
+    /// a bind sees is the one .dockerignore filtered, the same files COPY sees.
+    @Test func contextBindHidesWhatDockerignoreExcludesAsCopyDoes() throws {
+        if BuildFixture.skipped(needsRun: true) { return }
+        let fixture = try BuildFixture()
+        try fixture.write(".dockerignore", "secret.txt\nlogs\ndocs/*\n!docs/keep.md\nbuild/**/*.o\ncache\n!cache/none\n")
+        for path in ["app.txt", "secret.txt", "logs/a.log", "docs/keep.md", "docs/drop.md", "build/x/y.o", "build/x/y.c",
+                     "cache/entry"] {
+            try fixture.write(path, path + "\n")
+        }
+        chmod(fixture.contextDirectory + "/build/x", 0o750)
+        try fixture.build("""
+            FROM busybox
+            COPY . /copied
+            RUN --mount=type=bind,target=/ctx \
+                cd /ctx && find . | sort > /bound.txt && stat -c %a build/x > /mode.txt && cd /copied && find . | sort > /copied.txt
+            RUN --mount=type=bind,source=docs,target=/docs,rw \
+                echo written > /docs/drop.md && ls /docs > /docs.txt && cat /docs/drop.md >> /docs.txt
+            """)
+        let expected = [".", "./.dockerignore", "./app.txt", "./build", "./build/x", "./build/x/y.c", "./docs", "./docs/keep.md"]
+        #expect(try fixture.layerFile("bound.txt", fromTop: 1) == expected.joined(separator: "\n") + "\n")
+        #expect(try fixture.layerFile("copied.txt", fromTop: 1) == fixture.layerFile("bound.txt", fromTop: 1))
+        #expect(try fixture.layerFile("mode.txt", fromTop: 1) == "750\n", "a directory holding a hidden entry keeps its mode")
+        // rw: the write goes to a throwaway layer, not into the context.
+        #expect(try fixture.layerFile("docs.txt") == "drop.md\nkeep.md\nwritten\n")
+        #expect(try String(contentsOfFile: fixture.contextDirectory + "/docs/drop.md", encoding: .utf8) == "docs/drop.md\n")
+        try expectNoStepLeftovers(fixture)
+    }
+
+    @Test func contextBindCacheKeyIgnoresWhatDockerignoreExcludes() throws {
+        if BuildFixture.skipped(needsRun: true) { return }
+        let fixture = try BuildFixture()
+        try fixture.write(".dockerignore", "*.log\n")
+        try fixture.write("app.txt", "one\n")
+        try fixture.write("debug.log", "first\n")
+        let dockerfile = "FROM busybox\nRUN --mount=type=bind,target=/ctx ls /ctx > /listed.txt && cat /ctx/app.txt >> /listed.txt\n"
+        #expect(try fixture.build(dockerfile).executedSteps == 1)
+        #expect(try fixture.layerFile("listed.txt") == "app.txt\none\n")
+        try fixture.write("debug.log", "second\n")
+        try fixture.write("other.log", "new\n")
+        #expect(try fixture.build(dockerfile).executedSteps == 0, "an ignored file's change reran the step")
+        try fixture.write("app.txt", "two\n")
+        #expect(try fixture.build(dockerfile).executedSteps == 1)
+        #expect(try fixture.layerFile("listed.txt") == "app.txt\ntwo\n")
+        // An ignored source is not in the context at all.
+        #expect(throws: BuildError.sourceNotFound("debug.log", fileName: "Dockerfile", line: 2)) {
+            try fixture.build("FROM busybox\nRUN --mount=type=bind,source=debug.log,target=/x true\n")
+        }
+        // A failing step removes its filtered view too.
+        #expect(throws: BuildError.self) {
+            try fixture.build("FROM busybox\nRUN --mount=type=bind,target=/ctx test -e /ctx/debug.log\n")
+        }
+        try expectNoStepLeftovers(fixture)
+    }
+
+    /// No mount and no staging directory (whiteouts, overlays) of a step remains.
+    private func expectNoStepLeftovers(_ fixture: BuildFixture) throws {
+        // Read whole by cat: Foundation stops at the first page of a /proc file.
+        let mounts = BuildFixture.shell("cat /proc/self/mountinfo") ?? ""
+        #expect(!mounts.contains(fixture.root + "/buildcache/tmp/"), "a bind mount's overlay is left mounted")
+        let staging = (try? FileManager.default.contentsOfDirectory(atPath: fixture.root + "/buildcache/tmp")) ?? []
+        #expect(staging.isEmpty, "staging directories left: \(staging)")
+    }
+
     @Test func missingBindSourceFailsWithFileAndLine() throws {
         if BuildFixture.skipped(needsRun: true) { return }
         let fixture = try BuildFixture()
