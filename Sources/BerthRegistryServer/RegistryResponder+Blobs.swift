@@ -45,7 +45,7 @@ extension RegistryResponder {
         // A blob uploaded with direct I/O is not in the page cache yet: have the kernel read the
         // range in now, in the background, instead of a block at a time as the socket drains.
         _ = posix_fadvise(fd, off_t(start), off_t(length), POSIX_FADV_WILLNEED)
-        if let transfers, length > 0 {
+        if let transfers, length > 0, sendfileToLoopback || !Self.isLoopback(channel.remoteAddress) {
             // Plain HTTP: the kernel sends the range from the page cache (`FileRegionHandler`).
             let transfer = FileTransfer(fd: fd, offset: start, length: length)
             headers[HeaderField.Name(FileTransfers.header)!] = String(transfers.register(transfer))
@@ -56,7 +56,7 @@ extension RegistryResponder {
             }
             return Response(status: status, headers: headers, body: body)
         }
-        // TLS (or an empty blob): the bytes must pass through NIOSSL, so they are read into buffers.
+        // TLS (the bytes must pass through NIOSSL), a local client or an empty blob: buffers.
         let (first, end) = (start, start + length)
         let body = ResponseBody(contentLength: Int(length)) { writer in
             defer { close(fd) }
@@ -84,6 +84,14 @@ extension RegistryResponder {
             try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)
+    }
+
+    static func isLoopback(_ address: SocketAddress?) -> Bool {
+        switch address {
+        case .v4(let v4): return v4.address.sin_addr.s_addr.bigEndian >> 24 == 127
+        case .v6: return address?.ipAddress == "::1"
+        default: return false
+        }
     }
 
     /// `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`; nil when unsatisfiable or malformed.

@@ -23,6 +23,8 @@ struct RegistryResponder: HTTPResponder {
     let storage: RegistryStorage
     /// Blob GETs are sent with sendfile through the pipeline's `FileRegionHandler`; nil under TLS.
     let transfers: FileTransfers?
+    /// See `RegistryConfiguration.sendfileToLoopback`.
+    let sendfileToLoopback: Bool
     let access: AccessPolicy
     let maximumManifestSize: Int
     let logger: Logger

@@ -45,7 +45,7 @@ public struct RegistryServer: Sendable {
             transfers = fileTransfers
         }
         let responder = RegistryResponder(
-            storage: storage, transfers: transfers, access: configuration.access,
+            storage: storage, transfers: transfers, sendfileToLoopback: configuration.sendfileToLoopback, access: configuration.access,
             maximumManifestSize: configuration.maximumManifestSize, logger: logger)
         let address = ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port))
         let onServerRunning: @Sendable (any Channel) async -> Void = { channel in await onListening(channel.localAddress?.port ?? 0) }

@@ -4,11 +4,12 @@ import Foundation
 import Testing
 @testable import BerthRegistryServer
 
-/// Blob GETs on plain HTTP go out with sendfile (`FileRegionHandler`); these check the bytes,
-/// the headers and that the blob's file descriptor is closed on every path.
+/// Blob GETs on plain HTTP go out with sendfile (`FileRegionHandler`; for these loopback clients
+/// because the tests turn `sendfileToLoopback` on); these check the bytes, the headers and that the
+/// blob's file descriptor is closed on every path.
 @Suite struct BlobSendfileTests {
     @Test func fullAndRangeGetsOfAMultiMiBBlobMatchTheStoredFile() async throws {
-        try await withRegistry { registry in
+        try await withSendfileRegistry { registry in
             let content = pseudoRandomBytes(5 << 20 + 12_345)
             let digest = try await registry.pushBlob("send/file", content)
             let stored = try #require(FileManager.default.contents(atPath: registry.blobPath(digest)))
@@ -58,7 +59,7 @@ import Testing
     }
 
     @Test func clientDisconnectingMidBodyLeavesNoOpenDescriptor() async throws {
-        try await withRegistry { registry in
+        try await withSendfileRegistry { registry in
             let content = pseudoRandomBytes(32 << 20)
             let digest = try await registry.pushBlob("send/cut", content)
             let blob = registry.blobPath(digest)
@@ -78,7 +79,7 @@ import Testing
     }
 
     @Test func blobRemovedMidTransferIsStillSentWhole() async throws {
-        try await withRegistry { registry in
+        try await withSendfileRegistry { registry in
             let content = pseudoRandomBytes(24 << 20)
             let digest = try await registry.pushBlob("send/gone", content)
             let blob = registry.blobPath(digest)
@@ -125,7 +126,7 @@ import Testing
 
     @Test func accessControlStillDecidesBeforeAnyBlobByte() async throws {
         let access = try await AccessControlTests().policy()
-        try await withRegistry(access: access) { registry in
+        try await withSendfileRegistry(access: access) { registry in
             let content = pseudoRandomBytes(3 << 20)
             let digest = try await registry.pushBlob("private/blob", content, user: "alice:alice-secret")
             let path = "/v2/private/blob/blobs/\(digest)"
@@ -141,6 +142,18 @@ import Testing
             #expect(alice.body == content[100...199])
         }
     }
+}
+
+/// `withRegistry` with sendfile for loopback clients too.
+func withSendfileRegistry(access: AccessPolicy = AccessPolicy(), _ body: (TestRegistry) async throws -> Void) async throws {
+    let registry = try await TestRegistry.start(access: access) { $0.sendfileToLoopback = true }
+    do {
+        try await body(registry)
+    } catch {
+        await registry.stop()
+        throw error
+    }
+    await registry.stop()
 }
 
 extension TestRegistry {
