@@ -75,6 +75,10 @@ final class BuildFixture {
         return process.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
     }
 
+    /// This mount namespace's mount table, read whole by `cat` (Foundation's file reading stops at
+    /// the first page of a /proc file, which would hide mounts further down).
+    static var mountTable: String { shell("cat /proc/self/mountinfo") ?? "" }
+
     /// Reports a skipped test loudly, so a green run without root is not mistaken for coverage.
     static func skipped(needsRun: Bool, _ test: String = #function) -> Bool {
         guard let reason = needsRun ? runSkipReason : baseSkipReason else { return false }
