@@ -133,7 +133,7 @@ struct ContainerLifecycleTests {
             #expect(code == 0)
             #expect(fixture.leftovers(record.id) == [])
         }
-        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let mounts = RuntimeFixture.mountTable()
         #expect(!mounts.contains(fixture.root + "/containers"))
         #expect(try fixture.runtime.list().isEmpty)
     }

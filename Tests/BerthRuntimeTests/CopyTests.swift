@@ -79,7 +79,7 @@ struct CopyTests {
     }
 
     func mounted(_ id: String) -> Bool {
-        ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").contains(id)
+        RuntimeFixture.mountTable().contains(id)
     }
 
     /// A stopped container whose files include symlinks pointing out of its root, and whose

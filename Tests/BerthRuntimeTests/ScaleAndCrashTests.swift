@@ -18,7 +18,7 @@ struct ScaleAndCrashTests {
     /// iptables rules naming them, cgroups, address leases, network records.
     private func hostState(_ fixture: RuntimeFixture, _ ids: [String]) throws -> [String] {
         var found: [String] = []
-        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let mounts = RuntimeFixture.mountTable()
         found += mounts.split(separator: "\n").filter { $0.contains(fixture.root) }.map { "mount: \($0)" }
         let rules = try commandOutput("iptables-save")
         for id in ids {
