@@ -5,8 +5,10 @@ import Glibc
 ///
 /// Setting a container up (reading its record, mounting, writing the bundle, runc, the network)
 /// touches several megabytes of the monitor's own code, and those pages stay in its resident set
-/// for as long as the container runs. So once the run has started, the monitor re-executes itself
-/// (`berth-monitor --root ROOT --resume ID …`), keeping open only the descriptors the idle phase
+/// for as long as the container runs. So once the run has gone on for a moment
+/// (`ContainerRuntime.handoverDelay`; shorter runs are seen out in place), the monitor
+/// re-executes itself (`berth-monitor --root ROOT --resume ID …`), keeping open only the
+/// descriptors the idle phase
 /// needs and passing the little it needs to know as arguments, so the idle process touches not
 /// much more than the relay. The record is read again when the run ends (or at once for a health
 /// check, which needs it). The process (and so its pid, its session, its children and its
