@@ -8,11 +8,10 @@ import Glibc
 /// for as long as the container runs. So once the run has gone on for a moment
 /// (`ContainerRuntime.handoverDelay`; shorter runs are seen out in place), the monitor
 /// re-executes itself (`berth-monitor --root ROOT --resume ID …`), keeping open only the
-/// descriptors the idle phase
-/// needs and passing the little it needs to know as arguments, so the idle process touches not
-/// much more than the relay. The record is read again when the run ends (or at once for a health
-/// check, which needs it). The process (and so its pid, its session, its children and its
-/// subreaper role) stays the same.
+/// descriptors the idle phase needs and passing the little it needs to know as arguments, so the
+/// idle process touches not much more than the relay. The record is read again when the run
+/// ends (or at once for a health check, which needs it). The process (and so its pid, its
+/// session, its children and its subreaper role) stays the same.
 struct MonitorHandover: Equatable {
     var id: String
     /// The monitor lock's descriptor: the flock stays held through the execve.
