@@ -24,8 +24,8 @@ import Foundation
 public final class NetworkManager {
     /// The Berth root this manager keeps its state under.
     public let root: String
-    /// The networks containers can attach to, by name: the default `bridge` and the user's.
-    public let networks: [String: BridgeNetwork]
+    /// The default network, `bridge` (tests open the manager with a bridge of their own).
+    private let defaultNetwork: BridgeNetwork
     /// The plugin runner, for tearing down attachments made by older versions through the plugins.
     var cni = CNI()
     private let stateDirectory: String
@@ -41,18 +41,24 @@ public final class NetworkManager {
     /// network. Tests pass a bridge of their own so they never share `berth0` with real containers.
     public init(root: String, bridge: BridgeNetwork = .default) throws {
         self.root = root
-        var networks = [bridge.name: bridge]
-        for definition in try NetworkStore(root: root).list() where !definition.isPredefined {
-            if let network = definition.bridge { networks[definition.name] = network }
-        }
-        self.networks = networks
+        defaultNetwork = bridge
         stateDirectory = "\(root)/network"
         lock = StateLock(path: "\(root)/network/lock")
-        do {
-            try FileManager.default.createDirectory(atPath: ipamDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw NetworkError.io(path: ipamDirectory, reason: "\(error)")
+        for directory in [stateDirectory, ipamDirectory] {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw NetworkError.io(path: directory, reason: "\(error)")
+            }
         }
+    }
+
+    /// The network containers attach to by `name`: the default `bridge` or a user network; nil
+    /// for `host`, `none` and names no network has. Reads that network's definition alone.
+    public func network(named name: String) throws -> BridgeNetwork? {
+        if name == defaultNetwork.name { return defaultNetwork }
+        guard let definition = try NetworkStore(root: root).named(name), !definition.isPredefined else { return nil }
+        return definition.bridge
     }
 
     /// Connects the container's network namespace (e.g. /proc/<pid>/ns/net) to `network` ("bridge" =
@@ -65,7 +71,7 @@ public final class NetworkManager {
                        ports: [PortMapping], interface: String = "eth0", dnsNames: [String] = [])
         throws -> NetworkAttachment {
         try Self.validate(containerID: containerID)
-        guard let bridge = networks[network] else { throw NetworkError.unknownNetwork(network) }
+        guard let bridge = try self.network(named: network) else { throw NetworkError.unknownNetwork(network) }
         return try lock.withLock {
             let recordPath = AttachmentRecord.path(in: stateDirectory, containerID: containerID, network: network)
             if try AttachmentRecord.load(from: recordPath) != nil {

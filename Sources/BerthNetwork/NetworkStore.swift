@@ -45,14 +45,19 @@ public final class NetworkStore {
 
     /// A network by name, full ID or unique ID prefix (Docker's lookup order).
     public func find(_ reference: String) throws -> NetworkDefinition {
-        // A name names one file: read that alone (every `run` looks its network up).
-        if let byName = try lock.withLock({ try loadNamed(reference) }) { return byName }
+        if let byName = try named(reference) { return byName }
         let all = try list()
         if let byID = all.first(where: { $0.id == reference }) { return byID }
         let matches = all.filter { !reference.isEmpty && $0.id.hasPrefix(reference) }
         if matches.count > 1 { throw NetworkError.ambiguousNetwork(reference) }
         guard let match = matches.first else { throw NetworkError.unknownNetwork(reference) }
         return match
+    }
+
+    /// The network called `name`, if there is one. A name names one file: this reads that alone
+    /// (every `run` looks its network up).
+    public func named(_ name: String) throws -> NetworkDefinition? {
+        try lock.withLock { try loadNamed(name) }
     }
 
     /// Creates a bridge network on `br-<id prefix>` with the given subnet, or the first free /16 of

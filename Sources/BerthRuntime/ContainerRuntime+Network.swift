@@ -48,7 +48,7 @@ extension ContainerRuntime {
                     }
                 }
                 settings.endpoints.append(Self.endpoint(attachment, interface: "eth\(index)"))
-                if settings.nameServer == nil, manager.networks[endpoint.network]?.embeddedDNS == true {
+                if settings.nameServer == nil, try manager.network(named: endpoint.network)?.embeddedDNS == true {
                     settings.nameServer = attachment.gateway
                 }
             }
