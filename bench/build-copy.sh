@@ -42,10 +42,11 @@ printf 'FROM bench-copy-base\nCOPY data /data\n' > "$context/Dockerfile"
 docker import "$images_cache/busybox-rootfs.tar" bench-copy-base >/dev/null
 
 time_build() {
-    local start
-    start=$(now)
+    local start end
+    start=$EPOCHREALTIME
     "$@" >/dev/null 2>&1
-    elapsed "$start" "$(now)"
+    end=$EPOCHREALTIME
+    elapsed "$start" "$end"
 }
 berth_cold() { "$berth_bin" --root "$root" build --no-cache -t bench-copy "$context"; }
 berth_build() { "$berth_bin" --root "$root" build -t bench-copy "$context"; }
@@ -79,14 +80,15 @@ awk -v b="${results[berth-cold]}" -v d="${results[docker-cold]}" -v m="$size_mb"
 # Where berth's cold build goes: a fully cached rebuild is start-up, hashing the context (the
 # COPY's cache key) and the export; the rest of a cold build is copying the files into the layer
 # directory, archiving it and digesting the archive (layers are stored uncompressed).
-start=$(now)
+start=$EPOCHREALTIME
 "$berth_bin" --root "$root" build --no-cache -t bench-copy "$context" --progress=plain 2>&1 \
     | grep -E '^#[0-9]+ (\[|DONE|exporting)' | sed 's/^/    /'
-total=$(elapsed "$start" "$(now)")
+end=$EPOCHREALTIME
+total=$(elapsed "$start" "$end")
 awk -v t="$total" -v h="${results[berth-cached]}" \
     'BEGIN { printf "  berth cold %.2f s: context hashing (cache key) %.2f s, copy + tar + sha256 of the layer %.2f s, no compression\n", t, h, t - h }'
-start=$(now); tar -C "$context" -cf - data | sha256sum >/dev/null; tarsum=$(elapsed "$start" "$(now)")
-start=$(now); cp -a "$context/data" "$root/copy-reference"; copy=$(elapsed "$start" "$(now)"); rm -rf "$root/copy-reference"
+start=$EPOCHREALTIME; tar -C "$context" -cf - data | sha256sum >/dev/null; end=$EPOCHREALTIME; tarsum=$(elapsed "$start" "$end")
+start=$EPOCHREALTIME; cp -a "$context/data" "$root/copy-reference"; end=$EPOCHREALTIME; copy=$(elapsed "$start" "$end"); rm -rf "$root/copy-reference"
 echo "  reference on this machine: GNU tar | sha256sum of the context $tarsum s; cp -a of the context $copy s"
 if command -v perf >/dev/null; then
     echo "  perf profile of a cold berth build (self time, top symbols):"

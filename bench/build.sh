@@ -24,10 +24,11 @@ cp -r "$repo/examples/python-helloworld/." "$context/"
 docker import --change 'CMD ["python3"]' "$images_cache/python-flask-rootfs.tar" python:3.11-flask >/dev/null
 
 time_build() {
-    local start
-    start=$(now)
+    local start end
+    start=$EPOCHREALTIME
     "$@" >/dev/null 2>&1
-    elapsed "$start" "$(now)"
+    end=$EPOCHREALTIME
+    elapsed "$start" "$end"
 }
 berth_build() { "$berth_bin" --root "$root" build -t bench-seed "$context"; }
 docker_build() { docker build -t bench-seed "$context"; }

@@ -29,23 +29,25 @@ berth import --change 'CMD ["sh"]' "$rootfs" busybox >/dev/null
 
 # Seconds a command takes, median of $runs.
 median_of_runs() {
-    local times=() start
+    local times=() start end
     for ((run = 1; run <= runs; run++)); do
-        start=$(now)
+        start=$EPOCHREALTIME
         "$@" >/dev/null
-        times+=("$(elapsed "$start" "$(now)")")
+        end=$EPOCHREALTIME
+        times+=("$(elapsed "$start" "$end")")
     done
     median "${times[@]}"
 }
 
 # Seconds from `run -d -p` to the first HTTP 200 through the published port.
 until_http_200() {
-    local port=$1 start
+    local port=$1 start end
     shift
-    start=$(now)
+    start=$EPOCHREALTIME
     "$@" >/dev/null
-    until curl -fs --max-time 1 -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.01; done
-    elapsed "$start" "$(now)"
+    until curl -fs --max-time 1 -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.002; done
+    end=$EPOCHREALTIME
+    elapsed "$start" "$end"
 }
 
 berth_true=$(median_of_runs berth run --rm --network none busybox true)

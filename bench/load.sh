@@ -20,18 +20,20 @@ eval "$("$repo/scripts/peer-docker.sh" env)"
 docker_times=()
 for ((run = 1; run <= runs; run++)); do
     docker rmi --force "$tag" >/dev/null 2>&1 || true
-    start=$(now)
+    start=$EPOCHREALTIME
     docker load --quiet --input "$archive" >/dev/null
-    docker_times+=("$(elapsed "$start" "$(now)")")
+    end=$EPOCHREALTIME
+    docker_times+=("$(elapsed "$start" "$end")")
 done
 docker rmi --force "$tag" >/dev/null 2>&1 || true
 
 berth_times=()
 for ((run = 1; run <= runs; run++)); do
     root=$(mktemp -d /var/tmp/berth-bench-load.XXXXXX)
-    start=$(now)
+    start=$EPOCHREALTIME
     "$berth_bin" --root "$root" load --input "$archive" >/dev/null
-    berth_times+=("$(elapsed "$start" "$(now)")")
+    end=$EPOCHREALTIME
+    berth_times+=("$(elapsed "$start" "$end")")
     rm -rf "$root"
 done
 

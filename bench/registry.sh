@@ -61,11 +61,12 @@ peak_rss() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 # copy SRC DEST SERVER_PID: "seconds cpu" for one skopeo copy, cpu being the
 # CPU seconds the server spent on it.
 copy() {
-    local start cpu
+    local start end cpu
     cpu=$(cpu_seconds "$3")
-    start=$(now)
+    start=$EPOCHREALTIME
     skopeo --insecure-policy copy --quiet --src-tls-verify=false --dest-tls-verify=false "$1" "$2" >/dev/null
-    echo "$(elapsed "$start" "$(now)") $(elapsed "$cpu" "$(cpu_seconds "$3")")"
+    end=$EPOCHREALTIME
+    echo "$(elapsed "$start" "$end") $(elapsed "$cpu" "$(cpu_seconds "$3")")"
 }
 
 peer_push=() peer_pull=() berth_push=() berth_pull=()
@@ -135,8 +136,9 @@ echo "one ${big_mb} MB blob upload (curl, chunked PATCH), each server on fresh s
 start_berth
 for side in distribution berth; do
     if [ "$side" = berth ]; then port=$berth_port pid=$berth_pid; else port=$peer_port pid=$(peer_pid); fi
-    start=$(now)
+    start=$EPOCHREALTIME
     upload_big "$port"
-    seconds=$(elapsed "$start" "$(now)")
+    end=$EPOCHREALTIME
+    seconds=$(elapsed "$start" "$end")
     printf "  %-12s %7.2f s   peak RSS %7s MB\n" "$side" "$seconds" "$(peak_rss "$pid")"
 done
