@@ -146,14 +146,7 @@ import Testing
 
 /// `withRegistry` with sendfile for loopback clients too.
 func withSendfileRegistry(access: AccessPolicy = AccessPolicy(), _ body: (TestRegistry) async throws -> Void) async throws {
-    let registry = try await TestRegistry.start(access: access) { $0.sendfileToLoopback = true }
-    do {
-        try await body(registry)
-    } catch {
-        await registry.stop()
-        throw error
-    }
-    await registry.stop()
+    try await withRegistry(access: access, configure: { $0.sendfileToLoopback = true }, body)
 }
 
 extension TestRegistry {

@@ -176,9 +176,9 @@ func runProcess(_ executable: String, _ arguments: [String], input: Data? = nil)
 /// Runs `body` against a fresh registry and stops the registry afterwards, also on failure.
 func withRegistry(
     access: AccessPolicy = AccessPolicy(), root: String? = nil, tls: (certificate: String, key: String)? = nil,
-    _ body: (TestRegistry) async throws -> Void
+    configure: (inout RegistryConfiguration) -> Void = { _ in }, _ body: (TestRegistry) async throws -> Void
 ) async throws {
-    let registry = try await TestRegistry.start(access: access, root: root, tls: tls)
+    let registry = try await TestRegistry.start(access: access, root: root, tls: tls, configure: configure)
     do {
         try await body(registry)
     } catch {
