@@ -24,6 +24,9 @@ final class FaultInjectingProxy: @unchecked Sendable {
     private var seen: [String] = []
     private var released = false
     private let releaseCondition = NSCondition()
+    /// Signalled when the accept loop has returned, so `stop()` closes the listener only then:
+    /// a descriptor closed under a thread still using it may by then name another test's socket.
+    private let acceptLoopEnded = DispatchSemaphore(value: 0)
 
     init(upstreamPort: UInt16, decide: @escaping @Sendable (_ requestLine: String) -> Action) throws {
         self.upstreamPort = upstreamPort
@@ -41,7 +44,10 @@ final class FaultInjectingProxy: @unchecked Sendable {
         }
         guard listener >= 0, bound else { throw POSIXError(.EADDRNOTAVAIL) }
         port = UInt16(bigEndian: address.sin_port)
-        Thread.detachNewThread { [self] in acceptLoop() }
+        Thread.detachNewThread { [self] in
+            acceptLoop()
+            acceptLoopEnded.signal()
+        }
     }
 
     /// Every request line the proxy saw, in order.
@@ -58,6 +64,7 @@ final class FaultInjectingProxy: @unchecked Sendable {
     /// Stops accepting; open connections end with their clients.
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
+        acceptLoopEnded.wait()
         close(listener)
     }
 
@@ -78,9 +85,12 @@ final class FaultInjectingProxy: @unchecked Sendable {
             close(client)
             return
         }
+        // Both descriptors are closed only once this thread is done with them (see acceptLoopEnded).
+        let responsesEnded = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             Self.pipe(from: upstream, to: client)
             shutdown(client, Int32(SHUT_WR))
+            responsesEnded.signal()
         }
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -110,6 +120,7 @@ final class FaultInjectingProxy: @unchecked Sendable {
         }
         shutdown(upstream, Int32(SHUT_RDWR))
         shutdown(client, Int32(SHUT_RDWR))
+        responsesEnded.wait()
         close(client)
         close(upstream)
     }
