@@ -1,4 +1,5 @@
 import BerthOCI
+import CSQLite
 import Foundation
 import GRDB
 
@@ -19,24 +20,17 @@ final class MetadataDatabase: @unchecked Sendable {
         // nothing.
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
-            Self.keepWriteAheadLogOnClose(db.sqliteConnection)
+            // SQLite checkpoints the WAL into the database when the last connection closes, with
+            // four syncs (~15 ms here): with one process per command, after every command that
+            // wrote. Without that, the WAL is checkpointed when it reaches 1000 pages, as in a
+            // long-running process; commits stay as durable as before (WAL, synchronous NORMAL).
+            _ = berth_sqlite3_keep_wal_on_close(db.sqliteConnection)
         }
         queue = try DatabaseQueue(path: path, configuration: configuration)
         // Migrating takes the write lock; most commands only need to see that nothing is pending.
         if try !queue.read(Self.migrator.hasCompletedMigrations) {
             try Self.migrator.migrate(queue)
         }
-    }
-
-    /// SQLite checkpoints the WAL into the database when the last connection closes, with four
-    /// syncs (~15 ms here): with one process per command, after every command that wrote. Without
-    /// that, the WAL is checkpointed when it reaches 1000 pages, as in a long-running process;
-    /// commits stay as durable as before (WAL, synchronous NORMAL). sqlite3_db_config is variadic,
-    /// so not callable from Swift directly.
-    private static func keepWriteAheadLogOnClose(_ connection: OpaquePointer?) {
-        typealias DatabaseConfig = @convention(c) (OpaquePointer?, Int32, Int32, UnsafeMutablePointer<Int32>?) -> Int32
-        guard let symbol = dlsym(nil, "sqlite3_db_config") else { return }
-        _ = unsafeBitCast(symbol, to: DatabaseConfig.self)(connection, 1006 /* SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE */, 1, nil)
     }
 
     private static var migrator: DatabaseMigrator {
