@@ -425,7 +425,7 @@ public final class Builder {
     /// The instruction as the progress shows it: keyword and arguments on one line.
     static func displayText(_ instruction: Instruction) -> String {
         let flags = instruction.flags.map(\.text)
-        return ([instruction.keyword] + flags + [instruction.rawArguments.replacingOccurrences(of: "\n", with: " ")])
+        return ([instruction.keyword] + flags + [String(String.UnicodeScalarView(instruction.rawArguments.unicodeScalars.map { $0 == "\n" ? " " : $0 }))])
             .filter { !$0.isEmpty }.joined(separator: " ")
     }
 

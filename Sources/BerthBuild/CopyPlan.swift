@@ -102,7 +102,9 @@ struct CopyPlan {
     /// contents; with `ownership`, owners too (COPY --from keeps them). Not modification times.
     func contentHash(ownership: Bool) throws -> Digest {
         var digester = SHA256Digester()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        // Small enough that zeroing it and faulting its pages in costs little: a COPY of a few
+        // small files is most builds.
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
         for item in items {
             var info = stat()
             guard lstat(item.source, &info) == 0 else { throw BuildError.io(operation: "stat", path: item.source, errno: errno) }
