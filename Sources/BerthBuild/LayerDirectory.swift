@@ -120,8 +120,8 @@ enum LayerDirectory {
         }
     }
 
-    /// Copies a regular file's bytes: in the kernel (copy_file_range) where the two file systems
-    /// allow it, else through a 64 KiB buffer.
+    /// Copies a regular file's bytes: in the kernel (sendfile) where the two file systems allow
+    /// it, else through a 64 KiB buffer.
     static func copyFile(_ source: String, to destination: String) throws {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw BuildError.io(operation: "open", path: source, errno: errno) }
@@ -130,14 +130,14 @@ enum LayerDirectory {
         guard output >= 0 else { throw BuildError.io(operation: "create", path: destination, errno: errno) }
         defer { close(output) }
         while true {
-            let count = copy_file_range(input, nil, output, nil, 1 << 30, 0)
+            let count = sendfile(output, input, nil, 1 << 30)
             if count > 0 { continue }
             if count == 0 { return }
             switch errno {
             case EINTR: continue
             // Not between these two file systems: the loop below goes on from the offsets this one
             // reached.
-            case EXDEV, EINVAL, ENOSYS, EOPNOTSUPP: break
+            case EINVAL, ENOSYS: break
             default: throw BuildError.io(operation: "copy", path: source, errno: errno)
             }
             break
