@@ -2,7 +2,7 @@
 # Walks through Berth's user-visible commands, Docker's command shapes, on the
 # offline base images. Each step is a function; `steps` lists them in order.
 # Environment:
-#   BERTH_BIN         use this binary instead of building one (swift build -c release)
+#   BERTH_BIN         use this binary instead of building one (make build)
 #   BERTH_DEMO_ROOT   state directory (default: a fresh one, removed afterwards)
 set -Eeuo pipefail
 
@@ -44,7 +44,7 @@ build_berth() {
         return
     fi
     step "Building berth (release)"
-    (cd "$repo" && swift build -c release --static-swift-stdlib)
+    make -C "$repo" build
     berth_bin=$repo/.build/release/berth
 }
 
