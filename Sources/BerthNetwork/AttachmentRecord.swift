@@ -35,6 +35,9 @@ struct AttachmentRecord: Codable {
     var leaseStarted: Bool? = nil
     /// The leased address, once the attachment is complete.
     var address: String? = nil
+    /// Whether the container has a masquerade rule of its own; nil in records of versions that
+    /// gave every container one (now the bridge's rule masquerades the whole subnet).
+    var ownMasquerade: Bool? = nil
 
     static func path(in directory: String, containerID: String, network: String) -> String {
         "\(directory)/\(containerID)@\(network).json"

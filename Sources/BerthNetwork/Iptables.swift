@@ -4,16 +4,19 @@ import Foundation
 /// `iptables-restore --noflush` transaction, so a container's rules appear and go all at once and
 /// each costs one exec; rules of other programs (Docker, old CNI chains) are never touched.
 ///
-/// Per container (nat; every rule carries the comment `berth net=<cniName> id=<containerID>`):
-/// - `BERTH-MASQ-<bridge>`: `-s <address>/32 ! -d <subnet> -j MASQUERADE` for outbound traffic;
-/// - `BERTH-HOSTPORTS`: one DNAT per published port, `[-d <hostIP>/32] -p <proto> --dport <host
-///   port> -j DNAT --to-destination <address>:<container port>`.
+/// Per container, only for published ports (nat, `BERTH-HOSTPORTS`): one DNAT per port, `[-d
+/// <hostIP>/32] -p <proto> --dport <host port> -j DNAT --to-destination <address>:<container
+/// port>`, with the comment `berth net=<cniName> id=<containerID>`. A container without published
+/// ports costs no rule, so no `iptables-restore` when it comes or goes.
 ///
 /// Per bridge, created on its first attachment and removed with the network:
-/// - nat `BERTH-MASQ-<bridge>` (jumped from POSTROUTING) first masquerades connections to
+/// - nat `BERTH-MASQ-<bridge>` (jumped from POSTROUTING) masquerades, as Docker's `-s <subnet> !
+///   -o <bridge> -j MASQUERADE` does, what the subnet sends elsewhere; and also connections to
 ///   127.0.0.0/8 that OUTPUT DNATed to the bridge (with `route_localnet=1` on the bridge), and
 ///   DNATed connections from the subnet to the subnet (hairpin: a container reaching a published
-///   port, its own included, through a host address), so replies come back the way they went;
+///   port, its own included, through a host address), so replies come back the way they went.
+///   Older versions gave each container a `-s <address>/32 ! -d <subnet> -j MASQUERADE` instead,
+///   removed with the container;
 /// - filter `BERTH-FORWARD` (jumped from the top of FORWARD, whose policy Docker sets to DROP)
 ///   accepts everything from the bridge, and towards it replies and DNATed connections;
 /// - filter `BERTH-ISOLATION-1`: `-i <bridge> ! -o <bridge> -m conntrack ! --ctstate DNAT -j
@@ -44,11 +47,13 @@ enum Iptables {
         "berth net=\(network.cniName) id=\(containerID)"
     }
 
-    /// The container's nat rules as `iptables-save` prints them, without the leading `-A`.
+    /// The container's nat rules as `iptables-save` prints them, without the leading `-A`; with
+    /// `masquerade`, the masquerade rule older versions gave each container.
     static func containerRules(network: BridgeNetwork, containerID: String, address: String,
-                               ports: [PortMapping]) -> [String] {
+                               ports: [PortMapping], masquerade: Bool = false) -> [String] {
         let comment = "-m comment --comment \"\(comment(network: network, containerID: containerID))\""
-        var rules = ["\(masqueradeChain(bridge: network.bridge)) -s \(address)/32 ! -d \(network.subnet) \(comment) -j MASQUERADE"]
+        var rules = masquerade
+            ? ["\(masqueradeChain(bridge: network.bridge)) -s \(address)/32 ! -d \(network.subnet) \(comment) -j MASQUERADE"] : []
         for port in ports {
             let destination = port.hostIP.isEmpty ? "" : "-d \(port.hostIP)/32 "
             rules.append("\(hostPortsChain) \(destination)-p \(port.proto) -m \(port.proto) --dport \(port.hostPort) "
@@ -57,11 +62,15 @@ enum Iptables {
         return rules
     }
 
-    /// Adds the container's rules in one transaction. It fails only when the bridge's chains are
-    /// missing (its first container since boot); then they are created and the transaction retried.
+    /// Makes sure the bridge's rules are in place, then adds the container's in one transaction.
+    /// The bridge's are looked for (an `iptables-save`) only when no marker under /run says they
+    /// were made since boot; the container's transaction fails only when its chain is missing
+    /// all the same (tables flushed by hand), and is then retried once the bridge's are remade.
     static func addContainerRules(network: BridgeNetwork, containerID: String, address: String,
                                   ports: [PortMapping]) throws {
+        if !bridgeRulesAreMarked(network) { try ensureBridgeRules(network) }
         let rules = containerRules(network: network, containerID: containerID, address: address, ports: ports)
+        guard !rules.isEmpty else { return }
         let transaction = ["*nat"] + rules.map { "-A \($0)" } + ["COMMIT"]
         if try restore(transaction).status == 0 { return }
         try ensureBridgeRules(network)
@@ -70,11 +79,14 @@ enum Iptables {
 
     /// Removes the container's rules in one transaction: the exact inverse of `addContainerRules`
     /// when all of it is there, else (an interrupted attach, a reboot) whatever of it a scan finds.
+    /// `masquerade` for an attachment of an older version, which had a masquerade rule of its own.
     /// Idempotent.
     static func removeContainerRules(network: BridgeNetwork, containerID: String, address: String?,
-                                     ports: [PortMapping]) throws {
+                                     ports: [PortMapping], masquerade: Bool) throws {
+        if ports.isEmpty, !masquerade { return }
         if let address {
-            let rules = containerRules(network: network, containerID: containerID, address: address, ports: ports)
+            let rules = containerRules(network: network, containerID: containerID, address: address, ports: ports,
+                                       masquerade: masquerade)
             if try restore(["*nat"] + rules.map { "-D \($0)" } + ["COMMIT"]).status == 0 { return }
         }
         let needle = "--comment \"\(comment(network: network, containerID: containerID))\""
@@ -124,14 +136,21 @@ enum Iptables {
             for hook in ["PREROUTING", "OUTPUT"] where !existingNat.contains("-A \(hook) -m addrtype --dst-type LOCAL -j \(hostPortsChain)") {
                 nat.append("-A \(hook) -m addrtype --dst-type LOCAL -j \(hostPortsChain)")
             }
-            if !existingNat.contains(":\(masquerade)") {
-                // A new chain: its bridge rules first, then the containers' after them.
-                nat.append(":\(masquerade) - [0:0]")
-                nat += bridgeMasqueradeRules(network).map { "-A \($0)" }
-            }
+            if !existingNat.contains(":\(masquerade)") { nat.append(":\(masquerade) - [0:0]") }
+            // The chains of older versions lack the subnet's rule.
+            nat += bridgeMasqueradeRules(network).map { "-A \($0)" }.filter { !existingNat.contains($0) }
             if !existingNat.contains("-A POSTROUTING -j \(masquerade)") { nat.append("-A POSTROUTING -j \(masquerade)") }
             try apply(filter: filter, nat: nat)
+            try StateFile.write(Data(network.subnet.utf8), to: marker(of: network), synced: false)
         }
+    }
+
+    /// Under /run, so it goes at boot with the rules it vouches for; it names the subnet, since a
+    /// removed network's bridge name can come back with another.
+    private static func marker(of network: BridgeNetwork) -> String { "/run/berth/iptables-\(network.bridge).ready" }
+
+    private static func bridgeRulesAreMarked(_ network: BridgeNetwork) -> Bool {
+        FileManager.default.contents(atPath: marker(of: network)) == Data(network.subnet.utf8)
     }
 
     /// Removes the bridge's rules and chain when its network goes, and the accept rule older
@@ -139,6 +158,7 @@ enum Iptables {
     /// isolation rules, the isolation chains and their jump.
     static func removeBridgeRules(_ network: BridgeNetwork) throws {
         try lock.withLock {
+            unlink(marker(of: network))
             let tables = try save()
             let bridge = network.bridge
             let masquerade = masqueradeChain(bridge: bridge)
@@ -189,7 +209,8 @@ enum Iptables {
     private static func bridgeMasqueradeRules(_ network: BridgeNetwork) -> [String] {
         let chain = masqueradeChain(bridge: network.bridge)
         return ["\(chain) -s 127.0.0.0/8 -o \(network.bridge) -j MASQUERADE",
-                "\(chain) -s \(network.subnet) -d \(network.subnet) -o \(network.bridge) -m conntrack --ctstate DNAT -j MASQUERADE"]
+                "\(chain) -s \(network.subnet) -d \(network.subnet) -o \(network.bridge) -m conntrack --ctstate DNAT -j MASQUERADE",
+                "\(chain) -s \(network.subnet) ! -o \(network.bridge) -j MASQUERADE"]
     }
 
     /// Serializes the creation and removal of shared chains among all `berth` processes.

@@ -13,11 +13,11 @@ import Foundation
 ///
 /// On the host, the bridge has the gateway address and `net.ipv4.ip_forward=1` is set; Berth sets
 /// `net.ipv4.conf.<bridge>.route_localnet=1`, so DNAT to the bridge works for connections to
-/// 127.0.0.1. iptables (nf_tables backend) gets, per container in one `iptables-restore`
-/// transaction, a masquerade rule in nat `BERTH-MASQ-<bridge>` and a DNAT rule per published port
-/// in nat `BERTH-HOSTPORTS`, each with the comment `berth net=<cniName> id=<container>`; per bridge,
-/// the chains, the localhost and hairpin masquerade, accept rules in filter `BERTH-FORWARD` and
-/// the isolation from the other networks in `BERTH-ISOLATION-1/2` (the full layout: `Iptables`).
+/// 127.0.0.1. iptables (nf_tables backend) gets, per container with published ports in one
+/// `iptables-restore` transaction, a DNAT rule per port in nat `BERTH-HOSTPORTS`, each with the
+/// comment `berth net=<cniName> id=<container>`; per bridge, the chains, the subnet's, localhost and
+/// hairpin masquerade in nat `BERTH-MASQ-<bridge>`, accept rules in filter `BERTH-FORWARD` and the
+/// isolation from the other networks in `BERTH-ISOLATION-1/2` (the full layout: `Iptables`).
 /// Attachments made by older versions through the CNI plugins `bridge`, `host-local` and
 /// `loopback` (and before those, `firewall`, `portmap` and the bridge plugin's `ipMasq` with their
 /// `CNI-` chains) are torn down by replaying their plugins.
@@ -96,7 +96,7 @@ public final class NetworkManager {
                 containerID: containerID, network: bridge, networkNamespace: networkNamespace,
                 namespaceIdentity: identity, interface: interface, plugins: [], pluginsStarted: 0, result: nil,
                 rulesStarted: true, loopbackStarted: false, ports: resolved, attachment: nil,
-                hostVeth: BridgeLink.unusedVethName(), leaseStarted: true)
+                hostVeth: BridgeLink.unusedVethName(), leaseStarted: true, ownMasquerade: false)
             do {
                 try record.save(in: stateDirectory)
                 let socket = try NetlinkSocket()
@@ -226,7 +226,7 @@ public final class NetworkManager {
             do {
                 try Iptables.removeContainerRules(network: record.network, containerID: record.containerID,
                                                   address: record.address ?? (try? Self.attachment(from: record))?.ipAddress,
-                                                  ports: record.ports)
+                                                  ports: record.ports, masquerade: record.ownMasquerade ?? true)
             } catch {
                 firstError = firstError ?? error
             }

@@ -299,9 +299,9 @@ final class NetworkManagerTests {
         })
     }
 
-    /// Exactly one masquerade rule and one DNAT rule per published port, all in Berth's chains and
-    /// named for the container, are what an attachment adds to the host's tables; detach removes
-    /// exactly these, leaving the bridge's chains for the next container.
+    /// Exactly one DNAT rule per published port, in Berth's chain and named for the container, is
+    /// what an attachment adds to the host's tables (the bridge's own rule masquerades the subnet);
+    /// detach removes exactly these, leaving the bridge's chains for the next container.
     @Test func attachAddsExactlyTheContainersRules() throws {
         let namespace = try makeNamespace()
         let id = "rules-\(UUID().uuidString.prefix(8).lowercased())"
@@ -316,7 +316,6 @@ final class NetworkManagerTests {
         let containerLines = after.subtracting(before).filter { !$0.hasPrefix(":") && !$0.hasPrefix("*") && $0 != "COMMIT" }
             .filter { $0.contains(id) }
         #expect(containerLines == [
-            "-A BERTH-MASQ-berthtest0 -s \(ip)/32 ! -d 10.78.0.0/16 \(comment) -j MASQUERADE",
             "-A BERTH-HOSTPORTS -d 127.0.0.1/32 -p tcp -m tcp --dport \(tcp) \(comment) -j DNAT --to-destination \(ip):80",
             "-A BERTH-HOSTPORTS -p sctp -m sctp --dport \(sctp) \(comment) -j DNAT --to-destination \(ip):81",
         ])
@@ -325,8 +324,23 @@ final class NetworkManagerTests {
         #expect(final.filter { $0.contains(id) || $0.contains(" \(ip)/") || $0.contains(" \(ip):") } == [])
         // The bridge's own chains stay, as the bridge does.
         #expect(final.contains(":BERTH-MASQ-berthtest0 - [0:0]"))
+        #expect(final.contains("-A BERTH-MASQ-berthtest0 -s 10.78.0.0/16 ! -o berthtest0 -j MASQUERADE"))
         #expect(final.contains("-A BERTH-FORWARD -i berthtest0 -j ACCEPT"))
         #expect(final.contains("-A POSTROUTING -j BERTH-MASQ-berthtest0"))
+    }
+
+    /// A container without published ports gets no rule of its own: the bridge's rules serve it.
+    @Test func attachWithoutPortsAddsNoRule() throws {
+        let namespace = try makeNamespace()
+        let id = "noports-\(UUID().uuidString.prefix(8).lowercased())"
+        let ip = try manager.attach(containerID: id, networkNamespace: namespace.path, ports: []).ipAddress
+        let mentioning = { (rules: String) in
+            rules.split(separator: "\n").filter { $0.contains(id) || $0.contains(" \(ip)/") || $0.contains(" \(ip):") }
+        }
+        #expect(mentioning(try Command.check("iptables-save", []).stdoutText) == [])
+        #expect(try Command.check("iptables-save", []).stdoutText
+            .contains("-A BERTH-MASQ-berthtest0 -s 10.78.0.0/16 ! -o berthtest0 -j MASQUERADE\n"))
+        try manager.detach(containerID: id, networkNamespace: namespace.path)
     }
 
     /// An attachment made by an older Berth, whose chain ran the bridge plugin with `ipMasq` and
