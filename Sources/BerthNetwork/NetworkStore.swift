@@ -1,3 +1,4 @@
+import BerthOCI
 import Foundation
 
 /// A network as `network ls` and `network inspect` show it: Docker's three predefined networks
@@ -167,7 +168,7 @@ public final class NetworkStore {
     private func save(_ definition: NetworkDefinition) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .rfc3339
         let data: Data
         do {
             data = try encoder.encode(definition)
@@ -179,7 +180,7 @@ public final class NetworkStore {
 
     private static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .rfc3339
         return decoder
     }()
 

@@ -131,6 +131,26 @@ public enum ChainID {
     }
 }
 
+/// Dates in JSON state files as `Timestamp` writes and reads them, not with Foundation's ISO 8601
+/// strategy, whose first use loads ICU's time zone data (~1 ms of a `run`).
+extension JSONEncoder.DateEncodingStrategy {
+    public static let rfc3339 = JSONEncoder.DateEncodingStrategy.custom { date, encoder in
+        var container = encoder.singleValueContainer()
+        try container.encode(Timestamp.format(date))
+    }
+}
+
+extension JSONDecoder.DateDecodingStrategy {
+    public static let rfc3339 = JSONDecoder.DateDecodingStrategy.custom { decoder in
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let date = Timestamp.parse(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "bad timestamp \(text)")
+        }
+        return date
+    }
+}
+
 /// RFC 3339 timestamps as Docker writes them (UTC, nanoseconds, trailing zeros trimmed).
 public enum Timestamp {
     public static func format(_ date: Date) -> String {

@@ -22,7 +22,11 @@ func berthCommand(_ fixture: RuntimeFixture, _ arguments: [String], stdin: [UInt
     process.arguments = ["--root", fixture.root] + arguments
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let out = Pipe()
-    let err = Pipe()
+    // A file, not a pipe: read after the exit, it needs no second reader thread.
+    let errPath = fixture.root + "/.stderr-\(UUID().uuidString)"
+    guard FileManager.default.createFile(atPath: errPath, contents: nil), let err = FileHandle(forWritingAtPath: errPath)
+    else { throw POSIXError(.EIO) }
+    defer { try? FileManager.default.removeItem(atPath: errPath) }
     let input = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -36,12 +40,10 @@ func berthCommand(_ fixture: RuntimeFixture, _ arguments: [String], stdin: [UInt
             try? handle.close()
         }
     }
-    var stderr = Data()
-    let reader = Thread { stderr = err.fileHandleForReading.readDataToEndOfFile() }
-    reader.start()
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    while !reader.isFinished { usleep(1000) }
+    try err.close()
+    let stderr = FileManager.default.contents(atPath: errPath) ?? Data()
     return BerthCommandResult(status: process.terminationStatus, stdout: Array(stdout),
                               stderr: String(decoding: stderr, as: UTF8.self))
 }
