@@ -469,9 +469,18 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// Releases everything a container holds outside its directory; each step tolerates what is
     /// already gone, so it can run again after a crash.
     func releaseResources(_ record: ContainerRecord) {
-        try? ociRuntime(for: record).delete(record.id, force: true)
+        // `runc delete` is mostly a Go program starting (~7 ms): it runs while the network and the
+        // rootfs are released, and the cgroups are seen to only once it is done.
+        let runtime = try? ociRuntime(for: record)
+        let id = record.id
+        let runtimeDeleted = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            try? runtime?.delete(id, force: true)
+            runtimeDeleted.signal()
+        }
         detachNetwork(record)
         try? Overlay.unmount(directory: containers.path(of: record.id))
+        runtimeDeleted.wait()
         layout.removeDirectories(for: record.id)
     }
 
