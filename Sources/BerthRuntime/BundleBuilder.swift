@@ -30,8 +30,7 @@ struct BundleBuilder {
             "PERFMON", "BPF", "CHECKPOINT_RESTORE",
         ]
         var last = names.count - 1
-        if let text = try? Files.read("/proc/sys/kernel/cap_last_cap"),
-           let value = Int(String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+        if let value: Int = Files.readNumber("/proc/sys/kernel/cap_last_cap") {
             last = min(value, last)
         }
         return names[0...last].map { "CAP_" + $0 }

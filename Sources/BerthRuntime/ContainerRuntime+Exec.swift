@@ -87,8 +87,7 @@ extension ContainerRuntime {
         }
         let master = try ConsoleSocket.takeMaster(from: console)
         defer { close(master) }
-        guard let pidText = try? Files.read(pidFile),
-              let pid = Int32(String(decoding: pidText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let pid: Int32 = Files.readNumber(pidFile) else {
             throw RuntimeError.runtime("runc exec did not write the process's pid")
         }
         let exit = ChildExit(pid)

@@ -85,6 +85,15 @@ enum Files {
         }
     }
 
+    /// The decimal number a file holds (a pid file, a /proc value), whitespace around it aside;
+    /// nil when it holds anything else. Foundation's trimming would cost a CharacterSet's first
+    /// use (~0.3 ms) in every monitor.
+    static func readNumber<Number: FixedWidthInteger>(_ path: String) -> Number? {
+        guard let bytes = try? read(path) else { return nil }
+        let words = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+        return words.count == 1 ? Number(words[0]) : nil
+    }
+
     static func read(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw RuntimeError.lastIO("open", path) }

@@ -231,8 +231,7 @@ extension ContainerRuntime {
             throw RuntimeError.runtime(Runc.lastError(inLog: logFile) ?? "\(runtime.binary) \(step) exited with status \(status)")
         }
         try io.created()
-        guard let pidText = try? Files.read(pidFile),
-              let pid = Int32(String(decoding: pidText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let pid: Int32 = Files.readNumber(pidFile) else {
             throw RuntimeError.runtime("runc create did not write the container's pid")
         }
         record.state.pid = pid
