@@ -67,14 +67,11 @@ struct Berth: AsyncParsableCommand {
     /// a large share of a quick command like a cached build. Help requests and errors go through
     /// the whole tree, so their usage lines read `berth <command> …` as before.
     private static func parseCommand(_ arguments: [String]) throws -> ParsableCommand {
-        if let (command, options) = namedCommand(in: arguments), let parsed = parseLeaf(command, Array(options)) {
+        if let (command, options) = namedCommand(in: arguments),
+           let parsed = try? command.parseAsRoot(Array(options)), type(of: parsed) == command {
             return parsed
         }
         return try parseAsRoot(arguments)
-    }
-
-    private static func parseLeaf<Command: ParsableCommand>(_: Command.Type, _ options: [String]) -> ParsableCommand? {
-        (try? LeafCommand<Command>.parseAsRoot(options) as? LeafCommand<Command>)?.command
     }
 
     /// The command without subcommands that the leading words of `arguments` name (by name or
@@ -91,16 +88,6 @@ struct Berth: AsyncParsableCommand {
         }
         return (command, rest)
     }
-}
-
-/// One command's options parsed as a root command of its own. As the root of a "super-command",
-/// it skips ArgumentParser's probe for `--generate-completion-script`, which parses the arguments
-/// twice more with commands of its own and was most of the parsing time (~2 ms); the whole tree,
-/// which any failed parse falls back to, still answers that option.
-private struct LeafCommand<Command: ParsableCommand>: ParsableCommand {
-    static var configuration: CommandConfiguration { CommandConfiguration(_superCommandName: "berth") }
-
-    @OptionGroup var command: Command
 }
 
 /// `berth image …`: manage images.
