@@ -80,6 +80,23 @@ import Testing
         #expect(try store.images().isEmpty)
     }
 
+    /// Each command opens the store afresh, and its first connection re-reads the whole
+    /// write-ahead log: the log must stay small however many commands write (it once grew by every
+    /// commit, since a fresh connection cannot tell what earlier checkpoints copied).
+    @Test func writeAheadLogStaysSmallAcrossManyCommands() throws {
+        let root = StoreFixtures.temporaryDirectory()
+        defer { StoreFixtures.cleanUp(root) }
+        _ = try Store(root: root).importImage(from: BytesSource(StoreFixtures.layer(["a": "1"])), sourceName: "-",
+                                              message: nil, tag: Reference(parsing: "app:1")) { $0.Cmd = ["a"] }
+        for index in 0..<600 {
+            let store = try Store(root: root)
+            try store.tag(try store.image(named: "app:1"), as: Reference(parsing: "app:\(index)-copy"))
+        }
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: root + "/metadata.db-wal")[.size] as? Int)
+        #expect(size < 1 << 20, "the write-ahead log is \(size) bytes after 600 commands")
+        #expect(try Store(root: root).images().first?.tags.count == 601)
+    }
+
     @Test func tagsMoveAndRemovalFollowsDockerRules() throws {
         let root = StoreFixtures.temporaryDirectory()
         defer { StoreFixtures.cleanUp(root) }
