@@ -425,8 +425,8 @@ public final class Builder {
     /// The instruction as the progress shows it: keyword and arguments on one line.
     static func displayText(_ instruction: Instruction) -> String {
         let flags = instruction.flags.map(\.text)
-        return ([instruction.keyword] + flags + [String(String.UnicodeScalarView(instruction.rawArguments.unicodeScalars.map { $0 == "\n" ? " " : $0 }))])
-            .filter { !$0.isEmpty }.joined(separator: " ")
+        let arguments = String(String.UnicodeScalarView(instruction.rawArguments.unicodeScalars.map { $0 == "\n" ? " " : $0 }))
+        return ([instruction.keyword] + flags + [arguments]).filter { !$0.isEmpty }.joined(separator: " ")
     }
 
     var now: String {
