@@ -90,9 +90,11 @@ final class MetadataDatabase: @unchecked Sendable {
                 return .commit
             }
             guard let result else { preconditionFailure("transaction committed without a result") }
+            // The change is committed: a checkpoint that cannot run now (another process reading)
+            // is left to the next write rather than reported as this one failing.
             var log = stat()
             if stat(writeAheadLog, &log) == 0, log.st_size > Self.writeAheadLogLimit {
-                try db.checkpoint(.truncate)
+                _ = try? db.checkpoint(.truncate)
             }
             return result
         }
