@@ -5,8 +5,9 @@
 set -euo pipefail
 
 # Build: system libraries the Swift targets link (GRDB → sqlite, CZstd → zstd,
-# BerthArchive → zlib) and pkg-config to find them.
-build_packages=(libsqlite3-dev libzstd-dev zlib1g-dev pkg-config)
+# BerthArchive → zlib), libstdc++'s static archive (release binaries link it, see
+# StaticLibraries/), and pkg-config to find them.
+build_packages=(libsqlite3-dev libzstd-dev zlib1g-dev libstdc++-12-dev pkg-config)
 # Runtime: OCI runtimes, CNI plugins, NAT.
 runtime_packages=(runc crun containernetworking-plugins iptables iproute2 tini dnsmasq-base)
 # Base images built offline from the Debian mirror (scripts/make-base-images.sh).
