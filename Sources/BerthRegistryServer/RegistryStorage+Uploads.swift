@@ -95,7 +95,8 @@ extension RegistryStorage {
 
     /// Appends a request body to an upload's data file, hashing as it goes, in 1 MiB writes.
     /// Whole aligned blocks are written with direct I/O (see `FileIO.openDirect`), the rest
-    /// (an unaligned start or the tail) through the page cache; the fsync at commit covers both.
+    /// (an unaligned start or the tail) through the page cache. Every 8 MiB a `BackgroundFlush`
+    /// starts, so the fsync at commit, which covers both, finds little left to do.
     /// On a failure the file is cut back to where it was, so the session stays consistent.
     func appendUpload<Body: AsyncSequence>(_ id: String, body: Body, progress: inout UploadProgress) async throws
     where Body.Element == ByteBuffer {
@@ -114,31 +115,32 @@ extension RegistryStorage {
         var position = start
         // The first write ends on a block boundary, so every later full one can go direct.
         var limit = staging.count - Int(start % Int64(alignment))
-        var cached: Int64 = 0
-        var flushed: Int64 = 0
+        let background = BackgroundFlush()
+        var unflushed: Int64 = 0
 
-        func flush() throws {
+        /// Writes `bytes` with direct I/O where it can; false when they must go through the page cache.
+        func wroteDirect(_ bytes: UnsafeRawBufferPointer) throws -> Bool {
+            guard let directFD = direct, position % Int64(alignment) == 0, staged % alignment == 0 else { return false }
+            guard let failure = FileIO.pwriteAll(directFD, bytes, at: position) else { return true }
+            // The filesystem took O_DIRECT at open but refuses the write: use the page cache.
+            guard failure == EINVAL else { throw FileIO.fail("write", path) }
+            close(directFD)
+            direct = nil
+            return false
+        }
+
+        func write() throws {
             let bytes = UnsafeRawBufferPointer(rebasing: staging[0..<staged])
-            if let directFD = direct, position % Int64(alignment) == 0, staged % alignment == 0 {
-                guard let failure = FileIO.pwriteAll(directFD, bytes, at: position) else {
-                    position += Int64(staged)
-                    staged = 0
-                    return
-                }
-                // The filesystem took O_DIRECT at open but refuses the write: use the page cache.
-                guard failure == EINVAL else { throw FileIO.fail("write", path) }
-                close(directFD)
-                direct = nil
-            }
-            if FileIO.pwriteAll(fd, bytes, at: position) != nil { throw FileIO.fail("write", path) }
-            cached += Int64(staged)
-            // Start writeback as cached data arrives, so the fsync at commit has little left to wait for.
-            if cached - flushed >= FileIO.writebackInterval {
-                FileIO.startWriteback(fd, offset: 0, length: 0)
-                flushed = cached
+            if try !wroteDirect(bytes), FileIO.pwriteAll(fd, bytes, at: position) != nil {
+                throw FileIO.fail("write", path)
             }
             position += Int64(staged)
+            unflushed += Int64(staged)
             staged = 0
+            if unflushed >= FileIO.flushInterval {
+                background.start(fd)
+                unflushed = 0
+            }
         }
 
         do {
@@ -154,13 +156,13 @@ extension RegistryStorage {
                         staged += count
                         offset += count
                         if staged == limit {
-                            try flush()
+                            try write()
                             limit = staging.count
                         }
                     }
                 }
             }
-            if staged > 0 { try flush() }
+            if staged > 0 { try write() }
         } catch {
             _ = ftruncate(fd, off_t(start))
             throw error
