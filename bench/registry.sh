@@ -3,7 +3,16 @@
 # registry (distribution 2.8.2), then pulls it back to a dir:, side by side.
 # Each run starts both registries on empty storage. Prints the median seconds,
 # MB/s, the CPU seconds each server spent, and berth/distribution throughput
-# ratios. With wrk installed, also 64 concurrent clients GETting one manifest
+# ratios.
+# Three more figures show how much of those times is the client's:
+# - push from an OCI layout whose layers skopeo has already compressed: pushing
+#   the `docker save` archive makes skopeo gzip 500 MB of random data first;
+# - the client floor of a pull: skopeo copying the pulled dir: to another dir:,
+#   with no server at all (it hashes and fsyncs every blob, one after another).
+#   No server can make skopeo's pull faster than that;
+# - curl fetching all the image's blobs at once to /dev/null: a lighter client,
+#   though on two cores still one that competes with the server for CPU.
+# With wrk installed, also 64 concurrent clients GETting one manifest
 # (requests/s, p99 latency) and each server's peak RSS. Last, each server on
 # fresh storage takes one BIG_BLOB_MB blob streamed by curl (chunked PATCH, then
 # PUT with the digest) and reports its peak RSS.
@@ -69,13 +78,35 @@ copy() {
     echo "$(elapsed "$start" "$end") $(elapsed "$cpu" "$(cpu_seconds "$3")")"
 }
 
-peer_push=() peer_pull=() berth_push=() berth_pull=()
-peer_push_cpu=() peer_pull_cpu=() berth_push_cpu=() berth_pull_cpu=()
-for ((run = 1; run <= runs; run++)); do
+restart_both() {
     "$repo/scripts/peer-registry.sh" stop "$peer_port" >/dev/null 2>&1
     "$repo/scripts/peer-registry.sh" start "$peer_port" 2>/dev/null
     start_berth
-    rm -rf "$work/pulled"
+}
+
+# fetch_all PORT: "seconds cpu" for curl fetching every blob of the pulled image at once.
+fetch_all() {
+    local start end cpu blob pids=()
+    cpu=$(cpu_seconds "$2")
+    start=$EPOCHREALTIME
+    for blob in "${blobs[@]}"; do
+        curl -sf -o /dev/null "http://127.0.0.1:$1/v2/bench/image/blobs/sha256:$blob" & pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || fail "a blob GET from port $1 failed"; done
+    end=$EPOCHREALTIME
+    echo "$(elapsed "$start" "$end") $(elapsed "$cpu" "$(cpu_seconds "$2")")"
+}
+
+# The layout skopeo pushes without compressing: the archive's layers, gzipped once.
+skopeo --insecure-policy copy --quiet "docker-archive:$archive" "oci:$work/compressed:1" >/dev/null
+
+peer_push=() peer_pull=() berth_push=() berth_pull=() floor=()
+peer_push_cpu=() peer_pull_cpu=() berth_push_cpu=() berth_pull_cpu=()
+peer_push_oci=() berth_push_oci=() peer_push_oci_cpu=() berth_push_oci_cpu=()
+peer_fetch=() berth_fetch=() peer_fetch_cpu=() berth_fetch_cpu=()
+for ((run = 1; run <= runs; run++)); do
+    restart_both
+    rm -rf "$work/pulled" "$work/floor"
     read -r t c < <(copy "docker-archive:$archive" "docker://127.0.0.1:$peer_port/bench/image:1" "$(peer_pid)")
     peer_push+=("$t") peer_push_cpu+=("$c")
     read -r t c < <(copy "docker://127.0.0.1:$peer_port/bench/image:1" "dir:$work/pulled" "$(peer_pid)")
@@ -85,18 +116,38 @@ for ((run = 1; run <= runs; run++)); do
     berth_push+=("$t") berth_push_cpu+=("$c")
     read -r t c < <(copy "docker://127.0.0.1:$berth_port/bench/image:1" "dir:$work/pulled" "$berth_pid")
     berth_pull+=("$t") berth_pull_cpu+=("$c")
-    rm -rf "$work/pulled"
+    read -r t _ < <(copy "dir:$work/pulled" "dir:$work/floor" "$berth_pid")
+    floor+=("$t")
+    mapfile -t blobs < <(find "$work/pulled" -type f -regextype egrep -regex '.*/[0-9a-f]{64}' -printf '%f\n')
+    read -r t c < <(fetch_all "$peer_port" "$(peer_pid)")
+    peer_fetch+=("$t") peer_fetch_cpu+=("$c")
+    read -r t c < <(fetch_all "$berth_port" "$berth_pid")
+    berth_fetch+=("$t") berth_fetch_cpu+=("$c")
+    rm -rf "$work/pulled" "$work/floor"
+    restart_both
+    read -r t c < <(copy "oci:$work/compressed:1" "docker://127.0.0.1:$peer_port/bench/image:1" "$(peer_pid)")
+    peer_push_oci+=("$t") peer_push_oci_cpu+=("$c")
+    read -r t c < <(copy "oci:$work/compressed:1" "docker://127.0.0.1:$berth_port/bench/image:1" "$berth_pid")
+    berth_push_oci+=("$t") berth_push_oci_cpu+=("$c")
 done
 
 echo "registry: ${archive_mb} MB image, ${layers} layers, skopeo, median of ${runs} runs"
-awk -v mb="$archive_mb" -v dp="$(median "${peer_push[@]}")" -v bp="$(median "${berth_push[@]}")" \
-    -v dl="$(median "${peer_pull[@]}")" -v bl="$(median "${berth_pull[@]}")" \
-    -v dpc="$(median "${peer_push_cpu[@]}")" -v bpc="$(median "${berth_push_cpu[@]}")" \
-    -v dlc="$(median "${peer_pull_cpu[@]}")" -v blc="$(median "${berth_pull_cpu[@]}")" 'BEGIN {
-    printf "  push  distribution %7.2f s %7.1f MB/s   berth %7.2f s %7.1f MB/s   berth/distribution %.2fx\n", dp, mb / dp, bp, mb / bp, dp / bp
-    printf "  pull  distribution %7.2f s %7.1f MB/s   berth %7.2f s %7.1f MB/s   berth/distribution %.2fx\n", dl, mb / dl, bl, mb / bl, dl / bl
-    printf "  server CPU seconds: push distribution %.2f berth %.2f; pull distribution %.2f berth %.2f\n", dpc, bpc, dlc, blc
+# row LABEL PEER_TIMES BERTH_TIMES PEER_CPUS BERTH_CPUS (array names)
+row() {
+    local -n peer=$2 berth=$3 peer_cpu=$4 berth_cpu=$5
+    awk -v label="$1" -v mb="$archive_mb" -v d="$(median "${peer[@]}")" -v b="$(median "${berth[@]}")" \
+        -v dc="$(median "${peer_cpu[@]}")" -v bc="$(median "${berth_cpu[@]}")" 'BEGIN {
+        printf "  %-22s distribution %6.2f s %6.1f MB/s (CPU %.2f s)   berth %6.2f s %6.1f MB/s (CPU %.2f s)   berth/distribution %.2fx\n",
+            label, d, mb / d, dc, b, mb / b, bc, d / b
+    }'
+}
+row "push (skopeo gzips)" peer_push berth_push peer_push_cpu berth_push_cpu
+row "push (compressed)" peer_push_oci berth_push_oci peer_push_oci_cpu berth_push_oci_cpu
+row "pull" peer_pull berth_pull peer_pull_cpu berth_pull_cpu
+awk -v f="$(median "${floor[@]}")" -v d="$(median "${peer_pull[@]}")" 'BEGIN {
+    printf "  %-22s %6.2f s with no server (skopeo dir: to dir:); distribution'"'"'s pull takes %.2fx as long\n", "pull client floor", f, d / f
 }'
+row "pull (curl, all blobs)" peer_fetch berth_fetch peer_fetch_cpu berth_fetch_cpu
 
 if command -v wrk >/dev/null; then
     accept='Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json'
