@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthNetwork"]),
         // The distribution-spec's shared vocabulary: error codes and bodies, repository names,
         // auth challenges and scopes (pure).
-        .target(name: "BerthDistribution"),
+        .target(name: "BerthDistribution", dependencies: ["BerthOCI"]),
         // Registry client: login credentials (config.json, credential helpers), auth flows, push and pull.
         .target(
             name: "BerthRegistryClient",
@@ -125,7 +125,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthDockerfile", "BerthOCI", "BerthStore", "BerthArchive", "BerthNetwork"]),
-        .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork"]),
+        .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthOCI"]),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthStore", "BerthOCI", "BerthNetwork"]),
         .testTarget(name: "BerthDistributionTests", dependencies: ["BerthDistribution"]),
         .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive"]),

@@ -1,4 +1,5 @@
 import Foundation
+import BerthOCI
 
 /// The error codes of the OCI distribution-spec v1.1 (and Docker's registry v2 API, which adds
 /// TOOMANYREQUESTS), each with the HTTP status a registry answers it with.
@@ -57,9 +58,9 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
 public struct RegistryErrorDetail: Codable, Sendable, Equatable {
     public var code: String
     public var message: String
-    public var detail: JSONDetail?
+    public var detail: JSONValue?
 
-    public init(code: ErrorCode, message: String? = nil, detail: JSONDetail? = nil) {
+    public init(code: ErrorCode, message: String? = nil, detail: JSONValue? = nil) {
         self.code = code.rawValue
         self.message = message ?? code.defaultMessage
         self.detail = detail
@@ -74,7 +75,7 @@ public struct RegistryErrorBody: Codable, Sendable, Equatable {
 
     public init(errors: [RegistryErrorDetail]) { self.errors = errors }
 
-    public init(_ code: ErrorCode, message: String? = nil, detail: JSONDetail? = nil) {
+    public init(_ code: ErrorCode, message: String? = nil, detail: JSONValue? = nil) {
         errors = [RegistryErrorDetail(code: code, message: message, detail: detail)]
     }
 
@@ -91,44 +92,5 @@ public struct RegistryErrorBody: Codable, Sendable, Equatable {
     /// "CODE: message; CODE: message", for a one-line client error.
     public var summary: String {
         errors.map { "\($0.code): \($0.message)" }.joined(separator: "; ")
-    }
-}
-
-/// The free-form `detail` member: any JSON value.
-public indirect enum JSONDetail: Codable, Sendable, Equatable {
-    case string(String)
-    case number(Double)
-    case bool(Bool)
-    case array([JSONDetail])
-    case object([String: JSONDetail])
-    case null
-
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONDetail].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONDetail].self))
-        }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .string(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .bool(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        case .null: try container.encodeNil()
-        }
     }
 }

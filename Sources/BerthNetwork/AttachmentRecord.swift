@@ -1,3 +1,4 @@
+import BerthOCI
 import Foundation
 
 /// What `attach` did for one container on one network, persisted at

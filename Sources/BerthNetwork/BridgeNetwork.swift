@@ -1,3 +1,4 @@
+import BerthOCI
 import Foundation
 
 /// A bridge network: each container gets a veth pair with one end on a Linux bridge (`BridgeLink`)

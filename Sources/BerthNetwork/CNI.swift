@@ -1,3 +1,4 @@
+import BerthOCI
 import Foundation
 
 /// Runs CNI plugins, now only to tear down attachments that older Berth versions made through them

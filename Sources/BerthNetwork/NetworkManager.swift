@@ -1,3 +1,4 @@
+import BerthOCI
 import Foundation
 
 /// Connects containers' network namespaces to Berth's networks with rtnetlink (`BridgeLink`: the

@@ -1,4 +1,5 @@
 import BerthDistribution
+import BerthOCI
 import Foundation
 
 /// A failure answered to a client with the distribution-spec's error body.
@@ -8,12 +9,12 @@ struct RegistryFailure: Error {
     /// Extra response headers (a `WWW-Authenticate` challenge, a `Range`).
     var headers: [(String, String)] = []
 
-    init(_ code: ErrorCode, _ message: String? = nil, detail: JSONDetail? = nil, status: Int? = nil) {
+    init(_ code: ErrorCode, _ message: String? = nil, detail: JSONValue? = nil, status: Int? = nil) {
         self.status = status ?? code.httpStatus
         self.body = RegistryErrorBody(code, message: message, detail: detail)
     }
 
-    static func digestDetail(_ digest: String) -> JSONDetail { .object(["digest": .string(digest)]) }
+    static func digestDetail(_ digest: String) -> JSONValue { .object(["digest": .string(digest)]) }
 }
 
 /// Errors of the registry server that reach its operator: configuration, storage, startup.

@@ -1,3 +1,4 @@
+import BerthOCI
 import Foundation
 import Testing
 @testable import BerthNetwork

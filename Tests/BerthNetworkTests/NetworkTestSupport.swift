@@ -1,3 +1,4 @@
+import BerthOCI
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -26,7 +26,7 @@ struct ContainerInspect: ParsableCommand {
 
 /// The Docker Engine API's ContainerInspect document, in Docker's field order.
 enum ContainerInspectJSON {
-    static func document(for record: ContainerRecord, runtime: ContainerRuntime) -> JSONValue {
+    static func document(for record: ContainerRecord, runtime: ContainerRuntime) -> OrderedJSON {
         let directory = runtime.containers.path(of: record.id)
         let state = record.state
         let argv = record.config.argv
@@ -34,7 +34,7 @@ enum ContainerInspectJSON {
             ("Id", .string(record.id)),
             ("Created", .string(Timestamp.format(record.created))),
             ("Path", .string(argv.first ?? "")),
-            ("Args", .array(argv.dropFirst().map(JSONValue.string))),
+            ("Args", .array(argv.dropFirst().map(OrderedJSON.string))),
             ("State", .object([
                 ("Status", .string(state.status.rawValue)),
                 ("Running", .bool(state.status == .running)),
@@ -78,7 +78,7 @@ enum ContainerInspectJSON {
     }
 
     /// Docker's State.Health.
-    static func health(_ health: Health) -> JSONValue {
+    static func health(_ health: Health) -> OrderedJSON {
         .object([
             ("Status", .string(health.status)),
             ("FailingStreak", .int(Int64(health.failingStreak))),
@@ -90,8 +90,8 @@ enum ContainerInspectJSON {
     }
 
     /// One of Docker's `Mounts` entries.
-    static func mountPoint(_ mount: MountPoint) -> JSONValue {
-        var members: [(String, JSONValue)] = [("Type", .string(mount.type.rawValue))]
+    static func mountPoint(_ mount: MountPoint) -> OrderedJSON {
+        var members: [(String, OrderedJSON)] = [("Type", .string(mount.type.rawValue))]
         if mount.type == .volume { members.append(("Name", .string(mount.name))) }
         members += [("Source", .string(mount.source)), ("Destination", .string(mount.destination))]
         if mount.type == .volume { members.append(("Driver", .string("local"))) }
@@ -104,9 +104,9 @@ enum ContainerInspectJSON {
         date.map(Timestamp.format) ?? "0001-01-01T00:00:00Z"
     }
 
-    static func hostConfig(_ record: ContainerRecord) -> JSONValue {
+    static func hostConfig(_ record: ContainerRecord) -> OrderedJSON {
         let host = record.hostConfig
-        var members: [(String, JSONValue)] = [
+        var members: [(String, OrderedJSON)] = [
             ("Binds", host.binds.isEmpty ? .null : .strings(host.binds)),
             ("LogConfig", .object([
                 ("Type", .string(host.logConfig?.type ?? "json-file")),
@@ -124,14 +124,14 @@ enum ContainerInspectJSON {
             ("Runtime", .string(host.runtime)),
             ("Memory", .int(host.memory)),
             ("NanoCpus", .int(host.nanoCPUs)),
-            ("PidsLimit", host.pidsLimit.map { JSONValue.int($0) } ?? .null),
+            ("PidsLimit", host.pidsLimit.map { OrderedJSON.int($0) } ?? .null),
             ("Init", host.initProcess ? .bool(true) : .null),
         ]
         // HostConfig.Mounts: the `--mount` requests as given, in Docker's shape.
         let requested = host.mountSpecs.compactMap { try? MountParser.parseMountFlag($0) }
         if !requested.isEmpty {
             members.append(("Mounts", .array(requested.map { mount in
-                var fields: [(String, JSONValue)] = [("Type", .string(mount.type.rawValue))]
+                var fields: [(String, OrderedJSON)] = [("Type", .string(mount.type.rawValue))]
                 let source = mount.type == .bind ? mount.source : mount.name
                 if !source.isEmpty { fields.append(("Source", .string(source))) }
                 fields.append(("Target", .string(mount.destination)))
@@ -146,21 +146,21 @@ enum ContainerInspectJSON {
     }
 
     /// `HostConfig.PortBindings` as requested: `"80/tcp": [{"HostIp": "", "HostPort": "8080"}]`.
-    static func portBindings(_ record: ContainerRecord) -> [(String, JSONValue)] {
-        var result: [(String, [JSONValue])] = []
+    static func portBindings(_ record: ContainerRecord) -> [(String, OrderedJSON)] {
+        var result: [(String, [OrderedJSON])] = []
         for binding in record.network.ports {
             let key = "\(binding.containerPort)/\(binding.proto)"
-            let value = JSONValue.object([("HostIp", .string(binding.hostIP)), ("HostPort", .string(String(binding.hostPort)))])
+            let value = OrderedJSON.object([("HostIp", .string(binding.hostIP)), ("HostPort", .string(String(binding.hostPort)))])
             if let index = result.firstIndex(where: { $0.0 == key }) { result[index].1.append(value) } else { result.append((key, [value])) }
         }
         return result.map { ($0.0, .array($0.1)) }
     }
 
-    static func config(_ record: ContainerRecord) -> JSONValue {
+    static func config(_ record: ContainerRecord) -> OrderedJSON {
         let config = record.config
         // Docker's Config.Volumes: the image's VOLUMEs and `-v /path` anonymous volumes.
         let anonymousVolumes = record.mounts.filter(\.anonymous).map(\.destination).sorted()
-        var members: [(String, JSONValue)] = [
+        var members: [(String, OrderedJSON)] = [
             ("Hostname", .string(config.hostname)),
             ("Domainname", .string("")),
             ("User", .string(config.user)),
@@ -179,7 +179,7 @@ enum ContainerInspectJSON {
             ("Cmd", config.cmd.isEmpty ? .null : .strings(config.cmd)),
         ]
         if let health = config.healthcheck {
-            var fields: [(String, JSONValue)] = [("Test", health.Test.map(JSONValue.strings) ?? .null)]
+            var fields: [(String, OrderedJSON)] = [("Test", health.Test.map(OrderedJSON.strings) ?? .null)]
             if let value = health.Interval { fields.append(("Interval", .int(value))) }
             if let value = health.Timeout { fields.append(("Timeout", .int(value))) }
             if let value = health.StartPeriod { fields.append(("StartPeriod", .int(value))) }
@@ -199,10 +199,10 @@ enum ContainerInspectJSON {
         return .object(members)
     }
 
-    static func networkSettings(_ record: ContainerRecord) -> JSONValue {
+    static func networkSettings(_ record: ContainerRecord) -> OrderedJSON {
         let network = record.network
         let running = record.state.running
-        var ports: [(String, JSONValue)] = []
+        var ports: [(String, OrderedJSON)] = []
         for port in record.config.exposedPorts where !network.ports.contains(where: { "\($0.containerPort)/\($0.proto)" == port }) {
             ports.append((port, .null))
         }
@@ -217,7 +217,7 @@ enum ContainerInspectJSON {
         }
         // Docker fills the top-level address fields for the default bridge only.
         let onBridge = running && record.hostConfig.networkMode == "bridge"
-        var networks: [(String, JSONValue)] = []
+        var networks: [(String, OrderedJSON)] = []
         if record.hostConfig.networkMode == "host" || record.hostConfig.networkMode == "none" {
             networks.append((record.hostConfig.networkMode, .object([
                 ("Aliases", .null), ("Gateway", .string("")), ("IPAddress", .string("")), ("IPPrefixLen", .int(0)),
@@ -227,7 +227,7 @@ enum ContainerInspectJSON {
         for config in record.endpointsConfig {
             let endpoint = running ? network.endpoints.first { $0.network == config.network } : nil
             networks.append((config.network, .object([
-                ("Aliases", config.aliases.isEmpty ? .null : .array(config.aliases.map(JSONValue.string))),
+                ("Aliases", config.aliases.isEmpty ? .null : .array(config.aliases.map(OrderedJSON.string))),
                 ("Gateway", .string(endpoint?.gateway ?? "")),
                 ("IPAddress", .string(endpoint?.ipAddress ?? "")),
                 ("IPPrefixLen", .int(endpoint?.prefixLength ?? 0)),

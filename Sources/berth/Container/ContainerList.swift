@@ -66,7 +66,7 @@ struct ContainerRow {
                           "State": "STATE", "Labels": "LABELS", "Networks": "NETWORKS", "Mounts": "MOUNTS",
                           "Size": "SIZE", "LocalVolumes": "LOCAL VOLUMES"]
 
-    var json: JSONValue {
+    var json: OrderedJSON {
         var command = record.config.argv.joined(separator: " ")
         if !noTrunc { command = Self.ellipsis(command, 20) }
         let labels = record.config.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")

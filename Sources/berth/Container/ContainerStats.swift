@@ -36,7 +36,7 @@ struct ContainerStats: ParsableCommand {
                 : containers.map { try runtime.container($0) }
             let first = records.map { try? runtime.usage(of: $0) }
             usleep(Self.sampleInterval)
-            var rows: [JSONValue] = []
+            var rows: [OrderedJSON] = []
             for (record, earlier) in zip(records, first) {
                 let later = try? runtime.usage(of: record)
                 rows.append(row(record, earlier: earlier, later: later))
@@ -51,7 +51,7 @@ struct ContainerStats: ParsableCommand {
     }
 
     /// Docker's columns; a stopped container shows zeros and `--` as Docker does.
-    private func row(_ record: ContainerRecord, earlier: ResourceUsage?, later: ResourceUsage?) -> JSONValue {
+    private func row(_ record: ContainerRecord, earlier: ResourceUsage?, later: ResourceUsage?) -> OrderedJSON {
         let id = noTrunc ? record.id : record.shortID
         guard let earlier, let later else {
             return .object([("BlockIO", .string("--")), ("CPUPerc", .string("--")), ("Container", .string(id)), ("ID", .string(id)),

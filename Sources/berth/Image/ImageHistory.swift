@@ -45,7 +45,7 @@ struct ImageHistory: ParsableCommand {
                 layerIndex += 1
             }
         }
-        var rows: [JSONValue] = []
+        var rows: [OrderedJSON] = []
         let topID = noTrunc ? record.id.description : record.id.shortID
         for (position, entry) in entries.enumerated().reversed() {
             let id = position == entries.count - 1 ? topID : "<missing>"

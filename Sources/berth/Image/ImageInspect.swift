@@ -70,8 +70,8 @@ struct InspectPrinter {
     /// What Docker calls a missing object in this command ("image", or "object" for `inspect`).
     var missingNoun: String
 
-    func print(_ names: [String], document: (String) throws -> JSONValue) throws {
-        var documents: [JSONValue] = []
+    func print(_ names: [String], document: (String) throws -> OrderedJSON) throws {
+        var documents: [OrderedJSON] = []
         var failures: [String] = []
         for name in names {
             do {
@@ -90,7 +90,7 @@ struct InspectPrinter {
             let template = try GoTemplate(format)
             for document in documents { Swift.print(try template.render(document)) }
         } else {
-            Swift.print(JSONValue.array(documents).indented())
+            Swift.print(OrderedJSON.array(documents).indented())
         }
         for failure in failures { printError(failure) }
         if !failures.isEmpty { throw ExitCode(1) }

@@ -3,8 +3,8 @@ import BerthStore
 
 /// The Docker Engine API's ImageInspect document for an image, field for field in Docker's order.
 enum ImageInspectJSON {
-    static func document(for image: ImageRecord, store: Store) throws -> JSONValue {
-        let raw = try JSONValue.parse(store.configBytes(of: image))
+    static func document(for image: ImageRecord, store: Store) throws -> OrderedJSON {
+        let raw = try OrderedJSON.parse(store.configBytes(of: image))
         let config = try store.config(of: image)
         return .object([
             ("Id", .string(image.id.description)),
@@ -19,7 +19,7 @@ enum ImageInspectJSON {
             ("Author", .string(config.author ?? "")),
             ("Config", containerConfig(raw["config"])),
             ("Architecture", .string(config.architecture)),
-        ] + (config.variant.map { [("Variant", JSONValue.string($0))] } ?? []) + [
+        ] + (config.variant.map { [("Variant", OrderedJSON.string($0))] } ?? []) + [
             ("Os", .string(config.os)),
             ("Size", .int(image.size)),
             ("VirtualSize", .int(image.size)),
@@ -33,10 +33,10 @@ enum ImageInspectJSON {
     }
 
     /// Docker's container.Config shape: fixed fields always present, optional ones only when set.
-    static func containerConfig(_ raw: JSONValue?) -> JSONValue {
+    static func containerConfig(_ raw: OrderedJSON?) -> OrderedJSON {
         let value = raw ?? .object([])
-        func field(_ name: String, _ fallback: JSONValue) -> (String, JSONValue) { (name, value[name] ?? fallback) }
-        var members: [(String, JSONValue)] = [
+        func field(_ name: String, _ fallback: OrderedJSON) -> (String, OrderedJSON) { (name, value[name] ?? fallback) }
+        var members: [(String, OrderedJSON)] = [
             field("Hostname", .string("")), field("Domainname", .string("")), field("User", .string("")),
             field("AttachStdin", .bool(false)), field("AttachStdout", .bool(false)), field("AttachStderr", .bool(false)),
         ]

@@ -110,7 +110,7 @@ struct ImageRow {
     }
 
     /// The fields Docker's image formatter offers, as `--format json` prints them.
-    var json: JSONValue {
+    var json: OrderedJSON {
         let size = HumanUnits.size(image.size)
         return .object([
             ("Containers", .string("N/A")),

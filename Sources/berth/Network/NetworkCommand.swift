@@ -104,7 +104,7 @@ struct NetworkList: ParsableCommand {
             return
         }
         let rows = networks.map { network in
-            JSONValue.object([
+            OrderedJSON.object([
                 ("CreatedAt", .string(Timestamp.format(network.created))),
                 ("Driver", .string(network.driver)),
                 ("ID", .string(noTrunc ? network.id : String(network.id.prefix(12)))),
@@ -144,8 +144,8 @@ struct NetworkInspect: ParsableCommand {
     }
 
     /// Docker's network document, in its field order.
-    static func document(_ network: NetworkDefinition, manager: NetworkManager, runtime: ContainerRuntime) throws -> JSONValue {
-        var containers: [(String, JSONValue)] = []
+    static func document(_ network: NetworkDefinition, manager: NetworkManager, runtime: ContainerRuntime) throws -> OrderedJSON {
+        var containers: [(String, OrderedJSON)] = []
         for id in try manager.containers(on: network.name) {
             guard let attachment = try manager.attachment(containerID: id, network: network.name) else { continue }
             let name = (try? runtime.containers.record(id))??.name ?? ""
@@ -156,10 +156,10 @@ struct NetworkInspect: ParsableCommand {
                 ("IPv6Address", .string("")),
             ])))
         }
-        let ipamConfig: [JSONValue] = network.bridge.map {
+        let ipamConfig: [OrderedJSON] = network.bridge.map {
             [.object([("Subnet", .string($0.subnet)), ("Gateway", .string($0.gateway))])]
         } ?? []
-        let options: [(String, JSONValue)] = network.bridge.map {
+        let options: [(String, OrderedJSON)] = network.bridge.map {
             [("com.docker.network.bridge.name", .string($0.bridge))]
         } ?? []
         return .object([

@@ -1,5 +1,5 @@
 /// The subset of Go's text/template that Docker's `--format` users rely on, evaluated over a
-/// JSONValue: `{{.Field.Sub}}`, `{{json .X}}`, `{{index .X "key"}}`, `{{join .X ", "}}`,
+/// OrderedJSON: `{{.Field.Sub}}`, `{{json .X}}`, `{{index .X "key"}}`, `{{join .X ", "}}`,
 /// `{{upper .X}}`, `{{lower .X}}`, `{{len .X}}`, `{{range .X}}…{{end}}`,
 /// `{{if .X}}…{{else}}…{{end}}`, and pipelines (`{{.X | json}}`).
 struct GoTemplate {
@@ -23,7 +23,7 @@ struct GoTemplate {
         guard tokens.isEmpty else { throw ParseError(message: "unexpected {{\(tokens.first!.1)}}") }
     }
 
-    func render(_ dot: JSONValue) throws -> String {
+    func render(_ dot: OrderedJSON) throws -> String {
         var out = ""
         try Self.render(nodes, dot: dot, into: &out)
         return out
@@ -124,7 +124,7 @@ struct GoTemplate {
 
     // MARK: Evaluation
 
-    private static func render(_ nodes: [Node], dot: JSONValue, into out: inout String) throws {
+    private static func render(_ nodes: [Node], dot: OrderedJSON, into out: inout String) throws {
         for node in nodes {
             switch node {
             case .text(let text):
@@ -145,8 +145,8 @@ struct GoTemplate {
         }
     }
 
-    private static func evaluate(_ pipeline: [[String]], dot: JSONValue) throws -> JSONValue {
-        var previous: JSONValue?
+    private static func evaluate(_ pipeline: [[String]], dot: OrderedJSON) throws -> OrderedJSON {
+        var previous: OrderedJSON?
         for command in pipeline {
             var arguments = try command.dropFirst().map { try operand($0, dot: dot) }
             if let previous { arguments.append(previous) }
@@ -155,7 +155,7 @@ struct GoTemplate {
         return previous ?? .null
     }
 
-    private static func call(_ name: String, _ arguments: [JSONValue], dot: JSONValue) throws -> JSONValue {
+    private static func call(_ name: String, _ arguments: [OrderedJSON], dot: OrderedJSON) throws -> OrderedJSON {
         switch name {
         case "json":
             return .string((arguments.first ?? dot).compact)
@@ -194,7 +194,7 @@ struct GoTemplate {
         }
     }
 
-    private static func operand(_ word: String, dot: JSONValue) throws -> JSONValue {
+    private static func operand(_ word: String, dot: OrderedJSON) throws -> OrderedJSON {
         if word == "." { return dot }
         if word.hasPrefix(".") {
             var value = dot
@@ -216,7 +216,7 @@ struct GoTemplate {
         throw ParseError(message: "function \"\(word)\" not defined")
     }
 
-    private static func isTruthy(_ value: JSONValue) -> Bool {
+    private static func isTruthy(_ value: OrderedJSON) -> Bool {
         switch value {
         case .null: return false
         case .bool(let b): return b
@@ -228,7 +228,7 @@ struct GoTemplate {
     }
 
     /// Go's `%v` formatting of a value.
-    static func format(_ value: JSONValue) -> String {
+    static func format(_ value: OrderedJSON) -> String {
         switch value {
         case .null: return "<nil>"
         case .bool(let b): return b ? "true" : "false"

@@ -9,7 +9,7 @@ struct ListFormatter {
     /// Header titles for fields used in `table` templates.
     var headers: [String: String]
 
-    func write(_ rows: [JSONValue]) throws {
+    func write(_ rows: [OrderedJSON]) throws {
         let format = format ?? "table"
         if format == "json" {
             for row in rows { print(row.compact) }
@@ -33,7 +33,7 @@ struct ListFormatter {
             return
         }
         // Header: each {{.Field}} replaced by its title, as Docker's table formats do.
-        var headerRow: [String: JSONValue] = [:]
+        var headerRow: [String: OrderedJSON] = [:]
         for (field, title) in headers { headerRow[field] = .string(title) }
         let header = try template.render(.object(headerRow.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
         var table = Table(header: header.components(separatedBy: "\t"))

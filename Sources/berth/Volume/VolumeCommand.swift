@@ -96,7 +96,7 @@ struct VolumeList: ParsableCommand {
             return
         }
         let rows = volumes.map { volume in
-            JSONValue.object([
+            OrderedJSON.object([
                 ("Availability", .string("N/A")), ("Driver", .string(volume.driver)), ("Group", .string("N/A")),
                 ("Labels", .string(volume.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))),
                 ("Links", .string("N/A")), ("Mountpoint", .string(volume.mountpoint)), ("Name", .string(volume.name)),
@@ -132,8 +132,8 @@ struct VolumeInspect: ParsableCommand {
     }
 
     /// Docker's volume document, in its field order.
-    static func document(_ volume: Volume) -> JSONValue {
-        func map(_ values: [String: String], emptyIsNull: Bool) -> JSONValue {
+    static func document(_ volume: Volume) -> OrderedJSON {
+        func map(_ values: [String: String], emptyIsNull: Bool) -> OrderedJSON {
             if values.isEmpty && emptyIsNull { return .null }
             return .object(values.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
         }

@@ -1,15 +1,15 @@
 /// A JSON value that keeps object key order, so Berth's JSON output has the field order
 /// Docker's has, and so `--format` templates can walk any document.
-enum JSONValue: Equatable {
+enum OrderedJSON: Equatable {
     case null
     case bool(Bool)
     /// The number's text exactly as written (keeps 64-bit integers exact).
     case number(String)
     case string(String)
-    case array([JSONValue])
-    case object([(String, JSONValue)])
+    case array([OrderedJSON])
+    case object([(String, OrderedJSON)])
 
-    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    static func == (lhs: OrderedJSON, rhs: OrderedJSON) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
@@ -21,13 +21,13 @@ enum JSONValue: Equatable {
         }
     }
 
-    static func int<I: BinaryInteger>(_ value: I) -> JSONValue { .number(String(value)) }
+    static func int<I: BinaryInteger>(_ value: I) -> OrderedJSON { .number(String(value)) }
 
-    static func strings(_ values: [String]?) -> JSONValue {
-        values.map { .array($0.map(JSONValue.string)) } ?? .null
+    static func strings(_ values: [String]?) -> OrderedJSON {
+        values.map { .array($0.map(OrderedJSON.string)) } ?? .null
     }
 
-    subscript(key: String) -> JSONValue? {
+    subscript(key: String) -> OrderedJSON? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == key }?.1
     }
@@ -116,7 +116,7 @@ enum JSONValue: Equatable {
     }
 
     /// Parses JSON text, keeping object member order.
-    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+    static func parse(_ bytes: [UInt8]) throws -> OrderedJSON {
         var parser = Parser(bytes: bytes)
         let value = try parser.value()
         parser.skipWhitespace()
@@ -132,13 +132,13 @@ enum JSONValue: Equatable {
             while position < bytes.count, [0x20, 0x0a, 0x0d, 0x09].contains(bytes[position]) { position += 1 }
         }
 
-        mutating func value() throws -> JSONValue {
+        mutating func value() throws -> OrderedJSON {
             skipWhitespace()
             guard position < bytes.count else { throw ParseError(offset: position) }
             switch bytes[position] {
             case UInt8(ascii: "{"):
                 position += 1
-                var members: [(String, JSONValue)] = []
+                var members: [(String, OrderedJSON)] = []
                 skipWhitespace()
                 if consume(UInt8(ascii: "}")) { return .object(members) }
                 repeat {
@@ -153,7 +153,7 @@ enum JSONValue: Equatable {
                 return .object(members)
             case UInt8(ascii: "["):
                 position += 1
-                var items: [JSONValue] = []
+                var items: [OrderedJSON] = []
                 skipWhitespace()
                 if consume(UInt8(ascii: "]")) { return .array(items) }
                 repeat {
