@@ -68,9 +68,10 @@ let package = Package(
             ]
         ),
         // Bridge networking, IPAM, NAT and published ports, through the standard CNI plugins.
-        .target(name: "BerthNetwork", dependencies: ["BerthOCI"]),
+        .target(name: "BerthProcess"),
+        .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthProcess"]),
         // OCI bundles, the runc driver, container state, the per-container monitor, logs.
-        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthNetwork"]),
+        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthNetwork", "BerthProcess"]),
         // The distribution-spec's shared vocabulary: error codes and bodies, repository names,
         // auth challenges and scopes (pure).
         .target(name: "BerthDistribution", dependencies: ["BerthOCI"]),
@@ -125,7 +126,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthDockerfile", "BerthOCI", "BerthStore", "BerthArchive", "BerthNetwork"]),
-        .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthOCI"]),
+        .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthOCI", "BerthProcess"]),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthStore", "BerthOCI", "BerthNetwork"]),
         .testTarget(name: "BerthDistributionTests", dependencies: ["BerthDistribution"]),
         .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive"]),

@@ -1,3 +1,4 @@
+import BerthProcess
 import BerthNetwork
 import BerthOCI
 import Foundation
@@ -159,7 +160,7 @@ public enum BuildStepRunner {
         close(descriptor)
         let result = try Spawn.run(["unshare", "--net=" + path, "true"])
         guard result.status == 0 else {
-            throw RuntimeError.invalidOption("cannot create a network namespace for RUN: \(result.error.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw RuntimeError.invalidOption("cannot create a network namespace for RUN: \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return path
     }

@@ -1,3 +1,4 @@
+import BerthProcess
 import Foundation
 import Glibc
 

@@ -1,3 +1,4 @@
+import BerthProcess
 import BerthArchive
 import BerthOCI
 import Foundation

@@ -1,3 +1,4 @@
+import BerthProcess
 import BerthOCI
 import Foundation
 import Glibc

@@ -1,3 +1,4 @@
+import BerthProcess
 import BerthNetwork
 import Foundation
 

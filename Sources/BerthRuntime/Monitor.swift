@@ -1,3 +1,4 @@
+import BerthProcess
 import BerthOCI
 import Foundation
 import Glibc
@@ -332,7 +333,7 @@ extension ContainerRuntime {
             guard lstat(source, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { continue }
             let result = try Spawn.run(["cp", "-a", "--", source + "/.", mount.source])
             guard result.status == 0 else {
-                throw RuntimeError.runtime("copying \(mount.destination) into volume \(mount.name): \(result.error)")
+                throw RuntimeError.runtime("copying \(mount.destination) into volume \(mount.name): \(result.stderrText)")
             }
         }
     }

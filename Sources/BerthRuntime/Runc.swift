@@ -1,3 +1,4 @@
+import BerthProcess
 import Foundation
 import Glibc
 
@@ -55,13 +56,13 @@ public struct Runc: Sendable {
         guard Files.exists(stateRoot + "/" + id) else { return nil }
         let result = try Spawn.run(base + ["state", id])
         guard result.status == 0 else { return nil }
-        return try JSONDecoder().decode(State.self, from: Data(result.output.utf8))
+        return try JSONDecoder().decode(State.self, from: Data(result.stdoutText.utf8))
     }
 
     /// Sends a signal (a name like `TERM`/`SIGTERM` or a number) to the container's init process.
     public func kill(_ id: String, signal: String) throws {
         let result = try Spawn.run(base + ["kill", id, signal])
-        if result.status != 0 { throw RuntimeError.runtime(Self.message(result.error)) }
+        if result.status != 0 { throw RuntimeError.runtime(Self.message(result.stderrText)) }
     }
 
     /// Deletes the runtime's state and cgroups of the container, killing it first when `force`.
@@ -69,23 +70,23 @@ public struct Runc: Sendable {
         guard Files.exists(stateRoot + "/" + id) else { return }
         let result = try Spawn.run(base + ["delete"] + (force ? ["--force"] : []) + [id])
         if result.status != 0, Files.exists(stateRoot + "/" + id) {
-            throw RuntimeError.runtime(Self.message(result.error))
+            throw RuntimeError.runtime(Self.message(result.stderrText))
         }
     }
 
     /// The host PIDs of the container's processes.
     public func processes(_ id: String) throws -> [Int32] {
         let result = try Spawn.run(base + ["ps", "--format", "json", id])
-        if result.status != 0 { throw RuntimeError.runtime(Self.message(result.error)) }
+        if result.status != 0 { throw RuntimeError.runtime(Self.message(result.stderrText)) }
         // runc prints `null` when the container has no processes; `try?` flattens that to nil too.
-        guard let pids = try? JSONDecoder().decode([Int32]?.self, from: Data(result.output.utf8)) else { return [] }
+        guard let pids = try? JSONDecoder().decode([Int32]?.self, from: Data(result.stdoutText.utf8)) else { return [] }
         return pids
     }
 
     /// Starts the user process of a created container.
     public func start(_ id: String) throws {
         let result = try Spawn.run(base + ["start", id])
-        if result.status != 0 { throw RuntimeError.runtime(Self.message(result.error)) }
+        if result.status != 0 { throw RuntimeError.runtime(Self.message(result.stderrText)) }
     }
 
     /// The arguments of `runc create` for a bundle, with more `options` (`--console-socket`); the

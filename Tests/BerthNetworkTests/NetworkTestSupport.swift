@@ -1,4 +1,5 @@
 import BerthOCI
+import BerthProcess
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -139,20 +140,16 @@ final class HTTPServer {
         let portNumber = port
         let listen = address.map { "\($0):\(portNumber)" } ?? "\(portNumber)"
         let httpd = ["httpd", "-f", "-p", listen, "-h", directory]
-        let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { close(devNull) }
         if let namespace {
-            pid = try Command.spawn(try Command.locate("ip"), ["netns", "exec", namespace, "busybox"] + httpd,
-                                    environment: nil, stdio: (devNull, devNull, devNull))
+            pid = try Spawn.start([try Command.locate("ip"), "netns", "exec", namespace, "busybox"] + httpd)
         } else {
-            pid = try Command.spawn(try Command.locate("busybox"), httpd, environment: nil,
-                                    stdio: (devNull, devNull, devNull))
+            pid = try Spawn.start([try Command.locate("busybox")] + httpd)
         }
     }
 
     func terminate() {
         kill(pid, SIGKILL)
-        Command.wait(for: pid)
+        _ = Spawn.wait(pid)
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
