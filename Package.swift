@@ -126,6 +126,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthDockerfile", "BerthOCI", "BerthStore", "BerthArchive", "BerthNetwork"]),
+        .testTarget(name: "BerthProcessTests", dependencies: ["BerthProcess"]),
         .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthOCI", "BerthProcess"]),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthStore", "BerthOCI", "BerthNetwork"]),
         .testTarget(name: "BerthDistributionTests", dependencies: ["BerthDistribution"]),
