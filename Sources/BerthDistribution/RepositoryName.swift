@@ -64,4 +64,10 @@ public enum TagName {
         }
         return isWord(first) && bytes.dropFirst().allSatisfy { isWord($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
     }
+
+    /// The order of a tag list: "lexical order (i.e. case-insensitive alphanumeric order)", as the
+    /// distribution-spec requires; tags that differ only in case follow byte order.
+    public static func precedes(_ first: String, _ second: String) -> Bool {
+        (first.lowercased(), first) < (second.lowercased(), second)
+    }
 }

@@ -1,3 +1,4 @@
+import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -37,6 +38,7 @@ struct FileServingHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
             try pipeline.addHandler(FileRegionHandler(transfers: transfers))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try pipeline.addHandler(ExpectContinueHandler())
             try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }
@@ -83,5 +85,22 @@ final class FileRegionHandler: ChannelOutboundHandler, RemovableChannelHandler {
             if case .failure(let error) = result { transfer.finish(error) } else { transfer.finish(nil) }
         }
         context.writeAndFlush(wrapOutboundOut(.body(.fileRegion(region))), promise: sent)
+    }
+}
+
+/// Answers `Expect: 100-continue` with an interim `100 Continue`, which NIO and Hummingbird leave
+/// to the application. A client that asks (curl does, for any body over 1 KiB) otherwise waits a
+/// second before sending the body of every upload. A request refused later still gets its final
+/// status, and its body is read and dropped as any unread body is.
+final class ExpectContinueHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head(let request) = unwrapInboundIn(data),
+           request.headerFields[values: .expect].contains(where: { $0.lowercased() == "100-continue" }) {
+            context.writeAndFlush(NIOAny(HTTPResponsePart.head(HTTPResponse(status: .continue))), promise: nil)
+        }
+        context.fireChannelRead(data)
     }
 }

@@ -22,16 +22,17 @@ extension RegistryResponder {
         var start: Int64 = 0
         var length = size
         var status = HTTPResponse.Status.ok
-        if let range = request.headers[.rangeHeader] {
-            guard let (first, last) = Self.parseByteRange(range, size: size) else {
-                var failure = RegistryFailure(.blobUnknown, "requested range not satisfiable", status: 416)
-                failure.headers = [("Content-Range", "bytes */\(size)")]
-                throw failure
-            }
+        switch request.headers[.rangeHeader].map({ Self.parseByteRange($0, size: size) }) {
+        case .range(let first, let last):
             start = first
             length = last - first + 1
             status = .partialContent
             headers[.contentRangeHeader] = "bytes \(first)-\(last)/\(size)"
+        case .unsatisfiable:
+            // RFC 9110's answer; the distribution-spec has no error code for it.
+            return Response(status: .rangeNotSatisfiable, headers: [.contentRangeHeader: "bytes */\(size)", .contentLength: "0"])
+        case .whole, nil:
+            break
         }
         headers[.contentLength] = String(length)
         if request.method == .head {
@@ -94,20 +95,32 @@ extension RegistryResponder {
         }
     }
 
-    /// `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`; nil when unsatisfiable or malformed.
-    static func parseByteRange(_ header: String, size: Int64) -> (Int64, Int64)? {
-        guard header.hasPrefix("bytes="), !header.contains(",") else { return nil }
-        let spec = header.dropFirst("bytes=".count)
-        guard let dash = spec.firstIndex(of: "-") else { return nil }
+    /// What a Range header asks of a blob, per RFC 9110.
+    enum ByteRange: Equatable {
+        case range(first: Int64, last: Int64)
+        /// A well-formed single range that lies past the blob's end.
+        case unsatisfiable
+        /// Anything else: another unit, several ranges or a malformed value, which a server may
+        /// (for another unit, must) ignore and answer with the whole blob.
+        case whole
+    }
+
+    /// `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`.
+    static func parseByteRange(_ header: String, size: Int64) -> ByteRange {
+        guard header.hasPrefix("bytes="), !header.contains(",") else { return .whole }
+        let spec = header.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
+        guard let dash = spec.firstIndex(of: "-") else { return .whole }
         let firstText = spec[..<dash], lastText = spec[spec.index(after: dash)...]
         if firstText.isEmpty {
-            guard let suffix = Int64(lastText), suffix > 0, size > 0 else { return nil }
-            return (max(0, size - suffix), size - 1)
+            guard let suffix = Int64(lastText) else { return .whole }
+            guard suffix > 0, size > 0 else { return .unsatisfiable }
+            return .range(first: max(0, size - suffix), last: size - 1)
         }
-        guard let first = Int64(firstText), first < size else { return nil }
-        let last = lastText.isEmpty ? size - 1 : Int64(lastText).map { min($0, size - 1) }
-        guard let last, last >= first else { return nil }
-        return (first, last)
+        guard let first = Int64(firstText), lastText.isEmpty || Int64(lastText) != nil else { return .whole }
+        let last = Int64(lastText).map { min($0, size - 1) } ?? size - 1
+        if let requested = Int64(lastText), requested < first { return .whole }
+        guard first < size else { return .unsatisfiable }
+        return .range(first: first, last: last)
     }
 
     func deleteBlob(name: String, digest text: String) throws -> Response {
@@ -128,10 +141,11 @@ extension RegistryResponder {
             try storage.linkBlob(name, digest)
             return blobCreated(name: name, digest: digest)
         }
+        // Checked before the session exists, so a bad digest leaves no session behind.
+        let expected = try query.get("digest").map { try Self.parseContentDigest($0) }
         let id = try storage.createUpload(name)
-        if let digestText = query.get("digest") {
+        if let expected, let digestText = query.get("digest") {
             // Monolithic upload: the whole blob is this request's body.
-            let expected = try Self.parseDigest(digestText)
             var progress = UploadProgress(size: 0, hasher: SHA256Digester())
             do {
                 try await appendBody(of: request, to: id, progress: &progress, channel: channel)
@@ -163,7 +177,7 @@ extension RegistryResponder {
         guard let digestText = request.uri.queryParameters.get("digest") else {
             throw RegistryFailure(.digestInvalid, "the digest query parameter is required to finish an upload")
         }
-        let expected = try Self.parseDigest(digestText)
+        let expected = try Self.parseContentDigest(digestText)
         try await withUpload(name: name, id: id) { progress in
             try checkContentRange(request, progress: progress, name: name, id: id)
             try await appendBody(of: request, to: id, progress: &progress, channel: channel)

@@ -22,9 +22,10 @@ extension RegistryResponder {
         guard var mediaType = storage.manifestMediaType(name, digest), var bytes = FileIO.read(storage.blobPath(digest)) else {
             throw RegistryFailure(.manifestUnknown, "manifest unknown: \(name)@\(reference)")
         }
-        // A client that does not accept indexes gets the linux/amd64 image, as distribution does.
+        // A client that does not accept indexes gets the linux/amd64 image for a tag, as distribution
+        // does; a digest names exactly one manifest, which is what the client verifies it against.
         let accepted = Self.acceptedMediaTypes(request)
-        if MediaType.indexes.contains(mediaType), !accepted.isEmpty, !accepted.contains(mediaType), !accepted.contains("*/*"),
+        if !reference.contains(":"), MediaType.indexes.contains(mediaType), !accepted.isEmpty, !accepted.contains(mediaType), !accepted.contains("*/*"),
            let index = try? JSONDecoder().decode(Index.self, from: bytes),
            let child = index.manifests.first(where: {
                accepted.contains($0.mediaType) && $0.platform.map { $0.os == "linux" && $0.architecture == "amd64" } == true
@@ -44,12 +45,18 @@ extension RegistryResponder {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
+    /// The media types the request's Accept headers name, without those given `q=0` (refused).
     static func acceptedMediaTypes(_ request: Request) -> Set<String> {
         var types: Set<String> = []
         for value in request.headers[values: .accept] {
             for item in value.split(separator: ",") {
-                let type = item.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-                if !type.isEmpty { types.insert(type) }
+                let fields = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard let type = fields.first, !type.isEmpty else { continue }
+                let refused = fields.dropFirst().contains { field in
+                    let parameter = field.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    return parameter.count == 2 && parameter[0].lowercased() == "q" && Double(parameter[1]) == 0
+                }
+                if !refused { types.insert(type) }
             }
         }
         return types
@@ -69,7 +76,7 @@ extension RegistryResponder {
 
         var tag: String?
         if reference.contains(":") {
-            let named = try Self.parseDigest(reference)
+            let named = try Self.parseContentDigest(reference)
             guard named == digest else {
                 throw RegistryFailure(.digestInvalid, "manifest digest \(digest) does not match \(named)",
                                       detail: RegistryFailure.digestDetail(reference))
@@ -163,7 +170,7 @@ extension RegistryResponder {
         guard let all = storage.tags(name) else {
             throw RegistryFailure(.nameUnknown, "repository \(name) not known to registry", detail: .object(["name": .string(name)]))
         }
-        let (page, link) = Self.paginate(all, request: request, path: "/v2/\(name)/tags/list")
+        let (page, link) = Self.paginate(all, by: TagName.precedes, request: request, path: "/v2/\(name)/tags/list")
         struct TagList: Encodable { var name: String; var tags: [String] }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -176,16 +183,18 @@ extension RegistryResponder {
             let user = caller.user ?? caller.token?.user
             repositories = repositories.filter { access.actions(for: user, repository: $0).contains(.pull) }
         }
-        let (page, link) = Self.paginate(repositories, request: request, path: "/v2/_catalog")
+        let (page, link) = Self.paginate(repositories, by: <, request: request, path: "/v2/_catalog")
         struct Catalog: Encodable { var repositories: [String] }
         return Self.jsonResponse((try? JSONEncoder().encode(Catalog(repositories: page))) ?? Data(), headers: link)
     }
 
-    /// The spec's pagination: entries after `last`, at most `n`, and a `Link` to the next page.
-    static func paginate(_ sorted: [String], request: Request, path: String) -> ([String], HTTPFields) {
+    /// The spec's pagination of entries sorted `by` an order: those after `last`, at most `n`, and
+    /// a `Link` to the next page.
+    static func paginate(_ sorted: [String], by order: (String, String) -> Bool, request: Request, path: String)
+        -> ([String], HTTPFields) {
         let query = request.uri.queryParameters
         var entries = sorted
-        if let last = query.get("last") { entries = entries.filter { $0 > last } }
+        if let last = query.get("last") { entries = entries.filter { order(last, $0) } }
         guard let limit = query.get("n").flatMap({ Int($0) }), limit >= 0, entries.count > limit else {
             return (entries, [:])
         }

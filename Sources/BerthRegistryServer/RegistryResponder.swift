@@ -253,10 +253,19 @@ struct RegistryResponder: HTTPResponder {
     }
 
     /// Parses a digest from a path or query; DIGEST_INVALID when it is not one Berth can verify.
+    /// A digest that names content to look up: any algorithm the image-spec registers (content
+    /// under one the server does not store is simply unknown).
     static func parseDigest(_ text: String) throws -> Digest {
         guard let digest = try? Digest(parsing: text) else {
             throw RegistryFailure(.digestInvalid, "invalid digest \"\(text)\"", detail: RegistryFailure.digestDetail(text))
         }
+        return digest
+    }
+
+    /// A digest that content sent to the server must match: sha256, the one algorithm it verifies
+    /// and stores (the image-spec requires sha256; sha512 is optional).
+    static func parseContentDigest(_ text: String) throws -> Digest {
+        let digest = try parseDigest(text)
         guard digest.algorithm == "sha256" else {
             throw RegistryFailure(.digestInvalid, "unsupported digest algorithm \(digest.algorithm); use sha256",
                                   detail: RegistryFailure.digestDetail(text))

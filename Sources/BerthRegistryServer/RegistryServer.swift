@@ -37,7 +37,7 @@ public struct RegistryServer: Sendable {
         let server: HTTPServerBuilder
         let transfers: FileTransfers?
         if let tls = configuration.tls {
-            server = try .tls(.http1(), tlsConfiguration: Self.tlsConfiguration(certificate: tls.certificate, key: tls.key))
+            server = try .tls(.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])), tlsConfiguration: Self.tlsConfiguration(certificate: tls.certificate, key: tls.key))
             transfers = nil
         } else {
             let fileTransfers = FileTransfers()

@@ -86,12 +86,12 @@ public final class RegistryStorage: Sendable {
         FileIO.readString(tagPath(name, tag)).flatMap { try? Digest(parsing: $0) }
     }
 
-    /// The repository's tags, sorted; nil when the repository does not exist.
+    /// The repository's tags in the spec's order (`TagName.precedes`); nil when the repository does not exist.
     func tags(_ name: String) -> [String]? {
         guard FileIO.exists("\(repositoryPath(name))/_manifests") || FileIO.exists("\(repositoryPath(name))/_layers") else {
             return nil
         }
-        return FileIO.list(tagsPath(name)).filter { TagName.isValid($0) }.sorted()
+        return FileIO.list(tagsPath(name)).filter { TagName.isValid($0) }.sorted(by: TagName.precedes)
     }
 
     /// Every repository with at least one manifest (or, with `includingBlobOnly`, one blob), sorted.

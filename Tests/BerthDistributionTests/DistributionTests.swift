@@ -26,6 +26,10 @@ import Testing
         #expect(!TagName.isValid("a/b"))
         #expect(!TagName.isValid(""))
     }
+
+    @Test func tagListOrderIgnoresCaseAndThenFollowsBytes() {
+        #expect(["v2", "B", "a", "V1", "b", "10", "9"].sorted(by: TagName.precedes) == ["10", "9", "a", "B", "b", "V1", "v2"])
+    }
 }
 
 @Suite struct AuthChallengeTests {

@@ -35,6 +35,27 @@ import Testing
 
             let unsatisfiable = try await registry.request("GET", "/v2/a/b/blobs/\(digest)", headers: ["Range": "bytes=99-"])
             #expect(unsatisfiable.status == 416)
+            #expect(unsatisfiable.header("Content-Range") == "bytes */16")
+            #expect(unsatisfiable.errorCode == nil)
+
+            // RFC 9110: another unit must be ignored; several ranges or a malformed one may be. All
+            // get the whole blob.
+            for ignored in ["items=0-1", "bytes=0-1,3-4", "bytes=7-3", "bytes=x-"] {
+                let whole = try await registry.request("GET", "/v2/a/b/blobs/\(digest)", headers: ["Range": ignored])
+                #expect(whole.status == 200, "Range: \(ignored)")
+                #expect(whole.body == content, "Range: \(ignored)")
+            }
+
+            // A lookup by another algorithm the image-spec registers finds nothing; pushing by one
+            // the server does not verify is refused.
+            let sha512 = "sha512:" + String(repeating: "ab", count: 64)
+            let unknown = try await registry.request("GET", "/v2/a/b/blobs/\(sha512)")
+            #expect(unknown.status == 404)
+            #expect(unknown.errorCode == "BLOB_UNKNOWN")
+            let refused = try await registry.request("POST", "/v2/a/b/blobs/uploads/?digest=\(sha512)", body: content)
+            #expect(refused.status == 400)
+            #expect(refused.errorCode == "DIGEST_INVALID")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: registry.root + "/uploads").isEmpty)
 
             // Another repository cannot read it without a mount.
             #expect(try await registry.request("GET", "/v2/other/blobs/\(digest)").errorCode == "BLOB_UNKNOWN")
@@ -43,6 +64,24 @@ import Testing
             let gone = try await registry.request("GET", "/v2/a/b/blobs/\(digest)")
             #expect(gone.status == 404)
             #expect(gone.errorCode == "BLOB_UNKNOWN")
+        }
+    }
+
+    @Test func expectContinueGetsAnInterimResponseBeforeTheBodyIsSent() async throws {
+        try await withRegistry { registry in
+            let scratch = makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            let content = Data(repeating: 0x61, count: 64 << 10)
+            try content.write(to: URL(fileURLWithPath: "\(scratch)/blob"))
+            // Without the interim response curl would wait out --expect100-timeout, then send anyway.
+            let (status, output) = try await runProcess("/usr/bin/curl", [
+                "-sS", "-o", "/dev/null", "-D", "-", "-X", "POST", "-H", "Expect: 100-continue", "--expect100-timeout", "5",
+                "--data-binary", "@\(scratch)/blob",
+                "\(registry.scheme)://127.0.0.1:\(registry.port)/v2/a/b/blobs/uploads/?digest=\(Digest.sha256(of: content))",
+            ])
+            #expect(status == 0)
+            #expect(output.hasPrefix("HTTP/1.1 100 Continue\r\n"), "\(output)")
+            #expect(output.contains("HTTP/1.1 201 Created\r\n"), "\(output)")
         }
     }
 
@@ -240,19 +279,20 @@ import Testing
 
     @Test func tagsListAndCatalogPaginate() async throws {
         try await withRegistry { registry in
-            for tag in ["c", "a", "b", "d"] { try await registry.pushImage("team/app", tag: tag) }
+            for tag in ["c", "a", "B", "d"] { try await registry.pushImage("team/app", tag: tag) }
             try await registry.pushImage("team/other", tag: "x")
             try await registry.pushImage("solo", tag: "x")
 
             let all = try await registry.request("GET", "/v2/team/app/tags/list")
             #expect(all.status == 200)
-            #expect(try all.json()["tags"] as? [String] == ["a", "b", "c", "d"])
+            // The spec's lexical order is case-insensitive (distribution 2.8.2 would put "B" first).
+            #expect(try all.json()["tags"] as? [String] == ["a", "B", "c", "d"])
             #expect(try all.json()["name"] as? String == "team/app")
 
             let page = try await registry.request("GET", "/v2/team/app/tags/list?n=2")
-            #expect(try page.json()["tags"] as? [String] == ["a", "b"])
-            #expect(page.header("Link") == "</v2/team/app/tags/list?n=2&last=b>; rel=\"next\"")
-            let next = try await registry.request("GET", "/v2/team/app/tags/list?n=2&last=b")
+            #expect(try page.json()["tags"] as? [String] == ["a", "B"])
+            #expect(page.header("Link") == "</v2/team/app/tags/list?n=2&last=B>; rel=\"next\"")
+            let next = try await registry.request("GET", "/v2/team/app/tags/list?n=2&last=B")
             #expect(try next.json()["tags"] as? [String] == ["c", "d"])
             #expect(next.header("Link") == nil)
 
@@ -318,6 +358,20 @@ import Testing
             let asManifest = try await registry.request("GET", "/v2/multi/manifests/latest", headers: ["Accept": MediaType.ociManifest])
             #expect(asManifest.header("Content-Type") == MediaType.ociManifest)
             #expect(asManifest.header("Docker-Content-Digest") == digest.description)
+
+            // A type refused with q=0 is not accepted.
+            let refusingIndexes = try await registry.request(
+                "GET", "/v2/multi/manifests/latest", headers: ["Accept": "\(MediaType.ociManifest), \(MediaType.ociIndex);q=0"])
+            #expect(refusingIndexes.header("Docker-Content-Digest") == digest.description)
+
+            // A digest names exactly one manifest: the index itself, whatever the client accepts.
+            let indexDigest = try #require(put.header("Docker-Content-Digest"))
+            let byDigest = try await registry.request(
+                "GET", "/v2/multi/manifests/\(indexDigest)", headers: ["Accept": MediaType.ociManifest])
+            #expect(byDigest.status == 200)
+            #expect(byDigest.header("Content-Type") == MediaType.ociIndex)
+            #expect(byDigest.header("Docker-Content-Digest") == indexDigest)
+            #expect(Digest.sha256(of: byDigest.body).description == indexDigest)
         }
     }
 }
