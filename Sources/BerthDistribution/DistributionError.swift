@@ -79,9 +79,12 @@ public struct RegistryErrorBody: Codable, Sendable, Equatable {
         errors = [RegistryErrorDetail(code: code, message: message, detail: detail)]
     }
 
-    /// The body as JSON, as sent on the wire.
+    /// The body as JSON, as sent on the wire, with its keys in one order (Foundation's encoder
+    /// otherwise writes them in hash order, different from one error to the next).
     public func encoded() -> Data {
-        (try? JSONEncoder().encode(self)) ?? Data(#"{"errors":[]}"#.utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)) ?? Data(#"{"errors":[]}"#.utf8)
     }
 
     /// Decodes a body; nil when the bytes are not an error body (a proxy's HTML page, say).

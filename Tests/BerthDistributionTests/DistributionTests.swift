@@ -78,6 +78,7 @@ import Testing
         #expect(errors.first?["code"] as? String == "DIGEST_INVALID")
         #expect(errors.first?["message"] as? String == "provided digest did not match uploaded content")
         #expect(RegistryErrorBody.decode(body.encoded()) == body)
+        #expect(String(decoding: body.encoded(), as: UTF8.self) == #"{"errors":[{"code":"DIGEST_INVALID","detail":{"digest":"sha256:00"},"message":"provided digest did not match uploaded content"}]}"#)
         #expect(ErrorCode.digestInvalid.httpStatus == 400)
         #expect(ErrorCode.unauthorized.httpStatus == 401)
     }
