@@ -17,7 +17,7 @@ public struct Credentials: Equatable, Sendable {
     }
 }
 
-/// Docker's client configuration file (`~/.docker/config.json`, or the file `$BERTH_CONFIG` names):
+/// Docker's client configuration file (`$BERTH_CONFIG`, `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`):
 /// `auths` keyed by server with base64 `user:password`, and `credHelpers`/`credsStore` naming
 /// `docker-credential-<name>` programs that hold secrets instead. Keys Berth does not know are
 /// kept as they are when the file is rewritten.
@@ -35,9 +35,12 @@ public struct CredentialStore: Sendable {
         self.searchPath = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
     }
 
-    /// The store at `$BERTH_CONFIG`, else `$HOME/.docker/config.json`.
+    /// The store at `$BERTH_CONFIG`, else in Docker's `$DOCKER_CONFIG` directory, else `$HOME/.docker/config.json`.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> CredentialStore {
         if let path = environment["BERTH_CONFIG"], !path.isEmpty { return CredentialStore(configPath: path) }
+        if let directory = environment["DOCKER_CONFIG"], !directory.isEmpty {
+            return CredentialStore(configPath: directory + "/config.json")
+        }
         let home = environment["HOME"] ?? NSHomeDirectory()
         return CredentialStore(configPath: home + "/.docker/config.json")
     }
@@ -85,12 +88,13 @@ public struct CredentialStore: Sendable {
 
     // MARK: Writing
 
-    /// Saves credentials for a registry host, in its helper when one is configured and installed.
+    /// Saves credentials for a registry host, in its helper when one is configured (as Docker does,
+    /// one that is not installed is an error, not a reason to write the secret into the file).
     public func store(_ credentials: Credentials, forRegistry registry: String) throws {
         let key = Self.serverKey(forRegistry: registry)
         var config = try readConfig()
         var auths = config["auths"] as? [String: Any] ?? [:]
-        if let helper = helperName(for: key, in: config) {
+        if let helper = configuredHelper(for: key, in: config) {
             try CredentialHelper(name: helper, searchPath: searchPath).store(credentials, serverURL: key)
             // Docker leaves an empty entry so `auths` still lists the registry.
             auths[key] = [String: Any]()
@@ -125,10 +129,22 @@ public struct CredentialStore: Sendable {
 
     /// `credHelpers[key]` or `credsStore`, when that program is installed.
     private func helperName(for key: String, in config: [String: Any]) -> String? {
+        guard let name = configuredHelper(for: key, in: config),
+              CredentialHelper(name: name, searchPath: searchPath).executable != nil else { return nil }
+        return name
+    }
+
+    /// `credHelpers[key]` or `credsStore`, installed or not.
+    private func configuredHelper(for key: String, in config: [String: Any]) -> String? {
         let helpers = config["credHelpers"] as? [String: String] ?? [:]
         let name = helpers[key] ?? helpers[Self.normalizedHost(key)] ?? (config["credsStore"] as? String)
-        guard let name, !name.isEmpty, CredentialHelper(name: name, searchPath: searchPath).executable != nil else { return nil }
+        guard let name, !name.isEmpty else { return nil }
         return name
+    }
+
+    /// Whether `store` would write the secret into the file itself (no credential helper configured).
+    public func storesInFile(forRegistry registry: String) throws -> Bool {
+        configuredHelper(for: Self.serverKey(forRegistry: registry), in: try readConfig()) == nil
     }
 
     private func readConfig() throws -> [String: Any] {
@@ -145,8 +161,10 @@ public struct CredentialStore: Sendable {
         return object
     }
 
-    /// Writes the whole file atomically, readable only by its owner (it holds secrets).
+    /// Writes the whole file atomically, readable only by its owner (it holds secrets). A symbolic
+    /// link (a config kept with one's dotfiles) is followed, so its target is what changes.
     private func writeConfig(_ config: [String: Any]) throws {
+        let configPath = URL(fileURLWithPath: self.configPath).resolvingSymlinksInPath().path
         let directory = (configPath as NSString).deletingLastPathComponent
         do {
             if !directory.isEmpty {

@@ -47,6 +47,8 @@ func temporaryDirectory() throws -> String {
     @Test func configFromEnvironment() {
         #expect(CredentialStore.fromEnvironment(["BERTH_CONFIG": "/x/c.json", "HOME": "/h"]).configPath == "/x/c.json")
         #expect(CredentialStore.fromEnvironment(["HOME": "/h"]).configPath == "/h/.docker/config.json")
+        #expect(CredentialStore.fromEnvironment(["DOCKER_CONFIG": "/d", "HOME": "/h"]).configPath == "/d/config.json")
+        #expect(CredentialStore.fromEnvironment(["BERTH_CONFIG": "/x/c.json", "DOCKER_CONFIG": "/d"]).configPath == "/x/c.json")
     }
 
     @Test func malformedConfigIsAOneLineError() throws {

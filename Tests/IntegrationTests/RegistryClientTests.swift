@@ -139,6 +139,11 @@ struct RegistryClientTests {
         let withFlag = try berth(["login", RegistryPeer.securedAddress, "-u", "berth", "-p", "berth-secret"])
         #expect(withFlag.succeeded && withFlag.out == "Login Succeeded\n", "\(withFlag)")
         #expect(withFlag.err.contains("WARNING! Using --password via the CLI is insecure. Use --password-stdin."))
+        #expect(withFlag.err.contains("WARNING! Your password will be stored unencrypted in \(config)."), "\(withFlag)")
+
+        // Without a user name, Docker signs in with what is saved.
+        let again = try berth(["login", RegistryPeer.securedAddress])
+        #expect(again.succeeded && again.out == "Authenticating with existing credentials...\nLogin Succeeded\n", "\(again)")
 
         let login = try berth(["login", RegistryPeer.securedAddress, "-u", "berth", "--password-stdin"],
                               stdin: .bytes(Data("berth-secret\n".utf8)))
@@ -156,5 +161,65 @@ struct RegistryClientTests {
         #expect(logout.out == "Removing login credentials for \(RegistryPeer.securedAddress)\n", "\(logout)")
         let afterLogout = try berth(["pull", name])
         #expect(!afterLogout.succeeded)
+
+        // Nothing saved and no terminal to ask on: Docker's error and status.
+        let noTerminal = try berth(["login", RegistryPeer.securedAddress])
+        #expect(noTerminal.status == 1 && noTerminal.err == "Error: Cannot perform an interactive login from a non TTY device\n",
+                "\(noTerminal)")
+    }
+
+    @Test func configFilesAsDockerTreatsThem() throws {
+        let sandbox = try BerthSandbox()
+        try sandbox.importBusybox()
+        let name = "\(RegistryPeer.address)/\(unique("config/busybox")):v1"
+        try sandbox.ok("tag", "busybox:latest", name)
+        func berth(_ arguments: [String], _ environment: [String: String], stdin: StandardInput = .none) throws -> CommandResult {
+            try Command.run(BerthSandbox.binary, ["--root", sandbox.root] + arguments, stdin: stdin, environment: environment)
+        }
+        func login(_ environment: [String: String]) throws -> CommandResult {
+            try berth(["login", RegistryPeer.securedAddress, "-u", "berth", "--password-stdin"], environment,
+                      stdin: .bytes(Data("berth-secret\n".utf8)))
+        }
+        let secret = Data("berth:berth-secret".utf8).base64EncodedString()
+
+        // A file that is not JSON: a warning, and the (anonymous) transfer goes on.
+        let broken = sandbox.scratch + "/broken.json"
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: broken))
+        let push = try berth(["push", name], ["BERTH_CONFIG": broken])
+        #expect(push.succeeded, "\(push)")
+        #expect(push.err.hasPrefix("WARNING: Error loading config file: \(broken): "), "\(push)")
+
+        // Docker's own variable names the directory.
+        let dockerConfig = sandbox.scratch + "/docker-config"
+        #expect(try login(["DOCKER_CONFIG": dockerConfig]).succeeded)
+        #expect(try String(contentsOfFile: dockerConfig + "/config.json", encoding: .utf8).contains(secret))
+
+        // A config kept elsewhere behind a symbolic link: the target changes, the link stays.
+        let target = sandbox.scratch + "/dotfiles-config.json"
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: target))
+        let link = sandbox.scratch + "/linked.json"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        #expect(try login(["BERTH_CONFIG": link]).succeeded)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == target)
+        #expect(try String(contentsOfFile: target, encoding: .utf8).contains(secret))
+
+        // A credential store that is configured but not installed: the login fails rather than
+        // writing the secret into the file.
+        let withStore = sandbox.scratch + "/store.json"
+        try Data(#"{"credsStore":"berth-test-missing"}"#.utf8).write(to: URL(fileURLWithPath: withStore))
+        let refused = try login(["BERTH_CONFIG": withStore])
+        #expect(!refused.succeeded && refused.err.contains("docker-credential-berth-test-missing"), "\(refused)")
+        #expect(try String(contentsOfFile: withStore, encoding: .utf8) == #"{"credsStore":"berth-test-missing"}"#)
+
+        // pull -a: one status line, for the repository.
+        let repository = String(name.dropLast(":v1".count))
+        try sandbox.ok("tag", "busybox:latest", repository + ":v2")
+        #expect(try sandbox.run("push", repository + ":v2").succeeded)
+        let clean = try BerthSandbox()
+        let all = try clean.run("pull", "-a", repository)
+        #expect(all.succeeded, "\(all)")
+        #expect(all.lines.filter { $0.hasPrefix("Status: ") } == ["Status: Downloaded newer image for \(repository)"], "\(all)")
+        let allAgain = try clean.run("pull", "-a", repository)
+        #expect(allAgain.lines.filter { $0.hasPrefix("Status: ") } == ["Status: Image is up to date for \(repository)"], "\(allAgain)")
     }
 }

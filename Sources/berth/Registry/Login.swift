@@ -6,7 +6,7 @@ import Foundation
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "login", abstract: "Authenticate to a registry.",
-        discussion: "Defaults to Docker Hub if no server is specified. Credentials go to $BERTH_CONFIG or ~/.docker/config.json.")
+        discussion: "Defaults to Docker Hub if no server is specified. Credentials go to $BERTH_CONFIG, $DOCKER_CONFIG/config.json or ~/.docker/config.json.")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var registry: RegistryOptions
@@ -30,9 +30,21 @@ struct Login: AsyncParsableCommand {
         }
         if passwordStdin, username == nil { throw ValidationError("Must provide --username with --password-stdin") }
         let host = Self.registryHost(server)
+        let store = CredentialStore.fromEnvironment()
+        // Without a user name or password, Docker first tries what is saved for the registry.
+        if username == nil, password == nil, !passwordStdin, let saved = try store.credentials(forRegistry: host) {
+            print("Authenticating with existing credentials...")
+            do {
+                try await checkAccess(host, saved)
+                print("Login Succeeded")
+                return
+            } catch {
+                printError("Login did not succeed, error: \(error)")
+            }
+        }
         var user = username
         if user == nil {
-            guard isatty(0) != 0 else { throw ValidationError("Must provide --username, or log in from a terminal") }
+            try requireTerminal()
             print("Username: ", terminator: "")
             fflush(stdout)
             user = readLine()?.trimmingCharacters(in: .whitespaces)
@@ -42,14 +54,32 @@ struct Login: AsyncParsableCommand {
             let data = FileHandle.standardInput.readDataToEndOfFile()
             secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
         } else if secret == nil {
-            guard isatty(0) != 0, let typed = getpass("Password: ") else {
-                throw ValidationError("Must provide --password-stdin or --password, or log in from a terminal")
-            }
-            secret = String(cString: typed)
+            try requireTerminal()
+            secret = getpass("Password: ").map { String(cString: $0) }
         }
         guard let user, !user.isEmpty else { throw ValidationError("Username is required") }
         guard let secret, !secret.isEmpty else { throw ValidationError("Error: Password Required") }
         let credentials = Credentials(username: user, password: secret)
+        try await checkAccess(host, credentials)
+        if try store.storesInFile(forRegistry: host) {
+            printError("WARNING! Your password will be stored unencrypted in \(store.configPath).\n"
+                       + "Configure a credential helper to remove this warning. See\n"
+                       + "https://docs.docker.com/engine/reference/commandline/login/#credentials-store\n")
+        }
+        try store.store(credentials, forRegistry: host)
+        print("Login Succeeded")
+    }
+
+    /// Fails as Docker does when a prompt would be needed but standard input is not a terminal.
+    private func requireTerminal() throws {
+        guard isatty(0) != 0 else {
+            printError("Error: Cannot perform an interactive login from a non TTY device")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Signs in to the registry with `credentials`; throws what the registry answered when it refuses.
+    private func checkAccess(_ host: String, _ credentials: Credentials) async throws {
         let client = RegistryClient(endpoint: RegistryEndpoint(registry: host, tlsVerify: registry.tlsVerify),
                                     credentials: credentials, scopes: [])
         do {
@@ -59,8 +89,6 @@ struct Login: AsyncParsableCommand {
             throw error
         }
         await client.shutdown()
-        try CredentialStore.fromEnvironment().store(credentials, forRegistry: host)
-        print("Login Succeeded")
     }
 
     /// The registry a SERVER argument names: `docker.io` by default, URLs reduced to host[:port].

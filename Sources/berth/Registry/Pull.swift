@@ -36,17 +36,19 @@ struct Pull: AsyncParsableCommand {
                 if reference.tag == nil, reference.digest == nil, !quiet { print("Using default tag: latest") }
                 targets = [reference.withDefaultTag]
             }
+            var downloadedNewer = false
             for target in targets {
                 if !quiet { print("\(target.digest?.description ?? target.tag ?? Reference.defaultTag): Pulling from \(target.path)") }
                 let display = TransferDisplay(verb: "Downloading", quiet: quiet)
                 let result = try await client.pull(target, into: store, observer: display.observer)
-                if !quiet {
-                    print("Digest: \(result.repoDigest.digest?.description ?? "")")
-                    let status = result.downloadedNewer ? "Downloaded newer image" : "Image is up to date"
-                    print("Status: \(status) for \(target.familiarString)")
-                }
+                downloadedNewer = downloadedNewer || result.downloadedNewer
+                if !quiet { print("Digest: \(result.repoDigest.digest?.description ?? "")") }
             }
-            if allTags, !quiet { print("Status: Downloaded newer images for \(reference.familiarName)") }
+            // One status line for what was asked for: the tag, or with -a the repository.
+            if !quiet {
+                let status = downloadedNewer ? "Downloaded newer image" : "Image is up to date"
+                print("Status: \(status) for \(allTags ? reference.familiarName : targets[0].familiarString)")
+            }
             print(allTags ? reference.name : reference.withDefaultTag.description)
         } catch {
             await client.shutdown()

@@ -30,7 +30,7 @@ struct Push: AsyncParsableCommand {
         if allTags {
             targets = try store.images().flatMap(\.tags).filter { $0.name == reference.name }
                 .sorted { $0.description < $1.description }
-            guard !targets.isEmpty else { throw ValidationError("An image does not exist locally with the tag: \(reference.familiarName)") }
+            guard !targets.isEmpty else { throw Self.notLocal(reference) }
         } else {
             if reference.tag == nil, !quiet { print("Using default tag: latest") }
             targets = [reference.withDefaultTag]
@@ -39,7 +39,7 @@ struct Push: AsyncParsableCommand {
             do {
                 return try store.image(named: target.description)
             } catch StoreError.noSuchImage {
-                throw ValidationError("An image does not exist locally with the tag: \(target.familiarName)")
+                throw Self.notLocal(target)
             }
         }
         let sources = try RegistryClient.mountSources(in: store, registry: reference.domain, excluding: reference.path)
@@ -63,5 +63,11 @@ struct Push: AsyncParsableCommand {
             throw error
         }
         await client.shutdown()
+    }
+
+    /// Docker's failure for a reference with no local image: its message, exit status 1.
+    private static func notLocal(_ reference: Reference) -> ExitCode {
+        printError("An image does not exist locally with the tag: \(reference.familiarName)")
+        return ExitCode(1)
     }
 }
