@@ -214,7 +214,8 @@ struct RegistryClientTests {
         // pull -a: one status line, for the repository.
         let repository = String(name.dropLast(":v1".count))
         try sandbox.ok("tag", "busybox:latest", repository + ":v2")
-        #expect(try sandbox.run("push", repository + ":v2").succeeded)
+        let quiet = try sandbox.run("push", "-q", "-a", repository)
+        #expect(quiet.succeeded && quiet.out == repository + "\n", "\(quiet)")
         let clean = try BerthSandbox()
         let all = try clean.run("pull", "-a", repository)
         #expect(all.succeeded, "\(all)")

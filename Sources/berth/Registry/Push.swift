@@ -52,12 +52,10 @@ struct Push: AsyncParsableCommand {
                 let display = TransferDisplay(verb: "Pushing", quiet: quiet)
                 display.prepare(try store.manifest(of: image).layers.reversed().map(\.digest), status: "Preparing")
                 let result = try await client.push(image, from: store, to: target, mountSources: sources, observer: display.observer)
-                if quiet {
-                    print(target.familiarString)
-                } else {
-                    print("\(target.tag ?? Reference.defaultTag): digest: \(result.digest) size: \(result.size)")
-                }
+                if !quiet { print("\(target.tag ?? Reference.defaultTag): digest: \(result.digest) size: \(result.size)") }
             }
+            // Docker's quiet push prints the reference as given, normalized, once.
+            if quiet { print(reference.description) }
         } catch {
             await client.shutdown()
             throw error
