@@ -8,8 +8,9 @@
 # - push from an OCI layout whose layers skopeo has already compressed: pushing
 #   the `docker save` archive makes skopeo gzip 500 MB of random data first;
 # - the client floor of a pull: skopeo copying the pulled dir: to another dir:,
-#   with no server at all (it hashes and fsyncs every blob, one after another).
-#   No server can make skopeo's pull faster than that;
+#   with no server at all: it reads, hashes, writes and fsyncs every blob, one
+#   after another, as a pull does. A server can only take its own part off a
+#   pull, and the floor shows how little of a pull's time that is;
 # - curl fetching all the image's blobs at once to /dev/null: a lighter client,
 #   though on two cores still one that competes with the server for CPU.
 # With wrk installed, also 64 concurrent clients GETting one manifest
@@ -145,7 +146,7 @@ row "push (skopeo gzips)" peer_push berth_push peer_push_cpu berth_push_cpu
 row "push (compressed)" peer_push_oci berth_push_oci peer_push_oci_cpu berth_push_oci_cpu
 row "pull" peer_pull berth_pull peer_pull_cpu berth_pull_cpu
 awk -v f="$(median "${floor[@]}")" -v d="$(median "${peer_pull[@]}")" 'BEGIN {
-    printf "  %-22s %6.2f s with no server (skopeo dir: to dir:); distribution'"'"'s pull takes %.2fx as long\n", "pull client floor", f, d / f
+    printf "  %-22s %6.2f s with no server (skopeo dir: to dir:); distribution'"'"'s pull takes %.2fx that\n", "pull client floor", f, d / f
 }'
 row "pull (curl, all blobs)" peer_fetch berth_fetch peer_fetch_cpu berth_fetch_cpu
 
