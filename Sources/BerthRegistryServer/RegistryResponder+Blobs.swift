@@ -116,9 +116,12 @@ extension RegistryResponder {
             guard suffix > 0, size > 0 else { return .unsatisfiable }
             return .range(first: max(0, size - suffix), last: size - 1)
         }
-        guard let first = Int64(firstText), lastText.isEmpty || Int64(lastText) != nil else { return .whole }
-        let last = Int64(lastText).map { min($0, size - 1) } ?? size - 1
-        if let requested = Int64(lastText), requested < first { return .whole }
+        guard let first = Int64(firstText) else { return .whole }
+        var last = size - 1
+        if !lastText.isEmpty {
+            guard let requested = Int64(lastText), requested >= first else { return .whole }
+            last = min(requested, size - 1)
+        }
         guard first < size else { return .unsatisfiable }
         return .range(first: first, last: last)
     }
@@ -142,9 +145,10 @@ extension RegistryResponder {
             return blobCreated(name: name, digest: digest)
         }
         // Checked before the session exists, so a bad digest leaves no session behind.
-        let expected = try query.get("digest").map { try Self.parseContentDigest($0) }
+        let digestText = query.get("digest")
+        let expected = try digestText.map { try Self.parseContentDigest($0) }
         let id = try storage.createUpload(name)
-        if let expected, let digestText = query.get("digest") {
+        if let expected, let digestText {
             // Monolithic upload: the whole blob is this request's body.
             var progress = UploadProgress(size: 0, hasher: SHA256Digester())
             do {

@@ -252,7 +252,6 @@ struct RegistryResponder: HTTPResponder {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    /// Parses a digest from a path or query; DIGEST_INVALID when it is not one Berth can verify.
     /// A digest that names content to look up: any algorithm the image-spec registers (content
     /// under one the server does not store is simply unknown).
     static func parseDigest(_ text: String) throws -> Digest {
