@@ -1,6 +1,6 @@
-import BerthProcess
 import BerthNetwork
 import BerthOCI
+import BerthProcess
 import Foundation
 import Glibc
 

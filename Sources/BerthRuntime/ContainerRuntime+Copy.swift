@@ -1,6 +1,6 @@
-import BerthProcess
 import BerthArchive
 import BerthOCI
+import BerthProcess
 import Foundation
 import Glibc
 

@@ -1,5 +1,5 @@
-import BerthProcess
 import BerthOCI
+import BerthProcess
 import Foundation
 import Glibc
 

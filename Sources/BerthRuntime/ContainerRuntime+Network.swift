@@ -1,5 +1,5 @@
-import BerthProcess
 import BerthNetwork
+import BerthProcess
 import Foundation
 
 /// Networking through BerthNetwork: the container's new network namespace is attached to its
