@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "BerthStore",
             dependencies: [
-                "BerthOCI", "BerthArchive", "CSQLite",
+                "BerthOCI", "BerthArchive", "BerthProcess", "CSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -1,4 +1,5 @@
 import BerthOCI
+import BerthStore
 import Foundation
 import Glibc
 
@@ -63,16 +64,29 @@ public struct BuildCache: Sendable {
         }
     }
 
-    /// Removes every entry, the builder's snapshots and the cache mounts (for `builder prune`);
-    /// returns how many entries there were. Not to be run while a build is running.
+    /// Removes every entry, the builder's snapshots and the cache mounts, keeping what builds
+    /// running now use, and ends the cache's hold on its layers so that garbage collection takes
+    /// them (for `builder prune`); returns how many entries there were. Runs under the exclusive
+    /// store lock, so no build takes a hold meanwhile.
     @discardableResult
-    public func prune() throws -> Int {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        for name in names { unlink(directory + "/" + name) }
-        for path in [buildRoot + "/snapshots", buildRoot + "/mounts"] where FileManager.default.fileExists(atPath: path) {
-            try FileManager.default.removeItem(atPath: path)
+    public func prune(store: Store) throws -> Int {
+        try store.withExclusiveLock {
+            let inUse = try store.liveResources()
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            for name in names { unlink(directory + "/" + name) }
+            let snapshots = buildRoot + "/snapshots"
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: snapshots)) ?? [] {
+                if let chainID = try? Digest(parsing: "sha256:" + name), inUse.contains(.snapshot(chainID)) { continue }
+                try FileManager.default.removeItem(atPath: snapshots + "/" + name)
+            }
+            // A running build may be using any cache mount.
+            let mounts = buildRoot + "/mounts"
+            if try !store.hasLiveProcessLeases(), FileManager.default.fileExists(atPath: mounts) {
+                try FileManager.default.removeItem(atPath: mounts)
+            }
+            try store.release(.buildCache)
+            return names.filter { !$0.hasPrefix(".") }.count
         }
-        return names.filter { !$0.hasPrefix(".") }.count
     }
 
     private func path(of key: Digest) -> String { directory + "/" + key.encoded + ".json" }

@@ -420,10 +420,14 @@ extension Builder {
     /// directory as the layer's snapshot for later RUN steps.
     func commit(_ directory: String, fromOverlayUpper: Bool, state: ImageState, context: Context) throws -> BuildCache.Layer {
         let epoch = context.request.sourceDateEpoch
-        let (digest, size) = try store.content.ingest(what: "layer") { sink in
-            let writer = TarWriter(sink)
-            try DirectoryArchiver.write(root: directory, to: writer, fromOverlayUpper: fromOverlayUpper, sourceDateEpoch: epoch)
-            try writer.finish()
+        let (digest, size) = try store.hold(in: lease) {
+            let layer = try store.content.ingest(what: "layer") { sink in
+                let writer = TarWriter(sink)
+                try DirectoryArchiver.write(root: directory, to: writer, fromOverlayUpper: fromOverlayUpper, sourceDateEpoch: epoch)
+                try writer.finish()
+            }
+            let chainID = ChainID.chain(state.config.rootfs.diffIDs + [layer.digest]).last ?? layer.digest
+            return (layer, [.blob(layer.digest), .snapshot(chainID)])
         }
         let fileBytes = try LayerDirectory.fileBytes(under: directory)
         let chainID = ChainID.chain(state.config.rootfs.diffIDs + [digest]).last ?? digest
@@ -495,11 +499,16 @@ extension Builder {
             ?? config.history?.last?.created ?? now
         progress.note(step, "exporting layers done")
         let configBytes = try CanonicalJSON.encode(config)
-        let configDigest = try store.content.ingest(bytes: configBytes)
-        let manifest = Manifest(
-            config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
-            layers: state.layers)
-        let manifestDigest = try store.content.ingest(bytes: CanonicalJSON.encode(manifest))
+        // Holding every layer checks that each is still in the store: a build whose content was
+        // taken meanwhile (by `builder prune`, say) fails here instead of naming a broken image.
+        let (configDigest, manifestDigest) = try store.hold(in: lease) {
+            let configDigest = try store.content.ingest(bytes: configBytes)
+            let manifest = Manifest(
+                config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
+                layers: state.layers)
+            let manifestDigest = try store.content.ingest(bytes: CanonicalJSON.encode(manifest))
+            return ((configDigest, manifestDigest), [.manifest(manifestDigest)] + Self.resources(state))
+        }
         progress.note(step, "writing image \(configDigest) done")
         // A rebuild that made the same image under the same names writes nothing (no database commit).
         let tags = context.request.tags.map(\.withDefaultTag)

@@ -66,6 +66,9 @@ public final class Builder {
     let cache: BuildCache
     let runcBinary: String
     let progress: BuildProgress
+    /// What the build in progress holds: the images it reads, the layers it writes and those its
+    /// steps run on, so that no `rmi`, prune or `builder prune` elsewhere takes them meanwhile.
+    private(set) var lease = Lease.process()
 
     /// `output` receives BuildKit-style plain progress, one line per call.
     public init(store: Store, runcBinary: String = "runc", output: @escaping (String) -> Void) {
@@ -91,8 +94,8 @@ public final class Builder {
     func imageState(_ name: String) throws -> ImageState {
         let image: ImageRecord
         do {
-            image = try store.image(named: name)
-        } catch {
+            image = try store.holdImage(named: name, in: lease)
+        } catch StoreError.noSuchImage {
             throw BuildError.baseImageNotFound(name)
         }
         let config = try store.config(of: image)
@@ -116,6 +119,8 @@ public final class Builder {
     /// Builds the request's target stage, writes the image and names it.
     public func build(_ request: BuildRequest) throws -> BuildResult {
         removeLeftovers()
+        lease = Lease.process()
+        defer { try? store.release(lease) }
         let load = progress.begin("[internal] load build definition from \(request.dockerfileName)")
         let dockerfile = try Dockerfile.parse(request.dockerfile, fileName: request.dockerfileName)
         let stages = try dockerfile.stages()
@@ -290,10 +295,13 @@ public final class Builder {
                 downloads = try makeStaging()
                 copyPlan = try plan(for: expanded, state: state, source: copySource, downloads: downloads, context: context)
             }
+            // What the step runs on is held before it runs (cache hits until now were not).
+            try store.hold(([state] + mountSources.values).flatMap(Self.resources), in: lease)
             let entry = try execute(expanded, state: state, scope: scope, source: copySource, plan: copyPlan,
                                     mountSources: mountSources,
                                     cmdSetInStage: cmdSetInStage, step: step, context: context)
             try cache.store(entry, for: key)
+            if let layer = entry.layer { try store.hold([.blob(layer.diffID)], in: .buildCache) }
             apply(entry, to: &state, key: key)
             if let step {
                 context.executed += 1
@@ -302,6 +310,11 @@ public final class Builder {
         }
         context.built[index] = state
         return state
+    }
+
+    /// A state's layer blobs and the snapshots of its layers.
+    static func resources(_ state: ImageState) -> [LeaseResource] {
+        state.layers.map { .blob($0.digest) } + ChainID.chain(state.config.rootfs.diffIDs).map { .snapshot($0) }
     }
 
     func apply(_ entry: BuildCache.Entry, to state: inout ImageState, key: Digest) {

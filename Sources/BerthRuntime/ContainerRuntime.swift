@@ -98,10 +98,9 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// Creates a container from an image: resolves the process from the image config and the
     /// options and records the container (status `created`). The caller looks the image up, so
     /// the runtime (and the monitor built on it) does without the image store and its database.
-    public func create(_ options: RunOptions, image: ContainerImage) throws -> ContainerRecord {
+    public func create(_ options: RunOptions, image: ContainerImage, id: String = ContainerID.random()) throws -> ContainerRecord {
         let imageConfig = image.config
         let layers = image.layers
-        let id = ContainerID.random()
 
         var entrypoint = imageConfig.Entrypoint ?? []
         var cmd = imageConfig.Cmd ?? []
@@ -419,6 +418,13 @@ public final class ContainerRuntime: @unchecked Sendable {
             removed.append(record)
         }
         return removed
+    }
+
+    /// Whether the container runs, paused and restarting included (Docker's IsRunning), for the
+    /// image conflict rules: a missing container does not.
+    public func isRunning(_ id: String) -> Bool {
+        guard let record = try? containers.record(id) else { return false }
+        return [.running, .paused, .restarting].contains(record.state.status)
     }
 
     /// Removes a container: refuses a running one unless `force` (which kills it first), then

@@ -144,10 +144,10 @@ private func isHex(_ byte: UInt8) -> Bool {
 
 /// Random 64-hex-character container IDs, as Docker makes them (never all digits, so an ID never
 /// reads as a number).
-enum ContainerID {
+public enum ContainerID {
     private static let hexDigits = Array("0123456789abcdef")
 
-    static func random() -> String {
+    public static func random() -> String {
         while true {
             var generator = SystemRandomNumberGenerator()
             let id = String((0..<64).map { _ in Self.hexDigits[Int.random(in: 0..<16, using: &generator)] })

@@ -3,7 +3,7 @@ import CSQLite
 import Foundation
 import GRDB
 
-/// The store's metadata: images, tags, repo digests, layer sizes and snapshots, in SQLite (WAL).
+/// The store's metadata: images, tags, repo digests, layer sizes, snapshots and leases, in SQLite (WAL).
 /// Every user-visible change is one immediate transaction, so concurrent `berth` processes
 /// serialize cleanly and kill -9 leaves either the whole change or none of it.
 final class MetadataDatabase: @unchecked Sendable {
@@ -71,6 +71,26 @@ final class MetadataDatabase: @unchecked Sendable {
                     parent TEXT,
                     diff_id TEXT NOT NULL
                 );
+                """)
+        }
+        // Leases (see Lease): what holds content besides images; the holder is a process (pid and
+        // start time), a path that exists, or neither (held until released).
+        migrator.registerMigration("v2-leases") { db in
+            try db.execute(sql: """
+                CREATE TABLE leases (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    pid INTEGER,
+                    pid_start INTEGER,
+                    path TEXT,
+                    created_at TEXT NOT NULL
+                );
+                CREATE TABLE lease_resources (
+                    lease_id TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+                    kind TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    PRIMARY KEY (lease_id, kind, key)
+                );
+                CREATE INDEX lease_resources_by_key ON lease_resources(kind, key);
                 """)
         }
         return migrator

@@ -10,7 +10,7 @@ extension Store {
         public var reclaimedBytes: Int64 = 0
     }
 
-    /// Removes blobs and snapshots no image references, and leftovers of interrupted writers
+    /// Removes blobs and snapshots that no image and no live lease reaches, stale leases, and leftovers of interrupted writers
     /// (ingest files, unfinished unpacks). Holds the store lock exclusively, so nothing another
     /// `berth` process is writing can be taken: waits for writers to finish.
     @discardableResult
@@ -36,18 +36,33 @@ extension Store {
         try lock.withExclusiveIfFree(sweep)
     }
 
+    /// Marks what images and live leases reach, then deletes the rest: files first and the
+    /// database's rows last, so a collection on a full disk frees space before it needs any.
     private func sweep() throws -> CollectedGarbage {
+        let (images, leases) = try database.read { db in
+            (try Self.records(in: db, ids: nil), leaseRows(try Row.fetchAll(db, sql: "SELECT id, pid, pid_start, path FROM leases")))
+        }
+        let (live, stale) = (leases.filter(\.isAlive), leases.filter { !$0.isAlive })
+        var roots = images.flatMap(LeaseResource.image)
+        roots += try heldResources(of: live.map(\.id))
         var liveBlobs = Set<Digest>()
         var liveSnapshots = Set<Digest>()
         var liveLayers = Set<Digest>()
-        for image in try images() {
-            liveBlobs.insert(image.manifestDigest)
-            liveBlobs.insert(image.id)
-            guard let manifest = try? manifest(of: image) else { continue }
-            liveBlobs.formUnion(manifest.layers.map(\.digest))
-            if let config = try? config(of: image) {
-                liveSnapshots.formUnion(ChainID.chain(config.rootfs.diffIDs))
-                liveLayers.formUnion(config.rootfs.diffIDs)
+        for resource in Set(roots) {
+            switch resource {
+            case .image(let digest), .blob(let digest):
+                liveBlobs.insert(digest)
+            case .snapshot(let chainID):
+                liveSnapshots.insert(chainID)
+            case .manifest(let digest):
+                liveBlobs.insert(digest)
+                guard let manifest = try? CanonicalJSON.decode(Manifest.self, from: content.read(digest)) else { continue }
+                liveBlobs.insert(manifest.config.digest)
+                liveBlobs.formUnion(manifest.layers.map(\.digest))
+                if let config = try? CanonicalJSON.decode(ImageConfig.self, from: content.read(manifest.config.digest)) {
+                    liveSnapshots.formUnion(ChainID.chain(config.rootfs.diffIDs))
+                    liveLayers.formUnion(config.rootfs.diffIDs)
+                }
             }
         }
         var garbage = CollectedGarbage()
@@ -68,6 +83,10 @@ extension Store {
             garbage.snapshots.append(chainID)
         }
         try database.write { db in
+            for lease in stale {
+                try db.execute(sql: "DELETE FROM lease_resources WHERE lease_id = ?", arguments: [lease.id])
+                try db.execute(sql: "DELETE FROM leases WHERE id = ?", arguments: [lease.id])
+            }
             for chainID in garbage.snapshots {
                 try db.execute(sql: "DELETE FROM snapshots WHERE chain_id = ?", arguments: [chainID.description])
             }

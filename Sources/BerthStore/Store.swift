@@ -30,7 +30,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Image records with their tags and repo digests, all of them or those with the given IDs.
-    private static func records(in db: Database, ids: [String]?) throws -> [ImageRecord] {
+    static func records(in db: Database, ids: [String]?) throws -> [ImageRecord] {
         let placeholders = ids.map { Array(repeating: "?", count: $0.count).joined(separator: ",") }
         let byImage = placeholders.map { "WHERE image_id IN (\($0))" } ?? ""
         let arguments = StatementArguments(ids ?? [])
@@ -84,27 +84,29 @@ public final class Store: @unchecked Sendable {
 
     /// Finds an image by tag, `name@digest`, full ID or unique ID prefix, the way Docker does.
     public func image(named name: String) throws -> ImageRecord {
+        try database.read { db in try Self.image(named: name, in: db) }
+    }
+
+    static func image(named name: String, in db: Database) throws -> ImageRecord {
         let hex = name.hasPrefix("sha256:") ? String(name.dropFirst(7)) : name
         let isHex = !hex.isEmpty && hex.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
-        return try database.read { db in
-            func found(_ id: String?) throws -> ImageRecord? {
-                try id.flatMap { try Self.records(in: db, ids: [$0]).first }
-            }
-            if isHex, hex.count == 64, let image = try found("sha256:" + hex) { return image }
-            if let reference = try? Reference(parsing: name) {
-                let (table, key) = reference.digest.map { ("repo_digests", "\(reference.repository)@\($0)") }
-                    ?? ("tags", reference.withDefaultTag.description)
-                let id = try String.fetchOne(db, sql: "SELECT image_id FROM \(table) WHERE reference = ?", arguments: [key])
-                if let image = try found(id) { return image }
-            }
-            if isHex {
-                let matches = try String.fetchAll(db, sql: "SELECT id FROM images WHERE id LIKE ? LIMIT 2",
-                                                  arguments: ["sha256:\(hex)%"])
-                if matches.count > 1 { throw StoreError.ambiguousImageID(name) }
-                if let image = try found(matches.first) { return image }
-            }
-            throw StoreError.noSuchImage(name)
+        func found(_ id: String?) throws -> ImageRecord? {
+            try id.flatMap { try Self.records(in: db, ids: [$0]).first }
         }
+        if isHex, hex.count == 64, let image = try found("sha256:" + hex) { return image }
+        if let reference = try? Reference(parsing: name) {
+            let (table, key) = reference.digest.map { ("repo_digests", "\(reference.repository)@\($0)") }
+                ?? ("tags", reference.withDefaultTag.description)
+            let id = try String.fetchOne(db, sql: "SELECT image_id FROM \(table) WHERE reference = ?", arguments: [key])
+            if let image = try found(id) { return image }
+        }
+        if isHex {
+            let matches = try String.fetchAll(db, sql: "SELECT id FROM images WHERE id LIKE ? LIMIT 2",
+                                              arguments: ["sha256:\(hex)%"])
+            if matches.count > 1 { throw StoreError.ambiguousImageID(name) }
+            if let image = try found(matches.first) { return image }
+        }
+        throw StoreError.noSuchImage(name)
     }
 
     /// The image's manifest, read from the content store.
@@ -208,39 +210,76 @@ public final class Store: @unchecked Sendable {
         case deleted(Digest)
     }
 
-    /// Removes a tag, or an image by ID, with Docker's `rmi` rules: a tag reference only untags
-    /// (deleting the image when it was the last name); an ID with several tags needs `force`.
-    public func remove(_ name: String, force: Bool) throws -> [RemovalEvent] {
-        let image = try image(named: name)
-        let byTag: Reference? = {
-            guard let reference = try? Reference(parsing: name) else { return nil }
-            return image.tags.contains(reference.withDefaultTag) ? reference.withDefaultTag : nil
-        }()
-        return try database.write { db in
+    /// Removes a tag, or an image by ID, with Docker's `rmi` rules (moby's daemon/images/image_delete.go):
+    /// a tag reference only untags, deleting the image when it was the last name; an ID with several
+    /// tags needs `force`. An image a container uses is kept: without `force`, removing its last
+    /// name or its ID is a conflict naming the container; with `force`, an image a running container
+    /// uses is only untagged, and one a stopped container uses is deleted while the container's
+    /// lease keeps its content. `isRunning` tells whether a container (by ID) runs.
+    public func remove(_ name: String, force: Bool, isRunning: (String) -> Bool) throws -> [RemovalEvent] {
+        try database.write { db in
+            let image = try Self.image(named: name, in: db)
+            let users = try containerLeaseRows(holding: image.id, db).filter(\.isAlive).map(\.containerID).sorted()
+            let running = users.first(where: isRunning)
+            let stopped = users.first { !isRunning($0) }
+            var tags = image.tags
+            var digests = image.repoDigests
             var events: [RemovalEvent] = []
-            let id = image.id.description
+            let byTag: Reference? = {
+                guard let reference = try? Reference(parsing: name) else { return nil }
+                return tags.contains(reference.withDefaultTag) ? reference.withDefaultTag : nil
+            }()
+            let singleReference = Self.isSingleReference(tags: tags, digests: digests)
+
+            func untag(_ reference: Reference, table: String) throws {
+                try db.execute(sql: "DELETE FROM \(table) WHERE reference = ?", arguments: [
+                    table == "tags" ? reference.description : "\(reference.repository)@\(reference.digest?.description ?? "")",
+                ])
+                events.append(.untagged(reference.familiarString))
+            }
+
             if let byTag {
-                try db.execute(sql: "DELETE FROM tags WHERE reference = ?", arguments: [byTag.description])
-                events.append(.untagged(byTag.familiarString))
-                let remaining = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tags WHERE image_id = ?", arguments: [id]) ?? 0
-                guard remaining == 0 else { return events }
+                if !force, singleReference, let user = users.first {
+                    throw StoreError.conflict("unable to remove repository reference \"\(name)\" (must force) - container "
+                        + "\(user.prefix(12)) is using its referenced image \(image.id.shortID)")
+                }
+                try untag(byTag, table: "tags")
+                tags.removeAll { $0 == byTag }
+                // Digest references of the repository go with its last tag.
+                if !tags.contains(where: { $0.name == byTag.name }) {
+                    for digest in digests where digest.name == byTag.name { try untag(digest, table: "repo_digests") }
+                    digests.removeAll { $0.name == byTag.name }
+                }
+                if !tags.isEmpty || !digests.isEmpty { return events }
+                // The image lost its last name; a container using it keeps it (untagged), as Docker does.
+                if running != nil || (!force && stopped != nil) { return events }
             } else {
-                let repositories = Set(image.tags.map(\.name))
-                if repositories.count > 1 && !force {
+                if let running {
+                    throw StoreError.conflict("unable to delete \(image.id.shortID) (cannot be forced) - image is being used by running container \(running.prefix(12))")
+                }
+                if !force, !singleReference {
                     throw StoreError.conflict(
                         "unable to delete \(image.id.shortID) (must be forced) - image is referenced in multiple repositories")
                 }
-                for tag in image.tags {
-                    events.append(.untagged(tag.familiarString))
+                if !force, let stopped {
+                    throw StoreError.conflict("unable to delete \(image.id.shortID) (must be forced) - image is being used by stopped container \(stopped.prefix(12))")
                 }
+                for tag in tags { try untag(tag, table: "tags") }
+                for digest in digests { try untag(digest, table: "repo_digests") }
             }
-            for digest in image.repoDigests { events.append(.untagged(digest.familiarString)) }
-            try db.execute(sql: "DELETE FROM tags WHERE image_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM repo_digests WHERE image_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [image.id.description])
             events.append(.deleted(image.id))
             return events
         }
+    }
+
+    /// Whether an image's names are one tag (with digest references of that repository only), as
+    /// moby's isSingleReference decides.
+    private static func isSingleReference(tags: [Reference], digests: [Reference]) -> Bool {
+        if tags.count + digests.count <= 1 { return tags.count + digests.count == 1 }
+        guard tags.count <= 1 else { return false }
+        let repositories = Set(digests.map(\.name))
+        return repositories.count == 1 && repositories.contains((tags.first ?? digests[0]).name)
     }
 
     /// Deletes an untagged image record (for `image prune`); returns false if it gained a tag meanwhile.

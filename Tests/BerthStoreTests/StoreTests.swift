@@ -109,11 +109,11 @@ import Testing
         #expect(try store.image(named: "app:2").id == first.id)
 
         // By ID with tags in two repositories: refused unless forced.
-        #expect(throws: StoreError.self) { try store.remove(first.id.description, force: false) }
+        #expect(throws: StoreError.self) { try store.remove(first.id.description, force: false, isRunning: { _ in false }) }
         // By tag: only that tag goes.
-        #expect(try store.remove("app:2", force: false) == [.untagged("app:2")])
-        #expect(try store.remove("other/app", force: false) == [.untagged("other/app:latest")])
-        #expect(try store.remove("app:1", force: false) == [.untagged("app:1"), .deleted(first.id)])
+        #expect(try store.remove("app:2", force: false, isRunning: { _ in false }) == [.untagged("app:2")])
+        #expect(try store.remove("other/app", force: false, isRunning: { _ in false }) == [.untagged("other/app:latest")])
+        #expect(try store.remove("app:1", force: false, isRunning: { _ in false }) == [.untagged("app:1"), .deleted(first.id)])
         #expect(try store.images().isEmpty)
 
         let garbage = try store.collectGarbage()

@@ -26,9 +26,12 @@ struct BuilderPrune: ParsableCommand {
         }
         let cacheRoot = global.root + "/buildcache"
         let before = Self.diskUsage(cacheRoot)
-        let entries = try BuildCache(root: global.root).prune()
+        let store = try global.openStore()
+        let entries = try BuildCache(root: global.root).prune(store: store)
+        let garbage = try store.collectGarbage()
         if entries > 0 { print("Deleted build cache objects: \(entries)\n") }
-        print("Total reclaimed space: \(HumanUnits.size(max(0, before - Self.diskUsage(cacheRoot)), precision: 4))")
+        let reclaimed = max(0, before - Self.diskUsage(cacheRoot)) + garbage.reclaimedBytes
+        print("Total reclaimed space: \(HumanUnits.size(reclaimed, precision: 4))")
     }
 
     /// Bytes of the regular files under `path`.

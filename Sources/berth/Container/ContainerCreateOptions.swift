@@ -1,6 +1,7 @@
 import ArgumentParser
 import BerthOCI
 import BerthRuntime
+import BerthStore
 import Foundation
 
 /// The options `run` and `create` share, with Docker's names.
@@ -252,10 +253,19 @@ struct ContainerCreateOptions: ParsableArguments {
         var options = try runOptions()
         if detached { (options.attachStdin, options.attachStdout, options.attachStderr, options.stdinOnce) = (false, false, false, false) }
         let store = try global.openStore()
-        let image = try store.image(named: options.image)
-        let config = try store.config(of: image).config ?? ContainerConfig()
-        return try runtime.create(options, image: ContainerImage(id: image.id.description, config: config,
-                                                                 layers: store.unpack(image)))
+        // The container holds its image from before it exists (its lease lives while this process
+        // or the container's directory does), so no `rmi` or prune can take the layers under it.
+        let id = ContainerID.random()
+        let lease = Lease.container(id, directory: runtime.containers.path(of: id))
+        do {
+            let image = try store.holdImage(named: options.image, in: lease)
+            let config = try store.config(of: image).config ?? ContainerConfig()
+            return try runtime.create(options, image: ContainerImage(id: image.id.description, config: config,
+                                                                     layers: store.unpack(image)), id: id)
+        } catch {
+            try? store.release(lease)
+            throw error
+        }
     }
 }
 

@@ -26,13 +26,16 @@ struct ImagePrune: ParsableCommand {
             guard confirm(warning + "\n") else { return }
         }
         let store = try global.openStore()
-        let candidates = try store.images().filter { all || $0.tags.isEmpty }.filter(try pruneFilter(store))
+        // Images that containers use are kept, dangling or not, as Docker keeps them.
+        let inUse = try store.imagesInUse()
+        let candidates = try store.images().filter { (all || $0.tags.isEmpty) && !inUse.contains($0.id) }
+            .filter(try pruneFilter(store))
         var removed: [String] = []
         for image in candidates {
             if image.tags.isEmpty {
                 if try store.removeIfUntagged(image.id) { removed.append("deleted: \(image.id)") }
             } else {
-                for event in try store.remove(image.id.description, force: true) {
+                for event in try store.remove(image.id.description, force: true, isRunning: { _ in true }) {
                     switch event {
                     case .untagged(let name): removed.append("untagged: \(name)")
                     case .deleted(let id): removed.append("deleted: \(id)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthRuntime
 import BerthStore
 
 /// `berth image rm`.
@@ -31,11 +32,12 @@ struct ImageRemoveOptions: ParsableArguments {
 
     func run() throws {
         let store = try global.openStore()
+        let runtime = try global.openRuntime()
         var failed = false
         var deletedAny = false
         for name in images {
             do {
-                for event in try store.remove(name, force: force) {
+                for event in try store.remove(name, force: force, isRunning: runtime.isRunning) {
                     switch event {
                     case .untagged(let reference): print("Untagged: \(reference)")
                     case .deleted(let id):
