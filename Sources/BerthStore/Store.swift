@@ -257,7 +257,7 @@ public final class Store: @unchecked Sendable {
                 if let running {
                     throw StoreError.conflict("unable to delete \(image.id.shortID) (cannot be forced) - image is being used by running container \(running.prefix(12))")
                 }
-                if !force, !singleReference {
+                if !force, !singleReference, !(tags.isEmpty && digests.isEmpty) {
                     throw StoreError.conflict(
                         "unable to delete \(image.id.shortID) (must be forced) - image is referenced in multiple repositories")
                 }

@@ -114,6 +114,8 @@ import Testing
         // Forced by name while a container runs: untagged only, the image stays (dangling).
         #expect(try store.remove("app:1", force: true, isRunning: { _ in true }) == [.untagged("app:1")])
         #expect(try store.image(named: id.description).tags.isEmpty)
+        #expect(message(id.encoded, force: false, running: false)
+            == "conflict: unable to delete \(id.shortID) (must be forced) - image is being used by stopped container abcdef012345")
         // Forced while the container is stopped: deleted, its content kept by the container.
         #expect(try store.remove(id.description, force: true, isRunning: { _ in false }) == [.deleted(id)])
         #expect(try store.collectGarbage().blobs.isEmpty)
