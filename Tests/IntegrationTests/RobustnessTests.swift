@@ -32,6 +32,13 @@ struct RobustnessTests {
         #expect(sandbox.entries("ingest").isEmpty, "ingest: \(sandbox.entries("ingest"))", sourceLocation: sourceLocation)
     }
 
+    /// scripts/kill9-trials.sh: 50 kills of load, build, run, pull and push at random points, then
+    /// the store's blobs, leases, mounts, veths, iptables rules and cgroups are checked.
+    @Test func fiftyKillsAtRandomPointsLeaveAConsistentStoreAndNothingBehind() throws {
+        let result = try Command.run(Peers.packageRoot + "/scripts/kill9-trials.sh", ["50"], timeout: 900)
+        #expect(result.succeeded && result.out.contains("store consistent, nothing left behind"), "\(result)")
+    }
+
     @Test(.enabled(if: Peers.docker, "needs root and dockerd"))
     func killDuringLoadLeavesNoImageAndTheLoadCanBeRepeated() throws {
         let archive = try Fixtures.dockerArchive(sizeMB: 200, layers: 4)
