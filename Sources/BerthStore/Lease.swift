@@ -130,7 +130,7 @@ extension Store {
 
     /// Ends a lease; what only it held becomes garbage.
     public func release(_ lease: Lease) throws {
-        try database.write { db in
+        try database.write(releasingSpace: true) { db in
             try db.execute(sql: "DELETE FROM lease_resources WHERE lease_id = ?", arguments: [lease.id])
             try db.execute(sql: "DELETE FROM leases WHERE id = ?", arguments: [lease.id])
         }

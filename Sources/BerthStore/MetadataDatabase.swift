@@ -12,8 +12,13 @@ final class MetadataDatabase: @unchecked Sendable {
     /// The write-ahead log's size past which a write checkpoints it (see `init`).
     static let writeAheadLogLimit = 100 * 4096
 
+    /// Space set aside so that removals can commit on a full disk (see `write`).
+    private let reserve: String
+    static let reserveSize: Int64 = 4 << 20
+
     init(path: String) throws {
         writeAheadLog = path + "-wal"
+        reserve = path + "-reserve"
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         configuration.label = "berth-metadata"
@@ -39,6 +44,7 @@ final class MetadataDatabase: @unchecked Sendable {
         if try !queue.read(Self.migrator.hasCompletedMigrations) {
             try Self.migrator.migrate(queue)
         }
+        restoreReserve()
     }
 
     private static var migrator: DatabaseMigrator {
@@ -101,8 +107,28 @@ final class MetadataDatabase: @unchecked Sendable {
     }
 
     /// Runs `body` in one IMMEDIATE transaction (the write lock is taken up front, so a
-    /// concurrent writer waits instead of failing on a stale snapshot).
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
+    /// concurrent writer waits instead of failing on a stale snapshot). A write that frees space
+    /// (`releasingSpace`: removing images, leases, collected content) that fails because the disk
+    /// is full gives up the reserve file and runs again: the user can free space with Berth itself.
+    func write<T>(releasingSpace: Bool = false, _ body: (Database) throws -> T) throws -> T {
+        do {
+            return try transaction(body)
+        } catch let error as DatabaseError where releasingSpace && error.resultCode == .SQLITE_FULL && unlink(reserve) == 0 {
+            return try transaction(body)
+        }
+    }
+
+    /// Sets the reserve file aside again if it is missing and the disk has room for it.
+    func restoreReserve() {
+        guard access(reserve, F_OK) != 0 else { return }
+        let descriptor = open(reserve, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return }
+        let failed = posix_fallocate(descriptor, 0, off_t(Self.reserveSize)) != 0
+        close(descriptor)
+        if failed { unlink(reserve) }
+    }
+
+    private func transaction<T>(_ body: (Database) throws -> T) throws -> T {
         try queue.writeWithoutTransaction { db in
             var result: T?
             try db.inTransaction(.immediate) {

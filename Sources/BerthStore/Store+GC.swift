@@ -82,7 +82,7 @@ extension Store {
             try FileSystem.removeTree("\(snapshotRoot)/\(name)")
             garbage.snapshots.append(chainID)
         }
-        try database.write { db in
+        try database.write(releasingSpace: true) { db in
             for lease in stale {
                 try db.execute(sql: "DELETE FROM lease_resources WHERE lease_id = ?", arguments: [lease.id])
                 try db.execute(sql: "DELETE FROM leases WHERE id = ?", arguments: [lease.id])
@@ -95,6 +95,7 @@ extension Store {
                 try db.execute(sql: "DELETE FROM layers WHERE diff_id = ?", arguments: [diffID])
             }
         }
+        database.restoreReserve()
         return garbage
     }
 }

@@ -217,7 +217,7 @@ public final class Store: @unchecked Sendable {
     /// uses is only untagged, and one a stopped container uses is deleted while the container's
     /// lease keeps its content. `isRunning` tells whether a container (by ID) runs.
     public func remove(_ name: String, force: Bool, isRunning: (String) -> Bool) throws -> [RemovalEvent] {
-        try database.write { db in
+        try database.write(releasingSpace: true) { db in
             let image = try Self.image(named: name, in: db)
             let users = try containerLeaseRows(holding: image.id, db).filter(\.isAlive).map(\.containerID).sorted()
             let running = users.first(where: isRunning)
@@ -284,7 +284,7 @@ public final class Store: @unchecked Sendable {
 
     /// Deletes an untagged image record (for `image prune`); returns false if it gained a tag meanwhile.
     public func removeIfUntagged(_ id: Digest) throws -> Bool {
-        try database.write { db in
+        try database.write(releasingSpace: true) { db in
             let tags = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tags WHERE image_id = ?", arguments: [id.description]) ?? 0
             guard tags == 0 else { return false }
             try db.execute(sql: "DELETE FROM repo_digests WHERE image_id = ?", arguments: [id.description])

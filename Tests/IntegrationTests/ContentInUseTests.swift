@@ -100,3 +100,36 @@ struct ContentInUseTests {
         #expect(try sandbox.ok("run", "--rm", "out", "cat", "/one", "/two") == "one\ntwo\n")
     }
 }
+
+/// Removal frees space on a full disk: `rmi` and `image prune` commit through the metadata
+/// database's reserve instead of failing with "database or disk is full".
+@Suite(.serialized, .enabled(if: Peers.berth, "needs root (mounts a tmpfs) and GNU tar"))
+struct FullDiskRemovalTests {
+    @Test func rmiAndPruneWorkOnAFullDisk() throws {
+        let sandbox = try BerthSandbox()
+        let disk = sandbox.scratch + "/disk"
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        let mount = try Command.run("/bin/mount", ["-t", "tmpfs", "-o", "size=48m", "tmpfs", disk])
+        try #require(mount.succeeded, "\(mount)")
+        defer { _ = try? Command.run("/bin/umount", [disk]) }
+        func berth(_ arguments: [String]) throws -> CommandResult {
+            try Command.run(BerthSandbox.binary, ["--root", disk + "/root"] + arguments)
+        }
+        let rootfs = try Fixtures.randomRootfs(sizeMB: 20)
+        #expect(try berth(["import", rootfs, "big:1"]).succeeded)
+        try berth(["import", Fixtures.busyboxRootfs(), "busybox"])
+        // Fill what is left of the disk.
+        _ = try Command.run("/bin/dd", ["if=/dev/zero", "of=\(disk)/fill", "bs=1M"])
+        let full = try Command.run("/bin/df", ["--output=avail", disk])
+        #expect(full.lines.last?.trimmingCharacters(in: .whitespaces) == "0", "\(full)")
+
+        let rmi = try berth(["rmi", "big:1"])
+        #expect(rmi.succeeded && rmi.out.contains("Deleted: sha256:"), "\(rmi)")
+        let prune = try berth(["image", "prune", "-a", "-f"])
+        #expect(prune.succeeded && prune.out.contains("deleted: sha256:"), "\(prune)")
+        #expect(try berth(["images", "-q"]).out.isEmpty)
+        // Space freed, the store takes new content again.
+        try FileManager.default.removeItem(atPath: disk + "/fill")
+        #expect(try berth(["import", Fixtures.busyboxRootfs(), "busybox"]).succeeded)
+    }
+}
