@@ -3,6 +3,7 @@ import BerthArchive
 import BerthBuild
 import BerthDockerfile
 import BerthOCI
+import BerthRuntime
 import Foundation
 
 /// `berth build`: builds an image from a Dockerfile and a context directory, with BuildKit's plain
@@ -135,6 +136,8 @@ struct Build: ParsableCommand {
         let builder = Builder(store: try global.openStore()) { line in
             if !silent { printError(line) }
         }
+        let interrupts = Self.releaseStepOnInterrupt(root: global.root)
+        defer { interrupts.forEach { $0.cancel() } }
         do {
             let result = try builder.build(request)
             if let iidfile {
@@ -144,6 +147,26 @@ struct Build: ParsableCommand {
         } catch {
             printError("ERROR: failed to solve: \(error)")
             throw ExitCode(1)
+        }
+    }
+
+    /// Ctrl-C or SIGTERM ends the build, and the running RUN step with it, leaving nothing for
+    /// the next command to clean up; the exit status is the shell's for a process the signal
+    /// killed (128 + its number).
+    static func releaseStepOnInterrupt(root: String) -> [DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                // What the build would report about its step's end is noise after an interrupt.
+                let null = open("/dev/null", O_WRONLY)
+                dup2(null, STDOUT_FILENO)
+                dup2(null, STDERR_FILENO)
+                BuildStepRecord.releaseOwn(berthRoot: root)
+                _exit(128 + signalNumber)
+            }
+            source.resume()
+            return source
         }
     }
 
