@@ -121,7 +121,7 @@ public struct BuildStepRecord: Codable, Sendable {
         }
         try? Files.removeTree(stateRoot + "/" + containerID)
         try? Files.removeTree(directory)
-        remove()
+        unlink(path)
     }
 
     /// Kills every process left in the step's cgroups: through `cgroup.kill` where the kernel has
