@@ -34,6 +34,8 @@ public struct BuildStepRecord: Codable, Sendable {
     /// after it looked, and the build cannot exit halfway through the release.
     private static let gate = DispatchSemaphore(value: 1)
     nonisolated(unsafe) private static var holdsGate = false
+    /// The root of the last step recorded here, where an interrupt looks for this process's steps.
+    nonisolated(unsafe) private static var lastRoot: String?
 
     /// Records that this process is about to run a step in `directory`; nothing of the step may be
     /// taken before this returns.
@@ -41,6 +43,7 @@ public struct BuildStepRecord: Codable, Sendable {
         let record = BuildStepRecord(holder: currentProcess, directory: directory,
                                      containerID: BuildStepRunner.containerID(directory: directory), runcBinary: runcBinary,
                                      stateRoot: stateRoot, berthRoot: berthRoot)
+        if releaseOnInterrupt { _ = interruptSources }
         gate.wait()
         do {
             try Files.makeDirectories(recordsDirectory(berthRoot: berthRoot), mode: 0o700)
@@ -50,6 +53,7 @@ public struct BuildStepRecord: Codable, Sendable {
             throw error
         }
         holdsGate = true
+        lastRoot = berthRoot
         return record
     }
 
@@ -74,11 +78,32 @@ public struct BuildStepRecord: Codable, Sendable {
         release(berthRoot: berthRoot) { !$0.holder.isAlive }
     }
 
-    /// Releases the step this process is running, for a build that a signal ends: once this
-    /// returns, no step starts or finishes in this process, which should exit.
-    public static func releaseOwn(berthRoot: String) {
+    /// Whether SIGINT and SIGTERM end this process once its running step is released (for
+    /// `berth build`; the exit status is 128 + the signal's number, as a shell reports a process
+    /// the signal killed). The handlers are installed when the first step is recorded, so a build
+    /// without RUN steps starts no signal thread.
+    nonisolated(unsafe) public static var releaseOnInterrupt = false
+
+    private static let interruptSources: [DispatchSourceSignal] = [SIGINT, SIGTERM].map { signalNumber in
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+        source.setEventHandler {
+            // What the build would report about its step's end is noise after an interrupt.
+            let null = open("/dev/null", O_WRONLY)
+            dup2(null, STDOUT_FILENO)
+            dup2(null, STDERR_FILENO)
+            releaseOwn()
+            _exit(128 + signalNumber)
+        }
+        source.resume()
+        return source
+    }
+
+    /// Releases the steps this process runs, which must exit afterwards: once the gate is taken,
+    /// no step starts or finishes here.
+    private static func releaseOwn() {
         gate.wait()
-        release(berthRoot: berthRoot) { $0.holder == currentProcess }
+        if let root = lastRoot { release(berthRoot: root) { $0.holder == currentProcess } }
     }
 
     private static func release(berthRoot: String, where selected: (BuildStepRecord) -> Bool) {

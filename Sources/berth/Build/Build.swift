@@ -136,8 +136,9 @@ struct Build: ParsableCommand {
         let builder = Builder(store: try global.openStore()) { line in
             if !silent { printError(line) }
         }
-        let interrupts = Self.releaseStepOnInterrupt(root: global.root)
-        defer { interrupts.forEach { $0.cancel() } }
+        // Ctrl-C or SIGTERM ends the build, and its running RUN step with it, leaving nothing for
+        // the next command to clean up.
+        BuildStepRecord.releaseOnInterrupt = true
         do {
             let result = try builder.build(request)
             if let iidfile {
@@ -147,26 +148,6 @@ struct Build: ParsableCommand {
         } catch {
             printError("ERROR: failed to solve: \(error)")
             throw ExitCode(1)
-        }
-    }
-
-    /// Ctrl-C or SIGTERM ends the build, and the running RUN step with it, leaving nothing for
-    /// the next command to clean up; the exit status is the shell's for a process the signal
-    /// killed (128 + its number).
-    static func releaseStepOnInterrupt(root: String) -> [DispatchSourceSignal] {
-        [SIGINT, SIGTERM].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler {
-                // What the build would report about its step's end is noise after an interrupt.
-                let null = open("/dev/null", O_WRONLY)
-                dup2(null, STDOUT_FILENO)
-                dup2(null, STDERR_FILENO)
-                BuildStepRecord.releaseOwn(berthRoot: root)
-                _exit(128 + signalNumber)
-            }
-            source.resume()
-            return source
         }
     }
 
