@@ -49,6 +49,9 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // SQLite from Debian (libsqlite3-dev), for the one setting GRDB has no API for.
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // The system calls Swift's Glibc module cannot reach (it is imported without _GNU_SOURCE)
+        // and process work that must run between fork and exec.
+        .target(name: "CBerth", cSettings: [.define("_GNU_SOURCE")]),
         // Tar reading and writing, compression, safe extraction, whiteouts.
         .target(
             name: "BerthArchive",
@@ -68,7 +71,7 @@ let package = Package(
             ]
         ),
         // Bridge networking, IPAM, NAT and published ports, through the standard CNI plugins.
-        .target(name: "BerthProcess"),
+        .target(name: "BerthProcess", dependencies: ["CBerth"]),
         .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthProcess"]),
         // OCI bundles, the runc driver, container state, the per-container monitor, logs.
         .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthNetwork", "BerthProcess"]),

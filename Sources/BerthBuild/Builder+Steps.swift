@@ -215,6 +215,11 @@ extension Builder {
                  state: ImageState, step: BuildProgress.Step?, context: Context) throws -> BuildCache.Layer {
         let lowers = try snapshotDirectories(state)
         let directory = try makeStaging()
+        // Recorded before anything is mounted or started, so that a killed build's step is found
+        // and released by the next command; dropped last.
+        let record = try BuildStepRecord.write(directory: directory, runcBinary: runcBinary, stateRoot: buildRoot + "/runc",
+                                               berthRoot: store.root)
+        defer { record.remove() }
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // Bind mounts' overlays live under the step's directory and go before it does.
         defer { BuildStepRunner.unmountAll(under: directory + "/mounts") }
@@ -405,6 +410,7 @@ extension Builder {
     /// Removes what builds killed mid-step left behind: their RUN containers, network
     /// attachments, mounts and staging directories (those whose process is gone).
     func removeLeftovers() {
+        BuildStepRecord.releaseAbandoned(berthRoot: store.root)
         let directory = buildRoot + "/tmp"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
             guard let pid = name.split(separator: "-").first.flatMap({ Int32($0) }), pid != getpid(),

@@ -1,3 +1,4 @@
+import CBerth
 import Foundation
 import Glibc
 
@@ -20,8 +21,13 @@ public enum Spawn {
     /// Starts `argv[0]` (looked up in PATH) with `descriptors` mapped as (source fd in this
     /// process, target fd in the child); fds 0–2 not mapped get /dev/null. The child has default
     /// signal handling and nothing blocked; `environment` nil passes this process's on.
+    ///
+    /// A `guarded` child runs under a guard process, whose pid is returned and which exits with
+    /// the child's status: once this process is gone, killed or not, the guard kills the child and
+    /// every process the child left behind (for runc, the container's init, which outlives runc).
     public static func start(_ argv: [String], descriptors: [(Int32, Int32)] = [], environment: [String: String]? = nil,
-                             newSession: Bool = false) throws -> pid_t {
+                             newSession: Bool = false, guarded: Bool = false) throws -> pid_t {
+        if guarded { return try startGuarded(argv, descriptors: descriptors, environment: environment) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -71,6 +77,34 @@ public enum Spawn {
         if status != 0 { throw SpawnError(operation: "start", path: argv[0], errno: status) }
         awaited.insert(pid)
         return pid
+    }
+
+    private static func startGuarded(_ argv: [String], descriptors: [(Int32, Int32)],
+                                     environment: [String: String]?) throws -> pid_t {
+        guard let path = executablePath(argv[0], environment: environment) else {
+            throw SpawnError(operation: "start", path: argv[0], errno: ENOENT)
+        }
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var cEnvironment = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+        defer { for pointer in cEnvironment ?? [] { free(pointer) } }
+        let sources = descriptors.map(\.0)
+        let targets = descriptors.map(\.1)
+        awaitedLock.lock()
+        defer { awaitedLock.unlock() }
+        let pid = cEnvironment == nil
+            ? berth_spawn_guarded(path, &cArguments, environ, sources, targets, Int32(descriptors.count))
+            : berth_spawn_guarded(path, &cArguments, &cEnvironment!, sources, targets, Int32(descriptors.count))
+        if pid < 0 { throw SpawnError(operation: "start", path: argv[0], errno: errno) }
+        awaited.insert(pid)
+        return pid
+    }
+
+    /// `name` looked up in PATH (of `environment` if it sets one) as execvp would, or nil.
+    private static func executablePath(_ name: String, environment: [String: String]?) -> String? {
+        if name.contains("/") { return name }
+        let search = environment?["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        return search.split(separator: ":").map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
     }
 
     /// Children started here and not yet waited for: `reapOrphans` leaves them to their waiter.

@@ -110,12 +110,15 @@ public enum BuildStepRunner {
         let pipe = try Pipe.make()
         let pid: pid_t
         do {
+            // Guarded: runc's container init outlives a killed runc, so the step would outlive a
+            // killed build; the guard ends both once this process is gone.
             pid = try Spawn.start([runcBinary, "--root", stateRoot, "run", "--bundle", directory, id],
-                                  descriptors: [(pipe.write, 1), (pipe.write, 2)])
+                                  descriptors: [(pipe.write, 1), (pipe.write, 2)], guarded: true)
         } catch {
             pipe.closeBoth()
             throw error
         }
+        BuildStepRecord.started()
         close(pipe.write)
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthRuntime
 import BerthStore
 import Foundation
 
@@ -12,8 +13,11 @@ struct GlobalOptions: ParsableArguments {
         rootOption ?? ProcessInfo.processInfo.environment["BERTH_ROOT"] ?? "/var/lib/berth"
     }
 
+    /// The store on this root, once what killed builds left on it is released.
     func openStore() throws -> Store {
-        try Store(root: root)
+        let store = try Store(root: root)
+        BuildStepRecord.releaseAbandoned(berthRoot: root)
+        return store
     }
 }
 

@@ -86,4 +86,23 @@ import Testing
         #expect(Spawn.wait(pid, timeout: 0.1) == nil)
         #expect(kill(pid, 0) == -1)
     }
+
+    /// A guarded child: its guard reports its status as a shell would, passes only the mapped
+    /// descriptors, and ends what the child leaves behind (here a background `sleep` that holds
+    /// the output pipe, which would otherwise stay open for 300 s).
+    @Test(arguments: [("exit 5", Int32(5)), ("kill -TERM $$", 128 + SIGTERM)])
+    func aGuardedChildReportsItsStatusAndTakesWhatItLeftWithIt(ending: String, status: Int32) throws {
+        let pipe = try Pipe.make()
+        let guardPID = try Spawn.start(["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; echo; sleep 300 & echo $!; \(ending)"],
+                                       descriptors: [(pipe.write, 1)], guarded: true)
+        close(pipe.write)
+        let handle = FileHandle(fileDescriptor: pipe.read, closeOnDealloc: true)
+        let output = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        #expect(Spawn.wait(guardPID) == status)
+        let lines = output.split(separator: "\n")
+        #expect(lines.first == "0 1 2 3 ", "the child has descriptors it was not given: \(output)")
+        let sleeper = try #require(lines.last.flatMap { pid_t($0) }, "no pid in \(output)")
+        let command = FileHandle(forReadingAtPath: "/proc/\(sleeper)/cmdline").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }
+        #expect(command?.hasPrefix("sleep") != true, "the child's background sleep outlived it")
+    }
 }

@@ -3,6 +3,7 @@ import BerthArchive
 import BerthBuild
 import BerthDockerfile
 import BerthOCI
+import BerthRuntime
 import Foundation
 
 /// `berth build`: builds an image from a Dockerfile and a context directory, with BuildKit's plain
@@ -135,6 +136,9 @@ struct Build: ParsableCommand {
         let builder = Builder(store: try global.openStore()) { line in
             if !silent { printError(line) }
         }
+        // Ctrl-C or SIGTERM ends the build, and its running RUN step with it, leaving nothing for
+        // the next command to clean up.
+        BuildStepRecord.releaseOnInterrupt = true
         do {
             let result = try builder.build(request)
             if let iidfile {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BerthBuild
+import BerthRuntime
 import Foundation
 
 /// `berth builder …`: manage the build cache.
@@ -25,6 +26,7 @@ struct BuilderPrune: ParsableCommand {
             guard confirm("WARNING! This will remove all build cache. ") else { return }
         }
         let cacheRoot = global.root + "/buildcache"
+        BuildStepRecord.releaseAbandoned(berthRoot: global.root)
         let before = Self.diskUsage(cacheRoot)
         let store = try global.openStore()
         let entries = try BuildCache(root: global.root).prune(store: store)

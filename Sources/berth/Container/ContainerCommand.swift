@@ -19,9 +19,11 @@ struct ContainerCommand: ParsableCommand {
 
 extension GlobalOptions {
     /// The container runtime on this root, with the `berth-monitor` installed next to this binary
-    /// as the containers' monitor.
+    /// as the containers' monitor, once what killed builds left on the root is released.
     func openRuntime() throws -> ContainerRuntime {
-        try ContainerRuntime(root: root, monitorExecutable: Self.monitorExecutable())
+        let runtime = try ContainerRuntime(root: root, monitorExecutable: Self.monitorExecutable())
+        BuildStepRecord.releaseAbandoned(berthRoot: root)
+        return runtime
     }
 
     /// `berth-monitor` in the directory of this very executable (/proc/self/exe, so symlinks to
