@@ -129,7 +129,7 @@ struct BundleBuilder {
         let config = record.config
         let capabilities = try Self.capabilities(add: hostConfig.capAdd, drop: hostConfig.capDrop,
                                                  privileged: hostConfig.privileged)
-        let security = try SecurityOptions(parsing: hostConfig.securityOpt)
+        let security = try SecurityOptions(parsing: hostConfig.securityOpt ?? [])
         let nofile = min(1_048_576, Self.hostNofileHardLimit())
         var arguments = config.argv
         if hostConfig.initProcess { arguments = [Self.initPath, "--"] + arguments }

@@ -121,8 +121,9 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         /// json-file without options (and what records written before these flags decode to).
         public var logConfig: LogConfig?
         /// `--security-opt` values as the client sent them (Docker's HostConfig.SecurityOpt): a
-        /// `seccomp=FILE` holds the file's JSON, and `--privileged` adds `label=disable` as dockerd does.
-        public var securityOpt: [String] = []
+        /// `seccomp=FILE` holds the file's JSON, and `--privileged` adds `label=disable` as dockerd
+        /// does; nil when none was given.
+        public var securityOpt: [String]?
         /// The paths masked in the container (Docker's HostConfig.MaskedPaths): Docker's defaults,
         /// recorded at create; empty with `systempaths=unconfined`. nil (a privileged container,
         /// or a record written before Berth kept them) means the defaults, or none when privileged.
@@ -358,7 +359,7 @@ extension ContainerRecord.HostConfig {
         tmpfs = try values.decode(.tmpfs, or: [:])
         runtime = try values.decode(.runtime, or: "runc")
         logConfig = try values.decodeIfPresent(LogConfig.self, forKey: .logConfig)
-        securityOpt = try values.decode(.securityOpt, or: [])
+        securityOpt = try values.decodeIfPresent([String].self, forKey: .securityOpt)
         maskedPaths = try values.decodeIfPresent([String].self, forKey: .maskedPaths)
         readonlyPaths = try values.decodeIfPresent([String].self, forKey: .readonlyPaths)
     }

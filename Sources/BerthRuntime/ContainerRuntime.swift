@@ -170,10 +170,10 @@ public final class ContainerRuntime: @unchecked Sendable {
     static func applySecurityDefaults(_ hostConfig: inout ContainerRecord.HostConfig) throws {
         let capabilities = try BundleBuilder.capabilities(add: hostConfig.capAdd, drop: hostConfig.capDrop,
                                                           privileged: hostConfig.privileged)
-        _ = try SecurityOptions(parsing: hostConfig.securityOpt)
+        _ = try SecurityOptions(parsing: hostConfig.securityOpt ?? [])
             .linuxSeccomp(capabilities: capabilities, privileged: hostConfig.privileged)
-        if hostConfig.privileged, !hostConfig.securityOpt.contains(where: { $0.hasPrefix("label=") }) {
-            hostConfig.securityOpt.append("label=disable")
+        if hostConfig.privileged, !(hostConfig.securityOpt ?? []).contains(where: { $0.hasPrefix("label=") }) {
+            hostConfig.securityOpt = (hostConfig.securityOpt ?? []) + ["label=disable"]
         }
         if !hostConfig.privileged {
             if hostConfig.maskedPaths == nil { hostConfig.maskedPaths = BundleBuilder.maskedPaths }

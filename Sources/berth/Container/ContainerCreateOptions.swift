@@ -172,8 +172,9 @@ struct ContainerCreateOptions: ParsableArguments {
         hostConfig.capDrop = capDrop
         hostConfig.privileged = privileged
         do {
+            // As in Docker, given options are recorded even when none is left (`[]`, not null).
             let security = try SecurityOptions.clientForm(securityOpt)
-            hostConfig.securityOpt = security.options
+            hostConfig.securityOpt = securityOpt.isEmpty ? nil : security.options
             if security.unconfinedSystemPaths { (hostConfig.maskedPaths, hostConfig.readonlyPaths) = ([], []) }
         } catch let error as RuntimeError {
             throw ValidationError("\(error)")

@@ -121,7 +121,7 @@ enum ContainerInspectJSON {
             ("CapDrop", host.capDrop.isEmpty ? .null : .strings(host.capDrop)),
             ("Privileged", .bool(host.privileged)),
             ("ReadonlyRootfs", .bool(host.readonlyRootfs)),
-            ("SecurityOpt", host.securityOpt.isEmpty ? .null : .strings(host.securityOpt)),
+            ("SecurityOpt", .strings(host.securityOpt)),
             ("Runtime", .string(host.runtime)),
             ("Memory", .int(host.memory)),
             ("NanoCpus", .int(host.nanoCPUs)),
