@@ -6,6 +6,7 @@ dir=$(dirname "${BASH_SOURCE[0]}")
 "$dir/load.sh"
 "$dir/images.sh"
 "$dir/containers.sh"
+"$dir/confinement.sh"
 "$dir/build.sh"
 "$dir/build-copy.sh"
 "$dir/registry.sh"

@@ -14,8 +14,8 @@ runtime_packages=(runc crun containernetworking-plugins iptables iproute2 tini d
 image_packages=(busybox-static mmdebstrap debian-archive-keyring mount)
 # Interop peers: the Docker daemon, the CNCF registry, skopeo and umoci.
 peer_packages=(docker.io docker-registry skopeo umoci)
-# Scripts, tests and benches.
-tool_packages=(hyperfine jq zstd curl tar gzip python3 ca-certificates apache2-utils openssl wrk nftables)
+# Scripts, tests and benches (gcc and libc6-dev build the confinement tests' static probe).
+tool_packages=(hyperfine jq zstd curl tar gzip python3 ca-certificates apache2-utils openssl wrk nftables gcc libc6-dev)
 
 packages=("${build_packages[@]}" "${runtime_packages[@]}" "${image_packages[@]}"
     "${peer_packages[@]}" "${tool_packages[@]}")

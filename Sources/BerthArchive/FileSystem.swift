@@ -1,7 +1,7 @@
 import Glibc
 
 /// Small wrappers over Linux file system calls shared by the extractor and the archiver.
-enum FileSystem {
+public enum FileSystem {
     static func lstatInfo(_ path: String) -> stat? {
         var info = stat()
         return lstat(path, &info) == 0 ? info : nil
@@ -16,12 +16,14 @@ enum FileSystem {
         return dev_t(((major & 0xffff_f000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffff_ff00) << 12) | (minor & 0xff))
     }
 
-    static func major(_ device: dev_t) -> UInt32 {
+    /// The major number of a device, in glibc's encoding of dev_t.
+    public static func major(_ device: dev_t) -> UInt32 {
         let device = UInt64(device)
         return UInt32(truncatingIfNeeded: ((device >> 32) & 0xffff_f000) | ((device >> 8) & 0xfff))
     }
 
-    static func minor(_ device: dev_t) -> UInt32 {
+    /// The minor number of a device, in glibc's encoding of dev_t.
+    public static func minor(_ device: dev_t) -> UInt32 {
         let device = UInt64(device)
         return UInt32(truncatingIfNeeded: ((device >> 12) & 0xffff_ff00) | (device & 0xff))
     }

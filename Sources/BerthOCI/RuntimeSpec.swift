@@ -224,8 +224,75 @@ public struct RuntimeSpec: Codable, Hashable, Sendable {
         public var readonlyPaths: [String]?
         /// mountLabel specifies the selinux context for the mounts in the container.
         public var mountLabel: String?
+        /// seccomp specifies the seccomp security settings for the container.
+        public var seccomp: Seccomp?
 
         public init() {}
+    }
+
+    /// Seccomp represents syscall restrictions.
+    public struct Seccomp: Codable, Hashable, Sendable {
+        /// defaultAction is the action taken for a syscall no rule matches.
+        public var defaultAction: String
+        /// defaultErrnoRet is the errno returned by the default action when it is SCMP_ACT_ERRNO or
+        /// SCMP_ACT_TRACE (EPERM when absent).
+        public var defaultErrnoRet: UInt32?
+        /// architectures are the architectures whose syscalls the filter handles, as libseccomp names them.
+        public var architectures: [String]?
+        /// flags are the flags passed to seccomp(2).
+        public var flags: [String]?
+        /// listenerPath is the path of a UNIX socket the runtime hands the seccomp notify descriptor to.
+        public var listenerPath: String?
+        /// listenerMetadata is opaque data passed to the seccomp agent along with the descriptor.
+        public var listenerMetadata: String?
+        /// syscalls are the rules matching syscalls, with their actions.
+        public var syscalls: [Syscall]?
+
+        public init(defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil,
+                    flags: [String]? = nil, syscalls: [Syscall]? = nil) {
+            self.defaultAction = defaultAction
+            self.defaultErrnoRet = defaultErrnoRet
+            self.architectures = architectures
+            self.flags = flags
+            self.syscalls = syscalls
+        }
+    }
+
+    /// Syscall is used to match a syscall in seccomp.
+    public struct Syscall: Codable, Hashable, Sendable {
+        /// names are the syscalls the rule matches.
+        public var names: [String]
+        /// action is the action taken when the rule matches.
+        public var action: String
+        /// errnoRet is the errno returned when the action is SCMP_ACT_ERRNO or SCMP_ACT_TRACE.
+        public var errnoRet: UInt32?
+        /// args are conditions on the syscall's arguments, all of which must hold.
+        public var args: [SeccompArg]?
+
+        public init(names: [String], action: String, errnoRet: UInt32? = nil, args: [SeccompArg]? = nil) {
+            self.names = names
+            self.action = action
+            self.errnoRet = errnoRet
+            self.args = args
+        }
+    }
+
+    /// SeccompArg is used for matching a specific syscall argument in seccomp.
+    public struct SeccompArg: Codable, Hashable, Sendable {
+        /// index is the argument's position, from 0.
+        public var index: UInt
+        public var value: UInt64
+        /// valueTwo is what the argument masked by `value` must equal, for SCMP_CMP_MASKED_EQ.
+        public var valueTwo: UInt64?
+        /// op is the comparison: SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT or _MASKED_EQ.
+        public var op: String
+
+        public init(index: UInt, value: UInt64, valueTwo: UInt64? = nil, op: String) {
+            self.index = index
+            self.value = value
+            self.valueTwo = valueTwo
+            self.op = op
+        }
     }
 
     /// IDMapping specifies a user or group id mapping for user namespaces.

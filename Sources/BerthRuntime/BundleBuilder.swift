@@ -1,9 +1,11 @@
+import BerthArchive
 import BerthOCI
 import Foundation
 import Glibc
 
 /// Builds a container's OCI runtime configuration with Docker's defaults: its capability set,
-/// masked and read-only /proc paths, default devices and mounts, and rlimits the host allows.
+/// seccomp profile, masked and read-only kernel paths, device rules, mounts, and rlimits the host
+/// allows; `--privileged` lifts the confinement as Docker's does.
 struct BundleBuilder {
     var record: ContainerRecord
     /// The container's directory (the bundle), holding hosts, hostname and resolv.conf.
@@ -48,12 +50,34 @@ struct BundleBuilder {
         return knownCapabilities.enumerated().filter { bounding & (1 << UInt64($0.offset)) != 0 }.map(\.element)
     }()
 
-    static let maskedPaths = [
-        "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-        "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-    ]
+    /// Docker's masked paths (moby's oci.DefaultSpec): kernel files that expose the host or act on
+    /// it, and each CPU's thermal_throttle directory where the machine has one.
+    public static let maskedPaths: [String] = {
+        var paths = [
+            "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+            "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats", "/sys/devices/virtual/powercap",
+            "/sys/firmware",
+        ]
+        for cpu in possibleCPUs() {
+            let path = "/sys/devices/system/cpu/cpu\(cpu)/thermal_throttle"
+            if Files.exists(path) { paths.append(path) }
+        }
+        return paths
+    }()
 
-    static let readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+    /// Docker's read-only paths.
+    public static let readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+    /// The CPUs the kernel may bring online (/sys/devices/system/cpu/possible, such as `0-3,6`).
+    static func possibleCPUs() -> [Int] {
+        guard let text = try? Files.read("/sys/devices/system/cpu/possible") else { return [] }
+        var cpus: [Int] = []
+        for range in String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",") {
+            let bounds = range.split(separator: "-").compactMap { Int($0) }
+            if let first = bounds.first, let last = bounds.last, first <= last { cpus += Array(first...last) }
+        }
+        return cpus
+    }
 
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -105,6 +129,7 @@ struct BundleBuilder {
         let config = record.config
         let capabilities = try Self.capabilities(add: hostConfig.capAdd, drop: hostConfig.capDrop,
                                                  privileged: hostConfig.privileged)
+        let security = try SecurityOptions(parsing: hostConfig.securityOpt ?? [])
         let nofile = min(1_048_576, Self.hostNofileHardLimit())
         var arguments = config.argv
         if hostConfig.initProcess { arguments = [Self.initPath, "--"] + arguments }
@@ -114,7 +139,7 @@ struct BundleBuilder {
             capabilities: RuntimeSpec.Capabilities(bounding: capabilities, effective: capabilities,
                                                    permitted: capabilities),
             rlimits: [RuntimeSpec.POSIXRlimit(type: "RLIMIT_NOFILE", hard: nofile, soft: nofile)],
-            noNewPrivileges: false)
+            noNewPrivileges: security.noNewPrivileges)
         process.oomScoreAdj = 0
 
         var linux = RuntimeSpec.Linux()
@@ -126,7 +151,10 @@ struct BundleBuilder {
         if layout == .v2 { namespaces.append(RuntimeSpec.Namespace(type: "cgroup")) }
         linux.namespaces = namespaces
         linux.cgroupsPath = CgroupLayout.path(for: record.id)
-        linux.devices = Self.defaultDevices
+        // As in Docker's spec, no devices but a privileged container's: the runtime makes the
+        // default ones (null, zero, full, random, urandom, tty) and allows them in the cgroup only
+        // when the spec does not list them itself.
+        if hostConfig.privileged { linux.devices = try Self.hostDevices() }
         var resources = RuntimeSpec.Resources(devices: hostConfig.privileged ? [RuntimeSpec.DeviceCgroup(allow: true, access: "rwm")]
                                                                            : Self.deviceRules)
         if hostConfig.memory > 0 { resources.memory = RuntimeSpec.Memory(limit: hostConfig.memory) }
@@ -136,10 +164,12 @@ struct BundleBuilder {
         }
         if let pids = hostConfig.pidsLimit, pids > 0 { resources.pids = RuntimeSpec.Pids(limit: pids) }
         linux.resources = resources
-        if !hostConfig.privileged {
-            linux.maskedPaths = Self.maskedPaths
-            linux.readonlyPaths = Self.readonlyPaths
-        }
+        // Records written before Berth kept the paths have none: they get what create records now.
+        let masked = hostConfig.maskedPaths ?? (hostConfig.privileged ? [] : Self.maskedPaths)
+        let readonly = hostConfig.readonlyPaths ?? (hostConfig.privileged ? [] : Self.readonlyPaths)
+        if !masked.isEmpty { linux.maskedPaths = masked }
+        if !readonly.isEmpty { linux.readonlyPaths = readonly }
+        linux.seccomp = try security.linuxSeccomp(capabilities: capabilities, privileged: hostConfig.privileged)
 
         return RuntimeSpec(
             process: process,
@@ -220,31 +250,47 @@ struct BundleBuilder {
         return mounts
     }
 
-    static let defaultDevices: [RuntimeSpec.Device] = [
-        ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8),
-        ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
-    ].map { RuntimeSpec.Device(path: $0.0, type: "c", major: $0.1, minor: $0.2, fileMode: 0o666, uid: 0, gid: 0) }
-
-    /// Docker's device cgroup rules: deny everything, then allow the default devices, ptys,
-    /// /dev/net/tun and mknod of any device.
+    /// Docker's device cgroup rules (moby's oci.DefaultSpec): deny everything, allow
+    /// /dev/{zero,null,urandom,random,tty,console} and deny /dev/fuse. The runtime appends its own
+    /// defaults to these (runc: mknod of any device, the default devices, ptys and /dev/net/tun),
+    /// as it does for Docker's containers.
     static let deviceRules: [RuntimeSpec.DeviceCgroup] = {
         typealias Rule = RuntimeSpec.DeviceCgroup
-        return [
-            Rule(allow: false, access: "rwm"),
-            Rule(allow: true, type: "c", major: nil, minor: nil, access: "m"),
-            Rule(allow: true, type: "b", major: nil, minor: nil, access: "m"),
-            Rule(allow: true, type: "c", major: 1, minor: 3, access: "rwm"),
-            Rule(allow: true, type: "c", major: 1, minor: 5, access: "rwm"),
-            Rule(allow: true, type: "c", major: 1, minor: 7, access: "rwm"),
-            Rule(allow: true, type: "c", major: 1, minor: 8, access: "rwm"),
-            Rule(allow: true, type: "c", major: 1, minor: 9, access: "rwm"),
-            Rule(allow: true, type: "c", major: 5, minor: 0, access: "rwm"),
-            Rule(allow: true, type: "c", major: 5, minor: 1, access: "rwm"),
-            Rule(allow: true, type: "c", major: 5, minor: 2, access: "rwm"),
-            Rule(allow: true, type: "c", major: 136, minor: nil, access: "rwm"),
-            Rule(allow: true, type: "c", major: 10, minor: 200, access: "rwm"),
-        ]
+        return [Rule(allow: false, access: "rwm")]
+            + ([(1, 5), (1, 3), (1, 9), (1, 8), (5, 0), (5, 1)] as [(Int64, Int64)]).map {
+                Rule(allow: true, type: "c", major: $0.0, minor: $0.1, access: "rwm")
+            }
+            + [Rule(allow: false, type: "c", major: 10, minor: 229, access: "rwm")]
     }()
+
+    /// Every device node under the host's /dev, for a privileged container, as Docker lists them
+    /// (containerd's HostDevices): not the pseudo-terminals, shared memory, message queues or
+    /// console, and no FIFOs.
+    static func hostDevices(in directory: String = "/dev") throws -> [RuntimeSpec.Device] {
+        guard let stream = opendir(directory) else { throw RuntimeError.lastIO("open", directory) }
+        defer { closedir(stream) }
+        var devices: [RuntimeSpec.Device] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name == "." || name == ".." || name == "console" { continue }
+            let path = directory + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                if ["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"].contains(name) { continue }
+                devices += try hostDevices(in: path)
+            case S_IFCHR, S_IFBLK:
+                devices.append(RuntimeSpec.Device(
+                    path: path, type: info.st_mode & S_IFMT == S_IFCHR ? "c" : "b",
+                    major: Int64(FileSystem.major(info.st_rdev)), minor: Int64(FileSystem.minor(info.st_rdev)),
+                    fileMode: info.st_mode & 0o7777, uid: info.st_uid, gid: info.st_gid))
+            default:
+                continue
+            }
+        }
+        return devices
+    }
 
     /// Writes /etc/hostname, /etc/hosts and /etc/resolv.conf for the container, in place so the
     /// bind mounts keep seeing them when they are rewritten after the network is attached.

@@ -120,6 +120,16 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         /// `--log-driver` and `--log-opt` (Docker's HostConfig.LogConfig); nil is Docker's default,
         /// json-file without options (and what records written before these flags decode to).
         public var logConfig: LogConfig?
+        /// `--security-opt` values as the client sent them (Docker's HostConfig.SecurityOpt): a
+        /// `seccomp=FILE` holds the file's JSON, and `--privileged` adds `label=disable` as dockerd
+        /// does; nil when none was given.
+        public var securityOpt: [String]?
+        /// The paths masked in the container (Docker's HostConfig.MaskedPaths): Docker's defaults,
+        /// recorded at create; empty with `systempaths=unconfined`. nil (a privileged container,
+        /// or a record written before Berth kept them) means the defaults, or none when privileged.
+        public var maskedPaths: [String]?
+        /// The paths mounted read-only in the container (Docker's HostConfig.ReadonlyPaths), likewise.
+        public var readonlyPaths: [String]?
 
         public init(autoRemove: Bool = false, networkMode: String = "bridge", publish: [String] = [], memory: Int64 = 0,
                     nanoCPUs: Int64 = 0, pidsLimit: Int64? = nil, readonlyRootfs: Bool = false, capAdd: [String] = [],
@@ -349,6 +359,9 @@ extension ContainerRecord.HostConfig {
         tmpfs = try values.decode(.tmpfs, or: [:])
         runtime = try values.decode(.runtime, or: "runc")
         logConfig = try values.decodeIfPresent(LogConfig.self, forKey: .logConfig)
+        securityOpt = try values.decodeIfPresent([String].self, forKey: .securityOpt)
+        maskedPaths = try values.decodeIfPresent([String].self, forKey: .maskedPaths)
+        readonlyPaths = try values.decodeIfPresent([String].self, forKey: .readonlyPaths)
     }
 }
 

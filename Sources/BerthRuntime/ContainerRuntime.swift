@@ -138,6 +138,7 @@ public final class ContainerRuntime: @unchecked Sendable {
             throw RuntimeError.invalidOption("Conflicting options: --restart and --rm")
         }
         if hostConfig.initProcess { _ = try BundleBuilder.initBinary() }
+        try Self.applySecurityDefaults(&hostConfig)
         _ = try Runc.named(hostConfig.runtime, root: root, layout: layout)
         if hostConfig.publishAllPorts {
             guard !endpointsConfig.isEmpty else {
@@ -159,6 +160,24 @@ public final class ContainerRuntime: @unchecked Sendable {
             throw error
         }
         return record
+    }
+
+    /// Checks the capabilities and `--security-opt` values (a custom seccomp profile included) and
+    /// records what dockerd records at create: `label=disable` for a privileged container that
+    /// names no label, and the default masked and read-only paths unless the container is
+    /// privileged or the client cleared them.
+    static func applySecurityDefaults(_ hostConfig: inout ContainerRecord.HostConfig) throws {
+        let capabilities = try BundleBuilder.capabilities(add: hostConfig.capAdd, drop: hostConfig.capDrop,
+                                                          privileged: hostConfig.privileged)
+        _ = try SecurityOptions(parsing: hostConfig.securityOpt ?? [])
+            .linuxSeccomp(capabilities: capabilities, privileged: hostConfig.privileged)
+        if hostConfig.privileged, !(hostConfig.securityOpt ?? []).contains(where: { $0.hasPrefix("label=") }) {
+            hostConfig.securityOpt = (hostConfig.securityOpt ?? []) + ["label=disable"]
+        }
+        if !hostConfig.privileged {
+            if hostConfig.maskedPaths == nil { hostConfig.maskedPaths = BundleBuilder.maskedPaths }
+            if hostConfig.readonlyPaths == nil { hostConfig.readonlyPaths = BundleBuilder.readonlyPaths }
+        }
     }
 
     /// Makes the volumes the mounts name (and an anonymous one for each image VOLUME no mount

@@ -22,7 +22,7 @@ struct BundleTests {
     }
 
     /// A record as the first releases wrote it, before terminals, restart policies, volumes, log
-    /// options, runtimes and user networks: it loads, with each later field at its default.
+    /// options, runtimes, user networks and security options: it loads, with each later field at its default.
     @Test func recordsWrittenBeforeLaterFieldsStillLoad() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("berth-record-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -48,6 +48,7 @@ struct BundleTests {
         #expect(!record.config.tty && !record.config.openStdin && record.config.healthcheck == nil)
         #expect(record.state.restartCount == 0 && !record.state.manuallyStopped && record.state.monitorPID == 0)
         #expect(record.mounts.isEmpty && record.endpointsConfig.isEmpty && record.network.endpoints.isEmpty)
+        #expect(record.hostConfig.securityOpt == nil && record.hostConfig.maskedPaths == nil && record.hostConfig.readonlyPaths == nil)
         #expect(try store.records().map(\.id) == [id])
     }
 

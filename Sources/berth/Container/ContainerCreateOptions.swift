@@ -62,6 +62,9 @@ struct ContainerCreateOptions: ParsableArguments {
     @Flag(help: "Give extended privileges to this container.")
     var privileged = false
 
+    @Option(name: .customLong("security-opt"), help: ArgumentHelp("Security Options (seccomp=unconfined|builtin|FILE.json, no-new-privileges[=true|false], systempaths=unconfined, label=…, apparmor=…).", valueName: "list"))
+    var securityOpt: [String] = []
+
     @Option(name: [.customShort("p"), .long], help: ArgumentHelp("Publish a container's port(s) to the host.", valueName: "list"))
     var publish: [String] = []
 
@@ -169,6 +172,14 @@ struct ContainerCreateOptions: ParsableArguments {
         hostConfig.capAdd = capAdd
         hostConfig.capDrop = capDrop
         hostConfig.privileged = privileged
+        do {
+            // As in Docker, given options are recorded even when none is left (`[]`, not null).
+            let security = try SecurityOptions.clientForm(securityOpt)
+            hostConfig.securityOpt = securityOpt.isEmpty ? nil : security.options
+            if security.unconfinedSystemPaths { (hostConfig.maskedPaths, hostConfig.readonlyPaths) = ([], []) }
+        } catch let error as RuntimeError {
+            throw ValidationError("\(error)")
+        }
         hostConfig.logConfig = try LogConfig(driver: logDriver, options: logOpt)
         hostConfig.binds = volume
         hostConfig.mountSpecs = mount

@@ -121,11 +121,14 @@ enum ContainerInspectJSON {
             ("CapDrop", host.capDrop.isEmpty ? .null : .strings(host.capDrop)),
             ("Privileged", .bool(host.privileged)),
             ("ReadonlyRootfs", .bool(host.readonlyRootfs)),
+            ("SecurityOpt", .strings(host.securityOpt)),
             ("Runtime", .string(host.runtime)),
             ("Memory", .int(host.memory)),
             ("NanoCpus", .int(host.nanoCPUs)),
             ("PidsLimit", host.pidsLimit.map { OrderedJSON.int($0) } ?? .null),
             ("Init", host.initProcess ? .bool(true) : .null),
+            ("MaskedPaths", .strings(host.maskedPaths)),
+            ("ReadonlyPaths", .strings(host.readonlyPaths)),
         ]
         // HostConfig.Mounts: the `--mount` requests as given, in Docker's shape.
         let requested = host.mountSpecs.compactMap { try? MountParser.parseMountFlag($0) }

@@ -19,6 +19,11 @@ enum Peers {
         (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("tar"),
     ])
 
+    /// Tests that compare Berth's confinement with Docker's through a probe built with gcc.
+    static let confinement = available("confinement tests", needs: [
+        (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("gcc"),
+    ])
+
     static let skopeo = available("skopeo interop tests", needs: [
         (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("skopeo"),
     ])
