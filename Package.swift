@@ -56,6 +56,8 @@ let package = Package(
         ),
         // Dockerfile parser, word expansion, heredocs, .dockerignore (pure).
         .target(name: "BerthDockerfile"),
+        // Docker's `--format`: the Go template subset and the order-keeping JSON it walks (pure).
+        .target(name: "BerthTemplate"),
         // Build graph and execution; for now, applying config-only instructions to image configs.
         .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthRuntime",
                                                    .product(name: "AsyncHTTPClient", package: "async-http-client")]),
@@ -110,7 +112,7 @@ let package = Package(
             name: "berth",
             dependencies: [
                 "BerthOCI", "BerthArchive", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
-                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer",
+                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer", "BerthTemplate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: releaseLinkerSettings

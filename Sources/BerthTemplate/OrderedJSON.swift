@@ -1,6 +1,6 @@
 /// A JSON value that keeps object key order, so Berth's JSON output has the field order
 /// Docker's has, and so `--format` templates can walk any document.
-enum OrderedJSON: Equatable {
+public enum OrderedJSON: Equatable {
     case null
     case bool(Bool)
     /// The number's text exactly as written (keeps 64-bit integers exact).
@@ -9,7 +9,7 @@ enum OrderedJSON: Equatable {
     case array([OrderedJSON])
     case object([(String, OrderedJSON)])
 
-    static func == (lhs: OrderedJSON, rhs: OrderedJSON) -> Bool {
+    public static func == (lhs: OrderedJSON, rhs: OrderedJSON) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
@@ -21,13 +21,16 @@ enum OrderedJSON: Equatable {
         }
     }
 
-    static func int<I: BinaryInteger>(_ value: I) -> OrderedJSON { .number(String(value)) }
+    /// A JSON number with the integer's exact decimal text.
+    public static func int<I: BinaryInteger>(_ value: I) -> OrderedJSON { .number(String(value)) }
 
-    static func strings(_ values: [String]?) -> OrderedJSON {
+    /// An array of strings; `null` for nil, as Go encodes a nil slice.
+    public static func strings(_ values: [String]?) -> OrderedJSON {
         values.map { .array($0.map(OrderedJSON.string)) } ?? .null
     }
 
-    subscript(key: String) -> OrderedJSON? {
+    /// The member named `key` of an object; nil for a missing member or a non-object.
+    public subscript(key: String) -> OrderedJSON? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == key }?.1
     }
@@ -35,14 +38,14 @@ enum OrderedJSON: Equatable {
     // MARK: Encoding (as Go's encoding/json does, HTML-safe escapes included)
 
     /// Compact encoding, like json.Marshal.
-    var compact: String {
+    public var compact: String {
         var out = ""
         write(to: &out, indent: nil, depth: 0)
         return out
     }
 
     /// Indented encoding, like json.MarshalIndent(v, "", "    ") which `docker inspect` uses.
-    func indented(prefixDepth: Int = 0) -> String {
+    public func indented(prefixDepth: Int = 0) -> String {
         var out = ""
         write(to: &out, indent: "    ", depth: prefixDepth)
         return out
@@ -110,13 +113,14 @@ enum OrderedJSON: Equatable {
 
     // MARK: Parsing
 
-    struct ParseError: Error, CustomStringConvertible {
-        var offset: Int
-        var description: String { "invalid JSON at byte \(offset)" }
+    /// Malformed JSON text, with the byte offset where parsing stopped.
+    public struct ParseError: Error, CustomStringConvertible {
+        public var offset: Int
+        public var description: String { "invalid JSON at byte \(offset)" }
     }
 
     /// Parses JSON text, keeping object member order.
-    static func parse(_ bytes: [UInt8]) throws -> OrderedJSON {
+    public static func parse(_ bytes: [UInt8]) throws -> OrderedJSON {
         var parser = Parser(bytes: bytes)
         let value = try parser.value()
         parser.skipWhitespace()
