@@ -129,8 +129,13 @@ public enum OrderedJSON: Equatable {
     }
 
     private struct Parser {
+        /// Deeper nesting is refused (as Foundation's decoder refuses it) instead of overflowing
+        /// the stack: an image's config comes from outside.
+        static let maximumDepth = 512
+
         let bytes: [UInt8]
         var position = 0
+        var depth = 0
 
         mutating func skipWhitespace() {
             while position < bytes.count, [0x20, 0x0a, 0x0d, 0x09].contains(bytes[position]) { position += 1 }
@@ -141,7 +146,8 @@ public enum OrderedJSON: Equatable {
             guard position < bytes.count else { throw ParseError(offset: position) }
             switch bytes[position] {
             case UInt8(ascii: "{"):
-                position += 1
+                try enter()
+                defer { depth -= 1 }
                 var members: [(String, OrderedJSON)] = []
                 skipWhitespace()
                 if consume(UInt8(ascii: "}")) { return .object(members) }
@@ -156,7 +162,8 @@ public enum OrderedJSON: Equatable {
                 try expect(UInt8(ascii: "}"))
                 return .object(members)
             case UInt8(ascii: "["):
-                position += 1
+                try enter()
+                defer { depth -= 1 }
                 var items: [OrderedJSON] = []
                 skipWhitespace()
                 if consume(UInt8(ascii: "]")) { return .array(items) }
@@ -177,6 +184,13 @@ public enum OrderedJSON: Equatable {
                 guard position > start else { throw ParseError(offset: position) }
                 return .number(String(decoding: bytes[start..<position], as: UTF8.self))
             }
+        }
+
+        /// Steps into an object or array.
+        mutating func enter() throws {
+            guard depth < Self.maximumDepth else { throw ParseError(offset: position) }
+            depth += 1
+            position += 1
         }
 
         /// Consumes `byte` if it is next (after whitespace) and reports whether it was.
@@ -225,9 +239,15 @@ public enum OrderedJSON: Equatable {
                     var code = try hex4()
                     if (0xD800..<0xDC00).contains(code), position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
                        bytes[position + 1] == UInt8(ascii: "u") {
+                        let next = position
                         position += 2
-                        let low = try hex4()
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        if let low = try? hex4(), (0xDC00..<0xE000).contains(low) {
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            // A high surrogate without its low half becomes U+FFFD, as in Go; the
+                            // escape after it is read on its own.
+                            position = next
+                        }
                     }
                     scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
                 default: scalars.append(Unicode.Scalar(escape))
