@@ -24,6 +24,13 @@ let package = Package(
     products: [
         .executable(name: "berth", targets: ["berth"]),
         .executable(name: "berth-monitor", targets: ["berth-monitor"]),
+        // The modules the fuzz harnesses (fuzz/Package.swift) link, one library each so a harness
+        // builds only what it drives.
+        .library(name: "BerthDockerfile", targets: ["BerthDockerfile"]),
+        .library(name: "BerthArchive", targets: ["BerthArchive"]),
+        .library(name: "BerthOCI", targets: ["BerthOCI"]),
+        .library(name: "BerthRegistryServer", targets: ["BerthRegistryServer"]),
+        .library(name: "BerthTemplate", targets: ["BerthTemplate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
