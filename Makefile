@@ -7,7 +7,7 @@ SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib \
 	-Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
 
-.PHONY: build test demo bench deps images
+.PHONY: build test fuzz demo bench deps images
 
 ## build: release build of berth and of the berth-monitor it starts (.build/release/berth and
 ## .build/release/berth-monitor; install the two in one directory)
@@ -20,6 +20,12 @@ build:
 test: deps images
 	$(SWIFT) build
 	$(SWIFT) test
+
+## fuzz: builds the libFuzzer harnesses (fuzz/), replays their corpora and fuzzes each for
+## FUZZ_SECONDS (fails on any crash)
+FUZZ_SECONDS ?= 30
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 ## demo: build berth and walk through its commands on the offline base images
 demo: deps images

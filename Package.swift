@@ -24,6 +24,13 @@ let package = Package(
     products: [
         .executable(name: "berth", targets: ["berth"]),
         .executable(name: "berth-monitor", targets: ["berth-monitor"]),
+        // The modules the fuzz harnesses (fuzz/Package.swift) link, one library each so a harness
+        // builds only what it drives.
+        .library(name: "BerthDockerfile", targets: ["BerthDockerfile"]),
+        .library(name: "BerthArchive", targets: ["BerthArchive"]),
+        .library(name: "BerthOCI", targets: ["BerthOCI"]),
+        .library(name: "BerthRegistryServer", targets: ["BerthRegistryServer"]),
+        .library(name: "BerthTemplate", targets: ["BerthTemplate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -59,6 +66,8 @@ let package = Package(
         ),
         // Dockerfile parser, word expansion, heredocs, .dockerignore (pure).
         .target(name: "BerthDockerfile"),
+        // Docker's `--format`: the Go template subset and the order-keeping JSON it walks (pure).
+        .target(name: "BerthTemplate"),
         // Build graph and execution; for now, applying config-only instructions to image configs.
         .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthRuntime",
                                                    .product(name: "AsyncHTTPClient", package: "async-http-client")]),
@@ -113,7 +122,7 @@ let package = Package(
             name: "berth",
             dependencies: [
                 "BerthOCI", "BerthArchive", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
-                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer",
+                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer", "BerthTemplate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: releaseLinkerSettings
@@ -134,6 +143,7 @@ let package = Package(
         .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthOCI", "BerthProcess"]),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthStore", "BerthOCI", "BerthNetwork"]),
         .testTarget(name: "BerthDistributionTests", dependencies: ["BerthDistribution"]),
+        .testTarget(name: "BerthTemplateTests", dependencies: ["BerthTemplate"]),
         .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive"]),
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),

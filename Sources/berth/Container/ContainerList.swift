@@ -1,6 +1,7 @@
 import ArgumentParser
 import BerthOCI
 import BerthRuntime
+import BerthTemplate
 import Foundation
 
 /// `berth container ls`.

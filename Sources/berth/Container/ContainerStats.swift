@@ -1,5 +1,6 @@
 import ArgumentParser
 import BerthRuntime
+import BerthTemplate
 import Foundation
 import Glibc
 

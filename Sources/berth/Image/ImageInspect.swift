@@ -2,6 +2,7 @@ import ArgumentParser
 import BerthNetwork
 import BerthRuntime
 import BerthStore
+import BerthTemplate
 import Foundation
 
 /// `berth image inspect`.

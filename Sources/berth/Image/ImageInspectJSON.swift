@@ -1,5 +1,6 @@
 import BerthOCI
 import BerthStore
+import BerthTemplate
 
 /// The Docker Engine API's ImageInspect document for an image, field for field in Docker's order.
 enum ImageInspectJSON {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BerthOCI
 import BerthStore
+import BerthTemplate
 import Foundation
 import Glibc
 

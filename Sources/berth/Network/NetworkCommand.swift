@@ -2,6 +2,7 @@ import ArgumentParser
 import BerthNetwork
 import BerthOCI
 import BerthRuntime
+import BerthTemplate
 import Foundation
 
 /// `berth network …`: manage networks.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthTemplate
 
 /// Renders rows of a list command the way Docker's `--format` does: a default table, `json`
 /// (one object per line), `table TEMPLATE` (headers from field names), or a bare template.

@@ -1,11 +1,14 @@
+import Foundation
+
 /// The subset of Go's text/template that Docker's `--format` users rely on, evaluated over a
 /// OrderedJSON: `{{.Field.Sub}}`, `{{json .X}}`, `{{index .X "key"}}`, `{{join .X ", "}}`,
 /// `{{upper .X}}`, `{{lower .X}}`, `{{len .X}}`, `{{range .X}}…{{end}}`,
 /// `{{if .X}}…{{else}}…{{end}}`, and pipelines (`{{.X | json}}`).
-struct GoTemplate {
-    struct ParseError: Error, CustomStringConvertible {
-        var message: String
-        var description: String { "template parsing error: \(message)" }
+public struct GoTemplate {
+    /// A template that does not parse, or an action that cannot be evaluated.
+    public struct ParseError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { "template parsing error: \(message)" }
     }
 
     private indirect enum Node {
@@ -17,13 +20,15 @@ struct GoTemplate {
 
     private let nodes: [Node]
 
-    init(_ source: String) throws {
+    /// Parses `source`.
+    public init(_ source: String) throws {
         var tokens = Self.tokenize(source)[...]
         nodes = try Self.parse(&tokens, until: [])
         guard tokens.isEmpty else { throw ParseError(message: "unexpected {{\(tokens.first!.1)}}") }
     }
 
-    func render(_ dot: OrderedJSON) throws -> String {
+    /// The template evaluated with `dot` as `.`.
+    public func render(_ dot: OrderedJSON) throws -> String {
         var out = ""
         try Self.render(nodes, dot: dot, into: &out)
         return out
@@ -228,7 +233,7 @@ struct GoTemplate {
     }
 
     /// Go's `%v` formatting of a value.
-    static func format(_ value: OrderedJSON) -> String {
+    public static func format(_ value: OrderedJSON) -> String {
         switch value {
         case .null: return "<nil>"
         case .bool(let b): return b ? "true" : "false"

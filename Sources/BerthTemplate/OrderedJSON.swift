@@ -1,6 +1,6 @@
 /// A JSON value that keeps object key order, so Berth's JSON output has the field order
 /// Docker's has, and so `--format` templates can walk any document.
-enum OrderedJSON: Equatable {
+public enum OrderedJSON: Equatable {
     case null
     case bool(Bool)
     /// The number's text exactly as written (keeps 64-bit integers exact).
@@ -9,7 +9,7 @@ enum OrderedJSON: Equatable {
     case array([OrderedJSON])
     case object([(String, OrderedJSON)])
 
-    static func == (lhs: OrderedJSON, rhs: OrderedJSON) -> Bool {
+    public static func == (lhs: OrderedJSON, rhs: OrderedJSON) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
@@ -21,13 +21,16 @@ enum OrderedJSON: Equatable {
         }
     }
 
-    static func int<I: BinaryInteger>(_ value: I) -> OrderedJSON { .number(String(value)) }
+    /// A JSON number with the integer's exact decimal text.
+    public static func int<I: BinaryInteger>(_ value: I) -> OrderedJSON { .number(String(value)) }
 
-    static func strings(_ values: [String]?) -> OrderedJSON {
+    /// An array of strings; `null` for nil, as Go encodes a nil slice.
+    public static func strings(_ values: [String]?) -> OrderedJSON {
         values.map { .array($0.map(OrderedJSON.string)) } ?? .null
     }
 
-    subscript(key: String) -> OrderedJSON? {
+    /// The member named `key` of an object; nil for a missing member or a non-object.
+    public subscript(key: String) -> OrderedJSON? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == key }?.1
     }
@@ -35,14 +38,14 @@ enum OrderedJSON: Equatable {
     // MARK: Encoding (as Go's encoding/json does, HTML-safe escapes included)
 
     /// Compact encoding, like json.Marshal.
-    var compact: String {
+    public var compact: String {
         var out = ""
         write(to: &out, indent: nil, depth: 0)
         return out
     }
 
     /// Indented encoding, like json.MarshalIndent(v, "", "    ") which `docker inspect` uses.
-    func indented(prefixDepth: Int = 0) -> String {
+    public func indented(prefixDepth: Int = 0) -> String {
         var out = ""
         write(to: &out, indent: "    ", depth: prefixDepth)
         return out
@@ -110,13 +113,14 @@ enum OrderedJSON: Equatable {
 
     // MARK: Parsing
 
-    struct ParseError: Error, CustomStringConvertible {
-        var offset: Int
-        var description: String { "invalid JSON at byte \(offset)" }
+    /// Malformed JSON text, with the byte offset where parsing stopped.
+    public struct ParseError: Error, CustomStringConvertible {
+        public var offset: Int
+        public var description: String { "invalid JSON at byte \(offset)" }
     }
 
     /// Parses JSON text, keeping object member order.
-    static func parse(_ bytes: [UInt8]) throws -> OrderedJSON {
+    public static func parse(_ bytes: [UInt8]) throws -> OrderedJSON {
         var parser = Parser(bytes: bytes)
         let value = try parser.value()
         parser.skipWhitespace()
@@ -125,8 +129,13 @@ enum OrderedJSON: Equatable {
     }
 
     private struct Parser {
+        /// Deeper nesting is refused (as Foundation's decoder refuses it) instead of overflowing
+        /// the stack: an image's config comes from outside.
+        static let maximumDepth = 512
+
         let bytes: [UInt8]
         var position = 0
+        var depth = 0
 
         mutating func skipWhitespace() {
             while position < bytes.count, [0x20, 0x0a, 0x0d, 0x09].contains(bytes[position]) { position += 1 }
@@ -137,7 +146,8 @@ enum OrderedJSON: Equatable {
             guard position < bytes.count else { throw ParseError(offset: position) }
             switch bytes[position] {
             case UInt8(ascii: "{"):
-                position += 1
+                try enter()
+                defer { depth -= 1 }
                 var members: [(String, OrderedJSON)] = []
                 skipWhitespace()
                 if consume(UInt8(ascii: "}")) { return .object(members) }
@@ -152,7 +162,8 @@ enum OrderedJSON: Equatable {
                 try expect(UInt8(ascii: "}"))
                 return .object(members)
             case UInt8(ascii: "["):
-                position += 1
+                try enter()
+                defer { depth -= 1 }
                 var items: [OrderedJSON] = []
                 skipWhitespace()
                 if consume(UInt8(ascii: "]")) { return .array(items) }
@@ -173,6 +184,13 @@ enum OrderedJSON: Equatable {
                 guard position > start else { throw ParseError(offset: position) }
                 return .number(String(decoding: bytes[start..<position], as: UTF8.self))
             }
+        }
+
+        /// Steps into an object or array.
+        mutating func enter() throws {
+            guard depth < Self.maximumDepth else { throw ParseError(offset: position) }
+            depth += 1
+            position += 1
         }
 
         /// Consumes `byte` if it is next (after whitespace) and reports whether it was.
@@ -221,9 +239,15 @@ enum OrderedJSON: Equatable {
                     var code = try hex4()
                     if (0xD800..<0xDC00).contains(code), position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
                        bytes[position + 1] == UInt8(ascii: "u") {
+                        let next = position
                         position += 2
-                        let low = try hex4()
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        if let low = try? hex4(), (0xDC00..<0xE000).contains(low) {
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            // A high surrogate without its low half becomes U+FFFD, as in Go; the
+                            // escape after it is read on its own.
+                            position = next
+                        }
                     }
                     scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
                 default: scalars.append(Unicode.Scalar(escape))
