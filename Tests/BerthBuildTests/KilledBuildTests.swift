@@ -102,7 +102,8 @@ import Testing
             let cgroupProcesses = (BuildFixture.shell("cat /sys/fs/cgroup/*/berth/\(id)/cgroup.procs /sys/fs/cgroup/berth/\(id)/cgroup.procs 2>/dev/null; true") ?? "")
                 .split(separator: "\n").compactMap { pid_t($0) }.compactMap(ProcessEntry.init(pid:))
             // The build itself too: after SIGINT or SIGTERM it exits once it has released the step.
-            let processes = [ProcessEntry(pid: pid)].compactMap { $0 } + KilledBuildTests.descendants(of: pid) + cgroupProcesses
+            let processes = ([ProcessEntry(pid: pid)].compactMap { $0 } + KilledBuildTests.descendants(of: pid) + cgroupProcesses)
+                .reduce(into: [ProcessEntry]()) { list, entry in if !list.contains(where: { $0.pid == entry.pid }) { list.append(entry) } }
             // What is checked afterwards is there while the step runs.
             #expect(processes.contains { $0.command == "sleep" }, "the step's sleep is not among \(processes)")
             #expect(processes.contains { $0.command == "runc" }, "runc is not among \(processes)")
