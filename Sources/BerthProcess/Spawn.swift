@@ -25,6 +25,7 @@ public enum Spawn {
     /// A `guarded` child runs under a guard process, whose pid is returned and which exits with
     /// the child's status: once this process is gone, killed or not, the guard kills the child and
     /// every process the child left behind (for runc, the container's init, which outlives runc).
+    /// The guard and the child stay in this process's session (`newSession` does not apply).
     public static func start(_ argv: [String], descriptors: [(Int32, Int32)] = [], environment: [String: String]? = nil,
                              newSession: Bool = false, guarded: Bool = false) throws -> pid_t {
         if guarded { return try startGuarded(argv, descriptors: descriptors, environment: environment) }

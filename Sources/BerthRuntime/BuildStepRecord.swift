@@ -33,9 +33,11 @@ public struct BuildStepRecord: Codable, Sendable {
     /// record's removal: a signal's `releaseOwn` waits for it, so it never misses what a step takes
     /// after it looked, and the build cannot exit halfway through the release.
     private static let gate = DispatchSemaphore(value: 1)
-    nonisolated(unsafe) private static var holdsGate = false
-    /// The root of the last step recorded here, where an interrupt looks for this process's steps.
+    /// The steps (by container ID) that hold the gate, and the root of the last step recorded here,
+    /// where an interrupt looks for this process's steps; under `stateLock`.
+    nonisolated(unsafe) private static var gateHolders: Set<String> = []
     nonisolated(unsafe) private static var lastRoot: String?
+    private static let stateLock = NSLock()
 
     /// Records that this process is about to run a step in `directory`; nothing of the step may be
     /// taken before this returns.
@@ -52,23 +54,22 @@ public struct BuildStepRecord: Codable, Sendable {
             gate.signal()
             throw error
         }
-        holdsGate = true
-        lastRoot = berthRoot
+        stateLock.withLock {
+            gateHolders.insert(record.containerID)
+            lastRoot = berthRoot
+        }
         return record
     }
 
     /// The step's process runs: everything the record names has been taken.
-    static func started() {
-        guard holdsGate else { return }
-        holdsGate = false
-        gate.signal()
+    static func started(containerID: String) {
+        if stateLock.withLock({ gateHolders.remove(containerID) }) != nil { gate.signal() }
     }
 
     /// Drops the record once the step has released what it took.
     public func remove() {
-        if !Self.holdsGate { Self.gate.wait() }
+        if Self.stateLock.withLock({ Self.gateHolders.remove(containerID) }) == nil { Self.gate.wait() }
         unlink(path)
-        Self.holdsGate = false
         Self.gate.signal()
     }
 
@@ -103,7 +104,7 @@ public struct BuildStepRecord: Codable, Sendable {
     /// no step starts or finishes here.
     private static func releaseOwn() {
         gate.wait()
-        if let root = lastRoot { release(berthRoot: root) { $0.holder == currentProcess } }
+        if let root = stateLock.withLock({ lastRoot }) { release(berthRoot: root) { $0.holder == currentProcess } }
     }
 
     private static func release(berthRoot: String, where selected: (BuildStepRecord) -> Bool) {

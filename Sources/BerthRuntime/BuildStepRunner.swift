@@ -118,7 +118,7 @@ public enum BuildStepRunner {
             pipe.closeBoth()
             throw error
         }
-        BuildStepRecord.started()
+        BuildStepRecord.started(containerID: id)
         close(pipe.write)
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

@@ -48,13 +48,22 @@ import Testing
         if Self.skipped() { return }
         let fixture = try BuildFixture()
         try fixture.write("Dockerfile", "FROM busybox\nRUN echo done > /done.txt\n")
-        let built = BuildFixture.shell("\(Self.berth) --root \(fixture.root) build -t done \(fixture.contextDirectory) 2>&1; echo exit=$?") ?? ""
+        let (builtPID, built) = Self.build(fixture, tag: "done")
         #expect(built.hasSuffix("exit=0\n"), "the build failed: \(built)")
         try fixture.write("Dockerfile", "FROM busybox\nRUN sleep 0.2 & exit 3\n")
-        let failed = BuildFixture.shell("\(Self.berth) --root \(fixture.root) build -t failed \(fixture.contextDirectory) 2>&1; echo exit=$?") ?? ""
+        let (failedPID, failed) = Self.build(fixture, tag: "failed")
         #expect(failed.contains("exit code: 3") && failed.hasSuffix("exit=1\n"), "the build did not fail as it should: \(failed)")
         #expect(Self.processes(mentioning: fixture.root).isEmpty, "processes of the builds remain")
-        Self.expectRootClean(fixture.root, stepID: "build-")
+        for pid in [builtPID, failedPID] { Self.expectRootClean(fixture.root, stepID: "build-\(pid)-") }
+    }
+
+    /// Runs `berth build` in the fixture's context: its pid (which names its steps) and its output
+    /// followed by `exit=STATUS`.
+    static func build(_ fixture: BuildFixture, tag: String) -> (pid_t, String) {
+        let output = BuildFixture.shell(
+            "(echo $BASHPID; exec \(berth) --root \(fixture.root) build -t \(tag) \(fixture.contextDirectory)) 2>&1; echo exit=$?") ?? ""
+        let lines = output.split(separator: "\n", maxSplits: 1)
+        return (lines.first.flatMap { pid_t($0) } ?? 0, lines.count > 1 ? String(lines[1]) : output)
     }
 
     /// A `berth build` of `RUN sleep 300` on the default bridge, observed once its step runs: its
@@ -93,7 +102,8 @@ import Testing
             let cgroupProcesses = (BuildFixture.shell("cat /sys/fs/cgroup/*/berth/\(id)/cgroup.procs /sys/fs/cgroup/berth/\(id)/cgroup.procs 2>/dev/null; true") ?? "")
                 .split(separator: "\n").compactMap { pid_t($0) }.compactMap(ProcessEntry.init(pid:))
             // The build itself too: after SIGINT or SIGTERM it exits once it has released the step.
-            let processes = [ProcessEntry(pid: pid)].compactMap { $0 } + KilledBuildTests.descendants(of: pid) + cgroupProcesses
+            let processes = ([ProcessEntry(pid: pid)].compactMap { $0 } + KilledBuildTests.descendants(of: pid) + cgroupProcesses)
+                .reduce(into: [ProcessEntry]()) { list, entry in if !list.contains(where: { $0.pid == entry.pid }) { list.append(entry) } }
             // What is checked afterwards is there while the step runs.
             #expect(processes.contains { $0.command == "sleep" }, "the step's sleep is not among \(processes)")
             #expect(processes.contains { $0.command == "runc" }, "runc is not among \(processes)")
