@@ -49,6 +49,9 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // SQLite from Debian (libsqlite3-dev), for the one setting GRDB has no API for.
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // Atomic file writes with an explicit durability, and file errors that keep their errno:
+        // a leaf that the store, runtime, network and registry modules all import.
+        .target(name: "BerthFiles"),
         // Tar reading and writing, compression, safe extraction, whiteouts.
         .target(
             name: "BerthArchive",
@@ -57,21 +60,21 @@ let package = Package(
         // Dockerfile parser, word expansion, heredocs, .dockerignore (pure).
         .target(name: "BerthDockerfile"),
         // Build graph and execution; for now, applying config-only instructions to image configs.
-        .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthRuntime",
+        .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthFiles", "BerthRuntime",
                                                    .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // Content store, image names, snapshots, metadata database, GC.
         .target(
             name: "BerthStore",
             dependencies: [
-                "BerthOCI", "BerthArchive", "CSQLite",
+                "BerthOCI", "BerthArchive", "BerthFiles", "CSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // Bridge networking, IPAM, NAT and published ports, through the standard CNI plugins.
         .target(name: "BerthProcess"),
-        .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthProcess"]),
+        .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthFiles", "BerthProcess"]),
         // OCI bundles, the runc driver, container state, the per-container monitor, logs.
-        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthNetwork", "BerthProcess"]),
+        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthFiles", "BerthNetwork", "BerthProcess"]),
         // The distribution-spec's shared vocabulary: error codes and bodies, repository names,
         // auth challenges and scopes (pure).
         .target(name: "BerthDistribution", dependencies: ["BerthOCI"]),
@@ -79,7 +82,7 @@ let package = Package(
         .target(
             name: "BerthRegistryClient",
             dependencies: [
-                "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive",
+                "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive", "BerthFiles",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -91,7 +94,7 @@ let package = Package(
         .target(
             name: "BerthRegistryServer",
             dependencies: [
-                "BerthDistribution", "BerthOCI",
+                "BerthDistribution", "BerthFiles", "BerthOCI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -109,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "berth",
             dependencies: [
-                "BerthOCI", "BerthArchive", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
+                "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
                 "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -134,6 +137,7 @@ let package = Package(
         .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive"]),
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
+        .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"]),
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
         .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI", "BerthArchive"]),
     ],
