@@ -9,6 +9,7 @@ public final class Store: @unchecked Sendable {
     public let content: ContentStore
     let database: MetadataDatabase
     let lock: StoreLock
+    let reserve: SpaceReserve
 
     public init(root: String) throws {
         self.root = root
@@ -20,6 +21,8 @@ public final class Store: @unchecked Sendable {
         database = try StoreLock(path: root + "/metadata.lock").withExclusive {
             try MetadataDatabase(path: root + "/metadata.db")
         }
+        reserve = SpaceReserve(root: root)
+        reserve.replenish()
     }
 
     // MARK: Reading images
@@ -210,13 +213,14 @@ public final class Store: @unchecked Sendable {
 
     /// Removes a tag, or an image by ID, with Docker's `rmi` rules: a tag reference only untags
     /// (deleting the image when it was the last name); an ID with several tags needs `force`.
+    /// It frees space, so on a full disk it may use the store's space reserve.
     public func remove(_ name: String, force: Bool) throws -> [RemovalEvent] {
         let image = try image(named: name)
         let byTag: Reference? = {
             guard let reference = try? Reference(parsing: name) else { return nil }
             return image.tags.contains(reference.withDefaultTag) ? reference.withDefaultTag : nil
         }()
-        return try database.write { db in
+        return try reserve.freeingSpace { try database.write { db in
             var events: [RemovalEvent] = []
             let id = image.id.description
             if let byTag {
@@ -240,17 +244,18 @@ public final class Store: @unchecked Sendable {
             try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id])
             events.append(.deleted(image.id))
             return events
-        }
+        } }
     }
 
     /// Deletes an untagged image record (for `image prune`); returns false if it gained a tag meanwhile.
+    /// It frees space, so on a full disk it may use the store's space reserve.
     public func removeIfUntagged(_ id: Digest) throws -> Bool {
-        try database.write { db in
+        try reserve.freeingSpace { try database.write { db in
             let tags = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tags WHERE image_id = ?", arguments: [id.description]) ?? 0
             guard tags == 0 else { return false }
             try db.execute(sql: "DELETE FROM repo_digests WHERE image_id = ?", arguments: [id.description])
             try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id.description])
             return true
-        }
+        } }
     }
 }
