@@ -244,9 +244,19 @@ struct ArchiveContents {
             case .file where entry.size <= inMemoryLimit:
                 contents.files[path] = .bytes(try reader.readContents())
             case .file:
-                // A blob named by its digest is ingested under it, meeting concurrent writers of
-                // the same content (the reader skips the data when it is stored already).
                 let named = path.hasPrefix("blobs/sha256/") ? try? Digest(parsing: "sha256:" + path.dropFirst(13)) : nil
+                if let named, content.contains(named) {
+                    // Stored already, but the archive's copy is read anyway: a corrupt one is refused.
+                    let hashing = HashingSink(NullSink())
+                    try reader.readContents(into: hashing)
+                    guard hashing.digest == named else {
+                        throw StoreError.digestMismatch(expected: named, actual: hashing.digest, what: path)
+                    }
+                    contents.files[path] = .blob(named, hashing.count)
+                    continue
+                }
+                // A blob named by its digest is ingested under it, meeting concurrent writers of
+                // the same content.
                 let blob = try content.ingest(what: path, expected: named, expectedSize: named.map { _ in entry.size }) {
                     try reader.readContents(into: $0)
                 }
