@@ -11,7 +11,9 @@ public enum Durability: Sendable {
     case atomicOnly
 }
 
-/// Replacing a file's content all at once: a temporary file, then a rename over the target.
+/// Replacing a file's content all at once: a temporary file, then a rename over the target. The
+/// temporary file beside the target is a dot file (`.<name>.tmp-…`), so a reader that lists the
+/// directory can skip files being written by their leading dot.
 public enum AtomicFile {
     /// Writes `bytes` to `path` atomically. The temporary file goes in `temporaryDirectory` (on the
     /// same file system) when given, else beside `path`. Errors name `path` and keep the errno.
