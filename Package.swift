@@ -59,6 +59,9 @@ let package = Package(
         // The system calls Swift's Glibc module cannot reach (it is imported without _GNU_SOURCE)
         // and process work that must run between fork and exec.
         .target(name: "CBerth", cSettings: [.define("_GNU_SOURCE")]),
+        // Atomic file writes with an explicit durability, and file errors that keep their errno:
+        // a leaf that the store, runtime, network and registry modules all import.
+        .target(name: "BerthFiles"),
         // Tar reading and writing, compression, safe extraction, whiteouts.
         .target(
             name: "BerthArchive",
@@ -69,21 +72,21 @@ let package = Package(
         // Docker's `--format`: the Go template subset and the order-keeping JSON it walks (pure).
         .target(name: "BerthTemplate"),
         // Build graph and execution; for now, applying config-only instructions to image configs.
-        .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthRuntime",
+        .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthFiles", "BerthRuntime",
                                                    .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // Content store, image names, snapshots, metadata database, GC.
         .target(
             name: "BerthStore",
             dependencies: [
-                "BerthOCI", "BerthArchive", "BerthProcess", "CSQLite",
+                "BerthOCI", "BerthArchive", "BerthFiles", "BerthProcess", "CSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // Bridge networking, IPAM, NAT and published ports, through the standard CNI plugins.
         .target(name: "BerthProcess", dependencies: ["CBerth"]),
-        .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthProcess"]),
+        .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthFiles", "BerthProcess"]),
         // OCI bundles, the runc driver, container state, the per-container monitor, logs.
-        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthNetwork", "BerthProcess"]),
+        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthFiles", "BerthNetwork", "BerthProcess"]),
         // The distribution-spec's shared vocabulary: error codes and bodies, repository names,
         // auth challenges and scopes (pure).
         .target(name: "BerthDistribution", dependencies: ["BerthOCI"]),
@@ -91,7 +94,7 @@ let package = Package(
         .target(
             name: "BerthRegistryClient",
             dependencies: [
-                "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive",
+                "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive", "BerthFiles",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -103,7 +106,7 @@ let package = Package(
         .target(
             name: "BerthRegistryServer",
             dependencies: [
-                "BerthDistribution", "BerthOCI",
+                "BerthDistribution", "BerthFiles", "BerthOCI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -121,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "berth",
             dependencies: [
-                "BerthOCI", "BerthArchive", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
+                "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
                 "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer", "BerthTemplate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -147,6 +150,7 @@ let package = Package(
         .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive"]),
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
+        .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"]),
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
         .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI", "BerthArchive"]),
     ],

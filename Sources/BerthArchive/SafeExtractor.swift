@@ -102,24 +102,6 @@ private final class ExtractionSession {
         components.joined(separator: "/")
     }
 
-    /// Cleans `path` lexically: empty and `.` components dropped, `..` applied; climbing above the root is refused.
-    private func cleanComponents(_ path: String, entry: String) throws -> [String] {
-        guard !path.utf8.contains(0) else { throw ArchiveError.unsafePath(entry, reason: "the path contains a NUL byte") }
-        var components: [String] = []
-        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
-            switch component {
-            case ".": continue
-            case "..":
-                guard !components.isEmpty else {
-                    throw ArchiveError.unsafePath(entry, reason: "'\(path)' climbs out of the extraction root")
-                }
-                components.removeLast()
-            default: components.append(String(component))
-            }
-        }
-        return components
-    }
-
     /// Resolves a directory path inside the root, following symlinks with the root as `/`.
     /// Missing directories are created (mode 0755) when `create` is set.
     private func resolveDirectory(_ components: [String], create: Bool, entry: String) throws -> [String] {
@@ -148,9 +130,9 @@ private final class ExtractionSession {
                     if errno == ENOENT {
                         throw ArchiveError.unsafePath(entry, reason: "'\(candidateKey)' does not exist in the extraction root")
                     }
-                    throw ArchiveError.lastIO("lstat", entry)
+                    throw ArchiveError.lastIO("lstat", path)
                 }
-                guard mkdir(path, 0o755) == 0 else { throw ArchiveError.lastIO("mkdir", entry) }
+                guard mkdir(path, 0o755) == 0 else { throw ArchiveError.lastIO("mkdir", path) }
                 knownDirectories.insert(candidateKey)
                 resolved = candidate
                 continue
@@ -202,18 +184,18 @@ private final class ExtractionSession {
             forgetDirectories(under: components)
             try FileSystem.removeTree(path)
         } else {
-            guard unlink(path) == 0 || errno == ENOENT else { throw ArchiveError.lastIO("unlink", entry) }
+            guard unlink(path) == 0 || errno == ENOENT else { throw ArchiveError.lastIO("unlink", path) }
         }
         return false
     }
 
     private func extract(_ entry: TarEntry, _ reader: TarReader) throws {
-        var components = try cleanComponents(entry.path, entry: entry.path)
+        var components = try LayerEntryChecks.components(of: entry.path, entry: entry.path)
         guard let name = components.popLast() else {
             summary.entries += 1  // the root itself: its metadata belongs to whoever made the root
             return
         }
-        if options.whiteouts != .keep, name.hasPrefix(".wh.") {
+        if options.whiteouts != .keep, name.hasPrefix(LayerEntryChecks.whiteoutPrefix) {
             let parent = try resolveDirectory(components, create: true, entry: entry.path)
             try extractWhiteout(name: name, parent: parent, entry: entry)
             summary.entries += 1
@@ -231,7 +213,7 @@ private final class ExtractionSession {
             // Resolve the link target before clearing, in case it names the same path.
             let linkTarget = try resolveHardLinkTarget(entry)
             _ = try clearPath(target, keepDirectory: false, entry: entry.path)
-            guard linkat(AT_FDCWD, linkTarget, AT_FDCWD, path, 0) == 0 else { throw ArchiveError.lastIO("link", entry.path) }
+            guard linkat(AT_FDCWD, linkTarget, AT_FDCWD, path, 0) == 0 else { throw ArchiveError.lastIO("link", path) }
             markWritten(target)
             summary.entries += 1
             return
@@ -255,23 +237,23 @@ private final class ExtractionSession {
             try extractFile(entry, path: path, reader: reader)
         case .directory:
             if !kept {
-                guard mkdir(path, 0o700) == 0 else { throw ArchiveError.lastIO("mkdir", entry.path) }
+                guard mkdir(path, 0o700) == 0 else { throw ArchiveError.lastIO("mkdir", path) }
             }
             knownDirectories.insert(key(target))
             try applyOwnershipAndXattrs(entry, path: path)
             deferredDirectories[key(target)] = (entry, path)
         case .symlink:
-            guard symlink(entry.linkName, path) == 0 else { throw ArchiveError.lastIO("symlink", entry.path) }
+            guard symlink(entry.linkName, path) == 0 else { throw ArchiveError.lastIO("symlink", path) }
             try applyOwnershipAndXattrs(entry, path: path)
             try applyTime(entry, path: path)
         case .characterDevice, .blockDevice, .fifo:
             let type: mode_t = entry.kind == .fifo ? S_IFIFO : (entry.kind == .characterDevice ? S_IFCHR : S_IFBLK)
             let device = FileSystem.makeDevice(major: entry.deviceMajor, minor: entry.deviceMinor)
             guard mknod(path, type | 0o600, entry.kind == .fifo ? 0 : device) == 0 else {
-                throw ArchiveError.lastIO("mknod", entry.path)
+                throw ArchiveError.lastIO("mknod", path)
             }
             try applyOwnershipAndXattrs(entry, path: path)
-            guard chmod(path, mode_t(entry.mode)) == 0 else { throw ArchiveError.lastIO("chmod", entry.path) }
+            guard chmod(path, mode_t(entry.mode)) == 0 else { throw ArchiveError.lastIO("chmod", path) }
             try applyTime(entry, path: path)
         case .hardlink:
             break
@@ -281,10 +263,7 @@ private final class ExtractionSession {
     }
 
     private func resolveHardLinkTarget(_ entry: TarEntry) throws -> String {
-        var components = try cleanComponents(entry.linkName, entry: entry.path)
-        guard let name = components.popLast() else {
-            throw ArchiveError.unsafePath(entry.path, reason: "hard link to the extraction root itself")
-        }
+        let (components, name) = try LayerEntryChecks.hardLinkTarget(entry)
         let parent = try resolveDirectory(components, create: false, entry: entry.path)
         let path = diskPath(parent + [name])
         guard let info = FileSystem.lstatInfo(path) else {
@@ -298,43 +277,44 @@ private final class ExtractionSession {
 
     private func extractFile(_ entry: TarEntry, path: String, reader: TarReader) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ArchiveError.lastIO("create", entry.path) }
+        guard fd >= 0 else { throw ArchiveError.lastIO("create", path) }
         defer { close(fd) }
         do {
             try reader.readContents(into: FileSink(fileDescriptor: fd, closeOnDeinit: false))
         } catch let error as ArchiveError {
-            if case .io(let operation, _, let code) = error { throw ArchiveError.io(operation: operation, path: entry.path, errno: code) }
+            // The sink knows only its descriptor: name the file being written instead.
+            if case .io("write", _, let code) = error { throw ArchiveError.io(operation: "write", path: path, errno: code) }
             throw error
         }
         summary.bytesWritten += entry.size
         if options.preserveOwnership {
             guard fchown(fd, uid_t(truncatingIfNeeded: entry.uid), gid_t(truncatingIfNeeded: entry.gid)) == 0 else {
-                throw ArchiveError.lastIO("chown", entry.path)
+                throw ArchiveError.lastIO("chown", path)
             }
         }
         // After chown, which clears setuid and setgid.
-        guard fchmod(fd, mode_t(entry.mode)) == 0 else { throw ArchiveError.lastIO("chmod", entry.path) }
+        guard fchmod(fd, mode_t(entry.mode)) == 0 else { throw ArchiveError.lastIO("chmod", path) }
         for (name, value) in entry.xattrs {
-            if !Xattr.set(fileDescriptor: fd, name: name, value: value) { try checkXattrError(name, entry: entry.path) }
+            if !Xattr.set(fileDescriptor: fd, name: name, value: value) { try checkXattrError(name, path: path) }
         }
         var times = Self.timespecs(entry.modificationTime)
-        guard futimens(fd, &times) == 0 else { throw ArchiveError.lastIO("set times of", entry.path) }
+        guard futimens(fd, &times) == 0 else { throw ArchiveError.lastIO("set times of", path) }
     }
 
-    private func checkXattrError(_ name: String, entry: String) throws {
+    private func checkXattrError(_ name: String, path: String) throws {
         // File systems without xattr support, or names only privileged users may set, are tolerated.
         if errno == EPERM || errno == ENOTSUP || errno == EACCES { return }
-        throw ArchiveError.lastIO("setxattr \(name) on", entry)
+        throw ArchiveError.lastIO("setxattr \(name) on", path)
     }
 
     private func applyOwnershipAndXattrs(_ entry: TarEntry, path: String) throws {
         if options.preserveOwnership {
             guard lchown(path, uid_t(truncatingIfNeeded: entry.uid), gid_t(truncatingIfNeeded: entry.gid)) == 0 else {
-                throw ArchiveError.lastIO("chown", entry.path)
+                throw ArchiveError.lastIO("chown", path)
             }
         }
         for (name, value) in entry.xattrs {
-            if !Xattr.set(path: path, name: name, value: value) { try checkXattrError(name, entry: entry.path) }
+            if !Xattr.set(path: path, name: name, value: value) { try checkXattrError(name, path: path) }
         }
     }
 
@@ -346,7 +326,7 @@ private final class ExtractionSession {
     private func applyTime(_ entry: TarEntry, path: String) throws {
         var times = Self.timespecs(entry.modificationTime)
         guard utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW) == 0 else {
-            throw ArchiveError.lastIO("set times of", entry.path)
+            throw ArchiveError.lastIO("set times of", path)
         }
     }
 
@@ -355,19 +335,19 @@ private final class ExtractionSession {
             // A later entry may have replaced or removed the directory.
             guard let info = FileSystem.lstatInfo(deferred.diskPath), FileSystem.isDirectory(info.st_mode) else { continue }
             guard chmod(deferred.diskPath, mode_t(deferred.entry.mode)) == 0 else {
-                throw ArchiveError.lastIO("chmod", deferred.entry.path)
+                throw ArchiveError.lastIO("chmod", deferred.diskPath)
             }
             try applyTime(deferred.entry, path: deferred.diskPath)
         }
     }
 
     private func extractWhiteout(name: String, parent: [String], entry: TarEntry) throws {
-        if name == ".wh..wh..opq" {
+        guard let deleted = try LayerEntryChecks.whiteoutTarget(name, entry: entry.path) else {
             switch options.whiteouts {
             case .overlay:
                 let path = diskPath(parent)
                 guard Xattr.set(path: path, name: "trusted.overlay.opaque", value: [UInt8(ascii: "y")]) else {
-                    throw ArchiveError.lastIO("set trusted.overlay.opaque on", entry.path)
+                    throw ArchiveError.lastIO("set trusted.overlay.opaque on", path)
                 }
             case .apply:
                 try removeLowerContents(parent)
@@ -377,10 +357,6 @@ private final class ExtractionSession {
             markWritten(parent)
             return
         }
-        let deleted = String(name.dropFirst(".wh.".count))
-        guard !deleted.isEmpty, deleted != ".", deleted != ".." else {
-            throw ArchiveError.unsafePath(entry.path, reason: "whiteout names no file")
-        }
         let target = parent + [deleted]
         switch options.whiteouts {
         case .overlay:
@@ -389,7 +365,7 @@ private final class ExtractionSession {
             }
             _ = try clearPath(target, keepDirectory: false, entry: entry.path)
             guard mknod(diskPath(target), S_IFCHR | 0o000, FileSystem.makeDevice(major: 0, minor: 0)) == 0 else {
-                throw ArchiveError.lastIO("mknod whiteout", entry.path)
+                throw ArchiveError.lastIO("mknod whiteout", diskPath(target))
             }
             markWritten(target)
         case .apply:

@@ -51,7 +51,8 @@ struct NetworkDNS {
 
     private func reload() throws {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: entriesDirectory)) ?? []
-        let lines = entries.filter { !$0.hasSuffix(".tmp") }.sorted().compactMap { name in
+        // A dot file is an entry being written (`AtomicFile`'s temporary file).
+        let lines = entries.filter { !$0.hasPrefix(".") }.sorted().compactMap { name in
             FileManager.default.contents(atPath: "\(entriesDirectory)/\(name)").map { String(decoding: $0, as: UTF8.self) }
         }
         guard !lines.isEmpty else {

@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import Foundation
 
@@ -216,21 +217,15 @@ struct StateLock {
 }
 
 /// Writes state files through a temporary file and rename, so a killed process leaves the old or
-/// the new content. With `synced`, the content is on disk before the rename, so a machine that
-/// stops does too; pass false for state about what lasts only as long as the machine (veths,
-/// leases, rules, the DNS entries of running containers), where the sync (~4 ms) buys nothing.
+/// the new content. With `synced`, the content (and the rename) is on disk before this returns, so
+/// a machine that stops keeps it too; pass false for state about what lasts only as long as the
+/// machine (veths, leases, rules, the DNS entries of running containers), where the syncs buy nothing.
 enum StateFile {
     static func write(_ data: Data, to path: String, mode: mode_t = 0o600, synced: Bool = true) throws {
-        let temporary = "\(path).tmp"
-        let handle = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard handle >= 0 else { throw NetworkError.io(path: temporary, reason: String(cString: strerror(errno))) }
-        let written = data.withUnsafeBytes { Glibc.write(handle, $0.baseAddress, $0.count) }
-        let complete = written == data.count && (!synced || fsync(handle) == 0)
-        let reason = String(cString: strerror(errno))
-        close(handle)
-        guard complete else { throw NetworkError.io(path: temporary, reason: reason) }
-        guard rename(temporary, path) == 0 else {
-            throw NetworkError.io(path: path, reason: String(cString: strerror(errno)))
+        do {
+            try AtomicFile.write(data, to: path, mode: mode, durability: synced ? .durable : .atomicOnly)
+        } catch {
+            throw NetworkError.io(path: error.path, reason: "\(error.operation): \(String(cString: strerror(error.code)))")
         }
     }
 }

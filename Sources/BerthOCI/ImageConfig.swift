@@ -121,13 +121,15 @@ public enum ChainID {
     public static func chain(_ diffIDs: [Digest]) -> [Digest] {
         var chain: [Digest] = []
         for diffID in diffIDs {
-            if let parent = chain.last {
-                chain.append(Digest.sha256(of: Array("\(parent) \(diffID)".utf8)))
-            } else {
-                chain.append(diffID)
-            }
+            chain.append(next(parent: chain.last, diffID: diffID))
         }
         return chain
+    }
+
+    /// The chain ID of a layer with `diffID` on the chain `parent` (nil for a base layer).
+    public static func next(parent: Digest?, diffID: Digest) -> Digest {
+        guard let parent else { return diffID }
+        return Digest.sha256(of: Array("\(parent) \(diffID)".utf8))
     }
 }
 

@@ -63,7 +63,7 @@ struct FileChunks: AsyncSequence, Sendable {
 }
 
 /// Checks a stored layer blob the way `berth load` does: its uncompressed content must hash to
-/// the config's diff ID. Returns the layer's size as Docker reports it (the bytes of its files
+/// the config's diff ID, and no entry may write outside the layer's root. Returns the layer's size as Docker reports it (the bytes of its files
 /// and symlink targets).
 func inspectLayer(at path: String, diffID: Digest, what: String) throws -> Int64 {
     let file: FileSource
@@ -77,6 +77,7 @@ func inspectLayer(at path: String, diffID: Digest, what: String) throws -> Int64
     do {
         total = try Store.fileBytes(inLayer: hashing, what: what)
     } catch let error as StoreError {
+        if case .unsafeLayer = error { throw error }
         throw RegistryClientError.protocolViolation("\(error)")
     }
     let actual = try hashing.drain()

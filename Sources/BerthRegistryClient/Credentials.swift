@@ -1,3 +1,4 @@
+import BerthFiles
 import Foundation
 import Glibc
 
@@ -172,16 +173,9 @@ public struct CredentialStore: Sendable {
                                                         attributes: [.posixPermissions: 0o700])
             }
             let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            let temporary = configPath + ".tmp-\(getpid())"
-            guard FileManager.default.createFile(atPath: temporary, contents: data + Data("\n".utf8),
-                                                 attributes: [.posixPermissions: 0o600]) else {
-                throw RegistryClientError.configFile(path: configPath, reason: "cannot write \(temporary)")
-            }
-            guard rename(temporary, configPath) == 0 else {
-                let reason = String(cString: strerror(errno))
-                unlink(temporary)
-                throw RegistryClientError.configFile(path: configPath, reason: "cannot replace the file: \(reason)")
-            }
+            try AtomicFile.write(data + Data("\n".utf8), to: configPath, mode: 0o600, durability: .durable)
+        } catch let error as FileError {
+            throw RegistryClientError.configFile(path: error.path, reason: "\(error.operation): \(String(cString: strerror(error.code)))")
         } catch let error as RegistryClientError {
             throw error
         } catch {

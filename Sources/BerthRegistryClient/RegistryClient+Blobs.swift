@@ -108,15 +108,12 @@ extension RegistryClient {
 
     private func downloadOnce(_ descriptor: Descriptor, from repository: String, into content: ContentStore,
                               progress: (@Sendable (Int) -> Void)?) async throws {
+        // Keyed by digest: a concurrent pull of the same blob (here or in another process) waits
+        // for this one and then finds it stored.
+        guard let ingest = try await content.beginIngest(of: descriptor.digest) else { return }
+        let temporary = ingest.path
+        let fd = ingest.descriptor
         let response = try await expect([200], .GET, "/v2/\(repository)/blobs/\(descriptor.digest)")
-        let temporary = content.newIngestPath()
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RegistryClientError.localFile(path: temporary, reason: String(cString: strerror(errno))) }
-        var committed = false
-        defer {
-            close(fd)
-            if !committed { unlink(temporary) }
-        }
         var digester = SHA256Digester()
         var count: Int64 = 0
         for try await buffer in response.body {
@@ -132,7 +129,8 @@ extension RegistryClient {
                 while written < bytes.count {
                     let n = write(fd, base + written, bytes.count - written)
                     guard n > 0 else {
-                        throw RegistryClientError.localFile(path: temporary, reason: String(cString: strerror(errno)))
+                        throw RegistryClientError.localFile(
+                            path: temporary, reason: "write blob \(descriptor.digest.shortID): \(String(cString: strerror(errno)))")
                     }
                     written += n
                 }
@@ -146,8 +144,7 @@ extension RegistryClient {
         guard count == descriptor.size else {
             throw RegistryClientError.protocolViolation("blob \(descriptor.digest) is \(count) bytes, its descriptor says \(descriptor.size)")
         }
-        try content.commit(ingested: temporary, as: descriptor.digest)
-        committed = true
+        try ingest.commit(as: descriptor.digest)
     }
 
     /// The absolute URL of an upload session from a `Location` header (which may be relative).

@@ -87,7 +87,7 @@ extension RegistryClient {
             }
             if !present || known[diffID] == nil {
                 let size = try inspectLayer(at: store.content.path(of: layer.digest), diffID: diffID,
-                                            what: "layer \(layer.digest.shortID)")
+                                            what: "layer \(layer.digest)")
                 sizes.set(diffID, size)
             }
             observer?(.finished(layer: layer.digest, status: present ? .alreadyPresent : .pullComplete))

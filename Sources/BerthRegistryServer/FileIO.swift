@@ -1,3 +1,4 @@
+import BerthFiles
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -68,51 +69,33 @@ enum FileIO {
         return fd >= 0 ? fd : nil
     }
 
-    static func fsyncDirectory(_ path: String) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        _ = fsync(fd)
-        close(fd)
-    }
-
     static func makeDirectories(_ path: String) throws {
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try Directories.make(path)
         } catch {
-            throw RegistryServerError.storage(path: path, operation: "create directory", errno: EIO)
+            throw RegistryServerError.storage(path: error.path, operation: error.operation, errno: error.code)
         }
     }
 
     /// Writes `data` to `path` so that readers see either the old file or the whole new one, and
-    /// a crash never leaves a partial file: temp file in `temporaryDirectory`, fsync, rename.
+    /// a crash never leaves a partial file.
     static func writeAtomically(_ data: Data, to path: String, temporaryDirectory: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        try makeDirectories(directory)
-        let temporary = "\(temporaryDirectory)/\(UUID().uuidString)"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw fail("create", temporary) }
+        try makeDirectories((path as NSString).deletingLastPathComponent)
         do {
-            try data.withUnsafeBytes { try writeAll(fd, $0, path: temporary) }
-            guard fsync(fd) == 0 else { throw fail("fsync", temporary) }
-            close(fd)
+            try AtomicFile.write(data, to: path, durability: .durable, temporaryDirectory: temporaryDirectory)
         } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
+            throw RegistryServerError.storage(path: error.path, operation: error.operation, errno: error.code)
         }
-        try commit(temporary, to: path)
     }
 
     /// Renames a finished, fsynced file into place and makes the rename durable.
     static func commit(_ temporary: String, to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        try makeDirectories(directory)
-        guard rename(temporary, path) == 0 else {
-            let error = fail("rename into", path)
-            unlink(temporary)
-            throw error
+        try makeDirectories((path as NSString).deletingLastPathComponent)
+        do {
+            try AtomicFile.commit(temporary, to: path, durability: .durable)
+        } catch {
+            throw RegistryServerError.storage(path: error.path, operation: error.operation, errno: error.code)
         }
-        fsyncDirectory(directory)
     }
 
     static func exists(_ path: String) -> Bool {

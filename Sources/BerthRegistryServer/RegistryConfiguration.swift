@@ -1,4 +1,5 @@
 import BerthDistribution
+import BerthFiles
 import Foundation
 import Yams
 
@@ -184,8 +185,10 @@ public struct RegistryConfiguration: Sendable {
         var generator = SystemRandomNumberGenerator()
         for index in key.indices { key[index] = UInt8.random(in: .min ... .max, using: &generator) }
         try FileIO.makeDirectories((path as NSString).deletingLastPathComponent)
-        guard FileManager.default.createFile(atPath: path, contents: Data(key), attributes: [.posixPermissions: 0o600]) else {
-            throw RegistryServerError.storage(path: path, operation: "create", errno: EACCES)
+        do {
+            try AtomicFile.write(key, to: path, mode: 0o600, durability: .durable)
+        } catch {
+            throw RegistryServerError.storage(path: error.path, operation: error.operation, errno: error.code)
         }
         return key
     }

@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import Foundation
 #if canImport(Glibc)
@@ -72,7 +73,8 @@ public struct RegistryGarbageCollector {
             if !dryRun { unlink("\(directory)/\(entry)") }
         }
         if !dryRun, !removed.isEmpty {
-            FileIO.fsyncDirectory(directory)
+            // The removals are done; a sync that fails leaves them to the file system's own schedule.
+            try? AtomicFile.syncDirectory(directory)
             let gone = Set(removed.map(\.digest))
             for repository in storage.repositories(includingBlobOnly: true) {
                 for digest in gone where FileIO.exists(storage.layerLinkPath(repository, digest)) {

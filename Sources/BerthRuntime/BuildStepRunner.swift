@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthNetwork
 import BerthOCI
 import BerthProcess
@@ -105,7 +106,7 @@ public enum BuildStepRunner {
         try BundleBuilder.writeEtcFiles(directory: directory, record: record)
         var spec = try builder.spec(user: user, home: home, networkNamespace: networkNamespace)
         spec.mounts = (spec.mounts ?? []) + process.mounts.map(\.specMount)
-        try Files.writeAtomically(CanonicalJSON.encode(spec), to: directory + "/config.json", mode: 0o600)
+        try Files.writeAtomically(CanonicalJSON.encode(spec), to: directory + "/config.json", mode: 0o600, durability: .atomicOnly)
 
         let pipe = try Pipe.make()
         let pid: pid_t

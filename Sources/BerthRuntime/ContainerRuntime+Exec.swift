@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import BerthProcess
 import Foundation
@@ -69,7 +70,7 @@ extension ContainerRuntime {
         let scratch = "exec-\(ContainerID.random().prefix(12))"
         let processFile = directory + "/" + scratch + ".json", logFile = directory + "/" + scratch + ".log"
         let pidFile = directory + "/" + scratch + ".pid"
-        try Files.writeAtomically(CanonicalJSON.encode(process), to: processFile, mode: 0o600)
+        try Files.writeAtomically(CanonicalJSON.encode(process), to: processFile, mode: 0o600, durability: .atomicOnly)
         defer {
             unlink(processFile)
             unlink(logFile)
@@ -129,7 +130,7 @@ extension ContainerRuntime {
         let directory = containers.path(of: record.id)
         let scratch = directory + "/exec-\(ContainerID.random().prefix(12))"
         let processFile = scratch + ".json", logFile = scratch + ".log"
-        try Files.writeAtomically(CanonicalJSON.encode(process), to: processFile, mode: 0o600)
+        try Files.writeAtomically(CanonicalJSON.encode(process), to: processFile, mode: 0o600, durability: .atomicOnly)
         defer {
             unlink(processFile)
             unlink(logFile)

@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import Foundation
 import Glibc
@@ -103,7 +104,10 @@ public final class ContainerStore: @unchecked Sendable {
     }
 
     func write(_ record: ContainerRecord) throws {
-        try Files.writeAtomically(Array(Self.encoder.encode(record)), to: recordPath(record.id), mode: 0o600)
+        // Not synced: a record is rewritten at every state change, and a sync there (~4 ms) would
+        // be paid by every start and stop.
+        try Files.writeAtomically(Array(Self.encoder.encode(record)), to: recordPath(record.id), mode: 0o600,
+                                  durability: .atomicOnly)
     }
 
     /// Read-modify-write of a record under the container's lock.

@@ -1,3 +1,4 @@
+import BerthFiles
 import Glibc
 
 /// An flock(2) lock on a file, held while the descriptor is open. Descriptors are close-on-exec so
@@ -57,15 +58,13 @@ final class FileLock {
 }
 
 enum Files {
-    /// Writes `bytes` to `path` through a temporary file and rename, so readers see the old or the
-    /// new content, never a torn one, even if the writer is killed.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        try write(bytes, to: temporary, mode: mode)
-        if rename(temporary, path) != 0 {
-            let error = RuntimeError.lastIO("rename", path)
-            unlink(temporary)
-            throw error
+    /// Writes `bytes` to `path` through `AtomicFile`, so readers see the old or the new content,
+    /// never a torn one, even if the writer is killed; errors keep their errno.
+    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644, durability: Durability) throws {
+        do {
+            try AtomicFile.write(bytes, to: path, mode: mode, durability: durability)
+        } catch {
+            throw RuntimeError.io(operation: error.operation, path: error.path, errno: error.code)
         }
     }
 

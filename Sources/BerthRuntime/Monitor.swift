@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import BerthProcess
 import Foundation
@@ -212,7 +213,7 @@ extension ContainerRuntime {
         try BundleBuilder.writeEtcFiles(directory: directory, record: record)
         let spec = try BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: layout)
             .spec(user: user, home: home, networkNamespace: nil)
-        try Files.writeAtomically(CanonicalJSON.encode(spec), to: directory + "/config.json", mode: 0o600)
+        try Files.writeAtomically(CanonicalJSON.encode(spec), to: directory + "/config.json", mode: 0o600, durability: .atomicOnly)
 
         let io = try ContainerIO(config: record.config, directory: directory)
         var handedOver = false

@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import Foundation
 import Glibc
@@ -53,7 +54,8 @@ public struct VolumeStore: Sendable {
                             createdAt: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)), labels: labels,
                             options: options, anonymous: anonymous)
         do {
-            try Files.writeAtomically(Array(ContainerStore.encoder.encode(volume)), to: staging + "/volume.json", mode: 0o600)
+            try Files.writeAtomically(Array(ContainerStore.encoder.encode(volume)), to: staging + "/volume.json", mode: 0o600,
+                                      durability: .durable)
             if rename(staging, path(of: volumeName)) != 0 {
                 let code = errno
                 try? Files.removeTree(staging)

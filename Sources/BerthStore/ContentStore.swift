@@ -1,11 +1,12 @@
 import BerthArchive
+import BerthFiles
 import BerthOCI
 import Foundation
 import Glibc
 
 /// Content-addressable blobs under `blobs/sha256/<hex>`. Content is written to `ingest/` first,
-/// verified against its digest, and only then renamed into place, so a blob's name always
-/// matches its bytes even after kill -9.
+/// verified against its digest, synced, made read-only and only then renamed into place, so a
+/// blob's name matches its bytes even after kill -9 or a power loss.
 public final class ContentStore: @unchecked Sendable {
     public let root: String
     let ingestDirectory: String
@@ -48,7 +49,7 @@ public final class ContentStore: @unchecked Sendable {
     }
 
     /// Streams `source` into the store. When `expected` is given, content with another digest is
-    /// refused and nothing is stored.
+    /// refused and nothing is stored, and `source` is not read at all if that blob is stored already.
     @discardableResult
     public func ingest(_ source: ByteSource, expected: Digest? = nil, expectedSize: Int64? = nil,
                        what: String = "blob") throws -> (digest: Digest, size: Int64) {
@@ -76,16 +77,27 @@ public final class ContentStore: @unchecked Sendable {
         }.digest
     }
 
-    /// Runs `produce` against a sink into a fresh ingest file, then verifies and commits it.
+    /// Runs `produce` against a sink into an ingest file, then verifies and commits it. When
+    /// `expected` is known the ingest is keyed by it: a second writer of the same blob waits for
+    /// the first and, once it has committed, returns without calling `produce` at all.
     public func ingest(what: String = "blob", expected: Digest? = nil, expectedSize: Int64? = nil,
                        _ produce: (ByteSink) throws -> Void) throws -> (digest: Digest, size: Int64) {
-        let temporary = "\(ingestDirectory)/\(UUID().uuidString)"
-        let file = try FileSink(path: temporary)
-        var committed = false
-        defer { if !committed { unlink(temporary) } }
-        let hashing = HashingSink(file)
-        try produce(hashing)
-        try hashing.finish()
+        let file: IngestFile
+        if let expected {
+            guard let keyed = try IngestFile.open(keyedBy: expected, in: self, waiting: true) else {
+                return (expected, try size(of: expected))
+            }
+            file = keyed
+        } else {
+            file = try IngestFile.open(unkeyedIn: self)
+        }
+        let hashing = HashingSink(FileSink(fileDescriptor: file.descriptor, closeOnDeinit: false))
+        do {
+            try produce(hashing)
+            try hashing.finish()
+        } catch ArchiveError.io("write", _, let code) {
+            throw StoreError.io(operation: "write \(what) to", path: file.path, errno: code)
+        }
         let digest = hashing.digest
         if let expected, expected != digest {
             throw StoreError.digestMismatch(expected: expected, actual: digest, what: what)
@@ -93,31 +105,49 @@ public final class ContentStore: @unchecked Sendable {
         if let expectedSize, expectedSize != hashing.count {
             throw StoreError.sizeMismatch(expected: expectedSize, actual: hashing.count, what: what)
         }
-        let final = path(of: digest)
-        try FileSystem.makeDirectories("\(root)/\(digest.algorithm)")
-        guard rename(temporary, final) == 0 else { throw StoreError.lastIO("rename", final) }
-        committed = true
+        try file.commit(as: digest)
         return (digest, hashing.count)
     }
 
-    /// A fresh path in the ingest directory, for a writer that verifies content itself as it
-    /// arrives (a download); `commit(ingested:as:)` moves it into place. The writer holds the
-    /// store's writer lock (`Store.withWriterLock`), so garbage collection leaves the file alone.
-    public func newIngestPath() -> String {
-        "\(ingestDirectory)/\(UUID().uuidString)"
+    /// Starts the ingest of a blob whose digest is known, for a writer that streams and verifies
+    /// the content itself (a download), then calls `IngestFile.commit(as:)`. Returns nil when the
+    /// blob is in the store already, perhaps committed by another writer this one waited for.
+    /// The writer holds the store's writer lock (`Store.withWriterLock`), so garbage collection
+    /// leaves the file alone. The wait for another writer blocks a thread outside Swift's
+    /// cooperative pool, so tasks of one process that write the same blob cannot starve it.
+    public func beginIngest(of digest: Digest) async throws -> IngestFile? {
+        if let file = try IngestFile.open(keyedBy: digest, in: self, waiting: false) { return file }
+        if contains(digest) { return nil }
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try IngestFile.open(keyedBy: digest, in: self, waiting: true) })
+            }
+        }
     }
 
-    /// Commits an ingest file whose content the caller verified against `digest`.
-    public func commit(ingested path: String, as digest: Digest) throws {
-        let final = self.path(of: digest)
+    /// Makes a verified ingest file the blob named `digest`: read-only, synced, renamed into
+    /// `blobs/`, then the directory synced, so a blob that is there after a crash is whole.
+    fileprivate func commit(_ file: IngestFile, as digest: Digest) throws {
+        let final = path(of: digest)
+        guard fchmod(file.descriptor, 0o444) == 0 else { throw StoreError.lastIO("make read-only", file.path) }
         try FileSystem.makeDirectories("\(root)/\(digest.algorithm)")
-        guard rename(path, final) == 0 else { throw StoreError.lastIO("rename", final) }
+        do {
+            try AtomicFile.commit(file.path, to: final, durability: .durable)
+        } catch {
+            throw StoreError(error)
+        }
     }
 
     /// All stored blob digests.
     public func list() throws -> [Digest] {
         let directory = root + "/sha256"
         return try FileSystem.entries(of: directory).compactMap { try? Digest(parsing: "sha256:" + $0) }
+    }
+
+    /// Hashes a stored blob; nil when it is missing.
+    public func actualDigest(of digest: Digest) throws -> Digest? {
+        guard contains(digest) else { return nil }
+        return try HashingSource(open(digest)).drain()
     }
 
     public func delete(_ digest: Digest) throws {
@@ -129,5 +159,79 @@ public final class ContentStore: @unchecked Sendable {
         for name in try FileSystem.entries(of: ingestDirectory) {
             unlink("\(ingestDirectory)/\(name)")
         }
+    }
+}
+
+/// A file in `ingest/` being written. Keyed by digest (`ingest/sha256-<hex>`) when the digest is
+/// known, under an exclusive flock, so two writers of one blob meet at one file and the second
+/// waits; unkeyed (a unique name) otherwise. Removed unless committed. One writer uses it at a
+/// time (it may move between threads, as a download's task does).
+public final class IngestFile: @unchecked Sendable {
+    public let path: String
+    public let descriptor: Int32
+    private let store: ContentStore
+    private var committed = false
+
+    private init(path: String, descriptor: Int32, store: ContentStore) {
+        self.path = path
+        self.descriptor = descriptor
+        self.store = store
+    }
+
+    deinit {
+        if !committed { unlink(path) }
+        close(descriptor)
+    }
+
+    static func open(unkeyedIn store: ContentStore) throws -> IngestFile {
+        let path = "\(store.ingestDirectory)/\(UUID().uuidString)"
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError.lastIO("create", path) }
+        return IngestFile(path: path, descriptor: fd, store: store)
+    }
+
+    /// Opens and locks the keyed ingest file for `digest`; nil when the blob is committed already,
+    /// or (not `waiting`) when another writer holds the lock.
+    static func open(keyedBy digest: Digest, in store: ContentStore, waiting: Bool) throws -> IngestFile? {
+        let path = "\(store.ingestDirectory)/\(digest.algorithm)-\(digest.encoded)"
+        while true {
+            if store.contains(digest) { return nil }
+            let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw StoreError.lastIO("create", path) }
+            while flock(fd, LOCK_EX | (waiting ? 0 : LOCK_NB)) != 0 {
+                if errno == EINTR { continue }
+                let error = StoreError.lastIO("lock", path)
+                close(fd)
+                if case .io(_, _, EWOULDBLOCK) = error { return nil }
+                throw error
+            }
+            // The writer this one waited for committed (renamed the file away) or gave up
+            // (unlinked it): this descriptor is no longer the file at `path`. Start over.
+            var held = stat()
+            var current = stat()
+            guard fstat(fd, &held) == 0, stat(path, &current) == 0,
+                  held.st_ino == current.st_ino, held.st_dev == current.st_dev else {
+                close(fd)
+                continue
+            }
+            if store.contains(digest) {
+                close(fd)
+                unlink(path)
+                return nil
+            }
+            // What a killed writer left is started over.
+            guard ftruncate(fd, 0) == 0 else {
+                let error = StoreError.lastIO("truncate", path)
+                close(fd)
+                throw error
+            }
+            return IngestFile(path: path, descriptor: fd, store: store)
+        }
+    }
+
+    /// Commits the content, which the writer verified against `digest`, as that blob.
+    public func commit(as digest: Digest) throws {
+        try store.commit(self, as: digest)
+        committed = true
     }
 }

@@ -1,14 +1,14 @@
-import Foundation
+import BerthFiles
 import Glibc
 
-/// Small file-system helpers with errors the store can report.
+/// Small file-system helpers with errors the store can report (each keeps the call's errno).
 enum FileSystem {
+    /// Creates `path` and any missing parents, each with exactly `mode`.
     static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: Int(mode)])
+            try Directories.make(path, mode: mode, exactMode: true)
         } catch {
-            throw StoreError.io(operation: "create directory", path: path, errno: EACCES)
+            throw StoreError(error)
         }
     }
 
@@ -28,22 +28,29 @@ enum FileSystem {
         return names
     }
 
-    /// Removes a tree, including read-only directories.
+    /// Removes a tree without following symlinks, including read-only directories (layers have
+    /// them, and a caller that is not root cannot empty them as they are).
     static func removeTree(_ path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        do {
-            try FileManager.default.removeItem(atPath: path)
-        } catch {
-            throw StoreError.io(operation: "remove", path: path, errno: EACCES)
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw StoreError.lastIO("remove", path)
         }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            guard unlink(path) == 0 || errno == ENOENT else { throw StoreError.lastIO("remove", path) }
+            return
+        }
+        if info.st_mode & 0o700 != 0o700 { chmod(path, info.st_mode & 0o7777 | 0o700) }
+        for name in try entries(of: path) {
+            try removeTree(path + "/" + name)
+        }
+        guard rmdir(path) == 0 || errno == ENOENT else { throw StoreError.lastIO("remove", path) }
     }
+}
 
-    /// Writes a small file atomically (temporary file + rename).
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
-            throw StoreError.io(operation: "write", path: temporary, errno: EACCES)
-        }
-        guard rename(temporary, path) == 0 else { throw StoreError.lastIO("rename", path) }
+extension StoreError {
+    /// The store's form of a failed file-system call, errno kept.
+    init(_ error: FileError) {
+        self = .io(operation: error.operation, path: error.path, errno: error.code)
     }
 }

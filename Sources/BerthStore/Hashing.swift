@@ -46,6 +46,30 @@ public final class HashingSource: ByteSource {
     }
 }
 
+/// Copies what is read through it into a sink, so one pass over a stream can both parse and store it.
+final class CopyingSource: ByteSource {
+    private let inner: ByteSource
+    private let sink: ByteSink
+
+    init(_ inner: ByteSource, into sink: ByteSink) {
+        self.inner = inner
+        self.sink = sink
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try inner.read(into: buffer)
+        if n > 0 { try sink.write(UnsafeRawBufferPointer(rebasing: buffer[..<n])) }
+        return n
+    }
+
+    /// Reads and copies whatever the parser left (tar padding after the end-of-archive blocks).
+    func copyRest() throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while try read(into: buffer) > 0 {}
+    }
+}
+
 /// Discards what is written.
 final class NullSink: ByteSink {
     func write(_ bytes: UnsafeRawBufferPointer) throws {}

@@ -10,8 +10,13 @@ extension Store {
                             created: Date = Date(), configure: (inout ContainerConfig) throws -> Void) throws
         -> (id: Digest, tag: TagChange?) {
         try lock.withShared {
-            let layer = try content.ingest(DecompressingSource(input), what: "import")
-            let fileBytes = try Self.fileBytes(inLayer: content.open(layer.digest), what: "import")
+            // One pass: the tar is read (sized and checked) as it is copied into the store.
+            var fileBytes: Int64 = 0
+            let layer = try content.ingest(what: "the imported layer") { sink in
+                let copying = CopyingSource(try DecompressingSource(input), into: sink)
+                fileBytes = try Self.fileBytes(inLayer: copying, what: "the imported layer")
+                try copying.copyRest()
+            }
             var config = ImageConfig(created: Timestamp.format(created))
             config.rootfs = RootFS(diffIDs: [layer.digest])
             var containerConfig = ContainerConfig()

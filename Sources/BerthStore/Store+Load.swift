@@ -55,7 +55,7 @@ extension Store {
             var sizes: [Digest: Int64] = [:]
             for (path, diffID) in zip(entry.Layers, config.rootfs.diffIDs) {
                 let blob = try archive.blob(path, store: content)
-                let layer = try describeLayer(blob.digest, size: blob.size, diffID: diffID, what: path)
+                let layer = try describeLayer(blob.digest, size: blob.size, diffID: diffID, what: "layer \(path)")
                 layers.append(layer.descriptor)
                 sizes[diffID] = layer.uncompressedSize
             }
@@ -170,22 +170,40 @@ extension Store {
     }
 
     /// Reads a layer through as tar and adds up its size as Docker's overlay2 driver measures it:
-    /// each file's size once, plus each symlink's target length (a symlink's st_size).
+    /// each file's size once, plus each symlink's target length (a symlink's st_size). Every entry
+    /// is checked on the way (`LayerEntryChecks`): a layer that could write outside its root is
+    /// refused when it arrives, not at the first `run`.
     public static func fileBytes(inLayer source: ByteSource, what: String) throws -> Int64 {
         let reader = TarReader(source)
         var total: Int64 = 0
-        do {
-            while let entry = try reader.next() {
-                switch entry.kind {
-                case .file: total += entry.size
-                case .symlink: total += Int64(entry.linkName.utf8.count)
-                default: break
-                }
+        while let entry = try nextEntry(reader, what: what) {
+            do {
+                try LayerEntryChecks.check(entry)
+            } catch ArchiveError.unsafePath(let path, let reason) {
+                throw StoreError.unsafeLayer(layer: what, entry: path, reason: reason)
             }
+            switch entry.kind {
+            case .file: total += entry.size
+            case .symlink: total += Int64(entry.linkName.utf8.count)
+            default: break
+            }
+        }
+        return total
+    }
+
+    /// The next entry; a failed read or write (a full disk) keeps its own error, anything else
+    /// means the layer is not a tar.
+    private static func nextEntry(_ reader: TarReader, what: String) throws -> TarEntry? {
+        do {
+            return try reader.next()
+        } catch let error as ArchiveError {
+            if case .io = error { throw error }
+            throw StoreError.invalidArchive("\(what) is not a valid tar layer: \(error)")
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError.invalidArchive("\(what) is not a valid tar layer: \(error)")
         }
-        return total
     }
 
     func decodeConfig(_ bytes: [UInt8], what: String) throws -> ImageConfig {
@@ -226,7 +244,22 @@ struct ArchiveContents {
             case .file where entry.size <= inMemoryLimit:
                 contents.files[path] = .bytes(try reader.readContents())
             case .file:
-                let blob = try content.ingest(what: path) { try reader.readContents(into: $0) }
+                let named = path.hasPrefix("blobs/sha256/") ? try? Digest(parsing: "sha256:" + path.dropFirst(13)) : nil
+                if let named, content.contains(named) {
+                    // Stored already, but the archive's copy is read anyway: a corrupt one is refused.
+                    let hashing = HashingSink(NullSink())
+                    try reader.readContents(into: hashing)
+                    guard hashing.digest == named else {
+                        throw StoreError.digestMismatch(expected: named, actual: hashing.digest, what: path)
+                    }
+                    contents.files[path] = .blob(named, hashing.count)
+                    continue
+                }
+                // A blob named by its digest is ingested under it, meeting concurrent writers of
+                // the same content.
+                let blob = try content.ingest(what: path, expected: named, expectedSize: named.map { _ in entry.size }) {
+                    try reader.readContents(into: $0)
+                }
                 contents.files[path] = .blob(blob.digest, blob.size)
             case .symlink:
                 let base = path.split(separator: "/").dropLast().joined(separator: "/")

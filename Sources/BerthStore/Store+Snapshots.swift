@@ -38,7 +38,11 @@ extension Store {
         var committed = false
         defer { if !committed { try? FileSystem.removeTree(staging) } }
         let hashing = HashingSource(try DecompressingSource(content.open(layer.digest)))
-        _ = try SafeExtractor(root: staging + "/fs", whiteouts: .overlay).extract(TarReader(hashing))
+        do {
+            _ = try SafeExtractor(root: staging + "/fs", whiteouts: .overlay).extract(TarReader(hashing))
+        } catch ArchiveError.io(let operation, let path, let code) {
+            throw StoreError.io(operation: "unpack layer \(layer.digest): \(operation)", path: path, errno: code)
+        }
         let actual = try hashing.drain()
         guard actual == diffID else {
             throw StoreError.digestMismatch(expected: diffID, actual: actual, what: "layer \(layer.digest) (diff ID)")

@@ -11,6 +11,8 @@ public enum StoreError: Error, CustomStringConvertible {
     case invalidArchive(String)
     case invalidImage(String)
     case conflict(String)
+    /// A layer has an entry that could write outside its root (see `LayerEntryChecks`).
+    case unsafeLayer(layer: String, entry: String, reason: String)
     case io(operation: String, path: String, errno: Int32)
 
     public var description: String {
@@ -25,6 +27,8 @@ public enum StoreError: Error, CustomStringConvertible {
         case .invalidArchive(let why): return "invalid image archive: \(why)"
         case .invalidImage(let why): return "invalid image: \(why)"
         case .conflict(let why): return "conflict: \(why)"
+        case .unsafeLayer(let layer, let entry, let reason):
+            return "refusing \(layer): entry '\(entry)' is unsafe: \(reason)"
         case .io(let operation, let path, let code):
             return "\(operation) \(path): \(String(cString: strerror(code)))"
         }

@@ -22,7 +22,7 @@ struct Berth: AsyncParsableCommand {
             ]),
             CommandGroup(name: "Management", subcommands: [
                 BuilderCommand.self, ContainerCommand.self, ImageCommand.self, NetworkCommand.self, RegistryCommand.self,
-                VolumeCommand.self,
+                SystemCommand.self, VolumeCommand.self,
             ]),
         ]
     )
@@ -46,7 +46,7 @@ struct Berth: AsyncParsableCommand {
         if !root.isEmpty, !arguments.isEmpty, !arguments[0].hasPrefix("-") {
             // Insert after the command words (`image ls`), before options and positionals.
             var insertAt = 1
-            let groups: Set<String> = ["builder", "container", "image", "network", "volume"]
+            let groups: Set<String> = ["builder", "container", "image", "network", "system", "volume"]
             if groups.contains(arguments[0]), arguments.count > 1, !arguments[1].hasPrefix("-") { insertAt = 2 }
             arguments.insert(contentsOf: root, at: insertAt)
         }

@@ -9,8 +9,10 @@ struct GlobalOptions: ParsableArguments {
         "Directory holding all of Berth's state (env BERTH_ROOT).", valueName: "dir"))
     var rootOption: String?
 
+    /// The state root, made absolute so every path in an error names one place.
     var root: String {
-        rootOption ?? ProcessInfo.processInfo.environment["BERTH_ROOT"] ?? "/var/lib/berth"
+        let root = rootOption ?? ProcessInfo.processInfo.environment["BERTH_ROOT"] ?? "/var/lib/berth"
+        return root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
     }
 
     /// The store on this root, once what killed builds left on it is released.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BerthArchive
+import BerthFiles
 import BerthStore
 import Foundation
 
@@ -32,8 +33,7 @@ struct ImageSave: ParsableCommand {
         do {
             let sink = try FileSink(path: temporary)
             try store.save(images, to: sink)
-            try sink.sync()
-            guard rename(temporary, output) == 0 else { throw StoreError.io(operation: "rename", path: output, errno: errno) }
+            try AtomicFile.commit(temporary, to: output, durability: .durable)
         } catch {
             unlink(temporary)
             throw error

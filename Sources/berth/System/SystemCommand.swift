@@ -1,0 +1,7 @@
+import ArgumentParser
+
+/// `berth system …`: the store as a whole.
+struct SystemCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "system", abstract: "Manage Berth's state.", subcommands: [SystemCheck.self])
+}
