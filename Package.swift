@@ -65,7 +65,7 @@ let package = Package(
         // Tar reading and writing, compression, safe extraction, whiteouts.
         .target(
             name: "BerthArchive",
-            dependencies: ["CZlib", "CZstd"]
+            dependencies: ["CBerth", "CZlib", "CZstd"]
         ),
         // Dockerfile parser, word expansion, heredocs, .dockerignore (pure).
         .target(name: "BerthDockerfile"),
@@ -84,9 +84,9 @@ let package = Package(
         ),
         // Bridge networking, IPAM, NAT and published ports, through the standard CNI plugins.
         .target(name: "BerthProcess", dependencies: ["CBerth"]),
-        .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthFiles", "BerthProcess"]),
+        .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthFiles", "BerthProcess", "CBerth"]),
         // OCI bundles, the runc driver, container state, the per-container monitor, logs.
-        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthFiles", "BerthNetwork", "BerthProcess"]),
+        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthFiles", "BerthNetwork", "BerthProcess", "CBerth"]),
         // The distribution-spec's shared vocabulary: error codes and bodies, repository names,
         // auth challenges and scopes (pure).
         .target(name: "BerthDistribution", dependencies: ["BerthOCI"]),

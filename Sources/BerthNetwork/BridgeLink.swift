@@ -1,3 +1,4 @@
+import CBerth
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -140,15 +141,7 @@ enum BridgeLink {
     static func format(mac: [UInt8]) -> String { mac.map { String(format: "%02x", $0) }.joined(separator: ":") }
 
     /// Whether `descriptor` is a namespace file (nsfs), as /proc/<pid>/ns/net and `ip netns` mounts are.
-    static func isNamespaceFile(_ descriptor: Int32) -> Bool {
-        typealias FileSystemStatus = @convention(c) (Int32, UnsafeMutableRawPointer) -> Int32
-        // struct statfs is hidden from Swift; its first field, f_type, is a long on 64-bit Linux.
-        guard let symbol = dlsym(nil, "fstatfs") else { return true }
-        let fstatfs = unsafeBitCast(symbol, to: FileSystemStatus.self)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 512, alignment: 8)
-        defer { buffer.deallocate() }
-        return fstatfs(descriptor, buffer) == 0 && buffer.load(as: Int.self) == 0x6e73_6673 /* NSFS_MAGIC */
-    }
+    static func isNamespaceFile(_ descriptor: Int32) -> Bool { berth_is_namespace_file(descriptor) }
 
     private static func setUp(index: Int32, name: String, socket: NetlinkSocket) throws {
         var message = NetlinkMessage(type: NetlinkSocket.setLink, flags: 0)

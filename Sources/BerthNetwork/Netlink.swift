@@ -1,3 +1,4 @@
+import CBerth
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -209,11 +210,6 @@ private extension Array where Element == UInt8 {
 /// setns(CLONE_NEWNET), returns to the process's namespace afterwards, and ends: the caller's
 /// thread never changes namespace, and sockets opened by the work stay bound to the container's.
 enum NetworkNamespace {
-    private typealias SetNamespace = @convention(c) (Int32, Int32) -> Int32
-    private static let newNet: Int32 = 0x4000_0000  // CLONE_NEWNET
-    /// setns is hidden from Swift (Glibc is imported without _GNU_SOURCE).
-    private static let setNamespace: SetNamespace? = dlsym(nil, "setns").map { unsafeBitCast($0, to: SetNamespace.self) }
-
     static func perform<T>(in namespace: Int32, path: String, _ work: @escaping () throws -> T) throws -> T {
         let box = ResultBox<T>()
         let thread = Thread {
@@ -223,14 +219,11 @@ enum NetworkNamespace {
                     throw NetworkError.io(path: "/proc/thread-self/ns/net", reason: String(cString: strerror(errno)))
                 }
                 defer { close(original) }
-                guard let setns = setNamespace else {
-                    throw NetworkError.netlinkFailed(operation: "enter network namespace \(path)", reason: "setns is not available")
-                }
-                guard setns(namespace, newNet) == 0 else {
+                guard berth_enter_network_namespace(namespace) == 0 else {
                     throw NetworkError.netlinkFailed(operation: "enter network namespace \(path)",
                                                      reason: String(cString: strerror(errno)))
                 }
-                defer { _ = setns(original, newNet) }
+                defer { _ = berth_enter_network_namespace(original) }
                 return try work()
             }
             box.finished.signal()

@@ -62,9 +62,7 @@ public enum Spawn {
         // Nothing else this process holds open reaches the child, close-on-exec or not: a monitor
         // that inherited, say, its caller's pipe would keep that pipe open for the container's life.
         let firstUnmapped = (mappedTargets.union([0, 1, 2]).max() ?? 2) + 1
-        if let closeFrom = Self.addCloseFrom {
-            _ = closeFrom(&actions, firstUnmapped)
-        }
+        _ = berth_spawn_file_actions_addclosefrom(&actions, firstUnmapped)
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var cEnvironment = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
@@ -139,25 +137,11 @@ public enum Spawn {
     }
 
     /// A descriptor that polls readable once `pid` (a child) has exited, or nil where the kernel
-    /// (before 5.3) or glibc (before 2.36) has no pidfd_open.
+    /// (before 5.3) has no pidfd_open.
     public static func exitDescriptor(of pid: pid_t) -> Int32? {
-        guard let pidfdOpen else { return nil }
-        let descriptor = pidfdOpen(pid, 0)
+        let descriptor = berth_pidfd_open(pid, 0)
         return descriptor >= 0 ? descriptor : nil
     }
-
-    /// glibc's pidfd_open, looked up at run time so that an older glibc still runs Berth.
-    private static let pidfdOpen: (@convention(c) (pid_t, UInt32) -> Int32)? = {
-        guard let symbol = dlsym(nil, "pidfd_open") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (pid_t, UInt32) -> Int32).self)
-    }()
-
-    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift cannot see because
-    /// Glibc is imported without _GNU_SOURCE.
-    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-    }()
 
     /// Waits for `pid` and returns its exit status as a shell reports it (128+signal if killed).
     public static func wait(_ pid: pid_t) -> Int32 {

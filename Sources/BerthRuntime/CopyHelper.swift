@@ -1,4 +1,5 @@
 import BerthArchive
+import CBerth
 import Foundation
 import Glibc
 
@@ -126,11 +127,7 @@ public enum CopyHelper {
     /// Mounts the stopped container's overlay and its volumes and bind mounts in a mount namespace
     /// of this process's own, then chroots into it.
     private static func mountStoppedContainer(_ request: Request) throws {
-        typealias Unshare = @convention(c) (Int32) -> Int32
-        // unshare is hidden from Swift (Glibc is imported without _GNU_SOURCE).
-        guard let symbol = dlsym(nil, "unshare") else { throw RuntimeError.runtime("unshare is not available") }
-        let unshare = unsafeBitCast(symbol, to: Unshare.self)
-        guard unshare(0x0002_0000 /* CLONE_NEWNS */) == 0 else { throw RuntimeError.lastIO("unshare", "mount namespace") }
+        guard berth_unshare_mount_namespace() == 0 else { throw RuntimeError.lastIO("unshare", "mount namespace") }
         // Private first, so none of the mounts below propagates back to the host's namespace.
         guard mount("none", "/", nil, UInt(MS_REC) | UInt(MS_PRIVATE), nil) == 0 else {
             throw RuntimeError.lastIO("make private", "/")

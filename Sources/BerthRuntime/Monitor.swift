@@ -1,6 +1,7 @@
 import BerthFiles
 import BerthOCI
 import BerthProcess
+import CBerth
 import Foundation
 import Glibc
 
@@ -33,7 +34,7 @@ public enum Monitor {
         guard let handover = MonitorHandover(arguments: arguments) else { return nil }
         MonitorHandover.keepPrivate(handover.descriptors)
         // Executed as /proc/self/exe, the process is named `exe`; `ps` should see the monitor.
-        "berth-monitor".withCString { _ = prctl(15 /* PR_SET_NAME */, UInt(bitPattern: $0)) }
+        _ = berth_set_thread_name("berth-monitor")
         return run(root: root, id: handover.id, sync: handover.sync) { runtime, _ in
             FileLock(runtime.containers.monitorLock(of: handover.id).path, holdingOn: handover.lock)
         } body: { runtime, report, lock in
@@ -78,15 +79,7 @@ public enum Monitor {
     /// Makes orphaned descendants (the container's init, once `runc create` exits) this process's
     /// children, so it can wait for them.
     static func setChildSubreaper() {
-        _ = prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1)
-    }
-
-    /// prctl(2), which is variadic and so not callable from Swift directly.
-    private static func prctl(_ option: Int32, _ argument: UInt) -> Int32 {
-        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
-        // A nil handle is RTLD_DEFAULT: the symbol as the program itself links it.
-        guard let symbol = dlsym(nil, "prctl") else { return -1 }
-        return unsafeBitCast(symbol, to: Prctl.self)(option, argument, 0, 0, 0)
+        _ = berth_set_child_subreaper()
     }
 }
 

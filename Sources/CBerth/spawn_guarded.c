@@ -13,10 +13,6 @@
 // The guard and the child run in a fork of a multithreaded process: from fork to exec (or exit)
 // they make system calls only, nothing that allocates or takes a lock.
 
-static int open_pidfd(pid_t pid) {
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
 static void close_from(int first) {
     syscall(SYS_close_range, (unsigned)first, ~0U, 0);
 }
@@ -126,14 +122,14 @@ static void guard(pid_t parent, const char *path, char *const argv[], char *cons
     signal(SIGQUIT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
-    int parent_fd = open_pidfd(parent);
+    int parent_fd = berth_pidfd_open(parent, 0);
     if (getppid() != parent) _exit(128 + SIGKILL);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     pid_t self = getpid();
     pid_t child = fork();
     if (child < 0) _exit(127);
     if (child == 0) exec_child(path, argv, envp, sources, targets, count, self);
-    int child_fd = open_pidfd(child);
+    int child_fd = berth_pidfd_open(child, 0);
     // Only the pidfds stay open: the guard must not hold the child's pipes or the caller's files.
     int null = open("/dev/null", O_RDWR);
     for (int target = 0; target <= 2; target++) {
