@@ -68,7 +68,7 @@ for blob in "$root"/blobs/sha256/*; do
     [ -e "$blob" ] || continue
     [ "$(sha256sum "$blob" | cut -d' ' -f1)" = "$(basename "$blob")" ] || problem "blob $(basename "$blob") does not match its digest"
 done
-check=$(berth save -o /dev/null app 2>&1) || problem "app cannot be saved: $check"
+check=$(berth save -o "$work/check.tar" app 2>&1) || problem "app cannot be saved: $check"
 
 containers=$(berth ps -a -q --no-trunc)
 veths=$(cat "$root"/network/*@*.json 2>/dev/null | jq -r '.hostVeth // empty')

@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import BerthStore
 import Foundation
@@ -44,23 +45,12 @@ public struct BuildCache: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(entry)
-        // Not synced to disk (Foundation's atomic writes fsync, ~5 ms a step): the rename is what
-        // keeps a killed build from leaving a torn entry, and an entry a power loss tears reads
-        // as a miss, like the layers it names, which are not synced either.
-        let temporary = directory + "/.tmp-" + UUID().uuidString
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw BuildError.io(operation: "create", path: temporary, errno: errno) }
-        let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        let writeError = errno
-        close(descriptor)
-        guard written == data.count else {
-            unlink(temporary)
-            throw BuildError.io(operation: "write", path: temporary, errno: written < 0 ? writeError : EIO)
-        }
-        guard rename(temporary, path(of: key)) == 0 else {
-            let error = errno
-            unlink(temporary)
-            throw BuildError.io(operation: "rename", path: path(of: key), errno: error)
+        // Not synced to disk (a sync costs ~5 ms a step): the rename keeps a killed build from
+        // leaving a torn entry, and an entry a power loss tears reads as a miss.
+        do {
+            try AtomicFile.write(data, to: path(of: key), durability: .atomicOnly)
+        } catch {
+            throw BuildError.io(operation: error.operation, path: error.path, errno: error.code)
         }
     }
 

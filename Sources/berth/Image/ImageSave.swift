@@ -28,6 +28,12 @@ struct ImageSave: ParsableCommand {
             try store.save(images, to: FileSink(fileDescriptor: 1, closeOnDeinit: false))
             return
         }
+        // A device or a pipe (`-o /dev/null`) is written to, never replaced by a regular file.
+        var info = stat()
+        if stat(output, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG, (info.st_mode & S_IFMT) != S_IFDIR {
+            try store.save(images, to: FileSink(path: output))
+            return
+        }
         // Write beside the target and rename, so a failed save never leaves a truncated archive.
         let temporary = output + ".berth-tmp-\(getpid())"
         do {
