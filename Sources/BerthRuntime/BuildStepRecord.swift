@@ -49,7 +49,8 @@ public struct BuildStepRecord: Codable, Sendable {
         gate.wait()
         do {
             try Files.makeDirectories(recordsDirectory(berthRoot: berthRoot), mode: 0o700)
-            try Files.writeAtomically(Array(try JSONEncoder().encode(record)), to: record.path, mode: 0o600)
+            try Files.writeAtomically(Array(try JSONEncoder().encode(record)), to: record.path, mode: 0o600,
+                                      durability: .atomicOnly)
         } catch {
             gate.signal()
             throw error
