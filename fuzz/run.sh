@@ -28,9 +28,9 @@ for harness in "${harnesses[@]}"; do
     corpus=corpus/$harness
     # libFuzzer first runs every corpus input (the regression check), then fuzzes; new inputs go
     # to a scratch directory, so the committed corpus stays as it is.
-    limit=(-max_total_time="$seconds")
-    [ "$seconds" -gt 0 ] || limit=(-runs=0)
-    echo "fuzz/run.sh: $harness: replaying $(ls "$corpus" | wc -l) inputs, then fuzzing for ${seconds}s"
+    limit=(-max_total_time="$seconds") then=", then fuzzing for ${seconds}s"
+    [ "$seconds" -gt 0 ] || limit=(-runs=0) then=""
+    echo "fuzz/run.sh: $harness: replaying $(ls "$corpus" | wc -l) inputs$then"
     mkdir -p "$work/$harness" "$work/$harness-artifacts"
     if ! "$bin/fuzz-$harness" "${limit[@]}" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 -dict="dict/$harness.dict" \
         -artifact_prefix="$work/$harness-artifacts/" "$work/$harness" "$corpus" > "$work/$harness.log" 2>&1; then
