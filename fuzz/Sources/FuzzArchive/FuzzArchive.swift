@@ -7,7 +7,9 @@ import Foundation
 ///
 /// The extraction root is `<sandbox>/a/b/root`; `<sandbox>/a/b/outside/file` and the directories
 /// around the root are the sentinels. An entry that escapes by up to three levels, or through a
-/// symlink to one of them, lands among the sentinels, and the harness traps.
+/// symlink to one of them, lands among the sentinels, and the harness traps. So does one that
+/// reaches `/tmp/berth-fuzz-archive-sentinel/file` (a fixed path that the seeds and the
+/// dictionary name), which catches an absolute path or symlink target taken outside the root.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzArchive(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -24,6 +26,7 @@ public func fuzzArchive(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let extractor = SafeExtractor(
         root: Sandbox.shared.root, whiteouts: whiteouts[variant % 3], preserveOwnership: variant & 4 != 0,
         refuseTypeChanges: variant & 8 != 0, refuseEscapingSymlinks: variant & 16 != 0)
+    Sandbox.shared.prepare()
     _ = try? extractor.extract(TarReader(source))
     Sandbox.shared.check()
     Sandbox.shared.reset()
@@ -53,13 +56,39 @@ final class Sandbox {
         atexit { try? FileManager.default.removeItem(atPath: Sandbox.shared.base) }
     }
 
-    /// Traps unless the sandbox holds exactly what `init` made plus whatever is under the root.
+    /// Another process's run may share the absolute sentinel, and /tmp may have been cleaned: it
+    /// is (re)made before each extraction and checked after it.
+    static let absoluteSentinel = "/tmp/berth-fuzz-archive-sentinel"
+
+    func prepare() {
+        let path = Self.absoluteSentinel
+        _ = mkdir(path, 0o755)
+        var info = stat()
+        guard lstat(path + "/file", &info) != 0 || info.st_mode != S_IFREG | 0o644
+                || FileManager.default.contents(atPath: path + "/file") != Data(sentinelContents)
+        else { return }
+        let temporary = "\(path)/.file.\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(sentinelContents)),
+              chmod(temporary, 0o644) == 0, rename(temporary, path + "/file") == 0
+        else { fatalError("cannot create the sentinel file in \(path)") }
+    }
+
+    /// Traps unless the sandbox holds exactly what `init` made plus whatever is under the root, and
+    /// the absolute sentinel is as `prepare` left it.
     func check() {
+        var info = stat()
+        let absolute = Self.absoluteSentinel
+        guard lstat(absolute + "/file", &info) == 0, info.st_mode == S_IFREG | 0o644, info.st_nlink == 1,
+              FileManager.default.contents(atPath: absolute + "/file") == Data(sentinelContents)
+        else { fatalError("extraction escaped its root: \(absolute)/file was changed") }
+        // Names other than `file` are escapes, but for a concurrent `prepare`'s temporary file.
+        let strays = ((try? FileManager.default.contentsOfDirectory(atPath: absolute)) ?? [])
+            .filter { $0 != "file" && !$0.hasPrefix(".file.") }
+        guard strays.isEmpty else { fatalError("extraction escaped its root: \(absolute) holds \(strays)") }
         expectEntries(base, ["a"])
         expectEntries(base + "/a", ["b"])
         expectEntries(base + "/a/b", ["outside", "root"])
         expectEntries(outside, ["file"])
-        var info = stat()
         guard lstat(outside + "/file", &info) == 0, info.st_mode == S_IFREG | 0o644, info.st_nlink == 1,
               FileManager.default.contents(atPath: outside + "/file") == Data(sentinelContents)
         else { fatalError("extraction escaped its root: \(outside)/file was changed") }
