@@ -52,7 +52,7 @@ struct BundleBuilder {
 
     /// Docker's masked paths (moby's oci.DefaultSpec): kernel files that expose the host or act on
     /// it, and each CPU's thermal_throttle directory where the machine has one.
-    public static let maskedPaths: [String] = {
+    static let maskedPaths: [String] = {
         var paths = [
             "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
             "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats", "/sys/devices/virtual/powercap",
@@ -66,7 +66,7 @@ struct BundleBuilder {
     }()
 
     /// Docker's read-only paths.
-    public static let readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+    static let readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
     /// The CPUs the kernel may bring online (/sys/devices/system/cpu/possible, such as `0-3,6`).
     static func possibleCPUs() -> [Int] {

@@ -161,14 +161,20 @@ struct ConfinementTests {
         }
         """#
 
-    /// The probe, built once per process with `gcc -static` so it runs in any image.
+    /// The probe, built with `gcc -static` so it runs in any image, and cached by its source's
+    /// FNV-1a hash (built under a name of this process's own, then renamed into place).
     static let probe: Result<String, PeerError> = {
-        let directory = Fixtures.directory + "/confinement-probe-\(getpid())"
+        let hash = probeSource.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        let path = Fixtures.directory + "/confinement-probe-" + String(hash, radix: 16)
+        if access(path, X_OK) == 0 { return .success(path) }
+        let source = "\(path).\(getpid()).c", output = "\(path).\(getpid())"
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try Data(probeSource.utf8).write(to: URL(fileURLWithPath: directory + "/probe.c"))
-            let result = try Command.run("gcc", ["-static", "-O1", "-Wall", "-Werror", "-o", directory + "/probe", directory + "/probe.c"])
-            return result.succeeded ? .success(directory + "/probe") : .failure(.failed("gcc", result))
+            try FileManager.default.createDirectory(atPath: Fixtures.directory, withIntermediateDirectories: true)
+            try Data(probeSource.utf8).write(to: URL(fileURLWithPath: source))
+            defer { unlink(source) }
+            let result = try Command.run("gcc", ["-static", "-O1", "-Wall", "-Werror", "-o", output, source])
+            guard result.succeeded, rename(output, path) == 0 else { return .failure(.failed("gcc", result)) }
+            return .success(path)
         } catch {
             return .failure(.failed("gcc: \(error)", CommandResult(arguments: [], status: -1, signaled: false, stdout: Data(), stderr: Data())))
         }
