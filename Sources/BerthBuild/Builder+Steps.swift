@@ -426,7 +426,7 @@ extension Builder {
     /// directory as the layer's snapshot for later RUN steps.
     func commit(_ directory: String, fromOverlayUpper: Bool, state: ImageState, context: Context) throws -> BuildCache.Layer {
         let epoch = context.request.sourceDateEpoch
-        let (digest, size) = try store.hold(in: lease) {
+        let (digest, size) = try hold {
             let layer = try store.content.ingest(what: "layer") { sink in
                 let writer = TarWriter(sink)
                 try DirectoryArchiver.write(root: directory, to: writer, fromOverlayUpper: fromOverlayUpper, sourceDateEpoch: epoch)
@@ -505,23 +505,28 @@ extension Builder {
             ?? config.history?.last?.created ?? now
         progress.note(step, "exporting layers done")
         let configBytes = try CanonicalJSON.encode(config)
-        // Holding every layer checks that each is still in the store: a build whose content was
-        // taken meanwhile (by `builder prune`, say) fails here instead of naming a broken image.
-        let (configDigest, manifestDigest) = try store.hold(in: lease) {
-            let configDigest = try store.content.ingest(bytes: configBytes)
-            let manifest = Manifest(
-                config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
-                layers: state.layers)
-            let manifestDigest = try store.content.ingest(bytes: CanonicalJSON.encode(manifest))
-            return ((configDigest, manifestDigest), [.manifest(manifestDigest)] + Self.resources(state))
-        }
+        let configDigest = Digest.sha256(of: configBytes)
+        let manifestBytes = try CanonicalJSON.encode(Manifest(
+            config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(configBytes.count)),
+            layers: state.layers))
+        let manifestDigest = Digest.sha256(of: manifestBytes)
         progress.note(step, "writing image \(configDigest) done")
-        // A rebuild that made the same image under the same names writes nothing (no database commit).
         let tags = context.request.tags.map(\.withDefaultTag)
         let unchanged = !tags.isEmpty && tags.allSatisfy { tag in
             (try? store.image(named: tag.description)).map { $0.id == configDigest && $0.manifestDigest == manifestDigest } ?? false
         }
-        if !unchanged {
+        // Every layer must still be in the store: a build whose content was taken meanwhile (by
+        // `builder prune`, say) fails here instead of naming a broken image.
+        let resources = [LeaseResource.manifest(manifestDigest)] + Self.resources(state)
+        if unchanged {
+            // The same image under the same names: nothing to write (no database commit).
+            try store.checkPresent(resources)
+        } else {
+            try hold {
+                try store.content.ingest(bytes: configBytes, expected: configDigest)
+                try store.content.ingest(bytes: manifestBytes, expected: manifestDigest)
+                return ((), resources)
+            }
             try store.register(manifestDigest: manifestDigest, config: config, configDigest: configDigest,
                                layerSizes: state.layerSizes, tags: tags)
         }

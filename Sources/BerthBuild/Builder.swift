@@ -69,6 +69,9 @@ public final class Builder {
     /// What the build in progress holds: the images it reads, the layers it writes and those its
     /// steps run on, so that no `rmi`, prune or `builder prune` elsewhere takes them meanwhile.
     private(set) var lease = Lease.process()
+    /// Whether the build has held anything yet: a fully cached rebuild holds nothing and writes
+    /// no lease (its export checks that every layer is still there).
+    private(set) var holding = false
 
     /// `output` receives BuildKit-style plain progress, one line per call.
     public init(store: Store, runcBinary: String = "runc", output: @escaping (String) -> Void) {
@@ -94,7 +97,7 @@ public final class Builder {
     func imageState(_ name: String) throws -> ImageState {
         let image: ImageRecord
         do {
-            image = try store.holdImage(named: name, in: lease)
+            image = try store.image(named: name)
         } catch StoreError.noSuchImage {
             throw BuildError.baseImageNotFound(name)
         }
@@ -119,8 +122,8 @@ public final class Builder {
     /// Builds the request's target stage, writes the image and names it.
     public func build(_ request: BuildRequest) throws -> BuildResult {
         removeLeftovers()
-        lease = Lease.process()
-        defer { try? store.release(lease) }
+        (lease, holding) = (Lease.process(), false)
+        defer { if holding { try? store.release(lease) } }
         let load = progress.begin("[internal] load build definition from \(request.dockerfileName)")
         let dockerfile = try Dockerfile.parse(request.dockerfile, fileName: request.dockerfileName)
         let stages = try dockerfile.stages()
@@ -296,7 +299,7 @@ public final class Builder {
                 copyPlan = try plan(for: expanded, state: state, source: copySource, downloads: downloads, context: context)
             }
             // What the step runs on is held before it runs (cache hits until now were not).
-            try store.hold(([state] + mountSources.values).flatMap(Self.resources), in: lease)
+            try hold(([state] + mountSources.values).flatMap(Self.resources))
             let entry = try execute(expanded, state: state, scope: scope, source: copySource, plan: copyPlan,
                                     mountSources: mountSources,
                                     cmdSetInStage: cmdSetInStage, step: step, context: context)
@@ -310,6 +313,19 @@ public final class Builder {
         }
         context.built[index] = state
         return state
+    }
+
+    /// Holds `resources` in the build's lease.
+    func hold(_ resources: [LeaseResource]) throws {
+        holding = true
+        try store.hold(resources, in: lease)
+    }
+
+    /// Runs `body`, which writes content, and holds what it returns in the build's lease (see
+    /// `Store.hold(in:_:)`).
+    func hold<T>(_ body: () throws -> (T, [LeaseResource])) throws -> T {
+        holding = true
+        return try store.hold(in: lease, body)
     }
 
     /// A state's layer blobs and the snapshots of its layers.

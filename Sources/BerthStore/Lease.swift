@@ -80,7 +80,7 @@ public enum LeaseResource: Sendable, Hashable {
 
 extension Store {
     /// Adds `resources` to `lease`, under the shared store lock, after checking that the content
-    /// they name is in the store (snapshots excepted: a holder may name one it is about to make).
+    /// they name is in the store (`checkPresent`).
     /// The first hold records the lease itself.
     public func hold(_ resources: [LeaseResource], in lease: Lease) throws {
         guard !resources.isEmpty else { return }
@@ -96,6 +96,19 @@ extension Store {
             let (result, resources) = try body()
             try database.write { db in try insert(resources, into: lease, db) }
             return result
+        }
+    }
+
+    /// Throws `missingBlob` for the first blob among `resources` that the store does not have
+    /// (snapshots are not checked: a holder may name one it is about to make).
+    public func checkPresent(_ resources: [LeaseResource]) throws {
+        for resource in resources {
+            switch resource {
+            case .image(let digest), .manifest(let digest), .blob(let digest):
+                guard content.contains(digest) else { throw StoreError.missingBlob(digest) }
+            case .snapshot:
+                break
+            }
         }
     }
 
@@ -115,13 +128,8 @@ extension Store {
         try db.execute(sql: "INSERT OR IGNORE INTO leases (id, pid, pid_start, path, created_at) VALUES (?, ?, ?, ?, ?)",
                        arguments: [lease.id, lease.holder?.pid, lease.holder.map { Int64(bitPattern: $0.startTime) },
                                    lease.path, Timestamp.format(Date())])
+        try checkPresent(resources)
         for resource in resources {
-            switch resource {
-            case .image(let digest), .manifest(let digest), .blob(let digest):
-                guard content.contains(digest) else { throw StoreError.missingBlob(digest) }
-            case .snapshot:
-                break
-            }
             let (kind, key) = resource.row
             try db.execute(sql: "INSERT OR IGNORE INTO lease_resources (lease_id, kind, key) VALUES (?, ?, ?)",
                            arguments: [lease.id, kind, key])
