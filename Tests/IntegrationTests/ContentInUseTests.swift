@@ -76,6 +76,26 @@ struct ContentInUseTests {
         #expect(try sandbox.ok("start", "-a", "stopped") == "still here\n")
     }
 
+    /// A store written by a Berth without leases: its containers are leased by the next command.
+    @Test func containersMadeBeforeLeasesHoldTheirImageOnceTheStoreIsOpened() throws {
+        let sandbox = try BerthSandbox()
+        try sandbox.importBusybox()
+        let id = try sandbox.ok("create", "busybox", "true").trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? sandbox.run("rm", "-f", id) }
+        let forget = try Command.run("/usr/bin/python3", ["-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("DELETE FROM lease_resources"); db.execute("DELETE FROM leases"); db.commit()
+            """, sandbox.root + "/metadata.db"])
+        try #require(forget.succeeded, "\(forget)")
+        unlink(sandbox.root + "/containers/.leased")
+
+        let refused = try sandbox.run("rmi", "busybox")
+        #expect(refused.status == 1 && refused.err.contains("container \(id.prefix(12)) is using its referenced image"), "\(refused)")
+        try sandbox.ok("rm", id)
+        try sandbox.ok("rmi", "busybox")
+    }
+
     @Test func aBuildFinishesWholeWhileAnotherShellRemovesItsBaseAndPrunes() throws {
         let sandbox = try BerthSandbox()
         try sandbox.importBusybox()
