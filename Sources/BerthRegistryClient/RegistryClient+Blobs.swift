@@ -85,13 +85,14 @@ extension RegistryClient {
 
     /// Downloads a blob into the content store, hashing while streaming: it lands under its digest
     /// only when every byte matched, so a corrupt or truncated download stores nothing.
-    public func downloadBlob(_ descriptor: Descriptor, from repository: String, into content: ContentStore,
+    public func downloadBlob(_ descriptor: Descriptor, from repository: String, into store: Store, holdingIn lease: Lease,
                              progress: (@Sendable (Int) -> Void)? = nil) async throws {
-        if content.contains(descriptor.digest) { return }
+        // A blob already stored is held as it is (holding checks that it is still there).
+        if (try? store.hold([.blob(descriptor.digest)], in: lease)) != nil { return }
         var attempt = 1
         while true {
             do {
-                try await downloadOnce(descriptor, from: repository, into: content, progress: progress)
+                try await downloadOnce(descriptor, from: repository, into: store, holdingIn: lease, progress: progress)
                 return
             } catch let error as RegistryClientError {
                 guard case .unreachable = error, attempt < Self.attempts else { throw error }
@@ -106,11 +107,14 @@ extension RegistryClient {
         }
     }
 
-    private func downloadOnce(_ descriptor: Descriptor, from repository: String, into content: ContentStore,
+    private func downloadOnce(_ descriptor: Descriptor, from repository: String, into store: Store, holdingIn lease: Lease,
                               progress: (@Sendable (Int) -> Void)?) async throws {
         // Keyed by digest: a concurrent pull of the same blob (here or in another process) waits
         // for this one and then finds it stored.
-        guard let ingest = try await content.beginIngest(of: descriptor.digest) else { return }
+        guard let ingest = try await store.content.beginIngest(of: descriptor.digest) else {
+            try store.hold([.blob(descriptor.digest)], in: lease)
+            return
+        }
         let temporary = ingest.path
         let fd = ingest.descriptor
         let response = try await expect([200], .GET, "/v2/\(repository)/blobs/\(descriptor.digest)")
@@ -144,7 +148,11 @@ extension RegistryClient {
         guard count == descriptor.size else {
             throw RegistryClientError.protocolViolation("blob \(descriptor.digest) is \(count) bytes, its descriptor says \(descriptor.size)")
         }
-        try ingest.commit(as: descriptor.digest)
+        // Stored and held in one locked section: no collection comes between.
+        try store.hold(in: lease) {
+            try ingest.commit(as: descriptor.digest)
+            return ((), [.blob(descriptor.digest)])
+        }
     }
 
     /// The absolute URL of an upload session from a `Location` header (which may be relative).

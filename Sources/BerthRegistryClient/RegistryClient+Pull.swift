@@ -19,17 +19,17 @@ extension RegistryClient {
     /// entry for `platform`), then config and layers, three at a time, each verified against its
     /// digest and each layer against its diff ID. The image is registered only once everything is
     /// in place, then tagged (for a pull by tag) and given its RepoDigest.
-    /// The whole pull holds the store's writer lock: a `gc` elsewhere waits instead of taking
-    /// blobs that are downloaded but not yet registered.
+    /// The pull holds each blob in a lease of its own as the blob is stored, so a collection
+    /// elsewhere runs meanwhile without taking blobs that are downloaded but not yet registered.
     public func pull(_ reference: Reference, into store: Store, platform: Platform = .current,
                      observer: TransferObserver? = nil) async throws -> PullResult {
-        try await store.withWriterLock {
-            try await pullUnderWriterLock(reference, into: store, platform: platform, observer: observer)
-        }
+        let lease = Lease.process()
+        defer { try? store.release(lease) }
+        return try await pull(reference, into: store, holdingIn: lease, platform: platform, observer: observer)
     }
 
-    private func pullUnderWriterLock(_ reference: Reference, into store: Store, platform: Platform,
-                                     observer: TransferObserver?) async throws -> PullResult {
+    private func pull(_ reference: Reference, into store: Store, holdingIn lease: Lease, platform: Platform,
+                      observer: TransferObserver?) async throws -> PullResult {
         let repository = reference.path
         let top = try await fetchManifest(repository, reference: reference.digest?.description ?? reference.tag ?? Reference.defaultTag)
         var fetched = top
@@ -63,7 +63,7 @@ extension RegistryClient {
         let tag = reference.digest == nil ? reference.withDefaultTag : nil
         let previous = try? store.image(named: (tag ?? reference).description)
 
-        try await downloadBlob(manifest.config, from: repository, into: store.content)
+        try await downloadBlob(manifest.config, from: repository, into: store, holdingIn: lease)
         let config: ImageConfig
         do {
             config = try store.config(ofBlob: manifest.config.digest)
@@ -79,11 +79,9 @@ extension RegistryClient {
         try await forEachConcurrently(Array(zip(manifest.layers, config.rootfs.diffIDs)), limit: Self.concurrentTransfers) { pair in
             let (layer, diffID) = pair
             let present = store.content.contains(layer.digest)
-            if !present {
-                observer?(.started(layer: layer.digest, total: layer.size))
-                try await self.downloadBlob(layer, from: repository, into: store.content) {
-                    observer?(.progressed(layer: layer.digest, bytes: $0))
-                }
+            if !present { observer?(.started(layer: layer.digest, total: layer.size)) }
+            try await self.downloadBlob(layer, from: repository, into: store, holdingIn: lease) {
+                observer?(.progressed(layer: layer.digest, bytes: $0))
             }
             if !present || known[diffID] == nil {
                 let size = try inspectLayer(at: store.content.path(of: layer.digest), diffID: diffID,
@@ -92,7 +90,9 @@ extension RegistryClient {
             }
             observer?(.finished(layer: layer.digest, status: present ? .alreadyPresent : .pullComplete))
         }
-        try store.content.ingest(bytes: fetched.bytes, expected: fetched.digest, what: "manifest")
+        try store.hold(in: lease) {
+            ((), [.blob(try store.content.ingest(bytes: fetched.bytes, expected: fetched.digest, what: "manifest"))])
+        }
         let changes = try store.register(manifestDigest: fetched.digest, config: config, configDigest: manifest.config.digest,
                                          layerSizes: sizes.values, tags: tag.map { [$0] } ?? [])
         let repoDigest = Reference(domain: reference.domain, path: reference.path, tag: nil, digest: top.digest)

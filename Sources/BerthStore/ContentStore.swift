@@ -112,8 +112,7 @@ public final class ContentStore: @unchecked Sendable {
     /// Starts the ingest of a blob whose digest is known, for a writer that streams and verifies
     /// the content itself (a download), then calls `IngestFile.commit(as:)`. Returns nil when the
     /// blob is in the store already, perhaps committed by another writer this one waited for.
-    /// The writer holds the store's writer lock (`Store.withWriterLock`), so garbage collection
-    /// leaves the file alone. The wait for another writer blocks a thread outside Swift's
+    /// The file's flock tells garbage collection that it is being written. The wait for another writer blocks a thread outside Swift's
     /// cooperative pool, so tasks of one process that write the same blob cannot starve it.
     public func beginIngest(of digest: Digest) async throws -> IngestFile? {
         if let file = try IngestFile.open(keyedBy: digest, in: self, waiting: false) { return file }
@@ -154,10 +153,19 @@ public final class ContentStore: @unchecked Sendable {
         if unlink(path(of: digest)) != 0, errno != ENOENT { throw StoreError.lastIO("remove", path(of: digest)) }
     }
 
-    /// Removes ingest files left by interrupted writers. Callers hold the store's exclusive lock.
+    /// Removes what killed writers left in `ingest/`. Runs under the exclusive store lock, which
+    /// keeps out every writer but a download: a keyed ingest file that its writer holds locked is
+    /// being written, and stays.
     func removeAbandonedIngests() throws {
         for name in try FileSystem.entries(of: ingestDirectory) {
-            unlink("\(ingestDirectory)/\(name)")
+            let path = "\(ingestDirectory)/\(name)"
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                unlink(path)
+                continue
+            }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { unlink(path) }
+            close(fd)
         }
     }
 }

@@ -18,17 +18,6 @@ extension Store {
         try lock.withExclusive(sweep)
     }
 
-    /// Runs `body`, which writes content that becomes referenced only at its end (a pull), under
-    /// the shared store lock, so garbage collection in any process waits rather than taking the
-    /// blobs in between. The lock is taken through its own descriptor: the store's own shared
-    /// sections inside `body` lock and unlock theirs without releasing this one.
-    public func withWriterLock<T>(_ body: () async throws -> T) async throws -> T {
-        let writer = try StoreLock(path: root + "/store.lock")
-        try writer.lockShared()
-        defer { writer.unlock() }
-        return try await body()
-    }
-
     /// Collects garbage only if no other process is writing to the store right now (as after
     /// `rmi`, which should not wait for a long `load` elsewhere); returns nil if it did not run.
     @discardableResult

@@ -104,7 +104,7 @@ struct PeerRegistryTests {
         let targetRoot = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: targetRoot) }
         let target = try Store(root: targetRoot)
-        try await session.downloadBlob(descriptor, from: otherRepository, into: target.content)
+        try await session.downloadBlob(descriptor, from: otherRepository, into: target, holdingIn: .process())
         #expect(try target.content.read(descriptor.digest) == bytes)
         await session.shutdown()
     }
@@ -123,7 +123,7 @@ struct PeerRegistryTests {
         var lying = descriptor
         lying.size = 1000
         await #expect(throws: RegistryClientError.self) {
-            try await session.downloadBlob(lying, from: repository, into: target.content)
+            try await session.downloadBlob(lying, from: repository, into: target, holdingIn: .process())
         }
         #expect(!target.content.contains(descriptor.digest))
         #expect(try FileManager.default.contentsOfDirectory(atPath: targetRoot + "/ingest").isEmpty)

@@ -74,6 +74,37 @@ struct RobustnessTests {
         #expect(sandbox.blobs.count == Set(layers ?? []).count + 2, "\(sandbox.blobs.sorted())")
     }
 
+    /// A pull holds what it has stored in a lease: a prune meanwhile runs (without waiting for the
+    /// pull) and takes none of it.
+    @Test(.enabled(if: Peers.docker, "needs root and dockerd"))
+    func pruneDuringPullKeepsThePulledImageWhole() throws {
+        let archive = try Fixtures.dockerArchive(sizeMB: 200, layers: 4)
+        let source = try BerthSandbox()
+        let registry = try RegistryServerTests.Server(sandbox: source)
+        try source.ok("load", "-q", "-i", archive)
+        let reference = "\(registry.address)/fixture:200mb"
+        try source.ok("tag", "berth-fixture:200mb-4layers", reference)
+        try source.ok("push", "-q", reference)
+
+        let sandbox = try BerthSandbox()
+        let started = Date()
+        let pull = try sandbox.start(["pull", "-q", reference])
+        while pull.isRunning, sandbox.entries("blobs/sha256").isEmpty, Date().timeIntervalSince(started) < 60 {
+            usleep(10_000)
+        }
+        try #require(pull.isRunning, "the pull ended before the prune could run")
+        let prune = try sandbox.run("image", "prune", "-a", "-f")
+        #expect(prune.succeeded, "\(prune)")
+        #expect(pull.isRunning, "the prune waited for the pull")
+        let pulled = pull.wait()
+        #expect(pulled.succeeded, "\(pulled)")
+        try sandbox.ok("save", "-o", sandbox.scratch + "/pulled.tar", reference)
+        for name in sandbox.blobs {
+            let sum = try Command.run("/usr/bin/sha256sum", [sandbox.root + "/blobs/sha256/" + name])
+            #expect(sum.out.hasPrefix(name + " "), "blob \(name): \(sum.out)")
+        }
+    }
+
     @Test func killDuringImportLeavesNoImageAndTheImportCanBeRepeated() throws {
         let rootfs = try Fixtures.randomRootfs(sizeMB: 200)
         let sandbox = try BerthSandbox()
