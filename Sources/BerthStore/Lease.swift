@@ -181,17 +181,6 @@ extension Store {
         }.isEmpty
     }
 
-    /// Removes `resources` from `lease` (for `builder prune`, from the build cache's).
-    public func release(_ resources: [LeaseResource], from lease: Lease) throws {
-        try database.write { db in
-            for resource in resources {
-                let (kind, key) = resource.row
-                try db.execute(sql: "DELETE FROM lease_resources WHERE lease_id = ? AND kind = ? AND key = ?",
-                               arguments: [lease.id, kind, key])
-            }
-        }
-    }
-
     /// Runs `body` under the exclusive store lock: no content is written or held meanwhile.
     public func withExclusiveLock<T>(_ body: () throws -> T) throws -> T {
         try lock.withExclusive(body)
