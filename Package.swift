@@ -121,11 +121,37 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The service layer under the CLI and `berth serve`: containers, images, builds, networks,
+        // volumes, registry transfers and events, with Docker's semantics and typed errors.
+        .target(
+            name: "BerthEngine",
+            dependencies: [
+                "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
+                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthTemplate",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The Docker Engine API over the service layer: HTTP/1.1 on Unix sockets and TLS, with
+        // dockerd's hijacked connections for attach and exec.
+        .target(
+            name: "BerthEngineAPI",
+            dependencies: [
+                "BerthEngine", "BerthOCI", "BerthStore", "BerthRuntime", "BerthNetwork",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "berth",
             dependencies: [
                 "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
                 "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer", "BerthTemplate",
+                "BerthEngine", "BerthEngineAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: releaseLinkerSettings
@@ -151,6 +177,8 @@ let package = Package(
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
         .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"]),
+        .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthRuntime", "BerthStore", "BerthOCI"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
         .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI", "BerthArchive"]),
     ],

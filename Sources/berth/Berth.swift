@@ -24,6 +24,7 @@ struct Berth: AsyncParsableCommand {
                 BuilderCommand.self, ContainerCommand.self, ImageCommand.self, NetworkCommand.self, RegistryCommand.self,
                 SystemCommand.self, VolumeCommand.self,
             ]),
+            CommandGroup(name: "Daemon", subcommands: [Serve.self]),
         ]
     )
 

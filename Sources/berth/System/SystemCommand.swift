@@ -3,5 +3,5 @@ import ArgumentParser
 /// `berth system …`: the store as a whole.
 struct SystemCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "system", abstract: "Manage Berth's state.", subcommands: [SystemCheck.self])
+        commandName: "system", abstract: "Manage Berth's state.", subcommands: [SystemCheck.self, Serve.self])
 }

@@ -24,6 +24,11 @@ enum Peers {
         (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("gcc"),
     ])
 
+    /// Tests that drive `berth serve` with the docker CLI (and compare with the peer daemon).
+    static let engineAPI = available("Engine API tests", needs: [
+        (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("curl"), tool("tar"),
+    ])
+
     static let skopeo = available("skopeo interop tests", needs: [
         (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("skopeo"),
     ])

@@ -1,0 +1,101 @@
+import ArgumentParser
+import BerthEngine
+import BerthEngineAPI
+import Foundation
+import NIOCore
+
+/// `berth serve`: the Docker Engine API on a Unix socket (and, with client certificates, TCP),
+/// in the foreground, over the same state the CLI uses.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve the Docker Engine API (docker, docker-py and Compose drive Berth through it).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: [.customShort("H"), .long], help: ArgumentHelp(
+        "Address to listen on: unix:///path or tcp://host:port (TCP needs --tlsverify).", valueName: "address"))
+    var host: [String] = []
+
+    @Option(help: ArgumentHelp("File holding the daemon's process ID.", valueName: "file"))
+    var pidfile = "/run/berth/berth.pid"
+
+    @Option(help: ArgumentHelp("Group owning the Unix socket, when it exists.", valueName: "group"))
+    var group = "berth"
+
+    @Flag(help: "Require TLS and a client certificate signed by --tlscacert on TCP addresses.")
+    var tlsverify = false
+
+    @Option(help: ArgumentHelp("Trust client certificates signed by this CA only.", valueName: "file"))
+    var tlscacert: String?
+
+    @Option(help: ArgumentHelp("The server's TLS certificate.", valueName: "file"))
+    var tlscert: String?
+
+    @Option(help: ArgumentHelp("The server's TLS key.", valueName: "file"))
+    var tlskey: String?
+
+    func run() async throws {
+        let listeners = try (host.isEmpty ? ["unix:///run/berth/docker.sock"] : host).map(listener)
+        let engine = try Engine(root: global.root, monitorExecutable: GlobalOptions.monitorExecutable())
+        let pidFile = try PidFile(path: pidfile)
+        defer { pidFile.remove() }
+        let server = APIServer(engine: engine)
+        let channels = try await server.bind(listeners)
+        for signalNumber in [SIGTERM, SIGINT] { signal(signalNumber, SIG_IGN) }
+        let stop = AsyncStream<Int32> { continuation in
+            let sources = [SIGTERM, SIGINT].map { number in
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { continuation.yield(number) }
+                source.resume()
+                return source
+            }
+            continuation.onTermination = { _ in sources.forEach { $0.cancel() } }
+        }
+        printError("berth serve: API listening on \(host.isEmpty ? "unix:///run/berth/docker.sock" : host.joined(separator: ", "))")
+        for await _ in stop { break }
+        for channel in channels { try? await channel.close() }
+    }
+
+    private func listener(_ address: String) throws -> APIServer.Listener {
+        if address.hasPrefix("unix://") {
+            return .unix(path: String(address.dropFirst("unix://".count)), group: group)
+        }
+        guard address.hasPrefix("tcp://") else {
+            throw ValidationError("unsupported address \(address): use unix:///path or tcp://host:port")
+        }
+        guard tlsverify, let tlscacert, let tlscert, let tlskey else {
+            throw ValidationError("refusing to listen on \(address) without --tlsverify, --tlscacert, --tlscert and --tlskey: anyone who reaches a TCP socket without client certificates controls this host")
+        }
+        let hostPort = address.dropFirst("tcp://".count)
+        guard let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]) else {
+            throw ValidationError("invalid address \(address): expected tcp://host:port")
+        }
+        return .tcp(host: String(hostPort[..<colon]), port: port,
+                    tls: try APIServer.tlsConfiguration(caCertificate: tlscacert, certificate: tlscert, key: tlskey))
+    }
+}
+
+/// The daemon's pid file, held with a lock so a second daemon on the same file refuses to start.
+struct PidFile {
+    let path: String
+    private let descriptor: Int32
+
+    init(path: String) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw ValidationError("cannot open pid file \(path): \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw ValidationError("another berth serve is running with pid file \(path)")
+        }
+        let text = "\(getpid())\n"
+        _ = ftruncate(descriptor, 0)
+        _ = text.withCString { [descriptor] in pwrite(descriptor, $0, strlen($0), 0) }
+    }
+
+    func remove() {
+        unlink(path)
+        close(descriptor)
+    }
+}
