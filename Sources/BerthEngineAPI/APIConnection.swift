@@ -112,6 +112,9 @@ final class APIConnectionHandler: ChannelInboundHandler, RemovableChannelHandler
     private func requestEnded(context: ChannelHandlerContext, keepAlive: Bool) {
         switch state {
         case .hijacked:
+            // The handler is done with the connection it took over (the container's output ended,
+            // the exec finished): closing it tells the client so.
+            context.close(promise: nil)
             return
         case .receivingBody(let source):
             source.finish()
