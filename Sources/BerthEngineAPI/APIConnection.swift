@@ -159,7 +159,7 @@ enum APIConnectionError: Error {
 
 /// The raw bytes a client sends on a hijacked connection, as a stream; it ends when the client
 /// closes its side of the connection (docker's CloseWrite at the end of stdin).
-final class HijackedInputHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class HijackedInputHandler: ChannelInboundHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = ByteBuffer
 
     let continuation: AsyncStream<ByteBuffer>.Continuation
