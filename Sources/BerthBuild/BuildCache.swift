@@ -45,7 +45,7 @@ public struct BuildCache: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(entry)
-        // Not synced to disk (a sync costs ~5 ms a step): the rename keeps a killed build from
+        // Not synced to disk (a sync per step would dominate a cached build): the rename keeps a killed build from
         // leaving a torn entry, and an entry a power loss tears reads as a miss.
         do {
             try AtomicFile.write(data, to: path(of: key), durability: .atomicOnly)

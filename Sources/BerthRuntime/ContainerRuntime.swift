@@ -495,7 +495,7 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// Releases everything a container holds outside its directory; each step tolerates what is
     /// already gone, so it can run again after a crash.
     func releaseResources(_ record: ContainerRecord) {
-        // `runc delete` is mostly a Go program starting (~7 ms): it runs while the network and the
+        // `runc delete` is mostly a Go program starting: it runs while the network and the
         // rootfs are released, and the cgroups are seen to only once it is done.
         let runtime = try? ociRuntime(for: record)
         let id = record.id

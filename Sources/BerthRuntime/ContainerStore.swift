@@ -104,7 +104,7 @@ public final class ContainerStore: @unchecked Sendable {
     }
 
     func write(_ record: ContainerRecord) throws {
-        // Not synced: a record is rewritten at every state change, and a sync there (~4 ms) would
+        // Not synced: a record is rewritten at every state change, and a sync there would
         // be paid by every start and stop.
         try Files.writeAtomically(Array(Self.encoder.encode(record)), to: recordPath(record.id), mode: 0o600,
                                   durability: .atomicOnly)
