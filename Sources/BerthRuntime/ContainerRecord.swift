@@ -97,6 +97,8 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var memory: Int64
         /// CPU quota in units of 10⁻⁹ CPUs; 0 means unlimited.
         public var nanoCPUs: Int64
+        /// CPU shares, the weight against other containers (Docker's CpuShares); 0 is the default.
+        public var cpuShares: Int64 = 0
         /// Maximum number of tasks; nil means unlimited.
         public var pidsLimit: Int64?
         public var readonlyRootfs: Bool
@@ -352,6 +354,7 @@ extension ContainerRecord.HostConfig {
                   readonlyRootfs: try values.decode(.readonlyRootfs, or: false), capAdd: try values.decode(.capAdd, or: []),
                   capDrop: try values.decode(.capDrop, or: []), privileged: try values.decode(.privileged, or: false))
         restartPolicy = try values.decode(.restartPolicy, or: RestartPolicy())
+        cpuShares = try values.decode(.cpuShares, or: 0)
         initProcess = try values.decode(.initProcess, or: false)
         publishAllPorts = try values.decode(.publishAllPorts, or: false)
         binds = try values.decode(.binds, or: [])
