@@ -114,17 +114,13 @@ extension Routes {
         }
         let record = try await engine.container(request.parameter("id"))
         try await response.startStream(contentType: "application/json")
-        let code = await withTaskGroup(of: Int32?.self) { group in
-            group.addTask { try? await engine.waitContainer(record.id, condition: condition) }
-            group.addTask {
-                await response.clientGone()
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        let waiter = Task { try await engine.waitContainer(record.id, condition: condition) }
+        // Not a task group: one would wait for the watcher, which ends only with the connection.
+        Task {
+            await response.clientGone()
+            waiter.cancel()
         }
-        guard let code else { return }
+        guard let code = try? await waiter.value else { return }
         try await response.writeJSON(WaitResponse(statusCode: code))
         try await response.end()
     }

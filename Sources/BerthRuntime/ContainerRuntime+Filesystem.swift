@@ -19,14 +19,21 @@ public struct FilesystemChange: Sendable, Equatable {
 }
 
 extension ContainerRuntime {
+    /// The paths every container gets from the runtime rather than its process (Docker keeps them
+    /// in an init layer below the container's own): `changes` leaves them out.
+    static let initLayerPaths: Set<String> = [
+        "/dev", "/dev/pts", "/dev/shm", "/dev/console", "/proc", "/sys", "/etc/hosts", "/etc/hostname",
+        "/etc/resolv.conf", "/etc/mtab", "/.dockerenv",
+    ]
+
     /// The files the container added, changed or deleted against its image, sorted by path: each
     /// entry of its overlay's upper directory, a whiteout (0/0 character device) as deleted, a
-    /// path the image has as modified, any other as added. The files Berth writes into every
-    /// container's /etc (hosts, hostname, resolv.conf) are left out, as dockerd leaves them out.
+    /// path the image has as modified, any other as added. What the runtime itself makes (mount
+    /// points, /etc/hosts…) is left out, and so is a directory left with no other change in it.
     public func changes(_ reference: String) throws -> [FilesystemChange] {
         let record = try container(reference)
         let upper = containers.path(of: record.id) + "/upper"
-        let ignored: Set<String> = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
+        let ignored = Self.initLayerPaths
         var result: [FilesystemChange] = []
         func walk(_ relative: String) {
             guard let directory = opendir(upper + relative) else { return }
@@ -56,6 +63,12 @@ extension ContainerRuntime {
             }
         }
         walk("")
+        // A parent of an init-layer path (/etc, /dev) is there for it alone unless more changed in it.
+        let parents = Set(ignored.map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) }.filter { !$0.isEmpty })
+        let found = result
+        result.removeAll { change in
+            parents.contains(change.path) && !found.contains { $0.path.hasPrefix(change.path + "/") }
+        }
         return result.sorted { $0.path < $1.path }
     }
 
