@@ -134,7 +134,7 @@ let package = Package(
             name: "BerthEngine",
             dependencies: [
                 "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
-                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthTemplate",
+                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthTemplate", "BerthProcess",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -144,7 +144,7 @@ let package = Package(
         .target(
             name: "BerthEngineAPI",
             dependencies: [
-                "BerthEngine", "BerthOCI", "BerthStore", "BerthRuntime", "BerthNetwork",
+                "BerthEngine", "BerthOCI", "BerthStore", "BerthRuntime", "BerthNetwork", "BerthTemplate",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
