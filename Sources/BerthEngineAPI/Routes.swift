@@ -4,5 +4,6 @@ import BerthEngine
 enum Routes {
     static func all(_ engine: Engine) -> [Route] {
         system(engine)
+            + images(engine)
     }
 }
