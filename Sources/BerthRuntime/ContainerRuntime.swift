@@ -296,7 +296,7 @@ public final class ContainerRuntime: @unchecked Sendable {
         let found = try containers.find(reference)
         // One start at a time per container, so a second one cannot clean up what the first's
         // monitor is setting up; it waits, then sees the container running.
-        return try FileLock(containers.path(of: found.id) + "/start.lock").withLock {
+        return try FileLock(containers.files(of: found.id).startLock).withLock {
             try startMonitor(found.id, attachingWith: size)
         }
     }
@@ -310,12 +310,13 @@ public final class ContainerRuntime: @unchecked Sendable {
         // A monitor killed before recording `running` may have left the runtime's state or mounts.
         releaseResources(record)
         try containers.update(record.id) { $0.state.manuallyStopped = false }
-        let directory = containers.path(of: record.id)
+        let files = containers.files(of: record.id)
+        let monitorLog = files.monitorLog
         let sync = try Pipe.make()
-        let output = open(directory + "/monitor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let output = open(monitorLog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         if output < 0 {
             sync.closeBoth()
-            throw RuntimeError.lastIO("open", directory + "/monitor.log")
+            throw RuntimeError.lastIO("open", monitorLog)
         }
         let pid: pid_t
         do {
@@ -334,7 +335,7 @@ public final class ContainerRuntime: @unchecked Sendable {
             switch connection.readMessage() {
             case .attachable where size != nil && client == nil:
                 do {
-                    client = try AttachClient.connect(directory: directory, size: size)
+                    client = try AttachClient.connect(directory: files.path, size: size)
                 } catch {
                     connection.finish()
                     throw error
@@ -346,7 +347,7 @@ public final class ContainerRuntime: @unchecked Sendable {
                 throw RuntimeError.startFailed(message)
             case .attachable, .exited, nil:
                 connection.finish()
-                let log = (try? Files.read(directory + "/monitor.log")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let log = (try? Files.read(monitorLog)).map { String(decoding: $0, as: UTF8.self) } ?? ""
                 let lastLine = log.split(separator: "\n").last.map(String.init) ?? "the monitor exited before starting the container"
                 throw RuntimeError.startFailed(lastLine)
             }
@@ -495,7 +496,7 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// Releases everything a container holds outside its directory; each step tolerates what is
     /// already gone, so it can run again after a crash.
     func releaseResources(_ record: ContainerRecord) {
-        // `runc delete` is mostly a Go program starting (~7 ms): it runs while the network and the
+        // `runc delete` is mostly a Go program starting: it runs while the network and the
         // rootfs are released, and the cgroups are seen to only once it is done.
         let runtime = try? ociRuntime(for: record)
         let id = record.id

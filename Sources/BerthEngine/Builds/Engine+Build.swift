@@ -1,5 +1,6 @@
 import BerthArchive
 import BerthBuild
+import BerthFiles
 import BerthOCI
 import BerthRuntime
 import BerthStore
@@ -161,7 +162,7 @@ extension Engine {
 
     /// Empties the build cache (keeping what running builds use) and collects what it held.
     public func pruneBuildCache() throws -> BuildCachePruneReport {
-        let cacheRoot = root + "/buildcache"
+        let cacheRoot = StateRoot(root).buildCache
         BuildStepRecord.releaseAbandoned(berthRoot: root)
         let before = Self.diskUsage(cacheRoot)
         let store = try store()

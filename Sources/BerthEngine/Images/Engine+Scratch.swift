@@ -1,3 +1,4 @@
+import BerthFiles
 import Foundation
 import Glibc
 
@@ -7,7 +8,7 @@ extension Engine {
     /// system, so a large archive does not fill /tmp. The caller removes it; what a killed
     /// process left there (its pid is in the name) goes when the next one is made.
     public func makeScratchDirectory(_ purpose: String) throws -> String {
-        let parent = root + "/tmp"
+        let parent = StateRoot(root).scratch
         let path = parent + "/\(purpose)-\(getpid())-\(UUID().uuidString.lowercased())"
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthEngine
 import BerthOCI
 import BerthRuntime
 import BerthTemplate
@@ -72,7 +73,7 @@ struct ContainerRow {
         if !noTrunc { command = Self.ellipsis(command, 20) }
         let labels = record.config.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         return .object([
-            ("Command", .string(Self.quote(command))),
+            ("Command", .string(goQuoted(command))),
             ("CreatedAt", .string(HumanUnits.goTime(record.created))),
             ("ID", .string(noTrunc ? record.id : record.shortID)),
             ("Image", .string(record.imageName)),
@@ -132,23 +133,6 @@ struct ContainerRow {
             entries.append(port.contains("/") ? port : port + "/tcp")
         }
         return entries.joined(separator: ", ")
-    }
-
-    /// Go's strconv.Quote for the command column.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\x%02x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
     }
 
     /// Docker's Ellipsis: at most `width` characters, the last one `…` when cut.
