@@ -187,6 +187,25 @@ import Testing
                                    TransferMessage(id: layer.shortID, status: "Pull complete")])
     }
 
+    @Test func imageChangesAreRecordedAsDockerdsEvents() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let id = try importImage("events:1")
+        try engine.tagImage("events:1", as: "events:2")
+        let archive = BytesSink()
+        try engine.saveImages(["events:2"], to: archive)
+        _ = try engine.removeImage("events:2", force: false)
+        _ = try engine.removeImage("events:1", force: false)
+        _ = try engine.loadImages(from: BytesSource(archive.bytes))
+        var recorded: [String] = []
+        for await event in engine.events.follow(since: Date(timeIntervalSince1970: 0), until: Date(), filters: Filters())
+        where event.type == .image {
+            #expect(event.actor.id == id.description)
+            recorded.append(event.action + (event.actor.attributes["name"].map { " " + $0 } ?? ""))
+        }
+        #expect(recorded == ["import \(id)", "tag events:2", "save \(id)", "untag \(id)", "untag \(id)", "delete \(id)",
+                             "load \(id)"])
+    }
+
     @Test func registryHostsAreNormalizedAsDockerNamesThem() {
         #expect(Engine.registryHost(nil) == "docker.io")
         #expect(Engine.registryHost("https://index.docker.io/v1/") == "docker.io")
