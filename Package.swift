@@ -142,7 +142,8 @@ let package = Package(
         .target(
             name: "BerthEngineAPI",
             dependencies: [
-                "BerthEngine", "BerthOCI", "BerthStore", "BerthRuntime", "BerthNetwork",
+                "BerthEngine", "BerthOCI", "BerthStore", "BerthRuntime", "BerthNetwork", "BerthArchive", "BerthBuild",
+                "BerthRegistryClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
