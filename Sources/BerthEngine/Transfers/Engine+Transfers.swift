@@ -105,6 +105,8 @@ extension Engine {
         guard reference.digest == nil else { throw EngineError.invalidParameter("cannot push a digest reference") }
         if options.allTags, reference.tag != nil { throw EngineError.invalidParameter("tag can't be used with --all-tags/-a") }
         let store = try store()
+        // First, as dockerd's: a name with no local image fails after it.
+        progress(TransferMessage(status: "The push refers to repository [\(reference.name)]"))
         let targets: [Reference]
         if options.allTags {
             targets = try store.images().flatMap(\.tags).filter { $0.name == reference.name }.sorted { $0.description < $1.description }
@@ -125,7 +127,6 @@ extension Engine {
         let client = RegistryClient(endpoint: RegistryEndpoint(registry: reference.domain, tlsVerify: options.tlsVerify),
                                     credentials: options.credentials, scopes: scopes)
         do {
-            progress(TransferMessage(status: "The push refers to repository [\(reference.name)]"))
             var pushed: [TransferMessage.PushedManifest] = []
             for (target, image) in zip(targets, images) {
                 try Task.checkCancellation()
