@@ -44,7 +44,7 @@ extension Routes {
         let (events, continuation) = AsyncStream.makeStream(of: BuildEvent.self)
         let task = Task {
             defer { continuation.finish() }
-            return try await engine.blocking {
+            return try await engine.onBuildThread {
                 try engine.build(options, contextArchive: directory + "/context.tar", into: directory + "/context",
                                  dockerfile: dockerfile, style: .classic, cancellation: cancellation) { continuation.yield($0) }
             }

@@ -109,6 +109,16 @@ extension Engine {
                          cancellation: cancellation, output: output)
     }
 
+    /// Runs a build (blocking work that lasts as long as its RUN steps do) on a thread of its own
+    /// rather than on the engine's pool, which a few long builds would otherwise fill.
+    public func onBuildThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try body() }) }
+            thread.name = "berth build"
+            thread.start()
+        }
+    }
+
     /// The builder's request for `options`, once they are checked.
     func buildRequest(_ options: BuildOptions, contextDirectory: String, dockerfile: DockerfileSource,
                       cancellation: BuildCancellation?) throws -> BuildRequest {
