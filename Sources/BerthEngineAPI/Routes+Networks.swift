@@ -205,8 +205,18 @@ struct NetworkDisconnectRequest: Decodable {
     enum CodingKeys: String, CodingKey { case container = "Container", force = "Force" }
 }
 
+/// `{"NetworksDeleted": […]}`, `null` when none was (as dockerd's nil slice encodes).
 struct NetworkPruneResponse: Encodable {
     let networksDeleted: [String]
 
     enum CodingKeys: String, CodingKey { case networksDeleted = "NetworksDeleted" }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        if networksDeleted.isEmpty {
+            try container.encodeNil(forKey: .networksDeleted)
+        } else {
+            try container.encode(networksDeleted, forKey: .networksDeleted)
+        }
+    }
 }

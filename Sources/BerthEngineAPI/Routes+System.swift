@@ -38,11 +38,13 @@ extension Routes {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await event in events {
-                    try await response.writeJSON(EventMessage(event, legacyFields: legacyFields))
+                    try await response.write(ByteBuffer(string: event.json(legacyFields: legacyFields) + "\n"))
                 }
             }
             group.addTask {
-                await response.clientGone()
+                // Polled rather than awaited: the connection's close cannot be cancelled, and
+                // this task must end when the events do.
+                while response.isClientConnected { try await Task.sleep(for: .milliseconds(200)) }
                 throw CancellationError()
             }
             // The first to end (the events reaching `until`, or the client leaving) ends both.
@@ -71,38 +73,6 @@ extension Routes {
             "Pragma": "no-cache", "Builder-Version": "1",
         ]
         try await response.send(.ok, headers: headers, body: head ? nil : ByteBuffer(string: "OK"))
-    }
-}
-
-/// One event as `/events` writes it; before API 1.52 with the legacy `status`, `id` and `from`
-/// of container and image events.
-struct EventMessage: Encodable {
-    let event: Event
-    let legacyFields: Bool
-
-    init(_ event: Event, legacyFields: Bool) {
-        self.event = event
-        self.legacyFields = legacyFields
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case status, id, from
-        case type = "Type", action = "Action", actor = "Actor", scope, time, timeNano
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        if legacyFields, event.type == .container || event.type == .image {
-            try container.encode(event.action, forKey: .status)
-            try container.encode(event.actor.id, forKey: .id)
-            if event.type == .container { try container.encode(event.actor.attributes["image"] ?? "", forKey: .from) }
-        }
-        try container.encode(event.type, forKey: .type)
-        try container.encode(event.action, forKey: .action)
-        try container.encode(event.actor, forKey: .actor)
-        try container.encode(event.scope, forKey: .scope)
-        try container.encode(event.time, forKey: .time)
-        try container.encode(event.timeNano, forKey: .timeNano)
     }
 }
 
@@ -138,6 +108,7 @@ struct VersionResponse: Encodable {
 
     static var current: VersionResponse {
         let engine = Component(name: "Engine", version: Engine.version, details: [
+            "GitCommit": "berth", "GoVersion": "swift", "BuildTime": "", "Experimental": "false",
             "ApiVersion": APIVersion.current.description, "MinAPIVersion": APIVersion.minimum.description,
             "Os": "linux", "Arch": SystemFacts.goArchitecture, "KernelVersion": SystemFacts.kernelVersion,
         ])

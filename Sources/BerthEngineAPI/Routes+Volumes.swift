@@ -8,7 +8,7 @@ extension Routes {
             Route(.GET, "/volumes") { request, response in
                 let filters = try Filters(json: request.query.string("filters"))
                 let documents = try await engine.blocking { try engine.volumes(filters: filters).map { $0.document().compact } }
-                try await response.sendJSONText(#"{"Volumes":["# + documents.joined(separator: ",") + #"],"Warnings":[]}"#)
+                try await response.sendJSONText(#"{"Volumes":["# + documents.joined(separator: ",") + #"],"Warnings":null}"#)
             },
             Route(.POST, "/volumes/create") { request, response in
                 let body = try await request.decodeBody(VolumeCreateRequest.self)

@@ -23,6 +23,10 @@ extension Engine {
             throw EngineError.invalidParameter("network driver option \(option) is not supported by Berth")
         }
         if options.ipRange != nil { throw EngineError.invalidParameter("an IP range within the subnet is not supported by Berth") }
+        if NetworkStore.predefinedNames.contains(options.name) {
+            // dockerd's words, trailing space included.
+            throw EngineError(.forbidden, "operation is not permitted on predefined \(options.name) network ")
+        }
         if let gateway = options.gateway, options.subnet == nil {
             throw EngineError.invalidParameter("no matching subnet for gateway \(gateway)")
         }
@@ -112,8 +116,9 @@ extension Engine {
         if let address = options.ipv4Address, !address.isEmpty {
             throw EngineError.invalidParameter("a fixed IPv4 address for an endpoint is not supported by Berth")
         }
-        let definition = try network(options.network)
+        // dockerd looks the container up first: a missing one is what it reports.
         let record = try runtime.container(options.container)
+        let definition = try network(options.network)
         try runtime.connect(record.id, to: definition.id, aliases: options.aliases)
         events.record(.network, "connect", id: definition.id,
                       attributes: ["container": record.id, "name": definition.name, "type": definition.driver])
@@ -121,8 +126,8 @@ extension Engine {
 
     /// Disconnects a container from a network; with `force`, one that is not connected is no error.
     public func disconnect(container: String, network reference: String, force: Bool) throws {
-        let definition = try network(reference)
         let record = try runtime.container(container)
+        let definition = try network(reference)
         do {
             try runtime.disconnect(record.id, from: definition.id)
         } catch NetworkError.notConnected where force {
