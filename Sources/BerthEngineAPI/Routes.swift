@@ -6,5 +6,7 @@ enum Routes {
         system(engine)
             + containers(engine)
             + images(engine)
+            + networks(engine)
+            + volumes(engine)
     }
 }
