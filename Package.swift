@@ -83,7 +83,8 @@ let package = Package(
             dependencies: [
                 "BerthOCI", "BerthArchive", "BerthFiles", "BerthProcess", "CSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // Starting helper processes (runc, iptables, dnsmasq, the monitor) with posix_spawn: descriptors,
         // signals, sessions, waiting and reaping; guarded children that end with their starter.
@@ -91,7 +92,8 @@ let package = Package(
         // Bridge networks made in-process with rtnetlink, address leases (in the CNI host-local
         // plugin's on-disk format), NAT and published ports through iptables, per-network DNS
         // (dnsmasq); the CNI plugins only tear down attachments older versions made.
-        .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthFiles", "BerthProcess", "CBerth"]),
+        .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthFiles", "BerthProcess", "CBerth"],
+                swiftSettings: [.swiftLanguageMode(.v6)]),
         // OCI bundles, the runc driver, container state, the per-container monitor, logs.
         .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthFiles", "BerthNetwork", "BerthProcess", "CBerth"]),
         // The distribution-spec's shared vocabulary: error codes and bodies, repository names,
@@ -106,7 +108,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // Private registry server: every distribution-spec endpoint on filesystem storage, access
         // control (htpasswd, per-repository permissions, bearer tokens), TLS, garbage collection.
@@ -126,7 +129,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // The service layer under the CLI and `berth serve`: containers, images, builds, networks,
         // volumes, registry transfers and events, with Docker's semantics and typed errors.
