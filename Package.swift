@@ -76,7 +76,8 @@ let package = Package(
         // The builder: Dockerfile stage graph, step cache, COPY/ADD, RUN steps in runc on overlayfs,
         // layer commits; also the config-only instructions `import --change` applies.
         .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthFiles", "BerthRuntime",
-                                                   .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+                                                   .product(name: "AsyncHTTPClient", package: "async-http-client")],
+                swiftSettings: [.swiftLanguageMode(.v6)]),
         // Content store, image names, snapshots, metadata database, GC.
         .target(
             name: "BerthStore",
@@ -95,7 +96,8 @@ let package = Package(
         .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthFiles", "BerthProcess", "CBerth"],
                 swiftSettings: [.swiftLanguageMode(.v6)]),
         // OCI bundles, the runc driver, container state, the per-container monitor, logs.
-        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthFiles", "BerthNetwork", "BerthProcess", "CBerth"]),
+        .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthFiles", "BerthNetwork", "BerthProcess", "CBerth"],
+                swiftSettings: [.swiftLanguageMode(.v6)]),
         // The distribution-spec's shared vocabulary: error codes and bodies, repository names,
         // auth challenges and scopes (pure).
         .target(name: "BerthDistribution", dependencies: ["BerthOCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -169,7 +171,8 @@ let package = Package(
         ),
         // The per-container monitor and `cp`'s container side: a small executable installed next to
         // `berth`, so each idle container costs little memory and its monitor starts fast.
-        .executableTarget(name: "berth-monitor", dependencies: ["BerthRuntime"], linkerSettings: releaseLinkerSettings),
+        .executableTarget(name: "berth-monitor", dependencies: ["BerthRuntime"], swiftSettings: [.swiftLanguageMode(.v6)],
+                          linkerSettings: releaseLinkerSettings),
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI"]),
         .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive"]),
         .testTarget(
