@@ -24,7 +24,8 @@
 ///   buildcache/steps/                records of RUN steps in progress (what to release if killed)
 ///   buildcache/runc/                 runc's state for RUN steps
 ///   buildcache/tmp/                  RUN steps' working directories
-///   events.jsonl                     the event log every process appends to
+///   events.log (.1), events.lock     the event log every process appends to, its previous
+///                                    generation, and the lock held while it is rotated
 /// ```
 public struct StateRoot: Sendable, Hashable {
     /// The root directory itself.
@@ -128,8 +129,12 @@ public struct StateRoot: Sendable, Hashable {
 
     // MARK: Events
 
-    /// The event log every process, CLI or daemon, appends to (one JSON object per line).
-    public var events: String { child("events.jsonl") }
+    /// The event log every process, CLI or daemon, appends to (one JSON object per line); its
+    /// previous generation is `events.log.1`.
+    public var events: String { child("events.log") }
+
+    /// Held shared by writers of the event log, exclusive while it is rotated.
+    public var eventsLock: String { child("events.lock") }
 }
 
 /// The layout of one container's directory, `<root>/containers/<id>/`.

@@ -42,4 +42,9 @@ import Testing
         #expect(root.buildRuntimeState == "/var/lib/berth/buildcache/runc")
         #expect(root.buildTemporary == "/var/lib/berth/buildcache/tmp")
     }
+
+    @Test func theEventLogKeepsItsNames() {
+        #expect(root.events == "/var/lib/berth/events.log")
+        #expect(root.eventsLock == "/var/lib/berth/events.lock")
+    }
 }
