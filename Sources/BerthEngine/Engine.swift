@@ -13,6 +13,8 @@ public final class Engine: Sendable {
     public let root: String
     /// Containers, their monitors, exec, logs and volumes.
     public let runtime: ContainerRuntime
+    /// What happened on this root, recorded by every process that uses it.
+    public let events: EventLog
     private let openedStore = Mutex<Store?>(nil)
     /// Runs the modules' blocking calls off Swift's cooperative threads (two, on two cores), so
     /// a slow store write or runc call never stalls the daemon's other requests.
@@ -22,6 +24,7 @@ public final class Engine: Sendable {
     public init(root: String, monitorExecutable: String) throws {
         self.root = root
         runtime = try ContainerRuntime(root: root, monitorExecutable: monitorExecutable)
+        events = EventLog(root: root)
         BuildStepRecord.releaseAbandoned(berthRoot: root)
         threadPool = NIOThreadPool(numberOfThreads: 16)
         threadPool.start()

@@ -4,5 +4,9 @@ import BerthEngine
 enum Routes {
     static func all(_ engine: Engine) -> [Route] {
         system(engine)
+            + containers(engine)
+            + images(engine)
+            + networks(engine)
+            + volumes(engine)
     }
 }

@@ -103,6 +103,8 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         @Defaulted public var memory: Int64
         /// CPU quota in units of 10⁻⁹ CPUs; 0 means unlimited.
         @Defaulted public var nanoCPUs: Int64
+        /// CPU shares, the weight against other containers (Docker's CpuShares); 0 is the default.
+        @Defaulted public var cpuShares: Int64
         /// Maximum number of tasks; nil means unlimited.
         public var pidsLimit: Int64?
         @Defaulted public var readonlyRootfs: Bool
