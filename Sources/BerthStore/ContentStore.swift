@@ -18,7 +18,7 @@ public final class ContentStore: Sendable {
         self.stateRoot = stateRoot
         root = stateRoot.blobs
         ingestDirectory = stateRoot.ingest
-        try FileSystem.makeDirectories(root + "/sha256")
+        try FileSystem.makeDirectories(stateRoot.blobs(algorithm: "sha256"))
         try FileSystem.makeDirectories(ingestDirectory)
     }
 
@@ -133,7 +133,7 @@ public final class ContentStore: Sendable {
     fileprivate func commit(_ file: IngestFile, as digest: Digest) throws {
         let final = path(of: digest)
         guard fchmod(file.descriptor, 0o444) == 0 else { throw StoreError.lastIO("make read-only", file.path) }
-        try FileSystem.makeDirectories("\(root)/\(digest.algorithm)")
+        try FileSystem.makeDirectories(stateRoot.blobs(algorithm: digest.algorithm))
         do {
             try AtomicFile.commit(file.path, to: final, durability: .durable)
         } catch {
@@ -143,7 +143,7 @@ public final class ContentStore: Sendable {
 
     /// All stored blob digests.
     public func list() throws -> [Digest] {
-        let directory = root + "/sha256"
+        let directory = stateRoot.blobs(algorithm: "sha256")
         return try FileSystem.entries(of: directory).compactMap { try? Digest(parsing: "sha256:" + $0) }
     }
 
