@@ -90,7 +90,11 @@ public struct BuildStepRecord: Codable, Sendable {
     /// `berth build`; the exit status is 128 + the signal's number, as a shell reports a process
     /// the signal killed). The handlers are installed when the first step is recorded, so a build
     /// without RUN steps starts no signal thread.
-    nonisolated(unsafe) public static var releaseOnInterrupt = false
+    public static var releaseOnInterrupt: Bool {
+        get { releasesOnInterrupt.load(ordering: .relaxed) }
+        set { releasesOnInterrupt.store(newValue, ordering: .relaxed) }
+    }
+    private static let releasesOnInterrupt = Atomic(false)
 
     /// Kept for the process's life; made once and never changed (Dispatch does not mark its
     /// sources Sendable, though they are safe to share).
