@@ -25,7 +25,9 @@
 ///   buildcache/runc/                 runc's state for RUN steps
 ///   buildcache/tmp/                  RUN steps' working directories
 ///   tmp/<purpose>-<pid>-<uuid>/      one request's scratch files (an uploaded build context or archive)
-///   events.jsonl                     the event log every process appends to
+///   engine-id                        the ID `docker info` reports for this root
+///   events.log (.1), events.lock     the event log every process appends to, its previous
+///                                    generation, and the lock held while it is rotated
 /// ```
 public struct StateRoot: Sendable, Hashable {
     /// The root directory itself.
@@ -42,8 +44,11 @@ public struct StateRoot: Sendable, Hashable {
     /// The content store's blobs, `blobs/<algorithm>/<hex>`.
     public var blobs: String { child("blobs") }
 
+    /// The directory of the blobs whose digests use `algorithm`.
+    public func blobs(algorithm: String) -> String { blobs + "/" + algorithm }
+
     /// The blob with `encoded` as its digest's hex under `algorithm`.
-    public func blob(algorithm: String, encoded: String) -> String { blobs + "/" + algorithm + "/" + encoded }
+    public func blob(algorithm: String, encoded: String) -> String { blobs(algorithm: algorithm) + "/" + encoded }
 
     /// Where content is written before it is verified and renamed into `blobs`.
     public var ingest: String { child("ingest") }
@@ -133,10 +138,19 @@ public struct StateRoot: Sendable, Hashable {
     /// archives being saved), each named with its process's pid so a killed one's are found.
     public var scratch: String { child("tmp") }
 
+    // MARK: Engine
+
+    /// The engine ID `info` reports, made on first use and kept with the root, as dockerd does.
+    public var engineID: String { child("engine-id") }
+
     // MARK: Events
 
-    /// The event log every process, CLI or daemon, appends to (one JSON object per line).
-    public var events: String { child("events.jsonl") }
+    /// The event log every process, CLI or daemon, appends to (one JSON object per line); its
+    /// previous generation is `events.log.1`.
+    public var events: String { child("events.log") }
+
+    /// Held shared by writers of the event log, exclusive while it is rotated.
+    public var eventsLock: String { child("events.lock") }
 }
 
 /// The layout of one container's directory, `<root>/containers/<id>/`.
