@@ -49,7 +49,8 @@ let package = Package(
         // Spec types: digests, descriptors, manifests, image config, references (pure).
         .target(
             name: "BerthOCI",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // zlib and libzstd from Debian (zlib1g-dev, libzstd-dev), for gzip and zstd layers.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -61,16 +62,17 @@ let package = Package(
         .target(name: "CBerth", cSettings: [.define("_GNU_SOURCE")]),
         // Atomic file writes with an explicit durability, and file errors that keep their errno:
         // a leaf that the store, runtime, network and registry modules all import.
-        .target(name: "BerthFiles"),
+        .target(name: "BerthFiles", swiftSettings: [.swiftLanguageMode(.v6)]),
         // Tar reading and writing, compression, safe extraction, whiteouts.
         .target(
             name: "BerthArchive",
-            dependencies: ["CBerth", "CZlib", "CZstd"]
+            dependencies: ["CBerth", "CZlib", "CZstd"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // Dockerfile parser, word expansion, heredocs, .dockerignore (pure).
-        .target(name: "BerthDockerfile"),
+        .target(name: "BerthDockerfile", swiftSettings: [.swiftLanguageMode(.v6)]),
         // Docker's `--format`: the Go template subset and the order-keeping JSON it walks (pure).
-        .target(name: "BerthTemplate"),
+        .target(name: "BerthTemplate", swiftSettings: [.swiftLanguageMode(.v6)]),
         // The builder: Dockerfile stage graph, step cache, COPY/ADD, RUN steps in runc on overlayfs,
         // layer commits; also the config-only instructions `import --change` applies.
         .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthFiles", "BerthRuntime",
@@ -85,7 +87,7 @@ let package = Package(
         ),
         // Starting helper processes (runc, iptables, dnsmasq, the monitor) with posix_spawn: descriptors,
         // signals, sessions, waiting and reaping; guarded children that end with their starter.
-        .target(name: "BerthProcess", dependencies: ["CBerth"]),
+        .target(name: "BerthProcess", dependencies: ["CBerth"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Bridge networks made in-process with rtnetlink, address leases (in the CNI host-local
         // plugin's on-disk format), NAT and published ports through iptables, per-network DNS
         // (dnsmasq); the CNI plugins only tear down attachments older versions made.
@@ -94,7 +96,7 @@ let package = Package(
         .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthFiles", "BerthNetwork", "BerthProcess", "CBerth"]),
         // The distribution-spec's shared vocabulary: error codes and bodies, repository names,
         // auth challenges and scopes (pure).
-        .target(name: "BerthDistribution", dependencies: ["BerthOCI"]),
+        .target(name: "BerthDistribution", dependencies: ["BerthOCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Registry client: login credentials (config.json, credential helpers), auth flows, push and pull.
         .target(
             name: "BerthRegistryClient",
@@ -132,7 +134,7 @@ let package = Package(
             name: "BerthEngine",
             dependencies: [
                 "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
-                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthTemplate",
+                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthTemplate", "BerthProcess",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -142,8 +144,8 @@ let package = Package(
         .target(
             name: "BerthEngineAPI",
             dependencies: [
-                "BerthEngine", "BerthOCI", "BerthStore", "BerthRuntime", "BerthNetwork", "BerthArchive", "BerthBuild",
-                "BerthRegistryClient",
+                "BerthEngine", "BerthOCI", "BerthStore", "BerthRuntime", "BerthNetwork", "BerthTemplate", "BerthArchive",
+                "BerthBuild", "BerthRegistryClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

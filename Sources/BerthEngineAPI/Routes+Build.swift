@@ -102,7 +102,7 @@ extension Routes {
             throw APIError(status: .badRequest, message: "security options are not supported on linux")
         }
         if query.bool("squash") { throw APIError(status: .badRequest, message: "squash is only supported with experimental mode") }
-        if let ulimits = try query.json("ulimits", as: [Ulimit]?.self), let ulimits, !ulimits.isEmpty { throw refuse("ulimits") }
+        if let ulimits = try query.json("ulimits", as: [BuildUlimit]?.self), let ulimits, !ulimits.isEmpty { throw refuse("ulimits") }
         if let cacheFrom = try query.json("cachefrom", as: [String]?.self), let cacheFrom, !cacheFrom.isEmpty { throw refuse("cachefrom") }
         let buildArgs = try query.json("buildargs", as: [String: String?].self) ?? [:]
         let labels = try query.json("labels", as: [String: String].self) ?? [:]
@@ -112,7 +112,7 @@ extension Routes {
             platform: query.string("platform"))
     }
 
-    struct Ulimit: Decodable {
+    struct BuildUlimit: Decodable {
         var Name: String?
     }
 }

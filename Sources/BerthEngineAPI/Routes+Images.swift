@@ -28,7 +28,7 @@ extension Routes {
             Route(.GET, "/images/{name*}/history") { request, response in
                 let name = request.parameter("name")
                 let entries = try await engine.blocking { try engine.imageHistory(name) }
-                try await response.sendJSON(entries.map(HistoryItem.init))
+                try await response.sendJSON(entries.map(ImageHistoryItem.init))
             },
             Route(.GET, "/images/{name*}/get") { request, response in
                 try await saveImages(engine, [request.parameter("name")], response)
@@ -50,7 +50,7 @@ extension Routes {
                 }
                 let force = request.query.bool("force")
                 let removed = try await engine.blocking { try engine.removeImage(name, force: force) }
-                try await response.sendJSON(removed.map(DeleteItem.init))
+                try await response.sendJSON(removed.map(ImageDeleteItem.init))
             },
         ] + build(engine)
     }
@@ -201,7 +201,7 @@ extension Routes {
     private static func pruneImages(_ engine: Engine, _ request: APIRequest, _ response: ResponseWriter) async throws {
         let filters = try Filters(json: request.query.string("filters"))
         let report = try await engine.blocking { try engine.pruneImages(filters) }
-        try await response.sendJSON(PruneResponse(deleted: report.removed.map(DeleteItem.init), reclaimed: report.reclaimedBytes))
+        try await response.sendJSON(ImagePruneResponse(deleted: report.removed.map(ImageDeleteItem.init), reclaimed: report.reclaimedBytes))
     }
 
     // MARK: Load and save
@@ -276,7 +276,7 @@ struct ImageSummaryItem: Encodable {
 }
 
 /// One entry of `GET /images/{name}/history` (moby's HistoryResponseItem).
-struct HistoryItem: Encodable {
+struct ImageHistoryItem: Encodable {
     let entry: ImageHistoryEntry
 
     enum CodingKeys: String, CodingKey {
@@ -295,7 +295,7 @@ struct HistoryItem: Encodable {
 }
 
 /// `{"Untagged": …}` or `{"Deleted": …}` (moby's image.DeleteResponse).
-struct DeleteItem: Encodable {
+struct ImageDeleteItem: Encodable {
     let event: Store.RemovalEvent
 
     enum CodingKeys: String, CodingKey {
@@ -312,8 +312,8 @@ struct DeleteItem: Encodable {
 }
 
 /// `POST /images/prune`'s answer.
-struct PruneResponse: Encodable {
-    let deleted: [DeleteItem]
+struct ImagePruneResponse: Encodable {
+    let deleted: [ImageDeleteItem]
     let reclaimed: Int64
 
     enum CodingKeys: String, CodingKey {

@@ -118,12 +118,12 @@ struct Build: ParsableCommand {
             sourceDateEpoch: epoch)
         let name = file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile"
         let silent = quiet || progress == "quiet"
-        let engine = try global.imageEngine()
+        let engine = try global.openEngine()
         // Ctrl-C or SIGTERM ends the build, and its running RUN step with it, leaving nothing for
         // the next command to clean up.
         BuildStepRecord.releaseOnInterrupt = true
         do {
-            let result = try asUsageError {
+            let result = try usageErrors {
                 try engine.build(options, contextDirectory: contextDirectory, dockerfile: .text(text, name: name), style: .plain) { event in
                     if !silent, case .line(let line) = event { printError(line) }
                 }

@@ -23,7 +23,7 @@ struct BuilderPrune: ParsableCommand {
         if !force {
             guard confirm("WARNING! This will remove all build cache. ") else { return }
         }
-        let report = try global.imageEngine().pruneBuildCache()
+        let report = try global.openEngine().pruneBuildCache()
         if !report.deleted.isEmpty { print("Deleted build cache objects: \(report.deleted.count)\n") }
         print("Total reclaimed space: \(HumanUnits.size(report.reclaimedBytes, precision: 4))")
     }

@@ -27,7 +27,7 @@ struct ImageHistory: ParsableCommand {
     var image: String
 
     func run() throws {
-        let entries = try global.imageEngine().imageHistory(image)
+        let entries = try global.openEngine().imageHistory(image)
         let rows = entries.map { entry -> OrderedJSON in
             let id = entry.imageID.map { noTrunc ? $0.description : $0.shortID } ?? "<missing>"
             // Docker's history shows CreatedAt as RFC 3339 in whole seconds.

@@ -28,10 +28,10 @@ struct ImageImport: ParsableCommand {
     var reference: String?
 
     func run() throws {
-        let engine = try global.imageEngine()
+        let engine = try global.openEngine()
         let options = ImageImportOptions(changes: change, message: message, platform: platform, reference: reference,
                                          sourceName: file.hasPrefix("http://") || file.hasPrefix("https://") ? file : "-")
-        let id = try asUsageError {
+        let id = try usageErrors {
             let source: ByteSource = file == "-" || options.sourceName != "-"
                 ? FileSource(fileDescriptor: 0, closeOnDeinit: false) : try FileSource(path: file)
             return try engine.importImage(from: source, options: options)

@@ -20,7 +20,7 @@ struct ImageInspect: ParsableCommand {
     var images: [String]
 
     func run() throws {
-        let engine = try global.imageEngine()
+        let engine = try global.openEngine()
         try InspectPrinter(format: format, missingNoun: "image").print(images) { name in
             try engine.inspectImage(name)
         }
@@ -50,7 +50,7 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
-        let engine = try global.imageEngine()
+        let engine = try global.openEngine()
         let runtime = type != "image" ? try global.openRuntime() : nil
         try InspectPrinter(format: format, missingNoun: "object").print(names) { name in
             // Containers first, then images, as Docker looks objects up.

@@ -51,8 +51,8 @@ struct ImageListOptions: ParsableArguments {
     var repository: String?
 
     func run() throws {
-        let engine = try global.imageEngine()
-        let images = try asUsageError {
+        let engine = try global.openEngine()
+        let images = try usageErrors {
             var filters = try Filters(cli: filter)
             if let repository { filters.add("reference", repository) }
             return try engine.images(BerthEngine.ImageListOptions(all: all, filters: filters))

@@ -20,7 +20,7 @@ struct ImageLoad: ParsableCommand {
         if input == nil, isatty(0) != 0 {
             throw ValidationError("requested load from stdin, but stdin is empty")
         }
-        let engine = try global.imageEngine()
+        let engine = try global.openEngine()
         let source: ByteSource = try input.map { try FileSource(path: $0) }
             ?? FileSource(fileDescriptor: 0, closeOnDeinit: false)
         let lines = try engine.loadImages(from: source)

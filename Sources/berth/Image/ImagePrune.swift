@@ -20,7 +20,7 @@ struct ImagePrune: ParsableCommand {
 
     func run() throws {
         // As the docker CLI does: -a asks for every unused image, not only the dangling ones.
-        var filters = try asUsageError { try Filters(cli: filter) }
+        var filters = try usageErrors { try Filters(cli: filter) }
         filters.add("dangling", all ? "false" : "true")
         if !force {
             let warning = all
@@ -28,8 +28,8 @@ struct ImagePrune: ParsableCommand {
                 : "WARNING! This will remove all dangling images."
             guard confirm(warning + "\n") else { return }
         }
-        let engine = try global.imageEngine()
-        let report = try asUsageError { try engine.pruneImages(filters) }
+        let engine = try global.openEngine()
+        let report = try usageErrors { try engine.pruneImages(filters) }
         let removed = report.removed.map { event -> String in
             switch event {
             case .untagged(let name): "untagged: \(name)"

@@ -30,7 +30,7 @@ struct ImageRemoveOptions: ParsableArguments {
     var images: [String]
 
     func run() throws {
-        let engine = try global.imageEngine()
+        let engine = try global.openEngine()
         var failed = false
         for name in images {
             do {

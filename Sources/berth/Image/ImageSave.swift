@@ -20,7 +20,7 @@ struct ImageSave: ParsableCommand {
     var images: [String]
 
     func run() throws {
-        let engine = try global.imageEngine()
+        let engine = try global.openEngine()
         guard let output else {
             guard isatty(1) == 0 else {
                 throw ValidationError("cowardly refusing to save to a terminal. Use the -o flag or redirect")

@@ -15,7 +15,7 @@ struct ImageTag: ParsableCommand {
     var target: String
 
     func run() throws {
-        let engine = try global.imageEngine()
-        try asUsageError { try engine.tagImage(source, as: target) }
+        let engine = try global.openEngine()
+        try usageErrors { try engine.tagImage(source, as: target) }
     }
 }

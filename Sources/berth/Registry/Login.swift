@@ -81,7 +81,7 @@ struct Login: AsyncParsableCommand {
 
     /// Signs in to the registry with `credentials`; throws what the registry answered when it refuses.
     private func checkAccess(_ host: String, _ credentials: Credentials) async throws {
-        _ = try await global.imageEngine().login(server: host, credentials: credentials, tlsVerify: registry.tlsVerify)
+        _ = try await global.openEngine().login(server: host, credentials: credentials, tlsVerify: registry.tlsVerify)
     }
 
     /// The registry a SERVER argument names: `docker.io` by default, URLs reduced to host[:port].

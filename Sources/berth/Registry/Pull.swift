@@ -24,7 +24,7 @@ struct Pull: AsyncParsableCommand {
         if allTags, reference.tag != nil || reference.digest != nil {
             throw ValidationError("tag can't be used with --all-tags/-a")
         }
-        let engine = try global.imageEngine()
+        let engine = try global.openEngine()
         if !allTags, reference.tag == nil, reference.digest == nil, !quiet { print("Using default tag: latest") }
         let display = TransferDisplay(quiet: quiet)
         let options = PullOptions(reference: name, allTags: allTags, credentials: try registry.savedCredentials(for: reference.domain),

@@ -23,7 +23,7 @@ struct Push: AsyncParsableCommand {
         let reference = try Reference(parsing: name)
         guard reference.digest == nil else { throw ValidationError("cannot push a digest reference") }
         if allTags, reference.tag != nil { throw ValidationError("tag can't be used with --all-tags/-a") }
-        let engine = try global.imageEngine()
+        let engine = try global.openEngine()
         if !allTags, reference.tag == nil, !quiet { print("Using default tag: latest") }
         let display = TransferDisplay(quiet: quiet)
         let options = PushOptions(reference: name, allTags: allTags, credentials: try registry.savedCredentials(for: reference.domain),
