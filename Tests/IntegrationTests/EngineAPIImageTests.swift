@@ -190,6 +190,7 @@ struct EngineAPIImageTests {
         let pruned = try #require(JSONSerialization.jsonObject(with: Data(prune.body.utf8)) as? [String: Any], "\(prune)")
         #expect(prune.status == 200 && (pruned["ImagesDeleted"] as? [[String: String]])?.first?["Deleted"]?.hasPrefix("sha256:") == true,
                 "\(prune)")
+        #expect(try docker.ok("image", "prune", "-f").out == "Total reclaimed space: 0B\n")
         let empty = try daemon.request("POST", "/images/prune?filters=%7B%22dangling%22%3A%7B%22true%22%3Atrue%7D%7D")
         #expect(canonicalJSON(try JSONSerialization.jsonObject(with: Data(empty.body.utf8)))
             == canonicalJSON(["ImagesDeleted": NSNull(), "SpaceReclaimed": 0]), "\(empty)")
@@ -228,6 +229,12 @@ struct EngineAPIImageTests {
         #expect(build.out.contains("Step 3/3 : RUN exit 3"), "\(build)")
         #expect(build.err.contains("Dockerfile:3: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3"), "\(build)")
         #expect(try docker.run(["image", "inspect", "failing"]).status == 1)
+
+        // What the steps before the failure made is cached; builder prune empties the cache.
+        #expect(!daemon.sandbox.entries("buildcache/keys").isEmpty)
+        let prune = try docker.ok("builder", "prune", "-f")
+        #expect(prune.lines.last?.hasPrefix("Total reclaimed space: ") == true, "\(prune)")
+        #expect(daemon.sandbox.entries("buildcache/keys").isEmpty)
 
         let unknown = try docker.run(["build", "-t", "x", "-f", "Nope", "."], directory: context)
         #expect(!unknown.succeeded && unknown.err.contains("Nope"), "\(unknown)")
