@@ -241,6 +241,33 @@ struct EngineAPIImageTests {
         #expect(daemon.sandbox.entries("tmp").isEmpty)
     }
 
+    @Test func aBuildPullsTheBaseImagesTheStoreLacksAndAllOfThemWithPull() throws {
+        let daemon = try BerthDaemon()
+        let docker = Client(daemon: daemon)
+        try daemon.sandbox.importBusybox()
+        let registry = try RegistryServerTests.Server(sandbox: daemon.sandbox)
+        let base = "\(registry.address)/base:1"
+        try docker.ok("tag", "busybox", base)
+        try docker.ok("push", base)
+        try docker.ok("rmi", "busybox", base)
+        let context = daemon.sandbox.scratch + "/pulling"
+        try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
+        try "FROM \(base)\nRUN echo built on the pulled base\n".write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+
+        let build = try docker.ok("build", "-t", "on-pulled", ".", directory: context)
+        #expect(build.out.contains("1: Pulling from base"), "\(build)")
+        #expect(build.out.contains("Status: Downloaded newer image for \(base)"), "\(build)")
+        #expect(build.lines.contains("built on the pulled base"), "\(build)")
+        #expect(build.lines.last == "Successfully tagged on-pulled:latest", "\(build)")
+
+        let again = try docker.ok("build", "--pull", "-t", "on-pulled", ".", directory: context)
+        #expect(again.out.contains("Status: Image is up to date for \(base)"), "\(again)")
+        let quiet = try docker.ok("build", "-q", "--pull", "-t", "on-pulled", ".", directory: context)
+        #expect(quiet.out.wholeMatch(of: #/sha256:[0-9a-f]{64}\n/#) != nil, "\(quiet)")
+        // The berth CLI's --pull pulls too.
+        #expect(try daemon.sandbox.run("build", "--pull", "-q", "-t", "cli-on-pulled", context).succeeded)
+    }
+
     @Test func aClientKilledMidBuildLeavesNoStepProcessOrContextBehind() throws {
         let daemon = try BerthDaemon()
         let docker = Client(daemon: daemon)
