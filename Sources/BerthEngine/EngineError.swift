@@ -68,9 +68,9 @@ public struct EngineError: Error, CustomStringConvertible, Sendable, Equatable {
         case let error as NetworkError:
             switch error {
             case .unknownNetwork, .notConnected, .namespaceNotFound: return .notFound
-            case .networkExists, .networkInUse, .alreadyAttached, .ambiguousNetwork, .portAllocated: return .conflict
+            case .networkExists, .alreadyAttached, .ambiguousNetwork, .portAllocated: return .conflict
             case .invalidNetworkName, .invalidSubnet, .invalidGateway, .ipv6NotSupported, .invalidContainerID: return .invalidParameter
-            case .predefinedNetwork: return .forbidden
+            case .predefinedNetwork, .networkInUse: return .forbidden
             default: return .system
             }
         default: return .system
