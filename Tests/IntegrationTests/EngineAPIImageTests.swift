@@ -152,6 +152,18 @@ struct EngineAPIImageTests {
         #expect(peerMissing.lines.last == "\(missing.status)", "\(peerMissing) vs \(missing)")
         #expect(missing.body.trimmingCharacters(in: .whitespacesAndNewlines) == peerMissing.lines.first, "\(missing.body)")
 
+        // Requests about missing images, bad filters and references: dockerd's statuses.
+        for (method, path) in [("POST", "/v1.41/images/\(unique)-missing/tag?repo=x&tag=y"), ("GET", "/v1.41/images/\(unique)-missing/json"),
+                               ("GET", "/v1.41/images/\(unique)-missing/history"), ("GET", "/v1.41/images/get?names=\(unique)-missing"),
+                               ("POST", "/v1.41/images/prune?filters=%7B%22nope%22%3A%7B%22x%22%3Atrue%7D%7D"),
+                               ("GET", "/v1.41/images/json?filters=%7B%22nope%22%3A%7B%22x%22%3Atrue%7D%7D")] {
+            let ours = try daemon.request(method, path)
+            let theirs = try Command.run("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "--unix-socket",
+                                                           "/tmp/peer-docker.sock", "-X", method, "http://docker" + path])
+            #expect(ours.status == theirs.lines.last.flatMap { Int($0) }, "\(method) \(path): \(ours) vs \(theirs.out)")
+            #expect(ours.body.hasPrefix(#"{"message":"#), "\(method) \(path): \(ours)")
+        }
+
         // Forced, the image goes; the stopped container keeps what it runs on.
         let forced = try docker.ok("rmi", "-f", ourShortID)
         #expect(forced.lines == ["Untagged: \(unique):1", "Untagged: \(unique):2", "Deleted: \(ourID)"], "\(forced)")
