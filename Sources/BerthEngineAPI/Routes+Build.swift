@@ -1,5 +1,7 @@
 import BerthBuild
 import BerthEngine
+import BerthOCI
+import BerthRegistryClient
 import BerthRuntime
 import Foundation
 import NIOCore
@@ -24,11 +26,13 @@ extension Routes {
     }
 
     /// `POST /build`: the classic builder's API. The tar context is spooled to a scratch file and
-    /// extracted (safely: nothing escapes its directory) into another, both removed when the build
-    /// ends; a client that goes away cancels the build, and with it the RUN step that runs.
+    /// extracted (safely: nothing escapes its directory) beside it, both removed when the build
+    /// ends; base images the store lacks are pulled first (all of them with `pull`), as dockerd's
+    /// builder pulls them; a client that goes away cancels the build, and with it the RUN step
+    /// that runs.
     private static func build(_ engine: Engine, _ request: APIRequest, _ response: ResponseWriter) async throws {
         let options = try buildOptions(request.query)
-        let dockerfile = request.query.string("dockerfile") ?? ""
+        let dockerfile = DockerfileSource.context(path: request.query.string("dockerfile") ?? "")
         let quiet = request.query.bool("q")
         let stream = JSONMessageStream(response)
         let cancellation = BuildCancellation()
@@ -39,18 +43,34 @@ extension Routes {
         defer { watcher.cancel() }
         let directory = try engine.makeScratchDirectory("build")
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        let context = directory + "/context"
         try await Spool.write(request.body, to: directory + "/context.tar")
+        try await engine.blocking { try engine.extractBuildContext(directory + "/context.tar", into: context) }
+        let bases = try await engine.blocking {
+            try engine.baseImages(options, contextDirectory: context, dockerfile: dockerfile, onlyMissing: !options.pull)
+        }
+        let credentials = registryConfig(request.headers)
+        for base in bases {
+            let domain = try? Reference(parsing: base).domain
+            let pull = PullOptions(reference: base, credentials: domain.flatMap { credentials[$0] })
+            do {
+                try await transfer(stream, showing: !quiet) { progress in _ = try await engine.pull(pull, progress: progress) }
+            } catch {
+                try await stream.fail(error)
+                return
+            }
+        }
+        // With `q`, the build's output is kept and sent only when it fails, as dockerd does.
+        var kept: [JSONMessage] = []
 
         let (events, continuation) = AsyncStream.makeStream(of: BuildEvent.self)
         let task = Task {
             defer { continuation.finish() }
             return try await engine.onBuildThread {
-                try engine.build(options, contextArchive: directory + "/context.tar", into: directory + "/context",
-                                 dockerfile: dockerfile, style: .classic, cancellation: cancellation) { continuation.yield($0) }
+                try engine.build(options, contextDirectory: context, dockerfile: dockerfile, style: .classic,
+                                 cancellation: cancellation) { continuation.yield($0) }
             }
         }
-        // With `q`, the output is kept and sent only when the build fails, as dockerd does.
-        var kept: [JSONMessage] = []
         do {
             for await event in events {
                 let message: JSONMessage
@@ -80,6 +100,18 @@ extension Routes {
         }
     }
 
+    /// The `X-Registry-Config` header's credentials by registry host (base64url JSON of
+    /// AuthConfigs keyed by server address), for the base images a build pulls.
+    static func registryConfig(_ headers: HTTPHeaders) -> [String: Credentials] {
+        guard let header = headers.first(name: "X-Registry-Config"), let data = base64URLDecoded(header),
+              let configs = try? JSONDecoder().decode([String: AuthConfig].self, from: data) else { return [:] }
+        var credentials: [String: Credentials] = [:]
+        for (server, config) in configs {
+            if let found = config.credentials { credentials[Engine.registryHost(config.serveraddress ?? server)] = found }
+        }
+        return credentials
+    }
+
     /// The query's build options; what Berth cannot do is refused, never ignored.
     static func buildOptions(_ query: Query) throws -> BuildOptions {
         func refuse(_ what: String) -> APIError {
@@ -102,7 +134,7 @@ extension Routes {
             throw APIError(status: .badRequest, message: "security options are not supported on linux")
         }
         if query.bool("squash") { throw APIError(status: .badRequest, message: "squash is only supported with experimental mode") }
-        if let ulimits = try query.json("ulimits", as: [Ulimit]?.self), let ulimits, !ulimits.isEmpty { throw refuse("ulimits") }
+        if let ulimits = try query.json("ulimits", as: [BuildUlimit]?.self), let ulimits, !ulimits.isEmpty { throw refuse("ulimits") }
         if let cacheFrom = try query.json("cachefrom", as: [String]?.self), let cacheFrom, !cacheFrom.isEmpty { throw refuse("cachefrom") }
         let buildArgs = try query.json("buildargs", as: [String: String?].self) ?? [:]
         let labels = try query.json("labels", as: [String: String].self) ?? [:]
@@ -112,7 +144,7 @@ extension Routes {
             platform: query.string("platform"))
     }
 
-    struct Ulimit: Decodable {
+    struct BuildUlimit: Decodable {
         var Name: String?
     }
 }

@@ -28,7 +28,7 @@ extension Routes {
             Route(.GET, "/images/{name*}/history") { request, response in
                 let name = request.parameter("name")
                 let entries = try await engine.blocking { try engine.imageHistory(name) }
-                try await response.sendJSON(entries.map(HistoryItem.init))
+                try await response.sendJSON(entries.map(ImageHistoryItem.init))
             },
             Route(.GET, "/images/{name*}/get") { request, response in
                 try await saveImages(engine, [request.parameter("name")], response)
@@ -50,7 +50,7 @@ extension Routes {
                 }
                 let force = request.query.bool("force")
                 let removed = try await engine.blocking { try engine.removeImage(name, force: force) }
-                try await response.sendJSON(removed.map(DeleteItem.init))
+                try await response.sendJSON(removed.map(ImageDeleteItem.init))
             },
         ] + build(engine)
     }
@@ -86,7 +86,11 @@ extension Routes {
         let named = try? Reference(parsing: reference)
         let options = PullOptions(reference: reference, allTags: named.map { $0.tag == nil && $0.digest == nil } ?? false,
                                   credentials: registryAuth(request.headers), platform: query.string("platform"))
-        try await transfer(stream) { progress in _ = try await engine.pull(options, progress: progress) }
+        do {
+            try await transfer(stream) { progress in _ = try await engine.pull(options, progress: progress) }
+        } catch {
+            try await stream.fail(error)
+        }
     }
 
     private static func importImage(_ engine: Engine, _ request: APIRequest, _ stream: JSONMessageStream) async throws {
@@ -109,9 +113,11 @@ extension Routes {
         try await stream.write(JSONMessage(status: id.description))
     }
 
-    /// Runs a pull or push, writing its messages as they come; a client that goes away cancels it.
-    private static func transfer(_ stream: JSONMessageStream,
-                                 _ work: @escaping @Sendable (@escaping TransferProgressHandler) async throws -> Void) async throws {
+    /// Runs a pull or push, writing its messages as they come (unless `showing` is false); a
+    /// client that goes away cancels it. Throws the transfer's failure, or the write's when the
+    /// client went away, once the transfer has stopped.
+    static func transfer(_ stream: JSONMessageStream, showing: Bool = true,
+                         _ work: @escaping @Sendable (@escaping TransferProgressHandler) async throws -> Void) async throws {
         let (messages, continuation) = AsyncStream.makeStream(of: TransferMessage.self)
         let task = Task {
             defer { continuation.finish() }
@@ -123,35 +129,27 @@ extension Routes {
         }
         defer { watcher.cancel() }
         do {
-            for await message in messages { try await stream.write(JSONMessage(message)) }
+            for await message in messages where showing { try await stream.write(JSONMessage(message)) }
         } catch {
-            // The client is gone: the transfer stops and releases what it holds.
             task.cancel()
             _ = await task.result
-            return
+            throw error
         }
-        do {
-            try await task.value
-        } catch {
-            try await stream.fail(error)
-        }
+        try await task.value
     }
 
     /// The `X-Registry-Auth` header's credentials (base64url JSON); an unreadable or empty header
     /// means none, as dockerd takes it.
     static func registryAuth(_ headers: HTTPHeaders) -> Credentials? {
-        guard let header = headers.first(name: "X-Registry-Auth"), !header.isEmpty else { return nil }
-        var text = header.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while text.count % 4 != 0 { text += "=" }
-        guard let data = Data(base64Encoded: text), let auth = try? JSONDecoder().decode(AuthConfig.self, from: data) else { return nil }
-        if let username = auth.username, !username.isEmpty, let password = auth.password {
-            return Credentials(username: username, password: password)
-        }
-        if let encoded = auth.auth, let decoded = Data(base64Encoded: encoded).map({ String(decoding: $0, as: UTF8.self) }),
-           let colon = decoded.firstIndex(of: ":") {
-            return Credentials(username: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
-        }
-        return nil
+        guard let header = headers.first(name: "X-Registry-Auth"), let data = base64URLDecoded(header) else { return nil }
+        return (try? JSONDecoder().decode(AuthConfig.self, from: data))?.credentials
+    }
+
+    /// Go's base64.URLEncoding, with or without its padding.
+    static func base64URLDecoded(_ text: String) -> Data? {
+        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while standard.count % 4 != 0 { standard += "=" }
+        return Data(base64Encoded: standard)
     }
 
     // MARK: Push
@@ -164,7 +162,12 @@ extension Routes {
         }
         let options = PushOptions(reference: tag.isEmpty ? name : name + ":" + tag, allTags: tag.isEmpty,
                                   credentials: registryAuth(request.headers))
-        try await transfer(JSONMessageStream(response)) { progress in _ = try await engine.push(options, progress: progress) }
+        let stream = JSONMessageStream(response)
+        do {
+            try await transfer(stream) { progress in _ = try await engine.push(options, progress: progress) }
+        } catch {
+            try await stream.fail(error)
+        }
     }
 
     // MARK: Login
@@ -178,12 +181,24 @@ extension Routes {
         try await response.sendJSON(["Status": "Login Succeeded"])
     }
 
-    /// Docker's AuthConfig, as `/auth` and `X-Registry-Auth` carry it.
+    /// Docker's AuthConfig, as `/auth`, `X-Registry-Auth` and `X-Registry-Config` carry it.
     struct AuthConfig: Decodable {
         var username: String?
         var password: String?
+        /// `user:password` in base64, as config.json keeps it.
         var auth: String?
         var serveraddress: String?
+
+        /// The user name and password it gives, if any.
+        var credentials: Credentials? {
+            if let username, !username.isEmpty, let password {
+                return Credentials(username: username, password: password)
+            }
+            guard let auth, let data = Data(base64Encoded: auth) else { return nil }
+            let decoded = String(decoding: data, as: UTF8.self)
+            guard let colon = decoded.firstIndex(of: ":") else { return nil }
+            return Credentials(username: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
+        }
     }
 
     // MARK: Search
@@ -201,7 +216,7 @@ extension Routes {
     private static func pruneImages(_ engine: Engine, _ request: APIRequest, _ response: ResponseWriter) async throws {
         let filters = try Filters(json: request.query.string("filters"))
         let report = try await engine.blocking { try engine.pruneImages(filters) }
-        try await response.sendJSON(ImagePruneResponse(deleted: report.removed.map(DeleteItem.init), reclaimed: report.reclaimedBytes))
+        try await response.sendJSON(ImagePruneResponse(deleted: report.removed.map(ImageDeleteItem.init), reclaimed: report.reclaimedBytes))
     }
 
     // MARK: Load and save
@@ -276,7 +291,7 @@ struct ImageSummaryItem: Encodable {
 }
 
 /// One entry of `GET /images/{name}/history` (moby's HistoryResponseItem).
-struct HistoryItem: Encodable {
+struct ImageHistoryItem: Encodable {
     let entry: ImageHistoryEntry
 
     enum CodingKeys: String, CodingKey {
@@ -295,7 +310,7 @@ struct HistoryItem: Encodable {
 }
 
 /// `{"Untagged": …}` or `{"Deleted": …}` (moby's image.DeleteResponse).
-struct DeleteItem: Encodable {
+struct ImageDeleteItem: Encodable {
     let event: Store.RemovalEvent
 
     enum CodingKeys: String, CodingKey {
@@ -313,7 +328,7 @@ struct DeleteItem: Encodable {
 
 /// `POST /images/prune`'s answer.
 struct ImagePruneResponse: Encodable {
-    let deleted: [DeleteItem]
+    let deleted: [ImageDeleteItem]
     let reclaimed: Int64
 
     enum CodingKeys: String, CodingKey {

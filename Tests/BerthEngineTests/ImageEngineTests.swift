@@ -158,6 +158,25 @@ import Testing
         }
     }
 
+    @Test func baseImagesAreTheStagesFromsAfterTheirArgs() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try importImage("busybox:latest")
+        let dockerfile = """
+            ARG BASE=example.test/base:1
+            FROM $BASE AS first
+            FROM first
+            FROM scratch
+            FROM busybox
+            FROM ${BASE}
+            """
+        let all = try engine.baseImages(BuildOptions(), contextDirectory: root, dockerfile: .text(dockerfile, name: "Dockerfile"),
+                                        onlyMissing: false)
+        #expect(all == ["example.test/base:1", "busybox"])
+        let missing = try engine.baseImages(BuildOptions(buildArgs: ["BASE": "other:2"]), contextDirectory: root,
+                                            dockerfile: .text(dockerfile, name: "Dockerfile"), onlyMissing: true)
+        #expect(missing == ["other:2"])
+    }
+
     @Test func buildFailuresNameTheirDockerfileLine() {
         let failed = BuildError.processFailed(command: "/bin/sh -c false", exitCode: 1, fileName: "Dockerfile", line: 4)
         #expect(Engine.buildFailureMessage(failed)

@@ -152,6 +152,18 @@ struct EngineAPIImageTests {
         #expect(peerMissing.lines.last == "\(missing.status)", "\(peerMissing) vs \(missing)")
         #expect(missing.body.trimmingCharacters(in: .whitespacesAndNewlines) == peerMissing.lines.first, "\(missing.body)")
 
+        // Requests about missing images, bad filters and references: dockerd's statuses.
+        for (method, path) in [("POST", "/v1.41/images/\(unique)-missing/tag?repo=x&tag=y"), ("GET", "/v1.41/images/\(unique)-missing/json"),
+                               ("GET", "/v1.41/images/\(unique)-missing/history"), ("GET", "/v1.41/images/get?names=\(unique)-missing"),
+                               ("POST", "/v1.41/images/prune?filters=%7B%22nope%22%3A%7B%22x%22%3Atrue%7D%7D"),
+                               ("GET", "/v1.41/images/json?filters=%7B%22nope%22%3A%7B%22x%22%3Atrue%7D%7D")] {
+            let ours = try daemon.request(method, path)
+            let theirs = try Command.run("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "--unix-socket",
+                                                           "/tmp/peer-docker.sock", "-X", method, "http://docker" + path])
+            #expect(ours.status == theirs.lines.last.flatMap { Int($0) }, "\(method) \(path): \(ours) vs \(theirs.out)")
+            #expect(ours.body.hasPrefix(#"{"message":"#), "\(method) \(path): \(ours)")
+        }
+
         // Forced, the image goes; the stopped container keeps what it runs on.
         let forced = try docker.ok("rmi", "-f", ourShortID)
         #expect(forced.lines == ["Untagged: \(unique):1", "Untagged: \(unique):2", "Deleted: \(ourID)"], "\(forced)")
@@ -190,6 +202,7 @@ struct EngineAPIImageTests {
         let pruned = try #require(JSONSerialization.jsonObject(with: Data(prune.body.utf8)) as? [String: Any], "\(prune)")
         #expect(prune.status == 200 && (pruned["ImagesDeleted"] as? [[String: String]])?.first?["Deleted"]?.hasPrefix("sha256:") == true,
                 "\(prune)")
+        #expect(try docker.ok("image", "prune", "-f").out == "Total reclaimed space: 0B\n")
         let empty = try daemon.request("POST", "/images/prune?filters=%7B%22dangling%22%3A%7B%22true%22%3Atrue%7D%7D")
         #expect(canonicalJSON(try JSONSerialization.jsonObject(with: Data(empty.body.utf8)))
             == canonicalJSON(["ImagesDeleted": NSNull(), "SpaceReclaimed": 0]), "\(empty)")
@@ -209,7 +222,9 @@ struct EngineAPIImageTests {
         #expect(notLocal.status == peerNotLocal.status && notLocal.out == peerNotLocal.out && notLocal.err == peerNotLocal.err,
                 "\(notLocal) vs \(peerNotLocal)")
         let garbage = try daemon.request("POST", "/images/load", body: "garbage")
-        #expect(garbage.status == 200 && garbage.body.hasPrefix(#"{"errorDetail":{"message":"#), "\(garbage)")
+        let failure = try JSONSerialization.jsonObject(with: Data(garbage.body.utf8)) as? [String: Any]
+        #expect(garbage.status == 200 && (failure?["errorDetail"] as? [String: Any])?["message"] is String
+                && failure?["error"] is String, "\(garbage)")
 
         let tagged = try daemon.request("POST", "/images/saved/busybox:2/tag?repo=again/busybox&tag=3")
         #expect(tagged.status == 201, "\(tagged)")
@@ -229,9 +244,42 @@ struct EngineAPIImageTests {
         #expect(build.err.contains("Dockerfile:3: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3"), "\(build)")
         #expect(try docker.run(["image", "inspect", "failing"]).status == 1)
 
+        // What the steps before the failure made is cached; builder prune empties the cache.
+        #expect(!daemon.sandbox.entries("buildcache/keys").isEmpty)
+        let prune = try docker.ok("builder", "prune", "-f")
+        #expect(prune.lines.last?.hasPrefix("Total reclaimed space: ") == true, "\(prune)")
+        #expect(daemon.sandbox.entries("buildcache/keys").isEmpty)
+
         let unknown = try docker.run(["build", "-t", "x", "-f", "Nope", "."], directory: context)
         #expect(!unknown.succeeded && unknown.err.contains("Nope"), "\(unknown)")
         #expect(daemon.sandbox.entries("tmp").isEmpty)
+    }
+
+    @Test func aBuildPullsTheBaseImagesTheStoreLacksAndAllOfThemWithPull() throws {
+        let daemon = try BerthDaemon()
+        let docker = Client(daemon: daemon)
+        try daemon.sandbox.importBusybox()
+        let registry = try RegistryServerTests.Server(sandbox: daemon.sandbox)
+        let base = "\(registry.address)/base:1"
+        try docker.ok("tag", "busybox", base)
+        try docker.ok("push", base)
+        try docker.ok("rmi", "busybox", base)
+        let context = daemon.sandbox.scratch + "/pulling"
+        try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
+        try "FROM \(base)\nRUN echo built on the pulled base\n".write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+
+        let build = try docker.ok("build", "-t", "on-pulled", ".", directory: context)
+        #expect(build.out.contains("1: Pulling from base"), "\(build)")
+        #expect(build.out.contains("Status: Downloaded newer image for \(base)"), "\(build)")
+        #expect(build.lines.contains("built on the pulled base"), "\(build)")
+        #expect(build.lines.last == "Successfully tagged on-pulled:latest", "\(build)")
+
+        let again = try docker.ok("build", "--pull", "-t", "on-pulled", ".", directory: context)
+        #expect(again.out.contains("Status: Image is up to date for \(base)"), "\(again)")
+        let quiet = try docker.ok("build", "-q", "--pull", "-t", "on-pulled", ".", directory: context)
+        #expect(quiet.out.wholeMatch(of: #/sha256:[0-9a-f]{64}\n/#) != nil, "\(quiet)")
+        // The berth CLI's --pull pulls too.
+        #expect(try daemon.sandbox.run("build", "--pull", "-q", "-t", "cli-on-pulled", context).succeeded)
     }
 
     @Test func aClientKilledMidBuildLeavesNoStepProcessOrContextBehind() throws {

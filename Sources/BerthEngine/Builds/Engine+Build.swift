@@ -1,5 +1,6 @@
 import BerthArchive
 import BerthBuild
+import BerthDockerfile
 import BerthFiles
 import BerthOCI
 import BerthRuntime
@@ -17,7 +18,8 @@ public struct BuildOptions: Sendable {
     public var labels: [String: String]
     public var target: String?
     public var noCache: Bool
-    /// `--pull`: not supported, as the base images come from the local store.
+    /// `--pull` / `pull`: pull every base image before the build, not only the missing ones
+    /// (see `baseImages`; the front end pulls them).
     public var pull: Bool
     /// `--network` / `networkmode`: RUN's network, `default` (the bridge), `host` or `none`.
     public var network: String
@@ -91,22 +93,38 @@ extension Engine {
         return result
     }
 
-    /// Builds from a tar context (plain or compressed, as `docker build` uploads it): extracts it
-    /// into `directory` (nothing in it may reach out of the directory), builds with the
-    /// Dockerfile at `dockerfile` in it, and removes the directory however the build ends.
-    public func build(_ options: BuildOptions, contextArchive: String, into directory: String, dockerfile: String,
-                      style: BuildProgressStyle, cancellation: BuildCancellation? = nil,
-                      output: @escaping @Sendable (BuildEvent) -> Void) throws -> BuildResult {
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+    /// Extracts a tar build context (plain or compressed, as `docker build` uploads it) into a
+    /// new `directory`; nothing in it may reach out of the directory.
+    public func extractBuildContext(_ archive: String, into directory: String) throws {
         do {
-            _ = try SafeExtractor(root: directory, whiteouts: .keep)
-                .extract(TarReader(DecompressingSource(FileSource(path: contextArchive))))
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false,
+                                                    attributes: [.posixPermissions: 0o700])
+            _ = try SafeExtractor(root: directory, whiteouts: .keep).extract(TarReader(DecompressingSource(FileSource(path: archive))))
         } catch {
             throw EngineError.invalidParameter("invalid build context: \(error)")
         }
-        return try build(options, contextDirectory: directory, dockerfile: .context(path: dockerfile), style: style,
-                         cancellation: cancellation, output: output)
+    }
+
+    /// The images the build's stages start from (their FROM after ARG expansion), other than
+    /// `scratch` and earlier stages: with `onlyMissing`, those the store lacks (which dockerd's
+    /// builder pulls), otherwise all of them (`--pull`).
+    public func baseImages(_ options: BuildOptions, contextDirectory: String, dockerfile: DockerfileSource,
+                           onlyMissing: Bool) throws -> [String] {
+        let request = try buildRequest(options, contextDirectory: contextDirectory, dockerfile: dockerfile, cancellation: nil)
+        let parsed = try Dockerfile.parse(request.dockerfile, fileName: request.dockerfileName)
+        let stages = try parsed.stages()
+        let platform = "\(Platform.current.os)/\(Platform.current.architecture)"
+        let args = try ArgScope(metaArgs: stages.metaArgs, buildArgs: request.buildArgs,
+                                platformArgs: ArgScope.platformArgs(build: platform, target: platform),
+                                escape: parsed.directives.escape, fileName: request.dockerfileName)
+        var names: [String] = []
+        for stage in stages.stages {
+            let base = try args.resolve(stage.from, fileName: request.dockerfileName).baseName
+            guard base != "scratch", stages.stage(named: base, before: stage.index) == nil, !names.contains(base) else { continue }
+            if onlyMissing, (try? image(named: base)) != nil { continue }
+            names.append(base)
+        }
+        return names
     }
 
     /// Runs a build (blocking work that lasts as long as its RUN steps do) on a thread of its own
@@ -122,9 +140,6 @@ extension Engine {
     /// The builder's request for `options`, once they are checked.
     func buildRequest(_ options: BuildOptions, contextDirectory: String, dockerfile: DockerfileSource,
                       cancellation: BuildCancellation?) throws -> BuildRequest {
-        if options.pull {
-            throw EngineError.invalidParameter("--pull: berth does not pull images yet; load or import base images into the local store and build without --pull")
-        }
         let host = "\(Platform.current.os)/\(Platform.current.architecture)"
         if let platform = options.platform, !platform.isEmpty, platform != host {
             throw EngineError.invalidParameter("platform \(platform) is not supported: berth builds for the host's \(host)")

@@ -9,7 +9,7 @@ import Foundation
 
 /// `berth build`: builds an image from a Dockerfile and a context directory, with BuildKit's plain
 /// progress; `--check` only lints the Dockerfile.
-struct Build: ParsableCommand {
+struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "Build an image from a Dockerfile.",
         discussion: "With --check, parse and lint the Dockerfile (BuildKit's build checks) without building.")
@@ -63,7 +63,7 @@ struct Build: ParsableCommand {
     @Argument(help: ArgumentHelp("Build context directory.", valueName: "PATH"))
     var context: String
 
-    func run() throws {
+    func run() async throws {
         if check { return try runCheck() }
         var contextDirectory = context
         let text: String
@@ -119,6 +119,22 @@ struct Build: ParsableCommand {
         let name = file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile"
         let silent = quiet || progress == "quiet"
         let engine = try global.openEngine()
+        if pull {
+            // BuildKit's plain progress shows no pull of its own: each base is pulled quietly.
+            let bases = try usageErrors {
+                try engine.baseImages(options, contextDirectory: contextDirectory, dockerfile: .text(text, name: name), onlyMissing: false)
+            }
+            for base in bases {
+                let domain = try Reference(parsing: base).domain
+                let credentials = try RegistryOptions().savedCredentials(for: domain)
+                do {
+                    _ = try await engine.pull(PullOptions(reference: base, credentials: credentials), progress: { _ in })
+                } catch {
+                    printError("ERROR: failed to solve: \(base): \(error)")
+                    throw ExitCode(1)
+                }
+            }
+        }
         // Ctrl-C or SIGTERM ends the build, and its running RUN step with it, leaving nothing for
         // the next command to clean up.
         BuildStepRecord.releaseOnInterrupt = true
