@@ -210,7 +210,12 @@ extension Engine {
     public func renameContainer(_ reference: String, to name: String) async throws {
         let (old, renamed) = try await blocking { () throws -> (ContainerRecord, ContainerRecord) in
             let old = try self.runtime.container(reference)
-            try self.runtime.rename(old.id, to: name)
+            do {
+                try self.runtime.rename(old.id, to: name)
+            } catch let error as RuntimeError {
+                guard case .nameInUse = error else { throw error }
+                throw EngineError.conflict("Error when allocating new name: \(error)")
+            }
             return (old, try self.runtime.container(old.id))
         }
         events.record(.container, "rename", id: renamed.id, attributes: Self.attributes(renamed, ["oldName": "/" + old.name]))
@@ -295,7 +300,7 @@ extension Engine {
         try await blocking {
             let record = try self.runtime.container(reference)
             guard record.state.status == .running || record.state.status == .paused else {
-                throw EngineError.conflict("container \(record.id) is not running")
+                throw EngineError.conflict("Container \(record.id) is not running")
             }
             let pids = Set(try self.runtime.ociRuntime(for: record).processes(record.id))
             let result = try Spawn.run(["ps"] + (psArguments.isEmpty ? ["-ef"] : psArguments))
