@@ -126,6 +126,31 @@ struct EngineAPIContainerTests {
         try daemon.ok("rm", "-f", "up", "fromcli")
     }
 
+    @Test func lifecycleChangesAreRecordedAsDockersEvents() throws {
+        let daemon = try Self.daemon()
+        let id = Self.trimmed(try daemon.ok("run", "-d", "--name", "evented", "-l", "team=a", "busybox", "sleep", "300"))
+        try daemon.ok("pause", "evented")
+        try daemon.ok("unpause", "evented")
+        try daemon.ok("update", "--cpu-shares", "256", "evented")
+        try daemon.ok("rename", "evented", "renamed")
+        // The CLI's actions land in the same log as the daemon's.
+        try daemon.sandbox.ok("restart", "-t", "0", "renamed")
+        try daemon.ok("stop", "-t", "0", "renamed")
+        try daemon.ok("rm", "renamed")
+        let text = try String(contentsOfFile: daemon.sandbox.root + "/events.log", encoding: .utf8)
+        let events = text.split(separator: "\n").compactMap { line in
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }.filter { ($0["Actor"] as? [String: Any])?["ID"] as? String == id }
+        let actions = events.compactMap { $0["Action"] as? String }
+        #expect(actions == ["create", "start", "pause", "unpause", "update", "rename", "kill", "die", "stop", "start", "restart",
+                            "kill", "die", "stop", "destroy"], "\(actions)")
+        let attributes = events.compactMap { ($0["Actor"] as? [String: Any])?["Attributes"] as? [String: String] }
+        #expect(attributes.first == ["name": "evented", "image": "busybox", "team": "a"])
+        #expect(attributes.contains { $0["oldName"] == "/evented" && $0["name"] == "renamed" })
+        #expect(attributes.contains { $0["exitCode"] == "137" })
+        #expect(attributes.contains { $0["signal"] == "9" })
+    }
+
     @Test func diffExportAndPruneSeeTheContainersFiles() throws {
         let daemon = try Self.daemon()
         try daemon.ok("run", "-d", "--name", "changer", "-l", "keep=no", "busybox", "sh", "-c", "touch /tmp/new; rm /bin/ls; echo x >> /etc/passwd")
