@@ -98,6 +98,12 @@ private func refusal(_ data: Data) -> EngineError? {
         for spec in options.mounts { #expect(throws: Never.self) { try MountParser.parseMountFlag(spec) } }
     }
 
+    @Test func volumesDockerPyListsForItsBindsAreNotMadeAnonymous() throws {
+        let json = #"{"Image":"b","Volumes":{"/var/lib/data":{},"/scratch/":{}},"HostConfig":{"Binds":["proj_data:/var/lib/data:rw"]}}"#
+        let options = try ContainerCreateOptions(apiBody: Data(json.utf8), name: nil)
+        #expect(options.binds == ["proj_data:/var/lib/data:rw", "/scratch/"])
+    }
+
     @Test func resolutionChecksLimitsAsDockerdDoes() throws {
         var options = ContainerCreateOptions(image: "busybox")
         options.memory = 1 << 20

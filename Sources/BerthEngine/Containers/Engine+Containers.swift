@@ -122,8 +122,8 @@ extension Engine {
         }
         let record = stopping.record
         if stopping.grace != 0 {
-            events.record(.container, "kill", id: record.id,
-                          attributes: Self.attributes(record, ["signal": String(try SignalName.parse(signal ?? record.config.stopSignal))]))
+            let sent = (try? SignalName.parse(signal ?? record.config.stopSignal)) ?? SIGTERM
+            events.record(.container, "kill", id: record.id, attributes: Self.attributes(record, ["signal": String(sent)]))
         }
         let exited = try await waitForMonitor(record.id, seconds: stopping.grace)
         if !exited {
