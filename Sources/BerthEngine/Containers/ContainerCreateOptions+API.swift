@@ -74,6 +74,9 @@ extension ContainerCreateOptions {
             logOptions = (try log.stringMap("Config") ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         }
         networkMode = try host.string("NetworkMode") ?? "bridge"
+        if networkMode.hasPrefix("container:") {
+            throw EngineError.invalidParameter("HostConfig.NetworkMode is not supported by berth (got \"\(networkMode)\"): a container joins a network, not another container's namespace")
+        }
         if let bindings = try host.object("PortBindings") {
             for port in bindings.keys.sorted() {
                 for binding in try bindings.objects(port) ?? [] {

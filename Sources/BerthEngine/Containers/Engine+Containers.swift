@@ -91,14 +91,15 @@ extension Engine {
     }
 
     /// Starts the container on the calling thread for a front end that follows the run to its
-    /// exit (the CLI's foreground `run` and `start -a`): the monitor's report, and with `size` an
-    /// attach client connected before the process starts (for `-i` and `-t`).
-    public func startContainerFollowing(_ reference: String, attachingWith size: TerminalSize? = nil) throws
+    /// exit (the CLI's foreground `run` and `start -a`): the monitor's report, and when `attach`
+    /// an attach client connected before the process starts (for `-i` and `-t`), with the
+    /// client's window `size` when it has a terminal.
+    public func startContainerFollowing(_ reference: String, attach: Bool = false, size: TerminalSize? = nil) throws
         -> (connection: MonitorConnection, client: AttachClient?) {
         let record = try runtime.container(reference)
         let started: (MonitorConnection, AttachClient?)
         do {
-            if let size {
+            if attach {
                 let (connection, client) = try runtime.startAttached(record.id, size: size)
                 started = (connection, client)
             } else {
