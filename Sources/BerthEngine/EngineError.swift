@@ -50,6 +50,8 @@ public struct EngineError: Error, CustomStringConvertible, Sendable, Equatable {
     public static func kind(of error: any Error) -> ErrorKind {
         switch error {
         case let error as EngineError: return error.kind
+        // dockerd answers a command it cannot find or execute as a bad request.
+        case let error as ContainerStartError: return error.reason == .other ? .system : .invalidParameter
         case let error as RuntimeError:
             switch error {
             case .noSuchContainer, .noSuchVolume: return .notFound

@@ -427,12 +427,6 @@ public final class ContainerRuntime: Sendable {
         return upper.hasPrefix("SIG") ? String(upper.dropFirst(3)) : upper
     }
 
-    /// Stops a running container (as `stop` does) and starts it again under a new monitor.
-    public func restart(_ reference: String, timeout: Int? = nil, signal: String? = nil) throws -> MonitorConnection {
-        try stop(reference, timeout: timeout, signal: signal)
-        return try start(reference)
-    }
-
     // MARK: Rename
 
     /// Renames a container; the name must be valid and not used by another container. The networks

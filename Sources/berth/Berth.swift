@@ -16,7 +16,8 @@ struct Berth: AsyncParsableCommand {
                 ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerPs.self, ContainerLogs.self,
                 ContainerStop.self, ContainerKill.self, ContainerRestart.self, ContainerRemove.self, ContainerWait.self,
                 ContainerRename.self, ContainerPort.self, ContainerExec.self, ContainerAttach.self, ContainerTop.self, ContainerStats.self,
-                ContainerCopy.self,
+                ContainerCopy.self, ContainerUpdate.self, ContainerPause.self, ContainerUnpause.self, ContainerDiff.self,
+                ContainerExport.self,
                 Login.self, Logout.self, Push.self, Pull.self,
             ]),
             CommandGroup(name: "Management", subcommands: [

@@ -13,7 +13,8 @@ struct ContainerCommand: ParsableCommand {
             ContainerCreate.self, ContainerRun.self, ContainerStart.self, ContainerList.self, ContainerLogs.self,
             ContainerStop.self, ContainerKill.self, ContainerRestart.self, ContainerRemove.self, ContainerWait.self,
             ContainerInspect.self, ContainerRename.self, ContainerPort.self, ContainerPrune.self, ContainerExec.self, ContainerAttach.self, ContainerTop.self, ContainerStats.self,
-            ContainerCopy.self,
+            ContainerCopy.self, ContainerUpdate.self, ContainerPause.self, ContainerUnpause.self, ContainerDiff.self,
+            ContainerExport.self,
         ]
     )
 }
