@@ -10,3 +10,4 @@ dir=$(dirname "${BASH_SOURCE[0]}")
 "$dir/build.sh"
 "$dir/build-copy.sh"
 "$dir/registry.sh"
+"$dir/engine-api.sh"

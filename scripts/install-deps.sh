@@ -12,8 +12,9 @@ build_packages=(libsqlite3-dev libzstd-dev zlib1g-dev libstdc++-12-dev pkg-confi
 runtime_packages=(runc crun containernetworking-plugins iptables iproute2 tini dnsmasq-base)
 # Base images built offline from the Debian mirror (scripts/make-base-images.sh).
 image_packages=(busybox-static mmdebstrap debian-archive-keyring mount)
-# Interop peers: the Docker daemon, the CNCF registry, skopeo and umoci.
-peer_packages=(docker.io docker-registry skopeo umoci)
+# Interop peers: the Docker daemon, the CNCF registry, skopeo and umoci; docker-compose 1.29
+# (which drives the Engine API through Debian's docker-py) for `berth serve`.
+peer_packages=(docker.io docker-registry skopeo umoci docker-compose)
 # Scripts, tests and benches (gcc and libc6-dev build the confinement tests' static probe).
 tool_packages=(hyperfine jq zstd curl tar gzip python3 ca-certificates apache2-utils openssl wrk nftables gcc libc6-dev)
 
@@ -31,8 +32,20 @@ for package in "${packages[@]}"; do
     [ "$status" = "install ok installed" ] || missing+=("$package")
 done
 
+# Engine API clients from PyPI, for the python3 on the PATH: docker-py and Testcontainers.
+python_packages=(docker==7.1.0 testcontainers)
+install_python_packages() {
+    if python3 -c 'import docker, testcontainers; assert docker.__version__ == "7.1.0"' 2>/dev/null; then
+        return
+    fi
+    echo "install-deps: installing ${python_packages[*]} from PyPI"
+    python3 -m pip install -q --root-user-action=ignore "${python_packages[@]}" ||
+        python3 -m pip install -q --break-system-packages "${python_packages[@]}"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-deps: all ${#packages[@]} packages present"
+    install_python_packages
     exit 0
 fi
 
@@ -56,4 +69,5 @@ if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${mis
     exit 1
 fi
 rm -f "$log"
+install_python_packages
 echo "install-deps: done"

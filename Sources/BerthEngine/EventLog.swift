@@ -1,15 +1,16 @@
+import BerthFiles
 import Foundation
 import Glibc
 
 /// The events of every process on one state root — CLI commands and the daemon alike — in one
-/// file of JSON lines, `events.log`. Each event is appended with one `write` to a file opened
+/// file of JSON lines, `events.jsonl`. Each event is appended with one `write` to a file opened
 /// with O_APPEND, so concurrent writers never interleave and a writer killed with SIGKILL leaves
-/// whole lines. The log is bounded: past `generationLimit` bytes it is renamed to `events.log.1`
+/// whole lines. The log is bounded: past `generationLimit` bytes it is renamed to `events.jsonl.1`
 /// (replacing the previous one), under an exclusive flock of `events.lock` that writers hold
 /// shared, so no event goes to a file just renamed away.
 public struct EventLog: Sendable {
     public let path: String
-    var rotatedPath: String { path + ".1" }
+    let rotatedPath: String
     private let lockPath: String
     private let generationLimit: Int
     /// How often a follower looks for new events.
@@ -17,8 +18,10 @@ public struct EventLog: Sendable {
 
     /// The log of the state root `root`.
     public init(root: String, generationLimit: Int = 1 << 20) {
-        path = root + "/events.log"
-        lockPath = root + "/events.lock"
+        let layout = StateRoot(root)
+        path = layout.events
+        rotatedPath = layout.previousEvents
+        lockPath = layout.eventsLock
         self.generationLimit = generationLimit
     }
 

@@ -112,6 +112,9 @@ final class APIConnectionHandler: ChannelInboundHandler, RemovableChannelHandler
     private func requestEnded(context: ChannelHandlerContext, keepAlive: Bool) {
         switch state {
         case .hijacked:
+            // The handler is done with the connection it took over (the container's output ended,
+            // the exec finished): closing it tells the client so.
+            context.close(promise: nil)
             return
         case .receivingBody(let source):
             source.finish()
@@ -156,7 +159,7 @@ enum APIConnectionError: Error {
 
 /// The raw bytes a client sends on a hijacked connection, as a stream; it ends when the client
 /// closes its side of the connection (docker's CloseWrite at the end of stdin).
-final class HijackedInputHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class HijackedInputHandler: ChannelInboundHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = ByteBuffer
 
     let continuation: AsyncStream<ByteBuffer>.Continuation

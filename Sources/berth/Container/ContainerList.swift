@@ -9,18 +9,18 @@ import Foundation
 struct ContainerList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls", abstract: "List containers.", aliases: ["list", "ps"])
-    @OptionGroup var options: ContainerListOptions
+    @OptionGroup var options: ContainerListFlags
     func run() throws { try options.run() }
 }
 
 /// `berth ps`: the short form of `berth container ls`.
 struct ContainerPs: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ps", abstract: "List containers.")
-    @OptionGroup var options: ContainerListOptions
+    @OptionGroup var options: ContainerListFlags
     func run() throws { try options.run() }
 }
 
-struct ContainerListOptions: ParsableArguments {
+struct ContainerListFlags: ParsableArguments {
     @OptionGroup var global: GlobalOptions
 
     @Flag(name: .shortAndLong, help: "Show all containers (default shows just running).")
@@ -42,11 +42,10 @@ struct ContainerListOptions: ParsableArguments {
     var format: String?
 
     func run() throws {
-        let runtime = try global.openRuntime()
-        let filters = try ContainerFilter(filter)
-        let showStopped = all || filters.includesStopped
-        let records = try filters.apply(to: try runtime.list(), store: { try global.openStore() })
-            .filter { showStopped || $0.state.running }
+        let engine = try global.openEngine()
+        let records = try usageErrors {
+            try engine.listContainersNow(ContainerListOptions(all: all, filters: try Filters(cli: filter)))
+        }
         if quiet {
             for record in records { print(noTrunc ? record.id : record.shortID) }
             return
@@ -90,32 +89,8 @@ struct ContainerRow {
             ("RunningFor", .string(HumanUnits.since(record.created))),
             ("Size", .string("0B")),
             ("State", .string(record.state.status.rawValue)),
-            ("Status", .string(Self.status(record))),
+            ("Status", .string(ContainerStatus.describe(record))),
         ])
-    }
-
-    /// Docker's STATUS column.
-    static func status(_ record: ContainerRecord, now: Date = Date()) -> String {
-        let state = record.state
-        switch state.status {
-        case .running:
-            let up = "Up " + HumanUnits.duration(now.timeIntervalSince(state.startedAt ?? now))
-            switch state.health?.status {
-            case "starting": return up + " (health: starting)"
-            case let status?: return up + " (\(status))"
-            case nil: return up
-            }
-        case .exited:
-            guard let finished = state.finishedAt else { return "Exited (\(state.exitCode))" }
-            return "Exited (\(state.exitCode)) " + HumanUnits.duration(now.timeIntervalSince(finished)) + " ago"
-        case .created: return "Created"
-        case .paused: return "Up " + HumanUnits.duration(now.timeIntervalSince(state.startedAt ?? now)) + " (Paused)"
-        case .restarting:
-            guard let finished = state.finishedAt else { return "Restarting (\(state.exitCode))" }
-            return "Restarting (\(state.exitCode)) " + HumanUnits.duration(now.timeIntervalSince(finished)) + " ago"
-        case .removing: return "Removal In Progress"
-        case .dead: return "Dead"
-        }
     }
 
     /// Docker's PORTS column: published bindings `0.0.0.0:8080->80/tcp`, then exposed-only ports.

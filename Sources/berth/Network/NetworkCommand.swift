@@ -48,7 +48,7 @@ struct NetworkCreate: ParsableCommand {
         options.gateway = gateway
         options.labels = keyValues(label)
         do {
-            print(try global.systemEngine().createNetwork(options).id)
+            print(try global.openEngine().createNetwork(options).id)
         } catch let error as EngineError {
             throw daemonError(error)
         } catch let error as NetworkError {
@@ -76,7 +76,7 @@ struct NetworkList: ParsableCommand {
     var format: String?
 
     func run() throws {
-        let networks = try usageErrors { try global.systemEngine().networks(filters: try Filters(cli: filter)) }
+        let networks = try usageErrors { try global.openEngine().networks(filters: try Filters(cli: filter)) }
         if quiet {
             for network in networks { print(noTrunc ? network.id : String(network.id.prefix(12))) }
             return
@@ -113,7 +113,7 @@ struct NetworkInspect: ParsableCommand {
     var networks: [String]
 
     func run() throws {
-        let engine = try global.systemEngine()
+        let engine = try global.openEngine()
         try InspectPrinter(format: format, missingNoun: "network").print(networks) { reference in
             try engine.networkDetails(engine.network(reference)).document()
         }
@@ -134,7 +134,7 @@ struct NetworkRemove: ParsableCommand {
     var networks: [String]
 
     func run() throws {
-        let engine = try global.systemEngine()
+        let engine = try global.openEngine()
         var failed = false
         for reference in networks {
             do {
@@ -166,7 +166,7 @@ struct NetworkPrune: ParsableCommand {
         if !force {
             guard confirm("WARNING! This will remove all custom networks not used by at least one container.\n") else { return }
         }
-        let removed = try global.systemEngine().pruneNetworks(filters: Filters())
+        let removed = try global.openEngine().pruneNetworks(filters: Filters())
         if !removed.isEmpty { print("Deleted Networks:\n" + removed.joined(separator: "\n") + "\n") }
     }
 }
@@ -190,7 +190,7 @@ struct NetworkConnect: ParsableCommand {
         var options = NetworkConnectOptions(container: container, network: network)
         options.aliases = alias
         do {
-            try global.systemEngine().connect(options)
+            try global.openEngine().connect(options)
         } catch {
             throw daemonError(error)
         }
@@ -214,7 +214,7 @@ struct NetworkDisconnect: ParsableCommand {
 
     func run() throws {
         do {
-            try global.systemEngine().disconnect(container: container, network: network, force: force)
+            try global.openEngine().disconnect(container: container, network: network, force: force)
         } catch {
             throw daemonError(error)
         }

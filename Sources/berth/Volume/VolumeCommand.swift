@@ -36,7 +36,7 @@ struct VolumeCreate: ParsableCommand {
         options.labels = keyValues(label)
         options.driverOptions = keyValues(opt)
         do {
-            print(try global.systemEngine().createVolume(options).name)
+            print(try global.openEngine().createVolume(options).name)
         } catch let error as EngineError {
             printError("Error response from daemon: \(error)")
             throw ExitCode(1)
@@ -63,7 +63,7 @@ struct VolumeList: ParsableCommand {
     var format: String?
 
     func run() throws {
-        let volumes = try usageErrors { try global.systemEngine().volumes(filters: try Filters(cli: filter)) }
+        let volumes = try usageErrors { try global.openEngine().volumes(filters: try Filters(cli: filter)) }
         if quiet {
             for volume in volumes { print(volume.name) }
             return
@@ -97,7 +97,7 @@ struct VolumeInspect: ParsableCommand {
     var volumes: [String]
 
     func run() throws {
-        let engine = try global.systemEngine()
+        let engine = try global.openEngine()
         try InspectPrinter(format: format, missingNoun: "volume").print(volumes) { name in
             try engine.volume(name).document()
         }
@@ -118,7 +118,7 @@ struct VolumeRemove: ParsableCommand {
     var volumes: [String]
 
     func run() throws {
-        let engine = try global.systemEngine()
+        let engine = try global.openEngine()
         var failed = false
         for name in volumes {
             do {
@@ -152,7 +152,7 @@ struct VolumePrune: ParsableCommand {
         }
         var filters = Filters()
         if all { filters.add("all", "true") }
-        let report = try global.systemEngine().pruneVolumes(filters: filters)
+        let report = try global.openEngine().pruneVolumes(filters: filters)
         if !report.deleted.isEmpty { print("Deleted Volumes:\n" + report.deleted.joined(separator: "\n") + "\n") }
         print("Total reclaimed space: \(HumanUnits.size(report.spaceReclaimed, precision: 4))")
     }
