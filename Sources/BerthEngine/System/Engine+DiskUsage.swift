@@ -4,7 +4,6 @@ import BerthRuntime
 import BerthStore
 import BerthTemplate
 import Foundation
-import Glibc
 
 /// `system df`: the space images, containers, volumes and the build cache take.
 extension Engine {
@@ -35,31 +34,7 @@ extension Engine {
                 ("Size", .int(image.size)),
             ])
         }
-        let imageSizes = Dictionary(images.map { ($0.id.description, $0.size) }, uniquingKeysWith: { first, _ in first })
-        let containerDocuments: [OrderedJSON] = records.map { record in
-            let sizeRw = Self.treeSize(runtime.containers.path(of: record.id) + "/upper")
-            let mounts: [OrderedJSON] = record.mounts.map { mount in
-                .object([
-                    ("Type", .string(mount.type.rawValue)), ("Name", .string(mount.name)), ("Source", .string(mount.source)),
-                    ("Destination", .string(mount.destination)), ("Driver", .string(mount.type == .volume ? "local" : "")),
-                    ("Mode", .string(mount.mode)), ("RW", .bool(mount.readWrite)), ("Propagation", .string(mount.propagation)),
-                ])
-            }
-            return .object([
-                ("Id", .string(record.id)),
-                ("Names", .array([.string("/" + record.name)])),
-                ("Image", .string(record.imageName)),
-                ("ImageID", .string(record.imageID)),
-                ("Command", .string((record.config.entrypoint + record.config.cmd).joined(separator: " "))),
-                ("Created", .int(Int64(record.created.timeIntervalSince1970))),
-                ("SizeRw", .int(sizeRw)),
-                ("SizeRootFs", .int(sizeRw + (imageSizes[record.imageID] ?? 0))),
-                ("Labels", .object(record.config.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-                ("State", .string(record.state.status.rawValue)),
-                ("Status", .string(Self.briefStatus(record.state))),
-                ("Mounts", .array(mounts)),
-            ])
-        }
+        let containerDocuments = records.map { ContainerSummaryJSON.document(for: $0, size: containerSize($0)) }
         let volumeDocuments: [OrderedJSON] = try runtime.volumes.list().map { volume in
             volume.document(usage: try volumeUsage(volume))
         }
@@ -94,32 +69,5 @@ extension Engine {
                 ("UsageCount", .int(0)),
             ])
         }
-    }
-
-    /// Docker's status column without the durations (`Up`, `Exited (0)`, `Created`).
-    private static func briefStatus(_ state: ContainerRecord.State) -> String {
-        switch state.status {
-        case .running: "Up"
-        case .paused: "Up (Paused)"
-        case .restarting: "Restarting (\(state.exitCode))"
-        case .exited: "Exited (\(state.exitCode))"
-        case .created: "Created"
-        case .removing: "Removal In Progress"
-        case .dead: "Dead"
-        }
-    }
-
-    /// Bytes of the regular files under `path` (hard links counted once).
-    static func treeSize(_ path: String) -> Int64 {
-        guard let walker = FileManager.default.enumerator(atPath: path) else { return 0 }
-        var total: Int64 = 0
-        var seen = Set<UInt64>()
-        for case let relative as String in walker {
-            var info = stat()
-            guard lstat(path + "/" + relative, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-            if info.st_nlink > 1, !seen.insert(UInt64(info.st_ino)).inserted { continue }
-            total += Int64(info.st_size)
-        }
-        return total
     }
 }
