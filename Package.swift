@@ -144,7 +144,8 @@ let package = Package(
         .target(
             name: "BerthEngineAPI",
             dependencies: [
-                "BerthEngine", "BerthOCI", "BerthStore", "BerthRuntime", "BerthNetwork", "BerthTemplate",
+                "BerthEngine", "BerthOCI", "BerthStore", "BerthRuntime", "BerthNetwork", "BerthTemplate", "BerthArchive", "BerthBuild",
+                "BerthRegistryClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -184,7 +185,8 @@ let package = Package(
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
         .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"]),
-        .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthRuntime", "BerthStore", "BerthOCI"],
+        .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthRuntime", "BerthStore", "BerthOCI", "BerthArchive",
+                                                            "BerthBuild", "BerthRegistryClient"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
         .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI", "BerthArchive"]),

@@ -24,6 +24,7 @@
 ///   buildcache/steps/                records of RUN steps in progress (what to release if killed)
 ///   buildcache/runc/                 runc's state for RUN steps
 ///   buildcache/tmp/                  RUN steps' working directories
+///   tmp/<purpose>-<pid>-<uuid>/      one request's scratch files (an uploaded build context or archive)
 ///   events.jsonl                     the event log every process appends to
 ///   events.jsonl.1                   the log's previous generation
 ///   events.lock                      shared by writers of events, exclusive to start a generation
@@ -128,6 +129,12 @@ public struct StateRoot: Sendable, Hashable {
 
     /// RUN steps' working directories.
     public var buildTemporary: String { buildCache + "/tmp" }
+
+    // MARK: Scratch
+
+    /// Scratch directories of requests in progress (uploaded build contexts and image archives,
+    /// archives being saved), each named with its process's pid so a killed one's are found.
+    public var scratch: String { child("tmp") }
 
     // MARK: Events
 

@@ -76,6 +76,7 @@ extension RegistryClient {
         }
         let known = try store.layerSizes(config.rootfs.diffIDs)
         let sizes = LockedSizes()
+        for layer in manifest.layers where !store.content.contains(layer.digest) { observer?(.waiting(layer: layer.digest)) }
         try await forEachConcurrently(Array(zip(manifest.layers, config.rootfs.diffIDs)), limit: Self.concurrentTransfers) { pair in
             let (layer, diffID) = pair
             let present = store.content.contains(layer.digest)

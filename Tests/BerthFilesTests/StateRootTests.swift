@@ -41,5 +41,6 @@ import Testing
         #expect(root.buildStepRecords == "/var/lib/berth/buildcache/steps")
         #expect(root.buildRuntimeState == "/var/lib/berth/buildcache/runc")
         #expect(root.buildTemporary == "/var/lib/berth/buildcache/tmp")
+        #expect(root.scratch == "/var/lib/berth/tmp")
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BerthArchive
 import BerthBuild
 import BerthDockerfile
+import BerthEngine
 import BerthOCI
 import BerthRuntime
 import Foundation
@@ -87,23 +88,8 @@ struct Build: ParsableCommand {
             text = try readDockerfile(file ?? context + "/Dockerfile")
         }
         defer { if context == "-" { try? FileManager.default.removeItem(atPath: contextDirectory) } }
-        if pull {
-            throw ValidationError("--pull: berth does not pull images yet; load or import base images into the local store and build without --pull")
-        }
         guard ["auto", "plain", "tty", "quiet"].contains(progress) else {
             throw ValidationError("invalid --progress \(progress): use auto, plain, tty or quiet")
-        }
-        let host = "\(Platform.current.os)/\(Platform.current.architecture)"
-        if let platform, platform != host {
-            throw ValidationError("platform \(platform) is not supported: berth builds for the host's \(host)")
-        }
-        guard ["default", "host", "none"].contains(network) else {
-            throw ValidationError("network mode \(network) is not supported for builds; use default, host or none")
-        }
-        let tags = try tag.map { value -> Reference in
-            do { return try Reference(parsing: value).withDefaultTag } catch {
-                throw ValidationError("invalid tag \"\(value)\": \(error)")
-            }
         }
         var epoch: Int64?
         if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {
@@ -126,25 +112,28 @@ struct Build: ParsableCommand {
             secrets[id] = (source as NSString).standardizingPath.hasPrefix("/") ? source
                 : FileManager.default.currentDirectoryPath + "/" + source
         }
-        let request = BuildRequest(
-            contextDirectory: contextDirectory, dockerfile: text,
-            dockerfileName: file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile",
-            tags: tags, buildArgs: try pairs(buildArg, option: "--build-arg"),
-            labels: try pairs(label, option: "--label"), target: target, noCache: noCache,
-            sourceDateEpoch: epoch, network: network, secrets: secrets)
+        let options = BuildOptions(
+            tags: tag, buildArgs: try pairs(buildArg, option: "--build-arg").mapValues { Optional($0) }, labels: try pairs(label, option: "--label"),
+            target: target, noCache: noCache, pull: pull, network: network, platform: platform, secrets: secrets,
+            sourceDateEpoch: epoch)
+        let name = file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile"
         let silent = quiet || progress == "quiet"
-        let builder = Builder(store: try global.openStore()) { line in
-            if !silent { printError(line) }
-        }
+        let engine = try global.openEngine()
         // Ctrl-C or SIGTERM ends the build, and its running RUN step with it, leaving nothing for
         // the next command to clean up.
         BuildStepRecord.releaseOnInterrupt = true
         do {
-            let result = try builder.build(request)
+            let result = try usageErrors {
+                try engine.build(options, contextDirectory: contextDirectory, dockerfile: .text(text, name: name), style: .plain) { event in
+                    if !silent, case .line(let line) = event { printError(line) }
+                }
+            }
             if let iidfile {
                 try Data(result.imageID.description.utf8).write(to: URL(fileURLWithPath: iidfile))
             }
             if silent { print(result.imageID) }
+        } catch let error as ValidationError {
+            throw error
         } catch {
             printError("ERROR: failed to solve: \(error)")
             throw ExitCode(1)

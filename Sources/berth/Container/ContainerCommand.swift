@@ -27,11 +27,6 @@ extension GlobalOptions {
         return runtime
     }
 
-    /// The engine on this root, for the commands that are its front end.
-    func openEngine() throws -> Engine {
-        try Engine(root: root, monitorExecutable: Self.monitorExecutable())
-    }
-
     /// `berth-monitor` in the directory of this very executable (/proc/self/exe, so symlinks to
     /// `berth` elsewhere still find it).
     static func monitorExecutable() throws -> String {
@@ -74,11 +69,3 @@ func notModifiedIsDone(_ body: () async throws -> Void) async throws {
     } catch let error as EngineError where error.kind == .notModified {}
 }
 
-/// Runs `body`, reporting the engine's invalid parameters (bad filters, sizes) as usage errors.
-func usageErrors<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as EngineError where error.kind == .invalidParameter {
-        throw ValidationError(error.message)
-    }
-}
