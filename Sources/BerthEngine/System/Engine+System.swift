@@ -1,8 +1,6 @@
-import BerthBuild
 import BerthFiles
 import BerthOCI
 import BerthRuntime
-import BerthStore
 import BerthTemplate
 import Foundation
 import Glibc
