@@ -201,7 +201,7 @@ extension Routes {
     private static func pruneImages(_ engine: Engine, _ request: APIRequest, _ response: ResponseWriter) async throws {
         let filters = try Filters(json: request.query.string("filters"))
         let report = try await engine.blocking { try engine.pruneImages(filters) }
-        try await response.sendJSON(PruneResponse(deleted: report.removed.map(DeleteItem.init), reclaimed: report.reclaimedBytes))
+        try await response.sendJSON(ImagePruneResponse(deleted: report.removed.map(DeleteItem.init), reclaimed: report.reclaimedBytes))
     }
 
     // MARK: Load and save
@@ -312,7 +312,7 @@ struct DeleteItem: Encodable {
 }
 
 /// `POST /images/prune`'s answer.
-struct PruneResponse: Encodable {
+struct ImagePruneResponse: Encodable {
     let deleted: [DeleteItem]
     let reclaimed: Int64
 
