@@ -94,6 +94,15 @@ struct EngineAPISystemTests {
         #expect(verbose.contains("idle"))
         #expect(verbose.range(of: #"data\s+1\s"#, options: .regularExpression) != nil, "\(verbose)")
         #expect(verbose.range(of: #"spare\s+0\s"#, options: .regularExpression) != nil, "\(verbose)")
+
+        // API 1.42's `type`: only what is asked for is counted.
+        let volumesOnly = try daemon.request("GET", "/v1.50/system/df?type=volume")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(volumesOnly.body.utf8)) as? [String: Any])
+        #expect(document["Images"] is NSNull && document["Containers"] is NSNull && document["BuildCache"] is NSNull)
+        #expect((document["Volumes"] as? [[String: Any]])?.count == 2)
+        let unknown = try daemon.request("GET", "/v1.50/system/df?type=layers")
+        #expect(unknown.status == 400)
+        #expect(unknown.body.contains("unknown object type: layers"))
     }
 
     @Test func eventsShowWhatAnotherProcessDidWithinSinceAndUntil() throws {

@@ -7,10 +7,34 @@ import Foundation
 
 /// `system df`: the space images, containers, volumes and the build cache take.
 extension Engine {
-    /// dockerd's `/system/df` document: `LayersSize`, `Images`, `Containers`, `Volumes`, `BuildCache`.
-    public func diskUsage() throws -> OrderedJSON {
-        let store = try store()
+    /// What `system df` can count; `GET /system/df?type=…` asks for some.
+    public enum DiskUsageType: String, Sendable, CaseIterable {
+        case container, image, volume, buildCache = "build-cache"
+    }
+
+    /// dockerd's `/system/df` document: `LayersSize` and `Images`, `Containers`, `Volumes`,
+    /// `BuildCache`; a type not asked for is `null` (and `LayersSize` absent without images).
+    public func diskUsage(_ types: Set<DiskUsageType> = Set(DiskUsageType.allCases)) throws -> OrderedJSON {
         let records = try runtime.containers.records()
+        var fields: [(String, OrderedJSON)] = []
+        if types.contains(.image) {
+            let (layersSize, images) = try imageUsage(records)
+            fields += [("LayersSize", .int(layersSize)), ("Images", .array(images))]
+        } else {
+            fields.append(("Images", .null))
+        }
+        fields.append(("Containers", types.contains(.container)
+            ? .array(records.map { ContainerSummaryJSON.document(for: $0, size: containerSize($0)) }) : .null))
+        fields.append(("Volumes", types.contains(.volume)
+            ? .array(try runtime.volumes.list().map { volume in volume.document(usage: try volumeUsage(volume)) }) : .null))
+        fields.append(("BuildCache", types.contains(.buildCache) ? .array(buildCacheRecords()) : .null))
+        return .object(fields)
+    }
+
+    /// The bytes of every layer the images hold (each counted once), and each image's summary
+    /// with the bytes it shares with other images.
+    private func imageUsage(_ records: [ContainerRecord]) throws -> (Int64, [OrderedJSON]) {
+        let store = try store()
         let images = try store.images()
         let configs = images.map { try? store.config(of: $0) }
         var layerUsers: [Digest: Int] = [:]
@@ -18,7 +42,7 @@ extension Engine {
             for diffID in Set(config.rootfs.diffIDs) { layerUsers[diffID, default: 0] += 1 }
         }
         let layerSizes = try store.layerSizes(Array(layerUsers.keys))
-        let imageDocuments: [OrderedJSON] = zip(images, configs).map { image, config in
+        let documents: [OrderedJSON] = zip(images, configs).map { image, config in
             let diffIDs = Set(config?.rootfs.diffIDs ?? [])
             let shared = diffIDs.filter { (layerUsers[$0] ?? 0) > 1 }.reduce(Int64(0)) { $0 + (layerSizes[$1] ?? 0) }
             let labels = config?.config?.Labels ?? [:]
@@ -34,17 +58,7 @@ extension Engine {
                 ("Size", .int(image.size)),
             ])
         }
-        let containerDocuments = records.map { ContainerSummaryJSON.document(for: $0, size: containerSize($0)) }
-        let volumeDocuments: [OrderedJSON] = try runtime.volumes.list().map { volume in
-            volume.document(usage: try volumeUsage(volume))
-        }
-        return .object([
-            ("LayersSize", .int(layerSizes.values.reduce(0, +))),
-            ("Images", .array(imageDocuments)),
-            ("Containers", .array(containerDocuments)),
-            ("Volumes", .array(volumeDocuments)),
-            ("BuildCache", .array(buildCacheRecords())),
-        ])
+        return (layerSizes.values.reduce(0, +), documents)
     }
 
     /// The classic builder's cache entries as dockerd's BuildCache records: each holds the layer
