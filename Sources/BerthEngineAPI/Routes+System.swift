@@ -13,11 +13,15 @@ extension Routes {
                 try await response.sendJSONText(try await engine.blocking { try engine.info().compact })
             },
             Route(.GET, "/system/df") { request, response in
-                let types = request.query.strings("type")
-                if let unknown = types.first(where: { !["container", "image", "volume", "build-cache"].contains($0) }) {
-                    throw APIError(status: .badRequest, message: "unknown object type: \(unknown)")
+                var types = Set<Engine.DiskUsageType>()
+                for name in request.query.strings("type") {
+                    guard let type = Engine.DiskUsageType(rawValue: name) else {
+                        throw APIError(status: .badRequest, message: "unknown object type: \(name)")
+                    }
+                    types.insert(type)
                 }
-                try await response.sendJSONText(try await engine.blocking { try engine.diskUsage().compact })
+                let asked = types.isEmpty ? Set(Engine.DiskUsageType.allCases) : types
+                try await response.sendJSONText(try await engine.blocking { try engine.diskUsage(asked).compact })
             },
             Route(.GET, "/events") { request, response in try await followEvents(engine, request, response) },
         ]

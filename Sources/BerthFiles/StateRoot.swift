@@ -25,9 +25,10 @@
 ///   buildcache/runc/                 runc's state for RUN steps
 ///   buildcache/tmp/                  RUN steps' working directories
 ///   tmp/<purpose>-<pid>-<uuid>/      one request's scratch files (an uploaded build context or archive)
-///   engine-id                        the ID `docker info` reports for this root
-///   events.log (.1), events.lock     the event log every process appends to, its previous
-///                                    generation, and the lock held while it is rotated
+///   events.jsonl                     the event log every process appends to
+///   events.jsonl.1                   the log's previous generation
+///   events.lock                      shared by writers of events, exclusive to start a generation
+///   engine-id                        the ID `info` reports
 /// ```
 public struct StateRoot: Sendable, Hashable {
     /// The root directory itself.
@@ -138,19 +139,21 @@ public struct StateRoot: Sendable, Hashable {
     /// archives being saved), each named with its process's pid so a killed one's are found.
     public var scratch: String { child("tmp") }
 
-    // MARK: Engine
-
-    /// The engine ID `info` reports, made on first use and kept with the root, as dockerd does.
-    public var engineID: String { child("engine-id") }
-
     // MARK: Events
 
-    /// The event log every process, CLI or daemon, appends to (one JSON object per line); its
-    /// previous generation is `events.log.1`.
-    public var events: String { child("events.log") }
+    /// The event log every process, CLI or daemon, appends to (one JSON object per line).
+    public var events: String { child("events.jsonl") }
 
-    /// Held shared by writers of the event log, exclusive while it is rotated.
+    /// The event log's previous generation, renamed from `events` when that grew too long.
+    public var previousEvents: String { events + ".1" }
+
+    /// Held shared by writers of events, exclusively to start a new generation.
     public var eventsLock: String { child("events.lock") }
+
+    // MARK: Identity
+
+    /// The engine ID `info` reports, made on first use.
+    public var engineID: String { child("engine-id") }
 }
 
 /// The layout of one container's directory, `<root>/containers/<id>/`.

@@ -94,6 +94,15 @@ struct EngineAPISystemTests {
         #expect(verbose.contains("idle"))
         #expect(verbose.range(of: #"data\s+1\s"#, options: .regularExpression) != nil, "\(verbose)")
         #expect(verbose.range(of: #"spare\s+0\s"#, options: .regularExpression) != nil, "\(verbose)")
+
+        // API 1.42's `type`: only what is asked for is counted.
+        let volumesOnly = try daemon.request("GET", "/v1.50/system/df?type=volume")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(volumesOnly.body.utf8)) as? [String: Any])
+        #expect(document["Images"] is NSNull && document["Containers"] is NSNull && document["BuildCache"] is NSNull)
+        #expect((document["Volumes"] as? [[String: Any]])?.count == 2)
+        let unknown = try daemon.request("GET", "/v1.50/system/df?type=layers")
+        #expect(unknown.status == 400)
+        #expect(unknown.body.contains("unknown object type: layers"))
     }
 
     @Test func eventsShowWhatAnotherProcessDidWithinSinceAndUntil() throws {
@@ -146,5 +155,27 @@ struct EngineAPISystemTests {
         }
         let reversed = try daemon.request("GET", "/v1.41/events?since=10&until=5")
         #expect(reversed.body.contains("`since` time (10) cannot be after `until` time (5)"))
+    }
+
+    @Test func eventFollowersThatLeaveLeaveNothingBehind() throws {
+        let daemon = try BerthDaemon()
+        let pid = try String(contentsOfFile: daemon.pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        func descriptors() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count }
+        // A first follower makes what the daemon makes once (an event loop's timer).
+        _ = try Command.run("/usr/bin/curl", ["-s", "--max-time", "1", "--unix-socket", daemon.socket, "http://berth/events"])
+        let before = try descriptors()
+        // Each client goes away after a second of following, with no event in between.
+        let followers = try (0..<5).map { _ in
+            try Command.start("/usr/bin/curl", ["-s", "--max-time", "1", "--unix-socket", daemon.socket, "http://berth/events"])
+        }
+        for follower in followers { _ = follower.wait(timeout: 30) }
+        var after = try descriptors()
+        for _ in 0..<50 where after > before {
+            usleep(100_000)
+            after = try descriptors()
+        }
+        #expect(after <= before)
+        try daemon.sandbox.ok("volume", "create", "still-served")
+        #expect(try daemon.ok("volume", "ls", "-q") == "still-served\n")
     }
 }

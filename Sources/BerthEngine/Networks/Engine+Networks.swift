@@ -151,9 +151,11 @@ extension NetworkDetails {
         let ipamConfig: [OrderedJSON] = network.bridge.map {
             [.object([("Subnet", .string($0.subnet)), ("Gateway", .string($0.gateway))])]
         } ?? []
-        let options: [(String, OrderedJSON)] = network.bridge.map {
+        // Like dockerd, only the predefined bridge shows its interface's name: a user network's
+        // options are those it was created with (none), which Compose compares with its own.
+        let options: [(String, OrderedJSON)] = network.isPredefined ? network.bridge.map {
             [("com.docker.network.bridge.name", .string($0.bridge))]
-        } ?? []
+        } ?? [] : []
         let attached: [(String, OrderedJSON)] = withContainers ? containers.map { container in
             (container.containerID, .object([
                 ("Name", .string(container.name)),

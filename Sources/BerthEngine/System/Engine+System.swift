@@ -1,8 +1,6 @@
-import BerthBuild
 import BerthFiles
 import BerthOCI
 import BerthRuntime
-import BerthStore
 import BerthTemplate
 import Foundation
 import Glibc
@@ -110,7 +108,7 @@ extension Engine {
 
     /// This root's engine ID, made on first use (dockerd keeps one per data root too).
     public func engineID() throws -> String {
-        let path = root + "/engine-id"
+        let path = StateRoot(root).engineID
         if let existing = try? String(contentsOfFile: path, encoding: .utf8), !existing.isEmpty {
             return existing.trimmingCharacters(in: .whitespacesAndNewlines)
         }
