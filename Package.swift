@@ -127,7 +127,8 @@ let package = Package(
             name: "BerthEngine",
             dependencies: [
                 "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
-                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthTemplate",
+                "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthTemplate", "BerthProcess",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]

@@ -13,6 +13,8 @@ public final class Engine: Sendable {
     public let root: String
     /// Containers, their monitors, exec, logs and volumes.
     public let runtime: ContainerRuntime
+    /// Exec instances, kept for inspect after they end (dockerd keeps them in memory too).
+    public let execs = ExecRegistry()
     private let openedStore = Mutex<Store?>(nil)
     /// Runs the modules' blocking calls off Swift's cooperative threads (two, on two cores), so
     /// a slow store write or runc call never stalls the daemon's other requests.
