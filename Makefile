@@ -2,8 +2,8 @@
 SWIFT ?= swift
 # Release code reaches the metadata of the generic types it uses through their accessors, not by
 # mangled name: resolving a mangled name looks up each conformance it needs, a scan of the binary's
-# ~11,000 conformance records (~60 µs) the first time each is needed. A cached build did 65 such
-# scans, 40 with this; set for every module, the dependencies' too.
+# conformance records the first time each is needed, and this flag avoids most of those scans
+# (bench/HISTORY.md); set for every module, the dependencies' too.
 RELEASE_FLAGS = -c release --static-swift-stdlib \
 	-Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
 

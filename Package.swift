@@ -3,15 +3,15 @@ import Foundation
 import PackageDescription
 
 // Release executables are linked at a fixed address (not PIE; the libraries they load keep ASLR):
-// with the Swift runtime linked in statically, a PIE carries some 80,000 (monitor) to 144,000
-// (CLI) relative relocations that every start applies, costing milliseconds and making the pages
-// they patch private memory of each process (a monitor's idle RSS: 16.1 MB as PIE, 14.3 MB not).
-// Nor do they export their ~48,000 symbols dynamically (the static Swift runtime's link flags ask
-// for that): nothing looks them up, and `dladdr` at start-up would scan them all (~0.8 ms).
-// And they link zlib, zstd, SQLite and libstdc++ statically: loading and relocating those four
-// shared libraries took ~2.5 ms of every start (of `berth build` fully cached: 16 ms). The
-// StaticLibraries directory comes first on the library path; for each of those `-l` names it
-// holds a linker script naming the library's static archive.
+// with the Swift runtime linked in statically, a PIE carries tens of thousands of relative
+// relocations that every start applies, costing start-up time and making the pages they patch
+// private memory of each process (a monitor's idle RSS grows with them).
+// Nor do they export their symbols dynamically (the static Swift runtime's link flags ask for
+// that): nothing looks them up, and `dladdr` at start-up would scan them all.
+// And they link zlib, zstd, SQLite and libstdc++ statically, so no start loads and relocates those
+// four shared libraries. The StaticLibraries directory comes first on the library path; for each of
+// those `-l` names it holds a linker script naming the library's static archive.
+// (The measurements behind these choices: bench/HISTORY.md.)
 let staticLibraries = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("StaticLibraries").path
 let releaseLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(["-Xlinker", "-no-pie", "-Xlinker", "--no-export-dynamic", "-L", staticLibraries],
@@ -49,7 +49,8 @@ let package = Package(
         // Spec types: digests, descriptors, manifests, image config, references (pure).
         .target(
             name: "BerthOCI",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // zlib and libzstd from Debian (zlib1g-dev, libzstd-dev), for gzip and zstd layers.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -61,17 +62,19 @@ let package = Package(
         .target(name: "CBerth", cSettings: [.define("_GNU_SOURCE")]),
         // Atomic file writes with an explicit durability, and file errors that keep their errno:
         // a leaf that the store, runtime, network and registry modules all import.
-        .target(name: "BerthFiles"),
+        .target(name: "BerthFiles", swiftSettings: [.swiftLanguageMode(.v6)]),
         // Tar reading and writing, compression, safe extraction, whiteouts.
         .target(
             name: "BerthArchive",
-            dependencies: ["CBerth", "CZlib", "CZstd"]
+            dependencies: ["CBerth", "CZlib", "CZstd"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // Dockerfile parser, word expansion, heredocs, .dockerignore (pure).
-        .target(name: "BerthDockerfile"),
+        .target(name: "BerthDockerfile", swiftSettings: [.swiftLanguageMode(.v6)]),
         // Docker's `--format`: the Go template subset and the order-keeping JSON it walks (pure).
-        .target(name: "BerthTemplate"),
-        // Build graph and execution; for now, applying config-only instructions to image configs.
+        .target(name: "BerthTemplate", swiftSettings: [.swiftLanguageMode(.v6)]),
+        // The builder: Dockerfile stage graph, step cache, COPY/ADD, RUN steps in runc on overlayfs,
+        // layer commits; also the config-only instructions `import --change` applies.
         .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthFiles", "BerthRuntime",
                                                    .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // Content store, image names, snapshots, metadata database, GC.
@@ -82,14 +85,18 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        // Bridge networking, IPAM, NAT and published ports, through the standard CNI plugins.
-        .target(name: "BerthProcess", dependencies: ["CBerth"]),
+        // Starting helper processes (runc, iptables, dnsmasq, the monitor) with posix_spawn: descriptors,
+        // signals, sessions, waiting and reaping; guarded children that end with their starter.
+        .target(name: "BerthProcess", dependencies: ["CBerth"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // Bridge networks made in-process with rtnetlink, address leases (in the CNI host-local
+        // plugin's on-disk format), NAT and published ports through iptables, per-network DNS
+        // (dnsmasq); the CNI plugins only tear down attachments older versions made.
         .target(name: "BerthNetwork", dependencies: ["BerthOCI", "BerthFiles", "BerthProcess", "CBerth"]),
         // OCI bundles, the runc driver, container state, the per-container monitor, logs.
         .target(name: "BerthRuntime", dependencies: ["BerthOCI", "BerthArchive", "BerthFiles", "BerthNetwork", "BerthProcess", "CBerth"]),
         // The distribution-spec's shared vocabulary: error codes and bodies, repository names,
         // auth challenges and scopes (pure).
-        .target(name: "BerthDistribution", dependencies: ["BerthOCI"]),
+        .target(name: "BerthDistribution", dependencies: ["BerthOCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Registry client: login credentials (config.json, credential helpers), auth flows, push and pull.
         .target(
             name: "BerthRegistryClient",
@@ -138,7 +145,7 @@ let package = Package(
         .target(
             name: "BerthEngineAPI",
             dependencies: [
-                "BerthEngine", "BerthOCI", "BerthStore", "BerthRuntime", "BerthNetwork",
+                "BerthEngine", "BerthOCI", "BerthStore", "BerthRuntime", "BerthNetwork", "BerthTemplate",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -27,11 +27,11 @@ public struct BuildCache: Sendable {
     }
 
     public let directory: String
-    let buildRoot: String
+    let stateRoot: StateRoot
 
     public init(root: String) {
-        buildRoot = root + "/buildcache"
-        directory = buildRoot + "/keys"
+        stateRoot = StateRoot(root)
+        directory = stateRoot.buildCacheKeys
     }
 
     /// The entry for `key`, or nil on a miss or an unreadable entry.
@@ -45,7 +45,7 @@ public struct BuildCache: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(entry)
-        // Not synced to disk (a sync costs ~5 ms a step): the rename keeps a killed build from
+        // Not synced to disk (a sync per step would dominate a cached build): the rename keeps a killed build from
         // leaving a torn entry, and an entry a power loss tears reads as a miss.
         do {
             try AtomicFile.write(data, to: path(of: key), durability: .atomicOnly)
@@ -64,13 +64,13 @@ public struct BuildCache: Sendable {
             let inUse = try store.liveResources()
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             for name in names { unlink(directory + "/" + name) }
-            let snapshots = buildRoot + "/snapshots"
+            let snapshots = stateRoot.buildSnapshots
             for name in (try? FileManager.default.contentsOfDirectory(atPath: snapshots)) ?? [] {
                 if let chainID = try? Digest(parsing: "sha256:" + name), inUse.contains(.snapshot(chainID)) { continue }
                 try FileManager.default.removeItem(atPath: snapshots + "/" + name)
             }
             // A running build may be using any cache mount.
-            let mounts = buildRoot + "/mounts"
+            let mounts = stateRoot.buildMounts
             if try !store.hasLiveProcessLeases(), FileManager.default.fileExists(atPath: mounts) {
                 try FileManager.default.removeItem(atPath: mounts)
             }

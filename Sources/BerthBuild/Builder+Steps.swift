@@ -217,14 +217,14 @@ extension Builder {
         let directory = try makeStaging()
         // Recorded before anything is mounted or started, so that a killed build's step is found
         // and released by the next command; dropped last.
-        let record = try BuildStepRecord.write(directory: directory, runcBinary: runcBinary, stateRoot: buildRoot + "/runc",
+        let record = try BuildStepRecord.write(directory: directory, runcBinary: runcBinary, stateRoot: stateRoot.buildRuntimeState,
                                                berthRoot: store.root)
         defer { record.remove() }
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // Bind mounts' overlays live under the step's directory and go before it does.
         defer { BuildStepRunner.unmountAll(under: directory + "/mounts") }
         let mounts = try runMounts(run, sources: mountSources, directory: directory, context: context, line: command.line)
-        try FileManager.default.createDirectory(atPath: buildRoot + "/runc", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: stateRoot.buildRuntimeState, withIntermediateDirectories: true)
         let lines = OutputLines { [progress] text in
             if let step { progress.line(step, text) }
         }
@@ -232,7 +232,7 @@ extension Builder {
                                               workingDirectory: config.WorkingDir ?? "/", user: config.User ?? "",
                                               network: network, mounts: mounts)
         let status = try BuildStepRunner.run(process, lowers: lowers, directory: directory, runcBinary: runcBinary,
-                                             stateRoot: buildRoot + "/runc", berthRoot: store.root, output: lines.append)
+                                             stateRoot: stateRoot.buildRuntimeState, berthRoot: store.root, output: lines.append)
         lines.finish()
         if status != 0 {
             let shown = arguments.joined(separator: " ")
@@ -272,7 +272,7 @@ extension Builder {
             case .cache:
                 let target = mount.target ?? ""
                 let id = option("id") ?? target
-                let source = buildRoot + "/mounts/cache/" + Digest.sha256(of: Array(id.utf8)).encoded
+                let source = stateRoot.buildMounts + "/cache/" + Digest.sha256(of: Array(id.utf8)).encoded
                 try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
                 mounts.append(.init(destination: target, source: source, readOnly: mount.readOnly ?? false))
             case .tmpfs:
@@ -402,7 +402,7 @@ extension Builder {
     /// A fresh directory on the store's file system, so finished layers can be renamed into place.
     /// Named `<pid>-<uuid>` so a later build can tell the leftovers of a killed one.
     func makeStaging() throws -> String {
-        let path = buildRoot + "/tmp/\(getpid())-" + UUID().uuidString.lowercased()
+        let path = stateRoot.buildTemporary + "/\(getpid())-" + UUID().uuidString.lowercased()
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
@@ -411,12 +411,12 @@ extension Builder {
     /// attachments, mounts and staging directories (those whose process is gone).
     func removeLeftovers() {
         BuildStepRecord.releaseAbandoned(berthRoot: store.root)
-        let directory = buildRoot + "/tmp"
+        let directory = stateRoot.buildTemporary
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
             guard let pid = name.split(separator: "-").first.flatMap({ Int32($0) }), pid != getpid(),
                   kill(pid, 0) != 0, errno == ESRCH else { continue }
             let path = directory + "/" + name
-            BuildStepRunner.cleanUp(directory: path, runcBinary: runcBinary, stateRoot: buildRoot + "/runc",
+            BuildStepRunner.cleanUp(directory: path, runcBinary: runcBinary, stateRoot: stateRoot.buildRuntimeState,
                                     berthRoot: store.root)
             try? FileManager.default.removeItem(atPath: path)
         }
@@ -437,7 +437,7 @@ extension Builder {
         }
         let fileBytes = try LayerDirectory.fileBytes(under: directory)
         let chainID = ChainID.chain(state.config.rootfs.diffIDs + [digest]).last ?? digest
-        let snapshot = buildRoot + "/snapshots/" + chainID.encoded
+        let snapshot = stateRoot.buildSnapshots + "/" + chainID.encoded
         try FileManager.default.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
         if rename(directory, snapshot + "/fs") != 0 {
             try? FileManager.default.removeItem(atPath: directory)
@@ -456,7 +456,7 @@ extension Builder {
         return try chain.enumerated().map { position, chainID in
             let unpacked = store.snapshotPath(chainID)
             if CopyPlan.exists(unpacked) { return unpacked }
-            let snapshot = buildRoot + "/snapshots/" + chainID.encoded
+            let snapshot = stateRoot.buildSnapshots + "/" + chainID.encoded
             if CopyPlan.exists(snapshot + "/fs") { return snapshot + "/fs" }
             let staging = try makeStaging()
             let reader = TarReader(try DecompressingSource(store.content.open(state.layers[position].digest)))

@@ -1,5 +1,6 @@
 import BerthArchive
 import BerthDockerfile
+import BerthFiles
 import BerthOCI
 import BerthRuntime
 import BerthStore
@@ -81,7 +82,7 @@ public final class Builder {
         self.progress = BuildProgress(output)
     }
 
-    var buildRoot: String { store.root + "/buildcache" }
+    var stateRoot: StateRoot { store.stateRoot }
 
     /// An image's state as a stage is built.
     struct ImageState {

@@ -13,6 +13,8 @@ public final class Engine: Sendable {
     public let root: String
     /// Containers, their monitors, exec, logs and volumes.
     public let runtime: ContainerRuntime
+    /// What happened on this root, recorded by every process that uses it.
+    public let events: EventLog
     /// Exec instances, kept for inspect after they end (dockerd keeps them in memory too).
     public let execs = ExecRegistry()
     private let openedStore = Mutex<Store?>(nil)
@@ -24,6 +26,7 @@ public final class Engine: Sendable {
     public init(root: String, monitorExecutable: String) throws {
         self.root = root
         runtime = try ContainerRuntime(root: root, monitorExecutable: monitorExecutable)
+        events = EventLog(root: root)
         BuildStepRecord.releaseAbandoned(berthRoot: root)
         threadPool = NIOThreadPool(numberOfThreads: 16)
         threadPool.start()

@@ -3,6 +3,6 @@ import BerthEngine
 /// Every endpoint of the API, by area; each area's routes live in its own file.
 enum Routes {
     static func all(_ engine: Engine) -> [Route] {
-        system(engine) + containerIO(engine)
+        system(engine) + containers(engine) + containerIO(engine)
     }
 }

@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import Foundation
 
@@ -18,8 +19,9 @@ public struct BridgeNetwork: Codable, Hashable, Sendable {
     /// The bridge's own address, the containers' default gateway.
     public var gateway: String
     /// Whether containers find each other by name: a DNS server on the gateway answers with the
-    /// attached containers' addresses. Docker gives this to user-defined networks only.
-    public var embeddedDNS: Bool
+    /// attached containers' addresses. Docker gives this to user-defined networks only. Added
+    /// after the first records were written: false when a record lacks it.
+    @Defaulted public var embeddedDNS: Bool
 
     public init(name: String, cniName: String, bridge: String, subnet: String, gateway: String,
                 embeddedDNS: Bool = false) {

@@ -1,3 +1,4 @@
+import BerthFiles
 import Foundation
 
 /// Name resolution on a user-defined network: a dnsmasq bound to the network's gateway address
@@ -15,7 +16,7 @@ struct NetworkDNS {
 
     init(root: String, network: BridgeNetwork) {
         self.network = network
-        directory = "\(root)/network/dns/\(network.cniName)"
+        directory = StateRoot(root).networkDNS(network.cniName)
     }
 
     private var entriesDirectory: String { "\(directory)/entries" }

@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import Foundation
 
@@ -43,8 +44,9 @@ public final class NetworkManager {
     public init(root: String, bridge: BridgeNetwork = .default) throws {
         self.root = root
         defaultNetwork = bridge
-        stateDirectory = "\(root)/network"
-        lock = StateLock(path: "\(root)/network/lock")
+        let stateRoot = StateRoot(root)
+        stateDirectory = stateRoot.network
+        lock = StateLock(path: stateRoot.networkLock)
         for directory in [stateDirectory, ipamDirectory] {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -31,8 +31,9 @@ public final class NetworkStore {
     private let lock: StateLock
 
     public init(root: String) throws {
-        directory = "\(root)/network/networks"
-        lock = StateLock(path: "\(root)/network/lock")
+        let stateRoot = StateRoot(root)
+        directory = stateRoot.networkDefinitions
+        lock = StateLock(path: stateRoot.networkLock)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {

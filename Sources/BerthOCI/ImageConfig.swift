@@ -134,7 +134,7 @@ public enum ChainID {
 }
 
 /// Dates in JSON state files as `Timestamp` writes and reads them, not with Foundation's ISO 8601
-/// strategy, whose first use loads ICU's time zone data (~1 ms of a `run`).
+/// strategy, whose first use loads ICU's time zone data (a noticeable part of a `run`).
 extension JSONEncoder.DateEncodingStrategy {
     public static let rfc3339 = JSONEncoder.DateEncodingStrategy.custom { date, encoder in
         var container = encoder.singleValueContainer()

@@ -1,6 +1,7 @@
 import CBerth
 import Foundation
 import Glibc
+import Synchronization
 
 /// Starting helper processes (runc, CNI plugins, iptables, the monitor) with posix_spawn: exact
 /// control over which descriptors the child gets, its signal state and its session. Foundation's
@@ -68,14 +69,15 @@ public enum Spawn {
         var cEnvironment = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
         defer { for pointer in cEnvironment ?? [] { free(pointer) } }
         var pid = pid_t()
-        awaitedLock.lock()
-        defer { awaitedLock.unlock() }
-        let status = cEnvironment == nil
-            ? posix_spawnp(&pid, argv[0], &actions, &attributes, &cArguments, environ)
-            : posix_spawnp(&pid, argv[0], &actions, &attributes, &cArguments, &cEnvironment!)
-        if status != 0 { throw SpawnError(operation: "start", path: argv[0], errno: status) }
-        awaited.insert(pid)
-        return pid
+        // Recorded under the lock the child is started in, so `reapOrphans` never takes it.
+        return try awaited.withLock { awaited in
+            let status = cEnvironment == nil
+                ? posix_spawnp(&pid, argv[0], &actions, &attributes, &cArguments, environ)
+                : posix_spawnp(&pid, argv[0], &actions, &attributes, &cArguments, &cEnvironment!)
+            if status != 0 { throw SpawnError(operation: "start", path: argv[0], errno: status) }
+            awaited.insert(pid)
+            return pid
+        }
     }
 
     private static func startGuarded(_ argv: [String], descriptors: [(Int32, Int32)],
@@ -89,14 +91,14 @@ public enum Spawn {
         defer { for pointer in cEnvironment ?? [] { free(pointer) } }
         let sources = descriptors.map(\.0)
         let targets = descriptors.map(\.1)
-        awaitedLock.lock()
-        defer { awaitedLock.unlock() }
-        let pid = cEnvironment == nil
-            ? berth_spawn_guarded(path, &cArguments, environ, sources, targets, Int32(descriptors.count))
-            : berth_spawn_guarded(path, &cArguments, &cEnvironment!, sources, targets, Int32(descriptors.count))
-        if pid < 0 { throw SpawnError(operation: "start", path: argv[0], errno: errno) }
-        awaited.insert(pid)
-        return pid
+        return try awaited.withLock { awaited in
+            let pid = cEnvironment == nil
+                ? berth_spawn_guarded(path, &cArguments, environ, sources, targets, Int32(descriptors.count))
+                : berth_spawn_guarded(path, &cArguments, &cEnvironment!, sources, targets, Int32(descriptors.count))
+            if pid < 0 { throw SpawnError(operation: "start", path: argv[0], errno: errno) }
+            awaited.insert(pid)
+            return pid
+        }
     }
 
     /// `name` looked up in PATH (of `environment` if it sets one) as execvp would, or nil.
@@ -107,21 +109,16 @@ public enum Spawn {
     }
 
     /// Children started here and not yet waited for: `reapOrphans` leaves them to their waiter.
-    nonisolated(unsafe) private static var awaited = Set<pid_t>()
-    private static let awaitedLock = NSLock()
+    private static let awaited = Mutex<Set<pid_t>>([])
 
     private static func finishedWaiting(_ pid: pid_t) {
-        awaitedLock.lock()
-        awaited.remove(pid)
-        awaitedLock.unlock()
+        _ = awaited.withLock { $0.remove(pid) }
     }
 
     /// Reaps this process's zombie children that nobody waits for (orphans a subreaper inherits),
     /// except `sparing` and the children `start` made.
     public static func reapOrphans(sparing: Set<pid_t>) {
-        awaitedLock.lock()
-        let protected = awaited.union(sparing)
-        awaitedLock.unlock()
+        let protected = awaited.withLock { $0.union(sparing) }
         guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return }
         for task in tasks {
             guard let children = readProcFile("/proc/self/task/\(task)/children") else { continue }

@@ -143,8 +143,8 @@ enum FileIO {
 
 /// Makes a file's data durable on another thread while its writer goes on, so the fsync that
 /// commits it has only the last stretch left. Direct I/O bypasses the guest's page cache, not the
-/// disk's own: on this kind of VM the first fsync after a 50 MB write waited about 60 ms for the
-/// host to store it, on the critical path of every blob PUT.
+/// disk's own: on a VM the first fsync after a large write waits for the host to store it, on the
+/// critical path of every blob PUT.
 final class BackgroundFlush: Sendable {
     private let inFlight = Atomic<Bool>(false)
 

@@ -18,9 +18,9 @@ public struct RegistryConfiguration: Sendable {
     /// The largest manifest accepted, as distribution's limit: 4 MiB.
     public var maximumManifestSize: Int = 4 << 20
     /// Whether blob GETs from a loopback address also go out with sendfile (remote ones always do
-    /// on plain HTTP). Off by default: measured on a 2-core machine, skopeo pulling over loopback
-    /// took 15-25% longer from sendfile than from copied buffers (curl ~10% longer), though the
-    /// server spent far less CPU; the client's receive side seems to pay for the page-cache pages.
+    /// on plain HTTP). Off by default: over loopback, clients took longer to pull from sendfile
+    /// than from copied buffers (bench/HISTORY.md), though the server spent far less CPU; the
+    /// client's receive side seems to pay for the page-cache pages.
     public var sendfileToLoopback = false
 
     public init(host: String = "127.0.0.1", port: Int = 5000, root: String, access: AccessPolicy = AccessPolicy(),

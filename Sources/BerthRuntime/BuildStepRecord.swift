@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthProcess
 import Foundation
 import Glibc
@@ -22,7 +23,7 @@ public struct BuildStepRecord: Codable, Sendable {
     public var berthRoot: String
 
     /// Where the records of a root's running steps are kept.
-    public static func recordsDirectory(berthRoot: String) -> String { berthRoot + "/buildcache/steps" }
+    public static func recordsDirectory(berthRoot: String) -> String { StateRoot(berthRoot).buildStepRecords }
 
     /// This process, named once: every record it writes carries it.
     private static let currentProcess = ProcessIdentity.current

@@ -155,15 +155,7 @@ struct BundleBuilder {
         // default ones (null, zero, full, random, urandom, tty) and allows them in the cgroup only
         // when the spec does not list them itself.
         if hostConfig.privileged { linux.devices = try Self.hostDevices() }
-        var resources = RuntimeSpec.Resources(devices: hostConfig.privileged ? [RuntimeSpec.DeviceCgroup(allow: true, access: "rwm")]
-                                                                           : Self.deviceRules)
-        if hostConfig.memory > 0 { resources.memory = RuntimeSpec.Memory(limit: hostConfig.memory) }
-        if hostConfig.nanoCPUs > 0 {
-            let period: UInt64 = 100_000
-            resources.cpu = RuntimeSpec.CPU(quota: hostConfig.nanoCPUs * Int64(period) / 1_000_000_000, period: period)
-        }
-        if let pids = hostConfig.pidsLimit, pids > 0 { resources.pids = RuntimeSpec.Pids(limit: pids) }
-        linux.resources = resources
+        linux.resources = Self.resources(hostConfig)
         // Records written before Berth kept the paths have none: they get what create records now.
         let masked = hostConfig.maskedPaths ?? (hostConfig.privileged ? [] : Self.maskedPaths)
         let readonly = hostConfig.readonlyPaths ?? (hostConfig.privileged ? [] : Self.readonlyPaths)
@@ -349,5 +341,22 @@ struct BundleBuilder {
             text += "\n"
         }
         return text
+    }
+}
+
+extension BundleBuilder {
+    /// The container's cgroup limits and device rules (also what `update` applies to a running one).
+    static func resources(_ hostConfig: ContainerRecord.HostConfig) -> RuntimeSpec.Resources {
+        var resources = RuntimeSpec.Resources(devices: hostConfig.privileged ? [RuntimeSpec.DeviceCgroup(allow: true, access: "rwm")]
+                                                                           : deviceRules)
+        if hostConfig.memory > 0 { resources.memory = RuntimeSpec.Memory(limit: hostConfig.memory) }
+        if hostConfig.nanoCPUs > 0 || hostConfig.cpuShares > 0 {
+            let period: UInt64 = 100_000
+            resources.cpu = RuntimeSpec.CPU(shares: hostConfig.cpuShares > 0 ? UInt64(hostConfig.cpuShares) : nil,
+                                            quota: hostConfig.nanoCPUs > 0 ? hostConfig.nanoCPUs * Int64(period) / 1_000_000_000 : nil,
+                                            period: hostConfig.nanoCPUs > 0 ? period : nil)
+        }
+        if let pids = hostConfig.pidsLimit, pids > 0 { resources.pids = RuntimeSpec.Pids(limit: pids) }
+        return resources
     }
 }

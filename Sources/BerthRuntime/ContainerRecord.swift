@@ -1,8 +1,14 @@
+import BerthFiles
 import BerthOCI
 import Foundation
 
 /// What a container is made of and what happened to it, persisted as `container.json` in the
 /// container's directory. Field names follow Docker's inspect document where one exists.
+///
+/// Records written by earlier versions must keep loading (a record that fails to decode hides its
+/// container from `ps`, `rm` and the restart at boot): a field added later is optional or has a
+/// default through `@Defaulted`/`@Default` (BerthFiles), which synthesized decoding applies when
+/// the key is missing.
 public struct ContainerRecord: Codable, Hashable, Sendable {
     /// 64 lowercase hex characters.
     public var id: String
@@ -15,15 +21,15 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
     public var imageID: String
     public var config: Config
     public var hostConfig: HostConfig
-    public var state: State
-    public var network: NetworkSettings
+    @Defaulted public var state: State
+    @Defaulted public var network: NetworkSettings
     /// The image's snapshot directories, base layer first: the overlay's lower directories.
     public var layers: [String]
     /// Bind mounts, volumes and tmpfs mounts, resolved at create time.
-    public var mounts: [MountPoint] = []
+    @Defaulted public var mounts: [MountPoint]
     /// The networks connected at start, in order (Docker's NetworkingConfig.EndpointsConfig): the
     /// `--network` one, then those `network connect` added. Empty for `host` and `none`.
-    public var endpointsConfig: [EndpointConfig] = []
+    @Defaulted public var endpointsConfig: [EndpointConfig]
 
     public init(id: String, name: String, created: Date, imageName: String, imageID: String, config: Config,
                 hostConfig: HostConfig, layers: [String]) {
@@ -43,29 +49,29 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
 
     /// The process the container runs, resolved from the image and the options.
     public struct Config: Codable, Hashable, Sendable {
-        public var hostname: String
-        public var user: String
-        public var env: [String]
+        @Defaulted public var hostname: String
+        @Defaulted public var user: String
+        @Defaulted public var env: [String]
         /// The entrypoint and command the container was created with (Docker's Config.Entrypoint/Cmd).
-        public var entrypoint: [String]
-        public var cmd: [String]
-        public var workingDir: String
-        public var labels: [String: String]
-        public var stopSignal: String
+        @Defaulted public var entrypoint: [String]
+        @Defaulted public var cmd: [String]
+        @Defaulted public var workingDir: String
+        @Defaulted public var labels: [String: String]
+        @Default<Defaults.StopSignal> public var stopSignal: String
         public var stopTimeout: Int?
-        public var exposedPorts: [String]
+        @Defaulted public var exposedPorts: [String]
         /// The health check: the image's HEALTHCHECK with the `--health-*` flags applied.
         public var healthcheck: HealthConfig?
         /// `-t`: the process runs on a pseudo-terminal (Docker's Config.Tty).
-        public var tty: Bool = false
+        @Defaulted public var tty: Bool
         /// `-i`: the process's stdin is a pipe attached clients write to (Config.OpenStdin).
-        public var openStdin: Bool = false
+        @Defaulted public var openStdin: Bool
         /// The container's stdin closes when the attached client's does (Config.StdinOnce).
-        public var stdinOnce: Bool = false
+        @Defaulted public var stdinOnce: Bool
         /// Which streams `run`/`create` attach (Config.AttachStdin/AttachStdout/AttachStderr).
-        public var attachStdin: Bool = false
-        public var attachStdout: Bool = false
-        public var attachStderr: Bool = false
+        @Defaulted public var attachStdin: Bool
+        @Defaulted public var attachStdout: Bool
+        @Defaulted public var attachStderr: Bool
 
         public init(hostname: String = "", user: String = "", env: [String] = [], entrypoint: [String] = [],
                     cmd: [String] = [], workingDir: String = "", labels: [String: String] = [:],
@@ -88,35 +94,37 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
 
     /// Host-side settings (Docker's HostConfig).
     public struct HostConfig: Codable, Hashable, Sendable {
-        public var autoRemove: Bool
+        @Defaulted public var autoRemove: Bool
         /// `bridge`, `host`, `none` or a user network's name.
-        public var networkMode: String
+        @Default<Defaults.NetworkMode> public var networkMode: String
         /// Port specs as given to `-p`, handed to the network layer at start.
-        public var publish: [String]
+        @Defaulted public var publish: [String]
         /// Memory limit in bytes; 0 means unlimited.
-        public var memory: Int64
+        @Defaulted public var memory: Int64
         /// CPU quota in units of 10⁻⁹ CPUs; 0 means unlimited.
-        public var nanoCPUs: Int64
+        @Defaulted public var nanoCPUs: Int64
+        /// CPU shares, the weight against other containers (Docker's CpuShares); 0 is the default.
+        @Defaulted public var cpuShares: Int64
         /// Maximum number of tasks; nil means unlimited.
         public var pidsLimit: Int64?
-        public var readonlyRootfs: Bool
-        public var capAdd: [String]
-        public var capDrop: [String]
-        public var privileged: Bool
+        @Defaulted public var readonlyRootfs: Bool
+        @Defaulted public var capAdd: [String]
+        @Defaulted public var capDrop: [String]
+        @Defaulted public var privileged: Bool
         /// What the monitor does when the container exits (`--restart`).
-        public var restartPolicy: RestartPolicy = RestartPolicy()
+        @Defaulted public var restartPolicy: RestartPolicy
         /// `--init`: run tini as the container's PID 1, forwarding signals and reaping zombies.
-        public var initProcess: Bool = false
+        @Defaulted public var initProcess: Bool
         /// `-P`: publish every exposed port on a random host port.
-        public var publishAllPorts: Bool = false
+        @Defaulted public var publishAllPorts: Bool
         /// `-v` specs as given (Docker's HostConfig.Binds).
-        public var binds: [String] = []
+        @Defaulted public var binds: [String]
         /// `--mount` specs as given.
-        public var mountSpecs: [String] = []
+        @Defaulted public var mountSpecs: [String]
         /// `--tmpfs` mounts: path → options (Docker's HostConfig.Tmpfs).
-        public var tmpfs: [String: String] = [:]
+        @Defaulted public var tmpfs: [String: String]
         /// The OCI runtime, `runc` or `crun` (Docker's HostConfig.Runtime).
-        public var runtime: String = "runc"
+        @Default<Defaults.Runtime> public var runtime: String
         /// `--log-driver` and `--log-opt` (Docker's HostConfig.LogConfig); nil is Docker's default,
         /// json-file without options (and what records written before these flags decode to).
         public var logConfig: LogConfig?
@@ -154,22 +162,22 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
 
     /// The container's lifecycle as Docker reports it in State.
     public struct State: Codable, Hashable, Sendable {
-        public var status: Status = .created
+        @Default<Defaults.Status> public var status: Status
         /// The container's init process on the host, while running.
-        public var pid: Int32 = 0
-        public var exitCode: Int32 = 0
-        public var error: String = ""
-        public var oomKilled: Bool = false
+        @Defaulted public var pid: Int32
+        @Defaulted public var exitCode: Int32
+        @Defaulted public var error: String
+        @Defaulted public var oomKilled: Bool
         public var startedAt: Date?
         public var finishedAt: Date?
         /// Times the monitor restarted the container under its restart policy.
-        public var restartCount: Int = 0
+        @Defaulted public var restartCount: Int
         /// Set by `stop` and `kill`, cleared by `start`: a stopped container is not restarted.
-        public var manuallyStopped: Bool = false
+        @Defaulted public var manuallyStopped: Bool
         /// The health check's findings, for containers that have one.
         public var health: Health?
         /// The monitor process, while it runs.
-        public var monitorPID: Int32 = 0
+        @Defaulted public var monitorPID: Int32
 
         public init() {}
 
@@ -178,16 +186,16 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
 
     /// What the network layer gave the container.
     public struct NetworkSettings: Codable, Hashable, Sendable {
-        public var ipAddress: String = ""
-        public var gateway: String = ""
-        public var macAddress: String = ""
-        public var prefixLength: Int = 0
+        @Defaulted public var ipAddress: String
+        @Defaulted public var gateway: String
+        @Defaulted public var macAddress: String
+        @Defaulted public var prefixLength: Int
         /// Published ports: container `port/proto` → host bindings.
-        public var ports: [PortBinding] = []
+        @Defaulted public var ports: [PortBinding]
         /// The network namespace the container was attached through, for detaching.
         public var networkNamespace: String?
         /// Every network the running container is attached to, `eth0` first.
-        public var endpoints: [Endpoint] = []
+        @Defaulted public var endpoints: [Endpoint]
         /// The name server for /etc/resolv.conf: the gateway of the first network with DNS.
         public var nameServer: String?
 
@@ -241,6 +249,11 @@ public struct RestartPolicy: Codable, Hashable, Sendable {
         self.maximumRetryCount = maximumRetryCount
     }
 
+    /// `no`, Docker's default.
+    public init() {
+        self.init(name: "no")
+    }
+
     /// Parses `--restart`, with Docker's messages for bad values.
     public init(parsing text: String) throws {
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
@@ -292,108 +305,33 @@ public struct Health: Codable, Hashable, Sendable {
     }
 }
 
-// MARK: - Records written by earlier versions
+// MARK: - Defaults of fields that records written by earlier versions lack
 
-// Synthesized decoding ignores property defaults, so a record written before a field existed
-// would fail to load and hide its container from `ps`, `rm` and the restart at boot. These
-// initializers give every field that was added later its default when the key is missing.
-
-extension KeyedDecodingContainer {
-    /// The value under `key`, or `fallback` when the record predates the field.
-    fileprivate func decode<T: Decodable>(_ key: Key, or fallback: @autoclosure () -> T) throws -> T {
-        try decodeIfPresent(T.self, forKey: key) ?? fallback()
-    }
-}
+extension ContainerRecord.State: DefaultInitializable {}
+extension ContainerRecord.NetworkSettings: DefaultInitializable {}
+extension RestartPolicy: DefaultInitializable {}
 
 extension ContainerRecord {
-    public init(from decoder: any Decoder) throws {
-        let values = try decoder.container(keyedBy: CodingKeys.self)
-        id = try values.decode(String.self, forKey: .id)
-        name = try values.decode(String.self, forKey: .name)
-        created = try values.decode(Date.self, forKey: .created)
-        imageName = try values.decode(String.self, forKey: .imageName)
-        imageID = try values.decode(String.self, forKey: .imageID)
-        config = try values.decode(Config.self, forKey: .config)
-        hostConfig = try values.decode(HostConfig.self, forKey: .hostConfig)
-        state = try values.decode(.state, or: State())
-        network = try values.decode(.network, or: NetworkSettings())
-        layers = try values.decode([String].self, forKey: .layers)
-        mounts = try values.decode(.mounts, or: [])
-        endpointsConfig = try values.decode(.endpointsConfig, or: [])
-    }
-}
+    /// The defaults of `@Default` fields.
+    public enum Defaults {
+        /// Docker's default stop signal.
+        public enum StopSignal: DefaultValueProvider {
+            public static let defaultValue = "SIGTERM"
+        }
 
-extension ContainerRecord.Config {
-    public init(from decoder: any Decoder) throws {
-        let values = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(hostname: try values.decode(.hostname, or: ""), user: try values.decode(.user, or: ""),
-                  env: try values.decode(.env, or: []), entrypoint: try values.decode(.entrypoint, or: []),
-                  cmd: try values.decode(.cmd, or: []), workingDir: try values.decode(.workingDir, or: ""),
-                  labels: try values.decode(.labels, or: [:]), stopSignal: try values.decode(.stopSignal, or: "SIGTERM"),
-                  stopTimeout: try values.decodeIfPresent(Int.self, forKey: .stopTimeout),
-                  exposedPorts: try values.decode(.exposedPorts, or: []))
-        healthcheck = try values.decodeIfPresent(HealthConfig.self, forKey: .healthcheck)
-        tty = try values.decode(.tty, or: false)
-        openStdin = try values.decode(.openStdin, or: false)
-        stdinOnce = try values.decode(.stdinOnce, or: false)
-        attachStdin = try values.decode(.attachStdin, or: false)
-        attachStdout = try values.decode(.attachStdout, or: false)
-        attachStderr = try values.decode(.attachStderr, or: false)
-    }
-}
+        /// The default network.
+        public enum NetworkMode: DefaultValueProvider {
+            public static let defaultValue = "bridge"
+        }
 
-extension ContainerRecord.HostConfig {
-    public init(from decoder: any Decoder) throws {
-        let values = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(autoRemove: try values.decode(.autoRemove, or: false),
-                  networkMode: try values.decode(.networkMode, or: "bridge"), publish: try values.decode(.publish, or: []),
-                  memory: try values.decode(.memory, or: 0), nanoCPUs: try values.decode(.nanoCPUs, or: 0),
-                  pidsLimit: try values.decodeIfPresent(Int64.self, forKey: .pidsLimit),
-                  readonlyRootfs: try values.decode(.readonlyRootfs, or: false), capAdd: try values.decode(.capAdd, or: []),
-                  capDrop: try values.decode(.capDrop, or: []), privileged: try values.decode(.privileged, or: false))
-        restartPolicy = try values.decode(.restartPolicy, or: RestartPolicy())
-        initProcess = try values.decode(.initProcess, or: false)
-        publishAllPorts = try values.decode(.publishAllPorts, or: false)
-        binds = try values.decode(.binds, or: [])
-        mountSpecs = try values.decode(.mountSpecs, or: [])
-        tmpfs = try values.decode(.tmpfs, or: [:])
-        runtime = try values.decode(.runtime, or: "runc")
-        logConfig = try values.decodeIfPresent(LogConfig.self, forKey: .logConfig)
-        securityOpt = try values.decodeIfPresent([String].self, forKey: .securityOpt)
-        maskedPaths = try values.decodeIfPresent([String].self, forKey: .maskedPaths)
-        readonlyPaths = try values.decodeIfPresent([String].self, forKey: .readonlyPaths)
-    }
-}
+        /// The default OCI runtime.
+        public enum Runtime: DefaultValueProvider {
+            public static let defaultValue = "runc"
+        }
 
-extension ContainerRecord.State {
-    public init(from decoder: any Decoder) throws {
-        let values = try decoder.container(keyedBy: CodingKeys.self)
-        self.init()
-        status = try values.decode(.status, or: status)
-        pid = try values.decode(.pid, or: pid)
-        exitCode = try values.decode(.exitCode, or: exitCode)
-        error = try values.decode(.error, or: error)
-        oomKilled = try values.decode(.oomKilled, or: oomKilled)
-        startedAt = try values.decodeIfPresent(Date.self, forKey: .startedAt)
-        finishedAt = try values.decodeIfPresent(Date.self, forKey: .finishedAt)
-        restartCount = try values.decode(.restartCount, or: restartCount)
-        manuallyStopped = try values.decode(.manuallyStopped, or: manuallyStopped)
-        health = try values.decodeIfPresent(Health.self, forKey: .health)
-        monitorPID = try values.decode(.monitorPID, or: monitorPID)
-    }
-}
-
-extension ContainerRecord.NetworkSettings {
-    public init(from decoder: any Decoder) throws {
-        let values = try decoder.container(keyedBy: CodingKeys.self)
-        self.init()
-        ipAddress = try values.decode(.ipAddress, or: ipAddress)
-        gateway = try values.decode(.gateway, or: gateway)
-        macAddress = try values.decode(.macAddress, or: macAddress)
-        prefixLength = try values.decode(.prefixLength, or: prefixLength)
-        ports = try values.decode(.ports, or: ports)
-        networkNamespace = try values.decodeIfPresent(String.self, forKey: .networkNamespace)
-        endpoints = try values.decode(.endpoints, or: endpoints)
-        nameServer = try values.decodeIfPresent(String.self, forKey: .nameServer)
+        /// A container's state before its first start.
+        public enum Status: DefaultValueProvider {
+            public static let defaultValue = ContainerRecord.Status.created
+        }
     }
 }

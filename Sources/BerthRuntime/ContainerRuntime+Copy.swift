@@ -272,7 +272,7 @@ extension ContainerRuntime {
     /// privately by the helper, and a start would mount the same upper directory).
     private func withContainerRoot<T>(_ record: ContainerRecord, _ body: (Int32?) throws -> T) throws -> T {
         if record.state.status == .running, record.state.pid > 0 { return try body(record.state.pid) }
-        return try FileLock(containers.path(of: record.id) + "/start.lock").withLock {
+        return try FileLock(containers.files(of: record.id).startLock).withLock {
             let current = try container(record.id)
             return try body(current.state.status == .running && current.state.pid > 0 ? current.state.pid : nil)
         }
@@ -322,7 +322,7 @@ extension ContainerRuntime {
             layers: record.layers, mounts: record.mounts)
         if pid != nil {
             // Every mount of the bundle but the bind mounts (volumes, binds, /etc/hosts and such).
-            let bundle = try? JSONDecoder().decode(RuntimeSpec.self, from: Data(Files.read(containers.path(of: record.id) + "/config.json")))
+            let bundle = try? JSONDecoder().decode(RuntimeSpec.self, from: Data(Files.read(containers.files(of: record.id).bundleConfig)))
             request.hidden = (bundle?.mounts ?? []).filter { $0.type != "bind" }.map { CopyPath.clean($0.destination) }
         }
         let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)

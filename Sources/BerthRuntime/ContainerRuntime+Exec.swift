@@ -103,14 +103,14 @@ extension ContainerRuntime {
     /// options' user, environment and working directory.
     private func execProcess(_ record: ContainerRecord, _ options: ExecOptions) throws -> RuntimeSpec.Process {
         guard !options.command.isEmpty else { throw RuntimeError.invalidOption("exec requires a command") }
-        let directory = containers.path(of: record.id)
-        let spec = try JSONDecoder().decode(RuntimeSpec.self, from: Data(Files.read(directory + "/config.json")))
+        let files = containers.files(of: record.id)
+        let spec = try JSONDecoder().decode(RuntimeSpec.self, from: Data(Files.read(files.bundleConfig)))
         guard var process = spec.process else { throw RuntimeError.runtime("container \(record.shortID) has no process") }
         process.args = options.command
         process.terminal = false
         var environment = process.env ?? []
         if let user = options.user {
-            let (resolved, home) = try UserResolver(rootfs: directory + "/rootfs").resolve(user)
+            let (resolved, home) = try UserResolver(rootfs: files.rootfs).resolve(user)
             process.user = resolved
             environment = BundleBuilder.mergeEnvironment(environment, ["HOME=\(home)"])
         }

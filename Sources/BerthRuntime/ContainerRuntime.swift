@@ -9,8 +9,9 @@ public struct RunOptions: Sendable {
     public var image: String
     /// The command and its arguments after the image name; empty means the image's Cmd.
     public var command: [String]
-    /// `--entrypoint`: nil keeps the image's; an empty string clears it.
-    public var entrypoint: String?
+    /// `--entrypoint` (Docker's Config.Entrypoint): nil keeps the image's; `[]` or `[""]` clears it.
+    /// Either way the image's Cmd goes with its entrypoint.
+    public var entrypoint: [String]?
     public var name: String?
     /// `-e`/`--env-file` entries, `NAME=value`, in order (later ones win).
     public var env: [String]
@@ -27,6 +28,8 @@ public struct RunOptions: Sendable {
     public var healthcheck: HealthConfig?
     /// `--network-alias`: more names the container answers to on its user-defined network.
     public var networkAliases: [String] = []
+    /// Ports exposed besides the image's (Docker's Config.ExposedPorts from the client), `80/tcp`.
+    public var exposedPorts: [String] = []
     /// `-t`, `-i` and the streams `run`/`create` attach, as Docker records them in Config.
     public var tty = false
     public var openStdin = false
@@ -35,7 +38,7 @@ public struct RunOptions: Sendable {
     public var attachStdout = false
     public var attachStderr = false
 
-    public init(image: String, command: [String] = [], entrypoint: String? = nil, name: String? = nil,
+    public init(image: String, command: [String] = [], entrypoint: [String]? = nil, name: String? = nil,
                 env: [String] = [], workingDir: String? = nil, user: String? = nil, hostname: String? = nil,
                 labels: [String: String] = [:], stopSignal: String? = nil, stopTimeout: Int? = nil,
                 hostConfig: ContainerRecord.HostConfig = ContainerRecord.HostConfig()) {
@@ -105,7 +108,7 @@ public final class ContainerRuntime: @unchecked Sendable {
         var entrypoint = imageConfig.Entrypoint ?? []
         var cmd = imageConfig.Cmd ?? []
         if let override = options.entrypoint {
-            entrypoint = override.isEmpty ? [] : [override]
+            entrypoint = override == [""] ? [] : override
             cmd = []
         }
         if !options.command.isEmpty { cmd = options.command }
@@ -125,7 +128,8 @@ public final class ContainerRuntime: @unchecked Sendable {
             env: BundleBuilder.mergeEnvironment(imageConfig.Env ?? [], options.env),
             entrypoint: entrypoint, cmd: cmd, workingDir: options.workingDir ?? imageConfig.WorkingDir ?? "",
             labels: labels, stopSignal: options.stopSignal ?? imageConfig.StopSignal ?? "SIGTERM",
-            stopTimeout: options.stopTimeout, exposedPorts: (imageConfig.ExposedPorts ?? [:]).keys.sorted())
+            stopTimeout: options.stopTimeout,
+            exposedPorts: Set((imageConfig.ExposedPorts ?? [:]).keys).union(options.exposedPorts).sorted())
         config.healthcheck = Self.mergeHealthcheck(image: imageConfig.Healthcheck, flags: options.healthcheck)
         (config.tty, config.openStdin, config.stdinOnce) = (options.tty, options.openStdin, options.stdinOnce)
         (config.attachStdin, config.attachStdout, config.attachStderr) = (options.attachStdin, options.attachStdout, options.attachStderr)
@@ -250,12 +254,12 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// killed, its resources released and its state set to exited. Returns nil if it was removed.
     @discardableResult
     func reconcile(_ record: ContainerRecord) throws -> ContainerRecord? {
-        guard record.state.status == .running || record.state.status == .restarting,
+        guard [.running, .restarting, .paused].contains(record.state.status),
               !containers.monitorAlive(record.id) else { return record }
         let stillRunning = (try? ociRuntime(for: record).state(record.id))??.status == "running"
         releaseResources(record)
         let updated = try? containers.update(record.id) { current in
-            guard current.state.status == .running || current.state.status == .restarting else { return }
+            guard [.running, .restarting, .paused].contains(current.state.status) else { return }
             current.state.status = .exited
             current.state.exitCode = stillRunning ? 137 : 255
             current.state.pid = 0
@@ -296,7 +300,7 @@ public final class ContainerRuntime: @unchecked Sendable {
         let found = try containers.find(reference)
         // One start at a time per container, so a second one cannot clean up what the first's
         // monitor is setting up; it waits, then sees the container running.
-        return try FileLock(containers.path(of: found.id) + "/start.lock").withLock {
+        return try FileLock(containers.files(of: found.id).startLock).withLock {
             try startMonitor(found.id, attachingWith: size)
         }
     }
@@ -310,12 +314,13 @@ public final class ContainerRuntime: @unchecked Sendable {
         // A monitor killed before recording `running` may have left the runtime's state or mounts.
         releaseResources(record)
         try containers.update(record.id) { $0.state.manuallyStopped = false }
-        let directory = containers.path(of: record.id)
+        let files = containers.files(of: record.id)
+        let monitorLog = files.monitorLog
         let sync = try Pipe.make()
-        let output = open(directory + "/monitor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let output = open(monitorLog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         if output < 0 {
             sync.closeBoth()
-            throw RuntimeError.lastIO("open", directory + "/monitor.log")
+            throw RuntimeError.lastIO("open", monitorLog)
         }
         let pid: pid_t
         do {
@@ -334,7 +339,7 @@ public final class ContainerRuntime: @unchecked Sendable {
             switch connection.readMessage() {
             case .attachable where size != nil && client == nil:
                 do {
-                    client = try AttachClient.connect(directory: directory, size: size)
+                    client = try AttachClient.connect(directory: files.path, size: size)
                 } catch {
                     connection.finish()
                     throw error
@@ -346,7 +351,7 @@ public final class ContainerRuntime: @unchecked Sendable {
                 throw RuntimeError.startFailed(message)
             case .attachable, .exited, nil:
                 connection.finish()
-                let log = (try? Files.read(directory + "/monitor.log")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let log = (try? Files.read(monitorLog)).map { String(decoding: $0, as: UTF8.self) } ?? ""
                 let lastLine = log.split(separator: "\n").last.map(String.init) ?? "the monitor exited before starting the container"
                 throw RuntimeError.startFailed(lastLine)
             }
@@ -359,15 +364,32 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// (default: the container's stop timeout, else 10), and waits for it to exit. A stopped
     /// container is left as is.
     public func stop(_ reference: String, timeout: Int? = nil, signal: String? = nil) throws {
+        guard let stopping = try beginStop(reference, timeout: timeout, signal: signal) else { return }
+        if let grace = stopping.grace, waitForMonitor(stopping.record.id, timeout: grace) { return }
+        try finishStop(stopping.record)
+    }
+
+    /// The first half of `stop`: marks the container stopped by the user (so its restart policy
+    /// leaves it stopped) and sends it the stop signal, unless the grace period is 0. Returns the
+    /// container and how long to wait for its exit (nil: without end) before `finishStop`; nil
+    /// when it does not run.
+    public func beginStop(_ reference: String, timeout: Int? = nil, signal: String? = nil) throws
+        -> (record: ContainerRecord, grace: Double?)? {
         let record = try container(reference)
-        guard record.state.status == .running || record.state.status == .restarting else { return }
+        guard [.running, .restarting, .paused].contains(record.state.status) else { return nil }
         try containers.update(record.id) { $0.state.manuallyStopped = true }
         let grace = timeout ?? record.config.stopTimeout ?? 10
-        if grace != 0 {
-            try? ociRuntime(for: record).kill(record.id, signal: Self.signalName(signal ?? record.config.stopSignal))
-            if waitForMonitor(record.id, timeout: grace < 0 ? nil : Double(grace)) { return }
-        }
+        guard grace != 0 else { return (record, 0) }
+        try? ociRuntime(for: record).kill(record.id, signal: Self.signalName(signal ?? record.config.stopSignal))
+        // A frozen process gets the signal once thawed, as dockerd's stop of a paused container does.
+        if record.state.status == .paused { try? unpause(record.id) }
+        return (record, grace < 0 ? nil : Double(grace))
+    }
+
+    /// The second half of `stop`: SIGKILL, then waits (at most 30 s) for the monitor to record the exit.
+    public func finishStop(_ record: ContainerRecord) throws {
         try? ociRuntime(for: record).kill(record.id, signal: "KILL")
+        if (try? containers.record(record.id))??.state.status == .paused { try? unpause(record.id) }
         if !waitForMonitor(record.id, timeout: 30) {
             throw RuntimeError.runtime("container \(record.shortID) did not exit after SIGKILL")
         }
@@ -376,7 +398,7 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// Sends a signal (name or number) to a running container.
     public func kill(_ reference: String, signal: String = "KILL") throws {
         let record = try container(reference)
-        guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
+        guard record.state.status == .running || record.state.status == .paused else { throw RuntimeError.notRunning(record.id) }
         try containers.update(record.id) { $0.state.manuallyStopped = true }
         try ociRuntime(for: record).kill(record.id, signal: Self.signalName(signal))
     }
@@ -450,13 +472,10 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// releases its runtime state, network, mounts and cgroups and deletes its directory.
     public func remove(_ reference: String, force: Bool, volumes removeVolumes: Bool = false) throws {
         let record = try container(reference)
-        if record.state.status == .running || record.state.status == .restarting {
+        if [.running, .restarting, .paused].contains(record.state.status) {
             guard force else { throw RuntimeError.containerRunning(record.id) }
             try containers.update(record.id) { $0.state.manuallyStopped = true }
-            try? ociRuntime(for: record).kill(record.id, signal: "KILL")
-            if !waitForMonitor(record.id, timeout: 30) {
-                throw RuntimeError.runtime("container \(record.shortID) did not exit after SIGKILL")
-            }
+            try finishStop(record)
         } else if containers.monitorAlive(record.id) {
             // A monitor is between creating and starting the container.
             guard force else { throw RuntimeError.containerRunning(record.id) }
@@ -495,7 +514,7 @@ public final class ContainerRuntime: @unchecked Sendable {
     /// Releases everything a container holds outside its directory; each step tolerates what is
     /// already gone, so it can run again after a crash.
     func releaseResources(_ record: ContainerRecord) {
-        // `runc delete` is mostly a Go program starting (~7 ms): it runs while the network and the
+        // `runc delete` is mostly a Go program starting: it runs while the network and the
         // rootfs are released, and the cgroups are seen to only once it is done.
         let runtime = try? ociRuntime(for: record)
         let id = record.id

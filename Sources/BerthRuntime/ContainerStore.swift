@@ -9,19 +9,24 @@ import Glibc
 public final class ContainerStore: @unchecked Sendable {
     /// Berth's state root.
     public let root: String
+    /// Where each part of the state lies under `root`.
+    public let stateRoot: StateRoot
     public let directory: String
 
     public init(root: String) throws {
         self.root = root
-        self.directory = root + "/containers"
+        stateRoot = StateRoot(root)
+        directory = stateRoot.containers
         try Files.makeDirectories(directory, mode: 0o710)
     }
 
-    public func path(of id: String) -> String { directory + "/" + id }
-    func recordPath(_ id: String) -> String { path(of: id) + "/container.json" }
-    public func logPath(of id: String) -> String { path(of: id) + "/\(id)-json.log" }
-    func lock(of id: String) -> FileLock { FileLock(path(of: id) + "/lock") }
-    func monitorLock(of id: String) -> FileLock { FileLock(path(of: id) + "/monitor.lock") }
+    /// The layout of container `id`'s directory.
+    public func files(of id: String) -> ContainerDirectory { stateRoot.container(id) }
+    public func path(of id: String) -> String { files(of: id).path }
+    func recordPath(_ id: String) -> String { files(of: id).record }
+    public func logPath(of id: String) -> String { files(of: id).jsonLog }
+    func lock(of id: String) -> FileLock { FileLock(files(of: id).lock) }
+    func monitorLock(of id: String) -> FileLock { FileLock(files(of: id).monitorLock) }
 
     /// Every container's ID, in no particular order.
     public func ids() throws -> [String] {
@@ -73,7 +78,7 @@ public final class ContainerStore: @unchecked Sendable {
     /// Creates the container's directory and first record, claiming its name; names are checked
     /// and claimed under one store-wide lock so two concurrent `run --name x` cannot both win.
     func create(_ record: ContainerRecord) throws {
-        try FileLock(directory + "/.names.lock").withLock {
+        try FileLock(stateRoot.containerNamesLock).withLock {
             if let holder = try records().first(where: { $0.name == record.name }) {
                 throw RuntimeError.nameInUse(name: record.name, id: holder.id)
             }
@@ -84,7 +89,7 @@ public final class ContainerStore: @unchecked Sendable {
 
     /// Gives a container a new name, checked and claimed under the same lock as `create`.
     func rename(_ id: String, to name: String) throws {
-        try FileLock(directory + "/.names.lock").withLock {
+        try FileLock(stateRoot.containerNamesLock).withLock {
             if let holder = try records().first(where: { $0.name == name && $0.id != id }) {
                 throw RuntimeError.nameInUse(name: name, id: holder.id)
             }
@@ -104,7 +109,7 @@ public final class ContainerStore: @unchecked Sendable {
     }
 
     func write(_ record: ContainerRecord) throws {
-        // Not synced: a record is rewritten at every state change, and a sync there (~4 ms) would
+        // Not synced: a record is rewritten at every state change, and a sync there would
         // be paid by every start and stop.
         try Files.writeAtomically(Array(Self.encoder.encode(record)), to: recordPath(record.id), mode: 0o600,
                                   durability: .atomicOnly)

@@ -206,14 +206,15 @@ extension ContainerRuntime {
         try BundleBuilder.writeEtcFiles(directory: directory, record: record)
         let spec = try BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: layout)
             .spec(user: user, home: home, networkNamespace: nil)
-        try Files.writeAtomically(CanonicalJSON.encode(spec), to: directory + "/config.json", mode: 0o600, durability: .atomicOnly)
+        let files = containers.files(of: record.id)
+        try Files.writeAtomically(CanonicalJSON.encode(spec), to: files.bundleConfig, mode: 0o600, durability: .atomicOnly)
 
         let io = try ContainerIO(config: record.config, directory: directory)
         var handedOver = false
         defer { if !handedOver { io.close() } }
-        let pidFile = directory + "/init.pid"
+        let pidFile = files.initPid
         unlink(pidFile)
-        let logFile = directory + "/runc.log"
+        let logFile = files.runtimeLog
         unlink(logFile)
         // An attaching API client that came before the start holds it (`AttachHold`).
         let heldForClient = sync == nil && (record.config.tty || record.config.openStdin)

@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthProcess
 import Foundation
 import Glibc
@@ -30,7 +31,7 @@ public struct Runc: Sendable {
     public static func named(_ name: String, root: String, layout: CgroupLayout) throws -> Runc {
         guard supported.contains(name) else { throw RuntimeError.unknownRuntime(name) }
         let hideUnified = name == "crun" && layout == .hybrid
-        return Runc(binary: name, stateRoot: root + "/" + name, launcher: hideUnified ? [
+        return Runc(binary: name, stateRoot: StateRoot(root).ociRuntimeState(name), launcher: hideUnified ? [
             "unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
             #"mount -t tmpfs berth-hide-cgroup2 /sys/fs/cgroup/unified && exec "$0" "$@""#,
         ] : [])

@@ -20,9 +20,11 @@ public struct Volume: Codable, Hashable, Sendable {
 /// temporary directory and renamed into place, so a crash never leaves half of one.
 public struct VolumeStore: Sendable {
     public let directory: String
+    private let stateRoot: StateRoot
 
     public init(root: String) throws {
-        directory = root + "/volumes"
+        stateRoot = StateRoot(root)
+        directory = stateRoot.volumes
         try Files.makeDirectories(directory, mode: 0o701)
     }
 
@@ -38,7 +40,7 @@ public struct VolumeStore: Sendable {
         guard valid else { throw RuntimeError.invalidVolumeName(name) }
     }
 
-    func path(of name: String) -> String { directory + "/" + name }
+    func path(of name: String) -> String { stateRoot.volume(name) }
 
     /// The volume, made if it does not exist yet (as `docker volume create` and `-v name:/x` do).
     /// `name` nil gives it a random 64-hex name; `anonymous` marks one made for a single container.

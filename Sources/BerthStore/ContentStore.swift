@@ -8,19 +8,22 @@ import Glibc
 /// verified against its digest, synced, made read-only and only then renamed into place, so a
 /// blob's name matches its bytes even after kill -9 or a power loss.
 public final class ContentStore: @unchecked Sendable {
+    /// The blobs' directory, `<state root>/blobs`.
     public let root: String
+    let stateRoot: StateRoot
     let ingestDirectory: String
 
-    init(root: String) throws {
-        self.root = root + "/blobs"
-        self.ingestDirectory = root + "/ingest"
-        try FileSystem.makeDirectories(self.root + "/sha256")
+    init(stateRoot: StateRoot) throws {
+        self.stateRoot = stateRoot
+        root = stateRoot.blobs
+        ingestDirectory = stateRoot.ingest
+        try FileSystem.makeDirectories(root + "/sha256")
         try FileSystem.makeDirectories(ingestDirectory)
     }
 
     /// The path of a blob, whether or not it exists.
     public func path(of digest: Digest) -> String {
-        "\(root)/\(digest.algorithm)/\(digest.encoded)"
+        stateRoot.blob(algorithm: digest.algorithm, encoded: digest.encoded)
     }
 
     public func contains(_ digest: Digest) -> Bool {

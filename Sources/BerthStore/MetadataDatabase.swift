@@ -25,17 +25,16 @@ final class MetadataDatabase: @unchecked Sendable {
         // WAL with NORMAL sync is what GRDB's `.wal` mode sets, but that mode also writes a
         // transaction at every open when the -wal file is missing, which it is whenever no other
         // process has the database open: every command, even `images`, would pay three or four
-        // syncs (about 4 ms each here). Setting the mode ourselves lets read-only commands write
-        // nothing.
+        // syncs. Setting the mode ourselves lets read-only commands write nothing.
         configuration.prepareDatabase { db in
             // SQLite checkpoints the WAL into the database when the last connection closes, with
-            // four syncs (~15 ms here): with one process per command, after every command that
+            // four syncs: with one process per command, after every command that
             // wrote. Instead the WAL is kept, and `write` checkpoints and empties it once it
             // passes `writeAheadLogLimit`. Not SQLite's automatic checkpoints: the first connection
             // of each process rebuilds the WAL's index by reading and checksumming all of it, so
             // it forgets what a checkpoint already copied and never starts the log over; the WAL
-            // grew without end, and every command paid to read it (4 MB: 3 ms of a cached
-            // build's 12). Commits stay as durable as before (WAL, synchronous NORMAL).
+            // grew without end, and every command paid to read all of it. Commits stay as durable
+            // as before (WAL, synchronous NORMAL).
             try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
             _ = berth_sqlite3_keep_wal_on_close(db.sqliteConnection)
         }

@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import Foundation
 import GRDB
@@ -102,14 +103,14 @@ extension Store {
         for (chainID, parent, diffID) in records {
             report.snapshots += 1
             recorded.insert(chainID)
-            let directory = "\(root)/snapshots/\(chainID.encoded)"
+            let directory = stateRoot.snapshot(chainID.encoded)
             let consistent = diffID.map { ChainID.next(parent: parent, diffID: $0) == chainID } ?? false
             if !consistent {
                 try found(.inconsistentSnapshot(chainID, reason: "its record's parent and diff ID do not make its chain ID")) {
                     try FileSystem.removeTree(directory)
                     try self.forgetSnapshot(chainID)
                 }
-            } else if access(directory + "/fs", F_OK) != 0 {
+            } else if access(stateRoot.snapshotFilesystem(chainID.encoded), F_OK) != 0 {
                 try found(.unfinishedSnapshot(chainID)) {
                     try FileSystem.removeTree(directory)
                     try self.forgetSnapshot(chainID)

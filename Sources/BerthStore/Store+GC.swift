@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import Foundation
 import GRDB
@@ -61,7 +62,7 @@ extension Store {
             garbage.blobs.append(digest)
         }
         try content.removeAbandonedIngests()
-        let snapshotRoot = root + "/snapshots"
+        let snapshotRoot = stateRoot.snapshots
         for name in try FileSystem.entries(of: snapshotRoot) {
             if name.hasPrefix(".unpack-") {
                 try FileSystem.removeTree("\(snapshotRoot)/\(name)")

@@ -1,4 +1,5 @@
 import BerthArchive
+import BerthFiles
 import BerthOCI
 import Foundation
 import GRDB
@@ -9,7 +10,7 @@ import Glibc
 /// overlay lower directories (containerd's overlay snapshotter model).
 extension Store {
     public func snapshotPath(_ chainID: Digest) -> String {
-        "\(root)/snapshots/\(chainID.encoded)/fs"
+        stateRoot.snapshotFilesystem(chainID.encoded)
     }
 
     /// Unpacks every layer of `image` not yet unpacked and returns the snapshot directories from
@@ -31,9 +32,9 @@ extension Store {
     }
 
     private func unpackLayer(_ layer: Descriptor, diffID: Digest, chainID: Digest, parent: Digest?) throws {
-        let directory = "\(root)/snapshots/\(chainID.encoded)"
+        let directory = stateRoot.snapshot(chainID.encoded)
         if access(directory, F_OK) == 0 { return }
-        let staging = "\(root)/snapshots/.unpack-\(UUID().uuidString)"
+        let staging = stateRoot.snapshots + "/.unpack-\(UUID().uuidString)"
         try FileSystem.makeDirectories(staging + "/fs", mode: 0o755)
         var committed = false
         defer { if !committed { try? FileSystem.removeTree(staging) } }
@@ -61,6 +62,6 @@ extension Store {
 
     /// Chain IDs of unpacked snapshots.
     public func snapshots() throws -> [Digest] {
-        try FileSystem.entries(of: root + "/snapshots").compactMap { try? Digest(parsing: "sha256:" + $0) }
+        try FileSystem.entries(of: stateRoot.snapshots).compactMap { try? Digest(parsing: "sha256:" + $0) }
     }
 }

@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthOCI
 import Foundation
 import GRDB
@@ -6,19 +7,23 @@ import GRDB
 /// content-addressed blobs, image names, unpacked layer snapshots and the metadata database.
 public final class Store: @unchecked Sendable {
     public let root: String
+    /// Where each part of the state lies under `root`.
+    public let stateRoot: StateRoot
     public let content: ContentStore
     let database: MetadataDatabase
     let lock: StoreLock
 
     public init(root: String) throws {
         self.root = root
+        let stateRoot = StateRoot(root)
+        self.stateRoot = stateRoot
         try FileSystem.makeDirectories(root, mode: 0o711)
-        content = try ContentStore(root: root)
-        try FileSystem.makeDirectories(root + "/snapshots", mode: 0o700)
-        lock = try StoreLock(path: root + "/store.lock")
+        content = try ContentStore(stateRoot: stateRoot)
+        try FileSystem.makeDirectories(stateRoot.snapshots, mode: 0o700)
+        lock = try StoreLock(path: stateRoot.storeLock)
         // Opening may create or migrate the schema; processes starting together take turns.
-        database = try StoreLock(path: root + "/metadata.lock").withExclusive {
-            try MetadataDatabase(path: root + "/metadata.db")
+        database = try StoreLock(path: stateRoot.metadataLock).withExclusive {
+            try MetadataDatabase(path: stateRoot.metadataDatabase)
         }
     }
 

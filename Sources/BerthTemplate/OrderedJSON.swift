@@ -1,6 +1,6 @@
 /// A JSON value that keeps object key order, so Berth's JSON output has the field order
 /// Docker's has, and so `--format` templates can walk any document.
-public enum OrderedJSON: Equatable {
+public enum OrderedJSON: Equatable, Sendable {
     case null
     case bool(Bool)
     /// The number's text exactly as written (keeps 64-bit integers exact).

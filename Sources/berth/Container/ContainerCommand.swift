@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthEngine
 import BerthRuntime
 import Foundation
 import Glibc
@@ -26,6 +27,11 @@ extension GlobalOptions {
         return runtime
     }
 
+    /// The engine on this root, for the commands that are its front end.
+    func openEngine() throws -> Engine {
+        try Engine(root: root, monitorExecutable: Self.monitorExecutable())
+    }
+
     /// `berth-monitor` in the directory of this very executable (/proc/self/exe, so symlinks to
     /// `berth` elsewhere still find it).
     static func monitorExecutable() throws -> String {
@@ -46,11 +52,11 @@ extension GlobalOptions {
 
 /// Runs `body` for each container reference, printing each reference on success as Docker does,
 /// and reporting failures on stderr; fails the command if any failed.
-func forEachContainer(_ references: [String], printReference: Bool = true, _ body: (String) throws -> Void) throws {
+func forEachContainer(_ references: [String], printReference: Bool = true, _ body: (String) async throws -> Void) async throws {
     var failed = false
     for reference in references {
         do {
-            try body(reference)
+            try await body(reference)
             if printReference { print(reference) }
         } catch {
             printError("Error response from daemon: \(error)")
@@ -58,4 +64,21 @@ func forEachContainer(_ references: [String], printReference: Bool = true, _ bod
         }
     }
     if failed { throw ExitCode(1) }
+}
+
+/// Runs `body`; the engine's "nothing to do" (starting a running container, stopping a stopped
+/// one) is success, as the docker CLI takes dockerd's 304.
+func notModifiedIsDone(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as EngineError where error.kind == .notModified {}
+}
+
+/// Runs `body`, reporting the engine's invalid parameters (bad filters, sizes) as usage errors.
+func usageErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as EngineError where error.kind == .invalidParameter {
+        throw ValidationError(error.message)
+    }
 }

@@ -1,11 +1,12 @@
 import ArgumentParser
+import BerthEngine
 import BerthOCI
 import BerthRuntime
-import BerthStore
 import Foundation
 
-/// The options `run` and `create` share, with Docker's names.
-struct ContainerCreateOptions: ParsableArguments {
+/// The flags `run` and `create` share, with Docker's names: each fills one field of the engine's
+/// `ContainerCreateOptions`, which checks them as the API's create does.
+struct ContainerCreateFlags: ParsableArguments {
     @OptionGroup var global: GlobalOptions
 
     @Option(help: "Assign a name to the container.")
@@ -134,99 +135,53 @@ struct ContainerCreateOptions: ParsableArguments {
         }
     }
 
-    /// The run options these flags describe.
-    func runOptions() throws -> RunOptions {
-        var hostConfig = ContainerRecord.HostConfig(autoRemove: rm, networkMode: network == "default" ? "bridge" : network)
-        hostConfig.publish = publish
-        hostConfig.publishAllPorts = publishAll
-        hostConfig.initProcess = initProcess
-        hostConfig.runtime = runtime ?? ProcessInfo.processInfo.environment["BERTH_RUNTIME"] ?? "runc"
-        do {
-            hostConfig.restartPolicy = try RestartPolicy(parsing: restart)
-        } catch let error as RuntimeError {
-            throw ValidationError("\(error)")
-        }
-        if !publish.isEmpty {
-            guard !["host", "none"].contains(hostConfig.networkMode) else {
-                throw ValidationError("published ports are discarded when using \(hostConfig.networkMode) network mode")
-            }
-            try ContainerRuntime.validatePublish(publish)
-        }
-        if let memory {
-            let bytes = try MemorySize.parse(memory)
-            if bytes > 0, bytes < 6 * 1024 * 1024 {
-                throw ValidationError("Minimum memory limit allowed is 6MB")
-            }
-            hostConfig.memory = bytes
-        }
-        if let cpus {
-            guard let value = Double(cpus), value >= 0 else { throw ValidationError("invalid argument \"\(cpus)\" for \"--cpus\" flag") }
-            let available = ProcessInfo.processInfo.activeProcessorCount
-            if value > 0, value < 0.01 || value > Double(available) {
-                throw ValidationError("range of CPUs is from 0.01 to \(available).00, as there are only \(available) CPUs available")
-            }
-            hostConfig.nanoCPUs = Int64((value * 1e9).rounded())
-        }
-        hostConfig.pidsLimit = pidsLimit
-        hostConfig.readonlyRootfs = readOnly
-        hostConfig.capAdd = capAdd
-        hostConfig.capDrop = capDrop
-        hostConfig.privileged = privileged
-        do {
-            // As in Docker, given options are recorded even when none is left (`[]`, not null).
-            let security = try SecurityOptions.clientForm(securityOpt)
-            hostConfig.securityOpt = securityOpt.isEmpty ? nil : security.options
-            if security.unconfinedSystemPaths { (hostConfig.maskedPaths, hostConfig.readonlyPaths) = ([], []) }
-        } catch let error as RuntimeError {
-            throw ValidationError("\(error)")
-        }
-        hostConfig.logConfig = try LogConfig(driver: logDriver, options: logOpt)
-        hostConfig.binds = volume
-        hostConfig.mountSpecs = mount
-        var mounts: [MountPoint] = []
-        do {
-            for spec in volume {
-                let parsed = try MountParser.parseVolumeFlag(spec)
-                // `-v /host/path:…` makes a missing host directory, as Docker does; `--mount` does not.
-                if parsed.type == .bind, !FileManager.default.fileExists(atPath: parsed.source) {
-                    try FileManager.default.createDirectory(atPath: parsed.source, withIntermediateDirectories: true)
-                }
-                mounts.append(parsed)
-            }
-            for spec in mount {
-                let parsed = try MountParser.parseMountFlag(spec)
-                if parsed.type == .bind, !FileManager.default.fileExists(atPath: parsed.source) {
-                    throw ValidationError("invalid mount config for type \"bind\": bind source path does not exist: \(parsed.source)")
-                }
-                mounts.append(parsed)
-            }
-            for spec in tmpfs {
-                let parsed = try MountParser.parseTmpfsFlag(spec)
-                hostConfig.tmpfs[parsed.destination] = parsed.tmpfsOptions.joined(separator: ",")
-                mounts.append(parsed)
-            }
-        } catch let error as RuntimeError {
-            throw ValidationError("\(error)")
-        }
-
-        var environment: [String] = []
-        for file in envFile { environment += try EnvironmentFile.read(file) }
-        environment += env.compactMap(EnvironmentFile.resolve)
-        var labels: [String: String] = [:]
-        for entry in label {
-            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            labels[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-        }
-        var options = RunOptions(
-            image: imageAndCommand[0], command: Array(imageAndCommand.dropFirst()), entrypoint: entrypoint, name: name,
-            env: environment, workingDir: workdir, user: user, hostname: hostname, labels: labels,
-            stopSignal: stopSignal, stopTimeout: stopTimeout, hostConfig: hostConfig)
-        options.mounts = mounts
+    /// The engine's options these flags describe; what only the client can do happens here, as in
+    /// Docker's CLI: reading `--env-file` and seccomp profile files, parsing sizes and durations.
+    func options() throws -> ContainerCreateOptions {
+        var options = ContainerCreateOptions(image: imageAndCommand[0])
+        options.command = Array(imageAndCommand.dropFirst())
+        options.entrypoint = entrypoint.map { [$0] }
+        options.name = name
+        for file in envFile { options.env += try EnvironmentFile.read(file) }
+        options.env += env.compactMap(EnvironmentFile.resolve)
+        options.workingDir = workdir
+        options.user = user
+        options.hostname = hostname
+        options.labels = keyValues(label)
+        options.stopSignal = stopSignal
+        options.stopTimeout = stopTimeout
         options.healthcheck = try healthcheck()
         // Docker's Config: `-i` opens and attaches stdin, closed when the client's closes.
         (options.tty, options.openStdin, options.attachStdin, options.stdinOnce) = (tty, interactive, interactive, interactive)
         (options.attachStdout, options.attachStderr) = (true, true)
+        options.networkMode = network
         options.networkAliases = networkAlias
+        options.publish = publish
+        options.publishAllPorts = publishAll
+        options.autoRemove = rm
+        do {
+            options.restartPolicy = try RestartPolicy(parsing: restart)
+            // As in Docker, given options are recorded even when none is left (`[]`, not null).
+            let security = try SecurityOptions.clientForm(securityOpt)
+            options.securityOpt = securityOpt.isEmpty ? nil : security.options
+            options.unconfinedSystemPaths = security.unconfinedSystemPaths
+        } catch let error as RuntimeError {
+            throw ValidationError("\(error)")
+        }
+        if let memory { options.memory = try MemorySize.parse(memory) }
+        if let cpus { options.nanoCPUs = try CPUCount.nanoCPUs(cpus) }
+        options.pidsLimit = pidsLimit
+        options.readonlyRootfs = readOnly
+        options.capAdd = capAdd
+        options.capDrop = capDrop
+        options.privileged = privileged
+        options.initProcess = initProcess
+        options.runtime = runtime
+        options.logDriver = logDriver
+        options.logOptions = logOpt
+        options.binds = volume
+        options.mounts = mount
+        options.tmpfs = tmpfs
         return options
     }
 
@@ -259,70 +214,18 @@ struct ContainerCreateOptions: ParsableArguments {
         return config == HealthConfig() ? nil : config
     }
 
-    /// Creates the container, as `create` and `run` do; `run -d` attaches nothing.
-    func create(_ runtime: ContainerRuntime, detached: Bool = false) throws -> ContainerRecord {
-        var options = try runOptions()
-        if detached { (options.attachStdin, options.attachStdout, options.attachStderr, options.stdinOnce) = (false, false, false, false) }
-        let store = try global.openStore()
-        // The container holds its image from before it exists (its lease lives while this process
-        // or the container's directory does), so no `rmi` or prune can take the layers under it.
-        let id = ContainerID.random()
-        let lease = Lease.container(id, directory: runtime.containers.path(of: id))
+    /// Creates the container, as `create` and `run` do (`run -d` attaches nothing). Errors in the
+    /// options are usage errors, as the flags' own are.
+    func create(_ engine: Engine, detached: Bool = false) async throws -> ContainerRecord {
         do {
-            let image = try store.holdImage(named: options.image, in: lease)
-            let config = try store.config(of: image).config ?? ContainerConfig()
-            return try runtime.create(options, image: ContainerImage(id: image.id.description, config: config,
-                                                                     layers: store.unpack(image)), id: id)
-        } catch {
-            try? store.release(lease)
-            throw error
+            var options = try options()
+            if detached { (options.attachStdin, options.attachStdout, options.attachStderr, options.stdinOnce) = (false, false, false, false) }
+            return try await engine.createContainer(options)
+        } catch let error as EngineError where error.kind == .invalidParameter {
+            throw ValidationError(error.message)
         }
     }
 }
 
-/// `--env-file` and `-e NAME` (no value: taken from Berth's own environment, as Docker does).
-enum EnvironmentFile {
-    static func read(_ path: String) throws -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ValidationError("open \(path): no such file or directory")
-        }
-        return text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).compactMap { line in
-            let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
-            if trimmed.isEmpty || trimmed.hasPrefix("#") { return nil }
-            return resolve(String(trimmed))
-        }
-    }
-
-    static func resolve(_ entry: String) -> String? {
-        if entry.contains("=") { return entry }
-        return ProcessInfo.processInfo.environment[entry].map { "\(entry)=\($0)" }
-    }
-}
-
-/// Docker's memory sizes (go-units RAMInBytes): a number with an optional binary unit, `512m`, `1g`, `100kb`.
-enum MemorySize {
-    static func parse(_ text: String) throws -> Int64 {
-        let lower = text.lowercased().trimmingCharacters(in: .whitespaces)
-        var digits = lower
-        var multiplier: Double = 1
-        var suffix = ""
-        while let last = digits.last, !last.isNumber, last != "." {
-            suffix = String(last) + suffix
-            digits.removeLast()
-        }
-        suffix = suffix.trimmingCharacters(in: .whitespaces)
-        if suffix.hasSuffix("b") { suffix.removeLast() }
-        if suffix.hasSuffix("i") { suffix.removeLast() }
-        switch suffix {
-        case "": multiplier = 1
-        case "k": multiplier = 1024
-        case "m": multiplier = 1024 * 1024
-        case "g": multiplier = 1024 * 1024 * 1024
-        case "t": multiplier = 1024 * 1024 * 1024 * 1024
-        case "p": multiplier = 1024 * 1024 * 1024 * 1024 * 1024
-        default: throw ValidationError("invalid size: '\(text)'")
-        }
-        guard let value = Double(digits), value >= 0 else { throw ValidationError("invalid size: '\(text)'") }
-        return Int64(value * multiplier)
-    }
-}
+/// `--env-file` and `-e NAME` are read on the client's side; the engine has the reader.
+typealias EnvironmentFile = BerthEngine.EnvironmentFile

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthEngine
 import BerthOCI
 import BerthRuntime
 import BerthTemplate
@@ -8,18 +9,18 @@ import Foundation
 struct ContainerList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls", abstract: "List containers.", aliases: ["list", "ps"])
-    @OptionGroup var options: ContainerListOptions
+    @OptionGroup var options: ContainerListFlags
     func run() throws { try options.run() }
 }
 
 /// `berth ps`: the short form of `berth container ls`.
 struct ContainerPs: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ps", abstract: "List containers.")
-    @OptionGroup var options: ContainerListOptions
+    @OptionGroup var options: ContainerListFlags
     func run() throws { try options.run() }
 }
 
-struct ContainerListOptions: ParsableArguments {
+struct ContainerListFlags: ParsableArguments {
     @OptionGroup var global: GlobalOptions
 
     @Flag(name: .shortAndLong, help: "Show all containers (default shows just running).")
@@ -41,11 +42,10 @@ struct ContainerListOptions: ParsableArguments {
     var format: String?
 
     func run() throws {
-        let runtime = try global.openRuntime()
-        let filters = try ContainerFilter(filter)
-        let showStopped = all || filters.includesStopped
-        let records = try filters.apply(to: try runtime.list(), store: { try global.openStore() })
-            .filter { showStopped || $0.state.running }
+        let engine = try global.openEngine()
+        let records = try usageErrors {
+            try engine.listContainersNow(ContainerListOptions(all: all, filters: try Filters(cli: filter)))
+        }
         if quiet {
             for record in records { print(noTrunc ? record.id : record.shortID) }
             return
@@ -72,7 +72,7 @@ struct ContainerRow {
         if !noTrunc { command = Self.ellipsis(command, 20) }
         let labels = record.config.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         return .object([
-            ("Command", .string(Self.quote(command))),
+            ("Command", .string(goQuoted(command))),
             ("CreatedAt", .string(HumanUnits.goTime(record.created))),
             ("ID", .string(noTrunc ? record.id : record.shortID)),
             ("Image", .string(record.imageName)),
@@ -89,32 +89,8 @@ struct ContainerRow {
             ("RunningFor", .string(HumanUnits.since(record.created))),
             ("Size", .string("0B")),
             ("State", .string(record.state.status.rawValue)),
-            ("Status", .string(Self.status(record))),
+            ("Status", .string(ContainerStatus.describe(record))),
         ])
-    }
-
-    /// Docker's STATUS column.
-    static func status(_ record: ContainerRecord, now: Date = Date()) -> String {
-        let state = record.state
-        switch state.status {
-        case .running:
-            let up = "Up " + HumanUnits.duration(now.timeIntervalSince(state.startedAt ?? now))
-            switch state.health?.status {
-            case "starting": return up + " (health: starting)"
-            case let status?: return up + " (\(status))"
-            case nil: return up
-            }
-        case .exited:
-            guard let finished = state.finishedAt else { return "Exited (\(state.exitCode))" }
-            return "Exited (\(state.exitCode)) " + HumanUnits.duration(now.timeIntervalSince(finished)) + " ago"
-        case .created: return "Created"
-        case .paused: return "Up " + HumanUnits.duration(now.timeIntervalSince(state.startedAt ?? now)) + " (Paused)"
-        case .restarting:
-            guard let finished = state.finishedAt else { return "Restarting (\(state.exitCode))" }
-            return "Restarting (\(state.exitCode)) " + HumanUnits.duration(now.timeIntervalSince(finished)) + " ago"
-        case .removing: return "Removal In Progress"
-        case .dead: return "Dead"
-        }
     }
 
     /// Docker's PORTS column: published bindings `0.0.0.0:8080->80/tcp`, then exposed-only ports.
@@ -132,23 +108,6 @@ struct ContainerRow {
             entries.append(port.contains("/") ? port : port + "/tcp")
         }
         return entries.joined(separator: ", ")
-    }
-
-    /// Go's strconv.Quote for the command column.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\x%02x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
     }
 
     /// Docker's Ellipsis: at most `width` characters, the last one `…` when cut.

@@ -1,9 +1,10 @@
 import ArgumentParser
+import BerthEngine
 import BerthRuntime
 import Foundation
 
 /// `berth restart`: stop (as `stop` does), then start again.
-struct ContainerRestart: ParsableCommand {
+struct ContainerRestart: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "restart", abstract: "Restart one or more containers.")
 
     @OptionGroup var global: GlobalOptions
@@ -17,17 +18,17 @@ struct ContainerRestart: ParsableCommand {
     @Argument(help: ArgumentHelp("Containers to restart.", valueName: "container"))
     var containers: [String]
 
-    func run() throws {
-        let runtime = try global.openRuntime()
-        try forEachContainer(containers) { reference in
+    func run() async throws {
+        let engine = try global.openEngine()
+        try await forEachContainer(containers) { reference in
             // The monitor keeps the container running after this command exits.
-            try runtime.restart(reference, timeout: time, signal: signal).finish()
+            try await engine.restartContainer(reference, timeout: time, signal: signal)
         }
     }
 }
 
 /// `berth rename OLD NEW`.
-struct ContainerRename: ParsableCommand {
+struct ContainerRename: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rename", abstract: "Rename a container.")
 
     @OptionGroup var global: GlobalOptions
@@ -38,10 +39,11 @@ struct ContainerRename: ParsableCommand {
     @Argument(help: ArgumentHelp("Its new name.", valueName: "new-name"))
     var newName: String
 
-    func run() throws {
+    func run() async throws {
+        let engine = try global.openEngine()
         do {
-            try global.openRuntime().rename(container, to: newName)
-        } catch let error as RuntimeError {
+            try await engine.renameContainer(container, to: newName)
+        } catch {
             printError("Error response from daemon: \(error)")
             throw ExitCode(1)
         }
@@ -89,7 +91,7 @@ struct ContainerPort: ParsableCommand {
 }
 
 /// `berth container prune`: remove every stopped container.
-struct ContainerPrune: ParsableCommand {
+struct ContainerPrune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove all stopped containers.")
 
     @OptionGroup var global: GlobalOptions
@@ -100,43 +102,21 @@ struct ContainerPrune: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Do not prompt for confirmation.")
     var force = false
 
-    func run() throws {
-        let include = try pruneFilter()
+    func run() async throws {
+        let filters = try usageErrors {
+            let filters = try Filters(cli: filter)
+            try filters.validate(Engine.pruneFilterKeys)
+            _ = try filters.time("until")
+            return filters
+        }
         if !force {
             guard confirm("WARNING! This will remove all stopped containers.\n") else { return }
         }
-        let runtime = try global.openRuntime()
-        var reclaimed: Int64 = 0
-        let removed = try runtime.prune { record in
-            guard include(record) else { return false }
-            reclaimed += BuilderPrune.diskUsage(runtime.containers.path(of: record.id) + "/upper")
-            return true
+        let engine = try global.openEngine()
+        let pruned = try await engine.pruneContainers(filters)
+        if !pruned.deleted.isEmpty {
+            print("Deleted Containers:\n" + pruned.deleted.joined(separator: "\n") + "\n")
         }
-        if !removed.isEmpty {
-            print("Deleted Containers:\n" + removed.map(\.id).joined(separator: "\n") + "\n")
-        }
-        print("Total reclaimed space: \(HumanUnits.size(reclaimed, precision: 4))")
-    }
-
-    /// `until=` and `label=` / `label!=`, as Docker's container prune takes them.
-    private func pruneFilter() throws -> (ContainerRecord) -> Bool {
-        var predicates: [(ContainerRecord) -> Bool] = []
-        for item in filter {
-            if item.hasPrefix("until=") {
-                let value = String(item.dropFirst("until=".count))
-                guard let limit = TimeArgument.parse(value) else { throw ValidationError("invalid until filter: \(value)") }
-                predicates.append { $0.created < limit }
-            } else if item.hasPrefix("label!=") || item.hasPrefix("label=") {
-                let negate = item.hasPrefix("label!=")
-                let parts = item.dropFirst(negate ? 7 : 6).split(separator: "=", maxSplits: 1).map(String.init)
-                predicates.append { record in
-                    let matches = record.config.labels[parts[0]].map { parts.count == 1 || $0 == parts[1] } ?? false
-                    return matches != negate
-                }
-            } else {
-                throw ValidationError("invalid filter '\(item)'")
-            }
-        }
-        return { record in predicates.allSatisfy { $0(record) } }
+        print("Total reclaimed space: \(HumanUnits.size(pruned.spaceReclaimed, precision: 4))")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthEngine
 import BerthRuntime
 import Dispatch
 import Foundation
@@ -11,21 +12,22 @@ import Glibc
 /// `run` follows that log (through an open descriptor, so `--rm` removing the directory does not
 /// cut it short) and the monitor's exit report: the output on the terminal is exactly what
 /// `logs` shows, and killing the CLI never kills the container's bookkeeping.
-struct ContainerRun: ParsableCommand {
+struct ContainerRun: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Create and run a new container from an image.", helpNames: [.long])
 
     @Flag(name: .shortAndLong, help: "Run container in background and print container ID.")
     var detach = false
 
-    @OptionGroup var options: ContainerCreateOptions
+    @OptionGroup var options: ContainerCreateFlags
 
-    func run() throws {
+    func run() async throws {
         if options.tty, options.interactive, !detach { try TerminalRelay.checkInputIsTerminal() }
-        let runtime = try options.global.openRuntime()
+        let engine = try options.global.openEngine()
+        let runtime = engine.runtime
         let record: ContainerRecord
         do {
-            record = try options.create(runtime, detached: detach)
+            record = try await options.create(engine, detached: detach)
         } catch let error as ValidationError {
             throw error
         } catch {
@@ -33,27 +35,29 @@ struct ContainerRun: ParsableCommand {
             printError("Error: \(error)")
             throw ExitCode(125)
         }
+        if detach {
+            do {
+                try await engine.startContainer(record.id)
+            } catch {
+                printError("Error: \(error)")
+                throw ExitCode((error as? ContainerStartError)?.exitCode ?? 125)
+            }
+            print(record.id)
+            return
+        }
         let connection: MonitorConnection
         var client: AttachClient?
         var log: LogReader?
         do {
             // The log is open before the container writes to it, so no rotation can take output
             // from under a foreground run.
-            if !detach, !options.tty { log = try LogReader(path: runtime.containers.logPath(of: record.id), creating: true) }
+            if !options.tty { log = try LogReader(path: runtime.containers.logPath(of: record.id), creating: true) }
             // With -i or -t the CLI attaches before the process starts, as Docker's does.
-            if !detach, options.tty || options.interactive {
-                (connection, client) = try runtime.startAttached(record.id, size: TerminalRelay.windowSize)
-            } else {
-                connection = try runtime.start(record.id)
-            }
+            (connection, client) = try engine.startContainerFollowing(
+                record.id, attachingWith: options.tty || options.interactive ? TerminalRelay.windowSize : nil)
         } catch {
             printError("Error: \(error)")
-            throw ExitCode(StartFailure.exitCode(for: "\(error)"))
-        }
-        if detach {
-            connection.finish()
-            print(record.id)
-            return
+            throw ExitCode((error as? ContainerStartError)?.exitCode ?? 125)
         }
         let code = try Attach(runtime: runtime, id: record.id, connection: connection, log: log, client: client,
                               tty: options.tty, forwardsInput: options.interactive).run()
@@ -62,20 +66,20 @@ struct ContainerRun: ParsableCommand {
 }
 
 /// `berth create`: create a container without starting it.
-struct ContainerCreate: ParsableCommand {
+struct ContainerCreate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create", abstract: "Create a new container.", helpNames: [.long])
 
-    @OptionGroup var options: ContainerCreateOptions
+    @OptionGroup var options: ContainerCreateFlags
 
-    func run() throws {
-        let runtime = try options.global.openRuntime()
-        print(try options.create(runtime).id)
+    func run() async throws {
+        let engine = try options.global.openEngine()
+        print(try await options.create(engine).id)
     }
 }
 
 /// `berth start`: start stopped containers.
-struct ContainerStart: ParsableCommand {
+struct ContainerStart: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "start", abstract: "Start one or more stopped containers.")
 
     @OptionGroup var global: GlobalOptions
@@ -102,12 +106,13 @@ struct ContainerStart: ParsableCommand {
         if all, attach || interactive { throw ValidationError("you cannot start and attach multiple containers at once") }
     }
 
-    func run() throws {
-        let runtime = try global.openRuntime()
+    func run() async throws {
+        let engine = try global.openEngine()
+        let runtime = engine.runtime
         if all {
-            let stopped = try runtime.list().filter { !$0.state.running }
-            let chosen = try ContainerFilter(filter).apply(to: stopped) { nil }
-            try forEachContainer(chosen.map(\.name)) { name in try runtime.start(name).finish() }
+            let chosen = try usageErrors { try engine.listContainersNow(ContainerListOptions(all: true, filters: try Filters(cli: filter))) }
+                .filter { !$0.state.running && $0.state.status != .paused }
+            try await forEachContainer(chosen.map(\.name)) { name in try await engine.startContainer(name) }
             return
         }
         if attach || interactive {
@@ -122,31 +127,23 @@ struct ContainerStart: ParsableCommand {
             // Only this run's output is attached, as Docker attaches to the new process.
             let path = runtime.containers.logPath(of: record.id)
             let log = record.config.tty ? nil : try LogReader(path: path, offset: LogReader.size(of: path), creating: true)
-            let connection: MonitorConnection
-            var client: AttachClient?
-            if record.config.tty || forwardsInput {
-                (connection, client) = try runtime.startAttached(record.id, size: TerminalRelay.windowSize)
-            } else {
-                connection = try runtime.start(record.id)
-            }
+            let (connection, client) = try engine.startContainerFollowing(
+                record.id, attachingWith: record.config.tty || forwardsInput ? TerminalRelay.windowSize : nil)
             throw ExitCode(try Attach(runtime: runtime, id: record.id, connection: connection, log: log,
                                       client: client, tty: record.config.tty, forwardsInput: forwardsInput).run())
         }
-        try forEachContainer(containers) { reference in
+        try await forEachContainer(containers) { reference in
             // Starting a running container is not an error in Docker.
-            if try runtime.container(reference).state.running { return }
-            try runtime.start(reference).finish()
+            try await notModifiedIsDone { try await engine.startContainer(reference) }
         }
     }
 }
 
-/// Docker's exit codes when a container cannot start: 127 command not found, 126 not executable,
-/// 125 anything else.
+/// Docker's exit codes when a process cannot start (`exec`'s too): 127 command not found, 126
+/// not executable, 125 anything else.
 enum StartFailure {
     static func exitCode(for message: String) -> Int32 {
-        if message.contains("executable file not found") || message.contains("no such file or directory") { return 127 }
-        if message.contains("permission denied") { return 126 }
-        return 125
+        ContainerStartError(runtimeMessage: message, description: message).exitCode
     }
 }
 

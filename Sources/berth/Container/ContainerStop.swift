@@ -1,9 +1,9 @@
 import ArgumentParser
-import BerthRuntime
+import BerthEngine
 import Foundation
 
 /// `berth stop`: the stop signal, then SIGKILL after the grace period.
-struct ContainerStop: ParsableCommand {
+struct ContainerStop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop one or more running containers.")
 
     @OptionGroup var global: GlobalOptions
@@ -17,16 +17,17 @@ struct ContainerStop: ParsableCommand {
     @Argument(help: ArgumentHelp("Containers to stop.", valueName: "container"))
     var containers: [String]
 
-    func run() throws {
-        let runtime = try global.openRuntime()
-        try forEachContainer(containers) { reference in
-            try runtime.stop(reference, timeout: time, signal: signal)
+    func run() async throws {
+        let engine = try global.openEngine()
+        try await forEachContainer(containers) { reference in
+            // Stopping a stopped container is not an error in Docker.
+            try await notModifiedIsDone { try await engine.stopContainer(reference, timeout: time, signal: signal) }
         }
     }
 }
 
 /// `berth kill`: send a signal (SIGKILL by default).
-struct ContainerKill: ParsableCommand {
+struct ContainerKill: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "kill", abstract: "Kill one or more running containers.")
 
     @OptionGroup var global: GlobalOptions
@@ -37,16 +38,16 @@ struct ContainerKill: ParsableCommand {
     @Argument(help: ArgumentHelp("Containers to kill.", valueName: "container"))
     var containers: [String]
 
-    func run() throws {
-        let runtime = try global.openRuntime()
-        try forEachContainer(containers) { reference in
-            try runtime.kill(reference, signal: signal)
+    func run() async throws {
+        let engine = try global.openEngine()
+        try await forEachContainer(containers) { reference in
+            try await engine.killContainer(reference, signal: signal)
         }
     }
 }
 
 /// `berth rm`.
-struct ContainerRemove: ParsableCommand {
+struct ContainerRemove: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rm", abstract: "Remove one or more containers.", aliases: ["remove"])
 
@@ -61,16 +62,16 @@ struct ContainerRemove: ParsableCommand {
     @Argument(help: ArgumentHelp("Containers to remove.", valueName: "container"))
     var containers: [String]
 
-    func run() throws {
-        let runtime = try global.openRuntime()
-        try forEachContainer(containers) { reference in
-            try runtime.remove(reference, force: force, volumes: volumes)
+    func run() async throws {
+        let engine = try global.openEngine()
+        try await forEachContainer(containers) { reference in
+            try await engine.removeContainer(reference, force: force, volumes: volumes)
         }
     }
 }
 
 /// `berth wait`: block until containers stop, then print their exit codes.
-struct ContainerWait: ParsableCommand {
+struct ContainerWait: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait", abstract: "Block until one or more containers stop, then print their exit codes.")
 
@@ -79,11 +80,10 @@ struct ContainerWait: ParsableCommand {
     @Argument(help: ArgumentHelp("Containers to wait for.", valueName: "container"))
     var containers: [String]
 
-    func run() throws {
-        let runtime = try global.openRuntime()
-        try forEachContainer(containers, printReference: false) { reference in
-            let code = try runtime.wait(reference)
-            print(code.map(String.init) ?? "0")
+    func run() async throws {
+        let engine = try global.openEngine()
+        try await forEachContainer(containers, printReference: false) { reference in
+            print(try await engine.waitContainer(reference))
         }
     }
 }

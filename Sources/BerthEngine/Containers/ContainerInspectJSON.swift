@@ -1,0 +1,236 @@
+import BerthOCI
+import BerthRuntime
+import BerthTemplate
+import Foundation
+
+/// The Docker Engine API's ContainerInspect document, in Docker's field order.
+public enum ContainerInspectJSON {
+    /// With `size`, the document has SizeRw and SizeRootFs (the API's `size=1`).
+    public static func document(for record: ContainerRecord, runtime: ContainerRuntime, size: ContainerSize? = nil) -> OrderedJSON {
+        let directory = runtime.containers.path(of: record.id)
+        let state = record.state
+        let argv = record.config.argv
+        let sizes: [(String, OrderedJSON)] = size.map { [("SizeRw", .int($0.rw)), ("SizeRootFs", .int($0.rootFs))] } ?? []
+        let head: [(String, OrderedJSON)] = [
+            ("Id", .string(record.id)),
+            ("Created", .string(Timestamp.format(record.created))),
+            ("Path", .string(argv.first ?? "")),
+            ("Args", .array(argv.dropFirst().map(OrderedJSON.string))),
+            ("State", .object([
+                ("Status", .string(state.status.rawValue)),
+                ("Running", .bool(state.status == .running || state.status == .paused)),
+                ("Paused", .bool(state.status == .paused)),
+                ("Restarting", .bool(state.status == .restarting)),
+                ("OOMKilled", .bool(state.oomKilled)),
+                ("Dead", .bool(state.status == .dead)),
+                ("Pid", .int(state.status == .running || state.status == .paused ? state.pid : 0)),
+                ("ExitCode", .int(state.exitCode)),
+                ("Error", .string(state.error)),
+                ("StartedAt", .string(time(state.startedAt))),
+                ("FinishedAt", .string(time(state.finishedAt))),
+            ] + (state.health.map { [("Health", health($0))] } ?? []))),
+            ("Image", .string(record.imageID)),
+            ("ResolvConfPath", .string(directory + "/resolv.conf")),
+            ("HostnamePath", .string(directory + "/hostname")),
+            ("HostsPath", .string(directory + "/hosts")),
+            ("LogPath", .string(record.hostConfig.logConfig?.isReadable ?? true ? runtime.containers.logPath(of: record.id) : "")),
+            ("Name", .string("/" + record.name)),
+            ("RestartCount", .int(Int64(record.state.restartCount))),
+            ("Driver", .string("overlay")),
+            ("Platform", .string("linux")),
+            ("MountLabel", .string("")),
+            ("ProcessLabel", .string("")),
+            ("AppArmorProfile", .string("")),
+            ("ExecIDs", .null),
+            ("HostConfig", hostConfig(record)),
+            ("GraphDriver", .object([
+                ("Data", .object([
+                    ("LowerDir", .string(record.layers.reversed().joined(separator: ":"))),
+                    ("MergedDir", .string(directory + "/rootfs")),
+                    ("UpperDir", .string(directory + "/upper")),
+                    ("WorkDir", .string(directory + "/work")),
+                ])),
+                ("Name", .string("overlay")),
+            ])),
+        ]
+        let tail: [(String, OrderedJSON)] = [
+            ("Mounts", .array(record.mounts.filter { !$0.fromTmpfsFlag }.map(mountPoint))),
+            ("Config", config(record)),
+            ("NetworkSettings", networkSettings(record)),
+        ]
+        return .object(head + sizes + tail)
+    }
+
+    /// Docker's State.Health.
+    static func health(_ health: Health) -> OrderedJSON {
+        .object([
+            ("Status", .string(health.status)),
+            ("FailingStreak", .int(Int64(health.failingStreak))),
+            ("Log", .array(health.log.map { probe in
+                .object([("Start", .string(Timestamp.format(probe.start))), ("End", .string(Timestamp.format(probe.end))),
+                         ("ExitCode", .int(Int64(probe.exitCode))), ("Output", .string(probe.output))])
+            })),
+        ])
+    }
+
+    /// One of Docker's `Mounts` entries.
+    public static func mountPoint(_ mount: MountPoint) -> OrderedJSON {
+        var members: [(String, OrderedJSON)] = [("Type", .string(mount.type.rawValue))]
+        if mount.type == .volume { members.append(("Name", .string(mount.name))) }
+        members += [("Source", .string(mount.source)), ("Destination", .string(mount.destination))]
+        if mount.type == .volume { members.append(("Driver", .string("local"))) }
+        let mode = mount.type == .volume && mount.mode.isEmpty ? "z" : mount.mode
+        members += [("Mode", .string(mode)), ("RW", .bool(mount.readWrite)), ("Propagation", .string(mount.propagation))]
+        return .object(members)
+    }
+
+    static func time(_ date: Date?) -> String {
+        date.map(Timestamp.format) ?? "0001-01-01T00:00:00Z"
+    }
+
+    static func hostConfig(_ record: ContainerRecord) -> OrderedJSON {
+        let host = record.hostConfig
+        var members: [(String, OrderedJSON)] = [
+            ("Binds", host.binds.isEmpty ? .null : .strings(host.binds)),
+            ("LogConfig", .object([
+                ("Type", .string(host.logConfig?.type ?? "json-file")),
+                ("Config", .object((host.logConfig?.config ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ])),
+            ("NetworkMode", .string(host.networkMode)),
+            ("PortBindings", .object(portBindings(record))),
+            ("RestartPolicy", .object([("Name", .string(host.restartPolicy.name)),
+                                       ("MaximumRetryCount", .int(Int64(host.restartPolicy.maximumRetryCount)))])),
+            ("AutoRemove", .bool(host.autoRemove)),
+            ("CapAdd", host.capAdd.isEmpty ? .null : .strings(host.capAdd)),
+            ("CapDrop", host.capDrop.isEmpty ? .null : .strings(host.capDrop)),
+            ("Privileged", .bool(host.privileged)),
+            ("ReadonlyRootfs", .bool(host.readonlyRootfs)),
+            ("SecurityOpt", .strings(host.securityOpt)),
+            ("Runtime", .string(host.runtime)),
+            ("CpuShares", .int(host.cpuShares)),
+            ("Memory", .int(host.memory)),
+            ("NanoCpus", .int(host.nanoCPUs)),
+            ("PidsLimit", host.pidsLimit.map { OrderedJSON.int($0) } ?? .null),
+            ("Init", host.initProcess ? .bool(true) : .null),
+            ("MaskedPaths", .strings(host.maskedPaths)),
+            ("ReadonlyPaths", .strings(host.readonlyPaths)),
+        ]
+        // HostConfig.Mounts: the `--mount` requests as given, in Docker's shape.
+        let requested = host.mountSpecs.compactMap { try? MountParser.parseMountFlag($0) }
+        if !requested.isEmpty {
+            members.append(("Mounts", .array(requested.map { mount in
+                var fields: [(String, OrderedJSON)] = [("Type", .string(mount.type.rawValue))]
+                let source = mount.type == .bind ? mount.source : mount.name
+                if !source.isEmpty { fields.append(("Source", .string(source))) }
+                fields.append(("Target", .string(mount.destination)))
+                if !mount.readWrite { fields.append(("ReadOnly", .bool(true))) }
+                return .object(fields)
+            })))
+        }
+        if !host.tmpfs.isEmpty {
+            members.append(("Tmpfs", .object(host.tmpfs.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        }
+        return .object(members)
+    }
+
+    /// `HostConfig.PortBindings` as requested: `"80/tcp": [{"HostIp": "", "HostPort": "8080"}]`.
+    static func portBindings(_ record: ContainerRecord) -> [(String, OrderedJSON)] {
+        var result: [(String, [OrderedJSON])] = []
+        for binding in record.network.ports {
+            let key = "\(binding.containerPort)/\(binding.proto)"
+            let value = OrderedJSON.object([("HostIp", .string(binding.hostIP)), ("HostPort", .string(String(binding.hostPort)))])
+            if let index = result.firstIndex(where: { $0.0 == key }) { result[index].1.append(value) } else { result.append((key, [value])) }
+        }
+        return result.map { ($0.0, .array($0.1)) }
+    }
+
+    static func config(_ record: ContainerRecord) -> OrderedJSON {
+        let config = record.config
+        // Docker's Config.Volumes: the image's VOLUMEs and `-v /path` anonymous volumes.
+        let anonymousVolumes = record.mounts.filter(\.anonymous).map(\.destination).sorted()
+        var members: [(String, OrderedJSON)] = [
+            ("Hostname", .string(config.hostname)),
+            ("Domainname", .string("")),
+            ("User", .string(config.user)),
+            ("AttachStdin", .bool(config.attachStdin)),
+            ("AttachStdout", .bool(config.attachStdout)),
+            ("AttachStderr", .bool(config.attachStderr)),
+        ]
+        if !config.exposedPorts.isEmpty {
+            members.append(("ExposedPorts", .object(config.exposedPorts.map { ($0, .object([])) })))
+        }
+        members += [
+            ("Tty", .bool(config.tty)),
+            ("OpenStdin", .bool(config.openStdin)),
+            ("StdinOnce", .bool(config.stdinOnce)),
+            ("Env", .strings(config.env)),
+            ("Cmd", config.cmd.isEmpty ? .null : .strings(config.cmd)),
+        ]
+        if let health = config.healthcheck {
+            var fields: [(String, OrderedJSON)] = [("Test", health.Test.map(OrderedJSON.strings) ?? .null)]
+            if let value = health.Interval { fields.append(("Interval", .int(value))) }
+            if let value = health.Timeout { fields.append(("Timeout", .int(value))) }
+            if let value = health.StartPeriod { fields.append(("StartPeriod", .int(value))) }
+            if let value = health.Retries { fields.append(("Retries", .int(Int64(value)))) }
+            members.append(("Healthcheck", .object(fields)))
+        }
+        members += [
+            ("Image", .string(record.imageName)),
+            ("Volumes", anonymousVolumes.isEmpty ? .null : .object(anonymousVolumes.map { ($0, .object([])) })),
+            ("WorkingDir", .string(config.workingDir)),
+            ("Entrypoint", config.entrypoint.isEmpty ? .null : .strings(config.entrypoint)),
+            ("OnBuild", .null),
+            ("Labels", .object(config.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("StopSignal", .string(config.stopSignal)),
+        ]
+        if let timeout = config.stopTimeout { members.append(("StopTimeout", .int(timeout))) }
+        return .object(members)
+    }
+
+    static func networkSettings(_ record: ContainerRecord) -> OrderedJSON {
+        let network = record.network
+        let running = record.state.running
+        var ports: [(String, OrderedJSON)] = []
+        for port in record.config.exposedPorts where !network.ports.contains(where: { "\($0.containerPort)/\($0.proto)" == port }) {
+            ports.append((port, .null))
+        }
+        if running {
+            for (key, value) in portBindings(record) {
+                guard case .array(let bindings) = value else { continue }
+                ports.append((key, .array(bindings.map { binding in
+                    guard case .object(let fields) = binding else { return binding }
+                    return .object(fields.map { $0.0 == "HostIp" && $0.1 == .string("") ? ("HostIp", .string("0.0.0.0")) : $0 })
+                })))
+            }
+        }
+        // Docker fills the top-level address fields for the default bridge only.
+        let onBridge = running && record.hostConfig.networkMode == "bridge"
+        var networks: [(String, OrderedJSON)] = []
+        if record.hostConfig.networkMode == "host" || record.hostConfig.networkMode == "none" {
+            networks.append((record.hostConfig.networkMode, .object([
+                ("Aliases", .null), ("Gateway", .string("")), ("IPAddress", .string("")), ("IPPrefixLen", .int(0)),
+                ("MacAddress", .string("")),
+            ])))
+        }
+        for config in record.endpointsConfig {
+            let endpoint = running ? network.endpoints.first { $0.network == config.network } : nil
+            networks.append((config.network, .object([
+                ("Aliases", config.aliases.isEmpty ? .null : .array(config.aliases.map(OrderedJSON.string))),
+                ("Gateway", .string(endpoint?.gateway ?? "")),
+                ("IPAddress", .string(endpoint?.ipAddress ?? "")),
+                ("IPPrefixLen", .int(endpoint?.prefixLength ?? 0)),
+                ("MacAddress", .string(endpoint?.macAddress ?? "")),
+            ])))
+        }
+        return .object([
+            ("Bridge", .string("")),
+            ("SandboxKey", .string(running ? (network.networkNamespace ?? "") : "")),
+            ("Ports", .object(ports)),
+            ("Gateway", .string(onBridge ? network.gateway : "")),
+            ("IPAddress", .string(onBridge ? network.ipAddress : "")),
+            ("IPPrefixLen", .int(onBridge ? network.prefixLength : 0)),
+            ("MacAddress", .string(onBridge ? network.macAddress : "")),
+            ("Networks", .object(networks)),
+        ])
+    }
+}

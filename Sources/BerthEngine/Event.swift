@@ -1,0 +1,98 @@
+/// What an event is about (dockerd's event types that Berth has).
+public enum EventType: String, Sendable, Codable, CaseIterable {
+    case container, image, network, volume, builder, daemon
+}
+
+/// One event, as dockerd's `/events` writes it: `{"Type", "Action", "Actor": {"ID",
+/// "Attributes"}, "scope", "time", "timeNano"}`.
+public struct Event: Sendable, Equatable, Codable {
+    /// The object an event is about: its ID and attributes (a container's name and image, a
+    /// network's type, the labels of either).
+    public struct Actor: Sendable, Equatable, Codable {
+        public let id: String
+        public let attributes: [String: String]
+
+        public init(id: String, attributes: [String: String]) {
+            self.id = id
+            self.attributes = attributes
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id = "ID", attributes = "Attributes"
+        }
+    }
+
+    public let type: EventType
+    public let action: String
+    public let actor: Actor
+    /// "local": every Berth event concerns this host only.
+    public let scope: String
+    /// When it happened, in Unix seconds.
+    public let time: Int64
+    /// When it happened, in Unix nanoseconds.
+    public let timeNano: Int64
+
+    public init(type: EventType, action: String, actor: Actor, timeNano: Int64) {
+        self.type = type
+        self.action = action
+        self.actor = actor
+        scope = "local"
+        time = timeNano / 1_000_000_000
+        self.timeNano = timeNano
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type = "Type", action = "Action", actor = "Actor", scope, time, timeNano
+    }
+
+    /// Whether `filters` (dockerd's `type`, `event`, `container`, `image`, `network`, `volume`,
+    /// `daemon`, `label`, `scope`) let this event through: each key present must match.
+    public func matches(_ filters: Filters) -> Bool {
+        matchesAction(filters)
+            && filters.matches("type", type.rawValue)
+            && filters.matches("scope", scope)
+            && [EventType.daemon, .container, .volume, .network].allSatisfy { matchesName(filters, $0.rawValue) }
+            && matchesImage(filters)
+            && (!filters.contains("label") || filters.matchesLabels(actor.attributes))
+    }
+
+    /// `event=health_status` matches every `health_status: …` action, as do exec_create and
+    /// exec_start their variants with a command.
+    private func matchesAction(_ filters: Filters) -> Bool {
+        let values = filters.values("event")
+        guard !values.isEmpty else { return true }
+        if values.contains(where: { ["health_status", "exec_create", "exec_start"].contains($0) }) {
+            return values.contains { action.hasPrefix($0) }
+        }
+        return values.contains(action)
+    }
+
+    /// `container=x` (and the other object filters) matches by an ID prefix or a name prefix.
+    private func matchesName(_ filters: Filters, _ key: String) -> Bool {
+        let values = filters.values(key)
+        guard !values.isEmpty else { return true }
+        let name = actor.attributes["name"] ?? ""
+        return values.contains { actor.id.hasPrefix($0) || name.hasPrefix($0) }
+    }
+
+    /// `image=x` matches an image's ID or name, or a container's image, with or without its tag.
+    private func matchesImage(_ filters: Filters) -> Bool {
+        let values = filters.values("image")
+        guard !values.isEmpty else { return true }
+        let name = actor.attributes[type == .image ? "name" : "image"] ?? ""
+        let candidates = [actor.id, name, Self.familiarName(actor.id), Self.familiarName(name)]
+        return candidates.contains { values.contains($0) }
+    }
+
+    /// An image reference without its tag or digest and without Docker Hub's default prefixes.
+    static func familiarName(_ reference: String) -> String {
+        guard !reference.hasPrefix("sha256:") else { return reference }
+        var name = Substring(reference)
+        if let at = name.firstIndex(of: "@") { name = name[..<at] }
+        if let colon = name.lastIndex(of: ":"), !name[colon...].contains("/") { name = name[..<colon] }
+        for prefix in ["docker.io/library/", "docker.io/"] where name.hasPrefix(prefix) {
+            return String(name.dropFirst(prefix.count))
+        }
+        return String(name)
+    }
+}

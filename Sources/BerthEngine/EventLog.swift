@@ -1,0 +1,181 @@
+import Foundation
+import Glibc
+
+/// The events of every process on one state root — CLI commands and the daemon alike — in one
+/// file of JSON lines, `events.log`. Each event is appended with one `write` to a file opened
+/// with O_APPEND, so concurrent writers never interleave and a writer killed with SIGKILL leaves
+/// whole lines. The log is bounded: past `generationLimit` bytes it is renamed to `events.log.1`
+/// (replacing the previous one), under an exclusive flock of `events.lock` that writers hold
+/// shared, so no event goes to a file just renamed away.
+public struct EventLog: Sendable {
+    public let path: String
+    var rotatedPath: String { path + ".1" }
+    private let lockPath: String
+    private let generationLimit: Int
+    /// How often a follower looks for new events.
+    private static let pollInterval = Duration.milliseconds(100)
+
+    /// The log of the state root `root`.
+    public init(root: String, generationLimit: Int = 1 << 20) {
+        path = root + "/events.log"
+        lockPath = root + "/events.lock"
+        self.generationLimit = generationLimit
+    }
+
+    /// Appends an event that happened now. Never fails: an event that cannot be written (a full
+    /// disk, a read-only root) is dropped rather than failing the change it reports.
+    public func record(_ type: EventType, _ action: String, id: String, attributes: [String: String] = [:]) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let event = Event(type: type, action: action, actor: .init(id: id, attributes: attributes),
+                          timeNano: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
+        append(event)
+    }
+
+    /// Appends `event` as one line.
+    func append(_ event: Event) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard var line = try? encoder.encode(event) else { return }
+        line.append(UInt8(ascii: "\n"))
+        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { return }
+        defer { close(lock) }
+        guard Self.lock(lock, LOCK_SH) else { return }
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return }
+        _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        var info = stat()
+        let size = fstat(descriptor, &info) == 0 ? Int(info.st_size) : 0
+        close(descriptor)
+        flock(lock, LOCK_UN)
+        if size > generationLimit { rotate(lock) }
+    }
+
+    /// Starts a new generation, unless another writer did so since this one looked.
+    private func rotate(_ lock: Int32) {
+        guard Self.lock(lock, LOCK_EX) else { return }
+        defer { flock(lock, LOCK_UN) }
+        var info = stat()
+        guard stat(path, &info) == 0, Int(info.st_size) > generationLimit else { return }
+        rename(path, rotatedPath)
+    }
+
+    private static func lock(_ descriptor: Int32, _ operation: Int32) -> Bool {
+        while flock(descriptor, operation) != 0 {
+            guard errno == EINTR else { return false }
+        }
+        return true
+    }
+
+    /// The events `filters` let through, as dockerd's `/events` streams them: with neither
+    /// `since` nor `until`, those from now on; with either, first the logged ones from `since`
+    /// (or the oldest kept) to `until`. The stream then follows the log — the events of every
+    /// process on the root — until `until` passes, or without end; it finishes at once when
+    /// `until` is already past. Cancelling the consumer stops the reading.
+    public func follow(since: Date?, until: Date?, filters: Filters) -> AsyncStream<Event> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Event.self)
+        let task = Task { [self] in
+            let sinceNano = since.map(Self.nanoseconds) ?? 0
+            let untilNano = until.map(Self.nanoseconds)
+            var reader = LogReader(path: path)
+            func deliver(_ events: [Event]) {
+                for event in events where event.timeNano >= sinceNano && event.matches(filters) {
+                    if let untilNano, event.timeNano > untilNano { continue }
+                    continuation.yield(event)
+                }
+            }
+            if since != nil || until != nil {
+                reader.open()
+                // The previous generation, unless it is the file just opened, renamed since.
+                var rotated = LogReader(path: rotatedPath)
+                rotated.open()
+                if rotated.inode != reader.inode { deliver(rotated.readNew()) }
+                deliver(reader.readNew())
+            } else {
+                reader.openAtEnd()
+            }
+            while !Task.isCancelled {
+                if let untilNano, Self.nanoseconds(Date()) > untilNano { break }
+                deliver(reader.readNew())
+                try? await Task.sleep(for: Self.pollInterval)
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    static func nanoseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1_000_000_000).rounded())
+    }
+}
+
+/// Reads one log path as it grows and rotates: complete lines only (a line being written stays
+/// buffered until its newline arrives), and after a rotation the rest of the old file, then the
+/// new one from its start.
+private struct LogReader: ~Copyable {
+    let path: String
+    private var descriptor: Int32 = -1
+    private(set) var inode: ino_t = 0
+    private var pending: [UInt8] = []
+
+    init(path: String) {
+        self.path = path
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    mutating func open() {
+        descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        var info = stat()
+        inode = descriptor >= 0 && fstat(descriptor, &info) == 0 ? info.st_ino : 0
+    }
+
+    /// Opens the log where it ends now: only later events are read.
+    mutating func openAtEnd() {
+        open()
+        if descriptor >= 0 { lseek(descriptor, 0, SEEK_END) }
+    }
+
+    /// The events appended since the last read.
+    mutating func readNew() -> [Event] {
+        var events: [Event] = []
+        if descriptor < 0 {
+            open()
+            guard descriptor >= 0 else { return [] }
+        }
+        events += readToEnd()
+        var info = stat()
+        if stat(path, &info) == 0, info.st_ino != inode {
+            // Rotated (or replaced): the old file gets nothing after its rename, so once read to
+            // its end again it is done.
+            events += readToEnd()
+            close(descriptor)
+            descriptor = -1
+            pending = []
+            open()
+            events += readToEnd()
+        }
+        return events
+    }
+
+    private mutating func readToEnd() -> [Event] {
+        guard descriptor >= 0 else { return [] }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            pending += buffer[..<count]
+        }
+        guard let lastNewline = pending.lastIndex(of: UInt8(ascii: "\n")) else { return [] }
+        let complete = pending[...lastNewline]
+        pending.removeSubrange(...lastNewline)
+        let decoder = JSONDecoder()
+        // A line that does not decode (an event type a newer Berth wrote) is skipped.
+        return complete.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(Event.self, from: Data($0)) }
+    }
+}
