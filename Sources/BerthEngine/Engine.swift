@@ -15,6 +15,8 @@ public final class Engine: Sendable {
     public let runtime: ContainerRuntime
     /// What happened on this root, recorded by every process that uses it.
     public let events: EventLog
+    /// Exec instances, kept for inspect after they end (dockerd keeps them in memory too).
+    public let execs = ExecRegistry()
     private let openedStore = Mutex<Store?>(nil)
     /// Runs the modules' blocking calls off Swift's cooperative threads (two, on two cores), so
     /// a slow store write or runc call never stalls the daemon's other requests.

@@ -71,9 +71,11 @@ public final class ResponseWriter: Sendable {
     // MARK: Streams
 
     /// Starts a chunked response; write its parts with `write`, end it with `end`.
-    public func startStream(_ status: HTTPResponseStatus = .ok, contentType: String) async throws {
+    public func startStream(_ status: HTTPResponseStatus = .ok, contentType: String, headers: HTTPHeaders = [:]) async throws {
         try begin(.streaming)
-        try await channel.writeAndFlush(HTTPServerResponsePart.head(responseHead(status, ["Content-Type": contentType])))
+        var all = headers
+        all.replaceOrAdd(name: "Content-Type", value: contentType)
+        try await channel.writeAndFlush(HTTPServerResponsePart.head(responseHead(status, all)))
     }
 
     public func write(_ buffer: ByteBuffer) async throws {

@@ -5,6 +5,7 @@ enum Routes {
     static func all(_ engine: Engine) -> [Route] {
         system(engine)
             + containers(engine)
+            + containerIO(engine)
             + images(engine)
             + networks(engine)
             + volumes(engine)

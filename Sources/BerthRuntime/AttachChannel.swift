@@ -7,7 +7,7 @@ import Synchronization
 /// type byte, a big-endian 32-bit payload length and the payload. The first frame a client sends
 /// is a resize (0×0 when it has no terminal). The monitor sends back the terminal's output as is
 /// (with `-t`); without a terminal, output is read from the log.
-enum AttachFrame: Equatable {
+public enum AttachFrame: Equatable, Sendable {
     /// Bytes for the container's stdin.
     case input([UInt8])
     /// The client's stdin ended: with StdinOnce, the container's stdin is closed.
@@ -17,7 +17,7 @@ enum AttachFrame: Equatable {
 
     static let socketName = "attach.sock"
 
-    func encoded() -> [UInt8] {
+    public func encoded() -> [UInt8] {
         let (type, payload): (UInt8, [UInt8])
         switch self {
         case .input(let bytes): (type, payload) = (0, bytes)
@@ -136,7 +136,45 @@ public final class AttachClient: Sendable {
     }
 }
 
+/// A client's claim on a container's next start: while it is held, a monitor starting the
+/// container (with `-i` or `-t`) waits for a client on its attach socket before it starts the
+/// process, as dockerd starts a container whose attach came first with its streams connected.
+/// Held by an flock, so a waiter that dies lets the start go on.
+public final class AttachHold {
+    private let lock: FileLock
+
+    init(_ lock: FileLock) {
+        self.lock = lock
+    }
+
+    /// Lets the start go on without this client.
+    public func release() { lock.unlock() }
+
+    static func name() -> String { "attach-wait.lock" }
+
+    /// Whether a client holds the container in `directory` (a monitor asks, before it starts it).
+    static func isHeld(directory: String) -> Bool {
+        let probe = FileLock(directory + "/" + name())
+        guard Files.exists(probe.path) else { return false }
+        return (try? probe.tryLock(exclusive: true)) == false
+    }
+}
+
 extension ContainerRuntime {
+    /// Holds the container's next start for an attaching client (see `AttachHold`); the client
+    /// then connects with `connectAttach` once the monitor listens.
+    public func holdStartForAttach(_ id: String) throws -> AttachHold {
+        let lock = FileLock(containers.path(of: id) + "/" + AttachHold.name())
+        try lock.lock(exclusive: false)
+        return AttachHold(lock)
+    }
+
+    /// Connects to the attach socket of the container's monitor, whether the container runs or
+    /// its monitor waits for a first client; nil while no monitor listens.
+    public func connectAttach(_ id: String, size: TerminalSize?) -> AttachClient? {
+        try? AttachClient.connect(directory: containers.path(of: id), size: size)
+    }
+
     /// Attaches to a running container with `-i` or `-t` through its monitor's attach socket;
     /// `size` is this client's window size, for the container's terminal.
     public func attach(_ reference: String, size: TerminalSize?) throws -> AttachClient {

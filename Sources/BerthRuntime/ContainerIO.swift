@@ -136,19 +136,22 @@ final class ContainerIO {
         if openStdin { input = master }
     }
 
-    /// Waits for the first client (the CLI that started the container attached) and takes its
-    /// first frame, so the terminal has the client's size before the process starts. Gives up
-    /// when the caller's end of `sync` closes. Whether the client attached.
-    func awaitFirstClient(whileReaderOf sync: Int32) -> Bool {
+    /// Waits for the first client (the CLI that started the container attached, or the client
+    /// holding an `AttachHold`) and takes its first frame, so the terminal has the client's size
+    /// before the process starts. Gives up when the caller's end of `sync` closes, or (with no
+    /// `sync`) once `wanted` says the client no longer waits and none is pending (a client that
+    /// connected lets go of its claim at once). Whether the client attached.
+    func awaitFirstClient(whileReaderOf sync: Int32 = -1, while wanted: () -> Bool = { true }) -> Bool {
         guard let attach else { return false }
         while true {
             var fds = [pollfd(fd: attach.descriptor, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: sync, events: 0, revents: 0)]
-            if poll(&fds, 2, -1) < 0 {
+            if poll(&fds, 2, sync >= 0 ? -1 : 50) < 0 {
                 if errno == EINTR { continue }
                 return false
             }
             if fds[1].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { return false }
+            if fds[0].revents == 0, !wanted() { return false }
             guard fds[0].revents != 0, let connection = attach.accept() else { continue }
             clients.append(Client(descriptor: connection))
             let index = clients.count - 1

@@ -4,6 +4,18 @@ import BerthProcess
 import Foundation
 import Glibc
 
+/// What a path in a container is, as the Engine API's archive endpoints report it.
+public struct ContainerPathStat: Sendable, Equatable {
+    /// The path's last element (`/` for the root).
+    public var name: String
+    public var size: Int64
+    /// st_mode: the type and permission bits.
+    public var mode: UInt32
+    public var modified: Date
+    /// For a symlink, the path it resolves to in the container; empty otherwise.
+    public var linkTarget: String
+}
+
 /// One side of `cp` on the host: a path, or a tar stream on a descriptor (`-`).
 public enum CopyEndpoint: Sendable {
     case path(String)
@@ -17,6 +29,49 @@ extension ContainerRuntime {
         var isSymlink: Bool
         /// The path as stat'ed; with `follow`, every symlink resolved (within the container).
         var path: String
+        var size: Int64 = 0
+        /// st_mode: the type and permission bits.
+        var mode: UInt32 = 0
+        var modified = Date(timeIntervalSince1970: 0)
+    }
+
+    // MARK: For the Engine API's archive endpoints
+
+    /// Stats `path` in the container as dockerd's `ContainerStatPath` does: the entry itself (a
+    /// symlink is not followed) and, for a symlink, the path it resolves to in the container.
+    /// Nil if the path does not exist.
+    public func statPath(_ reference: String, path: String) throws -> ContainerPathStat? {
+        let record = try container(reference)
+        return try withContainerRoot(record) { pid in
+            let cleaned = CopyPath.inContainer(path)
+            guard let info = try statInContainer(record, pid: pid, path: cleaned, follow: false) else { return nil }
+            var linkTarget = ""
+            if info.isSymlink, let target = try statInContainer(record, pid: pid, path: cleaned, follow: true) {
+                linkTarget = target.path
+            }
+            return ContainerPathStat(name: CopyPath.base(cleaned), size: info.size, mode: info.mode,
+                                     modified: info.modified, linkTarget: linkTarget)
+        }
+    }
+
+    /// Extracts the tar stream read from `descriptor` into the directory `path` in the container;
+    /// `refuseTypeChanges` is dockerd's `noOverwriteDirNonDir`, `preserveOwnership` its `copyUIDGID`.
+    public func extractArchive(_ reference: String, into path: String, from descriptor: Int32,
+                               refuseTypeChanges: Bool, preserveOwnership: Bool) throws {
+        let record = try container(reference)
+        try withContainerRoot(record) { pid in
+            let target = CopyPath.inContainer(path)
+            guard let info = try statInContainer(record, pid: pid, path: target, follow: true) else {
+                throw CopyError(message: "Could not find the file \(path) in container \(reference)", fromDaemon: true)
+            }
+            if record.hostConfig.readonlyRootfs,
+               !record.mounts.contains(where: { $0.readWrite && Self.isWithin(info.path, $0.destination) }) {
+                throw CopyError(message: "container rootfs is marked read-only", fromDaemon: true)
+            }
+            try runHelper(record, pid: pid, .extract, path: info.path, stdin: descriptor, preserveOwnership: preserveOwnership,
+                          refuseTypeChanges: refuseTypeChanges)
+                .finish(notFound: "Could not find the file \(path) in container \(reference)")
+        }
     }
 
     // MARK: Out of the container
@@ -246,17 +301,23 @@ extension ContainerRuntime {
         close(pipe.read)
         guard try helper.finishAllowingNotFound() else { return nil }
         let line = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .newlines)
-        guard let space = line.firstIndex(of: " ") else { throw RuntimeError.runtime("copy helper: unexpected reply '\(line)'") }
-        let kind = line[..<space]
-        return ContainerPathInfo(isDirectory: kind == "directory", isSymlink: kind == "symlink",
-                                 path: String(line[line.index(after: space)...]))
+        let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: false)
+        guard fields.count == 6, let size = Int64(fields[1]), let mode = UInt32(fields[2]),
+              let seconds = Int64(fields[3]), let nanoseconds = Int64(fields[4]) else {
+            throw RuntimeError.runtime("copy helper: unexpected reply '\(line)'")
+        }
+        let kind = fields[0]
+        return ContainerPathInfo(isDirectory: kind == "directory", isSymlink: kind == "symlink", path: String(fields[5]),
+                                 size: size, mode: mode,
+                                 modified: Date(timeIntervalSince1970: Double(seconds) + Double(nanoseconds) / 1e9))
     }
 
     private func runHelper(_ record: ContainerRecord, pid: Int32?, _ operation: CopyHelper.Request.Operation,
                            path: String, name: String = "", follow: Bool = false, stdin: Int32? = nil,
-                           stdout: Int32? = nil, preserveOwnership: Bool = false) throws -> HelperProcess {
+                           stdout: Int32? = nil, preserveOwnership: Bool = false, refuseTypeChanges: Bool = true) throws -> HelperProcess {
         var request = CopyHelper.Request(
             operation: operation, path: path, name: name, follow: follow, preserveOwnership: preserveOwnership,
+            refuseTypeChanges: refuseTypeChanges,
             pid: pid, containerID: record.id, containerDirectory: containers.path(of: record.id),
             layers: record.layers, mounts: record.mounts)
         if pid != nil {

@@ -5,7 +5,7 @@ import Foundation
 import Glibc
 
 /// What `berth exec` asks for.
-public struct ExecOptions: Sendable {
+public struct ExecOptions: Sendable, Codable {
     public var command: [String]
     /// `-e` entries, `NAME=value`, added to the container's environment.
     public var env: [String]
@@ -55,7 +55,8 @@ extension ContainerRuntime {
     /// this process becomes a child subreaper: the command, orphaned when runc exits, is
     /// reparented here and its exit status waited for.
     public func exec(_ reference: String, _ options: ExecOptions,
-                     terminal relay: (_ master: Int32, _ hasExited: @escaping @Sendable () -> Bool) -> Void) throws -> Int32 {
+                     terminal relay: (_ master: Int32, _ hasExited: @escaping @Sendable () -> Bool) -> Void,
+                     pidFile keptPidFile: String? = nil) throws -> Int32 {
         let record = try container(reference)
         guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
         var process = try execProcess(record, options)
@@ -69,12 +70,13 @@ extension ContainerRuntime {
         let directory = containers.path(of: record.id)
         let scratch = "exec-\(ContainerID.random().prefix(12))"
         let processFile = directory + "/" + scratch + ".json", logFile = directory + "/" + scratch + ".log"
-        let pidFile = directory + "/" + scratch + ".pid"
+        // A caller that reports the command's pid (the Engine API's exec inspect) names the file.
+        let pidFile = keptPidFile ?? directory + "/" + scratch + ".pid"
         try Files.writeAtomically(CanonicalJSON.encode(process), to: processFile, mode: 0o600, durability: .atomicOnly)
         defer {
             unlink(processFile)
             unlink(logFile)
-            unlink(pidFile)
+            if keptPidFile == nil { unlink(pidFile) }
         }
         let console = try UnixListener(directory: directory, name: scratch + ".sock")
         defer { console.close() }
@@ -177,5 +179,142 @@ private final class ChildExit: @unchecked Sendable {
         defer { condition.unlock() }
         while exitStatus == nil { condition.wait() }
         return exitStatus ?? 255
+    }
+}
+
+/// A command `startExec` started in a container, until `finish` reads how it ended.
+public struct ExecProcess: Sendable {
+    /// runc (without a terminal) or the terminal helper (with one): this process's child.
+    public let pid: pid_t
+    /// The file runc writes the command's pid to, once it runs in the container.
+    let pidFile: String
+    let scratch: [String]
+
+    /// The command's pid (in the host's namespace), once runc has written it; 0 before.
+    public var commandPID: Int32 { Files.readNumber(pidFile) ?? 0 }
+
+    /// Reads how the command ended from the raw wait status of `pid`, and removes the scratch
+    /// files: the command's exit status, or `RuntimeError.execFailed` when runc could not start it.
+    public func finish(waitStatus: Int32) throws -> Int32 {
+        defer { scratch.forEach { unlink($0) } }
+        let status = Spawn.decode(waitStatus)
+        if status == 255, let logFile = scratch.first(where: { $0.hasSuffix(".log") }), let message = Runc.lastError(inLog: logFile) {
+            throw RuntimeError.execFailed(message)
+        }
+        return status
+    }
+}
+
+extension ContainerRuntime {
+    /// Starts `options.command` in the running container without waiting for it, for a caller
+    /// that relays its streams itself (the Engine API): without a terminal, `runc exec` with
+    /// `stdin` (or nothing), `stdout` and `stderr`; with one (`options.tty`), the monitor
+    /// executable as `--exec` helper (which holds the terminal's master, as runc hands it over
+    /// only to a child subreaper) with `stdin` as the terminal's input, `stdout` as its output and
+    /// `resize` carrying `AttachFrame.resize` frames. The caller reaps `pid` and calls `finish`.
+    public func startExec(_ reference: String, _ options: ExecOptions, stdin: Int32?, stdout: Int32, stderr: Int32,
+                          resize: Int32?) throws -> ExecProcess {
+        let record = try container(reference)
+        guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
+        let directory = containers.path(of: record.id)
+        let scratch = directory + "/exec-\(ContainerID.random().prefix(12))"
+        if options.tty {
+            var descriptors: [(Int32, Int32)] = [(stdout, 1), (stdout, 2)]
+            if let stdin { descriptors.append((stdin, 0)) }
+            if let resize { descriptors.append((resize, 3)) }
+            let json = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
+            let pid = try Spawn.start([monitorExecutable, "--root", root, "--exec", record.id, json, scratch + ".pid"],
+                                      descriptors: descriptors)
+            return ExecProcess(pid: pid, pidFile: scratch + ".pid", scratch: [scratch + ".pid"])
+        }
+        let process = try execProcess(record, options)
+        let processFile = scratch + ".json", logFile = scratch + ".log", pidFile = scratch + ".pid"
+        try Files.writeAtomically(CanonicalJSON.encode(process), to: processFile, mode: 0o600, durability: .atomicOnly)
+        var descriptors: [(Int32, Int32)] = [(stdout, 1), (stderr, 2)]
+        if let stdin { descriptors.append((stdin, 0)) }
+        let argv = try ociRuntime(for: record).command(logFile: logFile)
+            + ["exec", "--process", processFile, "--pid-file", pidFile, record.id]
+        do {
+            let pid = try Spawn.start(argv, descriptors: descriptors)
+            return ExecProcess(pid: pid, pidFile: pidFile, scratch: [processFile, logFile, pidFile])
+        } catch {
+            unlink(processFile)
+            throw error
+        }
+    }
+}
+
+/// The terminal side of an Engine API exec with `-t` (`berth-monitor --root ROOT --exec ID
+/// OPTIONS PIDFILE`): runs the command on a new terminal and copies between the terminal and its
+/// own stdin and stdout; window sizes arrive on descriptor 3 as `AttachFrame.resize` frames.
+/// Exits with the command's status; when the command cannot start, says why on stdout (the
+/// client's stream) and exits 126, or 127 when it was not found, as dockerd does.
+public enum ExecTerminalHelper {
+    public static func main(root: String, id: String, optionsJSON: String, pidFile: String) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            let options = try JSONDecoder().decode(ExecOptions.self, from: Data(optionsJSON.utf8))
+            let runtime = try ContainerRuntime(root: root, monitorExecutable: "")
+            return try runtime.exec(id, options, terminal: { master, hasExited in
+                relay(master: master, hasExited: hasExited)
+            }, pidFile: pidFile)
+        } catch RuntimeError.execFailed(let message) {
+            writeAll(1, Array("OCI runtime exec failed: \(message)\r\n".utf8)[...])
+            return message.contains("executable file not found") || message.contains("no such file or directory") ? 127 : 126
+        } catch {
+            writeAll(1, Array("\(error)\r\n".utf8)[...])
+            return 126
+        }
+    }
+
+    /// Copies until the terminal closes, or the command has exited and nothing more is to be read.
+    private static func relay(master: Int32, hasExited: () -> Bool) {
+        var inputOpen = true
+        var resizeOpen = fcntl(3, F_GETFD) >= 0
+        var frames = AttachFrame.Decoder()
+        var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+        while true {
+            var fds = [pollfd(fd: master, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: inputOpen ? 0 : -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: resizeOpen ? 3 : -1, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&fds, 3, 100)
+            if ready < 0, errno == EINTR { continue }
+            if ready == 0 {
+                if hasExited() { return }
+                continue
+            }
+            if fds[0].revents != 0 {
+                let count = buffer.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                // EIO once the command's side of the terminal is closed.
+                if count <= 0 { return }
+                writeAll(1, buffer[0..<count])
+            }
+            if fds[1].revents != 0 {
+                let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+                if count > 0 { writeAll(master, buffer[0..<count]) } else if count == 0 || errno != EINTR { inputOpen = false }
+            }
+            if fds[2].revents != 0 {
+                let count = buffer.withUnsafeMutableBytes { read(3, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    frames.append(buffer[0..<count])
+                    while let frame = frames.next() {
+                        if case .resize(let size) = frame, size.rows > 0, size.columns > 0 { size.apply(to: master) }
+                    }
+                } else if count == 0 || errno != EINTR {
+                    resizeOpen = false
+                }
+            }
+        }
+    }
+
+    private static func writeAll(_ descriptor: Int32, _ bytes: ArraySlice<UInt8>) {
+        var offset = bytes.startIndex
+        while offset < bytes.endIndex {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0, errno == EINTR { continue }
+            if written <= 0 { return }
+            offset += written
+        }
     }
 }

@@ -16,8 +16,9 @@ public enum CopyHelper {
     /// What the helper is asked to do, passed as JSON in its one argument.
     struct Request: Codable {
         enum Operation: String, Codable {
-            /// Print `<kind> <path>`: kind `directory`, `file`, `symlink` or `other`; with
-            /// `follow`, the path with every symlink resolved.
+            /// Print `<kind> <size> <mode> <mtime seconds> <mtime nanoseconds> <path>`: kind
+            /// `directory`, `file`, `symlink` or `other`; with `follow`, the path with every
+            /// symlink resolved.
             case stat
             /// Write `path` as a tar stream to stdout, its top entry named `name`.
             case archive
@@ -30,6 +31,9 @@ public enum CopyHelper {
         var name = ""
         var follow = false
         var preserveOwnership = false
+        /// Extraction refuses to replace a directory with a non-directory and the reverse
+        /// (dockerd's `noOverwriteDirNonDir`).
+        var refuseTypeChanges = true
         /// The running container's process whose root to enter; nil for a stopped container.
         var pid: Int32?
         var containerID: String
@@ -77,7 +81,9 @@ public enum CopyHelper {
             case S_IFLNK: kind = "symlink"
             default: kind = "other"
             }
-            FileHandle.standardOutput.write(Data("\(kind) \(path)\n".utf8))
+            // The path last: it may hold spaces.
+            let fields = [kind, String(info.st_size), String(info.st_mode), String(info.st_mtim.tv_sec), String(info.st_mtim.tv_nsec), path]
+            FileHandle.standardOutput.write(Data((fields.joined(separator: " ") + "\n").utf8))
         case .archive:
             guard lstat(request.path, &info) == 0 else { return try failure(errno, "lstat", request.path) }
             let writer = TarWriter(FileSink(fileDescriptor: 1, closeOnDeinit: false))
@@ -89,7 +95,7 @@ public enum CopyHelper {
                 throw CopyError(message: "extraction point is not a directory", fromDaemon: true)
             }
             let extractor = SafeExtractor(root: request.path, whiteouts: .keep, preserveOwnership: request.preserveOwnership,
-                                          refuseTypeChanges: true, refuseEscapingSymlinks: true)
+                                          refuseTypeChanges: request.refuseTypeChanges, refuseEscapingSymlinks: true)
             _ = try extractor.extract(TarReader(FileSource(fileDescriptor: 0, closeOnDeinit: false)))
         }
         return 0

@@ -216,7 +216,10 @@ extension ContainerRuntime {
         unlink(pidFile)
         let logFile = files.runtimeLog
         unlink(logFile)
-        let startsAtOnce = record.endpointsConfig.isEmpty && sync == nil
+        // An attaching API client that came before the start holds it (`AttachHold`).
+        let heldForClient = sync == nil && (record.config.tty || record.config.openStdin)
+            && AttachHold.isHeld(directory: directory)
+        let startsAtOnce = record.endpointsConfig.isEmpty && sync == nil && !heldForClient
         let runtime = try ociRuntime(for: record)
         let creator = try Spawn.start(runtime.createArguments(id: record.id, bundle: directory, pidFile: pidFile, logFile: logFile,
                                                               options: io.runtimeArguments, start: startsAtOnce),
@@ -241,6 +244,9 @@ extension ContainerRuntime {
             guard io.awaitFirstClient(whileReaderOf: sync) else {
                 throw RuntimeError.startFailed("the client attaching to the container went away")
             }
+        } else if heldForClient {
+            // The start was asked for by someone else: it goes on even if the client went away.
+            _ = io.awaitFirstClient(while: { AttachHold.isHeld(directory: directory) })
         }
         if !startsAtOnce { try runtime.start(record.id) }
         let network = record.network

@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 
 /// A terminal's window size in character cells.
-public struct TerminalSize: Equatable, Sendable {
+public struct TerminalSize: Equatable, Sendable, Codable {
     public var rows: UInt16
     public var columns: UInt16
 

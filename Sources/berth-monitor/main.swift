@@ -6,6 +6,8 @@ import Glibc
 //
 //   berth-monitor --root ROOT [--attach] ID   the monitor of container ID (started by `run`/`start`)
 //   berth-monitor --copy REQUEST              the container side of `cp` (started by `cp`)
+//   berth-monitor --root ROOT --exec ID OPTIONS PIDFILE
+//                                             an Engine API exec with a terminal (ExecTerminalHelper)
 //   berth-monitor --root ROOT --resume ID …   the monitor again, re-executed by itself once the
 //                                             container runs (see MonitorHandover)
 
@@ -25,6 +27,11 @@ case "--copy":
 case "--root":
     var rest = arguments.dropFirst()
     guard let root = rest.popFirst() else { fail("--root needs a directory") }
+    if rest.first == "--exec" {
+        guard rest.count == 4 else { fail("--exec takes a container ID, options and a pid file") }
+        let values = Array(rest.dropFirst())
+        exit(ExecTerminalHelper.main(root: root, id: values[0], optionsJSON: values[1], pidFile: values[2]))
+    }
     if rest.first == "--resume" {
         guard let status = Monitor.resume(root: root, arguments: Array(rest)) else { fail("malformed --resume arguments") }
         exit(status)

@@ -1,0 +1,269 @@
+import BerthRuntime
+import Foundation
+import Glibc
+import NIOCore
+import Synchronization
+
+/// What an exec runs (the API's ExecConfig, the CLI's `exec` flags).
+public struct ExecConfig: Sendable, Equatable {
+    public var command: [String]
+    /// `NAME=value` entries added to the container's environment.
+    public var env: [String]
+    public var user: String?
+    public var workingDir: String?
+    public var tty: Bool
+    public var attachStdin: Bool
+    public var attachStdout: Bool
+    public var attachStderr: Bool
+    public var detachKeys: String?
+    public var consoleSize: TerminalSize?
+
+    public init(command: [String], env: [String] = [], user: String? = nil, workingDir: String? = nil, tty: Bool = false,
+                attachStdin: Bool = false, attachStdout: Bool = true, attachStderr: Bool = true, detachKeys: String? = nil,
+                consoleSize: TerminalSize? = nil) {
+        self.command = command
+        self.env = env
+        self.user = user
+        self.workingDir = workingDir
+        self.tty = tty
+        self.attachStdin = attachStdin
+        self.attachStdout = attachStdout
+        self.attachStderr = attachStderr
+        self.detachKeys = detachKeys
+        self.consoleSize = consoleSize
+    }
+}
+
+/// An exec instance as inspect reports it.
+public struct ExecState: Sendable {
+    public let id: String
+    public let containerID: String
+    public let config: ExecConfig
+    public var running = false
+    /// Set once the command ended (or could not start).
+    public var exitCode: Int32?
+    /// The command's pid on the host, while it runs.
+    public var pid: Int32 = 0
+    /// Whether it was started: an exec runs once.
+    public var started = false
+}
+
+/// The exec instances of this process's life (dockerd keeps them in memory too), so that inspect
+/// reports each one's exit code after it ended; an instance goes with its container.
+public final class ExecRegistry: Sendable {
+    private struct Instance {
+        var state: ExecState
+        var process: ExecProcess?
+        /// The write end of a running terminal exec's resize pipe.
+        var resize: Int32 = -1
+    }
+
+    private let instances = Mutex<[String: Instance]>([:])
+
+    public init() {}
+
+    func add(_ state: ExecState) {
+        instances.withLock { $0[state.id] = Instance(state: state) }
+    }
+
+    /// The instance `id`, its pid read while it runs.
+    public func state(_ id: String) throws -> ExecState {
+        let instance = try instances.withLock { instances in
+            guard let instance = instances[id] else { throw EngineError.notFound("No such exec instance: \(id)") }
+            return instance
+        }
+        var state = instance.state
+        if state.running, let process = instance.process { state.pid = process.commandPID }
+        return state
+    }
+
+    /// Marks `id` started; refuses one that runs or ran, as dockerd does.
+    func begin(_ id: String) throws -> ExecState {
+        try instances.withLock { instances in
+            guard var instance = instances[id] else { throw EngineError.notFound("No such exec instance: \(id)") }
+            if instance.state.running { throw EngineError.conflict("exec command \(id) is already running") }
+            if instance.state.started { throw EngineError.conflict("exec command \(id) has already run") }
+            instance.state.started = true
+            instance.state.running = true
+            instances[id] = instance
+            return instance.state
+        }
+    }
+
+    func running(_ id: String, process: ExecProcess, resize: Int32) {
+        instances.withLock { instances in
+            instances[id]?.process = process
+            instances[id]?.resize = resize
+        }
+    }
+
+    func ended(_ id: String, exitCode: Int32) {
+        instances.withLock { instances in
+            guard var instance = instances[id] else { return }
+            if instance.resize >= 0 { close(instance.resize) }
+            instance.resize = -1
+            instance.process = nil
+            instance.state.running = false
+            instance.state.pid = 0
+            instance.state.exitCode = exitCode
+            instances[id] = instance
+        }
+    }
+
+    /// Sends a window size to a running terminal exec; nothing for one without a terminal.
+    func resize(_ id: String, to size: TerminalSize) throws {
+        try instances.withLock { instances in
+            guard let instance = instances[id] else { throw EngineError.notFound("No such exec instance: \(id)") }
+            guard instance.resize >= 0 else { return }
+            let frame = AttachFrame.resize(size).encoded()
+            _ = frame.withUnsafeBytes { write(instance.resize, $0.baseAddress, $0.count) }
+        }
+    }
+
+    /// Forgets the instances of containers that no longer exist.
+    func prune(keeping exists: (String) -> Bool) {
+        instances.withLock { instances in
+            instances = instances.filter { $0.value.state.running || exists($0.value.state.containerID) }
+        }
+    }
+}
+
+extension Engine {
+    /// Creates an exec instance in a running container; its ID.
+    public func createExec(_ reference: String, _ config: ExecConfig) throws -> String {
+        guard !config.command.isEmpty else { throw EngineError.invalidParameter("No exec command specified") }
+        _ = try DetachKeys(parsing: config.detachKeys)
+        let record = try runtime.container(reference)
+        switch record.state.status {
+        case .running: break
+        case .paused: throw EngineError.conflict("Container \(record.id) is paused, unpause the container before exec")
+        case .restarting: throw EngineError.conflict("Container \(record.id) is restarting, wait until the container is running")
+        default: throw EngineError.conflict("container \(record.id) is not running")
+        }
+        if let workingDir = config.workingDir, !workingDir.isEmpty, !workingDir.hasPrefix("/") {
+            throw EngineError.invalidParameter("the working directory '\(workingDir)' is invalid, it needs to be an absolute path")
+        }
+        let runtime = runtime
+        execs.prune { (try? runtime.containers.record($0)) != nil }
+        let id = ContainerID.random()
+        execs.add(ExecState(id: id, containerID: record.id, config: config))
+        return id
+    }
+
+    /// Marks the exec started (404 for an unknown one, 409 for one that ran); run it with `runExec`.
+    public func beginExec(_ id: String) throws -> ExecState {
+        try execs.begin(id)
+    }
+
+    public func resizeExec(_ id: String, to size: TerminalSize) throws {
+        try execs.resize(id, to: size)
+    }
+
+    /// Runs a begun exec: its output to `output` (one raw stream with a terminal), `input` (when
+    /// it attaches stdin) to its stdin, whose end closes the command's stdin. Returns once the
+    /// command exited and its output is drained (what a background process it left keeps
+    /// writing is cut 2 s later); its exit code is recorded before. A command that cannot start
+    /// says why on `output` and exits 126, or 127 when it was not found, as with dockerd.
+    @discardableResult
+    public func runExec(_ state: ExecState, input: AsyncStream<ByteBuffer>?,
+                        output: @escaping @Sendable (StdStream, ByteBuffer) async throws -> Void) async -> Int32 {
+        let config = state.config
+        let code: Int32
+        do {
+            code = try await relayExec(state, input: config.attachStdin ? input : nil, output: output)
+        } catch let error as RuntimeError {
+            var message = "\(error)"
+            var status: Int32 = 126
+            if case .execFailed(let reason) = error {
+                message = "OCI runtime exec failed: \(reason)"
+                if reason.contains("executable file not found") || reason.contains("no such file or directory") { status = 127 }
+            }
+            try? await output(.stdout, ByteBuffer(string: message + "\r\n"))
+            code = status
+        } catch {
+            try? await output(.stdout, ByteBuffer(string: "\(error)\r\n"))
+            code = 126
+        }
+        execs.ended(state.id, exitCode: code)
+        return code
+    }
+
+    private func relayExec(_ state: ExecState, input: AsyncStream<ByteBuffer>?,
+                           output: @escaping @Sendable (StdStream, ByteBuffer) async throws -> Void) async throws -> Int32 {
+        let config = state.config
+        let options = ExecOptions(command: config.command, env: config.env, user: config.user,
+                                  workingDir: config.workingDir?.isEmpty == false ? config.workingDir : nil,
+                                  interactive: config.attachStdin, tty: config.tty, consoleSize: config.consoleSize)
+        let stdout = try DescriptorStreams.pipe()
+        let stderr = config.tty ? nil : try DescriptorStreams.pipe()
+        let stdin = input == nil ? nil : try DescriptorStreams.pipe()
+        let resize = config.tty ? try DescriptorStreams.pipe() : nil
+        let childEnds = [stdout.write, stderr?.write, stdin?.read, resize?.read].compactMap { $0 }
+        let ours = [stdout.read, stderr?.read, stdin?.write, resize?.write].compactMap { $0 }
+        let runtime = runtime, containerID = state.containerID
+        let process: ExecProcess
+        do {
+            process = try await blocking {
+                try runtime.startExec(containerID, options, stdin: stdin?.read, stdout: stdout.write,
+                                      stderr: stderr?.write ?? stdout.write, resize: resize?.read)
+            }
+        } catch {
+            (childEnds + ours).forEach { close($0) }
+            throw error
+        }
+        childEnds.forEach { close($0) }
+        execs.running(state.id, process: process, resize: resize?.write ?? -1)
+        let outputChannel = try await DescriptorStreams.reading(stdout.read)
+        let errorChannel: DescriptorStreams.Channel? = if let stderr { try await DescriptorStreams.reading(stderr.read) } else { nil }
+        let inputChannel: DescriptorStreams.Channel? = if let stdin { try await DescriptorStreams.writing(stdin.write) } else { nil }
+        let wantsOut = config.attachStdout, wantsErr = config.attachStderr
+        let detachKeys = try DetachKeys(parsing: config.detachKeys)
+        let inputTask = inputChannel.flatMap { channel in
+            input.map { input in
+                let tty = config.tty
+                return Task {
+                    try? await channel.executeThenClose { _, outbound in
+                        var matcher = tty ? DetachKeys.Matcher(detachKeys) : nil
+                        for await chunk in input {
+                            var bytes = Array(chunk.readableBytesView)
+                            var detach = false
+                            if var current = matcher {
+                                (bytes, detach) = current.filter(bytes)
+                                matcher = current
+                            }
+                            if !bytes.isEmpty { try await outbound.write(ByteBuffer(bytes: bytes)) }
+                            if detach { return }
+                        }
+                    }
+                }
+            }
+        }
+        let status = await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try? await DescriptorStreams.forEachChunk(of: outputChannel) { chunk in
+                    if wantsOut { try await output(.stdout, chunk) }
+                }
+            }
+            if let errorChannel {
+                group.addTask {
+                    try? await DescriptorStreams.forEachChunk(of: errorChannel) { chunk in
+                        if wantsErr { try await output(.stderr, chunk) }
+                    }
+                }
+            }
+            let waited = await ChildProcess.exitStatus(of: process.pid)
+            inputTask?.cancel()
+            // The output a command wrote before it exited is read to its end; a background
+            // process that keeps the pipes open is not waited for.
+            let cut = Task {
+                try await Task.sleep(nanoseconds: 2_000_000_000)
+                try? await outputChannel.channel.close()
+                try? await errorChannel?.channel.close()
+            }
+            await group.waitForAll()
+            cut.cancel()
+            return waited
+        }
+        return try process.finish(waitStatus: status)
+    }
+}
