@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func theEventLogKeepsItsNames() {
-        #expect(root.events == "/var/lib/berth/events.log")
+        #expect(root.events == "/var/lib/berth/events.jsonl")
         #expect(root.eventsLock == "/var/lib/berth/events.lock")
         #expect(root.engineID == "/var/lib/berth/engine-id")
     }
