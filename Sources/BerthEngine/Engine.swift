@@ -21,7 +21,9 @@ public final class Engine: Sendable {
     private let openedStore = Mutex<Store?>(nil)
     /// Runs the modules' blocking calls off Swift's cooperative threads (two, on two cores), so
     /// a slow store write or runc call never stalls the daemon's other requests.
-    private let threadPool: NIOThreadPool
+    /// Started on first use: a CLI command that never blocks off its own thread never pays for
+    /// its sixteen threads.
+    private let threadPool = Mutex<NIOThreadPool?>(nil)
 
     /// Opens the engine on `root`; `monitorExecutable` is `berth-monitor`, started for each container.
     public init(root: String, monitorExecutable: String) throws {
@@ -29,12 +31,10 @@ public final class Engine: Sendable {
         runtime = try ContainerRuntime(root: root, monitorExecutable: monitorExecutable)
         events = EventLog(root: root)
         BuildStepRecord.releaseAbandoned(berthRoot: root)
-        threadPool = NIOThreadPool(numberOfThreads: 16)
-        threadPool.start()
     }
 
     deinit {
-        threadPool.shutdownGracefully { _ in }
+        threadPool.withLock { $0?.shutdownGracefully { _ in } }
     }
 
     /// The image store, opened on first use (a command that only lists containers never pays for
@@ -54,7 +54,14 @@ public final class Engine: Sendable {
     /// that may last indefinitely (a container's exit, a followed log) belong in async code
     /// instead: each would hold one of the pool's threads for as long as it lasts.
     public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await threadPool.runIfActive(body)
+        let pool = threadPool.withLock { pool in
+            if let pool { return pool }
+            let started = NIOThreadPool(numberOfThreads: 16)
+            started.start()
+            pool = started
+            return started
+        }
+        return try await pool.runIfActive(body)
     }
 
     /// Containers made by a Berth without leases hold none: the first command that opens the store
