@@ -56,10 +56,10 @@ public struct BuildCache: Sendable {
 
     /// Removes every entry, the builder's snapshots and the cache mounts, keeping what builds
     /// running now use, and ends the cache's hold on its layers so that garbage collection takes
-    /// them (for `builder prune`); returns how many entries there were. Runs under the exclusive
+    /// them (for `builder prune`); returns the entries' keys (hex). Runs under the exclusive
     /// store lock, so no build takes a hold meanwhile.
     @discardableResult
-    public func prune(store: Store) throws -> Int {
+    public func prune(store: Store) throws -> [String] {
         try store.withExclusiveLock {
             let inUse = try store.liveResources()
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
@@ -75,7 +75,7 @@ public struct BuildCache: Sendable {
                 try FileManager.default.removeItem(atPath: mounts)
             }
             try store.release(.buildCache)
-            return names.filter { !$0.hasPrefix(".") }.count
+            return names.filter { !$0.hasPrefix(".") }.map { $0.hasSuffix(".json") ? String($0.dropLast(5)) : $0 }
         }
     }
 

@@ -25,6 +25,8 @@ public enum BuildError: Error, CustomStringConvertible, Equatable {
     case checksumMismatch(url: String, expected: Digest, actual: Digest, fileName: String, line: Int)
     /// A file system operation failed.
     case io(operation: String, path: String, errno: Int32)
+    /// The build was stopped from outside (its client went away).
+    case cancelled
 
     public var description: String {
         switch self {
@@ -50,6 +52,8 @@ public enum BuildError: Error, CustomStringConvertible, Equatable {
             return "\(fileName):\(line): digest mismatch \(actual): \(expected) (ADD --checksum of \(url))"
         case .io(let operation, let path, let errno):
             return "\(operation) \(path): \(String(cString: strerror(errno)))"
+        case .cancelled:
+            return "build cancelled"
         }
     }
 

@@ -1,7 +1,17 @@
 import Foundation
 
-/// BuildKit's plain progress: `#N NAME`, output lines as `#N 0.123 text`, then `#N DONE 0.3s`,
-/// `#N CACHED` or `#N ERROR: …`.
+/// How a build reports its progress.
+public enum BuildProgressStyle: Sendable {
+    /// BuildKit's plain progress (`berth build`): `#N NAME`, output lines as `#N 0.123 text`,
+    /// then `#N DONE 0.3s`, `#N CACHED` or `#N ERROR: …`.
+    case plain
+    /// The classic builder's (what dockerd streams for `POST /build`): `Step N/M : INSTRUCTION`
+    /// for every instruction, ` ---> Using cache`, ` ---> Running in ID`, and the output as is.
+    case classic
+}
+
+/// Writes a build's progress in either style; the builder reports every event and each style
+/// shows the ones it has.
 final class BuildProgress {
     struct Step {
         var number: Int
@@ -10,28 +20,49 @@ final class BuildProgress {
     }
 
     private let emit: (String) -> Void
+    private let style: BuildProgressStyle
     private var next = 1
+    /// The classic style's step count: every instruction of every stage, and the ARGs before the first FROM.
+    var instructionCount = 0
+    private var nextInstruction = 1
 
-    init(_ emit: @escaping (String) -> Void) {
+    init(style: BuildProgressStyle, _ emit: @escaping (String) -> Void) {
+        self.style = style
         self.emit = emit
+    }
+
+    /// An instruction starts (the classic style's `Step N/M : …`).
+    func instruction(_ text: String) {
+        guard style == .classic else { return }
+        emit("Step \(nextInstruction)/\(instructionCount) : \(text)")
+        nextInstruction += 1
+    }
+
+    /// A RUN step's container starts (the classic style's ` ---> Running in ID`).
+    func running(_ containerID: String) {
+        guard style == .classic else { return }
+        emit(" ---> Running in \(containerID.suffix(12))")
     }
 
     func begin(_ name: String) -> Step {
         defer { next += 1 }
-        emit("#\(next) \(name)")
+        if style == .plain { emit("#\(next) \(name)") }
         return Step(number: next, name: name, started: Date())
     }
 
     func line(_ step: Step, _ text: String) {
-        emit("#\(step.number) \(Self.seconds(since: step.started, places: 3)) \(text)")
+        switch style {
+        case .plain: emit("#\(step.number) \(Self.seconds(since: step.started, places: 3)) \(text)")
+        case .classic: emit(text)
+        }
     }
 
     func note(_ step: Step, _ text: String) {
-        emit("#\(step.number) \(text)")
+        if style == .plain { emit("#\(step.number) \(text)") }
     }
 
     func done(_ step: Step) {
-        emit("#\(step.number) DONE \(Self.seconds(since: step.started, places: 1))s")
+        if style == .plain { emit("#\(step.number) DONE \(Self.seconds(since: step.started, places: 1))s") }
     }
 
     /// Seconds since `start` with `places` decimals, as `%.Nf` prints them, without Foundation's
@@ -45,11 +76,20 @@ final class BuildProgress {
     }
 
     func cached(_ step: Step) {
-        emit("#\(step.number) CACHED")
+        switch style {
+        case .plain: emit("#\(step.number) CACHED")
+        case .classic: emit(" ---> Using cache")
+        }
     }
 
     func error(_ step: Step, _ message: String) {
-        emit("#\(step.number) ERROR: \(message)")
+        if style == .plain { emit("#\(step.number) ERROR: \(message)") }
+    }
+
+    /// A line of the plain style's error report (the failed step's last output and the Dockerfile
+    /// lines); the classic style reports the error in the stream's error message alone.
+    func errorReport(_ text: String) {
+        if style == .plain { emit(text) }
     }
 
     func raw(_ text: String) {

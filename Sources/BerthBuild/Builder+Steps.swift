@@ -231,27 +231,30 @@ extension Builder {
         let process = BuildStepRunner.Process(arguments: arguments, environment: environment,
                                               workingDirectory: config.WorkingDir ?? "/", user: config.User ?? "",
                                               network: network, mounts: mounts)
+        progress.running(record.containerID)
         let status = try BuildStepRunner.run(process, lowers: lowers, directory: directory, runcBinary: runcBinary,
-                                             stateRoot: stateRoot.buildRuntimeState, berthRoot: store.root, output: lines.append)
+                                             stateRoot: stateRoot.buildRuntimeState, berthRoot: store.root,
+                                             cancellation: context.request.cancellation, output: lines.append)
         lines.finish()
         if status != 0 {
             let shown = arguments.joined(separator: " ")
             let error = BuildError.processFailed(command: shown, exitCode: status, fileName: context.request.dockerfileName,
                                                  line: command.line)
+            if context.request.cancellation?.isCancelled == true { throw BuildError.cancelled }
             if let step {
                 progress.error(step, error.description)
-                progress.raw("------")
-                progress.raw(" > \(step.name):")
-                for line in lines.tail { progress.raw(line) }
-                progress.raw("------")
+                progress.errorReport("------")
+                progress.errorReport(" > \(step.name):")
+                for line in lines.tail { progress.errorReport(line) }
+                progress.errorReport("------")
             }
-            progress.raw("\(context.request.dockerfileName):\(command.line)")
-            progress.raw("--------------------")
+            progress.errorReport("\(context.request.dockerfileName):\(command.line)")
+            progress.errorReport("--------------------")
             let first = command.instruction.startLine
             for number in first...max(first, command.instruction.endLine) where number - 1 < context.dockerfileLines.count {
-                progress.raw(String(format: "%4d | >>> ", number) + context.dockerfileLines[number - 1])
+                progress.errorReport(String(format: "%4d | >>> ", number) + context.dockerfileLines[number - 1])
             }
-            progress.raw("--------------------")
+            progress.errorReport("--------------------")
             throw error
         }
         return try commit(directory + "/upper", fromOverlayUpper: true, state: state, context: context)

@@ -31,11 +31,13 @@ public struct BuildRequest: Sendable {
     public var network: String
     /// `--secret id=…,src=…`: files RUN --mount=type=secret can read, by id.
     public var secrets: [String: String]
+    /// Stops the build from outside (see `BuildCancellation`).
+    public var cancellation: BuildCancellation?
 
     public init(contextDirectory: String, dockerfile: String, dockerfileName: String = "Dockerfile",
                 tags: [Reference] = [], buildArgs: [String: String] = [:], labels: [String: String] = [:],
                 target: String? = nil, noCache: Bool = false, sourceDateEpoch: Int64? = nil, network: String = "default",
-                secrets: [String: String] = [:]) {
+                secrets: [String: String] = [:], cancellation: BuildCancellation? = nil) {
         self.contextDirectory = contextDirectory
         self.dockerfile = dockerfile
         self.dockerfileName = dockerfileName
@@ -47,6 +49,7 @@ public struct BuildRequest: Sendable {
         self.sourceDateEpoch = sourceDateEpoch
         self.network = network
         self.secrets = secrets
+        self.cancellation = cancellation
     }
 }
 
@@ -74,12 +77,13 @@ public final class Builder {
     /// no lease (its export checks that every layer is still there).
     private(set) var holding = false
 
-    /// `output` receives BuildKit-style plain progress, one line per call.
-    public init(store: Store, runcBinary: String = "runc", output: @escaping (String) -> Void) {
+    /// `output` receives the progress in `style`, one line per call.
+    public init(store: Store, runcBinary: String = "runc", style: BuildProgressStyle = .plain,
+                output: @escaping (String) -> Void) {
         self.store = store
         self.cache = BuildCache(root: store.root)
         self.runcBinary = runcBinary
-        self.progress = BuildProgress(output)
+        self.progress = BuildProgress(style: style, output)
     }
 
     var stateRoot: StateRoot { store.stateRoot }
@@ -147,6 +151,11 @@ public final class Builder {
             guard let last = stages.stages.last else { throw BuildError.targetNotFound("") }
             target = last
         }
+        // The classic builder counts the ARGs before the first FROM and every instruction of the
+        // stages up to the target.
+        progress.instructionCount = stages.metaArgs.count
+            + stages.stages[...target.index].reduce(0) { $0 + 1 + $1.commands.count }
+        for arg in stages.metaArgs { progress.instruction(Self.displayText(arg.instruction)) }
         let state = try buildStage(target.index, &context)
         let declared = Set(stages.metaArgs.flatMap(\.definitions).map(\.name)
             + context.built.keys.flatMap { index in
@@ -221,6 +230,7 @@ public final class Builder {
         }
         let shownBase = parentStage == nil && baseName != "scratch"
             ? ((try? Reference(parsing: baseName).withDefaultTag.description) ?? baseName) : baseName
+        progress.instruction(Self.displayText(stage.from.instruction))
         progress.done(progress.begin("\(label(1)) FROM \(shownBase)"))
         // BuildKit gives every stage a PATH when its base image has none.
         var baseConfig = state.config.config ?? ContainerConfig()
@@ -233,8 +243,11 @@ public final class Builder {
         var scope = context.args.stageScope(imageEnvironment: ConfigChanges.environment(of: state.config.config ?? ContainerConfig()))
         var position = 1
         var cmdSetInStage = false
-        for command in commands {
+        for (offset, command) in commands.enumerated() {
             defer { if case .cmd = command { cmdSetInStage = true } }
+            if context.request.cancellation?.isCancelled == true { throw BuildError.cancelled }
+            // ONBUILD triggers run within the FROM step, as the classic builder shows them.
+            if offset >= triggers.count { progress.instruction(Self.displayText(command.instruction)) }
             let expanded = try scope.apply(command, fileName: fileName)
             var step: BuildProgress.Step?
             if Self.isVertex(command) {

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// ADD's remote sources (`ADD https://…/file /dst`), fetched as BuildKit's HTTP source does: on
 /// every build (the step's cache key is the content's digest), into a file with mode 0600 whose
@@ -92,7 +93,7 @@ enum RemoteSource {
 
 /// Writes a response body to a file as it arrives, hashing it on the way. Only a 200 answer's
 /// body is kept; its status, digest and Last-Modified are the result.
-private final class DownloadDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
+private final class DownloadDelegate: HTTPClientResponseDelegate, Sendable {
     struct Result {
         var status: HTTPResponseStatus
         var digest: Digest
@@ -102,42 +103,54 @@ private final class DownloadDelegate: HTTPClientResponseDelegate, @unchecked Sen
 
     typealias Response = Result
 
+    /// What the answer has shown so far. The client calls a delegate from one event loop at a
+    /// time, so the lock is never contended; it makes the sharing checked.
+    private struct Progress {
+        var status = HTTPResponseStatus.ok
+        var lastModified: Date?
+        var digester = SHA256Digester()
+        var failure: String?
+    }
+
     private let descriptor: Int32
-    private var status = HTTPResponseStatus.ok
-    private var lastModified: Date?
-    private var digester = SHA256Digester()
-    private var failure: String?
+    private let progress = Mutex(Progress())
 
     init(descriptor: Int32) {
         self.descriptor = descriptor
     }
 
     func didReceiveHead(task: HTTPClient.Task<Result>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
-        status = head.status
-        lastModified = head.headers.first(name: "Last-Modified").flatMap(RemoteSource.parseHTTPDate)
+        progress.withLock {
+            $0.status = head.status
+            $0.lastModified = head.headers.first(name: "Last-Modified").flatMap(RemoteSource.parseHTTPDate)
+        }
         return task.eventLoop.makeSucceededVoidFuture()
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Result>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        guard status == .ok, failure == nil else { return task.eventLoop.makeSucceededVoidFuture() }
-        buffer.withUnsafeReadableBytes { bytes in
-            guard let base = bytes.baseAddress else { return }
-            digester.update(bytes)
-            var written = 0
-            while written < bytes.count {
-                let result = write(descriptor, base + written, bytes.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    failure = "write: \(String(cString: strerror(errno)))"
-                    return
+        progress.withLock { progress in
+            guard progress.status == .ok, progress.failure == nil else { return }
+            buffer.withUnsafeReadableBytes { bytes in
+                guard let base = bytes.baseAddress else { return }
+                progress.digester.update(bytes)
+                var written = 0
+                while written < bytes.count {
+                    let result = write(descriptor, base + written, bytes.count - written)
+                    if result < 0 {
+                        if errno == EINTR { continue }
+                        progress.failure = "write: \(String(cString: strerror(errno)))"
+                        return
+                    }
+                    written += result
                 }
-                written += result
             }
         }
         return task.eventLoop.makeSucceededVoidFuture()
     }
 
     func didFinishRequest(task: HTTPClient.Task<Result>) throws -> Result {
-        Result(status: status, digest: digester.finalize(), lastModified: lastModified, failure: failure)
+        progress.withLock {
+            Result(status: $0.status, digest: $0.digester.finalize(), lastModified: $0.lastModified, failure: $0.failure)
+        }
     }
 }

@@ -50,6 +50,8 @@ public struct EngineError: Error, CustomStringConvertible, Sendable, Equatable {
     public static func kind(of error: any Error) -> ErrorKind {
         switch error {
         case let error as EngineError: return error.kind
+        // dockerd answers a command it cannot find or execute as a bad request.
+        case let error as ContainerStartError: return error.reason == .other ? .system : .invalidParameter
         case let error as RuntimeError:
             switch error {
             case .noSuchContainer, .noSuchVolume: return .notFound
@@ -68,9 +70,9 @@ public struct EngineError: Error, CustomStringConvertible, Sendable, Equatable {
         case let error as NetworkError:
             switch error {
             case .unknownNetwork, .notConnected, .namespaceNotFound: return .notFound
-            case .networkExists, .networkInUse, .alreadyAttached, .ambiguousNetwork, .portAllocated: return .conflict
+            case .networkExists, .alreadyAttached, .ambiguousNetwork, .portAllocated: return .conflict
             case .invalidNetworkName, .invalidSubnet, .invalidGateway, .ipv6NotSupported, .invalidContainerID: return .invalidParameter
-            case .predefinedNetwork: return .forbidden
+            case .predefinedNetwork, .networkInUse: return .forbidden
             default: return .system
             }
         default: return .system

@@ -1,3 +1,5 @@
+import BerthTemplate
+
 /// What an event is about (dockerd's event types that Berth has).
 public enum EventType: String, Sendable, Codable, CaseIterable {
     case container, image, network, volume, builder, daemon
@@ -43,6 +45,23 @@ public struct Event: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case type = "Type", action = "Action", actor = "Actor", scope, time, timeNano
+    }
+
+    /// The event as `/events` writes it, in dockerd's field order; with `legacyFields` (API
+    /// versions before 1.52), container and image events also carry `status`, `id` and `from`.
+    public func json(legacyFields: Bool) -> String {
+        var fields: [(String, OrderedJSON)] = []
+        if legacyFields, type == .container || type == .image {
+            fields = [("status", .string(action)), ("id", .string(actor.id))]
+            if type == .container { fields.append(("from", .string(actor.attributes["image"] ?? ""))) }
+        }
+        let attributes = actor.attributes.sorted { $0.key < $1.key }.map { ($0.key, OrderedJSON.string($0.value)) }
+        fields += [
+            ("Type", .string(type.rawValue)), ("Action", .string(action)),
+            ("Actor", .object([("ID", .string(actor.id)), ("Attributes", .object(attributes))])),
+            ("scope", .string(scope)), ("time", .int(time)), ("timeNano", .int(timeNano)),
+        ]
+        return OrderedJSON.object(fields).compact
     }
 
     /// Whether `filters` (dockerd's `type`, `event`, `container`, `image`, `network`, `volume`,

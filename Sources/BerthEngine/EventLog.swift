@@ -1,15 +1,16 @@
+import BerthFiles
 import Foundation
 import Glibc
 
 /// The events of every process on one state root — CLI commands and the daemon alike — in one
-/// file of JSON lines, `events.log`. Each event is appended with one `write` to a file opened
-/// with O_APPEND, so concurrent writers never interleave and a writer killed with SIGKILL leaves
-/// whole lines. The log is bounded: past `generationLimit` bytes it is renamed to `events.log.1`
+/// file of JSON lines, `events.jsonl`. Each event is appended with one `write` to a file opened
+/// with O_APPEND, so concurrent writers never interleave; should a killed writer leave its line
+/// cut short, the next writer ends that line first, so only the cut event is lost. The log is bounded: past `generationLimit` bytes it is renamed to `events.jsonl.1`
 /// (replacing the previous one), under an exclusive flock of `events.lock` that writers hold
 /// shared, so no event goes to a file just renamed away.
 public struct EventLog: Sendable {
     public let path: String
-    var rotatedPath: String { path + ".1" }
+    let rotatedPath: String
     private let lockPath: String
     private let generationLimit: Int
     /// How often a follower looks for new events.
@@ -17,8 +18,10 @@ public struct EventLog: Sendable {
 
     /// The log of the state root `root`.
     public init(root: String, generationLimit: Int = 1 << 20) {
-        path = root + "/events.log"
-        lockPath = root + "/events.lock"
+        let layout = StateRoot(root)
+        path = layout.events
+        rotatedPath = layout.previousEvents
+        lockPath = layout.eventsLock
         self.generationLimit = generationLimit
     }
 
@@ -42,14 +45,26 @@ public struct EventLog: Sendable {
         guard lock >= 0 else { return }
         defer { close(lock) }
         guard Self.lock(lock, LOCK_SH) else { return }
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return }
+        if Self.endsTorn(descriptor) {
+            // A writer killed in the middle of its line: end that line, so this one stays whole.
+            line.insert(UInt8(ascii: "\n"), at: 0)
+        }
         _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         var info = stat()
         let size = fstat(descriptor, &info) == 0 ? Int(info.st_size) : 0
         close(descriptor)
         flock(lock, LOCK_UN)
         if size > generationLimit { rotate(lock) }
+    }
+
+    /// Whether the file's last byte is not a newline (a line cut short).
+    private static func endsTorn(_ descriptor: Int32) -> Bool {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_size > 0 else { return false }
+        var last: UInt8 = 0
+        return pread(descriptor, &last, 1, info.st_size - 1) == 1 && last != UInt8(ascii: "\n")
     }
 
     /// Starts a new generation, unless another writer did so since this one looked.

@@ -19,8 +19,6 @@ public struct APIVersion: Comparable, Sendable, CustomStringConvertible {
     /// The oldest dockerd 28 accepts: docker-compose 1.29 asks for the version of its file format
     /// (1.38 for a 3.7 file), older than 1.41.
     public static let minimum = APIVersion(1, 24)
-    /// The Docker release whose API this is, reported as the server's version by `/version`.
-    public static let serverVersion = "28.2.2"
 
     public var description: String { "\(major).\(minor)" }
 

@@ -1,3 +1,4 @@
+import BerthEngine
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -153,7 +154,7 @@ public final class ResponseWriter: Sendable {
         all.add(name: "Api-Version", value: APIVersion.current.description)
         all.add(name: "Docker-Experimental", value: "false")
         all.add(name: "Ostype", value: "linux")
-        all.add(name: "Server", value: "Berth/\(APIVersion.serverVersion) (linux)")
+        all.add(name: "Server", value: "Berth/\(Engine.version) (linux)")
         return HTTPResponseHead(version: requestHead.version, status: status, headers: all)
     }
 }

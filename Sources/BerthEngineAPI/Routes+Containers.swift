@@ -89,7 +89,7 @@ extension Routes {
             },
             Route(.POST, "/containers/prune") { request, response in
                 let pruned = try await engine.pruneContainers(try Filters(json: request.query.string("filters")))
-                try await response.sendJSON(PruneResponse(containersDeleted: pruned.deleted.isEmpty ? nil : pruned.deleted,
+                try await response.sendJSON(ContainerPruneResponse(containersDeleted: pruned.deleted.isEmpty ? nil : pruned.deleted,
                                                           spaceReclaimed: pruned.spaceReclaimed))
             },
             Route(.DELETE, "/containers/{id}") { request, response in
@@ -170,7 +170,7 @@ private struct Change: Encodable {
     }
 }
 
-private struct PruneResponse: Encodable {
+private struct ContainerPruneResponse: Encodable {
     let containersDeleted: [String]?
     let spaceReclaimed: Int64
 

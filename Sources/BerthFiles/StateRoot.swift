@@ -24,7 +24,11 @@
 ///   buildcache/steps/                records of RUN steps in progress (what to release if killed)
 ///   buildcache/runc/                 runc's state for RUN steps
 ///   buildcache/tmp/                  RUN steps' working directories
+///   tmp/<purpose>-<pid>-<uuid>/      one request's scratch files (an uploaded build context or archive)
 ///   events.jsonl                     the event log every process appends to
+///   events.jsonl.1                   the log's previous generation
+///   events.lock                      shared by writers of events, exclusive to start a generation
+///   engine-id                        the ID `info` reports
 /// ```
 public struct StateRoot: Sendable, Hashable {
     /// The root directory itself.
@@ -41,8 +45,11 @@ public struct StateRoot: Sendable, Hashable {
     /// The content store's blobs, `blobs/<algorithm>/<hex>`.
     public var blobs: String { child("blobs") }
 
+    /// The directory of the blobs whose digests use `algorithm`.
+    public func blobs(algorithm: String) -> String { blobs + "/" + algorithm }
+
     /// The blob with `encoded` as its digest's hex under `algorithm`.
-    public func blob(algorithm: String, encoded: String) -> String { blobs + "/" + algorithm + "/" + encoded }
+    public func blob(algorithm: String, encoded: String) -> String { blobs(algorithm: algorithm) + "/" + encoded }
 
     /// Where content is written before it is verified and renamed into `blobs`.
     public var ingest: String { child("ingest") }
@@ -126,10 +133,27 @@ public struct StateRoot: Sendable, Hashable {
     /// RUN steps' working directories.
     public var buildTemporary: String { buildCache + "/tmp" }
 
+    // MARK: Scratch
+
+    /// Scratch directories of requests in progress (uploaded build contexts and image archives,
+    /// archives being saved), each named with its process's pid so a killed one's are found.
+    public var scratch: String { child("tmp") }
+
     // MARK: Events
 
     /// The event log every process, CLI or daemon, appends to (one JSON object per line).
     public var events: String { child("events.jsonl") }
+
+    /// The event log's previous generation, renamed from `events` when that grew too long.
+    public var previousEvents: String { events + ".1" }
+
+    /// Held shared by writers of events, exclusively to start a new generation.
+    public var eventsLock: String { child("events.lock") }
+
+    // MARK: Identity
+
+    /// The engine ID `info` reports, made on first use.
+    public var engineID: String { child("engine-id") }
 }
 
 /// The layout of one container's directory, `<root>/containers/<id>/`.

@@ -3,6 +3,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// A NETLINK_ROUTE socket that sends rtnetlink requests one at a time and checks each one's
 /// acknowledgement (the kernel's errno and, with extended ACK, its message). The socket works in
@@ -209,11 +210,13 @@ private extension Array where Element == UInt8 {
 /// Runs work inside a network namespace on a thread of its own, which enters the namespace with
 /// setns(CLONE_NEWNET), returns to the process's namespace afterwards, and ends: the caller's
 /// thread never changes namespace, and sockets opened by the work stay bound to the container's.
+/// setns applies to the calling thread only, so the work cannot run on a shared (pool) thread: the
+/// synchronous caller waits on a semaphore for the thread made for it.
 enum NetworkNamespace {
-    static func perform<T>(in namespace: Int32, path: String, _ work: @escaping () throws -> T) throws -> T {
-        let box = ResultBox<T>()
+    static func perform<T: Sendable>(in namespace: Int32, path: String, _ work: @escaping @Sendable () throws -> T) throws -> T {
+        let result = ResultBox<T>()
         let thread = Thread {
-            box.result = Result {
+            let outcome = Result {
                 let original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
                 guard original >= 0 else {
                     throw NetworkError.io(path: "/proc/thread-self/ns/net", reason: String(cString: strerror(errno)))
@@ -226,15 +229,16 @@ enum NetworkNamespace {
                 defer { _ = berth_enter_network_namespace(original) }
                 return try work()
             }
-            box.finished.signal()
+            result.value.withLock { $0 = outcome }
+            result.finished.signal()
         }
         thread.start()
-        box.finished.wait()
-        return try box.result!.get()
+        result.finished.wait()
+        return try result.value.withLock { $0 }!.get()
     }
 
-    private final class ResultBox<T>: @unchecked Sendable {
-        var result: Result<T, Error>?
+    private final class ResultBox<T: Sendable>: Sendable {
+        let value = Mutex<Result<T, any Error>?>(nil)
         let finished = DispatchSemaphore(value: 0)
     }
 }

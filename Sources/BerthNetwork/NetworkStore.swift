@@ -14,6 +14,9 @@ public struct NetworkDefinition: Codable, Hashable, Sendable {
     /// The bridge a `bridge`-driver network puts containers on; nil for `host` and `none`.
     public var bridge: BridgeNetwork?
     public var name: String
+    /// Whether standalone containers may be attached, as Docker records for `--attachable`
+    /// (nil when not asked for; every Berth network accepts containers).
+    public var attachable: Bool?
 
     /// Whether Docker creates this network itself (it cannot be removed).
     public var isPredefined: Bool { NetworkStore.predefinedNames.contains(name) }
@@ -66,7 +69,7 @@ public final class NetworkStore {
     /// Creates a bridge network on `br-<id prefix>` with the given subnet, or the first free /16 of
     /// the pool; the gateway defaults to the subnet's first address. Nothing exists on the host
     /// until a container attaches (the bridge plugin creates the bridge then).
-    public func create(name: String, subnet: String?, gateway: String?, labels: [String: String])
+    public func create(name: String, subnet: String?, gateway: String?, labels: [String: String], attachable: Bool = false)
         throws -> NetworkDefinition {
         guard Self.isValidName(name) else { throw NetworkError.invalidNetworkName(name) }
         return try lock.withLock {
@@ -99,7 +102,7 @@ public final class NetworkStore {
                 id: id, created: Date(), driver: "bridge", labels: labels,
                 bridge: BridgeNetwork(name: name, cniName: "berth-\(id.prefix(12))", bridge: "br-\(id.prefix(12))",
                                       subnet: chosen.description, gateway: gatewayAddress, embeddedDNS: true),
-                name: name)
+                name: name, attachable: attachable ? true : nil)
             try save(definition)
             return definition
         }

@@ -2,6 +2,7 @@ import BerthDistribution
 import BerthOCI
 import BerthStore
 import Foundation
+import Synchronization
 
 /// What a pull did.
 public struct PullResult: Sendable, Equatable {
@@ -76,6 +77,7 @@ extension RegistryClient {
         }
         let known = try store.layerSizes(config.rootfs.diffIDs)
         let sizes = LockedSizes()
+        for layer in manifest.layers where !store.content.contains(layer.digest) { observer?(.waiting(layer: layer.digest)) }
         try await forEachConcurrently(Array(zip(manifest.layers, config.rootfs.diffIDs)), limit: Self.concurrentTransfers) { pair in
             let (layer, diffID) = pair
             let present = store.content.contains(layer.digest)
@@ -104,12 +106,11 @@ extension RegistryClient {
 }
 
 /// Layer sizes gathered by concurrent tasks.
-private final class LockedSizes: @unchecked Sendable {
-    private let lock = NSLock()
-    private var sizes: [Digest: Int64] = [:]
+private final class LockedSizes: Sendable {
+    private let sizes = Mutex<[Digest: Int64]>([:])
 
-    func set(_ diffID: Digest, _ size: Int64) { lock.withLock { sizes[diffID] = size } }
-    var values: [Digest: Int64] { lock.withLock { sizes } }
+    func set(_ diffID: Digest, _ size: Int64) { sizes.withLock { $0[diffID] = size } }
+    var values: [Digest: Int64] { sizes.withLock { $0 } }
 }
 
 extension Store {

@@ -51,7 +51,7 @@ extension RegistryClient {
         }
         report?(.started(layer: descriptor.digest, total: descriptor.size))
         let digest = descriptor.digest
-        let progress: (@Sendable (Int) -> Void)? = report.map { report in { report(.progressed(layer: digest, bytes: $0)) } }
+        let progress: (@Sendable (Int) -> Void)? = report.map { report in { @Sendable bytes in report(.progressed(layer: digest, bytes: bytes)) } }
         let outcome = try await uploadBlob(descriptor, from: content, to: repository, mountSources: mountSources,
                                            progress: progress)
         switch outcome {

@@ -4,21 +4,25 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// A session with one registry for one set of scopes (the repositories a push or pull touches):
 /// it answers auth challenges (Basic, and Bearer through the token service), caches tokens by
 /// scope, falls back to plain HTTP where allowed, and retries transient failures with backoff.
-public final class RegistryClient: @unchecked Sendable {
+public final class RegistryClient: Sendable {
     public let endpoint: RegistryEndpoint
     let credentials: Credentials?
     /// The scopes a Bearer token is requested for.
     let scopes: [Scope]
     let http: HTTPClient
 
-    private let lock = NSLock()
-    private var useTLS: Bool
-    private var authorization: String?
-    private var tokens: [String: String] = [:]
+    /// What the session learns as requests go (concurrent ones: a push's layers).
+    private struct Session {
+        var useTLS: Bool
+        var authorization: String?
+        var tokens: [String: String] = [:]
+    }
+    private let session: Mutex<Session>
 
     /// Attempts per request for connection errors, 429 and 5xx answers.
     static let attempts = 3
@@ -27,7 +31,7 @@ public final class RegistryClient: @unchecked Sendable {
         self.endpoint = endpoint
         self.credentials = credentials
         self.scopes = scopes
-        useTLS = endpoint.prefersTLS
+        session = Mutex(Session(useTLS: endpoint.prefersTLS))
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .follow(max: 5, allowCycles: false),
             timeout: .init(connect: .seconds(5), read: .seconds(300)))
@@ -54,7 +58,7 @@ public final class RegistryClient: @unchecked Sendable {
     /// The registry's URL for an API path (`/v2/…`), or an absolute URL as given.
     func url(_ pathOrURL: String) -> String {
         if pathOrURL.hasPrefix("http://") || pathOrURL.hasPrefix("https://") { return pathOrURL }
-        return lock.withLock { endpoint.baseURL(tls: useTLS) } + pathOrURL
+        return endpoint.baseURL(tls: session.withLock { $0.useTLS }) + pathOrURL
     }
 
     /// A request body that can be made again for a retry.
@@ -70,7 +74,7 @@ public final class RegistryClient: @unchecked Sendable {
             var request = HTTPClientRequest(url: url(pathOrURL))
             request.method = method
             request.headers = headers
-            if let authorization = lock.withLock({ self.authorization }), isSameRegistry(request.url) {
+            if let authorization = session.withLock({ $0.authorization }), isSameRegistry(request.url) {
                 request.headers.replaceOrAdd(name: "Authorization", value: authorization)
             }
             request.body = try body?()
@@ -97,7 +101,7 @@ public final class RegistryClient: @unchecked Sendable {
             if status == 401 {
                 let summary = await Self.errorSummary(response) ?? "authentication required"
                 // Basic credentials refused outright are wrong, not merely short of rights.
-                let sentBasic = lock.withLock { authorization?.hasPrefix("Basic ") ?? false }
+                let sentBasic = session.withLock { $0.authorization?.hasPrefix("Basic ") ?? false }
                 throw RegistryClientError.unauthorized(
                     registry: endpoint.registry, detail: sentBasic ? "incorrect username or password" : summary)
             }
@@ -145,9 +149,9 @@ public final class RegistryClient: @unchecked Sendable {
     private func authenticate(_ challenges: [AuthChallenge], detail: String?) async throws {
         if let bearer = challenges.first(where: { $0.scheme == .bearer }) {
             let token = try await fetchToken(for: bearer)
-            lock.withLock { authorization = "Bearer " + token }
+            session.withLock { $0.authorization = "Bearer " + token }
         } else if challenges.contains(where: { $0.scheme == .basic }), let credentials {
-            lock.withLock { authorization = credentials.basicAuthorization }
+            session.withLock { $0.authorization = credentials.basicAuthorization }
         } else {
             throw RegistryClientError.unauthorized(registry: endpoint.registry, detail: detail ?? "authentication required")
         }
@@ -162,7 +166,7 @@ public final class RegistryClient: @unchecked Sendable {
         var wanted = scopes
         for scope in Scope.parseList(challenge.scope ?? "") where !wanted.contains(scope) { wanted.append(scope) }
         let key = wanted.map(\.description).sorted().joined(separator: " ")
-        if let cached = lock.withLock({ tokens[key] }), lock.withLock({ authorization }) != "Bearer " + cached {
+        if let cached = session.withLock({ $0.tokens[key] }), session.withLock({ $0.authorization }) != "Bearer " + cached {
             return cached
         }
         var query = components.queryItems ?? []
@@ -213,7 +217,7 @@ public final class RegistryClient: @unchecked Sendable {
                   let token = decoded.token ?? decoded.access_token, !token.isEmpty else {
                 throw RegistryClientError.protocolViolation("token service at \(realm) answered without a token")
             }
-            lock.withLock { tokens[key] = token }
+            session.withLock { $0.tokens[key] = token }
             return token
         }
     }
@@ -233,7 +237,7 @@ public final class RegistryClient: @unchecked Sendable {
     /// HTTPS (a push's layers) each retry, whichever of them switched the session.
     private func fallBackToHTTP(requested pathOrURL: String, sentTo url: String) -> Bool {
         guard !endpoint.verifiesTLS, pathOrURL.hasPrefix("/"), url.hasPrefix("https://") else { return false }
-        lock.withLock { useTLS = false }
+        session.withLock { $0.useTLS = false }
         return true
     }
 

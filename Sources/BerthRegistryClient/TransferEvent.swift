@@ -2,6 +2,9 @@ import BerthOCI
 
 /// What a push or pull reports about each blob, for the CLI to print (Docker's per-layer lines).
 public enum TransferEvent: Sendable, Equatable {
+    /// A pull resolved its manifest and will fetch this layer, which the store lacks (Docker's
+    /// "Pulling fs layer"); reported for every such layer before any transfer starts.
+    case waiting(layer: Digest)
     /// A layer is about to be transferred; `total` is its size in bytes.
     case started(layer: Digest, total: Int64)
     /// More bytes of a layer went over the wire.

@@ -7,7 +7,7 @@ import Glibc
 /// exclusive without waiting. Collection while a server takes pushes would remove the blobs of
 /// an upload whose manifest has not arrived yet, so `registry gc` refuses instead (distribution
 /// leaves this to the operator).
-final class ServingLock: @unchecked Sendable {
+final class ServingLock: Sendable {
     private let descriptor: Int32
 
     private init(root: String, operation: Int32) throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// What an attached client sends a container's monitor on the container's attach socket
 /// (`attach.sock` in its directory, while a container with `-i` or `-t` runs). Each frame is a
@@ -63,11 +64,12 @@ public enum AttachFrame: Equatable, Sendable {
 
 /// A client attached to a running container through its monitor: sends stdin and window sizes,
 /// reads the terminal's output (with `-t`). Safe to use from several threads.
-public final class AttachClient: @unchecked Sendable {
+public final class AttachClient: Sendable {
     /// The connection; readable for the terminal's output, at end of file when the run ends.
     public let descriptor: Int32
-    private let lock = NSLock()
-    private var closed = false
+    /// Held while a frame is sent, so frames of two threads never interleave and the descriptor
+    /// is not closed under a sender.
+    private let closed = Mutex(false)
 
     /// Connects to the attach socket in `directory` and introduces itself with its window size.
     static func connect(directory: String, size: TerminalSize?) throws -> AttachClient {
@@ -94,18 +96,18 @@ public final class AttachClient: @unchecked Sendable {
 
     @discardableResult
     private func send(_ frame: AttachFrame) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !closed else { return false }
-        let bytes = frame.encoded()
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if written < 0, errno == EINTR { continue }
-            if written <= 0 { return false }
-            offset += written
+        closed.withLock { closed in
+            guard !closed else { return false }
+            let bytes = frame.encoded()
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if written < 0, errno == EINTR { continue }
+                if written <= 0 { return false }
+                offset += written
+            }
+            return true
         }
-        return true
     }
 
     /// Reads output into `buffer`: the byte count, 0 at the end of the run.
@@ -120,17 +122,17 @@ public final class AttachClient: @unchecked Sendable {
     /// Ends the connection both ways (a reader of the output sees its end) without closing the
     /// descriptor under a thread that uses it.
     public func shutdown() {
-        lock.lock()
-        defer { lock.unlock() }
-        if !closed { _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR)) }
+        closed.withLock { closed in
+            if !closed { _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR)) }
+        }
     }
 
     public func close() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !closed else { return }
-        closed = true
-        Glibc.close(descriptor)
+        closed.withLock { closed in
+            guard !closed else { return }
+            closed = true
+            Glibc.close(descriptor)
+        }
     }
 }
 

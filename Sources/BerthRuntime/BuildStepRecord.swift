@@ -2,6 +2,7 @@ import BerthFiles
 import BerthProcess
 import Foundation
 import Glibc
+import Synchronization
 
 /// What a RUN step takes on the host, recorded with its build's identity before it takes any of
 /// it: the runc container (its state and cgroup), the mounts under the step's directory (the
@@ -32,13 +33,17 @@ public struct BuildStepRecord: Codable, Sendable {
 
     /// Taken from a record's write until the step's process has started (`started`), and for the
     /// record's removal: a signal's `releaseOwn` waits for it, so it never misses what a step takes
-    /// after it looked, and the build cannot exit halfway through the release.
+    /// after it looked, and the build cannot exit halfway through the release. A semaphore, not a
+    /// lock: it is taken in one call and given back in another, perhaps on another thread.
     private static let gate = DispatchSemaphore(value: 1)
+
     /// The steps (by container ID) that hold the gate, and the root of the last step recorded here,
-    /// where an interrupt looks for this process's steps; under `stateLock`.
-    nonisolated(unsafe) private static var gateHolders: Set<String> = []
-    nonisolated(unsafe) private static var lastRoot: String?
-    private static let stateLock = NSLock()
+    /// where an interrupt looks for this process's steps.
+    private struct GateState {
+        var holders: Set<String> = []
+        var lastRoot: String?
+    }
+    private static let gateState = Mutex(GateState())
 
     /// Records that this process is about to run a step in `directory`; nothing of the step may be
     /// taken before this returns.
@@ -56,21 +61,21 @@ public struct BuildStepRecord: Codable, Sendable {
             gate.signal()
             throw error
         }
-        stateLock.withLock {
-            gateHolders.insert(record.containerID)
-            lastRoot = berthRoot
+        gateState.withLock {
+            $0.holders.insert(record.containerID)
+            $0.lastRoot = berthRoot
         }
         return record
     }
 
     /// The step's process runs: everything the record names has been taken.
     static func started(containerID: String) {
-        if stateLock.withLock({ gateHolders.remove(containerID) }) != nil { gate.signal() }
+        if gateState.withLock({ $0.holders.remove(containerID) }) != nil { gate.signal() }
     }
 
     /// Drops the record once the step has released what it took.
     public func remove() {
-        if Self.stateLock.withLock({ Self.gateHolders.remove(containerID) }) == nil { Self.gate.wait() }
+        if Self.gateState.withLock({ $0.holders.remove(containerID) }) == nil { Self.gate.wait() }
         unlink(path)
         Self.gate.signal()
     }
@@ -85,9 +90,15 @@ public struct BuildStepRecord: Codable, Sendable {
     /// `berth build`; the exit status is 128 + the signal's number, as a shell reports a process
     /// the signal killed). The handlers are installed when the first step is recorded, so a build
     /// without RUN steps starts no signal thread.
-    nonisolated(unsafe) public static var releaseOnInterrupt = false
+    public static var releaseOnInterrupt: Bool {
+        get { releasesOnInterrupt.load(ordering: .relaxed) }
+        set { releasesOnInterrupt.store(newValue, ordering: .relaxed) }
+    }
+    private static let releasesOnInterrupt = Atomic(false)
 
-    private static let interruptSources: [DispatchSourceSignal] = [SIGINT, SIGTERM].map { signalNumber in
+    /// Kept for the process's life; made once and never changed (Dispatch does not mark its
+    /// sources Sendable, though they are safe to share).
+    nonisolated(unsafe) private static let interruptSources: [DispatchSourceSignal] = [SIGINT, SIGTERM].map { signalNumber in
         signal(signalNumber, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
         source.setEventHandler {
@@ -106,7 +117,7 @@ public struct BuildStepRecord: Codable, Sendable {
     /// no step starts or finishes here.
     private static func releaseOwn() {
         gate.wait()
-        if let root = stateLock.withLock({ lastRoot }) { release(berthRoot: root) { $0.holder == currentProcess } }
+        if let root = gateState.withLock({ $0.lastRoot }) { release(berthRoot: root) { $0.holder == currentProcess } }
     }
 
     private static func release(berthRoot: String, where selected: (BuildStepRecord) -> Bool) {

@@ -66,8 +66,10 @@ public enum BuildStepRunner {
     /// so they do not end up in the layer. On the bridge, the step gets a network namespace of its
     /// own (`directory/netns`) attached to the default network under `berthRoot` before runc starts,
     /// and detached afterwards whatever happens: no veth, rule or address lease outlives the step.
+    /// A `cancellation` that fires while the process runs kills it (the exit code is then 137).
     public static func run(_ process: Process, lowers: [String], directory: String, runcBinary: String = "runc",
-                           stateRoot: String, berthRoot: String, output: ([UInt8]) -> Void) throws -> Int32 {
+                           stateRoot: String, berthRoot: String, cancellation: BuildCancellation? = nil,
+                           output: ([UInt8]) -> Void) throws -> Int32 {
         guard networkModes.contains(process.network) else {
             throw RuntimeError.invalidOption("network mode \(process.network) is not supported for RUN; use default, host or none")
         }
@@ -121,14 +123,21 @@ public enum BuildStepRunner {
         }
         BuildStepRecord.started(containerID: id)
         close(pipe.write)
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(pipe.read, $0.baseAddress, $0.count) }
-            if count > 0 {
-                output(Array(buffer[0..<count]))
-            } else if count == 0 || errno != EINTR {
-                break
+        func readOutput() {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(pipe.read, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    output(Array(buffer[0..<count]))
+                } else if count == 0 || errno != EINTR {
+                    break
+                }
             }
+        }
+        if let cancellation {
+            cancellation.whileRunning(stop: { BuildCancellation.killChildren(of: pid) }, readOutput)
+        } else {
+            readOutput()
         }
         close(pipe.read)
         let status = Spawn.wait(pid)

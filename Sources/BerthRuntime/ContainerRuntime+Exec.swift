@@ -148,6 +148,8 @@ extension ContainerRuntime {
 }
 
 /// Waits for a child process on a thread of its own, so that others can ask whether it exited.
+/// `exitStatus` is guarded by `condition` (hence unchecked): a condition variable, because
+/// `status()` sleeps until the waiting thread reports, which a Mutex cannot do.
 private final class ChildExit: @unchecked Sendable {
     private let condition = NSCondition()
     private var exitStatus: Int32?

@@ -74,7 +74,7 @@ public struct ContainerImage: Sendable {
 /// Runs containers: creates their records and bundles, starts each under its own monitor process
 /// (which outlives the caller), and stops, kills, waits for and removes them. Any number of
 /// Berth processes may use the same root at once; they coordinate through file locks.
-public final class ContainerRuntime: @unchecked Sendable {
+public final class ContainerRuntime: Sendable {
     public let root: String
     public let containers: ContainerStore
     public let volumes: VolumeStore
@@ -427,12 +427,6 @@ public final class ContainerRuntime: @unchecked Sendable {
         return upper.hasPrefix("SIG") ? String(upper.dropFirst(3)) : upper
     }
 
-    /// Stops a running container (as `stop` does) and starts it again under a new monitor.
-    public func restart(_ reference: String, timeout: Int? = nil, signal: String? = nil) throws -> MonitorConnection {
-        try stop(reference, timeout: timeout, signal: signal)
-        return try start(reference)
-    }
-
     // MARK: Rename
 
     /// Renames a container; the name must be valid and not used by another container. The networks
@@ -516,16 +510,10 @@ public final class ContainerRuntime: @unchecked Sendable {
     func releaseResources(_ record: ContainerRecord) {
         // `runc delete` is mostly a Go program starting: it runs while the network and the
         // rootfs are released, and the cgroups are seen to only once it is done.
-        let runtime = try? ociRuntime(for: record)
-        let id = record.id
-        let runtimeDeleted = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            try? runtime?.delete(id, force: true)
-            runtimeDeleted.signal()
-        }
+        let deleting = (try? ociRuntime(for: record))?.startDelete(record.id)
         detachNetwork(record)
         try? Overlay.unmount(directory: containers.path(of: record.id))
-        runtimeDeleted.wait()
+        if let deleting { _ = Spawn.wait(deleting) }
         layout.removeDirectories(for: record.id)
     }
 

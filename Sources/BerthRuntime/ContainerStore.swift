@@ -6,7 +6,7 @@ import Glibc
 /// Container records on disk: one directory per container under `<root>/containers/<id>/`, each
 /// holding `container.json` (replaced atomically under the container's lock), the bundle, the
 /// overlay upper and work directories and the json-file log.
-public final class ContainerStore: @unchecked Sendable {
+public final class ContainerStore: Sendable {
     /// Berth's state root.
     public let root: String
     /// Where each part of the state lies under `root`.

@@ -2,18 +2,17 @@ import BerthOCI
 import BerthProcess
 import Foundation
 import Glibc
+import Synchronization
 
 /// Runs a running container's health check on a thread of its monitor: every interval, the test
 /// command through `runc exec` with a time-out, recording each probe in the container's
 /// State.Health with Docker's rules (failures in the start period do not count; `retries`
 /// consecutive failures make it unhealthy; a success makes it healthy).
-final class HealthProber: @unchecked Sendable {
+final class HealthProber: Sendable {
     private let runtime: ContainerRuntime
     private let record: ContainerRecord
     private let check: HealthConfig
-    private let stopLock = NSLock()
-    private var stopped = false
-    private var thread: Thread?
+    private let stopped = Atomic(false)
 
     static let defaultInterval: TimeInterval = 30
     static let defaultTimeout: TimeInterval = 30
@@ -29,25 +28,18 @@ final class HealthProber: @unchecked Sendable {
         self.runtime = runtime
         self.record = record
         self.check = check
-        thread = Thread { [weak self] in self?.run() }
     }
 
     func start() {
         _ = try? runtime.containers.update(record.id) { $0.state.health = Health() }
-        thread?.start()
+        Thread { [self] in run() }.start()
     }
 
     func stop() {
-        stopLock.lock()
-        stopped = true
-        stopLock.unlock()
+        stopped.store(true, ordering: .relaxed)
     }
 
-    private var isStopped: Bool {
-        stopLock.lock()
-        defer { stopLock.unlock() }
-        return stopped
-    }
+    private var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
     private static func seconds(_ nanoseconds: Int64?, default value: TimeInterval) -> TimeInterval {
         guard let nanoseconds, nanoseconds > 0 else { return value }

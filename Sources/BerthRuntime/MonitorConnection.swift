@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// The caller's end of the pipe a monitor reports on: one line when the container started (or
 /// failed to), one when it exited; before those, `attachable` when the caller attaches.
@@ -75,22 +76,19 @@ public final class MonitorConnection {
             close(descriptor)
             descriptor = -1
         }
-        Self.lock.lock()
-        Self.unreaped.insert(monitorPID)
-        Self.lock.unlock()
+        _ = Self.unreaped.withLock { $0.insert(monitorPID) }
         Self.reapFinished()
     }
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var unreaped = Set<pid_t>()
+    private static let unreaped = Mutex<Set<pid_t>>([])
 
     static func reapFinished() {
-        lock.lock()
-        defer { lock.unlock() }
-        for pid in unreaped {
-            var status: Int32 = 0
-            let result = waitpid(pid, &status, WNOHANG)
-            if result == pid || (result < 0 && errno == ECHILD) { unreaped.remove(pid) }
+        unreaped.withLock { unreaped in
+            for pid in unreaped {
+                var status: Int32 = 0
+                let result = waitpid(pid, &status, WNOHANG)
+                if result == pid || (result < 0 && errno == ECHILD) { unreaped.remove(pid) }
+            }
         }
     }
 }

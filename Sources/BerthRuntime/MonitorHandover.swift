@@ -113,7 +113,7 @@ struct MonitorHandover: Equatable {
         let error = errno
         cArguments.forEach { free($0) }
         Self.keepPrivate(descriptors)
-        fputs("monitor \(id): re-executing: \(String(cString: strerror(error)))\n", stderr)
+        FileHandle.standardError.write(Data("monitor \(id): re-executing: \(String(cString: strerror(error)))\n".utf8))
     }
 
     /// Makes `descriptors` close-on-exec, so that no runtime or container process started later

@@ -191,7 +191,7 @@ public enum MountParser {
     }
 
     /// A path without `.`, `..` (resolved lexically), repeated or trailing slashes.
-    static func clean(_ path: String) -> String {
+    public static func clean(_ path: String) -> String {
         var components: [Substring] = []
         for component in path.split(separator: "/") {
             switch component {

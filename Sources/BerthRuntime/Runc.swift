@@ -75,6 +75,13 @@ public struct Runc: Sendable {
         }
     }
 
+    /// Starts `delete --force` of `id` without waiting, for a caller with other work meanwhile; the
+    /// process to `Spawn.wait` for, or nil when there is nothing to delete.
+    func startDelete(_ id: String) -> pid_t? {
+        guard Files.exists(stateRoot + "/" + id) else { return nil }
+        return try? Spawn.start(base + ["delete", "--force", id])
+    }
+
     /// The host PIDs of the container's processes.
     public func processes(_ id: String) throws -> [Int32] {
         let result = try Spawn.run(base + ["ps", "--format", "json", id])

@@ -3,11 +3,12 @@ import BerthFiles
 import BerthOCI
 import Foundation
 import Glibc
+import Synchronization
 
 /// Content-addressable blobs under `blobs/sha256/<hex>`. Content is written to `ingest/` first,
 /// verified against its digest, synced, made read-only and only then renamed into place, so a
 /// blob's name matches its bytes even after kill -9 or a power loss.
-public final class ContentStore: @unchecked Sendable {
+public final class ContentStore: Sendable {
     /// The blobs' directory, `<state root>/blobs`.
     public let root: String
     let stateRoot: StateRoot
@@ -17,7 +18,7 @@ public final class ContentStore: @unchecked Sendable {
         self.stateRoot = stateRoot
         root = stateRoot.blobs
         ingestDirectory = stateRoot.ingest
-        try FileSystem.makeDirectories(root + "/sha256")
+        try FileSystem.makeDirectories(stateRoot.blobs(algorithm: "sha256"))
         try FileSystem.makeDirectories(ingestDirectory)
     }
 
@@ -132,7 +133,7 @@ public final class ContentStore: @unchecked Sendable {
     fileprivate func commit(_ file: IngestFile, as digest: Digest) throws {
         let final = path(of: digest)
         guard fchmod(file.descriptor, 0o444) == 0 else { throw StoreError.lastIO("make read-only", file.path) }
-        try FileSystem.makeDirectories("\(root)/\(digest.algorithm)")
+        try FileSystem.makeDirectories(stateRoot.blobs(algorithm: digest.algorithm))
         do {
             try AtomicFile.commit(file.path, to: final, durability: .durable)
         } catch {
@@ -142,7 +143,7 @@ public final class ContentStore: @unchecked Sendable {
 
     /// All stored blob digests.
     public func list() throws -> [Digest] {
-        let directory = root + "/sha256"
+        let directory = stateRoot.blobs(algorithm: "sha256")
         return try FileSystem.entries(of: directory).compactMap { try? Digest(parsing: "sha256:" + $0) }
     }
 
@@ -177,11 +178,11 @@ public final class ContentStore: @unchecked Sendable {
 /// known, under an exclusive flock, so two writers of one blob meet at one file and the second
 /// waits; unkeyed (a unique name) otherwise. Removed unless committed. One writer uses it at a
 /// time (it may move between threads, as a download's task does).
-public final class IngestFile: @unchecked Sendable {
+public final class IngestFile: Sendable {
     public let path: String
     public let descriptor: Int32
     private let store: ContentStore
-    private var committed = false
+    private let committed = Atomic(false)
 
     private init(path: String, descriptor: Int32, store: ContentStore) {
         self.path = path
@@ -190,7 +191,7 @@ public final class IngestFile: @unchecked Sendable {
     }
 
     deinit {
-        if !committed { unlink(path) }
+        if !committed.load(ordering: .acquiring) { unlink(path) }
         close(descriptor)
     }
 
@@ -243,6 +244,6 @@ public final class IngestFile: @unchecked Sendable {
     /// Commits the content, which the writer verified against `digest`, as that blob.
     public func commit(as digest: Digest) throws {
         try store.commit(self, as: digest)
-        committed = true
+        committed.store(true, ordering: .releasing)
     }
 }

@@ -219,11 +219,14 @@ extension Store {
 
     func heldResources(of leaseIDs: [String]) throws -> [LeaseResource] {
         guard !leaseIDs.isEmpty else { return [] }
-        return try database.read { db in
-            let placeholders = Array(repeating: "?", count: leaseIDs.count).joined(separator: ",")
-            return try Row.fetchAll(db, sql: "SELECT kind, key FROM lease_resources WHERE lease_id IN (\(placeholders))",
-                                    arguments: StatementArguments(leaseIDs))
-                .compactMap { LeaseResource(kind: $0["kind"], key: $0["key"]) }
-        }
+        return try database.read { db in try Self.heldResources(of: leaseIDs, in: db) }
+    }
+
+    static func heldResources(of leaseIDs: [String], in db: Database) throws -> [LeaseResource] {
+        guard !leaseIDs.isEmpty else { return [] }
+        let placeholders = Array(repeating: "?", count: leaseIDs.count).joined(separator: ",")
+        return try Row.fetchAll(db, sql: "SELECT kind, key FROM lease_resources WHERE lease_id IN (\(placeholders))",
+                                arguments: StatementArguments(leaseIDs))
+            .compactMap { LeaseResource(kind: $0["kind"], key: $0["key"]) }
     }
 }

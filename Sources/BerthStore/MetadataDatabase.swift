@@ -6,7 +6,7 @@ import GRDB
 /// The store's metadata: images, tags, repo digests, layer sizes, snapshots and leases, in SQLite (WAL).
 /// Every user-visible change is one immediate transaction, so concurrent `berth` processes
 /// serialize cleanly and kill -9 leaves either the whole change or none of it.
-final class MetadataDatabase: @unchecked Sendable {
+final class MetadataDatabase: Sendable {
     private let queue: DatabaseQueue
     private let writeAheadLog: String
     /// The write-ahead log's size past which a write checkpoints it (see `init`).

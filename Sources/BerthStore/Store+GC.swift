@@ -29,12 +29,16 @@ extension Store {
     /// Marks what images and live leases reach, then deletes the rest: files first and the
     /// database's rows last, so a collection on a full disk frees space before it needs any.
     private func sweep() throws -> CollectedGarbage {
-        let (images, leases) = try database.read { db in
-            (try Self.records(in: db, ids: nil), leaseRows(try Row.fetchAll(db, sql: "SELECT id, pid, pid_start, path FROM leases")))
+        // Images, leases and what the live ones hold, in one read: a pull that registers its image
+        // and then releases its lease between two reads would otherwise be in neither.
+        let (images, leases, held) = try database.read { db in
+            let leases = leaseRows(try Row.fetchAll(db, sql: "SELECT id, pid, pid_start, path FROM leases"))
+            return (try Self.records(in: db, ids: nil), leases,
+                    try Self.heldResources(of: leases.filter(\.isAlive).map(\.id), in: db))
         }
-        let (live, stale) = (leases.filter(\.isAlive), leases.filter { !$0.isAlive })
+        let stale = leases.filter { !$0.isAlive }
         var roots = images.flatMap(LeaseResource.image)
-        roots += try heldResources(of: live.map(\.id))
+        roots += held
         var liveBlobs = Set<Digest>()
         var liveSnapshots = Set<Digest>()
         var liveLayers = Set<Digest>()

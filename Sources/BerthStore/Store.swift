@@ -5,7 +5,7 @@ import GRDB
 
 /// The local image store at a root directory (`--root`, default `/var/lib/berth`):
 /// content-addressed blobs, image names, unpacked layer snapshots and the metadata database.
-public final class Store: @unchecked Sendable {
+public final class Store: Sendable {
     public let root: String
     /// Where each part of the state lies under `root`.
     public let stateRoot: StateRoot

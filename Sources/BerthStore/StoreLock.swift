@@ -3,7 +3,7 @@ import Glibc
 /// An advisory file lock shared by all `berth` processes using one store root. Writers that
 /// create content not yet referenced from the database hold it shared; garbage collection holds
 /// it exclusive, so it never deletes content another process is about to reference.
-final class StoreLock {
+final class StoreLock: Sendable {
     private let fd: Int32
     private let path: String
 

@@ -15,7 +15,8 @@ let usage = "usage: berth-monitor --root ROOT [--attach] ID | berth-monitor --co
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 func fail(_ message: String) -> Never {
-    fputs("berth-monitor: \(message)\n\(usage)\n", stderr)
+    let text = "berth-monitor: \(message)\n\(usage)\n"
+    _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
     exit(2)
 }
 

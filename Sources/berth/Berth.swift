@@ -1,15 +1,14 @@
 import ArgumentParser
+import BerthEngine
 import Foundation
 
 @main
 struct Berth: AsyncParsableCommand {
-    static let version = "0.1.0"
-
     static let configuration = CommandConfiguration(
         commandName: "berth",
         abstract: "A Docker-compatible container toolkit: build, store, run and distribute OCI images.",
         discussion: "Global option: --root DIR (env BERTH_ROOT, default /var/lib/berth) holds all state; it may be given before or after the command.",
-        version: version,
+        version: Engine.version,
         groupedSubcommands: [
             CommandGroup(name: "Common", subcommands: [
                 Build.self, Images.self, ImageImport.self, ImageLoad.self, ImageSave.self, ImageTag.self,
@@ -17,7 +16,8 @@ struct Berth: AsyncParsableCommand {
                 ContainerRun.self, ContainerCreate.self, ContainerStart.self, ContainerPs.self, ContainerLogs.self,
                 ContainerStop.self, ContainerKill.self, ContainerRestart.self, ContainerRemove.self, ContainerWait.self,
                 ContainerRename.self, ContainerPort.self, ContainerExec.self, ContainerAttach.self, ContainerTop.self, ContainerStats.self,
-                ContainerCopy.self,
+                ContainerCopy.self, ContainerUpdate.self, ContainerPause.self, ContainerUnpause.self, ContainerDiff.self,
+                ContainerExport.self,
                 Login.self, Logout.self, Push.self, Pull.self,
             ]),
             CommandGroup(name: "Management", subcommands: [

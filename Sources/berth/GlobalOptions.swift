@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthEngine
 import BerthRuntime
 import BerthStore
 import Foundation
@@ -38,6 +39,23 @@ struct GlobalOptions: ParsableArguments {
         }
         let created = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
         if created >= 0 { close(created) }
+    }
+}
+
+extension GlobalOptions {
+    /// The service layer on this root: every command is a front end over it.
+    func openEngine() throws -> Engine {
+        try Engine(root: root, monitorExecutable: Self.monitorExecutable())
+    }
+}
+
+/// Runs `body`, reporting the engine's invalid parameters (bad filters, references, options) as
+/// usage errors, as the commands reported them before they moved into the engine.
+func usageErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as EngineError where error.kind == .invalidParameter {
+        throw ValidationError(error.message)
     }
 }
 

@@ -113,6 +113,20 @@ import Testing
         #expect(Set(events.map(\.actor.id)).count == 200)
     }
 
+    @Test func aLineCutShortByAKilledWriterCostsOnlyThatEvent() async throws {
+        let root = try makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let log = EventLog(root: root)
+        log.record(.volume, "create", id: "first")
+        let handle = try #require(FileHandle(forWritingAtPath: log.path))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"Action":"create","Actor":{"#.utf8))
+        handle.closeFile()
+        log.record(.volume, "create", id: "after")
+        let events = await all(log.follow(since: Date(timeIntervalSince1970: 0), until: Date(), filters: Filters()))
+        #expect(events.map(\.actor.id) == ["first", "after"])
+    }
+
     @Test func filtersAsDockerdAppliesThem() throws {
         func event(_ type: EventType, _ action: String, _ id: String, _ attributes: [String: String] = [:]) -> Event {
             Event(type: type, action: action, actor: .init(id: id, attributes: attributes), timeNano: 0)

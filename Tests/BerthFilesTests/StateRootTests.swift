@@ -41,5 +41,12 @@ import Testing
         #expect(root.buildStepRecords == "/var/lib/berth/buildcache/steps")
         #expect(root.buildRuntimeState == "/var/lib/berth/buildcache/runc")
         #expect(root.buildTemporary == "/var/lib/berth/buildcache/tmp")
+        #expect(root.scratch == "/var/lib/berth/tmp")
+    }
+
+    @Test func theEventLogKeepsItsNames() {
+        #expect(root.events == "/var/lib/berth/events.log")
+        #expect(root.eventsLock == "/var/lib/berth/events.lock")
+        #expect(root.engineID == "/var/lib/berth/engine-id")
     }
 }

@@ -39,4 +39,143 @@ struct EngineAPISystemTests {
         #expect(!result.succeeded)
         #expect(result.err.contains("without --tlsverify"))
     }
+
+    @Test func versionReportsBerthsOwnRelease() throws {
+        let daemon = try BerthDaemon()
+        let version = try daemon.ok("version", "--format", "{{.Server.Version}} {{(index .Server.Components 0).Name}}")
+        #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0 Engine")
+        let berth = try daemon.sandbox.ok("--version")
+        #expect(berth.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+    }
+
+    @Test func infoCountsWhatTheRootHoldsAndDescribesTheHost() throws {
+        let daemon = try BerthDaemon()
+        try daemon.sandbox.importBusybox()
+        try daemon.sandbox.ok("create", "--name", "idle", "busybox", "true")
+        let json = try daemon.ok("info", "--format", "{{json .}}")
+        let info = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(info["Containers"] as? Int == 1)
+        #expect(info["ContainersStopped"] as? Int == 1)
+        #expect(info["ContainersRunning"] as? Int == 0)
+        #expect(info["Images"] as? Int == 1)
+        #expect(info["Driver"] as? String == "overlayfs")
+        #expect(info["CgroupDriver"] as? String == "cgroupfs")
+        #expect(info["DockerRootDir"] as? String == daemon.sandbox.root)
+        #expect(info["ServerVersion"] as? String == "0.1.0")
+        #expect(info["OSType"] as? String == "linux")
+        #expect(info["DefaultRuntime"] as? String == "runc")
+        #expect((info["Runtimes"] as? [String: Any])?["runc"] != nil)
+        #expect((info["Swarm"] as? [String: Any])?["LocalNodeState"] as? String == "inactive")
+        #expect((info["SecurityOptions"] as? [String])?.contains("name=seccomp,profile=builtin") == true)
+        #expect((info["NCPU"] as? Int ?? 0) >= 1)
+        let id = try #require(info["ID"] as? String)
+        #expect(!id.isEmpty)
+        // The ID belongs to the root: a second request, and the restarted daemon, report the same one.
+        try daemon.killAndRestart()
+        #expect(try daemon.ok("info", "--format", "{{.ID}}").trimmingCharacters(in: .whitespacesAndNewlines) == id)
+
+        let text = try daemon.ok("info")
+        #expect(text.contains(" Server Version: 0.1.0"))
+        #expect(text.contains(" Storage Driver: overlayfs"))
+        #expect(text.contains(" Swarm: inactive"))
+    }
+
+    @Test func systemDiskUsageCountsImagesContainersAndVolumes() throws {
+        let daemon = try BerthDaemon()
+        try daemon.sandbox.importBusybox()
+        try daemon.sandbox.ok("create", "--name", "idle", "-v", "data:/data", "busybox", "true")
+        try daemon.sandbox.ok("volume", "create", "spare")
+        let summary = try daemon.ok("system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}}")
+        #expect(summary.split(separator: "\n").map(String.init) == [
+            "Images 1 1", "Containers 1 0", "Local Volumes 2 1", "Build Cache 0 0",
+        ])
+        let verbose = try daemon.ok("system", "df", "-v")
+        #expect(verbose.contains("busybox"))
+        #expect(verbose.contains("idle"))
+        #expect(verbose.range(of: #"data\s+1\s"#, options: .regularExpression) != nil, "\(verbose)")
+        #expect(verbose.range(of: #"spare\s+0\s"#, options: .regularExpression) != nil, "\(verbose)")
+
+        // API 1.42's `type`: only what is asked for is counted.
+        let volumesOnly = try daemon.request("GET", "/v1.50/system/df?type=volume")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(volumesOnly.body.utf8)) as? [String: Any])
+        #expect(document["Images"] is NSNull && document["Containers"] is NSNull && document["BuildCache"] is NSNull)
+        #expect((document["Volumes"] as? [[String: Any]])?.count == 2)
+        let unknown = try daemon.request("GET", "/v1.50/system/df?type=layers")
+        #expect(unknown.status == 400)
+        #expect(unknown.body.contains("unknown object type: layers"))
+    }
+
+    @Test func eventsShowWhatAnotherProcessDidWithinSinceAndUntil() throws {
+        let daemon = try BerthDaemon()
+        let since = String(Int(Date().timeIntervalSince1970) - 1)
+        // The berth CLI, not the daemon, makes these: its events reach the daemon's followers.
+        try daemon.sandbox.ok("volume", "create", "from-cli")
+        try daemon.sandbox.ok("network", "create", "cli-net")
+        try daemon.sandbox.ok("volume", "rm", "from-cli")
+        // The CLI sends whole seconds: an `until` one second on covers the second just begun.
+        let until = String(Int(Date().timeIntervalSince1970) + 1)
+        let lines = try daemon.ok("events", "--since", since, "--until", until, "--format", "{{.Type}} {{.Action}} {{.Actor.ID}}")
+            .split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.first == "volume create from-cli")
+        #expect(lines.dropFirst().first?.hasPrefix("network create ") == true)
+        #expect(lines.last == "volume destroy from-cli")
+
+        let volumes = try daemon.ok("events", "--since", since, "--until", until, "--filter", "type=volume", "--filter", "event=destroy",
+                                    "--format", "{{json .}}")
+        let event = try #require(try JSONSerialization.jsonObject(with: Data(volumes.utf8)) as? [String: Any])
+        #expect(event["Type"] as? String == "volume")
+        #expect(event["Action"] as? String == "destroy")
+        #expect(event["scope"] as? String == "local")
+        #expect((event["Actor"] as? [String: Any])?["ID"] as? String == "from-cli")
+        #expect((event["timeNano"] as? Int ?? 0) / 1_000_000_000 == event["time"] as? Int)
+    }
+
+    @Test func eventsFollowUntilTheirEnd() throws {
+        let daemon = try BerthDaemon()
+        let until = String(Int(Date().timeIntervalSince1970) + 4)
+        let follower = try Command.start("docker", ["events", "--until", until, "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}"],
+                                         environment: daemon.environment)
+        let created = try daemon.request("POST", "/networks/create", body: #"{"Name":"followed"}"#)
+        #expect(created.status == 201)
+        try daemon.sandbox.ok("network", "rm", "followed")
+        let result = follower.wait(timeout: 60)
+        #expect(result.succeeded, "\(result)")
+        #expect(result.lines == ["create followed", "destroy followed"])
+    }
+
+    @Test func eventsRequestsDockerdRefusesAreRefusedTheSameWay() throws {
+        let daemon = try BerthDaemon()
+        try PeerDocker.start()
+        for path in ["/v1.41/events?since=10&until=5", "/v1.41/events?since=20&until=19.5"] {
+            let ours = try daemon.request("GET", path)
+            let theirs = try Command.run("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "--unix-socket", "/tmp/peer-docker.sock",
+                                                           "http://docker" + path])
+            #expect(ours.status == Int(theirs.lines.last ?? ""), "\(path): \(ours) vs \(theirs.out)")
+        }
+        let reversed = try daemon.request("GET", "/v1.41/events?since=10&until=5")
+        #expect(reversed.body.contains("`since` time (10) cannot be after `until` time (5)"))
+    }
+
+    @Test func eventFollowersThatLeaveLeaveNothingBehind() throws {
+        let daemon = try BerthDaemon()
+        let pid = try String(contentsOfFile: daemon.pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        func descriptors() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count }
+        // A first follower makes what the daemon makes once (an event loop's timer).
+        _ = try Command.run("/usr/bin/curl", ["-s", "--max-time", "1", "--unix-socket", daemon.socket, "http://berth/events"])
+        let before = try descriptors()
+        // Each client goes away after a second of following, with no event in between.
+        let followers = try (0..<5).map { _ in
+            try Command.start("/usr/bin/curl", ["-s", "--max-time", "1", "--unix-socket", daemon.socket, "http://berth/events"])
+        }
+        for follower in followers { _ = follower.wait(timeout: 30) }
+        var after = try descriptors()
+        for _ in 0..<50 where after > before {
+            usleep(100_000)
+            after = try descriptors()
+        }
+        #expect(after <= before)
+        try daemon.sandbox.ok("volume", "create", "still-served")
+        #expect(try daemon.ok("volume", "ls", "-q") == "still-served\n")
+    }
 }

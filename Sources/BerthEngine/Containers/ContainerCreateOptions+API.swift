@@ -25,6 +25,12 @@ extension ContainerCreateOptions {
         try applyConfig(fields)
         if let host = try fields.object("HostConfig") { try applyHostConfig(host) }
         if let networking = try fields.object("NetworkingConfig") { try applyNetworkingConfig(networking) }
+        // `-v /path` (an anonymous volume) arrives as Config.Volumes; docker-py also lists there
+        // the destinations its Binds mount, which those take.
+        let mounted = Set(binds.compactMap { try? MountParser.parseVolumeFlag($0).destination }
+            + mounts.compactMap { try? MountParser.parseMountFlag($0).destination }
+            + tmpfs.compactMap { try? MountParser.parseTmpfsFlag($0).destination })
+        binds += (try fields.object("Volumes")?.keys ?? []).sorted().filter { !mounted.contains(MountParser.clean($0)) }
     }
 
     private mutating func applyConfig(_ fields: APIFields) throws {
@@ -44,8 +50,6 @@ extension ContainerCreateOptions {
         stopSignal = try fields.string("StopSignal")
         stopTimeout = try fields.int("StopTimeout").map { Int($0) }
         exposedPorts = try fields.object("ExposedPorts")?.keys ?? []
-        // `-v /path` (an anonymous volume) arrives as Config.Volumes.
-        binds += (try fields.object("Volumes")?.keys ?? []).sorted()
         if let health = try fields.object("Healthcheck") {
             var config = HealthConfig(Test: try health.strings("Test"))
             config.Interval = try health.int("Interval")
@@ -70,6 +74,9 @@ extension ContainerCreateOptions {
             logOptions = (try log.stringMap("Config") ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         }
         networkMode = try host.string("NetworkMode") ?? "bridge"
+        if networkMode.hasPrefix("container:") {
+            throw EngineError.invalidParameter("HostConfig.NetworkMode is not supported by berth (got \"\(networkMode)\"): a container joins a network, not another container's namespace")
+        }
         if let bindings = try host.object("PortBindings") {
             for port in bindings.keys.sorted() {
                 for binding in try bindings.objects(port) ?? [] {

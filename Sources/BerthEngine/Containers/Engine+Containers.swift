@@ -91,14 +91,15 @@ extension Engine {
     }
 
     /// Starts the container on the calling thread for a front end that follows the run to its
-    /// exit (the CLI's foreground `run` and `start -a`): the monitor's report, and with `size` an
-    /// attach client connected before the process starts (for `-i` and `-t`).
-    public func startContainerFollowing(_ reference: String, attachingWith size: TerminalSize? = nil) throws
+    /// exit (the CLI's foreground `run` and `start -a`): the monitor's report, and when `attach`
+    /// an attach client connected before the process starts (for `-i` and `-t`), with the
+    /// client's window `size` when it has a terminal.
+    public func startContainerFollowing(_ reference: String, attach: Bool = false, size: TerminalSize? = nil) throws
         -> (connection: MonitorConnection, client: AttachClient?) {
         let record = try runtime.container(reference)
         let started: (MonitorConnection, AttachClient?)
         do {
-            if let size {
+            if attach {
                 let (connection, client) = try runtime.startAttached(record.id, size: size)
                 started = (connection, client)
             } else {
@@ -122,8 +123,8 @@ extension Engine {
         }
         let record = stopping.record
         if stopping.grace != 0 {
-            events.record(.container, "kill", id: record.id,
-                          attributes: Self.attributes(record, ["signal": String(try SignalName.parse(signal ?? record.config.stopSignal))]))
+            let sent = (try? SignalName.parse(signal ?? record.config.stopSignal)) ?? SIGTERM
+            events.record(.container, "kill", id: record.id, attributes: Self.attributes(record, ["signal": String(sent)]))
         }
         let exited = try await waitForMonitor(record.id, seconds: stopping.grace)
         if !exited {
@@ -210,7 +211,12 @@ extension Engine {
     public func renameContainer(_ reference: String, to name: String) async throws {
         let (old, renamed) = try await blocking { () throws -> (ContainerRecord, ContainerRecord) in
             let old = try self.runtime.container(reference)
-            try self.runtime.rename(old.id, to: name)
+            do {
+                try self.runtime.rename(old.id, to: name)
+            } catch let error as RuntimeError {
+                guard case .nameInUse = error else { throw error }
+                throw EngineError.conflict("Error when allocating new name: \(error)")
+            }
             return (old, try self.runtime.container(old.id))
         }
         events.record(.container, "rename", id: renamed.id, attributes: Self.attributes(renamed, ["oldName": "/" + old.name]))
@@ -295,7 +301,7 @@ extension Engine {
         try await blocking {
             let record = try self.runtime.container(reference)
             guard record.state.status == .running || record.state.status == .paused else {
-                throw EngineError.conflict("container \(record.id) is not running")
+                throw EngineError.conflict("Container \(record.id) is not running")
             }
             let pids = Set(try self.runtime.ociRuntime(for: record).processes(record.id))
             let result = try Spawn.run(["ps"] + (psArguments.isEmpty ? ["-ef"] : psArguments))

@@ -2,13 +2,14 @@ import ArgumentParser
 import BerthArchive
 import BerthBuild
 import BerthDockerfile
+import BerthEngine
 import BerthOCI
 import BerthRuntime
 import Foundation
 
 /// `berth build`: builds an image from a Dockerfile and a context directory, with BuildKit's plain
 /// progress; `--check` only lints the Dockerfile.
-struct Build: ParsableCommand {
+struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "Build an image from a Dockerfile.",
         discussion: "With --check, parse and lint the Dockerfile (BuildKit's build checks) without building.")
@@ -62,7 +63,7 @@ struct Build: ParsableCommand {
     @Argument(help: ArgumentHelp("Build context directory.", valueName: "PATH"))
     var context: String
 
-    func run() throws {
+    func run() async throws {
         if check { return try runCheck() }
         var contextDirectory = context
         let text: String
@@ -87,23 +88,8 @@ struct Build: ParsableCommand {
             text = try readDockerfile(file ?? context + "/Dockerfile")
         }
         defer { if context == "-" { try? FileManager.default.removeItem(atPath: contextDirectory) } }
-        if pull {
-            throw ValidationError("--pull: berth does not pull images yet; load or import base images into the local store and build without --pull")
-        }
         guard ["auto", "plain", "tty", "quiet"].contains(progress) else {
             throw ValidationError("invalid --progress \(progress): use auto, plain, tty or quiet")
-        }
-        let host = "\(Platform.current.os)/\(Platform.current.architecture)"
-        if let platform, platform != host {
-            throw ValidationError("platform \(platform) is not supported: berth builds for the host's \(host)")
-        }
-        guard ["default", "host", "none"].contains(network) else {
-            throw ValidationError("network mode \(network) is not supported for builds; use default, host or none")
-        }
-        let tags = try tag.map { value -> Reference in
-            do { return try Reference(parsing: value).withDefaultTag } catch {
-                throw ValidationError("invalid tag \"\(value)\": \(error)")
-            }
         }
         var epoch: Int64?
         if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {
@@ -126,25 +112,44 @@ struct Build: ParsableCommand {
             secrets[id] = (source as NSString).standardizingPath.hasPrefix("/") ? source
                 : FileManager.default.currentDirectoryPath + "/" + source
         }
-        let request = BuildRequest(
-            contextDirectory: contextDirectory, dockerfile: text,
-            dockerfileName: file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile",
-            tags: tags, buildArgs: try pairs(buildArg, option: "--build-arg"),
-            labels: try pairs(label, option: "--label"), target: target, noCache: noCache,
-            sourceDateEpoch: epoch, network: network, secrets: secrets)
+        let options = BuildOptions(
+            tags: tag, buildArgs: try pairs(buildArg, option: "--build-arg").mapValues { Optional($0) }, labels: try pairs(label, option: "--label"),
+            target: target, noCache: noCache, pull: pull, network: network, platform: platform, secrets: secrets,
+            sourceDateEpoch: epoch)
+        let name = file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile"
         let silent = quiet || progress == "quiet"
-        let builder = Builder(store: try global.openStore()) { line in
-            if !silent { printError(line) }
+        let engine = try global.openEngine()
+        if pull {
+            // BuildKit's plain progress shows no pull of its own: each base is pulled quietly.
+            let bases = try usageErrors {
+                try engine.baseImages(options, contextDirectory: contextDirectory, dockerfile: .text(text, name: name), onlyMissing: false)
+            }
+            for base in bases {
+                let domain = try Reference(parsing: base).domain
+                let credentials = try RegistryOptions().savedCredentials(for: domain)
+                do {
+                    _ = try await engine.pull(PullOptions(reference: base, credentials: credentials), progress: { _ in })
+                } catch {
+                    printError("ERROR: failed to solve: \(base): \(error)")
+                    throw ExitCode(1)
+                }
+            }
         }
         // Ctrl-C or SIGTERM ends the build, and its running RUN step with it, leaving nothing for
         // the next command to clean up.
         BuildStepRecord.releaseOnInterrupt = true
         do {
-            let result = try builder.build(request)
+            let result = try usageErrors {
+                try engine.build(options, contextDirectory: contextDirectory, dockerfile: .text(text, name: name), style: .plain) { event in
+                    if !silent, case .line(let line) = event { printError(line) }
+                }
+            }
             if let iidfile {
                 try Data(result.imageID.description.utf8).write(to: URL(fileURLWithPath: iidfile))
             }
             if silent { print(result.imageID) }
+        } catch let error as ValidationError {
+            throw error
         } catch {
             printError("ERROR: failed to solve: \(error)")
             throw ExitCode(1)

@@ -1,7 +1,5 @@
 import ArgumentParser
-import BerthBuild
-import BerthRuntime
-import Foundation
+import BerthEngine
 
 /// `berth builder …`: manage the build cache.
 struct BuilderCommand: ParsableCommand {
@@ -25,25 +23,13 @@ struct BuilderPrune: ParsableCommand {
         if !force {
             guard confirm("WARNING! This will remove all build cache. ") else { return }
         }
-        let cacheRoot = global.root + "/buildcache"
-        BuildStepRecord.releaseAbandoned(berthRoot: global.root)
-        let before = Self.diskUsage(cacheRoot)
-        let store = try global.openStore()
-        let entries = try BuildCache(root: global.root).prune(store: store)
-        let garbage = try store.collectGarbage()
-        if entries > 0 { print("Deleted build cache objects: \(entries)\n") }
-        let reclaimed = max(0, before - Self.diskUsage(cacheRoot)) + garbage.reclaimedBytes
-        print("Total reclaimed space: \(HumanUnits.size(reclaimed, precision: 4))")
+        let report = try global.openEngine().pruneBuildCache()
+        if !report.deleted.isEmpty { print("Deleted build cache objects: \(report.deleted.count)\n") }
+        print("Total reclaimed space: \(HumanUnits.size(report.reclaimedBytes, precision: 4))")
     }
+}
 
+extension BuilderPrune {
     /// Bytes of the regular files under `path`.
-    static func diskUsage(_ path: String) -> Int64 {
-        guard let walker = FileManager.default.enumerator(atPath: path) else { return 0 }
-        var total: Int64 = 0
-        for case let name as String in walker {
-            var info = stat()
-            if lstat(path + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG { total += Int64(info.st_size) }
-        }
-        return total
-    }
+    static func diskUsage(_ path: String) -> Int64 { Engine.diskUsage(path) }
 }

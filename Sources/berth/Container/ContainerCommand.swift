@@ -13,7 +13,8 @@ struct ContainerCommand: ParsableCommand {
             ContainerCreate.self, ContainerRun.self, ContainerStart.self, ContainerList.self, ContainerLogs.self,
             ContainerStop.self, ContainerKill.self, ContainerRestart.self, ContainerRemove.self, ContainerWait.self,
             ContainerInspect.self, ContainerRename.self, ContainerPort.self, ContainerPrune.self, ContainerExec.self, ContainerAttach.self, ContainerTop.self, ContainerStats.self,
-            ContainerCopy.self,
+            ContainerCopy.self, ContainerUpdate.self, ContainerPause.self, ContainerUnpause.self, ContainerDiff.self,
+            ContainerExport.self,
         ]
     )
 }
@@ -25,11 +26,6 @@ extension GlobalOptions {
         let runtime = try ContainerRuntime(root: root, monitorExecutable: Self.monitorExecutable())
         BuildStepRecord.releaseAbandoned(berthRoot: root)
         return runtime
-    }
-
-    /// The engine on this root, for the commands that are its front end.
-    func openEngine() throws -> Engine {
-        try Engine(root: root, monitorExecutable: Self.monitorExecutable())
     }
 
     /// `berth-monitor` in the directory of this very executable (/proc/self/exe, so symlinks to
@@ -74,11 +70,3 @@ func notModifiedIsDone(_ body: () async throws -> Void) async throws {
     } catch let error as EngineError where error.kind == .notModified {}
 }
 
-/// Runs `body`, reporting the engine's invalid parameters (bad filters, sizes) as usage errors.
-func usageErrors<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as EngineError where error.kind == .invalidParameter {
-        throw ValidationError(error.message)
-    }
-}

@@ -198,7 +198,7 @@ struct ContainerCreateFlags: ParsableArguments {
         }
         func nanoseconds(_ value: String?, _ flag: String) throws -> Int64? {
             guard let value else { return nil }
-            guard let seconds = TimeArgument.goDuration(value), seconds >= 0 else {
+            guard let seconds = DockerTime.goDuration(value), seconds >= 0 else {
                 throw ValidationError("invalid argument \"\(value)\" for \"--\(flag)\" flag: time: invalid duration \"\(value)\"")
             }
             guard seconds == 0 || seconds >= 0.001 else { throw ValidationError("--\(flag) cannot be less than 1ms") }

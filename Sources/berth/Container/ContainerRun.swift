@@ -54,7 +54,7 @@ struct ContainerRun: AsyncParsableCommand {
             if !options.tty { log = try LogReader(path: runtime.containers.logPath(of: record.id), creating: true) }
             // With -i or -t the CLI attaches before the process starts, as Docker's does.
             (connection, client) = try engine.startContainerFollowing(
-                record.id, attachingWith: options.tty || options.interactive ? TerminalRelay.windowSize : nil)
+                record.id, attach: options.tty || options.interactive, size: TerminalRelay.windowSize)
         } catch {
             printError("Error: \(error)")
             throw ExitCode((error as? ContainerStartError)?.exitCode ?? 125)
@@ -128,7 +128,7 @@ struct ContainerStart: AsyncParsableCommand {
             let path = runtime.containers.logPath(of: record.id)
             let log = record.config.tty ? nil : try LogReader(path: path, offset: LogReader.size(of: path), creating: true)
             let (connection, client) = try engine.startContainerFollowing(
-                record.id, attachingWith: record.config.tty || forwardsInput ? TerminalRelay.windowSize : nil)
+                record.id, attach: record.config.tty || forwardsInput, size: TerminalRelay.windowSize)
             throw ExitCode(try Attach(runtime: runtime, id: record.id, connection: connection, log: log,
                                       client: client, tty: record.config.tty, forwardsInput: forwardsInput).run())
         }

@@ -1,6 +1,6 @@
 import ArgumentParser
+import BerthEngine
 import BerthOCI
-import BerthStore
 import BerthTemplate
 import Foundation
 
@@ -27,43 +27,23 @@ struct ImageHistory: ParsableCommand {
     var image: String
 
     func run() throws {
-        let store = try global.openStore()
-        let record = try store.image(named: image)
-        let config = try store.config(of: record)
-        let sizes = try store.layerSizes(config.rootfs.diffIDs)
-        var entries = config.history ?? []
-        if entries.isEmpty {
-            entries = config.rootfs.diffIDs.map { _ in History() }
-        }
-        // Non-empty history entries correspond, in order, to the layers.
-        var layerIndex = 0
-        var perEntrySize: [Int64] = []
-        for entry in entries {
-            if entry.emptyLayer == true || layerIndex >= config.rootfs.diffIDs.count {
-                perEntrySize.append(0)
-            } else {
-                perEntrySize.append(sizes[config.rootfs.diffIDs[layerIndex]] ?? 0)
-                layerIndex += 1
-            }
-        }
-        var rows: [OrderedJSON] = []
-        let topID = noTrunc ? record.id.description : record.id.shortID
-        for (position, entry) in entries.enumerated().reversed() {
-            let id = position == entries.count - 1 ? topID : "<missing>"
-            let created = entry.created.flatMap(Timestamp.parse)
+        let entries = try global.openEngine().imageHistory(image)
+        let rows = entries.map { entry -> OrderedJSON in
+            let id = entry.imageID.map { noTrunc ? $0.description : $0.shortID } ?? "<missing>"
             // Docker's history shows CreatedAt as RFC 3339 in whole seconds.
-            let createdAt = created.map { Timestamp.format(Date(timeIntervalSince1970: $0.timeIntervalSince1970.rounded(.down))) } ?? ""
-            var createdBy = (entry.createdBy ?? "").replacingOccurrences(of: "\t", with: " ")
+            let createdAt = entry.created.map {
+                Timestamp.format(Date(timeIntervalSince1970: $0.timeIntervalSince1970.rounded(.down)))
+            } ?? ""
+            var createdBy = entry.createdBy.replacingOccurrences(of: "\t", with: " ")
             if !noTrunc, createdBy.count > 45 { createdBy = String(createdBy.prefix(44)) + "…" }
-            let size = perEntrySize[position]
-            rows.append(.object([
-                ("Comment", .string(entry.comment ?? "")),
+            return .object([
+                ("Comment", .string(entry.comment)),
                 ("CreatedAt", .string(createdAt)),
                 ("CreatedBy", .string(createdBy)),
-                ("CreatedSince", .string(human ? HumanUnits.since(created) : createdAt)),
+                ("CreatedSince", .string(human ? HumanUnits.since(entry.created) : createdAt)),
                 ("ID", .string(id)),
-                ("Size", .string(human ? HumanUnits.size(size) : String(size))),
-            ]))
+                ("Size", .string(human ? HumanUnits.size(entry.size) : String(entry.size))),
+            ])
         }
         if quiet {
             for row in rows { print(row["ID"].map(GoTemplate.format) ?? "") }

@@ -1,9 +1,6 @@
 import ArgumentParser
 import BerthArchive
-import BerthBuild
-import BerthOCI
-import BerthStore
-import Foundation
+import BerthEngine
 
 /// `berth import` / `berth image import`.
 struct ImageImport: ParsableCommand {
@@ -31,25 +28,14 @@ struct ImageImport: ParsableCommand {
     var reference: String?
 
     func run() throws {
-        if let platform, platform != Platform.current.description {
-            throw ValidationError("platform \(platform) is not supported: this machine runs \(Platform.current)")
+        let engine = try global.openEngine()
+        let options = ImageImportOptions(changes: change, message: message, platform: platform, reference: reference,
+                                         sourceName: file.hasPrefix("http://") || file.hasPrefix("https://") ? file : "-")
+        let id = try usageErrors {
+            let source: ByteSource = file == "-" || options.sourceName != "-"
+                ? FileSource(fileDescriptor: 0, closeOnDeinit: false) : try FileSource(path: file)
+            return try engine.importImage(from: source, options: options)
         }
-        if file.hasPrefix("http://") || file.hasPrefix("https://") {
-            throw ValidationError("importing from a URL is not supported; download the tarball and import the file")
-        }
-        let tag = try reference.map { try Reference(parsing: $0) }
-        if let tag, tag.digest != nil {
-            throw ValidationError("refusing to create a tag with a digest reference")
-        }
-        let commands = try change.map(ConfigChanges.parseChange)
-        let store = try global.openStore()
-        let source: ByteSource = file == "-" ? FileSource(fileDescriptor: 0, closeOnDeinit: false) : try FileSource(path: file)
-        let result = try store.importImage(from: source, sourceName: "-", message: message, tag: tag) { config in
-            for command in commands {
-                let expanded = try command.expanded(with: ConfigChanges.environment(of: config), fileName: "--change")
-                try ConfigChanges.apply(expanded, to: &config)
-            }
-        }
-        print(result.id)
+        print(id)
     }
 }

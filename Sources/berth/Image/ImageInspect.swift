@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthEngine
 import BerthNetwork
 import BerthRuntime
 import BerthStore
@@ -19,9 +20,9 @@ struct ImageInspect: ParsableCommand {
     var images: [String]
 
     func run() throws {
-        let store = try global.openStore()
+        let engine = try global.openEngine()
         try InspectPrinter(format: format, missingNoun: "image").print(images) { name in
-            try ImageInspectJSON.document(for: store.image(named: name), store: store)
+            try engine.inspectImage(name)
         }
     }
 }
@@ -49,7 +50,7 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
-        let store = try global.openStore()
+        let engine = try global.openEngine()
         let runtime = type != "image" ? try global.openRuntime() : nil
         try InspectPrinter(format: format, missingNoun: "object").print(names) { name in
             // Containers first, then images, as Docker looks objects up.
@@ -58,7 +59,7 @@ struct Inspect: ParsableCommand {
                     return ContainerInspectJSON.document(for: try runtime.container(name), runtime: runtime)
                 } catch RuntimeError.noSuchContainer where type == nil {}
             }
-            return try ImageInspectJSON.document(for: store.image(named: name), store: store)
+            return try engine.inspectImage(name)
         }
     }
 }
@@ -79,6 +80,8 @@ struct InspectPrinter {
                 documents.append(try document(name))
             } catch StoreError.noSuchImage(let missing) {
                 failures.append("Error: No such \(missingNoun): \(missing)")
+            } catch let error as EngineError where error.kind == .notFound {
+                failures.append("Error: No such \(missingNoun): \(name)")
             } catch RuntimeError.noSuchContainer(let missing) {
                 failures.append("Error: No such container: \(missing)")
             } catch RuntimeError.noSuchVolume(let missing) {

@@ -1,9 +1,9 @@
 import ArgumentParser
+import BerthEngine
 import BerthOCI
 import BerthStore
 import BerthTemplate
 import Foundation
-import Glibc
 
 /// `berth image ls`.
 struct ImageList: ParsableCommand {
@@ -51,20 +51,13 @@ struct ImageListOptions: ParsableArguments {
     var repository: String?
 
     func run() throws {
-        let store = try global.openStore()
-        let filters = filter + (repository.map { ["reference=\($0)"] } ?? [])
-        let images = try ImageFilter(filters, store: store).apply(to: store.images())
-        var rows = images.flatMap { ImageRow.rows(for: $0, noTrunc: noTrunc) }
-        // Docker shows only the names that match a reference filter, not every tag of the image.
-        let patterns = filters.filter { $0.lowercased().hasPrefix("reference=") }.map { String($0.dropFirst("reference=".count)) }
-        if !patterns.isEmpty {
-            rows = rows.filter { row in
-                patterns.contains { pattern in
-                    let names: [String] = [row.repository, row.repository + ":" + row.tag]
-                    return names.contains { (name: String) in fnmatch(pattern, name, FNM_PATHNAME) == 0 }
-                }
-            }
+        let engine = try global.openEngine()
+        let images = try usageErrors {
+            var filters = try Filters(cli: filter)
+            if let repository { filters.add("reference", repository) }
+            return try engine.images(BerthEngine.ImageListOptions(all: all, filters: filters))
         }
+        let rows = images.flatMap { ImageRow.rows(for: $0, noTrunc: noTrunc) }
         if quiet {
             print(rows.map(\.id).joined(separator: "\n"), terminator: rows.isEmpty ? "" : "\n")
             return
@@ -126,55 +119,5 @@ struct ImageRow {
             ("UniqueSize", .string("N/A")),
             ("VirtualSize", .string(size)),
         ])
-    }
-}
-
-/// `--filter` for image lists, with Docker's filter names.
-struct ImageFilter {
-    private var predicates: [(ImageRecord) -> Bool] = []
-
-    init(_ filters: [String], store: Store) throws {
-        for filter in filters {
-            guard let equals = filter.firstIndex(of: "=") else {
-                throw ValidationError("bad format of filter (expected name=value)")
-            }
-            let name = filter[..<equals].lowercased()
-            let value = String(filter[filter.index(after: equals)...])
-            switch name {
-            case "dangling":
-                guard value == "true" || value == "false" else {
-                    throw ValidationError("invalid filter 'dangling=\(value)'")
-                }
-                let dangling = value == "true"
-                predicates.append { $0.tags.isEmpty == dangling }
-            case "label":
-                let parts = value.split(separator: "=", maxSplits: 1).map(String.init)
-                let labels = { (image: ImageRecord) in (try? store.config(of: image).config?.Labels) ?? nil }
-                predicates.append { image in
-                    guard let found = labels(image)?[parts[0]] else { return false }
-                    return parts.count == 1 || found == parts[1]
-                }
-            case "before", "since":
-                let pivot = try store.image(named: value)
-                let before = name == "before"
-                predicates.append { image in
-                    let created = image.created ?? ""
-                    return before ? created < (pivot.created ?? "") : created > (pivot.created ?? "")
-                }
-            case "reference":
-                predicates.append { image in
-                    image.tags.contains { tag in
-                        fnmatch(value, tag.familiarName, FNM_PATHNAME) == 0
-                            || fnmatch(value, tag.familiarString, FNM_PATHNAME) == 0
-                    }
-                }
-            default:
-                throw ValidationError("invalid filter '\(name)'")
-            }
-        }
-    }
-
-    func apply(to images: [ImageRecord]) -> [ImageRecord] {
-        images.filter { image in predicates.allSatisfy { $0(image) } }
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import BerthArchive
-import BerthStore
+import BerthEngine
 import Foundation
 
 /// `berth load` / `berth image load`.
@@ -20,19 +20,11 @@ struct ImageLoad: ParsableCommand {
         if input == nil, isatty(0) != 0 {
             throw ValidationError("requested load from stdin, but stdin is empty")
         }
-        let store = try global.openStore()
+        let engine = try global.openEngine()
         let source: ByteSource = try input.map { try FileSource(path: $0) }
             ?? FileSource(fileDescriptor: 0, closeOnDeinit: false)
-        let loaded = try store.load(from: source)
+        let lines = try engine.loadImages(from: source)
         guard !quiet else { return }
-        for image in loaded {
-            for change in image.tags {
-                if let previous = change.previousImage, try store.images().first(where: { $0.id == previous })?.tags.isEmpty == true {
-                    print("The image \(change.reference.familiarString) already exists, renaming the old one with ID \(previous) to empty string")
-                }
-                print("Loaded image: \(change.reference.familiarString)")
-            }
-            if image.tags.isEmpty { print("Loaded image ID: \(image.id)") }
-        }
+        for line in lines { print(line) }
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
-import BerthRuntime
-import BerthStore
+import BerthEngine
 
 /// `berth image rm`.
 struct ImageRemove: ParsableCommand {
@@ -31,18 +30,14 @@ struct ImageRemoveOptions: ParsableArguments {
     var images: [String]
 
     func run() throws {
-        let store = try global.openStore()
-        let runtime = try global.openRuntime()
+        let engine = try global.openEngine()
         var failed = false
-        var deletedAny = false
         for name in images {
             do {
-                for event in try store.remove(name, force: force, isRunning: runtime.isRunning) {
+                for event in try engine.removeImage(name, force: force) {
                     switch event {
                     case .untagged(let reference): print("Untagged: \(reference)")
-                    case .deleted(let id):
-                        print("Deleted: \(id)")
-                        deletedAny = true
+                    case .deleted(let id): print("Deleted: \(id)")
                     }
                 }
             } catch {
@@ -50,7 +45,6 @@ struct ImageRemoveOptions: ParsableArguments {
                 failed = true
             }
         }
-        if deletedAny { try store.collectGarbageIfIdle() }
         if failed { throw ExitCode(1) }
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import BerthArchive
+import BerthEngine
 import BerthFiles
-import BerthStore
 import Foundation
 
 /// `berth save` / `berth image save`.
@@ -20,25 +20,25 @@ struct ImageSave: ParsableCommand {
     var images: [String]
 
     func run() throws {
-        let store = try global.openStore()
+        let engine = try global.openEngine()
         guard let output else {
             guard isatty(1) == 0 else {
                 throw ValidationError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
             }
-            try store.save(images, to: FileSink(fileDescriptor: 1, closeOnDeinit: false))
+            try engine.saveImages(images, to: FileSink(fileDescriptor: 1, closeOnDeinit: false))
             return
         }
         // A device or a pipe (`-o /dev/null`) is written to, never replaced by a regular file.
         var info = stat()
         if stat(output, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG, (info.st_mode & S_IFMT) != S_IFDIR {
-            try store.save(images, to: FileSink(path: output))
+            try engine.saveImages(images, to: FileSink(path: output))
             return
         }
         // Write beside the target and rename, so a failed save never leaves a truncated archive.
         let temporary = output + ".berth-tmp-\(getpid())"
         do {
             let sink = try FileSink(path: temporary)
-            try store.save(images, to: sink)
+            try engine.saveImages(images, to: sink)
             try AtomicFile.commit(temporary, to: output, durability: .durable)
         } catch {
             unlink(temporary)

@@ -1,6 +1,5 @@
 import ArgumentParser
-import BerthOCI
-import BerthStore
+import BerthEngine
 
 /// `berth tag` / `berth image tag`.
 struct ImageTag: ParsableCommand {
@@ -16,11 +15,7 @@ struct ImageTag: ParsableCommand {
     var target: String
 
     func run() throws {
-        let reference = try Reference(parsing: target)
-        guard reference.digest == nil else {
-            throw ValidationError("refusing to create a tag with a digest reference")
-        }
-        let store = try global.openStore()
-        try store.tag(store.image(named: source), as: reference)
+        let engine = try global.openEngine()
+        try usageErrors { try engine.tagImage(source, as: target) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthEngine
 import BerthNetwork
 import BerthOCI
 import BerthRuntime
@@ -41,18 +42,15 @@ struct NetworkCreate: ParsableCommand {
     var name: String
 
     func run() throws {
-        guard driver == "bridge" else {
-            printError("Error response from daemon: plugin \"\(driver)\" not found")
-            throw ExitCode(1)
-        }
-        if gateway != nil, subnet == nil {
-            printError("Error response from daemon: no matching subnet for gateway \(gateway ?? "")")
-            throw ExitCode(1)
-        }
+        var options = NetworkCreateOptions(name: name)
+        options.driver = driver
+        options.subnet = subnet
+        options.gateway = gateway
+        options.labels = keyValues(label)
         do {
-            let definition = try NetworkStore(root: global.root).create(
-                name: name, subnet: subnet, gateway: gateway, labels: keyValues(label))
-            print(definition.id)
+            print(try global.openEngine().createNetwork(options).id)
+        } catch let error as EngineError {
+            throw daemonError(error)
         } catch let error as NetworkError {
             throw daemonError(error)
         }
@@ -78,28 +76,7 @@ struct NetworkList: ParsableCommand {
     var format: String?
 
     func run() throws {
-        var networks = try NetworkStore(root: global.root).list()
-        for item in filter {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, ["driver", "name", "id", "label", "type"].contains(parts[0]) else {
-                throw ValidationError("invalid filter '\(parts[0])'")
-            }
-            let value = parts[1]
-            switch parts[0] {
-            case "driver": networks = networks.filter { $0.driver == value }
-            case "name": networks = networks.filter { $0.name.contains(value) }
-            case "id": networks = networks.filter { $0.id.hasPrefix(value) }
-            case "type":
-                guard ["custom", "builtin"].contains(value) else { throw ValidationError("invalid filter: 'type'='\(value)'") }
-                networks = networks.filter { $0.isPredefined == (value == "builtin") }
-            default:
-                let label = value.split(separator: "=", maxSplits: 1).map(String.init)
-                networks = networks.filter { network in
-                    guard let found = network.labels[label[0]] else { return false }
-                    return label.count == 1 || found == label[1]
-                }
-            }
-        }
+        let networks = try usageErrors { try global.openEngine().networks(filters: try Filters(cli: filter)) }
         if quiet {
             for network in networks { print(noTrunc ? network.id : String(network.id.prefix(12))) }
             return
@@ -136,51 +113,10 @@ struct NetworkInspect: ParsableCommand {
     var networks: [String]
 
     func run() throws {
-        let store = try NetworkStore(root: global.root)
-        let runtime = try global.openRuntime()
-        let manager = try NetworkManager(root: global.root)
+        let engine = try global.openEngine()
         try InspectPrinter(format: format, missingNoun: "network").print(networks) { reference in
-            try Self.document(store.find(reference), manager: manager, runtime: runtime)
+            try engine.networkDetails(engine.network(reference)).document()
         }
-    }
-
-    /// Docker's network document, in its field order.
-    static func document(_ network: NetworkDefinition, manager: NetworkManager, runtime: ContainerRuntime) throws -> OrderedJSON {
-        var containers: [(String, OrderedJSON)] = []
-        for id in try manager.containers(on: network.name) {
-            guard let attachment = try manager.attachment(containerID: id, network: network.name) else { continue }
-            let name = (try? runtime.containers.record(id))??.name ?? ""
-            containers.append((id, .object([
-                ("Name", .string(name)),
-                ("MacAddress", .string(attachment.macAddress)),
-                ("IPv4Address", .string("\(attachment.ipAddress)/\(attachment.prefixLength)")),
-                ("IPv6Address", .string("")),
-            ])))
-        }
-        let ipamConfig: [OrderedJSON] = network.bridge.map {
-            [.object([("Subnet", .string($0.subnet)), ("Gateway", .string($0.gateway))])]
-        } ?? []
-        let options: [(String, OrderedJSON)] = network.bridge.map {
-            [("com.docker.network.bridge.name", .string($0.bridge))]
-        } ?? []
-        return .object([
-            ("Name", .string(network.name)),
-            ("Id", .string(network.id)),
-            ("Created", .string(Timestamp.format(network.created))),
-            ("Scope", .string("local")),
-            ("Driver", .string(network.driver)),
-            ("EnableIPv6", .bool(false)),
-            ("IPAM", .object([("Driver", .string("default")), ("Options", network.isPredefined ? .null : .object([])),
-                              ("Config", .array(ipamConfig))])),
-            ("Internal", .bool(false)),
-            ("Attachable", .bool(false)),
-            ("Ingress", .bool(false)),
-            ("ConfigFrom", .object([("Network", .string(""))])),
-            ("ConfigOnly", .bool(false)),
-            ("Containers", .object(containers)),
-            ("Options", .object(options)),
-            ("Labels", .object(network.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-        ])
     }
 }
 
@@ -198,12 +134,11 @@ struct NetworkRemove: ParsableCommand {
     var networks: [String]
 
     func run() throws {
-        let store = try NetworkStore(root: global.root)
-        let manager = try NetworkManager(root: global.root)
+        let engine = try global.openEngine()
         var failed = false
         for reference in networks {
             do {
-                try manager.removeNetwork(try store.find(reference))
+                try engine.removeNetwork(reference)
                 print(reference)
             } catch NetworkError.unknownNetwork(let missing) {
                 if force { continue }
@@ -231,14 +166,7 @@ struct NetworkPrune: ParsableCommand {
         if !force {
             guard confirm("WARNING! This will remove all custom networks not used by at least one container.\n") else { return }
         }
-        let runtime = try global.openRuntime()
-        let manager = try NetworkManager(root: global.root)
-        let used = Set(try runtime.containers.records().flatMap { $0.endpointsConfig.map(\.network) })
-        var removed: [String] = []
-        for network in try NetworkStore(root: global.root).list() where !network.isPredefined && !used.contains(network.name) {
-            guard (try? manager.removeNetwork(network)) != nil else { continue }
-            removed.append(network.name)
-        }
+        let removed = try global.openEngine().pruneNetworks(filters: Filters())
         if !removed.isEmpty { print("Deleted Networks:\n" + removed.joined(separator: "\n") + "\n") }
     }
 }
@@ -259,8 +187,10 @@ struct NetworkConnect: ParsableCommand {
     var container: String
 
     func run() throws {
+        var options = NetworkConnectOptions(container: container, network: network)
+        options.aliases = alias
         do {
-            try global.openRuntime().connect(container, to: network, aliases: alias)
+            try global.openEngine().connect(options)
         } catch {
             throw daemonError(error)
         }
@@ -284,9 +214,7 @@ struct NetworkDisconnect: ParsableCommand {
 
     func run() throws {
         do {
-            try global.openRuntime().disconnect(container, from: network)
-        } catch NetworkError.notConnected where force {
-            return
+            try global.openEngine().disconnect(container: container, network: network, force: force)
         } catch {
             throw daemonError(error)
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthEngine
 import BerthRegistryClient
 import Foundation
 
@@ -80,23 +81,11 @@ struct Login: AsyncParsableCommand {
 
     /// Signs in to the registry with `credentials`; throws what the registry answered when it refuses.
     private func checkAccess(_ host: String, _ credentials: Credentials) async throws {
-        let client = RegistryClient(endpoint: RegistryEndpoint(registry: host, tlsVerify: registry.tlsVerify),
-                                    credentials: credentials, scopes: [])
-        do {
-            try await client.checkAccess()
-        } catch {
-            await client.shutdown()
-            throw error
-        }
-        await client.shutdown()
+        _ = try await global.openEngine().login(server: host, credentials: credentials, tlsVerify: registry.tlsVerify)
     }
 
     /// The registry a SERVER argument names: `docker.io` by default, URLs reduced to host[:port].
     static func registryHost(_ server: String?) -> String {
-        guard let server, !server.isEmpty else { return "docker.io" }
-        var host = Substring(server)
-        if let scheme = host.range(of: "://") { host = host[scheme.upperBound...] }
-        if let slash = host.firstIndex(of: "/") { host = host[..<slash] }
-        return host == "index.docker.io" ? "docker.io" : String(host)
+        Engine.registryHost(server)
     }
 }

@@ -1,8 +1,6 @@
 import ArgumentParser
-import BerthDistribution
+import BerthEngine
 import BerthOCI
-import BerthRegistryClient
-import BerthStore
 
 /// `berth pull`: downloads an image (or every tag of a repository) from its registry.
 struct Pull: AsyncParsableCommand {
@@ -26,34 +24,12 @@ struct Pull: AsyncParsableCommand {
         if allTags, reference.tag != nil || reference.digest != nil {
             throw ValidationError("tag can't be used with --all-tags/-a")
         }
-        let store = try global.openStore()
-        let client = try registry.client(for: reference.domain, scopes: [Scope.repository(reference.path, .pull)])
-        do {
-            let targets: [Reference]
-            if allTags {
-                targets = try await client.listTags(reference.path).sorted().map { reference.with(tag: $0) }
-            } else {
-                if reference.tag == nil, reference.digest == nil, !quiet { print("Using default tag: latest") }
-                targets = [reference.withDefaultTag]
-            }
-            var downloadedNewer = false
-            for target in targets {
-                if !quiet { print("\(target.digest?.description ?? target.tag ?? Reference.defaultTag): Pulling from \(target.path)") }
-                let display = TransferDisplay(verb: "Downloading", quiet: quiet)
-                let result = try await client.pull(target, into: store, observer: display.observer)
-                downloadedNewer = downloadedNewer || result.downloadedNewer
-                if !quiet { print("Digest: \(result.repoDigest.digest?.description ?? "")") }
-            }
-            // One status line for what was asked for: the tag, or with -a the repository.
-            if !quiet {
-                let status = downloadedNewer ? "Downloaded newer image" : "Image is up to date"
-                print("Status: \(status) for \(allTags ? reference.familiarName : targets[0].familiarString)")
-            }
-            print(allTags ? reference.name : reference.withDefaultTag.description)
-        } catch {
-            await client.shutdown()
-            throw error
-        }
-        await client.shutdown()
+        let engine = try global.openEngine()
+        if !allTags, reference.tag == nil, reference.digest == nil, !quiet { print("Using default tag: latest") }
+        let display = TransferDisplay(quiet: quiet)
+        let options = PullOptions(reference: name, allTags: allTags, credentials: try registry.savedCredentials(for: reference.domain),
+                                  tlsVerify: registry.tlsVerify)
+        let report = try await engine.pull(options, progress: display.show)
+        print(report.pulled)
     }
 }

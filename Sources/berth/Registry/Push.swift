@@ -1,8 +1,6 @@
 import ArgumentParser
-import BerthDistribution
+import BerthEngine
 import BerthOCI
-import BerthRegistryClient
-import BerthStore
 
 /// `berth push`: uploads an image (or all tags of a repository) to its registry.
 struct Push: AsyncParsableCommand {
@@ -25,47 +23,19 @@ struct Push: AsyncParsableCommand {
         let reference = try Reference(parsing: name)
         guard reference.digest == nil else { throw ValidationError("cannot push a digest reference") }
         if allTags, reference.tag != nil { throw ValidationError("tag can't be used with --all-tags/-a") }
-        let store = try global.openStore()
-        let targets: [Reference]
-        if allTags {
-            targets = try store.images().flatMap(\.tags).filter { $0.name == reference.name }
-                .sorted { $0.description < $1.description }
-            guard !targets.isEmpty else { throw Self.notLocal(reference) }
-        } else {
-            if reference.tag == nil, !quiet { print("Using default tag: latest") }
-            targets = [reference.withDefaultTag]
-        }
-        let images = try targets.map { target -> ImageRecord in
-            do {
-                return try store.image(named: target.description)
-            } catch StoreError.noSuchImage {
-                throw Self.notLocal(target)
-            }
-        }
-        let sources = try RegistryClient.mountSources(in: store, registry: reference.domain, excluding: reference.path)
-        let scopes = [Scope.repository(reference.path, .pull, .push)]
-            + Set(sources.values.joined()).sorted().map { Scope.repository($0, .pull) }
-        let client = try registry.client(for: reference.domain, scopes: scopes)
+        let engine = try global.openEngine()
+        if !allTags, reference.tag == nil, !quiet { print("Using default tag: latest") }
+        let display = TransferDisplay(quiet: quiet)
+        let options = PushOptions(reference: name, allTags: allTags, credentials: try registry.savedCredentials(for: reference.domain),
+                                  tlsVerify: registry.tlsVerify)
         do {
-            if !quiet { print("The push refers to repository [\(reference.name)]") }
-            for (target, image) in zip(targets, images) {
-                let display = TransferDisplay(verb: "Pushing", quiet: quiet)
-                display.prepare(try store.manifest(of: image).layers.reversed().map(\.digest), status: "Preparing")
-                let result = try await client.push(image, from: store, to: target, mountSources: sources, observer: display.observer)
-                if !quiet { print("\(target.tag ?? Reference.defaultTag): digest: \(result.digest) size: \(result.size)") }
-            }
-            // Docker's quiet push prints the reference as given, normalized, once.
-            if quiet { print(reference.description) }
-        } catch {
-            await client.shutdown()
-            throw error
+            _ = try await engine.push(options, progress: display.show)
+        } catch let error as EngineError where error.kind == .notFound {
+            // Docker's failure for a name with no local image: its message alone, exit status 1.
+            printError(error.message)
+            throw ExitCode(1)
         }
-        await client.shutdown()
-    }
-
-    /// Docker's failure for a reference with no local image: its message, exit status 1.
-    private static func notLocal(_ reference: Reference) -> ExitCode {
-        printError("An image does not exist locally with the tag: \(reference.familiarName)")
-        return ExitCode(1)
+        // Docker's quiet push prints the reference as given, normalized, once.
+        if quiet { print(reference.description) }
     }
 }

@@ -1,96 +1,73 @@
-import BerthOCI
-import BerthRegistryClient
+import BerthEngine
 import Foundation
+import Synchronization
 
-/// Prints push and pull progress as Docker does: on a terminal, one live line per layer with a
-/// progress bar; otherwise one line per layer when it is done.
-final class TransferDisplay: @unchecked Sendable {
+/// Prints the engine's push and pull messages as the docker CLI prints dockerd's: on a terminal,
+/// one live line per layer (with a progress bar while bytes move); otherwise a line per message,
+/// leaving out transfers in progress and each layer's passing states.
+final class TransferDisplay: Sendable {
     private struct Line {
         var id: String
         var status: String
-        var current: Int64 = 0
-        var total: Int64 = 0
-        var bar: Bool = false
+        var progress: TransferMessage.Progress?
     }
 
-    private let lock = NSLock()
+    private struct State {
+        var lines: [Line] = []
+        var drawn = 0
+    }
+
     private let isTerminal: Bool
     private let quiet: Bool
-    private let verb: String
-    private var lines: [Line] = []
-    private var drawn = 0
-    private var lastDraw = Date.distantPast
+    private let state = Mutex(State())
 
-    /// `verb` names the transfer in the progress line ("Pushing", "Downloading").
-    init(verb: String, quiet: Bool) {
+    init(quiet: Bool) {
         isTerminal = isatty(1) != 0
         self.quiet = quiet
-        self.verb = verb
     }
 
-    /// Shows layers before any event about them arrives, in this order, with `status`.
-    func prepare(_ layers: [Digest], status: String) {
-        guard isTerminal, !quiet else { return }
-        lock.withLock {
-            for layer in layers where !lines.contains(where: { $0.id == layer.shortID }) {
-                lines.append(Line(id: layer.shortID, status: status))
-            }
-            draw()
-        }
-    }
-
-    var observer: TransferObserver {
-        { [self] event in handle(event) }
-    }
-
-    private func handle(_ event: TransferEvent) {
-        guard !quiet else { return }
-        lock.withLock {
-            switch event {
-            case .started(let layer, let total):
-                update(layer) { $0.status = verb; $0.total = total; $0.bar = true }
-            case .progressed(let layer, let bytes):
-                update(layer) { $0.current += Int64(bytes) }
-                guard isTerminal, Date().timeIntervalSince(lastDraw) > 0.1 else { return }
-            case .finished(let layer, let status):
-                update(layer) { $0.status = status.description; $0.bar = false }
-                if !isTerminal {
-                    print("\(layer.shortID): \(status)")
-                    return
+    /// Shows one message (called from several tasks at once).
+    @Sendable func show(_ message: TransferMessage) {
+        guard !quiet, message.aux == nil else { return }
+        state.withLock { state in
+            if isTerminal, let id = message.id {
+                let line = Line(id: id, status: message.status, progress: message.progress)
+                if let index = state.lines.firstIndex(where: { $0.id == id }) {
+                    state.lines[index] = line
+                } else {
+                    state.lines.append(line)
                 }
+                draw(&state)
+                return
             }
-            if isTerminal { draw() }
+            // The layers' lines stay as drawn; what comes after starts below them.
+            if isTerminal { state = State() }
+            guard !message.isIntermediate, message.progress == nil else { return }
+            Self.print((message.id.map { "\($0): " } ?? "") + message.status + "\n")
         }
     }
 
-    private func update(_ layer: Digest, _ change: (inout Line) -> Void) {
-        if let index = lines.firstIndex(where: { $0.id == layer.shortID }) {
-            change(&lines[index])
-        } else {
-            var line = Line(id: layer.shortID, status: "")
-            change(&line)
-            lines.append(line)
-        }
-    }
-
-    /// Redraws every line in place (cursor up over what was drawn before).
-    private func draw() {
-        var output = drawn > 0 ? "\u{1B}[\(drawn)A" : ""
-        for line in lines {
+    /// Redraws every layer's line in place (cursor up over what was drawn before).
+    private func draw(_ state: inout State) {
+        var output = state.drawn > 0 ? "\u{1B}[\(state.drawn)A" : ""
+        for line in state.lines {
             output += "\u{1B}[2K\(line.id): \(line.status)"
-            if line.bar, line.total > 0 {
+            if let progress = line.progress, progress.total > 0 {
                 let width = 50
-                let filled = Int(Double(width) * min(1, Double(line.current) / Double(line.total)))
+                let filled = Int(Double(width) * min(1, Double(progress.current) / Double(progress.total)))
                 let arrow = filled < width ? ">" : ""
                 let bar = String(repeating: "=", count: max(0, filled - arrow.count)) + arrow
                     + String(repeating: " ", count: width - max(filled, arrow.count))
-                output += " [\(bar)]  \(HumanUnits.size(line.current))/\(HumanUnits.size(line.total))"
+                output += " [\(bar)]  \(HumanUnits.size(progress.current))/\(HumanUnits.size(progress.total))"
             }
             output += "\n"
         }
-        drawn = lines.count
-        lastDraw = Date()
-        print(output, terminator: "")
+        state.drawn = state.lines.count
+        Self.print(output)
+    }
+
+    private static func print(_ text: String) {
+        Swift.print(text, terminator: "")
         fflush(stdout)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BerthEngine
 import BerthOCI
 import BerthRuntime
 import BerthTemplate
@@ -30,14 +31,15 @@ struct VolumeCreate: ParsableCommand {
     var name: String?
 
     func run() throws {
-        guard driver == "local" else {
-            printError("Error response from daemon: create \(name ?? ""): error looking up volume plugin \(driver): plugin \"\(driver)\" not found")
-            throw ExitCode(1)
-        }
+        var options = VolumeCreateOptions(name: name)
+        options.driver = driver
+        options.labels = keyValues(label)
+        options.driverOptions = keyValues(opt)
         do {
-            let volume = try global.openRuntime().volumes.create(name,
-                                                                 labels: keyValues(label), options: keyValues(opt))
-            print(volume.name)
+            print(try global.openEngine().createVolume(options).name)
+        } catch let error as EngineError {
+            printError("Error response from daemon: \(error)")
+            throw ExitCode(1)
         } catch let error as RuntimeError {
             printError("Error response from daemon: \(error)")
             throw ExitCode(1)
@@ -61,37 +63,7 @@ struct VolumeList: ParsableCommand {
     var format: String?
 
     func run() throws {
-        let runtime = try global.openRuntime()
-        let inUse = Set(try runtime.containers.records().flatMap { $0.mounts.filter { $0.type == .volume }.map(\.name) })
-        var volumes = try runtime.volumes.list()
-        var byKey: [String: [String]] = [:]
-        for item in filter {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, ["dangling", "name", "label", "driver"].contains(parts[0]) else {
-                throw ValidationError("invalid filter '\(parts[0])'")
-            }
-            byKey[parts[0], default: []].append(parts[1])
-        }
-        if let dangling = byKey["dangling"] {
-            let wanted = try dangling.map { value -> Bool in
-                guard let flag = ["true": true, "1": true, "false": false, "0": false][value] else {
-                    throw ValidationError("invalid filter 'dangling=\(value)'")
-                }
-                return flag
-            }
-            volumes = volumes.filter { volume in wanted.contains(!inUse.contains(volume.name)) }
-        }
-        if let names = byKey["name"] { volumes = volumes.filter { volume in names.contains { volume.name.contains($0) } } }
-        if let drivers = byKey["driver"] { volumes = volumes.filter { drivers.contains($0.driver) } }
-        if let labels = byKey["label"] {
-            volumes = volumes.filter { volume in
-                labels.allSatisfy { label in
-                    let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
-                    guard let value = volume.labels[parts[0]] else { return false }
-                    return parts.count == 1 || value == parts[1]
-                }
-            }
-        }
+        let volumes = try usageErrors { try global.openEngine().volumes(filters: try Filters(cli: filter)) }
         if quiet {
             for volume in volumes { print(volume.name) }
             return
@@ -125,28 +97,10 @@ struct VolumeInspect: ParsableCommand {
     var volumes: [String]
 
     func run() throws {
-        let runtime = try global.openRuntime()
+        let engine = try global.openEngine()
         try InspectPrinter(format: format, missingNoun: "volume").print(volumes) { name in
-            guard let volume = try runtime.volumes.volume(name) else { throw RuntimeError.noSuchVolume(name) }
-            return Self.document(volume)
+            try engine.volume(name).document()
         }
-    }
-
-    /// Docker's volume document, in its field order.
-    static func document(_ volume: Volume) -> OrderedJSON {
-        func map(_ values: [String: String], emptyIsNull: Bool) -> OrderedJSON {
-            if values.isEmpty && emptyIsNull { return .null }
-            return .object(values.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
-        }
-        return .object([
-            ("CreatedAt", .string(Timestamp.format(volume.createdAt))),
-            ("Driver", .string(volume.driver)),
-            ("Labels", map(volume.labels, emptyIsNull: volume.anonymous)),
-            ("Mountpoint", .string(volume.mountpoint)),
-            ("Name", .string(volume.name)),
-            ("Options", map(volume.options, emptyIsNull: true)),
-            ("Scope", .string("local")),
-        ])
     }
 }
 
@@ -164,13 +118,11 @@ struct VolumeRemove: ParsableCommand {
     var volumes: [String]
 
     func run() throws {
-        let runtime = try global.openRuntime()
+        let engine = try global.openEngine()
         var failed = false
         for name in volumes {
             do {
-                try runtime.removeVolume(name)
-                print(name)
-            } catch RuntimeError.noSuchVolume where force {
+                try engine.removeVolume(name, force: force)
                 print(name)
             } catch {
                 printError("Error response from daemon: \(error)")
@@ -198,16 +150,10 @@ struct VolumePrune: ParsableCommand {
             let what = all ? "all local volumes" : "anonymous local volumes"
             guard confirm("WARNING! This will remove \(what) not used by at least one container.\n") else { return }
         }
-        let runtime = try global.openRuntime()
-        var removed: [String] = []
-        var reclaimed: Int64 = 0
-        for volume in try runtime.volumes.list() where all || volume.anonymous {
-            let size = runtime.volumes.size(of: volume.name)
-            guard (try? runtime.removeVolume(volume.name)) != nil else { continue }
-            removed.append(volume.name)
-            reclaimed += size
-        }
-        if !removed.isEmpty { print("Deleted Volumes:\n" + removed.joined(separator: "\n") + "\n") }
-        print("Total reclaimed space: \(HumanUnits.size(reclaimed, precision: 4))")
+        var filters = Filters()
+        if all { filters.add("all", "true") }
+        let report = try global.openEngine().pruneVolumes(filters: filters)
+        if !report.deleted.isEmpty { print("Deleted Volumes:\n" + report.deleted.joined(separator: "\n") + "\n") }
+        print("Total reclaimed space: \(HumanUnits.size(report.spaceReclaimed, precision: 4))")
     }
 }

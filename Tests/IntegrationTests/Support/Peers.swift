@@ -29,6 +29,12 @@ enum Peers {
         (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("curl"), tool("tar"),
     ])
 
+    /// Tests that drive `berth serve` with docker-compose 1.29 and Testcontainers for Python.
+    static let composeAndTestcontainers = available("Compose and Testcontainers tests", needs: [
+        (isRoot, "not running as root"), tool("docker-compose"), tool("python3"), tool("curl"),
+        ((try? Command.run("python3", ["-c", "import testcontainers"]))?.succeeded == true, "testcontainers is not installed"),
+    ])
+
     static let skopeo = available("skopeo interop tests", needs: [
         (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("skopeo"),
     ])

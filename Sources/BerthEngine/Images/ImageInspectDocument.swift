@@ -2,35 +2,73 @@ import BerthOCI
 import BerthStore
 import BerthTemplate
 
+/// Which of the fields that dockerd's ImageInspect dropped over API versions a document carries.
+public struct ImageInspectFields: Sendable, Equatable {
+    /// `VirtualSize` (gone in API 1.44).
+    public var virtualSize: Bool
+    /// `Container` and `ContainerConfig` (gone in API 1.45).
+    public var containerConfig: Bool
+    /// `Descriptor`, the image's manifest descriptor (from API 1.48).
+    public var descriptor: Bool
+
+    public init(virtualSize: Bool, containerConfig: Bool, descriptor: Bool) {
+        self.virtualSize = virtualSize
+        self.containerConfig = containerConfig
+        self.descriptor = descriptor
+    }
+
+    /// What `berth image inspect` prints.
+    public static let cli = ImageInspectFields(virtualSize: true, containerConfig: true, descriptor: false)
+
+    /// What dockerd answers for API version 1.`minor`.
+    public static func api(minor: Int) -> ImageInspectFields {
+        ImageInspectFields(virtualSize: minor < 44, containerConfig: minor < 45, descriptor: minor >= 48)
+    }
+}
+
 /// The Docker Engine API's ImageInspect document for an image, field for field in Docker's order.
-enum ImageInspectJSON {
-    static func document(for image: ImageRecord, store: Store) throws -> OrderedJSON {
+enum ImageInspectDocument {
+    static func make(for image: ImageRecord, store: Store, fields: ImageInspectFields) throws -> OrderedJSON {
         let raw = try OrderedJSON.parse(store.configBytes(of: image))
         let config = try store.config(of: image)
-        return .object([
+        var members: [(String, OrderedJSON)] = [
             ("Id", .string(image.id.description)),
             ("RepoTags", .array(image.tags.map { .string($0.familiarString) })),
             ("RepoDigests", .array(image.repoDigests.map { .string($0.familiarString) })),
             ("Parent", .string("")),
             ("Comment", raw["comment"] ?? .string("")),
             ("Created", .string(config.created ?? "0001-01-01T00:00:00Z")),
-            ("Container", raw["container"] ?? .string("")),
-            ("ContainerConfig", containerConfig(raw["container_config"])),
+        ]
+        if fields.containerConfig {
+            members += [("Container", raw["container"] ?? .string("")), ("ContainerConfig", containerConfig(raw["container_config"]))]
+        }
+        members += [
             ("DockerVersion", raw["docker_version"] ?? .string("")),
             ("Author", .string(config.author ?? "")),
             ("Config", containerConfig(raw["config"])),
             ("Architecture", .string(config.architecture)),
-        ] + (config.variant.map { [("Variant", OrderedJSON.string($0))] } ?? []) + [
-            ("Os", .string(config.os)),
-            ("Size", .int(image.size)),
-            ("VirtualSize", .int(image.size)),
+        ]
+        if let variant = config.variant { members.append(("Variant", .string(variant))) }
+        members += [("Os", .string(config.os)), ("Size", .int(image.size))]
+        if fields.virtualSize { members.append(("VirtualSize", .int(image.size))) }
+        members += [
             ("GraphDriver", .object([("Data", .null), ("Name", .string("overlay"))])),
             ("RootFS", .object([
                 ("Type", .string(config.rootfs.type)),
                 ("Layers", .array(config.rootfs.diffIDs.map { .string($0.description) })),
             ])),
             ("Metadata", .object([("LastTagTime", .string(image.lastTagTime ?? "0001-01-01T00:00:00Z"))])),
-        ])
+        ]
+        if fields.descriptor {
+            let manifest = try store.manifest(of: image)
+            let size = try store.content.read(image.manifestDigest).count
+            members.append(("Descriptor", .object([
+                ("mediaType", .string(manifest.mediaType ?? MediaType.ociManifest)),
+                ("digest", .string(image.manifestDigest.description)),
+                ("size", .int(Int64(size))),
+            ])))
+        }
+        return .object(members)
     }
 
     /// Docker's container.Config shape: fixed fields always present, optional ones only when set.
