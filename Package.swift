@@ -175,24 +175,25 @@ let package = Package(
         // `berth`, so each idle container costs little memory and its monitor starts fast.
         .executableTarget(name: "berth-monitor", dependencies: ["BerthRuntime"], swiftSettings: [.swiftLanguageMode(.v6)],
                           linkerSettings: releaseLinkerSettings),
-        .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI"]),
-        .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive"]),
+        .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(
             name: "BerthDockerfileTests",
             dependencies: ["BerthDockerfile"],
-            resources: [.copy("Corpus")]
+            resources: [.copy("Corpus")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(
             name: "BerthBuildTests", dependencies: ["BerthBuild", "BerthDockerfile", "BerthOCI", "BerthStore", "BerthArchive", "BerthNetwork"]),
-        .testTarget(name: "BerthProcessTests", dependencies: ["BerthProcess"]),
+        .testTarget(name: "BerthProcessTests", dependencies: ["BerthProcess"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthNetworkTests", dependencies: ["BerthNetwork", "BerthOCI", "BerthProcess"]),
         .testTarget(name: "BerthRuntimeTests", dependencies: ["BerthRuntime", "BerthStore", "BerthOCI", "BerthNetwork"]),
-        .testTarget(name: "BerthDistributionTests", dependencies: ["BerthDistribution"]),
-        .testTarget(name: "BerthTemplateTests", dependencies: ["BerthTemplate"]),
+        .testTarget(name: "BerthDistributionTests", dependencies: ["BerthDistribution"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthTemplateTests", dependencies: ["BerthTemplate"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive"]),
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
-        .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"]),
+        .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthRuntime", "BerthStore", "BerthOCI", "BerthArchive",
                                                             "BerthBuild", "BerthRegistryClient", "BerthTemplate",
                                                             .product(name: "NIOCore", package: "swift-nio")],
@@ -200,7 +201,7 @@ let package = Package(
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
         .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI", "BerthArchive"]),
     ],
-    // Every library module and berth-monitor set the Swift 6 language mode themselves; the default
-    // still covers the `berth` CLI and the test targets, which have not been moved over yet.
+    // Every library module, berth-monitor and the leaf modules' tests set the Swift 6 language mode
+    // themselves; the default still covers the `berth` CLI and the other test targets.
     swiftLanguageModes: [.v5]
 )

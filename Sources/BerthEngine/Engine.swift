@@ -1,3 +1,4 @@
+import BerthFiles
 import BerthRuntime
 import BerthStore
 import Foundation
@@ -60,9 +61,9 @@ public final class Engine: Sendable {
     /// gives each container its image's, once (the marker file records that it was done; holding
     /// again is harmless, as a lease's holds are a set).
     private func leaseContainersMadeBeforeLeases(_ store: Store) throws {
-        let directory = root + "/containers"
-        let marker = directory + "/.leased"
-        guard access(directory, F_OK) == 0, access(marker, F_OK) != 0 else { return }
+        let layout = StateRoot(root)
+        let marker = layout.containersLeasedMarker
+        guard access(layout.containers, F_OK) == 0, access(marker, F_OK) != 0 else { return }
         for record in try runtime.containers.records() {
             // An image removed before leases existed is gone already: nothing is left to hold.
             _ = try? store.holdImage(named: record.imageID, in: .container(record.id, directory: runtime.containers.path(of: record.id)))

@@ -174,11 +174,11 @@ public struct HijackedConnection: Sendable {
     }
 }
 
-/// JSON as dockerd writes it.
+/// JSON as dockerd writes it, with its keys in one order from one process to the next.
 public enum APIJSON {
     public static func encode(_ value: some Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return Array(try encoder.encode(value)) + [UInt8(ascii: "\n")]
     }
 }

@@ -15,31 +15,6 @@ struct GlobalOptions: ParsableArguments {
         let root = rootOption ?? ProcessInfo.processInfo.environment["BERTH_ROOT"] ?? "/var/lib/berth"
         return root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
     }
-
-    /// The store on this root, once what killed builds left on it is released and every container
-    /// holds its image.
-    func openStore() throws -> Store {
-        let store = try Store(root: root)
-        BuildStepRecord.releaseAbandoned(berthRoot: root)
-        try leaseContainersMadeBeforeLeases(store)
-        return store
-    }
-
-    /// Containers made by a Berth without leases hold none: the first command that opens the store
-    /// gives each container its image's, once (the marker file records that it was done; holding
-    /// again is harmless, as a lease's holds are a set).
-    private func leaseContainersMadeBeforeLeases(_ store: Store) throws {
-        let directory = root + "/containers"
-        let marker = directory + "/.leased"
-        guard access(directory, F_OK) == 0, access(marker, F_OK) != 0 else { return }
-        let containers = try ContainerStore(root: root)
-        for record in try containers.records() {
-            // An image removed before leases existed is gone already: nothing is left to hold.
-            _ = try? store.holdImage(named: record.imageID, in: .container(record.id, directory: containers.path(of: record.id)))
-        }
-        let created = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
-        if created >= 0 { close(created) }
-    }
 }
 
 extension GlobalOptions {

@@ -45,7 +45,8 @@ import Testing
     }
 
     @Test func theEventLogKeepsItsNames() {
-        #expect(root.events == "/var/lib/berth/events.log")
+        #expect(root.events == "/var/lib/berth/events.jsonl")
+        #expect(root.previousEvents == "/var/lib/berth/events.jsonl.1")
         #expect(root.eventsLock == "/var/lib/berth/events.lock")
         #expect(root.engineID == "/var/lib/berth/engine-id")
     }

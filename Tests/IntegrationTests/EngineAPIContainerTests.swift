@@ -137,7 +137,7 @@ struct EngineAPIContainerTests {
         try daemon.sandbox.ok("restart", "-t", "0", "renamed")
         try daemon.ok("stop", "-t", "0", "renamed")
         try daemon.ok("rm", "renamed")
-        let text = try String(contentsOfFile: daemon.sandbox.root + "/events.log", encoding: .utf8)
+        let text = try String(contentsOfFile: daemon.sandbox.root + "/events.jsonl", encoding: .utf8)
         let events = text.split(separator: "\n").compactMap { line in
             try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         }.filter { ($0["Actor"] as? [String: Any])?["ID"] as? String == id }

@@ -19,7 +19,7 @@ struct SystemCheck: ParsableCommand {
     var repair = false
 
     func run() throws {
-        let report = try global.openStore().check(repair: repair) { print($0) }
+        let report = try global.openEngine().store().check(repair: repair) { print($0) }
         let repaired = report.problems.count - report.remaining
         func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
         print("checked \(count(report.blobs, "blob")) and \(count(report.snapshots, "snapshot")): "
