@@ -195,7 +195,8 @@ let package = Package(
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
         .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthRuntime", "BerthStore", "BerthOCI", "BerthArchive",
-                                                            "BerthBuild", "BerthRegistryClient", "BerthTemplate"],
+                                                            "BerthBuild", "BerthRegistryClient", "BerthTemplate",
+                                                            .product(name: "NIOCore", package: "swift-nio")],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
         .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI", "BerthArchive"]),

@@ -98,8 +98,8 @@ final class APIConnectionHandler: ChannelInboundHandler, RemovableChannelHandler
         })
         state = .receivingBody(source)
         bodyDemand = true
-        let response = ResponseWriter(channel: context.channel, head: head, takeOver: { input in
-            loopBound.value.hijack(context: contextBound.value, input: input)
+        let response = ResponseWriter(channel: context.channel, head: head, takeOver: { input, responseHead in
+            loopBound.value.hijack(context: contextBound.value, input: input, head: responseHead)
         })
         let router = router
         Task {
@@ -134,21 +134,27 @@ final class APIConnectionHandler: ChannelInboundHandler, RemovableChannelHandler
         if case .idle = state { context.read() } else if case .discardingBody = state { context.read() }
     }
 
-    /// Takes the connection over: the HTTP codecs leave the pipeline (what the decoder had read
-    /// past the request goes to `input`), and reads run freely from now on.
-    func hijack(context: ChannelHandlerContext, input: HijackedInputHandler) -> EventLoopFuture<Void> {
+    /// Takes the connection over: the decoder leaves the pipeline first (what it had read past
+    /// the request goes to `input`), then the response head goes out through the encoder, which
+    /// leaves next, and reads run freely from then on. A client sends its stdin as soon as it sees
+    /// the head, so nothing it sends can reach the HTTP parser (and be lost there).
+    func hijack(context: ChannelHandlerContext, input: HijackedInputHandler, head: HTTPResponseHead) -> EventLoopFuture<Void> {
         state = .hijacked
         let pipeline = context.pipeline.syncOperations
         do {
             try pipeline.addHandler(input, position: .before(self))
-            try context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         } catch {
             return context.eventLoop.makeFailedFuture(error)
         }
-        let encoderRemoved = pipeline.removeHandler(name: APIServer.encoderName)
-        let decoderRemoved = pipeline.removeHandler(name: APIServer.decoderName)
-        context.read()
-        return encoderRemoved.and(decoderRemoved).map { _ in }
+        let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        return pipeline.removeHandler(name: APIServer.decoderName).flatMap {
+            contextBound.value.channel.writeAndFlush(HTTPServerResponsePart.head(head))
+        }.flatMap {
+            contextBound.value.pipeline.syncOperations.removeHandler(name: APIServer.encoderName)
+        }.flatMapThrowing {
+            try contextBound.value.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            contextBound.value.read()
+        }
     }
 }
 

@@ -19,10 +19,12 @@ public final class ResponseWriter: Sendable {
 
     let channel: any Channel
     private let requestHead: HTTPRequestHead
-    private let takeOver: @Sendable (HijackedInputHandler) -> EventLoopFuture<Void>
+    /// Takes the connection over, sending the response head on the way (see `APIConnectionHandler.hijack`).
+    private let takeOver: @Sendable (HijackedInputHandler, HTTPResponseHead) -> EventLoopFuture<Void>
     private let phase = Mutex(Phase.notStarted)
 
-    init(channel: any Channel, head: HTTPRequestHead, takeOver: @escaping @Sendable (HijackedInputHandler) -> EventLoopFuture<Void>) {
+    init(channel: any Channel, head: HTTPRequestHead,
+         takeOver: @escaping @Sendable (HijackedInputHandler, HTTPResponseHead) -> EventLoopFuture<Void>) {
         self.channel = channel
         self.requestHead = head
         self.takeOver = takeOver
@@ -117,8 +119,7 @@ public final class ResponseWriter: Sendable {
         let (input, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
         let inputHandler = HijackedInputHandler(continuation: continuation)
         let takeOver = takeOver
-        try await channel.writeAndFlush(HTTPServerResponsePart.head(head))
-        try await channel.eventLoop.flatSubmit { takeOver(inputHandler) }.get()
+        try await channel.eventLoop.flatSubmit { takeOver(inputHandler, head) }.get()
         return HijackedConnection(channel: channel, input: input)
     }
 

@@ -150,11 +150,11 @@ public final class AttachHold {
     /// Lets the start go on without this client.
     public func release() { lock.unlock() }
 
-    static func name() -> String { "attach-wait.lock" }
+    static let fileName = "attach-wait.lock"
 
     /// Whether a client holds the container in `directory` (a monitor asks, before it starts it).
     static func isHeld(directory: String) -> Bool {
-        let probe = FileLock(directory + "/" + name())
+        let probe = FileLock(directory + "/" + fileName)
         guard Files.exists(probe.path) else { return false }
         return (try? probe.tryLock(exclusive: true)) == false
     }
@@ -164,7 +164,7 @@ extension ContainerRuntime {
     /// Holds the container's next start for an attaching client (see `AttachHold`); the client
     /// then connects with `connectAttach` once the monitor listens.
     public func holdStartForAttach(_ id: String) throws -> AttachHold {
-        let lock = FileLock(containers.path(of: id) + "/" + AttachHold.name())
+        let lock = FileLock(containers.path(of: id) + "/" + AttachHold.fileName)
         try lock.lock(exclusive: false)
         return AttachHold(lock)
     }

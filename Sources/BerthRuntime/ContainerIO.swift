@@ -159,6 +159,9 @@ final class ContainerIO {
             while clients[index].connected {
                 if let frame = clients[index].decoder.next() {
                     handle(frame)
+                    // Input the client sent along with its first frame waits in the pipe (the
+                    // relay only decodes what arrives after this).
+                    while let next = clients[index].decoder.next() { handle(next) }
                     return true
                 }
                 receive(from: index, buffer: &buffer)

@@ -14,6 +14,14 @@ public struct ContainerPathStat: Sendable, Equatable {
     public var modified: Date
     /// For a symlink, the path it resolves to in the container; empty otherwise.
     public var linkTarget: String
+
+    public init(name: String, size: Int64, mode: UInt32, modified: Date, linkTarget: String) {
+        self.name = name
+        self.size = size
+        self.mode = mode
+        self.modified = modified
+        self.linkTarget = linkTarget
+    }
 }
 
 /// One side of `cp` on the host: a path, or a tar stream on a descriptor (`-`).

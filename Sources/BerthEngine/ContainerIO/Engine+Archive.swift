@@ -79,6 +79,13 @@ extension Engine {
         }
         try await DescriptorStreams.forEachChunk(of: channel, deliver)
         _ = try await copy.value
+        recordCopy("archive-path", reference)
+    }
+
+    /// dockerd's events for `cp`: `archive-path` out of a container, `extract-to-dir` into one.
+    private func recordCopy(_ action: String, _ reference: String) {
+        guard let record = try? runtime.container(reference) else { return }
+        events.record(.container, action, id: record.id, attributes: Self.attributes(record))
     }
 
     /// Extracts a tar archive into the directory `path` in a container (dockerd's `PUT
@@ -108,5 +115,6 @@ extension Engine {
             // The helper stopped reading: its own error says why.
         }
         try await extract.value
+        recordCopy("extract-to-dir", reference)
     }
 }

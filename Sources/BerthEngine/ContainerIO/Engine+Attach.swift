@@ -236,6 +236,8 @@ extension Engine {
         guard record.config.tty else { return }
         let runtime = runtime
         try await blocking { runtime.connectAttach(record.id, size: size)?.close() }
+        events.record(.container, "resize", id: record.id,
+                      attributes: Self.attributes(record, ["height": String(size.rows), "width": String(size.columns)]))
     }
 
     /// Prepares an attachment to a container (created, running or stopped: a stream waits for
@@ -248,6 +250,8 @@ extension Engine {
         if record.state.status == .restarting {
             throw EngineError.conflict("container \(reference) is restarting, wait until the container is running")
         }
-        return try AttachSession(runtime: runtime, record: record, options: options)
+        let session = try AttachSession(runtime: runtime, record: record, options: options)
+        events.record(.container, "attach", id: record.id, attributes: Self.attributes(record))
+        return session
     }
 }

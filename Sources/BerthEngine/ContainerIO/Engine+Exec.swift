@@ -147,6 +147,8 @@ extension Engine {
         execs.prune { (try? runtime.containers.record($0)) != nil }
         let id = ContainerID.random()
         execs.add(ExecState(id: id, containerID: record.id, config: config))
+        events.record(.container, "exec_create: " + config.command.joined(separator: " "), id: record.id,
+                      attributes: Self.attributes(record, ["execID": id]))
         return id
     }
 
@@ -168,6 +170,10 @@ extension Engine {
     public func runExec(_ state: ExecState, input: AsyncStream<ByteBuffer>?,
                         output: @escaping @Sendable (StdStream, ByteBuffer) async throws -> Void) async -> Int32 {
         let config = state.config
+        let record = try? runtime.container(state.containerID)
+        let attributes = record.map { Self.attributes($0, ["execID": state.id]) } ?? ["execID": state.id]
+        events.record(.container, "exec_start: " + config.command.joined(separator: " "), id: state.containerID,
+                      attributes: attributes)
         let code: Int32
         do {
             code = try await relayExec(state, input: config.attachStdin ? input : nil, output: output)
@@ -185,6 +191,7 @@ extension Engine {
             code = 126
         }
         execs.ended(state.id, exitCode: code)
+        events.record(.container, "exec_die", id: state.containerID, attributes: attributes.merging(["exitCode": String(code)]) { $1 })
         return code
     }
 

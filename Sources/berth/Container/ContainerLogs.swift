@@ -1,11 +1,12 @@
 import ArgumentParser
+import BerthEngine
 import BerthOCI
 import BerthRuntime
 import Foundation
 import Glibc
 
 /// `berth logs`: fetch the logs of a container from its json-file log.
-struct ContainerLogs: ParsableCommand {
+struct ContainerLogs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "logs", abstract: "Fetch the logs of a container.")
 
     @OptionGroup var global: GlobalOptions
@@ -41,67 +42,26 @@ struct ContainerLogs: ParsableCommand {
         }
     }
 
-    /// Entries inside the --since/--until window (Docker applies it before --tail).
-    private func inWindow(_ entries: [JSONLog.Entry], since: Date?, until: Date?) -> [JSONLog.Entry] {
-        guard since != nil || until != nil else { return entries }
-        return entries.filter { entry in
-            guard let time = Timestamp.parse(entry.time) else { return true }
-            if let since, time < since { return false }
-            if let until, time > until { return false }
-            return true
-        }
-    }
-
-    func run() throws {
-        let runtime = try global.openRuntime()
-        let record = try runtime.container(container)
-        guard record.hostConfig.logConfig?.isReadable ?? true else {
-            printError("Error response from daemon: configured logging driver does not support reading")
+    func run() async throws {
+        let options = LogsOptions(follow: follow, since: since.flatMap { TimeArgument.parse($0) },
+                                  until: until.flatMap { TimeArgument.parse($0) }, timestamps: timestamps,
+                                  tail: try LogsOptions.tail(tail))
+        let logs: ContainerLogReader
+        do {
+            logs = try global.openEngine().logs(container, options)
+        } catch let error as EngineError where error.kind == .notImplemented {
+            printError("Error response from daemon: \(error)")
             throw ExitCode(1)
         }
-        let path = runtime.containers.logPath(of: record.id)
-        guard access(path, F_OK) == 0 else { return }
-        let sinceDate = since.flatMap { TimeArgument.parse($0) }
-        let untilDate = until.flatMap { TimeArgument.parse($0) }
-        // Rotated files first, oldest first; following never holds the writer back (Docker's
-        // followers do not either), so a follower far behind may miss whole rotated files.
-        let reader = try LogReader(path: path, includingRotated: true, lossless: false)
-        var entries = inWindow(reader.readAvailable(), since: sinceDate, until: untilDate)
-        if let count = Int(tail), count >= 0 { entries = Array(entries.suffix(count)) }
-        write(entries)
-        guard follow else { return }
-        while untilDate.map({ Date() <= $0 }) ?? true {
-            let running = (try? runtime.containers.record(record.id))??.state.running ?? false
-            write(inWindow(reader.readAvailable(), since: sinceDate, until: untilDate))
-            if !running { break }
-            usleep(100_000)
+        try await logs.run { entries in
+            var out: [UInt8] = []
+            var err: [UInt8] = []
+            for entry in entries {
+                if entry.stream == "stderr" { err += options.line(entry) } else { out += options.line(entry) }
+            }
+            Self.writeAll(1, out)
+            Self.writeAll(2, err)
         }
-        write(inWindow(reader.readAvailable(), since: sinceDate, until: untilDate))
-    }
-
-    private func write(_ entries: [JSONLog.Entry]) {
-        var out: [UInt8] = []
-        var err: [UInt8] = []
-        for entry in entries {
-            var line: [UInt8] = []
-            if timestamps { line += Array((Self.fixedNanos(entry.time) + " ").utf8) }
-            line += entry.log
-            if entry.stream == "stderr" { err += line } else { out += line }
-        }
-        Self.writeAll(1, out)
-        Self.writeAll(2, err)
-    }
-
-    /// Docker prints log times with exactly nine fractional digits (RFC3339NanoFixed).
-    static func fixedNanos(_ time: String) -> String {
-        guard time.hasSuffix("Z"), time.count >= 20 else { return time }
-        let base = time.prefix(19)
-        var fraction = ""
-        if let dot = time.firstIndex(of: ".") {
-            fraction = String(time[time.index(after: dot)..<time.index(before: time.endIndex)])
-        }
-        fraction += String(repeating: "0", count: max(0, 9 - fraction.count))
-        return base + "." + fraction.prefix(9) + "Z"
     }
 
     static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {

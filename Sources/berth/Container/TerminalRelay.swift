@@ -1,8 +1,10 @@
 import ArgumentParser
+import BerthEngine
 import BerthRuntime
 import Dispatch
 import Foundation
 import Glibc
+import Synchronization
 
 /// This process's terminal in raw mode (as Docker's CLI puts it for `-it`): keys, Ctrl-C
 /// included, go to the container's terminal as bytes, and its output is shown as is.
@@ -89,37 +91,22 @@ enum TerminalRelay {
     }
 }
 
-/// Docker's default detach keys, Ctrl-P Ctrl-Q: typed into an attached terminal, they end the
-/// attachment and leave the container running. A Ctrl-P not followed by Ctrl-Q is passed on.
-final class DetachKeys: @unchecked Sendable {
-    private let lock = NSLock()
-    private var heldControlP = false
-    private var typed = false
+/// Docker's default detach keys, Ctrl-P Ctrl-Q (the engine's `DetachKeys`), watched across the
+/// input thread's reads: typed into an attached terminal, they end the attachment and leave the
+/// container running. A Ctrl-P not followed by Ctrl-Q is passed on.
+final class DetachKeys: Sendable {
+    private let state = Mutex((matcher: BerthEngine.DetachKeys.Matcher(.standard), typed: false))
 
     /// Whether the sequence was typed.
-    var detached: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return typed
-    }
+    var detached: Bool { state.withLock { $0.typed } }
 
     /// The bytes of `input` to forward, and whether they end with the sequence (what follows it
     /// is dropped).
     func filter(_ input: ArraySlice<UInt8>) -> (forward: [UInt8], detach: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        var forward: [UInt8] = []
-        for byte in input {
-            if heldControlP {
-                heldControlP = false
-                if byte == 0x11 {
-                    typed = true
-                    return (forward, true)
-                }
-                forward.append(0x10)
-            }
-            if byte == 0x10 { heldControlP = true } else { forward.append(byte) }
+        state.withLock { state in
+            let result = state.matcher.filter(input)
+            if result.detach { state.typed = true }
+            return result
         }
-        return (forward, false)
     }
 }

@@ -77,6 +77,11 @@ enum Command {
         }
 
         var pid: Int32 { process.processIdentifier }
+
+        /// What the process has written to its standard output so far.
+        func peekOutput() -> String {
+            String(decoding: FileManager.default.contents(atPath: stdoutPath) ?? Data(), as: UTF8.self)
+        }
         var isRunning: Bool { process.isRunning }
 
         func kill(_ signal: Int32) { Glibc.kill(process.processIdentifier, signal) }
