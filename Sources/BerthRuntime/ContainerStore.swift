@@ -2,6 +2,7 @@ import BerthFiles
 import BerthOCI
 import Foundation
 import Glibc
+import Synchronization
 
 /// Container records on disk: one directory per container under `<root>/containers/<id>/`, each
 /// holding `container.json` (replaced atomically under the container's lock), the bundle, the
@@ -12,6 +13,10 @@ public final class ContainerStore: Sendable {
     /// Where each part of the state lies under `root`.
     public let stateRoot: StateRoot
     public let directory: String
+    /// Records decoded before, by ID, with the stamp of the file they came from: a long-lived
+    /// process (`berth serve`) lists a hundred containers without decoding a hundred unchanged
+    /// records again. Records are replaced by rename, so a changed record has a new stamp.
+    private let decoded = Mutex<[String: (stamp: FileStamp, record: ContainerRecord)]>([:])
 
     public init(root: String) throws {
         self.root = root
@@ -45,9 +50,16 @@ public final class ContainerStore: Sendable {
     /// The record of `id`, or nil if it was removed (or never completely created).
     public func record(_ id: String) throws -> ContainerRecord? {
         let path = recordPath(id)
-        guard Files.exists(path) else { return nil }
+        guard let stamp = FileStamp(path) else {
+            decoded.withLock { _ = $0.removeValue(forKey: id) }
+            return nil
+        }
+        if let cached = decoded.withLock({ $0[id] }), cached.stamp == stamp { return cached.record }
         do {
-            return try Self.decoder.decode(ContainerRecord.self, from: Data(Files.read(path)))
+            // Read after the stamp was taken: a record replaced in between is read anew next time.
+            let record = try Self.decoder.decode(ContainerRecord.self, from: Data(Files.read(path)))
+            decoded.withLock { $0[id] = (stamp, record) }
+            return record
         } catch let error as RuntimeError {
             if case .io(_, _, let code) = error, code == ENOENT { return nil }
             throw error
@@ -145,6 +157,28 @@ public final class ContainerStore: Sendable {
         decoder.dateDecodingStrategy = .rfc3339
         return decoder
     }()
+}
+
+/// What tells one version of a file from the next: its inode, size and change time.
+struct FileStamp: Equatable {
+    let device: UInt64
+    let inode: UInt64
+    let size: Int64
+    let changed: timespec
+
+    init?(_ path: String) {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        device = UInt64(status.st_dev)
+        inode = UInt64(status.st_ino)
+        size = Int64(status.st_size)
+        changed = status.st_ctim
+    }
+
+    static func == (lhs: FileStamp, rhs: FileStamp) -> Bool {
+        lhs.device == rhs.device && lhs.inode == rhs.inode && lhs.size == rhs.size
+            && lhs.changed.tv_sec == rhs.changed.tv_sec && lhs.changed.tv_nsec == rhs.changed.tv_nsec
+    }
 }
 
 private func isHex(_ byte: UInt8) -> Bool {

@@ -84,6 +84,9 @@ public enum Monitor {
 }
 
 extension ContainerRuntime {
+    /// The root's event log, where a monitor records what it sees happen to its container.
+    var events: EventLog { EventLog(root: containers.root) }
+
     /// How long a run goes on in the monitor that started it before that monitor re-executes
     /// itself to idle small (`MonitorHandover`).
     static let handoverDelay: Duration = .milliseconds(250)
@@ -152,9 +155,15 @@ extension ContainerRuntime {
                 report("exited \(exitCode)")
                 return exitCode
             }
+            // Every exit, whoever caused it, is seen here: the one place that records `die`, with
+            // the exit code a `wait` for a container that removes itself answers.
+            events.record(.container, "die", id: id, attributes: current.eventAttributes(["exitCode": String(exitCode)]))
             guard current.hostConfig.restartPolicy.restarts(exitCode: exitCode, restarts: current.state.restartCount,
                                                             manuallyStopped: current.state.manuallyStopped) else {
-                if current.hostConfig.autoRemove { try removeFiles(current) }
+                if current.hostConfig.autoRemove {
+                    try removeFiles(current)
+                    events.record(.container, "destroy", id: id, attributes: current.eventAttributes())
+                }
                 report("exited \(exitCode)")
                 return exitCode
             }

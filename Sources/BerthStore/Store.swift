@@ -2,6 +2,7 @@ import BerthFiles
 import BerthOCI
 import Foundation
 import GRDB
+import Synchronization
 
 /// The local image store at a root directory (`--root`, default `/var/lib/berth`):
 /// content-addressed blobs, image names, unpacked layer snapshots and the metadata database.
@@ -12,6 +13,9 @@ public final class Store: Sendable {
     public let content: ContentStore
     let database: MetadataDatabase
     let lock: StoreLock
+    /// Image configs decoded before, by image ID (the config's digest, so an entry never goes
+    /// stale): `berth serve` lists two hundred images without decoding two hundred configs again.
+    private let decodedConfigs = Mutex<[Digest: ImageConfig]>([:])
 
     public init(root: String) throws {
         self.root = root
@@ -125,7 +129,13 @@ public final class Store: Sendable {
     }
 
     public func config(of image: ImageRecord) throws -> ImageConfig {
-        try CanonicalJSON.decode(ImageConfig.self, from: configBytes(of: image))
+        if let decoded = decodedConfigs.withLock({ $0[image.id] }) { return decoded }
+        let config = try CanonicalJSON.decode(ImageConfig.self, from: configBytes(of: image))
+        decodedConfigs.withLock { decoded in
+            // Bounded: a store with more images than this decodes the rest each time.
+            if decoded.count < 4096 { decoded[image.id] = config }
+        }
+        return config
     }
 
     /// Uncompressed sizes of the given layers (by diff ID), where known.

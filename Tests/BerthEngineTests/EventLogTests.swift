@@ -1,3 +1,4 @@
+@testable import BerthRuntime
 @testable import BerthEngine
 import Foundation
 import Glibc

@@ -85,7 +85,7 @@ extension Engine {
     /// dockerd's events for `cp`: `archive-path` out of a container, `extract-to-dir` into one.
     private func recordCopy(_ action: String, _ reference: String) {
         guard let record = try? runtime.container(reference) else { return }
-        events.record(.container, action, id: record.id, attributes: Self.attributes(record))
+        events.record(.container, action, id: record.id, attributes: record.eventAttributes())
     }
 
     /// Extracts a tar archive into the directory `path` in a container (dockerd's `PUT

@@ -237,7 +237,7 @@ extension Engine {
         let runtime = runtime
         try await blocking { runtime.connectAttach(record.id, size: size)?.close() }
         events.record(.container, "resize", id: record.id,
-                      attributes: Self.attributes(record, ["height": String(size.rows), "width": String(size.columns)]))
+                      attributes: record.eventAttributes(["height": String(size.rows), "width": String(size.columns)]))
     }
 
     /// Prepares an attachment to a container (created, running or stopped: a stream waits for
@@ -251,7 +251,7 @@ extension Engine {
             throw EngineError.conflict("container \(reference) is restarting, wait until the container is running")
         }
         let session = try AttachSession(runtime: runtime, record: record, options: options)
-        events.record(.container, "attach", id: record.id, attributes: Self.attributes(record))
+        events.record(.container, "attach", id: record.id, attributes: record.eventAttributes())
         return session
     }
 }

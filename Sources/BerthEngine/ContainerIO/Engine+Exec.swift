@@ -148,7 +148,7 @@ extension Engine {
         let id = ContainerID.random()
         execs.add(ExecState(id: id, containerID: record.id, config: config))
         events.record(.container, "exec_create: " + config.command.joined(separator: " "), id: record.id,
-                      attributes: Self.attributes(record, ["execID": id]))
+                      attributes: record.eventAttributes(["execID": id]))
         return id
     }
 
@@ -171,7 +171,7 @@ extension Engine {
                         output: @escaping @Sendable (StdStream, ByteBuffer) async throws -> Void) async -> Int32 {
         let config = state.config
         let record = try? runtime.container(state.containerID)
-        let attributes = record.map { Self.attributes($0, ["execID": state.id]) } ?? ["execID": state.id]
+        let attributes = record.map { $0.eventAttributes(["execID": state.id]) } ?? ["execID": state.id]
         events.record(.container, "exec_start: " + config.command.joined(separator: " "), id: state.containerID,
                       attributes: attributes)
         let code: Int32

@@ -29,7 +29,7 @@ extension Engine {
     /// takes its layers from under the container), unpacks its layers and records the container.
     public func createContainer(_ options: ContainerCreateOptions) async throws -> ContainerRecord {
         let record = try await blocking { try self.createContainerNow(options) }
-        events.record(.container, "create", id: record.id, attributes: Self.attributes(record))
+        events.record(.container, "create", id: record.id, attributes: record.eventAttributes())
         return record
     }
 
@@ -87,7 +87,7 @@ extension Engine {
             }
             return record
         }
-        events.record(.container, "start", id: record.id, attributes: Self.attributes(record))
+        events.record(.container, "start", id: record.id, attributes: record.eventAttributes())
     }
 
     /// Starts the container on the calling thread for a front end that follows the run to its
@@ -108,7 +108,7 @@ extension Engine {
         } catch RuntimeError.startFailed(let message) {
             throw ContainerStartError(runtimeMessage: message, description: RuntimeError.startFailed(message).description)
         }
-        events.record(.container, "start", id: record.id, attributes: Self.attributes(record))
+        events.record(.container, "start", id: record.id, attributes: record.eventAttributes())
         return started
     }
 
@@ -124,15 +124,14 @@ extension Engine {
         let record = stopping.record
         if stopping.grace != 0 {
             let sent = (try? SignalName.parse(signal ?? record.config.stopSignal)) ?? SIGTERM
-            events.record(.container, "kill", id: record.id, attributes: Self.attributes(record, ["signal": String(sent)]))
+            events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(sent)]))
         }
         let exited = try await waitForMonitor(record.id, seconds: stopping.grace)
         if !exited {
-            events.record(.container, "kill", id: record.id, attributes: Self.attributes(record, ["signal": String(SIGKILL)]))
+            events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(SIGKILL)]))
             try await blocking { try self.runtime.finishStop(record) }
         }
-        await recordDeath(record)
-        events.record(.container, "stop", id: record.id, attributes: Self.attributes(record))
+        events.record(.container, "stop", id: record.id, attributes: record.eventAttributes())
     }
 
     /// Sends `signal` (default SIGKILL) to a running container.
@@ -146,8 +145,7 @@ extension Engine {
             try self.runtime.kill(record.id, signal: String(number))
             return record
         }
-        events.record(.container, "kill", id: record.id, attributes: Self.attributes(record, ["signal": String(number)]))
-        if number == SIGKILL, try await waitForMonitor(record.id, seconds: 30) { await recordDeath(record) }
+        events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(number)]))
     }
 
     /// Stops the container as `stop` does (when it runs), then starts it again.
@@ -159,13 +157,7 @@ extension Engine {
         do {
             try await startContainer(record.id)
         } catch let error as EngineError where error.kind == .notModified {}
-        events.record(.container, "restart", id: record.id, attributes: Self.attributes(record))
-    }
-
-    /// The `die` event of a container seen to exit, with its exit code.
-    private func recordDeath(_ record: ContainerRecord) async {
-        let exitCode = (try? await blocking { try self.runtime.containers.record(record.id) })??.state.exitCode ?? 137
-        events.record(.container, "die", id: record.id, attributes: Self.attributes(record, ["exitCode": String(exitCode)]))
+        events.record(.container, "restart", id: record.id, attributes: record.eventAttributes())
     }
 
     /// Polls (without holding a thread) until the container's monitor has exited: true, or false
@@ -192,7 +184,9 @@ extension Engine {
             let current = try await blocking { () -> ContainerRecord? in
                 do { return try self.runtime.container(id) } catch RuntimeError.noSuchContainer { return nil }
             }
-            guard let current else { return last.state.exitCode }
+            // Gone (`run --rm`): its monitor recorded the exit code in the `die` event before it
+            // removed the container.
+            guard let current else { return events.lastExitCode(ofContainer: id) ?? last.state.exitCode }
             last = current
             let running = [.running, .paused].contains(current.state.status) && runtime.isMonitored(id)
             switch condition {
@@ -219,7 +213,7 @@ extension Engine {
             }
             return (old, try self.runtime.container(old.id))
         }
-        events.record(.container, "rename", id: renamed.id, attributes: Self.attributes(renamed, ["oldName": "/" + old.name]))
+        events.record(.container, "rename", id: renamed.id, attributes: renamed.eventAttributes(["oldName": "/" + old.name]))
     }
 
     /// Removes a container (`force`: a running one too, killed first), its anonymous volumes when
@@ -235,10 +229,13 @@ extension Engine {
             return record
         }
         if record.state.running || record.state.status == .paused {
-            events.record(.container, "kill", id: record.id, attributes: Self.attributes(record, ["signal": String(SIGKILL)]))
-            await recordDeath(record)
+            events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(SIGKILL)]))
+            // Its monitor records `die` when it sees the exit, unless the removal ended it first.
+            if events.lastEvent(ofContainer: record.id)?.action != "die" {
+                events.record(.container, "die", id: record.id, attributes: record.eventAttributes(["exitCode": "137"]))
+            }
         }
-        events.record(.container, "destroy", id: record.id, attributes: Self.attributes(record))
+        events.record(.container, "destroy", id: record.id, attributes: record.eventAttributes())
     }
 
     /// The filters `container prune` takes.
@@ -257,7 +254,7 @@ extension Engine {
             }
             return (removed, reclaimed)
         }
-        for record in removed { events.record(.container, "destroy", id: record.id, attributes: Self.attributes(record)) }
+        for record in removed { events.record(.container, "destroy", id: record.id, attributes: record.eventAttributes()) }
         events.record(.container, "prune", id: "", attributes: ["reclaimed": String(reclaimed)])
         return ContainersPruned(deleted: removed.map(\.id), spaceReclaimed: reclaimed)
     }
@@ -272,7 +269,7 @@ extension Engine {
             try self.runtime.pause(record.id)
             return record
         }
-        events.record(.container, "pause", id: record.id, attributes: Self.attributes(record))
+        events.record(.container, "pause", id: record.id, attributes: record.eventAttributes())
     }
 
     public func unpauseContainer(_ reference: String) async throws {
@@ -282,7 +279,7 @@ extension Engine {
             try self.runtime.unpause(record.id)
             return record
         }
-        events.record(.container, "unpause", id: record.id, attributes: Self.attributes(record))
+        events.record(.container, "unpause", id: record.id, attributes: record.eventAttributes())
     }
 
     /// Changes a container's resources (a running one's at once) and restart policy.
@@ -290,7 +287,7 @@ extension Engine {
         try ContainerCreateOptions.checkResources(memory: change.memory ?? 0, nanoCPUs: change.nanoCPUs ?? 0,
                                                   cpuShares: change.cpuShares ?? 0)
         let record = try await blocking { try self.runtime.update(reference, change) }
-        events.record(.container, "update", id: record.id, attributes: Self.attributes(record))
+        events.record(.container, "update", id: record.id, attributes: record.eventAttributes())
     }
 
     // MARK: Top, changes, export
@@ -351,14 +348,6 @@ extension Engine {
         let status = try await blocking { Spawn.wait(pid) }
         if let failure { throw failure }
         if status != 0 { throw EngineError(.system, "exporting the container's filesystem failed (tar exited with \(status))") }
-    }
-
-    /// The attributes Docker's container events carry: the name, the image and the labels.
-    static func attributes(_ record: ContainerRecord, _ more: [String: String] = [:]) -> [String: String] {
-        var attributes = record.config.labels
-        attributes["name"] = record.name
-        attributes["image"] = record.imageName
-        return attributes.merging(more) { _, new in new }
     }
 }
 

@@ -10,11 +10,9 @@ import Glibc
 /// shared, so no event goes to a file just renamed away.
 public struct EventLog: Sendable {
     public let path: String
-    let rotatedPath: String
+    package let rotatedPath: String
     private let lockPath: String
     private let generationLimit: Int
-    /// How often a follower looks for new events.
-    private static let pollInterval = Duration.milliseconds(100)
 
     /// The log of the state root `root`.
     public init(root: String, generationLimit: Int = 1 << 20) {
@@ -33,6 +31,19 @@ public struct EventLog: Sendable {
         let event = Event(type: type, action: action, actor: .init(id: id, attributes: attributes),
                           timeNano: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
         append(event)
+    }
+
+    /// The exit code of the last `die` event of container `id` in the current generation: what a
+    /// `wait` for a container that removed itself (`run --rm`) answers once its record is gone.
+    public func lastExitCode(ofContainer id: String) -> Int32? {
+        lastEvent(ofContainer: id, action: "die").flatMap { $0.actor.attributes["exitCode"] }.flatMap { Int32($0) }
+    }
+
+    /// The last event of container `id` in the current generation (with `action`, the last of those).
+    public func lastEvent(ofContainer id: String, action: String? = nil) -> Event? {
+        var reader = EventLogReader(path: path)
+        reader.open()
+        return reader.readNew().last { $0.type == .container && $0.actor.id == id && (action == nil || $0.action == action) }
     }
 
     /// Appends `event` as one line.
@@ -82,60 +93,18 @@ public struct EventLog: Sendable {
         }
         return true
     }
-
-    /// The events `filters` let through, as dockerd's `/events` streams them: with neither
-    /// `since` nor `until`, those from now on; with either, first the logged ones from `since`
-    /// (or the oldest kept) to `until`. The stream then follows the log — the events of every
-    /// process on the root — until `until` passes, or without end; it finishes at once when
-    /// `until` is already past. Cancelling the consumer stops the reading.
-    public func follow(since: Date?, until: Date?, filters: Filters) -> AsyncStream<Event> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Event.self)
-        let task = Task { [self] in
-            let sinceNano = since.map(Self.nanoseconds) ?? 0
-            let untilNano = until.map(Self.nanoseconds)
-            var reader = LogReader(path: path)
-            func deliver(_ events: [Event]) {
-                for event in events where event.timeNano >= sinceNano && event.matches(filters) {
-                    if let untilNano, event.timeNano > untilNano { continue }
-                    continuation.yield(event)
-                }
-            }
-            if since != nil || until != nil {
-                reader.open()
-                // The previous generation, unless it is the file just opened, renamed since.
-                var rotated = LogReader(path: rotatedPath)
-                rotated.open()
-                if rotated.inode != reader.inode { deliver(rotated.readNew()) }
-                deliver(reader.readNew())
-            } else {
-                reader.openAtEnd()
-            }
-            while !Task.isCancelled {
-                if let untilNano, Self.nanoseconds(Date()) > untilNano { break }
-                deliver(reader.readNew())
-                try? await Task.sleep(for: Self.pollInterval)
-            }
-            continuation.finish()
-        }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
-    }
-
-    static func nanoseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1_000_000_000).rounded())
-    }
 }
 
 /// Reads one log path as it grows and rotates: complete lines only (a line being written stays
 /// buffered until its newline arrives), and after a rotation the rest of the old file, then the
 /// new one from its start.
-private struct LogReader: ~Copyable {
-    let path: String
+package struct EventLogReader: ~Copyable {
+    package let path: String
     private var descriptor: Int32 = -1
-    private(set) var inode: ino_t = 0
+    package private(set) var inode: ino_t = 0
     private var pending: [UInt8] = []
 
-    init(path: String) {
+    package init(path: String) {
         self.path = path
     }
 
@@ -143,20 +112,20 @@ private struct LogReader: ~Copyable {
         if descriptor >= 0 { close(descriptor) }
     }
 
-    mutating func open() {
+    package mutating func open() {
         descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         var info = stat()
         inode = descriptor >= 0 && fstat(descriptor, &info) == 0 ? info.st_ino : 0
     }
 
     /// Opens the log where it ends now: only later events are read.
-    mutating func openAtEnd() {
+    package mutating func openAtEnd() {
         open()
         if descriptor >= 0 { lseek(descriptor, 0, SEEK_END) }
     }
 
     /// The events appended since the last read.
-    mutating func readNew() -> [Event] {
+    package mutating func readNew() -> [Event] {
         var events: [Event] = []
         if descriptor < 0 {
             open()
