@@ -71,11 +71,11 @@ let package = Package(
         ),
         // Dockerfile parser, word expansion, heredocs, .dockerignore (pure).
         .target(name: "BerthDockerfile", swiftSettings: [.swiftLanguageMode(.v6)]),
-        // Docker's `--format`: the Go template subset and the order-keeping JSON it walks (pure).
+        // Docker's `--format`: the Go template subset, the order-keeping JSON it walks, and Go's %q (pure).
         .target(name: "BerthTemplate", swiftSettings: [.swiftLanguageMode(.v6)]),
         // The builder: Dockerfile stage graph, step cache, COPY/ADD, RUN steps in runc on overlayfs,
         // layer commits; also the config-only instructions `import --change` applies.
-        .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthFiles", "BerthRuntime",
+        .target(name: "BerthBuild", dependencies: ["BerthOCI", "BerthDockerfile", "BerthStore", "BerthArchive", "BerthFiles", "BerthRuntime", "BerthTemplate",
                                                    .product(name: "AsyncHTTPClient", package: "async-http-client")],
                 swiftSettings: [.swiftLanguageMode(.v6)]),
         // Content store, image names, snapshots, metadata database, GC.

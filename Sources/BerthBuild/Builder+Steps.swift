@@ -3,6 +3,7 @@ import BerthDockerfile
 import BerthOCI
 import BerthRuntime
 import BerthStore
+import BerthTemplate
 import Foundation
 import Glibc
 
@@ -78,7 +79,7 @@ extension Builder {
             // ENTRYPOINT resets a CMD inherited from the base image (not one set in this stage).
             if case .entrypoint = command, !cmdSetInStage { config.Cmd = nil }
             let arguments = ConfigChanges.commandArguments(line, shell: config.Shell)
-            createdBy = "\(command.instruction.keyword) [" + arguments.map(Self.quoted).joined(separator: " ") + "]"
+            createdBy = "\(command.instruction.keyword) [" + arguments.map(goQuoted).joined(separator: " ") + "]"
         case .expose(let expose):
             try ConfigChanges.apply(command, to: &config)
             let ports = try expose.ports.flatMap(ConfigChanges.exposedPorts).sorted()
@@ -106,21 +107,6 @@ extension Builder {
         }
         let history = History(created: created, createdBy: createdBy, emptyLayer: layer == nil ? true : nil)
         return BuildCache.Entry(layer: layer, config: config, author: author, history: history)
-    }
-
-    /// Go's %q for CMD and ENTRYPOINT in history (`["python3" "app.py"]`).
-    static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\t": result += "\\t"
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 
     // MARK: COPY and ADD

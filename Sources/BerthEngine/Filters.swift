@@ -1,3 +1,4 @@
+import BerthTemplate
 import Foundation
 
 /// Docker's filter arguments (`--filter key=value` on the CLI, `filters` in the API): a set of

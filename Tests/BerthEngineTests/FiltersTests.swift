@@ -1,4 +1,5 @@
 import BerthEngine
+import BerthTemplate
 import Foundation
 import Testing
 
