@@ -169,6 +169,7 @@ let package = Package(
                 "BerthEngine", "BerthEngineAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: [.swiftLanguageMode(.v6)],
             linkerSettings: releaseLinkerSettings
         ),
         // The per-container monitor and `cp`'s container side: a small executable installed next to
@@ -201,7 +202,7 @@ let package = Package(
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
         .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI", "BerthArchive"]),
     ],
-    // Every library module, berth-monitor and the leaf modules' tests set the Swift 6 language mode
-    // themselves; the default still covers the `berth` CLI and the other test targets.
+    // Every library module, both executables and the leaf modules' tests set the Swift 6 language
+    // mode themselves; the default still covers the other test targets.
     swiftLanguageModes: [.v5]
 )

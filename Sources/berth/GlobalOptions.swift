@@ -43,7 +43,7 @@ func printError(_ message: String) {
 /// you want to continue? [y/N] ", and reads the answer; true only for y or yes.
 func confirm(_ warning: String) -> Bool {
     print(warning + "Are you sure you want to continue? [y/N] ", terminator: "")
-    fflush(stdout)
+    fflush(nil)
     guard let answer = readLine() else { return false }
     return ["y", "yes"].contains(answer.lowercased())
 }

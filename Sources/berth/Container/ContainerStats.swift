@@ -47,7 +47,7 @@ struct ContainerStats: ParsableCommand {
                            ("MEM %", "MemPerc"), ("NET I/O", "NetIO"), ("BLOCK I/O", "BlockIO"), ("PIDS", "PIDs")]
             try ListFormatter(format: format, columns: columns, headers: Dictionary(uniqueKeysWithValues: columns.map { ($0.1, $0.0) }))
                 .write(rows)
-            fflush(stdout)
+            fflush(nil)
         } while !noStream
     }
 

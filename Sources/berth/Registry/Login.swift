@@ -47,7 +47,7 @@ struct Login: AsyncParsableCommand {
         if user == nil {
             try requireTerminal()
             print("Username: ", terminator: "")
-            fflush(stdout)
+            fflush(nil)
             user = readLine()?.trimmingCharacters(in: .whitespaces)
         }
         var secret = password

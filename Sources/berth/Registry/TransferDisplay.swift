@@ -68,6 +68,6 @@ final class TransferDisplay: Sendable {
 
     private static func print(_ text: String) {
         Swift.print(text, terminator: "")
-        fflush(stdout)
+        fflush(nil)
     }
 }

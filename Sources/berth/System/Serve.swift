@@ -42,15 +42,14 @@ struct Serve: AsyncParsableCommand {
         let server = APIServer(engine: engine)
         let channels = try await server.bind(listeners)
         for signalNumber in [SIGTERM, SIGINT] { signal(signalNumber, SIG_IGN) }
-        let stop = AsyncStream<Int32> { continuation in
-            let sources = [SIGTERM, SIGINT].map { number in
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { continuation.yield(number) }
-                source.resume()
-                return source
-            }
-            continuation.onTermination = { _ in sources.forEach { $0.cancel() } }
+        let (stop, stopping) = AsyncStream.makeStream(of: Int32.self)
+        let sources = [SIGTERM, SIGINT].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stopping.yield(number) }
+            source.resume()
+            return source
         }
+        defer { sources.forEach { $0.cancel() } }
         printError("berth serve: API listening on \(host.isEmpty ? "unix:///run/berth/docker.sock" : host.joined(separator: ", "))")
         for await _ in stop { break }
         for channel in channels { try? await channel.close() }
