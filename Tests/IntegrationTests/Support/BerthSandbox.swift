@@ -25,6 +25,12 @@ final class BerthSandbox: @unchecked Sendable {
     }
 
     deinit {
+        // Containers a test left running would outlive their root (monitors, mounts, veths and
+        // port rules): remove them while their records still say what to release.
+        if let listed = try? run(["ps", "-aq", "--no-trunc"], timeout: 60), listed.succeeded {
+            let ids = listed.out.split(separator: "\n").map(String.init)
+            if !ids.isEmpty { _ = try? run(["rm", "-f", "-v"] + ids, timeout: 120) }
+        }
         let base = (root as NSString).deletingLastPathComponent
         // umoci bundles and docker-side files can be root-owned read-only trees: rm -rf copes.
         _ = try? Command.run("/bin/rm", ["-rf", base])
