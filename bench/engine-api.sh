@@ -57,14 +57,14 @@ declare -A result
 for side in berth docker; do
     host=$([ "$side" = berth ] && echo "unix://$socket" || echo "$peer_host")
     result[$side-run]=$(median_of "$runs" on "$host" run --rm --label berth-bench busybox true)
-    on "$host" build -t bench-api-seed "$context" >/dev/null
+    on "$host" build -t bench-api-seed "$context" >/dev/null 2>&1
     result[$side-build]=$(median_of "$runs" on "$host" build -t bench-api-seed "$context")
     for ((i = 1; i <= count; i++)); do
         on "$host" run -d --network none --label berth-bench busybox sleep 600 >/dev/null
     done
     result[$side-ps]=$(median_of 10 on "$host" ps)
     for ((i = 1; i <= images; i++)); do
-        printf 'FROM busybox\nLABEL berth-bench=%d\n' "$i" | on "$host" build -q -t "bench-api-image:$i" - >/dev/null
+        printf 'FROM busybox\nLABEL berth-bench=%d\n' "$i" | on "$host" build -q -t "bench-api-image:$i" - >/dev/null 2>&1
     done
     result[$side-images]=$(median_of 10 on "$host" images)
 done
