@@ -151,16 +151,10 @@ extension Routes {
 
 /// `POST /build/prune`'s answer.
 struct BuildPruneResponse: Encodable {
-    let deleted: [String]
+    @NullWhenEmpty var deleted: [String]
     let reclaimed: Int64
 
     enum CodingKeys: String, CodingKey {
         case deleted = "CachesDeleted", reclaimed = "SpaceReclaimed"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        if deleted.isEmpty { try container.encodeNil(forKey: .deleted) } else { try container.encode(deleted, forKey: .deleted) }
-        try container.encode(reclaimed, forKey: .reclaimed)
     }
 }

@@ -89,7 +89,7 @@ extension Routes {
             },
             Route(.POST, "/containers/prune") { request, response in
                 let pruned = try await engine.pruneContainers(try Filters(json: request.query.string("filters")))
-                try await response.sendJSON(ContainerPruneResponse(containersDeleted: pruned.deleted.isEmpty ? nil : pruned.deleted,
+                try await response.sendJSON(ContainerPruneResponse(containersDeleted: pruned.deleted,
                                                           spaceReclaimed: pruned.spaceReclaimed))
             },
             Route(.DELETE, "/containers/{id}") { request, response in
@@ -171,18 +171,11 @@ private struct Change: Encodable {
 }
 
 private struct ContainerPruneResponse: Encodable {
-    let containersDeleted: [String]?
+    @NullWhenEmpty var containersDeleted: [String]
     let spaceReclaimed: Int64
 
     enum CodingKeys: String, CodingKey {
         case containersDeleted = "ContainersDeleted", spaceReclaimed = "SpaceReclaimed"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        // Go encodes a nil slice as null.
-        try container.encode(containersDeleted, forKey: .containersDeleted)
-        try container.encode(spaceReclaimed, forKey: .spaceReclaimed)
     }
 }
 

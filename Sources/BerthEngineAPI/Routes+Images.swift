@@ -328,16 +328,10 @@ struct ImageDeleteItem: Encodable {
 
 /// `POST /images/prune`'s answer.
 struct ImagePruneResponse: Encodable {
-    let deleted: [ImageDeleteItem]
+    @NullWhenEmpty var deleted: [ImageDeleteItem]
     let reclaimed: Int64
 
     enum CodingKeys: String, CodingKey {
         case deleted = "ImagesDeleted", reclaimed = "SpaceReclaimed"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        if deleted.isEmpty { try container.encodeNil(forKey: .deleted) } else { try container.encode(deleted, forKey: .deleted) }
-        try container.encode(reclaimed, forKey: .reclaimed)
     }
 }

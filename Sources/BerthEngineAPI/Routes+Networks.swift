@@ -207,16 +207,7 @@ struct NetworkDisconnectRequest: Decodable {
 
 /// `{"NetworksDeleted": […]}`, `null` when none was (as dockerd's nil slice encodes).
 struct NetworkPruneResponse: Encodable {
-    let networksDeleted: [String]
+    @NullWhenEmpty var networksDeleted: [String]
 
     enum CodingKeys: String, CodingKey { case networksDeleted = "NetworksDeleted" }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        if networksDeleted.isEmpty {
-            try container.encodeNil(forKey: .networksDeleted)
-        } else {
-            try container.encode(networksDeleted, forKey: .networksDeleted)
-        }
-    }
 }

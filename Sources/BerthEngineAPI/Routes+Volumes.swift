@@ -69,7 +69,7 @@ struct VolumeCreateRequest: Decodable {
 }
 
 struct VolumePruneResponse: Encodable {
-    let volumesDeleted: [String]
+    @NullWhenEmpty var volumesDeleted: [String]
     let spaceReclaimed: Int64
 
     enum CodingKeys: String, CodingKey { case volumesDeleted = "VolumesDeleted", spaceReclaimed = "SpaceReclaimed" }

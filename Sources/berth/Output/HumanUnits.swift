@@ -1,3 +1,4 @@
+import BerthEngine
 import BerthOCI
 import Foundation
 
@@ -34,28 +35,10 @@ enum HumanUnits {
         return String(cString: buffer) + binaryUnits[unit]
     }
 
-    /// go-units HumanDuration, e.g. "About a minute", "3 weeks".
-    static func duration(_ interval: TimeInterval) -> String {
-        let seconds = Int(interval)
-        if seconds < 1 { return "Less than a second" }
-        if seconds == 1 { return "1 second" }
-        if seconds < 60 { return "\(seconds) seconds" }
-        let minutes = Int(interval / 60)
-        if minutes == 1 { return "About a minute" }
-        if minutes < 60 { return "\(minutes) minutes" }
-        let hours = Int((interval / 3600).rounded())
-        if hours == 1 { return "About an hour" }
-        if hours < 48 { return "\(hours) hours" }
-        if hours < 24 * 7 * 2 { return "\(hours / 24) days" }
-        if hours < 24 * 30 * 2 { return "\(hours / 24 / 7) weeks" }
-        if hours < 24 * 365 * 2 { return "\(hours / 24 / 30) months" }
-        return "\(Int(interval / 3600 / 24 / 365)) years"
-    }
-
     /// "2 hours ago", or "N/A" when the time is unknown.
     static func since(_ date: Date?) -> String {
         guard let date else { return "N/A" }
-        return duration(Date().timeIntervalSince(date)) + " ago"
+        return HumanDuration.describe(Date().timeIntervalSince(date)) + " ago"
     }
 
     /// Go's time.Time String() form that `docker images --format json` uses for CreatedAt.
