@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// `berth serve` answers the docker CLI's negotiation and refuses what dockerd refuses, with the
@@ -38,6 +39,60 @@ struct EngineAPISystemTests {
         let result = try sandbox.run(["serve", "--host", "tcp://127.0.0.1:23750", "--pidfile", sandbox.scratch + "/pid"], timeout: 30)
         #expect(!result.succeeded)
         #expect(result.err.contains("without --tlsverify"))
+    }
+
+    @Test func tcpServesOnlyClientsWithCertificatesItsCASigned() throws {
+        let sandbox = try BerthSandbox()
+        let tls = sandbox.scratch + "/tls"
+        // A CA, the server's certificate for 127.0.0.1 and a client's, both signed by the CA, and
+        // a client certificate the CA did not sign.
+        let made = try Command.shell("""
+            set -e; mkdir -p \(tls); cd \(tls)
+            openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=berth-ca -keyout ca-key.pem -out ca.pem
+            openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server-key.pem -out server.csr
+            printf 'subjectAltName=IP:127.0.0.1\\n' > server.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 1 -extfile server.ext -out server.pem
+            openssl req -newkey rsa:2048 -nodes -subj /CN=client -keyout key.pem -out client.csr
+            printf 'extendedKeyUsage=clientAuth\\n' > client.ext
+            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 1 -extfile client.ext -out cert.pem
+            mkdir rogue
+            openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=rogue -keyout rogue/key.pem -out rogue/cert.pem
+            cp ca.pem rogue/ca.pem
+            """)
+        try #require(made.succeeded, "\(made)")
+        let port = 23_000 + Int(getpid() % 1000)
+        let daemon = try sandbox.start([
+            "serve", "--host", "tcp://127.0.0.1:\(port)", "--pidfile", sandbox.scratch + "/pid", "--tlsverify",
+            "--tlscacert", tls + "/ca.pem", "--tlscert", tls + "/server.pem", "--tlskey", tls + "/server-key.pem",
+        ])
+        defer {
+            daemon.kill(SIGTERM)
+            _ = daemon.wait(timeout: 30)
+        }
+        func version(certificates: String) throws -> CommandResult {
+            try Command.run("docker", ["-H", "tcp://127.0.0.1:\(port)", "version", "--format", "{{.Server.APIVersion}}"],
+                            environment: ["DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": certificates], timeout: 30)
+        }
+        var trusted = try version(certificates: tls)
+        for _ in 0..<100 where !trusted.succeeded {
+            usleep(100_000)
+            trusted = try version(certificates: tls)
+        }
+        #expect(trusted.out.trimmingCharacters(in: .whitespacesAndNewlines) == "1.50", "\(trusted)")
+        let rogue = try version(certificates: tls + "/rogue")
+        #expect(!rogue.succeeded, "\(rogue)")
+        let anonymous = try Command.run("/usr/bin/curl", ["-s", "--cacert", tls + "/ca.pem", "https://127.0.0.1:\(port)/_ping"], timeout: 30)
+        #expect(!anonymous.succeeded && anonymous.out != "OK", "\(anonymous)")
+    }
+
+    @Test func theSocketIsForRootAndTheBerthGroupOnly() throws {
+        let daemon = try BerthDaemon()
+        var status = stat()
+        try #require(stat(daemon.socket, &status) == 0)
+        #expect(status.st_mode & 0o777 == 0o660)
+        #expect(status.st_uid == 0)
+        let group = getgrnam("berth")
+        #expect(status.st_gid == (group.map { $0.pointee.gr_gid } ?? 0))
     }
 
     @Test func versionReportsBerthsOwnRelease() throws {
