@@ -73,6 +73,19 @@ struct EngineAPIImageTests {
         #expect(cached.lines.filter { $0 == " ---> Using cache" }.count == 3, "\(cached)")
         #expect(cached.lines.contains("Successfully built \(built)"), "\(cached)")
 
+        // The seed's run, exactly as written: published on 5111, answering, its log read back.
+        let container = try docker.ok("run", "-d", "-p", "5111:5000", "python-helloworld").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        var answer = ""
+        _ = waitUntil {
+            answer = (try? Command.run("/usr/bin/curl", ["-s", "--max-time", "2", "http://127.0.0.1:5111/"], timeout: 10))?.out ?? ""
+            return answer == "Hello World!"
+        }
+        #expect(answer == "Hello World!")
+        let logs = try docker.run(["logs", container])
+        #expect(logs.succeeded && (logs.out + logs.err).contains("Running on"), "\(logs)")
+        #expect((logs.out + logs.err).contains(#""GET / HTTP/1.1" 200"#), "\(logs)")
+        try docker.ok("rm", "-f", container)
+
         let images = try docker.ok("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").lines
         #expect(images.contains("python-helloworld:latest \(built)"), "\(images)")
         let history = try docker.ok("history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}", "python-helloworld").lines
