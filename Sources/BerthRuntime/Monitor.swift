@@ -202,7 +202,7 @@ extension ContainerRuntime {
         var record = initial
         let rootfs = try Overlay.mount(lowers: record.layers, directory: directory)
         let users = UserResolver(rootfs: rootfs)
-        let (user, home) = try users.resolve(record.config.user)
+        let (user, home) = try users.resolve(record.config.user, groupAdd: record.hostConfig.groupAdd)
         if !record.config.workingDir.isEmpty {
             let target = SecurePath.join(rootfs, record.config.workingDir)
             if !Files.exists(target) {

@@ -103,6 +103,7 @@ public enum ContainerInspectJSON {
             ("AutoRemove", .bool(host.autoRemove)),
             ("CapAdd", host.capAdd.isEmpty ? .null : .strings(host.capAdd)),
             ("CapDrop", host.capDrop.isEmpty ? .null : .strings(host.capDrop)),
+            ("GroupAdd", host.groupAdd.isEmpty ? .null : .strings(host.groupAdd)),
             ("Privileged", .bool(host.privileged)),
             ("ReadonlyRootfs", .bool(host.readonlyRootfs)),
             ("SecurityOpt", .strings(host.securityOpt)),

@@ -63,6 +63,9 @@ struct ContainerCreateFlags: ParsableArguments {
     @Flag(help: "Give extended privileges to this container.")
     var privileged = false
 
+    @Option(name: .customLong("group-add"), help: ArgumentHelp("Add additional groups to join.", valueName: "list"))
+    var groupAdd: [String] = []
+
     @Option(name: .customLong("security-opt"), help: ArgumentHelp("Security Options (seccomp=unconfined|builtin|FILE.json, no-new-privileges[=true|false], systempaths=unconfined, label=…, apparmor=…).", valueName: "list"))
     var securityOpt: [String] = []
 
@@ -175,6 +178,7 @@ struct ContainerCreateFlags: ParsableArguments {
         options.capAdd = capAdd
         options.capDrop = capDrop
         options.privileged = privileged
+        options.groupAdd = groupAdd
         options.initProcess = initProcess
         options.runtime = runtime
         options.logDriver = logDriver
