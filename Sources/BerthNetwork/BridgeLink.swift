@@ -138,6 +138,13 @@ enum BridgeLink {
         return bytes
     }
 
+    /// `--mac-address`'s `02:42:ac:11:00:02`.
+    static func parse(mac text: String) throws -> [UInt8] {
+        let bytes = text.split(separator: ":", omittingEmptySubsequences: false).compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
+        guard bytes.count == 6 else { throw NetworkError.netlinkFailed(operation: "set MAC address \(text)", reason: "invalid MAC address") }
+        return bytes
+    }
+
     static func format(mac: [UInt8]) -> String { mac.map { String(format: "%02x", $0) }.joined(separator: ":") }
 
     /// Whether `descriptor` is a namespace file (nsfs), as /proc/<pid>/ns/net and `ip netns` mounts are.
