@@ -112,7 +112,7 @@ public final class NetworkManager {
                 try BridgeLink.createVeth(hostName: record.hostVeth!, bridgeIndex: bridgeIndex, interface: interface,
                                           mac: mac, namespace: namespace, namespacePath: networkNamespace, socket: socket)
                 try BridgeLink.configureContainer(namespace: namespace, namespacePath: networkNamespace, interface: interface,
-                                                  address: address, subnet: subnet, gateway: gateway.address)
+                                                  address: address, subnet: subnet, gateway: bridge.internal ? nil : gateway.address)
                 try Self.routeLocalhost(bridge: bridge.bridge)
                 try Iptables.addContainerRules(network: bridge, containerID: containerID,
                                                address: IPv4Network.format(address), ports: resolved)

@@ -370,12 +370,12 @@ struct ContainerCreateFlags: ParsableArguments {
             if detached { (options.attachStdin, options.attachStdout, options.attachStderr, options.stdinOnce) = (false, false, false, false) }
             // The docker CLI writes `--cidfile` itself, and refuses a file that exists already.
             if let cidfile, FileManager.default.fileExists(atPath: cidfile) {
-                throw ValidationError("Container ID file found, make sure the other container isn't running or delete \(cidfile)")
+                throw EngineError(.conflict, "Container ID file found, make sure the other container isn't running or delete \(cidfile)")
             }
             let record = try await engine.createContainer(options)
             if let cidfile {
                 guard FileManager.default.createFile(atPath: cidfile, contents: Data(record.id.utf8)) else {
-                    throw ValidationError("failed to create the container ID file: open \(cidfile): no such file or directory")
+                    throw EngineError(.system, "failed to create the container ID file: open \(cidfile): no such file or directory")
                 }
             }
             return record
