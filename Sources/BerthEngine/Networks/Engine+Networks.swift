@@ -159,7 +159,13 @@ extension NetworkDetails {
         // Like dockerd, only the predefined bridge shows its interface's name: a user network's
         // options are those it was created with (none), which Compose compares with its own.
         let options: [(String, OrderedJSON)] = network.isPredefined ? network.bridge.map {
-            [("com.docker.network.bridge.name", .string($0.bridge))]
+            // dockerd's options of its default bridge, each true of Berth's too.
+            [("com.docker.network.bridge.default_bridge", .string("true")),
+             ("com.docker.network.bridge.enable_icc", .string("true")),
+             ("com.docker.network.bridge.enable_ip_masquerade", .string("true")),
+             ("com.docker.network.bridge.host_binding_ipv4", .string("0.0.0.0")),
+             ("com.docker.network.bridge.name", .string($0.bridge)),
+             ("com.docker.network.driver.mtu", .string("1500"))]
         } ?? [] : (network.options ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }
         let attached: [(String, OrderedJSON)] = withContainers ? containers.map { container in
             (container.containerID, .object([
