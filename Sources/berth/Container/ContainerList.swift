@@ -41,19 +41,35 @@ struct ContainerListFlags: ParsableArguments {
         "Format output: 'table', 'table TEMPLATE', 'json', or a Go template such as '{{.ID}}'.", valueName: "string"))
     var format: String?
 
+    @Flag(name: .shortAndLong, help: "Display total file sizes.")
+    var size = false
+
+    @Option(name: [.customShort("n"), .customLong("last")], help: ArgumentHelp("Show n last created containers (includes all states).", valueName: "int"))
+    var last = -1
+
+    @Flag(name: .shortAndLong, help: "Show the latest created container (includes all states).")
+    var latest = false
+
     func run() throws {
         let engine = try global.openEngine()
+        // Docker's -l is -n 1; -n counts any state, newest first.
+        let limit = latest ? 1 : max(last, 0)
         let records = try usageErrors {
-            try engine.listContainersNow(ContainerListOptions(all: all, filters: try Filters(cli: filter)))
+            try engine.listContainersNow(ContainerListOptions(all: all, limit: limit, filters: try Filters(cli: filter)))
         }
         if quiet {
             for record in records { print(noTrunc ? record.id : record.shortID) }
             return
         }
-        let columns = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
+        var columns = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
                        ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
+        if size { columns.append(("SIZE", "Size")) }
         try ListFormatter(format: format, columns: columns, headers: ContainerRow.headers)
-            .write(records.map { ContainerRow(record: $0, noTrunc: noTrunc).json })
+            .write(records.map { record in
+                var row = ContainerRow(record: record, noTrunc: noTrunc)
+                if size { row.size = engine.containerSize(record) }
+                return row.json
+            })
     }
 }
 
@@ -61,6 +77,8 @@ struct ContainerListFlags: ParsableArguments {
 struct ContainerRow {
     var record: ContainerRecord
     var noTrunc: Bool
+    /// With `-s`: the writable layer's size and the virtual size (image and writable layer).
+    var size: ContainerSize?
 
     static let headers = ["ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
                           "CreatedAt": "CREATED AT", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
@@ -87,7 +105,7 @@ struct ContainerRow {
                                                                 : record.endpointsConfig.map(\.network).joined(separator: ","))),
             ("Ports", .string(Self.ports(record))),
             ("RunningFor", .string(HumanUnits.since(record.created))),
-            ("Size", .string("0B")),
+            ("Size", .string(size.map { "\(HumanUnits.size($0.rw)) (virtual \(HumanUnits.size($0.rootFs)))" } ?? "0B")),
             ("State", .string(record.state.status.rawValue)),
             ("Status", .string(ContainerStatus.describe(record))),
         ])
