@@ -233,7 +233,7 @@ public enum ContainerSummaryJSON {
             ("Names", .array([.string("/" + record.name)])),
             ("Image", .string(record.imageName)),
             ("ImageID", .string(record.imageID)),
-            ("Command", .string(record.config.argv.joined(separator: " "))),
+            ("Command", .string(command(record.config.argv))),
             ("Created", .int(Int64(record.created.timeIntervalSince1970))),
             ("Ports", .array(ports)),
         ]
@@ -247,6 +247,13 @@ public enum ContainerSummaryJSON {
             ("Mounts", .array(record.mounts.filter { !$0.fromTmpfsFlag && $0.type != .tmpfs }.map(ContainerInspectJSON.mountPoint))),
         ]
         return .object(members)
+    }
+
+    /// dockerd's Command of a listed container: the path and its arguments, each argument that
+    /// holds a space wrapped in single quotes (nothing is escaped).
+    public static func command(_ argv: [String]) -> String {
+        guard let path = argv.first else { return "" }
+        return ([path] + argv.dropFirst().map { $0.contains(" ") ? "'\($0)'" : $0 }).joined(separator: " ")
     }
 
     private static func endpoint(_ endpoint: ContainerRecord.Endpoint?) -> OrderedJSON {

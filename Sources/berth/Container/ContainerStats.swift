@@ -45,7 +45,8 @@ struct ContainerStats: ParsableCommand {
             if !noStream { print("\u{1B}[2J\u{1B}[H", terminator: "") }
             let columns = [("CONTAINER ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"), ("MEM USAGE / LIMIT", "MemUsage"),
                            ("MEM %", "MemPerc"), ("NET I/O", "NetIO"), ("BLOCK I/O", "BlockIO"), ("PIDS", "PIDs")]
-            try ListFormatter(format: format, columns: columns, headers: Dictionary(uniqueKeysWithValues: columns.map { ($0.1, $0.0) }))
+            try ListFormatter(format: format, columns: columns, headers: Dictionary(uniqueKeysWithValues: columns.map { ($0.1, $0.0) }),
+                              typeName: "*container.statsContext")
                 .write(rows)
             fflush(nil)
         } while !noStream

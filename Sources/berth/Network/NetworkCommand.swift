@@ -94,7 +94,8 @@ struct NetworkList: ParsableCommand {
         try ListFormatter(format: format,
                           columns: [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"), ("SCOPE", "Scope")],
                           headers: ["ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
-                                    "CreatedAt": "CREATED AT", "Labels": "LABELS", "IPv6": "IPV6", "Internal": "INTERNAL"])
+                                    "CreatedAt": "CREATED AT", "Labels": "LABELS", "IPv6": "IPV6", "Internal": "INTERNAL"],
+                          typeName: "*network.networkContext")
             .write(rows)
     }
 }
