@@ -52,7 +52,10 @@ extension Engine {
     /// The container's disk use, for `size=1`.
     public func containerSize(_ record: ContainerRecord) -> ContainerSize {
         let rw = DiskUsage.bytes(runtime.containers.path(of: record.id) + "/upper")
-        return ContainerSize(rw: rw, rootFs: rw + record.layers.reduce(0) { $0 + DiskUsage.bytes($1) })
+        // The image's size as `images` reports it, as dockerd adds it (the layers' bytes on
+        // disk when the image is gone).
+        let image = (try? store().image(named: record.imageID).size) ?? record.layers.reduce(0) { $0 + DiskUsage.bytes($1) }
+        return ContainerSize(rw: rw, rootFs: rw + image)
     }
 
     /// The inspect document of a container.

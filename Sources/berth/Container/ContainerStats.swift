@@ -52,9 +52,15 @@ struct ContainerStats: ParsableCommand {
         } while !noStream
     }
 
-    /// Docker's columns; a stopped container shows zeros and `--` as Docker does.
+    /// Docker's columns: a stopped container shows zeros, one whose usage cannot be read `--`.
     private func row(_ record: ContainerRecord, earlier: ResourceUsage?, later: ResourceUsage?) -> OrderedJSON {
         let id = noTrunc ? record.id : record.shortID
+        guard record.state.running else {
+            // dockerd reports a stopped container's stats as zeros.
+            return .object([("BlockIO", .string("0B / 0B")), ("CPUPerc", .string("0.00%")), ("Container", .string(id)),
+                            ("ID", .string(id)), ("MemPerc", .string("0.00%")), ("MemUsage", .string("0B / 0B")),
+                            ("Name", .string(record.name)), ("NetIO", .string("0B / 0B")), ("PIDs", .string("0"))])
+        }
         guard let earlier, let later else {
             return .object([("BlockIO", .string("--")), ("CPUPerc", .string("--")), ("Container", .string(id)), ("ID", .string(id)),
                             ("MemPerc", .string("--")), ("MemUsage", .string("-- / --")), ("Name", .string(record.name)),
