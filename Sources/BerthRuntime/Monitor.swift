@@ -213,8 +213,10 @@ extension ContainerRuntime {
         try fillNewVolumes(record, rootfs: rootfs)
         record.network = ContainerRecord.NetworkSettings()
         try BundleBuilder.writeEtcFiles(directory: directory, record: record)
-        let spec = try BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: layout)
-            .spec(user: user, home: home, networkNamespace: nil)
+        var builder = BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: layout)
+        builder.sharedNamespaces = try sharedNamespacePaths(record)
+        try mountSharedMemory(record)
+        let spec = try builder.spec(user: user, home: home, networkNamespace: nil)
         let files = containers.files(of: record.id)
         try Files.writeAtomically(CanonicalJSON.encode(spec), to: files.bundleConfig, mode: 0o600, durability: .atomicOnly)
 
