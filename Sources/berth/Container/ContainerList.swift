@@ -66,25 +66,14 @@ struct ContainerListFlags: ParsableArguments {
             for record in records { print(noTrunc ? record.id : record.shortID) }
             return
         }
-<<<<<<< HEAD
+        // As Docker, -s or a template that shows .Size asks for the sizes.
+        let sizes = size || format?.contains(".Size") == true
         var columns = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
-=======
-        // As Docker, a template that shows .Size asks for the sizes.
-        let sizes = format?.contains(".Size") == true
-        let columns = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
->>>>>>> h14-templates
                        ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
         if size { columns.append(("SIZE", "Size")) }
         try ListFormatter(format: format, columns: columns, headers: ContainerRow.headers)
-<<<<<<< HEAD
-            .write(records.map { record in
-                var row = ContainerRow(record: record, noTrunc: noTrunc)
-                if size { row.size = engine.containerSize(record) }
-                return row.json
-=======
             .write(rows: records.map {
                 ContainerRow(record: $0, noTrunc: noTrunc, size: sizes ? engine.containerSize($0) : nil).value
->>>>>>> h14-templates
             })
     }
 }
@@ -93,11 +82,8 @@ struct ContainerListFlags: ParsableArguments {
 struct ContainerRow {
     var record: ContainerRecord
     var noTrunc: Bool
-<<<<<<< HEAD
-    /// With `-s`: the writable layer's size and the virtual size (image and writable layer).
-=======
-    /// The sizes, when the format shows them.
->>>>>>> h14-templates
+    /// The writable layer's size and the virtual size (image and writable layer), when `-s` or the
+    /// format asks for them.
     var size: ContainerSize?
 
     static let headers = ["ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
@@ -152,11 +138,7 @@ struct ContainerRow {
             ("Platform", .null),
             ("Ports", .string(Self.ports(record))),
             ("RunningFor", .string(HumanUnits.since(record.created))),
-<<<<<<< HEAD
-            ("Size", .string(size.map { "\(HumanUnits.size($0.rw)) (virtual \(HumanUnits.size($0.rootFs)))" } ?? "0B")),
-=======
             ("Size", .string(sizeText)),
->>>>>>> h14-templates
             ("State", .string(record.state.status.rawValue)),
             ("Status", .string(ContainerStatus.describe(record))),
         ]
