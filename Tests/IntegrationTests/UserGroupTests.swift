@@ -194,6 +194,27 @@ struct UserGroupTests {
         #expect((process as? [String: Any])?["privileged"] as? Bool == true, "\(inspected)")
     }
 
+    /// `exec` and `cp` of the berth CLI run on the engine, as the daemon's endpoints do: they
+    /// leave dockerd's events, which `berth serve` on the same root reports.
+    @Test func theCLIsExecAndCpLeaveDockerdsEvents() throws {
+        let daemon = try BerthDaemon()
+        let sandbox = daemon.sandbox
+        try sandbox.importBusybox()
+        try sandbox.ok("run", "-d", "--name", "box", "busybox", "sleep", "1000")
+        try sandbox.ok("exec", "box", "true")
+        try Data("copied\n".utf8).write(to: URL(fileURLWithPath: sandbox.scratch + "/file"))
+        try sandbox.ok("cp", sandbox.scratch + "/file", "box:/tmp/")
+        try sandbox.ok("cp", "box:/tmp/file", sandbox.scratch + "/back")
+        #expect(try String(contentsOfFile: sandbox.scratch + "/back", encoding: .utf8) == "copied\n")
+        let until = Int(Date().timeIntervalSince1970) + 1
+        let events = try daemon.request("GET", "/events?since=0&until=\(until)&filters=%7B%22container%22%3A%5B%22box%22%5D%7D")
+        let actions = events.body.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["Action"] as? String
+        }
+        #expect(actions == ["create", "start", "exec_create: true", "exec_start: true", "exec_die", "extract-to-dir", "archive-path"],
+                "\(events)")
+    }
+
     /// Docker 20.10 (the peer) exits 126 when exec's command cannot start, found or not (Docker
     /// 23 and later exit 127 for a command not found): Berth follows the peer, with its one line.
     @Test func execErrorsExitCodesAndHelpAreDockers() throws {
