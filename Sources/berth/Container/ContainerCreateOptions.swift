@@ -126,13 +126,20 @@ struct ContainerCreateFlags: ParsableArguments {
     @Option(name: .customLong("log-opt"), help: ArgumentHelp("Log driver options (max-size=10m, max-file=3).", valueName: "list"))
     var logOpt: [String] = []
 
+    @Option(help: ArgumentHelp("Pull image before creating (\"always\", \"missing\", \"never\").", valueName: "string"))
+    var pull = "missing"
+
+    @Flag(name: .shortAndLong, help: "Suppress the pull output.")
+    var quiet = false
+
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The image, then the command and its arguments.", valueName: "image [command] [arg...]"))
     var imageAndCommand: [String] = []
 
     func validate() throws {
         guard let image = imageAndCommand.first, !image.hasPrefix("-") else {
-            throw ValidationError("requires at least 1 argument: IMAGE [COMMAND] [ARG...]")
+            throw ValidationError("requires at least 1 argument")
         }
+        _ = try usageErrors { try PullPolicy(parsing: pull) }
     }
 
     /// The engine's options these flags describe; what only the client can do happens here, as in
@@ -220,7 +227,14 @@ struct ContainerCreateFlags: ParsableArguments {
         do {
             var options = try options()
             if detached { (options.attachStdin, options.attachStdout, options.attachStderr, options.stdinOnce) = (false, false, false, false) }
-            return try await engine.createContainer(options)
+            // As the docker CLI does, the pull's output goes to stderr: stdout is the container's.
+            let display = TransferDisplay(quiet: quiet, descriptor: 2)
+            let quiet = quiet
+            let domain = (try? Reference(parsing: options.image))?.domain
+            let registry = PullOptions(reference: options.image, credentials: try domain.flatMap { try RegistryOptions.savedCredentials(for: $0) })
+            return try await engine.createContainer(options, pull: try PullPolicy(parsing: pull), registry: registry, missing: { name in
+                if !quiet { printError("Unable to find image '\(name)' locally") }
+            }, progress: display.show)
         } catch let error as EngineError where error.kind == .invalidParameter {
             throw ValidationError(error.message)
         }

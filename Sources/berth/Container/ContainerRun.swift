@@ -74,7 +74,15 @@ struct ContainerCreate: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try options.global.openEngine()
-        print(try await options.create(engine).id)
+        do {
+            print(try await options.create(engine).id)
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            // Docker's `create` exits 125 when the container could not be created, as `run` does.
+            printError("Error: \(error)")
+            throw ExitCode(125)
+        }
     }
 }
 
