@@ -69,6 +69,7 @@ struct CommandLineFailure {
         func flagName(_ synopsis: String) -> String {
             String(synopsis.split(separator: " ").first ?? Substring(synopsis))
         }
+        if message.hasPrefix("unknown flag: ") || message.hasPrefix("unknown shorthand flag: ") { return message }
         if let name = quoted(after: "Unknown option '") {
             return name.hasPrefix("--") ? "unknown flag: \(name)" : "unknown shorthand flag: '\(name.dropFirst())' in \(name)"
         }

@@ -1,5 +1,6 @@
 import BerthEngine
 import BerthTemplate
+import Foundation
 import Testing
 
 @Suite struct SystemDocumentTests {
@@ -38,5 +39,13 @@ import Testing
     @Test func commitOptionsPauseByDefaultAsDockerDoes() {
         #expect(CommitOptions().pause)
         #expect(CommitOptions(reference: "x:v1", changes: ["CMD true"]).changes == ["CMD true"])
+    }
+
+    @Test func dockerTimeReadsUnixSecondsBeforeDates() {
+        #expect(DockerTime.parse("1700000000") == Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(DockerTime.parse("1700000000.5") == Date(timeIntervalSince1970: 1_700_000_000.5))
+        #expect(DockerTime.parse("2023-11-14T22:13:20Z") == Date(timeIntervalSince1970: 1_700_000_000))
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        #expect(DockerTime.parse("10m", now: now) == Date(timeIntervalSince1970: 1_700_000_000 - 600))
     }
 }

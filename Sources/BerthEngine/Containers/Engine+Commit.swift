@@ -54,12 +54,12 @@ extension Engine {
             if pausing { try? await unpauseContainer(record.id) }
             throw error
         }
-        if pausing { try await unpauseContainer(record.id) }
         let id = result.id.description
+        if let tag { events.record(.image, "tag", id: id, attributes: ["name": tag.withDefaultTag.familiarString]) }
         events.record(.container, "commit", id: record.id, attributes: record.eventAttributes([
             "comment": options.comment ?? "", "imageID": id, "imageRef": tag?.withDefaultTag.familiarString ?? "",
         ]))
-        if let tag { events.record(.image, "tag", id: id, attributes: ["name": tag.withDefaultTag.familiarString]) }
+        if pausing { try await unpauseContainer(record.id) }
         return result.id
     }
 

@@ -146,6 +146,9 @@ extension Engine {
             return record
         }
         events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(number)]))
+        // As dockerd's, a SIGKILL returns once the container has stopped, so a `rm` that follows
+        // finds it stopped.
+        if number == SIGKILL { _ = try await waitForMonitor(record.id, seconds: 10) }
     }
 
     /// Stops the container as `stop` does (when it runs), then starts it again.

@@ -136,8 +136,11 @@ struct ContainerCreateFlags: ParsableArguments {
     var imageAndCommand: [String] = []
 
     func validate() throws {
-        guard let image = imageAndCommand.first, !image.hasPrefix("-") else {
-            throw ValidationError("requires at least 1 argument")
+        guard let image = imageAndCommand.first else { throw ValidationError("requires at least 1 argument") }
+        // Passthrough capture takes an option ArgumentParser does not know as the image.
+        if image.hasPrefix("--") { throw ValidationError("unknown flag: \(image.split(separator: "=")[0])") }
+        if image.hasPrefix("-"), image.count > 1 {
+            throw ValidationError("unknown shorthand flag: '\(image.dropFirst().prefix(1))' in \(image)")
         }
         _ = try usageErrors { try PullPolicy(parsing: pull) }
     }

@@ -33,7 +33,7 @@ struct Version: ParsableCommand {
         let document: OrderedJSON = .object([("Client", client), ("Server", server)])
         if let format {
             // Templates see the docker CLI's Go field names, where `APIVersion` is JSON's `ApiVersion`.
-            print(try render(format, format == "json" ? document : Self.goFieldNames(document)))
+            print(try render(format, format.contains("APIVersion") ? Self.goFieldNames(document) : document))
             return
         }
         // The docker CLI's tabwriter: minimum cell width 20, padding 1.
