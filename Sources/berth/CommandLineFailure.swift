@@ -4,7 +4,7 @@ import Foundation
 /// A command line Berth cannot run, reported as the docker CLI reports it: an unknown command
 /// exits 1; a flag error (unknown flag, missing or bad value) prints the command's usage and exits
 /// 125; a wrong number of arguments exits 1; other invalid options exit 125 for `run`, `create` and
-/// `exec` (Docker's "the container could not be made") and 1 elsewhere.
+/// `exec` (Docker's "the container could not be made") and 1, with the message alone, elsewhere.
 struct CommandLineFailure {
     var message: String
     var status: Int32
@@ -56,8 +56,10 @@ struct CommandLineFailure {
             return CommandLineFailure(
                 message: "berth: '\(typed)' \(count)\n\n\(usage)\n\n\(verb) '\(typed) --help' for more information", status: 1)
         }
-        let status: Int32 = containerCommands.contains(path.last ?? "") ? 125 : 1
-        return CommandLineFailure(message: "berth: \(message)\n\nRun '\(typed) --help' for more information", status: status)
+        // `run`, `create` and `exec` refuse their options as a status error (with the help
+        // pointer); other commands report the error alone, as their RunE errors.
+        guard containerCommands.contains(path.last ?? "") else { return CommandLineFailure(message: message, status: 1) }
+        return CommandLineFailure(message: "berth: \(message)\n\nRun '\(typed) --help' for more information", status: 125)
     }
 
     /// Docker's (pflag's) wording of ArgumentParser's flag errors, or nil for other errors.

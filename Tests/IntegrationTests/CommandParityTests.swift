@@ -132,7 +132,9 @@ struct CommandParityTests {
         try PeerDocker.start()
         let name = unique("ev")
         let script: [[String]] = [
-            ["create", "--name", name, "--label", "parity=\(name)", "busybox", "sleep", "100"], ["start", name], ["pause", name], ["unpause", name],
+            ["run", "--rm", "--label", "parity=\(name)", "busybox", "true"],
+            ["create", "--name", name, "--label", "parity=\(name)", "busybox", "sleep", "100"], ["start", name],
+            ["cp", "/etc/hostname", name + ":/copied"], ["pause", name], ["unpause", name],
             ["update", "--cpu-shares", "512", name], ["rename", name, name + "x"], ["commit", name + "x", name + "-img:v1"],
             ["kill", name + "x"], ["rm", name + "x"], ["rmi", name + "-img:v1"],
         ]

@@ -82,8 +82,9 @@ extension Engine {
         recordCopy("archive-path", reference)
     }
 
-    /// dockerd's events for `cp`: `archive-path` out of a container, `extract-to-dir` into one.
-    private func recordCopy(_ action: String, _ reference: String) {
+    /// dockerd's events for `cp`: `archive-path` out of a container, `extract-to-dir` into one
+    /// (the CLI's `cp`, which copies through the runtime, records them here too).
+    public func recordCopy(_ action: String, _ reference: String) {
         guard let record = try? runtime.container(reference) else { return }
         events.record(.container, action, id: record.id, attributes: record.eventAttributes())
     }

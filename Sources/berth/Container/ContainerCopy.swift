@@ -48,7 +48,8 @@ struct ContainerCopy: ParsableCommand {
         let to = Self.split(destination)
         // A reader of `-` output that goes away must end the copy with an error, not a signal.
         signal(SIGPIPE, SIG_IGN)
-        let runtime = try global.openRuntime()
+        let engine = try global.openEngine()
+        let runtime = engine.runtime
         let showProgress = !quiet && isatty(1) == 1
         do {
             switch (from.container, to.container) {
@@ -63,10 +64,12 @@ struct ContainerCopy: ParsableCommand {
                         printError("Successfully copied \(HumanUnits.size(bytes, precision: 4)) to \(shown)")
                     }
                 }
+                engine.recordCopy("archive-path", container)
             case (nil, let container?):
                 let endpoint: CopyEndpoint = from.path == "-" ? .stream(0) : .path(from.path)
                 let bytes = try runtime.copyToContainer(container, from: endpoint, destination: to.path,
                                                         followLink: followLink, preserveOwnership: archive)
+                engine.recordCopy("extract-to-dir", container)
                 if showProgress, from.path != "-" {
                     printError("Successfully copied \(HumanUnits.size(bytes, precision: 4)) to \(container):\(CopyPath.inContainer(to.path))")
                 }

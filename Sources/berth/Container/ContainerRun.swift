@@ -79,9 +79,9 @@ struct ContainerCreate: AsyncParsableCommand {
         } catch let error as ValidationError {
             throw error
         } catch {
-            // Docker's `create` exits 125 when the container could not be created, as `run` does.
-            printError("Error: \(error)")
-            throw ExitCode(125)
+            // Unlike `run` (125), Docker's `create` reports the daemon's refusal with status 1.
+            printError("Error response from daemon: \(error)")
+            throw ExitCode(1)
         }
     }
 }
