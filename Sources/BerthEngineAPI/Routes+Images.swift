@@ -223,9 +223,18 @@ extension Routes {
 
     private static func loadImages(_ engine: Engine, _ request: APIRequest, _ response: ResponseWriter) async throws {
         let stream = JSONMessageStream(response)
+        // The docker CLI asks for progress (quiet=0) when it writes to a terminal.
+        let quiet = request.query.string("quiet").map { $0 == "1" || $0 == "true" } ?? false
         do {
-            let lines = try await withUploadedFile(engine, request.body, purpose: "load") { path in
-                try await engine.blocking { try engine.loadImages(from: try FileSource(path: path)) }
+            let (lines, layers) = try await withUploadedFile(engine, request.body, purpose: "load") { path in
+                try await engine.blocking {
+                    var layers: [TransferMessage] = []
+                    let lines = try engine.loadImages(from: try FileSource(path: path)) { layers.append($0) }
+                    return (lines, layers)
+                }
+            }
+            if !quiet {
+                for layer in layers { try await stream.write(JSONMessage(layer)) }
             }
             for line in lines { try await stream.write(JSONMessage(stream: line + "\n")) }
         } catch {

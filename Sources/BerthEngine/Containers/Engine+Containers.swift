@@ -47,7 +47,11 @@ extension Engine {
             } catch StoreError.noSuchImage {
                 throw EngineError.notFound("No such image: \(Self.familiarImageName(options.image))")
             }
-            let config = try store.config(of: image).config ?? ContainerConfig()
+            let imageConfig = try store.config(of: image)
+            if let text = options.platform, !text.isEmpty, !(try PlatformText(parsing: text)).matches(os: imageConfig.os, architecture: imageConfig.architecture) {
+                throw EngineError.notFound("image with reference \(options.image) was found but does not match the specified platform: wanted \(text), actual: \(imageConfig.os)/\(imageConfig.architecture)")
+            }
+            let config = imageConfig.config ?? ContainerConfig()
             do {
                 return try runtime.create(run, image: ContainerImage(id: image.id.description, config: config, layers: store.unpack(image)), id: id)
             } catch let error as PortSpecError {

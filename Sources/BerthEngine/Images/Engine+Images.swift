@@ -269,9 +269,14 @@ extension Engine {
 
     /// Loads the images of a docker-archive or OCI layout archive and returns what `load` reports,
     /// one line each (`Loaded image: busybox:latest`, `Loaded image ID: sha256:…`).
-    public func loadImages(from source: ByteSource) throws -> [String] {
+    ///
+    /// `progress` hears dockerd's "Loading layer" message for each layer, with its bytes counted.
+    public func loadImages(from source: ByteSource, progress: (TransferMessage) -> Void = { _ in }) throws -> [String] {
         let store = try store()
-        let loaded = try store.load(from: source)
+        let loaded = try store.load(from: source) { chainID, size in
+            progress(TransferMessage(id: String(chainID.encoded.prefix(12)), status: "Loading layer",
+                                     progress: TransferMessage.Progress(current: size, total: size)))
+        }
         var lines: [String] = []
         let untaggedNow = Set(try store.images().filter(\.tags.isEmpty).map(\.id))
         for image in loaded {

@@ -41,37 +41,86 @@ struct ContainerListFlags: ParsableArguments {
         "Format output: 'table', 'table TEMPLATE', 'json', or a Go template such as '{{.ID}}'.", valueName: "string"))
     var format: String?
 
+    @Flag(name: .shortAndLong, help: "Display total file sizes.")
+    var size = false
+
+    @Option(name: [.customShort("n"), .customLong("last")], help: ArgumentHelp("Show n last created containers (includes all states).", valueName: "int"))
+    var last = -1
+
+    @Flag(name: .shortAndLong, help: "Show the latest created container (includes all states).")
+    var latest = false
+
     func run() throws {
+        // Docker parses the format and runs it once over an empty row before listing.
+        if let format, !format.isEmpty {
+            _ = try templateErrors("failed to parse template") { try GoTemplate(format) }
+            _ = try templateErrors("failed to execute template") { try GoTemplate(format).execute(ContainerRow.empty) }
+        }
         let engine = try global.openEngine()
+        // Docker's -l is -n 1; -n counts any state, newest first.
+        let limit = latest ? 1 : max(last, 0)
         let records = try usageErrors {
-            try engine.listContainersNow(ContainerListOptions(all: all, filters: try Filters(cli: filter)))
+            try engine.listContainersNow(ContainerListOptions(all: all, limit: limit, filters: try Filters(cli: filter)))
         }
         if quiet {
             for record in records { print(noTrunc ? record.id : record.shortID) }
             return
         }
-        let columns = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
+        // As Docker, -s or a template that shows .Size asks for the sizes.
+        let sizes = size || format?.contains(".Size") == true
+        var columns = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
                        ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
+        if size { columns.append(("SIZE", "Size")) }
         try ListFormatter(format: format, columns: columns, headers: ContainerRow.headers)
-            .write(records.map { ContainerRow(record: $0, noTrunc: noTrunc).json })
+            .write(rows: records.map {
+                ContainerRow(record: $0, noTrunc: noTrunc, size: sizes ? engine.containerSize($0) : nil).value
+            })
     }
 }
 
-/// One line of `ps` output, with the fields Docker's container formatter offers.
+/// One line of `ps` output, with the fields and methods Docker's container formatter offers.
 struct ContainerRow {
     var record: ContainerRecord
     var noTrunc: Bool
+    /// The writable layer's size and the virtual size (image and writable layer), when `-s` or the
+    /// format asks for them.
+    var size: ContainerSize?
 
     static let headers = ["ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
                           "CreatedAt": "CREATED AT", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
                           "State": "STATE", "Labels": "LABELS", "Networks": "NETWORKS", "Mounts": "MOUNTS",
-                          "Size": "SIZE", "LocalVolumes": "LOCAL VOLUMES"]
+                          "Size": "SIZE", "LocalVolumes": "LOCAL VOLUMES", "Platform": "PLATFORM"]
 
-    var json: OrderedJSON {
-        var command = record.config.argv.joined(separator: " ")
+    static let typeName = "*formatter.ContainerContext"
+
+    /// The row as templates see it: `.Label "name"` reads one label.
+    var value: TemplateValue {
+        let labels = record.config.labels
+        return .object(TemplateObject(
+            typeName: Self.typeName, fields: fields,
+            methods: ["Label": (1, { arguments in
+                guard case .string(let name) = arguments[0] else { return .string("") }
+                return .string(labels[name] ?? "")
+            })]))
+    }
+
+    /// What Docker's formatter gives for a container with nothing set, which it runs the template
+    /// over to check it.
+    static let empty: TemplateValue = .object(TemplateObject(
+        typeName: typeName,
+        fields: headers.keys.sorted().map { ($0, $0 == "Platform" ? .null : .string("")) },
+        methods: ["Label": (1, { _ in .string("") })]))
+
+    private var fields: [(String, TemplateValue)] {
+        var command = ContainerSummaryJSON.command(record.config.argv)
         if !noTrunc { command = Self.ellipsis(command, 20) }
         let labels = record.config.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        return .object([
+        var sizeText = "0B"
+        if let size {
+            sizeText = HumanUnits.size(size.rw)
+            if size.rootFs > 0 { sizeText += " (virtual \(HumanUnits.size(size.rootFs)))" }
+        }
+        return [
             ("Command", .string(goQuoted(command))),
             ("CreatedAt", .string(HumanUnits.goTime(record.created))),
             ("ID", .string(noTrunc ? record.id : record.shortID)),
@@ -85,12 +134,14 @@ struct ContainerRow {
             ("Names", .string(record.name)),
             ("Networks", .string(record.endpointsConfig.isEmpty ? record.hostConfig.networkMode
                                                                 : record.endpointsConfig.map(\.network).joined(separator: ","))),
+            // Docker 28 shows the image's platform when the daemon reports it; dockerd 20.10 does not.
+            ("Platform", .null),
             ("Ports", .string(Self.ports(record))),
             ("RunningFor", .string(HumanUnits.since(record.created))),
-            ("Size", .string("0B")),
+            ("Size", .string(sizeText)),
             ("State", .string(record.state.status.rawValue)),
             ("Status", .string(ContainerStatus.describe(record))),
-        ])
+        ]
     }
 
     /// Docker's PORTS column: published bindings `0.0.0.0:8080->80/tcp`, then exposed-only ports.

@@ -45,15 +45,22 @@ struct ContainerStats: ParsableCommand {
             if !noStream { print("\u{1B}[2J\u{1B}[H", terminator: "") }
             let columns = [("CONTAINER ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"), ("MEM USAGE / LIMIT", "MemUsage"),
                            ("MEM %", "MemPerc"), ("NET I/O", "NetIO"), ("BLOCK I/O", "BlockIO"), ("PIDS", "PIDs")]
-            try ListFormatter(format: format, columns: columns, headers: Dictionary(uniqueKeysWithValues: columns.map { ($0.1, $0.0) }))
+            try ListFormatter(format: format, columns: columns, headers: Dictionary(uniqueKeysWithValues: columns.map { ($0.1, $0.0) }),
+                              typeName: "*container.statsContext")
                 .write(rows)
             fflush(nil)
         } while !noStream
     }
 
-    /// Docker's columns; a stopped container shows zeros and `--` as Docker does.
+    /// Docker's columns: a stopped container shows zeros, one whose usage cannot be read `--`.
     private func row(_ record: ContainerRecord, earlier: ResourceUsage?, later: ResourceUsage?) -> OrderedJSON {
         let id = noTrunc ? record.id : record.shortID
+        guard record.state.running else {
+            // dockerd reports a stopped container's stats as zeros.
+            return .object([("BlockIO", .string("0B / 0B")), ("CPUPerc", .string("0.00%")), ("Container", .string(id)),
+                            ("ID", .string(id)), ("MemPerc", .string("0.00%")), ("MemUsage", .string("0B / 0B")),
+                            ("Name", .string(record.name)), ("NetIO", .string("0B / 0B")), ("PIDs", .string("0"))])
+        }
         guard let earlier, let later else {
             return .object([("BlockIO", .string("--")), ("CPUPerc", .string("--")), ("Container", .string(id)), ("ID", .string(id)),
                             ("MemPerc", .string("--")), ("MemUsage", .string("-- / --")), ("Name", .string(record.name)),

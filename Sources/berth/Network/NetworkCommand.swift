@@ -35,6 +35,15 @@ struct NetworkCreate: ParsableCommand {
     @Option(help: ArgumentHelp("IPv4 Gateway for the master subnet.", valueName: "strings"))
     var gateway: String?
 
+    @Option(name: .customLong("ip-range"), help: ArgumentHelp("Allocate container ip from a sub-range.", valueName: "strings"))
+    var ipRange: String?
+
+    @Flag(help: "Restrict external access to the network.")
+    var `internal` = false
+
+    @Option(name: [.customShort("o"), .customLong("opt")], help: ArgumentHelp("Set driver specific options (com.docker.network.bridge.name).", valueName: "map"))
+    var opt: [String] = []
+
     @Option(help: ArgumentHelp("Set metadata on a network.", valueName: "list"))
     var label: [String] = []
 
@@ -46,6 +55,9 @@ struct NetworkCreate: ParsableCommand {
         options.driver = driver
         options.subnet = subnet
         options.gateway = gateway
+        options.ipRange = ipRange
+        options.isInternal = `internal`
+        options.options = keyValues(opt)
         options.labels = keyValues(label)
         do {
             print(try global.openEngine().createNetwork(options).id)
@@ -76,7 +88,9 @@ struct NetworkList: ParsableCommand {
     var format: String?
 
     func run() throws {
+        // Sorted by name, as the Docker CLI sorts them.
         let networks = try usageErrors { try global.openEngine().networks(filters: try Filters(cli: filter)) }
+            .sorted { naturalLess($0.name, $1.name) }
         if quiet {
             for network in networks { print(noTrunc ? network.id : String(network.id.prefix(12))) }
             return
@@ -86,7 +100,7 @@ struct NetworkList: ParsableCommand {
                 ("CreatedAt", .string(Timestamp.format(network.created))),
                 ("Driver", .string(network.driver)),
                 ("ID", .string(noTrunc ? network.id : String(network.id.prefix(12)))),
-                ("IPv6", .string("false")), ("Internal", .string("false")),
+                ("IPv4", .string("false")), ("IPv6", .string("false")), ("Internal", .string(String(network.bridge?.internal ?? false))),
                 ("Labels", .string(network.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))),
                 ("Name", .string(network.name)), ("Scope", .string("local")),
             ])
@@ -94,7 +108,8 @@ struct NetworkList: ParsableCommand {
         try ListFormatter(format: format,
                           columns: [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"), ("SCOPE", "Scope")],
                           headers: ["ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
-                                    "CreatedAt": "CREATED AT", "Labels": "LABELS", "IPv6": "IPV6", "Internal": "INTERNAL"])
+                                    "CreatedAt": "CREATED AT", "Labels": "LABELS", "IPv6": "IPV6", "Internal": "INTERNAL"],
+                          typeName: "*network.networkContext")
             .write(rows)
     }
 }

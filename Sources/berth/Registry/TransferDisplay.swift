@@ -58,7 +58,10 @@ final class TransferDisplay: Sendable {
                 let arrow = filled < width ? ">" : ""
                 let bar = String(repeating: "=", count: max(0, filled - arrow.count)) + arrow
                     + String(repeating: " ", count: width - max(filled, arrow.count))
-                output += " [\(bar)]  \(HumanUnits.size(progress.current))/\(HumanUnits.size(progress.total))"
+                // jsonmessage's HumanSize (four significant digits), the current size right-aligned in 8.
+                let current = HumanUnits.size(progress.current, precision: 4)
+                output += " [\(bar)] " + String(repeating: " ", count: max(0, 8 - current.count)) + current
+                    + "/\(HumanUnits.size(progress.total, precision: 4))"
             }
             output += "\n"
         }
