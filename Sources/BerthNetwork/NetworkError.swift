@@ -36,6 +36,8 @@ public enum NetworkError: Error, CustomStringConvertible, Equatable, Sendable {
     case subnetInUse(subnet: String, interface: String)
     case stateCorrupt(path: String, reason: String)
     case io(path: String, reason: String)
+    /// The proxy that publishes a port on `[::]` could not listen (Docker's userland proxy error).
+    case proxyFailed(String)
 
     public var description: String {
         switch self {
@@ -76,6 +78,7 @@ public enum NetworkError: Error, CustomStringConvertible, Equatable, Sendable {
             "subnet \(subnet) is already in use on interface \(interface); choose another subnet"
         case .stateCorrupt(let path, let reason): "network state \(path) is unreadable: \(reason)"
         case .io(let path, let reason): "\(path): \(reason)"
+        case .proxyFailed(let message): message
         }
     }
 }

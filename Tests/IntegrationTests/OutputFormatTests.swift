@@ -141,6 +141,38 @@ struct OutputFormatTests {
         }
     }
 
+    /// The [::] binding serves: a connection to [::1] reaches the container, through Berth's
+    /// proxy, and the proxy goes with the container.
+    @Test func publishedPortAnswersOnIPv6Loopback() throws {
+        guard Self.hostHasIPv6 else {
+            FileHandle.standardError.write(Data("OutputFormatTests: SKIPPING IPv6 publishing: no ::1 on lo\n".utf8))
+            return
+        }
+        let sandbox = try BerthSandbox()
+        try sandbox.importBusybox()
+        let name = "h14t-v6-\(getpid())"
+        #expect(try sandbox.run("run", "-d", "--name", name, "-p", "18295:80", "busybox", "sh", "-c",
+                                "while true; do echo hello | nc -l -p 80; done").succeeded)
+        let client = """
+            import socket, time
+            for attempt in range(50):
+                try:
+                    s = socket.create_connection(("::1", 18295), timeout=5)
+                    data = s.recv(100)
+                    if data:
+                        print(data.decode(), end="")
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.1)
+            """
+        let answer = try Command.run("python3", ["-c", client])
+        #expect(answer.out == "hello\n", "\(answer)")
+        #expect(try sandbox.run("rm", "-f", name).succeeded)
+        let proxies = try Command.shell("ps -eo args | grep -c '^/proc/self/exe --port-proxy tcp 18295 ' || true")
+        #expect(proxies.out.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+    }
+
     /// Docker publishes on [::] too where the host has IPv6 (as `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp`).
     static let hostHasIPv6: Bool = {
         (try? String(contentsOfFile: "/proc/net/if_inet6", encoding: .utf8))?
