@@ -245,8 +245,10 @@ struct UserGroupTests {
             #expect(docker.err.isEmpty && berth.err.isEmpty && served.err.isEmpty, "\(docker) \(berth) \(served)")
         }
         let (dockerDetached, berthDetached) = try both(sandbox, "exec", "-d", "berth-usergroups-errors", "no-such-command")
-        #expect(dockerDetached.status == 1 && berthDetached.status == 1)
-        #expect(berthDetached.err == dockerDetached.err, "\(dockerDetached) \(berthDetached)")
+        let servedDetached = try daemon.docker("exec", "-d", "berth-usergroups-errors", "no-such-command")
+        #expect(dockerDetached.status == 1 && berthDetached.status == 1 && servedDetached.status == 1)
+        #expect(berthDetached.err == dockerDetached.err && servedDetached.err == dockerDetached.err,
+                "\(dockerDetached) \(berthDetached) \(servedDetached)")
         // The API's exec inspect reports the same code.
         let created = try daemon.request("POST", "/containers/berth-usergroups-errors/exec",
                                          body: #"{"Cmd":["no-such-command"],"AttachStdout":true}"#)

@@ -230,6 +230,39 @@ extension Engine {
         }
     }
 
+    /// Starts a begun exec whose output nobody reads (the Engine API's detached start): throws,
+    /// as dockerd does, when the command cannot start; else returns once it runs, and records
+    /// its exit code when it ends.
+    public func startExecInBackground(_ state: ExecState) async throws {
+        let attributes = execAttributes(state)
+        events.record(.container, "exec_start: " + state.config.command.joined(separator: " "), id: state.containerID,
+                      attributes: attributes)
+        var background = state.config.runtimeOptions
+        background.interactive = false
+        let runtime = runtime, containerID = state.containerID, options = background
+        let ended = { @Sendable (code: Int32) in
+            self.execs.ended(state.id, exitCode: code)
+            self.events.record(.container, "exec_die", id: state.containerID,
+                               attributes: attributes.merging(["exitCode": String(code)]) { $1 })
+        }
+        let process: ExecProcess
+        do {
+            process = try await blocking {
+                let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+                defer { close(null) }
+                return try runtime.startExec(containerID, options, stdin: nil, stdout: null, stderr: null, resize: nil)
+            }
+        } catch {
+            ended(126)
+            throw error
+        }
+        execs.running(state.id, process: process, resize: -1)
+        Task {
+            let status = await ChildProcess.exitStatus(of: process.pid)
+            ended((try? process.finish(waitStatus: status)) ?? 126)
+        }
+    }
+
     private func execAttributes(_ state: ExecState) -> [String: String] {
         let record = try? runtime.container(state.containerID)
         return record.map { $0.eventAttributes(["execID": state.id]) } ?? ["execID": state.id]
