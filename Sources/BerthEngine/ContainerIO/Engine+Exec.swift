@@ -218,12 +218,9 @@ extension Engine {
     public func startDetachedExec(_ state: ExecState) async throws {
         events.record(.container, "exec_start: " + state.config.command.joined(separator: " "), id: state.containerID,
                       attributes: execAttributes(state))
-        var detached = state.config.runtimeOptions
-        detached.detach = true
-        detached.interactive = false
-        let runtime = runtime, containerID = state.containerID, options = detached
+        let runtime = runtime, containerID = state.containerID, options = state.config.runtimeOptions
         do {
-            _ = try await blocking { try runtime.exec(containerID, options) }
+            try await blocking { try runtime.execDetached(containerID, options) }
         } catch {
             execs.ended(state.id, exitCode: 126)
             throw error
