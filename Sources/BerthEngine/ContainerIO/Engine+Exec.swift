@@ -213,8 +213,9 @@ extension Engine {
         }
     }
 
-    /// Starts a begun exec in the background (`exec -d`, which waits for no output or exit):
-    /// returns once the command runs, throws when it cannot start.
+    /// Starts a begun exec for a front end that leaves at once (the CLI's `exec -d`): runc
+    /// detaches the command, so nothing here waits for it or records its exit. Returns once the
+    /// command runs, throws when it cannot start.
     public func startDetachedExec(_ state: ExecState) async throws {
         events.record(.container, "exec_start: " + state.config.command.joined(separator: " "), id: state.containerID,
                       attributes: execAttributes(state))
@@ -227,9 +228,9 @@ extension Engine {
         }
     }
 
-    /// Starts a begun exec whose output nobody reads (the Engine API's detached start): throws,
-    /// as dockerd does, when the command cannot start; else returns once it runs, and records
-    /// its exit code when it ends.
+    /// Starts a begun exec whose output nobody reads, for a front end that stays (the Engine
+    /// API's detached start): throws, as dockerd does, when the command cannot start; else
+    /// returns once it runs, and this process waits for it and records its exit code.
     public func startExecInBackground(_ state: ExecState) async throws {
         let attributes = execAttributes(state)
         events.record(.container, "exec_start: " + state.config.command.joined(separator: " "), id: state.containerID,
