@@ -244,6 +244,11 @@ struct UserGroupTests {
             #expect(berth.out == docker.out && served.out == docker.out, "\(docker) \(berth) \(served)")
             #expect(docker.err.isEmpty && berth.err.isEmpty && served.err.isEmpty, "\(docker) \(berth) \(served)")
         }
+        for user in ["no-such-user", "0:no-such-group"] {
+            let (docker, berth) = try both(sandbox, "exec", "-u", user, "berth-usergroups-errors", "true")
+            #expect(docker.status == 126 && berth.status == 126, "\(docker) \(berth)")
+            #expect(berth.out == docker.out && berth.err == docker.err, "\(docker) \(berth)")
+        }
         let (dockerDetached, berthDetached) = try both(sandbox, "exec", "-d", "berth-usergroups-errors", "no-such-command")
         let servedDetached = try daemon.docker("exec", "-d", "berth-usergroups-errors", "no-such-command")
         #expect(dockerDetached.status == 1 && berthDetached.status == 1 && servedDetached.status == 1)
