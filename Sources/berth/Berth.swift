@@ -21,7 +21,7 @@ struct Berth: AsyncParsableCommand {
                 Login.self, Logout.self, Push.self, Pull.self, Version.self, Info.self, Events.self,
             ]),
             CommandGroup(name: "Management", subcommands: [
-                BuilderCommand.self, ContainerCommand.self, ImageCommand.self, NetworkCommand.self, RegistryCommand.self,
+                BuilderCommand.self, ContainerCommand.self, ImageCommand.self, KubeCommand.self, NetworkCommand.self, RegistryCommand.self,
                 SystemCommand.self, VolumeCommand.self,
             ]),
             CommandGroup(name: "Daemon", subcommands: [Serve.self]),
@@ -47,7 +47,7 @@ struct Berth: AsyncParsableCommand {
         if !root.isEmpty, !arguments.isEmpty, !arguments[0].hasPrefix("-") {
             // Insert after the command words (`image ls`), before options and positionals.
             var insertAt = 1
-            let groups: Set<String> = ["builder", "container", "image", "network", "system", "volume"]
+            let groups: Set<String> = ["builder", "container", "image", "kube", "network", "system", "volume"]
             if groups.contains(arguments[0]), arguments.count > 1, !arguments[1].hasPrefix("-") { insertAt = 2 }
             arguments.insert(contentsOf: root, at: insertAt)
         }

@@ -63,7 +63,7 @@ struct EngineAPISystemTests {
         let port = 23_000 + Int(getpid() % 1000)
         let daemon = try sandbox.start([
             "serve", "--host", "tcp://127.0.0.1:\(port)", "--pidfile", sandbox.scratch + "/pid", "--tlsverify",
-            "--tlscacert", tls + "/ca.pem", "--tlscert", tls + "/server.pem", "--tlskey", tls + "/server-key.pem",
+            "--tlscacert", tls + "/ca.pem", "--tlscert", tls + "/server.pem", "--tlskey", tls + "/server-key.pem", "--kube-port", "0",
         ])
         defer {
             daemon.kill(SIGTERM)

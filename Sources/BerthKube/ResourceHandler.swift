@@ -1,0 +1,154 @@
+import BerthKubeAPI
+import BerthTemplate
+import Foundation
+
+/// The verbs on one resource type, for one request.
+struct ResourceHandler {
+    let store: KubeObjectStore
+    let resource: KubeResource
+    let namespace: String?
+    let request: KubeRequest
+
+    func get(_ name: String) throws -> KubeResponse {
+        try respond(object: store.get(resource, namespace: namespace, name: name))
+    }
+
+    func list() throws -> KubeResponse {
+        let page = try store.list(resource, namespace: namespace, options: listOptions())
+        if request.wantsTable {
+            return .json(KubeTable.table(resource, objects: page.items, resourceVersion: String(page.resourceVersion),
+                                         continueToken: page.continueToken, includeObject: includeObject()))
+        }
+        var metadata: [(String, OrderedJSON)] = [("resourceVersion", .string(String(page.resourceVersion)))]
+        if let token = page.continueToken { metadata.append(("continue", .string(token))) }
+        return .json(.object([("kind", .string(resource.listKind)), ("apiVersion", .string(resource.apiVersion)),
+                              ("metadata", .object(metadata)), ("items", .array(page.items))]))
+    }
+
+    /// A chunked stream of watch events, one JSON document per line; it ends after
+    /// `timeoutSeconds` when given, or when the client goes away.
+    func watch() throws -> KubeResponse {
+        let events = try store.watch(resource, namespace: namespace, options: listOptions())
+        let table = request.wantsTable
+        let includeObject = includeObject()
+        let resource = resource
+        let timeout = request.parameter("timeoutSeconds").flatMap(Int.init)
+        let (chunks, output) = AsyncStream.makeStream(of: [UInt8].self)
+        let pump = Task {
+            var first = true
+            for await event in events {
+                var object = event.object
+                if table {
+                    object = KubeTable.table(resource, objects: [event.object], resourceVersion: nil, includeObject: includeObject, includeHeaders: first)
+                    first = false
+                }
+                if case .terminated = output.yield(Array((KubeWatchEvent(type: event.type, object: object).json.compact + "\n").utf8)) { break }
+            }
+            output.finish()
+        }
+        let timer = timeout.map { seconds in
+            Task {
+                try await Task.sleep(for: .seconds(seconds))
+                output.finish()
+            }
+        }
+        output.onTermination = { _ in
+            pump.cancel()
+            timer?.cancel()
+        }
+        return .stream(contentType: "application/json", chunks: chunks)
+    }
+
+    func create() throws -> KubeResponse {
+        try refuseDryRun()
+        return try respond(object: store.create(resource, namespace: namespace, object: body()), status: 201)
+    }
+
+    func replace(_ name: String) throws -> KubeResponse {
+        try refuseDryRun()
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: body()))
+    }
+
+    /// Merge and JSON patches, applied to the stored object and written back with its
+    /// resourceVersion as a precondition, so a concurrent write makes this one fail with 409.
+    func patch(_ name: String) throws -> KubeResponse {
+        try refuseDryRun()
+        let contentType = (request.headers["content-type"] ?? "").split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        let live = try store.get(resource, namespace: namespace, name: name)
+        let patched: OrderedJSON
+        switch contentType {
+        case "application/merge-patch+json":
+            let patch = try body()
+            patched = KubePatch.merge(live, patch)
+        case "application/json-patch+json":
+            patched = try KubePatch.apply(jsonPatch: try body(), to: live)
+        default:
+            throw KubeAPIError(code: 415, reason: "UnsupportedMediaType",
+                               message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json")
+        }
+        var precondition = patched
+        if (patched.string("metadata", "resourceVersion") ?? "").isEmpty {
+            precondition = patched.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
+        }
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition))
+    }
+
+    func delete(_ name: String) throws -> KubeResponse {
+        try refuseDryRun()
+        let options = request.body.isEmpty ? OrderedJSON.object([]) : try body()
+        let deleted = try store.delete(resource, namespace: namespace, name: name,
+                                       preconditionResourceVersion: options.string("preconditions", "resourceVersion"),
+                                       preconditionUID: options.string("preconditions", "uid"))
+        var details: [(String, OrderedJSON)] = [("name", .string(name))]
+        if !resource.group.isEmpty { details.append(("group", .string(resource.group))) }
+        details.append(("kind", .string(resource.plural)))
+        if let uid = deleted.string("metadata", "uid") { details.append(("uid", .string(uid))) }
+        return .json(.object([("kind", .string("Status")), ("apiVersion", .string("v1")), ("metadata", .object([])),
+                              ("status", .string("Success")), ("details", .object(details))]))
+    }
+
+    func deleteCollection() throws -> KubeResponse {
+        try refuseDryRun()
+        let deleted = try store.deleteCollection(resource, namespace: namespace, options: listOptions())
+        return .json(.object([("kind", .string(resource.listKind)), ("apiVersion", .string(resource.apiVersion)),
+                              ("metadata", .object([("resourceVersion", .string(String(try store.currentResourceVersion())))])),
+                              ("items", .array(deleted))]))
+    }
+
+    private func respond(object: OrderedJSON, status: Int = 200) throws -> KubeResponse {
+        if request.wantsTable {
+            return .json(KubeTable.table(resource, objects: [object], resourceVersion: object.string("metadata", "resourceVersion"),
+                                         includeObject: includeObject()), status: status)
+        }
+        return .json(object, status: status)
+    }
+
+    private func body() throws -> OrderedJSON {
+        do {
+            return try OrderedJSON.parse(request.body)
+        } catch {
+            throw KubeAPIError.badRequest("\(resource.kind) in version \"\(resource.version)\" cannot be handled as a \(resource.kind): \(error)")
+        }
+    }
+
+    private func listOptions() throws -> KubeListOptions {
+        KubeListOptions(
+            labelSelector: try LabelSelector(parsing: request.parameter("labelSelector") ?? ""),
+            fieldSelector: try FieldSelector(parsing: request.parameter("fieldSelector") ?? "", supported: KubeResourceRegistry.selectableFields(resource)),
+            limit: request.parameter("limit").flatMap(Int.init),
+            continueToken: request.parameter("continue"),
+            resourceVersion: request.parameter("resourceVersion"))
+    }
+
+    private func includeObject() -> KubeTable.IncludeObject {
+        request.parameter("includeObject").flatMap(KubeTable.IncludeObject.init(rawValue:)) ?? .metadata
+    }
+
+    /// Server-side dry runs need every write path to stop short of the commit; until then they
+    /// are refused rather than carried out for real.
+    private func refuseDryRun() throws {
+        if let dryRun = request.parameter("dryRun"), !dryRun.isEmpty {
+            throw KubeAPIError.badRequest("dryRun is not supported by this server")
+        }
+    }
+}
