@@ -124,6 +124,9 @@ struct ResourceHandler {
     }
 
     private func body() throws -> OrderedJSON {
+        if (request.headers["content-type"] ?? "").hasPrefix(KubeProtobuf.contentType) {
+            return try KubeProtobuf.decode(request.body)
+        }
         do {
             return try OrderedJSON.parse(request.body)
         } catch {

@@ -47,7 +47,7 @@ struct Serve: AsyncParsableCommand {
         let pidFile = try PidFile(path: pidfile)
         defer { pidFile.remove() }
         let server = APIServer(engine: engine)
-        let channels = try await server.bind(listeners)
+        // The Kubernetes API first: once the Engine API answers, both do.
         if kubePort != 0 {
             let root = StateRoot(global.root)
             let pki = KubePKI(directory: root.kubePKI)
@@ -57,6 +57,7 @@ struct Serve: AsyncParsableCommand {
             try await kube.start(host: "127.0.0.1", port: kubePort)
             printError("berth serve: Kubernetes API listening on https://127.0.0.1:\(kubePort)")
         }
+        let channels = try await server.bind(listeners)
         for signalNumber in [SIGTERM, SIGINT] { signal(signalNumber, SIG_IGN) }
         let (stop, stopping) = AsyncStream.makeStream(of: Int32.self)
         let sources = [SIGTERM, SIGINT].map { number in

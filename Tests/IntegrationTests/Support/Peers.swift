@@ -29,6 +29,11 @@ enum Peers {
         (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("curl"), tool("tar"),
     ])
 
+    /// Tests that drive `berth serve`'s Kubernetes API with the real kubectl.
+    static let kubectl = available("Kubernetes API tests", needs: [
+        (isRoot, "not running as root"), tool("kubectl"), tool("curl"),
+    ])
+
     /// Tests that drive `berth serve` with docker-compose 1.29 and Testcontainers for Python.
     static let composeAndTestcontainers = available("Compose and Testcontainers tests", needs: [
         (isRoot, "not running as root"), tool("docker-compose"), tool("python3"), tool("curl"),
