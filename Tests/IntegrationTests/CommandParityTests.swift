@@ -38,6 +38,33 @@ struct CommandParityTests {
         #expect(mine.contains { $0.hasPrefix("Usage:  ") } == expected.contains { $0.hasPrefix("Usage:  ") }, "\(ours.err)")
     }
 
+    /// The daemon's wording for the common refusals, IDs aside.
+    @Test func commonRefusalsReadAsDockerdsDo() throws {
+        let sandbox = try BerthSandbox()
+        try sandbox.importBusybox()
+        try PeerDocker.checked("image", "inspect", "busybox")
+        let (stopped, running) = (unique("stopped"), unique("running"))
+        defer { _ = try? docker(["rm", "-f", stopped, running]) }
+        for side in [{ (arguments: [String]) in try sandbox.run(arguments) }, { try self.docker($0) }] {
+            #expect(try side(["create", "--name", stopped, "busybox", "true"]).succeeded)
+            #expect(try side(["run", "-d", "--name", running, "busybox", "sleep", "100"]).succeeded)
+        }
+        let cases: [[String]] = [
+            ["kill", "nosuch"], ["kill", stopped], ["pause", stopped], ["unpause", running], ["top", stopped],
+            ["network", "rm", "nosuch"], ["network", "connect", "nosuch", running], ["rm", "nosuch"], ["stop", "nosuch"],
+            ["restart", "nosuch"], ["wait", "nosuch"], ["diff", "nosuch"], ["update", "--cpus", "1", "nosuch"],
+            ["volume", "rm", "nosuch"], ["commit", "nosuch"], ["rename", "nosuch", "other"],
+        ]
+        func firstLine(_ result: CommandResult) -> String {
+            String(result.err.split(separator: "\n").first ?? "").replacingOccurrences(of: #"[0-9a-f]{64}"#, with: "ID", options: .regularExpression)
+        }
+        for arguments in cases {
+            let (ours, theirs) = (try sandbox.run(arguments), try docker(arguments))
+            #expect(ours.status == theirs.status, "\(arguments): \(ours) vs \(theirs)")
+            #expect(firstLine(ours) == firstLine(theirs), "\(arguments)")
+        }
+    }
+
     @Test func versionHasDockersSectionsAndTemplateFields() throws {
         let sandbox = try BerthSandbox()
         let ours = try sandbox.ok("version")

@@ -144,7 +144,12 @@ extension Engine {
     public func killContainer(_ reference: String, signal: String = "KILL") async throws {
         let number = try SignalName.parse(signal.isEmpty ? "KILL" : signal)
         let record = try await blocking { () throws -> ContainerRecord in
-            let record = try self.runtime.container(reference)
+            let record: ContainerRecord
+            do {
+                record = try self.runtime.container(reference)
+            } catch RuntimeError.noSuchContainer {
+                throw EngineError.notFound("Cannot kill container: \(reference): No such container: \(reference)")
+            }
             guard [.running, .paused].contains(record.state.status) else {
                 throw EngineError.conflict("Cannot kill container: \(reference): Container \(record.id) is not running")
             }
