@@ -236,6 +236,25 @@ struct CommandParityTests {
         #expect(bad.status == 1 && bad.err.contains("RUN is not a valid change command"), "\(bad)")
     }
 
+    /// The docker CLI reads the daemon's documents as berth's own commands do: the same sums,
+    /// the same events, on the same root.
+    @Test func theDockerCLIsSystemCommandsAgreeWithBerths() throws {
+        let daemon = try BerthDaemon()
+        try daemon.sandbox.importBusybox()
+        let since = String(Int(Date().timeIntervalSince1970) - 1)
+        let id = try daemon.ok("create", "busybox", "true").trimmingCharacters(in: .whitespacesAndNewlines)
+        try daemon.sandbox.ok("run", "--rm", "busybox", "true")
+        #expect(try daemon.ok("system", "df") == (try daemon.sandbox.ok("system", "df")))
+        #expect(try daemon.ok("info", "--format", "{{.Containers}} {{.Images}}") == "1 1\n")
+        let until = String(Int(Date().timeIntervalSince1970) + 1)
+        let query = ["events", "--since", since, "--until", until, "--filter", "type=container", "--format", "{{.Action}} {{.Actor.ID}}"]
+        let theirs = try daemon.docker(query)
+        let ours = try daemon.sandbox.run(query)
+        #expect(theirs.succeeded && ours.succeeded && theirs.out == ours.out, "\(theirs) vs \(ours)")
+        #expect(ours.out.hasPrefix("create \(id)\n"), "\(ours.out)")
+        #expect(try daemon.ok("system", "prune", "-f") == "Deleted Containers:\n\(id)\n\nTotal reclaimed space: 0B\n")
+    }
+
     @Test func theDockerCLICommitsThroughTheDaemon() throws {
         let daemon = try BerthDaemon()
         try daemon.sandbox.importBusybox()
