@@ -161,7 +161,7 @@ struct CommandParityTests {
         let script: [[String]] = [
             ["run", "--rm", "--label", "parity=\(name)", "busybox", "true"],
             ["create", "--name", name, "--label", "parity=\(name)", "busybox", "sleep", "100"], ["start", name],
-            ["cp", "/etc/hostname", name + ":/copied"], ["pause", name], ["unpause", name],
+            ["cp", "/etc/hostname", name + ":/copied"], ["top", name], ["export", name], ["pause", name], ["unpause", name],
             ["update", "--cpu-shares", "512", name], ["rename", name, name + "x"], ["commit", name + "x", name + "-img:v1"],
             ["kill", name + "x"], ["rm", name + "x"], ["rmi", name + "-img:v1"],
         ]

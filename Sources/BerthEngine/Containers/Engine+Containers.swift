@@ -312,7 +312,7 @@ extension Engine {
     /// The container's processes as the host's `ps` shows them with `psArguments` (default `-ef`):
     /// its titles and the rows of the container's processes.
     public func topContainer(_ reference: String, psArguments: [String] = []) async throws -> (titles: [String], processes: [[String]]) {
-        try await blocking {
+        let (record, table) = try await blocking { () throws -> (ContainerRecord, (titles: [String], processes: [[String]])) in
             let record = try self.runtime.container(reference)
             guard record.state.status == .running || record.state.status == .paused else {
                 throw EngineError.conflict("Container \(record.id) is not running")
@@ -332,8 +332,10 @@ extension Engine {
                 guard fields.count == titles.count, let pid = Int32(fields[pidColumn]), pids.contains(pid) else { continue }
                 processes.append(fields)
             }
-            return (titles, processes)
+            return (record, (titles, processes))
         }
+        events.record(.container, "top", id: record.id, attributes: record.eventAttributes())
+        return table
     }
 
     /// What the container changed in its root filesystem.
@@ -365,6 +367,9 @@ extension Engine {
         let status = try await blocking { Spawn.wait(pid) }
         if let failure { throw failure }
         if status != 0 { throw EngineError(.system, "exporting the container's filesystem failed (tar exited with \(status))") }
+        if let record = try? await container(reference) {
+            events.record(.container, "export", id: record.id, attributes: record.eventAttributes())
+        }
     }
 }
 
