@@ -101,7 +101,7 @@ struct CommandParityTests {
         #expect(labels(ours.out) == labels(theirs), "\(ours.out)")
         #expect(ours.out.contains(" Containers: 1\n  Running: 0\n  Paused: 0\n  Stopped: 1\n Images: 1\n"), "\(ours.out)")
         #expect(ours.out.hasSuffix("\n\n"))
-        #expect(try sandbox.ok("info", "--format", "{{.Containers}} {{.Images}} {{.Driver}}") == "1 1 overlayfs\n")
+        #expect(try sandbox.ok("info", "--format", "{{.Containers}} {{.Images}} {{.Driver}}") == "1 1 overlay2\n")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(try sandbox.ok("info", "--format", "{{json .}}").utf8)) as? [String: Any])
         #expect(Set(json.keys).isSuperset(of: ["ID", "Containers", "Images", "Driver", "Runtimes", "SecurityOptions", "RegistryConfig", "ClientInfo"]))
         #expect(try sandbox.ok("system", "info", "--format", "{{.ContainersStopped}}") == "1\n")
