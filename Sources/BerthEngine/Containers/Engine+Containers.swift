@@ -123,15 +123,19 @@ extension Engine {
     /// `notModified` when it does not run.
     public func stopContainer(_ reference: String, timeout: Int? = nil, signal: String? = nil) async throws {
         let signalNumber = try signal.map { String(try SignalName.parse($0)) }
-        guard let stopping = try await blocking({ try self.runtime.beginStop(reference, timeout: timeout, signal: signalNumber) }) else {
+        // The `kill` event goes out before the signal: the monitor records `die` as soon as the
+        // process is gone.
+        let stopping = try await blocking {
+            try self.runtime.beginStop(reference, timeout: timeout, signal: signalNumber) { record in
+                let sent = (try? SignalName.parse(signal ?? record.config.stopSignal)) ?? SIGTERM
+                self.events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(sent)]))
+            }
+        }
+        guard let stopping else {
             let record = try await blocking { try self.runtime.container(reference) }
             throw EngineError(.notModified, "container \(record.id) is already stopped")
         }
         let record = stopping.record
-        if stopping.grace != 0 {
-            let sent = (try? SignalName.parse(signal ?? record.config.stopSignal)) ?? SIGTERM
-            events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(sent)]))
-        }
         let exited = try await waitForMonitor(record.id, seconds: stopping.grace)
         if !exited {
             events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(SIGKILL)]))
@@ -153,10 +157,11 @@ extension Engine {
             guard [.running, .paused].contains(record.state.status) else {
                 throw EngineError.conflict("Cannot kill container: \(reference): Container \(record.id) is not running")
             }
+            // Before the signal: the monitor records `die` as soon as the process is gone.
+            self.events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(number)]))
             try self.runtime.kill(record.id, signal: String(number))
             return record
         }
-        events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(number)]))
         // As dockerd's, a SIGKILL returns once the container has stopped, so a `rm` that follows
         // finds it stopped.
         if number == SIGKILL { _ = try await waitForMonitor(record.id, seconds: 10) }
