@@ -162,7 +162,8 @@ extension Builder {
         // Heredoc sources (`COPY <<EOF /file`) become files named by their delimiter, or the
         // destination itself when it is the only source and not a directory.
         let inline = files.inlineFiles
-        let destination = ConfigChanges.resolveWorkdir(files.destination, current: state.config.config?.WorkingDir)
+        let destination = try resolve(ConfigChanges.resolveWorkdir(files.destination, current: state.config.config?.WorkingDir),
+                                      in: state)
         for heredoc in inline {
             let single = inline.count == 1 && files.paths.isEmpty && !files.destination.hasSuffix("/")
             let asFile = try single && !isDirectory(destination, in: state)
@@ -507,6 +508,44 @@ extension Builder {
             }
             return nil
         }
+    }
+
+    /// `path` (absolute in the image) with the symbolic links of the state's file system on its
+    /// way followed inside that file system, as BuildKit and the classic builder resolve a COPY
+    /// destination: a copy into `/lib/x/` where `/lib` links to `usr/lib` writes `/usr/lib/x/`
+    /// instead of hiding the link under a directory.
+    func resolve(_ path: String, in state: ImageState) throws -> String {
+        let lowers = try snapshotDirectories(state)
+        /// The link target at an absolute image path, when the topmost layer that has the path
+        /// holds a symbolic link there.
+        func link(_ candidate: String) -> String? {
+            for lower in lowers.reversed() {
+                var info = stat()
+                guard lstat(lower + candidate, &info) == 0 else { continue }
+                guard (info.st_mode & S_IFMT) == S_IFLNK else { return nil }
+                return try? CopyPlan.linkTarget(lower + candidate)
+            }
+            return nil
+        }
+        var resolved: [Substring] = []
+        var pending = path.split(separator: "/")[...]
+        var hops = 0
+        while let component = pending.popFirst() {
+            if component == "." { continue }
+            if component == ".." {
+                _ = resolved.popLast()
+                continue
+            }
+            let candidate = "/" + (resolved + [component]).joined(separator: "/")
+            guard hops < 255, let target = link(candidate) else {
+                resolved.append(component)
+                continue
+            }
+            hops += 1
+            if target.hasPrefix("/") { resolved = [] }
+            pending = ArraySlice(target.split(separator: "/") + pending)
+        }
+        return "/" + resolved.joined(separator: "/")
     }
 
     /// Whether `path` is a directory in the state's file system.

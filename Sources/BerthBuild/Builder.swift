@@ -421,7 +421,8 @@ public final class Builder {
         case .copy(let copy):
             let plan = try CopyPlan.make(sources: copy.files.paths, destination: copy.files.destination, workingDirectory: workdir,
                                          root: root, ignore: ignore, extractArchives: false, fileName: fileName, line: command.line,
-                                         isExistingDirectory: { try self.isDirectory($0, in: state) })
+                                         isExistingDirectory: { try self.isDirectory($0, in: state) },
+                                         resolveTarget: { try self.resolve($0, in: state) })
             try Self.checkDestination(command, sourceCount: plan.sourceCount + copy.files.inlineFiles.count,
                                       destination: copy.files.destination, fileName: fileName)
             return plan
@@ -452,10 +453,11 @@ public final class Builder {
             var plan = locals.isEmpty ? CopyPlan() : try CopyPlan.make(
                 sources: locals, destination: destination,
                 workingDirectory: workdir, root: root, ignore: ignore, extractArchives: add.unpack ?? true, fileName: fileName,
-                line: line, isExistingDirectory: { try self.isDirectory($0, in: state) })
+                line: line, isExistingDirectory: { try self.isDirectory($0, in: state) },
+                resolveTarget: { try self.resolve($0, in: state) })
             try Self.checkDestination(command, sourceCount: plan.sourceCount + urls.count + add.files.inlineFiles.count,
                                       destination: destination, fileName: fileName)
-            let target = ConfigChanges.resolveWorkdir(destination, current: workdir)
+            let target = try resolve(ConfigChanges.resolveWorkdir(destination, current: workdir), in: state)
             for url in urls {
                 guard let downloads else { throw BuildError.unsupported("ADD from a URL here", fileName: fileName, line: line) }
                 let download = try RemoteSource.fetch(url, into: downloads, checksum: checksum, fileName: fileName, line: line)

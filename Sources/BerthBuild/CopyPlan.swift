@@ -35,14 +35,16 @@ struct CopyPlan {
     var sourceCount = 0
 
     /// Selects `sources` (relative to `root`) for `destination`. `ignore` applies to the build
-    /// context only; `extractArchives` is ADD's behaviour for local tar files.
+    /// context only; `extractArchives` is ADD's behaviour for local tar files; `resolveTarget`
+    /// follows the image's symbolic links on the destination's way.
     static func make(sources: [String], destination: String, workingDirectory: String?, root: String,
                      ignore: DockerIgnore?, extractArchives: Bool, fileName: String, line: Int,
-                     isExistingDirectory: (String) throws -> Bool = { _ in false }) throws -> CopyPlan {
+                     isExistingDirectory: (String) throws -> Bool = { _ in false },
+                     resolveTarget: (String) throws -> String = { $0 }) throws -> CopyPlan {
         // Several sources (which need a trailing slash: see `sourceCount`) go into a directory too.
         let destinationIsDirectory = destination.hasSuffix("/") || destination.hasSuffix("/.") || sources.count > 1
             || destination == "."
-        let target = ConfigChanges.resolveWorkdir(destination, current: workingDirectory)
+        let target = try resolveTarget(ConfigChanges.resolveWorkdir(destination, current: workingDirectory))
         var plan = CopyPlan()
         for source in sources {
             let relative = clean(source)

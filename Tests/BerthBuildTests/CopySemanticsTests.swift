@@ -111,6 +111,32 @@ import Testing
         #expect(try fixture.layerFile("through-link.txt") == "deep\n")
     }
 
+    @Test func aDestinationThroughTheImagesSymlinksWritesWhereTheyPoint() throws {
+        if BuildFixture.skipped(needsRun: false) { return }
+        let fixture = try BuildFixture()
+        try fixture.write("a.txt", "a\n")
+        try fixture.write("image/usr/lib/app/keep", "k\n")
+        #expect(symlink("usr/lib", fixture.contextDirectory + "/image/lib") == 0)
+        #expect(symlink("/usr/lib/app", fixture.contextDirectory + "/image/app-link") == 0)
+        try fixture.build("""
+            FROM busybox
+            COPY image/ /
+            COPY a.txt /lib/app/
+            COPY a.txt /app-link
+            COPY <<EOF /lib/note
+            n
+            EOF
+            """)
+        let merged = try fixture.layerEntries(fromTop: 2)
+        #expect(merged["usr/lib/app/a.txt"] != nil && merged["lib"] == nil && merged["lib/"] == nil, "\(merged.keys.sorted())")
+        let named = try fixture.layerEntries(fromTop: 1)
+        #expect(named["usr/lib/app/a.txt"] != nil && named["app-link"] == nil, "\(named.keys.sorted())")
+        #expect(try fixture.layerFile("usr/lib/note") == "n\n")
+        // The links stay links in the image.
+        let links = try fixture.layerEntries(fromTop: 3)
+        #expect(links["lib"]?.kind == .symlink && links["app-link"]?.kind == .symlink)
+    }
+
     @Test func aSourceLinkNeverReadsOutsideTheContext() throws {
         if BuildFixture.skipped(needsRun: false) { return }
         let fixture = try BuildFixture()
