@@ -66,6 +66,15 @@ struct CommandParityTests {
         }
     }
 
+    @Test(arguments: [["info", "--format", "{{"], ["version", "--format", "{{.Client"], ["events", "--format", "{{", "--until", "0s"]])
+    func templatesThatDoNotParseExit64(arguments: [String]) throws {
+        let ours = try BerthSandbox().run(arguments)
+        let theirs = try docker(arguments)
+        #expect(ours.status == theirs.status && ours.status == 64, "\(ours) vs \(theirs)")
+        #expect(ours.out.isEmpty)
+        #expect(ours.err.hasPrefix(String(theirs.err.prefix { $0 != ":" })), "\(ours.err) vs \(theirs.err)")
+    }
+
     @Test func versionHasDockersSectionsAndTemplateFields() throws {
         let sandbox = try BerthSandbox()
         let ours = try sandbox.ok("version")
