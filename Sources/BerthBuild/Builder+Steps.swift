@@ -30,11 +30,13 @@ extension Builder {
             try ConfigChanges.apply(command, to: &config)
             let path = config.WorkingDir ?? "/"
             createdBy = "WORKDIR \(path)"
-            if try !exists(path, in: state) {
+            // Made where the image's symbolic links on the way point, as a COPY destination is.
+            let target = try resolve(path, in: state)
+            if try !exists(target, in: state) {
                 let staging = try makeStaging()
                 let owner = try resolveOwner(config.User ?? "", state: state, fileName: fileName, line: command.line)
                 var directories = LayerDirectory.Directories(root: staging, owner: owner, lower: try lowerDirectories(state))
-                try directories.makeDirectory(path)
+                try directories.makeDirectory(target)
                 directories.restoreTimes()
                 layer = try commit(staging, fromOverlayUpper: false, state: state, context: context)
             }

@@ -71,13 +71,15 @@ struct BuildDifferentialTests {
             COPY --chown=1000:1000 a.txt /etc/copied.txt
             COPY tree /var/www
             """, files: ["a.txt": "aaa\n", "tree/b.txt": "b\n", "tree/sub/c.txt": "c\n"]),
-        // A destination through the image's symbolic links goes where they point, leaving them links.
+        // A destination (or WORKDIR) through the image's symbolic links goes where they point, leaving
+        // them links.
         Case(name: "copy-through-symlinked-destinations", dockerfile: """
             FROM \(base)
             RUN mkdir -p /usr/lib/app && ln -s usr/lib /lib && ln -s /usr/lib/app /app-link && chmod 0750 /usr/lib/app
             COPY a.txt /lib/app/
             COPY a.txt /app-link
             COPY tree/ /lib/tree/
+            WORKDIR /lib/work
             """, files: ["a.txt": "aaa\n", "tree/b.txt": "b\n"]),
         // A symbolic link named as a source is followed (its name kept for a file); links inside a
         // copied directory stay links; one wildcard match into a name is a file.
