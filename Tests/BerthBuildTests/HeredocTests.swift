@@ -82,6 +82,9 @@ import Testing
         #expect(try fixture.layerFile("etc/greeting", fromTop: 1) == "hello world in \"/srv\"\n")
         #expect(try fixture.layerFile("etc/literal", fromTop: 1) == "hello $WHO in ${WHERE}\n")
         #expect(try fixture.layerFile("tabs.txt") == "indented world\n")
+        // BuildKit's history names the heredocs unquoted, after any paths.
+        #expect(try fixture.config().history?.suffix(2).map(\.createdBy)
+                == ["COPY <<greeting <<literal /etc/ # buildkit", "COPY <<EOF /tabs.txt # buildkit"])
         // A --build-arg changes the file, and so the step.
         try fixture.build("FROM busybox\nARG WHO=world\nCOPY <<EOF /who\n$WHO\nEOF\n")
         #expect(try fixture.layerFile("who") == "world\n")
