@@ -70,7 +70,10 @@ struct BuildDifferentialTests {
             ADD a.txt /root/
             COPY --chown=1000:1000 a.txt /etc/copied.txt
             COPY tree /var/www
-            """, files: ["a.txt": "aaa\n", "tree/b.txt": "b\n", "tree/sub/c.txt": "c\n"]),
+            ADD dot.tar /tmp/
+            """, files: ["a.txt": "aaa\n", "tree/b.txt": "b\n", "tree/sub/c.txt": "c\n", "dot/d.txt": "d\n"],
+            // An archive whose root entry is `./`, a directory 0700.
+            prepare: "chmod 0700 dot && tar --numeric-owner --owner=0 --group=0 -cf dot.tar -C dot ."),
         // A destination (or WORKDIR) through the image's symbolic links goes where they point, leaving
         // them links.
         Case(name: "copy-through-symlinked-destinations", dockerfile: """
