@@ -174,7 +174,7 @@ let package = Package(
         ),
         // The per-container monitor and `cp`'s container side: a small executable installed next to
         // `berth`, so each idle container costs little memory and its monitor starts fast.
-        .executableTarget(name: "berth-monitor", dependencies: ["BerthRuntime"], swiftSettings: [.swiftLanguageMode(.v6)],
+        .executableTarget(name: "berth-monitor", dependencies: ["BerthRuntime", "BerthNetwork"], swiftSettings: [.swiftLanguageMode(.v6)],
                           linkerSettings: releaseLinkerSettings),
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive"], swiftSettings: [.swiftLanguageMode(.v6)]),

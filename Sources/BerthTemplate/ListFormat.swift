@@ -39,7 +39,7 @@ public struct ListFormat: Sendable {
                 let last = name.split(separator: ".", omittingEmptySubsequences: false).last.map(String.init) ?? ""
                 return .string(last.replacingOccurrences(of: "-", with: " ").replacingOccurrences(of: "_", with: " "))
             })],
-            isMap: true))
+            kind: .headerMap))
     }
 }
 

@@ -250,7 +250,7 @@ struct TemplateEvaluator {
                 }
             }
             guard let value = object.fields.first(where: { $0.0 == name })?.1 else {
-                if object.isMap { return .missing }
+                if object.kind == .headerMap { return .missing }
                 throw fail("can't evaluate field \(name) in type \(object.typeName)")
             }
             if hasArguments {

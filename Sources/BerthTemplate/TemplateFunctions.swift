@@ -212,7 +212,7 @@ enum TemplateFunctions {
         // json.Encoder without HTML escaping, trailing newline trimmed.
         // Docker's list contexts marshal themselves with json.Marshal, which does escape HTML.
         "json": function([.any]) { arguments in
-            if case .object = arguments[0] { return .string(arguments[0].json.compact) }
+            if case .object(let object) = arguments[0], object.kind == .context { return .string(arguments[0].json.compact) }
             return .string(arguments[0].json.templateJSON)
         },
         "split": function([.string, .string]) { arguments in

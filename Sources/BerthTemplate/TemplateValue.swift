@@ -46,7 +46,8 @@ public indirect enum TemplateValue: Sendable {
         case .map(let members): return .object(members.map { ($0.0, $0.1.json) })
         case .object(let object):
             // Docker's formatter contexts marshal their methods through a map: sorted by name.
-            return .object(TemplateValue.sorted(object.fields).map { ($0.0, $0.1.json) })
+            let fields = object.kind == .context ? TemplateValue.sorted(object.fields) : object.fields
+            return .object(fields.map { ($0.0, $0.1.json) })
         }
     }
 
@@ -82,22 +83,31 @@ public struct TemplateObject: Sendable {
     /// A method taking arguments; it receives them already checked against its parameter count.
     public typealias Method = @Sendable ([TemplateValue]) throws -> TemplateValue
 
+    public enum Kind: Sendable {
+        /// A formatter context of Docker's list commands: `json` marshals its argument-less
+        /// methods sorted by name, HTML-escaped (json.Marshal).
+        case context
+        /// A struct of a typed document: `json` writes its fields in order.
+        case structure
+        /// A map type with methods (Docker's table header context): a missing field is a
+        /// missing map key (`<no value>`), not an error.
+        case headerMap
+    }
+
     /// Go's type name, for error messages (`*formatter.ContainerContext`).
     public var typeName: String
     /// The fields and argument-less methods, in the order `json` encodes them.
     public var fields: [(String, TemplateValue)]
     /// Methods with arguments: name → (number of parameters, implementation).
     public var methods: [String: (parameters: Int, call: Method)]
-    /// A map type with methods (Docker's table header context): a missing field is a missing
-    /// map key (`<no value>`), not an error.
-    public var isMap: Bool
+    public var kind: Kind
 
     public init(typeName: String, fields: [(String, TemplateValue)],
-                methods: [String: (parameters: Int, call: Method)] = [:], isMap: Bool = false) {
+                methods: [String: (parameters: Int, call: Method)] = [:], kind: Kind = .context) {
         self.typeName = typeName
         self.fields = fields
         self.methods = methods
-        self.isMap = isMap
+        self.kind = kind
     }
 }
 

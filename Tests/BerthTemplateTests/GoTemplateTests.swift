@@ -234,6 +234,26 @@ import Testing
             == #"template: :1:9: executing "" at <.Config.Entrypoint.X>: nil pointer evaluating interface {}.X"#)
     }
 
+    // MARK: docker inspect
+
+    /// Typed first (a struct's missing field fails, a map's missing key is <no value>), then the
+    /// raw document with missingkey=error, whose error is the one reported.
+    @Test func inspectFormatTriesTheTypedDocumentFirst() throws {
+        let inspect = { (source: String) throws -> String in
+            guard case .object(let members) = self.document.json else { return "" }
+            return try InspectFormat.render(try GoTemplate(source), .object(members))
+        }
+        #expect(try inspect("{{.Config.Labels.missing}}|{{.Config.Labels.a}}") == "<no value>|<x>&")
+        #expect(try inspect("{{range $k, $v := .Config}}{{$k}} {{end}}") == "Cmd Entrypoint Labels Tty ")
+        #expect(try inspect("{{json .Config}}") == #"{"Cmd":["sh","-c","echo hi"],"Entrypoint":null,"Labels":{"b":"2","a":"<x>&"},"Tty":false}"#)
+        #expect(throws: TemplateExecutionError.self) { try inspect("{{.Foo}}") }
+        do {
+            _ = try inspect("{{.Config.Foo}}")
+        } catch {
+            #expect("\(error)" == #"template: :1:9: executing "" at <.Config.Foo>: map has no entry for key "Foo""#)
+        }
+    }
+
     // MARK: Tables
 
     @Test func tableFormatAlignsUnderHeaders() throws {

@@ -191,7 +191,8 @@ extension Engine {
     /// could not start going to `stdout`.
     public func runExec(_ state: ExecState, stdin: Int32?, stdout: Int32, stderr: Int32) async -> Int32 {
         await recordingExec(state, report: { message in
-            let line = Array((message + (state.config.tty ? "\r\n" : "\n")).utf8)
+            // dockerd's line end, which the docker CLI passes on as it is.
+            let line = Array((message + "\r\n").utf8)
             _ = line.withUnsafeBytes { write(stdout, $0.baseAddress, $0.count) }
         }) {
             let runtime = runtime, containerID = state.containerID, options = state.config.runtimeOptions

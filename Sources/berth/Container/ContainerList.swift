@@ -144,21 +144,48 @@ struct ContainerRow {
         ]
     }
 
-    /// Docker's PORTS column: published bindings `0.0.0.0:8080->80/tcp`, then exposed-only ports.
+    /// Docker's PORTS column (the CLI's DisplayablePorts over the daemon's port list): sorted by
+    /// private port, address, public port and protocol; ports published on the same number and
+    /// exposed ports grouped into ranges first, then the other published ports one by one.
     static func ports(_ record: ContainerRecord) -> String {
-        var entries: [String] = []
-        var published = Set<String>()
-        if record.state.running {
-            for binding in record.network.ports {
-                let ip = binding.hostIP.isEmpty ? "0.0.0.0" : binding.hostIP
-                entries.append("\(ip):\(binding.hostPort)->\(binding.containerPort)/\(binding.proto)")
-                published.insert("\(binding.containerPort)/\(binding.proto)")
+        struct Port {
+            var ip: String, privatePort: Int, publicPort: Int, type: String
+        }
+        guard case .array(let listed)? = ContainerSummaryJSON.document(for: record)["Ports"] else { return "" }
+        let ports = listed.map { port -> Port in
+            func text(_ key: String) -> String { if case .string(let value)? = port[key] { value } else { "" } }
+            func number(_ key: String) -> Int { if case .number(let value)? = port[key] { Int(value) ?? 0 } else { 0 } }
+            return Port(ip: text("IP"), privatePort: number("PrivatePort"), publicPort: number("PublicPort"), type: text("Type"))
+        }.sorted {
+            ($0.privatePort, $0.ip, $0.publicPort, $0.type) < ($1.privatePort, $1.ip, $1.publicPort, $1.type)
+        }
+        func hostPort(_ ip: String, _ port: String) -> String { ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
+        var groups: [(key: String, ip: String, type: String, first: Int, last: Int)] = []
+        var result: [String] = []
+        var mappings: [String] = []
+        func form(_ group: (key: String, ip: String, type: String, first: Int, last: Int)) -> String {
+            let range = group.first == group.last ? "\(group.first)" : "\(group.first)-\(group.last)"
+            return (group.ip.isEmpty ? range : "\(hostPort(group.ip, range))->\(range)") + "/\(group.type)"
+        }
+        for port in ports {
+            if !port.ip.isEmpty, port.publicPort != port.privatePort {
+                mappings.append("\(hostPort(port.ip, String(port.publicPort)))->\(port.privatePort)/\(port.type)")
+                continue
+            }
+            let key = port.ip.isEmpty ? port.type : port.ip + "/" + port.type
+            if let index = groups.firstIndex(where: { $0.key == key }) {
+                if port.privatePort == groups[index].last + 1 {
+                    groups[index].last = port.privatePort
+                } else {
+                    result.append(form(groups[index]))
+                    groups[index].first = port.privatePort
+                    groups[index].last = port.privatePort
+                }
+            } else {
+                groups.append((key, port.ip, port.type, port.privatePort, port.privatePort))
             }
         }
-        for port in record.config.exposedPorts where !published.contains(port) {
-            entries.append(port.contains("/") ? port : port + "/tcp")
-        }
-        return entries.joined(separator: ", ")
+        return (result + groups.map(form) + mappings).joined(separator: ", ")
     }
 
     /// Docker's Ellipsis: at most `width` characters, the last one `…` when cut.

@@ -84,7 +84,15 @@ struct ContainerCreate: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try options.global.openEngine()
-        print(try await options.create(engine).id)
+        do {
+            print(try await options.create(engine).id)
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            // Unlike `run` (125), Docker's `create` reports the daemon's refusal with status 1.
+            printError("Error response from daemon: \(error)")
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -103,7 +103,7 @@ struct InspectPrinter {
             var output = ""
             for document in documents {
                 do {
-                    output += try template.render(document, missingKeyIsError: true) + "\n"
+                    output += try InspectFormat.render(template, document) + "\n"
                 } catch let error as TemplateExecutionError {
                     failures.append("template parsing error: \(error)")
                 }
