@@ -7,7 +7,8 @@ import Testing
 /// (DOCKER_BUILDKIT=0) from the same base image and context, compared on the image config, the
 /// history and the resulting file system (names, kinds, modes, owners, sizes, link targets, with
 /// whiteouts applied). Where the legacy builder and BuildKit differ, Berth follows BuildKit's
-/// documented behaviour; each such case says so and gives Docker an equivalent Dockerfile.
+/// documented behaviour; each such case says so and gives Docker an equivalent Dockerfile, or names
+/// the paths where Berth's file is checked against BuildKit's behaviour alone.
 @Suite(.serialized, .enabled(if: Peers.docker, "needs root and dockerd"))
 struct BuildDifferentialTests {
     /// The busybox rootfs imported with PATH set: the legacy builder leaves Env empty when the base
