@@ -71,5 +71,12 @@ struct BuildPullTests {
         try sandbox.ok("build", "-q", "-t", "copies", context)
         #expect(try sandbox.ok("run", "--rm", "copies", "cat", "/copied", "/mounted").contains("root:x:0:"))
         #expect(try sandbox.run("image", "inspect", tool).succeeded)
+
+        // A base the registry does not have fails the build in BuildKit's words.
+        let absent = "\(registry.address)/pulled/absent:1"
+        try "FROM \(absent)\nRUN true\n".write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+        let failed = try sandbox.run("build", "-q", context)
+        #expect(failed.status == 1, "\(failed)")
+        #expect(failed.err.hasPrefix("ERROR: failed to solve: \(absent): failed to resolve source metadata for \(absent): "), "\(failed)")
     }
 }
