@@ -156,9 +156,12 @@ enum GoFormat {
             }
             spec.width = number()
             if let width = spec.width, width < 0 { spec.minus = true; spec.width = -width }
+            // fmt refuses widths and precisions beyond a million.
+            if let width = spec.width, width > 1_000_000 { out += "%!(BADWIDTH)"; spec.width = nil }
             if position < characters.count, characters[position] == "." {
                 position += 1
                 spec.precision = number() ?? 0
+                if let precision = spec.precision, precision > 1_000_000 || precision < 0 { out += "%!(BADPREC)"; spec.precision = nil }
             }
             guard position < characters.count else { out += "%!(NOVERB)"; break }
             let verb = characters[position]
