@@ -200,7 +200,7 @@ let package = Package(
                                                             .product(name: "NIOCore", package: "swift-nio")],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         // Drives the built `berth` binary and real peers (docker, skopeo, umoci); needs root.
-        .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI", "BerthArchive"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["BerthOCI", "BerthArchive", "BerthTemplate"]),
     ],
     // Every library module, both executables and the leaf modules' tests set the Swift 6 language
     // mode themselves; the default still covers the other test targets.

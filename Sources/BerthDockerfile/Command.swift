@@ -228,6 +228,25 @@ public struct RunCommand: Equatable, Sendable {
     /// Heredoc bodies; a RUN whose command is just `<<EOF` runs the body as a script.
     public var heredocs: [Heredoc] { instruction.heredocs }
 
+    /// How a shell-form RUN with heredocs runs, as BuildKit runs it.
+    public enum HeredocScript: Equatable, Sendable {
+        /// The command the SHELL runs: a lone heredoc's body, or the line with every body and
+        /// terminator after it, so the shell feeds each heredoc to its own command.
+        case shell(String)
+        /// A lone heredoc whose body starts with `#!`: written to an executable file named after
+        /// the delimiter, which the SHELL runs, so the body's interpreter runs it.
+        case executable(name: String, content: String)
+    }
+
+    /// How the heredocs run, or nil when there are none (or the command is in exec form).
+    public var heredocScript: HeredocScript? {
+        guard let first = heredocs.first, commandLine.prependShell, let line = commandLine.arguments.first else { return nil }
+        if heredocs.count == 1, let marker = DockerfileParser.heredocMarker(line.trimmingSpaces()), marker.name == first.name {
+            return first.content.hasPrefix("#!") ? .executable(name: first.name, content: first.content) : .shell(first.content)
+        }
+        return .shell(heredocs.reduce(line) { $0 + "\n" + $1.content + $1.name })
+    }
+
     init(_ i: Instruction) throws {
         instruction = i
         let flags = try FlagSet(

@@ -9,12 +9,9 @@ extension Routes {
     static func containers(_ engine: Engine) -> [Route] {
         [
             Route(.POST, "/containers/create") { request, response in
-                if let platform = request.query.string("platform"), !platform.isEmpty,
-                   platform != "linux", platform != "linux/\(SystemFacts.goArchitecture)" {
-                    throw APIError(status: .badRequest, message: "platform \(platform) is not supported by berth: it runs linux/\(SystemFacts.goArchitecture) containers")
-                }
                 let body = try await request.body.collect()
-                let options = try ContainerCreateOptions(apiBody: Data(body.readableBytesView), name: request.query.string("name"))
+                var options = try ContainerCreateOptions(apiBody: Data(body.readableBytesView), name: request.query.string("name"))
+                options.platform = request.query.string("platform")
                 let record = try await engine.createContainer(options)
                 try await response.sendJSON(CreateResponse(id: record.id, warnings: []), status: .created)
             },
@@ -130,7 +127,7 @@ extension Routes {
         try await response.send(.ok, headers: ["Content-Type": "application/json"], body: ByteBuffer(string: document.compact + "\n"))
     }
 
-    private static func nonEmpty(_ value: String?) -> String? {
+    static func nonEmpty(_ value: String?) -> String? {
         value.flatMap { $0.isEmpty ? nil : $0 }
     }
 }

@@ -21,15 +21,28 @@ struct AddressLeases {
 
     /// Leases the first free address after the last one handed out (round-robin, as host-local
     /// does), skipping the network address, the gateway and the broadcast address.
-    func reserve(containerID: String, interface: String) throws -> UInt32 {
+    /// Within `--ip-range` when the network has one; `requested` (`--ip`) takes that address or fails.
+    func reserve(containerID: String, interface: String, requested: String? = nil) throws -> UInt32 {
         guard let subnet = IPv4Network(network.subnet), subnet.prefixLength <= 30 else {
             throw NetworkError.invalidSubnet(network.subnet)
         }
         let gateway = IPv4Network(network.gateway)?.address
-        let mask = IPv4Network.mask(subnet.prefixLength)
-        let first = (subnet.address & mask) + 1
-        let last = (subnet.address & mask | ~mask) - 1
+        let pool = network.ipRange.flatMap(IPv4Network.init) ?? subnet
+        let mask = IPv4Network.mask(pool.prefixLength)
+        let subnetMask = IPv4Network.mask(subnet.prefixLength)
+        // As Docker's IPAM: neither the range's first address nor its last are handed out.
+        let first = max((pool.address & mask) + 1, (subnet.address & subnetMask) + 1)
+        let last = min((pool.address & mask | ~mask) - 1, (subnet.address & subnetMask | ~subnetMask) - 1)
         try makeDirectory()
+        if let requested {
+            guard let address = IPv4Network(requested)?.address else { throw NetworkError.invalidSubnet(requested) }
+            return try StateLock(path: "\(directory)/lock").withLock {
+                guard address != gateway, try claim(address, containerID: containerID, interface: interface) else {
+                    throw NetworkError.addressInUse(address: requested, network: network.name)
+                }
+                return address
+            }
+        }
         return try StateLock(path: "\(directory)/lock").withLock {
             var start = first
             if let text = FileManager.default.contents(atPath: "\(directory)/\(Self.lastReserved)"),

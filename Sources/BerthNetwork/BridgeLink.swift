@@ -84,7 +84,7 @@ enum BridgeLink {
     /// Inside the namespace: `lo` up, the address on `interface`, `interface` up, and the default
     /// route via the gateway, unless the namespace has one already (from its first network).
     static func configureContainer(namespace: Int32, namespacePath: String, interface: String, address: UInt32,
-                                   subnet: IPv4Network, gateway: UInt32) throws {
+                                   subnet: IPv4Network, gateway: UInt32?) throws {
         try NetworkNamespace.perform(in: namespace, path: namespacePath) {
             let socket = try NetlinkSocket()
             let loopback = Int32(bitPattern: if_nametoindex("lo"))
@@ -105,6 +105,8 @@ enum BridgeLink {
             try perform(message, on: socket,
                         "add address \(IPv4Network.format(address))/\(subnet.prefixLength) to \(interface) in \(namespacePath)")
             try setUp(index: index, name: "\(interface) in \(namespacePath)", socket: socket)
+            // An internal network gives no way out: no default route, as Docker's gives none.
+            guard let gateway else { return }
             var route = NetlinkMessage(type: NetlinkSocket.newRoute, flags: NetlinkSocket.create | NetlinkSocket.exclusive)
             route.appendRouteHeader(destinationLength: 0)
             route.attribute(NetlinkMessage.routeGateway, address: gateway)
@@ -135,6 +137,13 @@ enum BridgeLink {
     static func randomMAC() -> [UInt8] {
         var bytes = (0..<6).map { _ in UInt8.random(in: 0...255) }
         bytes[0] = (bytes[0] & 0xfe) | 0x02
+        return bytes
+    }
+
+    /// `--mac-address`'s `02:42:ac:11:00:02`.
+    static func parse(mac text: String) throws -> [UInt8] {
+        let bytes = text.split(separator: ":", omittingEmptySubsequences: false).compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
+        guard bytes.count == 6 else { throw NetworkError.netlinkFailed(operation: "set MAC address \(text)", reason: "invalid MAC address") }
         return bytes
     }
 

@@ -22,6 +22,11 @@ public struct BridgeNetwork: Codable, Hashable, Sendable {
     /// attached containers' addresses. Docker gives this to user-defined networks only. Added
     /// after the first records were written: false when a record lacks it.
     @Defaulted public var embeddedDNS: Bool
+    /// `network create --internal`: no masquerade and no forwarding between the bridge and
+    /// anything else, so containers reach only each other (and the gateway).
+    @Defaulted public var `internal`: Bool
+    /// `--ip-range`: the part of the subnet addresses are leased from (nil: the whole subnet).
+    public var ipRange: String?
 
     public init(name: String, cniName: String, bridge: String, subnet: String, gateway: String,
                 embeddedDNS: Bool = false) {
@@ -31,6 +36,13 @@ public struct BridgeNetwork: Codable, Hashable, Sendable {
         self.subnet = subnet
         self.gateway = gateway
         self.embeddedDNS = embeddedDNS
+    }
+
+    /// Whether `address` is a host address in the subnet (and the ip range, when there is one).
+    public func contains(address: String) -> Bool {
+        guard let subnet = IPv4Network(subnet), let host = IPv4Network(address), host.prefixLength == 32 else { return false }
+        if let ipRange, let range = IPv4Network(ipRange), !range.contains(host.address) { return false }
+        return subnet.contains(host.address)
     }
 
     /// Docker's default network, `bridge`, on `berth0` with 10.77.0.0/16 (clear of Docker's

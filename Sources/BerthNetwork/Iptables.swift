@@ -108,7 +108,7 @@ enum Iptables {
             let existingFilter = tables["filter", default: []]
             if !existingFilter.contains(":\(forwardChain)") { filter.append(":\(forwardChain) - [0:0]") }
             if !existingFilter.contains("-A FORWARD -j \(forwardChain)") { filter.append("-I FORWARD -j \(forwardChain)") }
-            for rule in bridgeForwardRules(bridge: bridge) where !existingFilter.contains("-A \(rule)") {
+            for rule in bridgeForwardRules(network) where !existingFilter.contains("-A \(rule)") {
                 filter.append("-A \(rule)")
             }
             for chain in [isolationChains.first, isolationChains.second] where !existingFilter.contains(":\(chain)") {
@@ -196,9 +196,14 @@ enum Iptables {
         }
     }
 
-    private static func bridgeForwardRules(bridge: String) -> [String] {
-        ["\(forwardChain) -i \(bridge) -j ACCEPT",
-         "\(forwardChain) -o \(bridge) -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT"]
+    /// An internal network's bridge forwards nothing to or from elsewhere (Docker's `--internal`).
+    private static func bridgeForwardRules(_ network: BridgeNetwork) -> [String] {
+        let bridge = network.bridge
+        if network.internal {
+            return ["\(forwardChain) -i \(bridge) ! -o \(bridge) -j DROP", "\(forwardChain) ! -i \(bridge) -o \(bridge) -j DROP"]
+        }
+        return ["\(forwardChain) -i \(bridge) -j ACCEPT",
+                "\(forwardChain) -o \(bridge) -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT"]
     }
 
     private static func bridgeIsolationRules(bridge: String) -> [String] {
@@ -208,6 +213,7 @@ enum Iptables {
 
     private static func bridgeMasqueradeRules(_ network: BridgeNetwork) -> [String] {
         let chain = masqueradeChain(bridge: network.bridge)
+        if network.internal { return [] }
         return ["\(chain) -s 127.0.0.0/8 -o \(network.bridge) -j MASQUERADE",
                 "\(chain) -s \(network.subnet) -d \(network.subnet) -o \(network.bridge) -m conntrack --ctstate DNAT -j MASQUERADE",
                 "\(chain) -s \(network.subnet) ! -o \(network.bridge) -j MASQUERADE"]

@@ -34,6 +34,10 @@ public enum NetworkError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Every address of the network's subnet is leased.
     case addressesExhausted(network: String, subnet: String)
     case subnetInUse(subnet: String, interface: String)
+    /// `--ip` names an address another container holds.
+    case addressInUse(address: String, network: String)
+    /// `--ip-range` outside `--subnet`, or without one.
+    case invalidIPRange(range: String, subnet: String)
     case stateCorrupt(path: String, reason: String)
     case io(path: String, reason: String)
     /// The proxy that publishes a port on `[::]` could not listen (Docker's userland proxy error).
@@ -76,6 +80,9 @@ public enum NetworkError: Error, CustomStringConvertible, Equatable, Sendable {
             "no free address left in subnet \(subnet) of network \(network); disconnect or remove containers on it"
         case .subnetInUse(let subnet, let interface):
             "subnet \(subnet) is already in use on interface \(interface); choose another subnet"
+        case .addressInUse(let address, _): "Address already in use: \(address)"
+        case .invalidIPRange(let range, let subnet):
+            subnet.isEmpty ? "no matching subnet for range \(range)" : "no matching subnet for range \(range) (subnet \(subnet))"
         case .stateCorrupt(let path, let reason): "network state \(path) is unreadable: \(reason)"
         case .io(let path, let reason): "\(path): \(reason)"
         case .proxyFailed(let message): message

@@ -71,7 +71,8 @@ public final class NetworkManager {
     /// the ports other containers publish, before anything is created. Host port 0 (or a host range)
     /// gets a free port. On a network with DNS, `dnsNames` resolve to the container's address.
     public func attach(containerID: String, networkNamespace: String, network: String = "bridge",
-                       ports: [PortMapping], interface: String = "eth0", dnsNames: [String] = [])
+                       ports: [PortMapping], interface: String = "eth0", dnsNames: [String] = [],
+                       address requestedAddress: String? = nil, macAddress requestedMAC: String? = nil)
         throws -> NetworkAttachment {
         try Self.validate(containerID: containerID)
         guard let bridge = try self.network(named: network) else { throw NetworkError.unknownNetwork(network) }
@@ -105,13 +106,13 @@ public final class NetworkManager {
                 let socket = try NetlinkSocket()
                 let bridgeIndex = try BridgeLink.ensureBridge(bridge, socket: socket)
                 let address = try AddressLeases(network: bridge, ipamDirectory: ipamDirectory)
-                    .reserve(containerID: containerID, interface: interface)
+                    .reserve(containerID: containerID, interface: interface, requested: requestedAddress)
                 record.address = IPv4Network.format(address)
-                let mac = BridgeLink.randomMAC()
+                let mac = try requestedMAC.map(BridgeLink.parse(mac:)) ?? BridgeLink.randomMAC()
                 try BridgeLink.createVeth(hostName: record.hostVeth!, bridgeIndex: bridgeIndex, interface: interface,
                                           mac: mac, namespace: namespace, namespacePath: networkNamespace, socket: socket)
                 try BridgeLink.configureContainer(namespace: namespace, namespacePath: networkNamespace, interface: interface,
-                                                  address: address, subnet: subnet, gateway: gateway.address)
+                                                  address: address, subnet: subnet, gateway: bridge.internal ? nil : gateway.address)
                 try Self.routeLocalhost(bridge: bridge.bridge)
                 try Iptables.addContainerRules(network: bridge, containerID: containerID,
                                                address: IPv4Network.format(address), ports: resolved)

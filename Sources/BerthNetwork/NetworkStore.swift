@@ -17,6 +17,13 @@ public struct NetworkDefinition: Codable, Hashable, Sendable {
     /// Whether standalone containers may be attached, as Docker records for `--attachable`
     /// (nil when not asked for; every Berth network accepts containers).
     public var attachable: Bool?
+    /// Whether the user gave the subnet (`--subnet`): only then may containers ask for an address (`--ip`).
+    public var subnetConfigured: Bool?
+    /// Whether the user gave the gateway (`--gateway`): Docker's IPAM config lists it only then,
+    /// when the subnet was given.
+    public var gatewayConfigured: Bool?
+    /// `--opt` driver options as given (Docker's Options); `com.docker.network.bridge.name` names the bridge.
+    public var options: [String: String]?
 
     /// Whether Docker creates this network itself (it cannot be removed).
     public var isPredefined: Bool { NetworkStore.predefinedNames.contains(name) }
@@ -69,7 +76,8 @@ public final class NetworkStore {
     /// Creates a bridge network on `br-<id prefix>` with the given subnet, or the first free /16 of
     /// the pool; the gateway defaults to the subnet's first address. Nothing exists on the host
     /// until a container attaches (the bridge plugin creates the bridge then).
-    public func create(name: String, subnet: String?, gateway: String?, labels: [String: String], attachable: Bool = false)
+    public func create(name: String, subnet: String?, gateway: String?, labels: [String: String], attachable: Bool = false,
+                       internal: Bool = false, ipRange: String? = nil, options: [String: String] = [:])
         throws -> NetworkDefinition {
         guard Self.isValidName(name) else { throw NetworkError.invalidNetworkName(name) }
         return try lock.withLock {
@@ -97,12 +105,26 @@ public final class NetworkStore {
             guard let parsedGateway = IPv4Network(gatewayAddress), parsedGateway.prefixLength == 32,
                   chosen.contains(parsedGateway.address)
             else { throw NetworkError.invalidGateway(gateway: gatewayAddress, subnet: chosen.description) }
+            if let ipRange {
+                guard let range = IPv4Network(ipRange), subnet != nil, range.prefixLength >= chosen.prefixLength,
+                      chosen.contains(range.address) else {
+                    throw NetworkError.invalidIPRange(range: ipRange, subnet: subnet == nil ? "" : chosen.description)
+                }
+            }
             let id = Self.randomID()
-            let definition = NetworkDefinition(
-                id: id, created: Date(), driver: "bridge", labels: labels,
-                bridge: BridgeNetwork(name: name, cniName: "berth-\(id.prefix(12))", bridge: "br-\(id.prefix(12))",
-                                      subnet: chosen.description, gateway: gatewayAddress, embeddedDNS: true),
-                name: name, attachable: attachable ? true : nil)
+            let bridgeName = options["com.docker.network.bridge.name"] ?? "br-\(id.prefix(12))"
+            guard !bridgeName.isEmpty, bridgeName.utf8.count <= 15, !bridgeName.contains("/"), !bridgeName.contains(" ") else {
+                throw NetworkError.invalidNetworkName(bridgeName)
+            }
+            var bridge = BridgeNetwork(name: name, cniName: "berth-\(id.prefix(12))", bridge: bridgeName,
+                                       subnet: chosen.description, gateway: gatewayAddress, embeddedDNS: true)
+            bridge.`internal` = `internal`
+            bridge.ipRange = ipRange
+            var definition = NetworkDefinition(id: id, created: Date(), driver: "bridge", labels: labels, bridge: bridge,
+                                               name: name, attachable: attachable ? true : nil)
+            definition.subnetConfigured = subnet != nil ? true : nil
+            definition.gatewayConfigured = gateway != nil ? true : nil
+            definition.options = options.isEmpty ? nil : options
             try save(definition)
             return definition
         }

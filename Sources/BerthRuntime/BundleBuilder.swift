@@ -1,4 +1,5 @@
 import BerthArchive
+import BerthNetwork
 import BerthOCI
 import Foundation
 import Glibc
@@ -13,6 +14,9 @@ struct BundleBuilder {
     /// The mounted root filesystem.
     var rootfs: String
     var layout: CgroupLayout
+    /// The namespaces joined from other containers (`--ipc`/`--pid container:NAME`), by OCI type,
+    /// and `shm`, the donor's shared /dev/shm directory.
+    var sharedNamespaces: [String: String] = [:]
 
     /// Docker's default capabilities (moby's oci/caps.DefaultCapabilities).
     static let defaultCapabilities = [
@@ -138,16 +142,24 @@ struct BundleBuilder {
             cwd: config.workingDir.isEmpty ? "/" : config.workingDir,
             capabilities: RuntimeSpec.Capabilities(bounding: capabilities, effective: capabilities,
                                                    permitted: capabilities),
-            rlimits: [RuntimeSpec.POSIXRlimit(type: "RLIMIT_NOFILE", hard: nofile, soft: nofile)],
+            rlimits: Self.rlimits(hostConfig.ulimits, nofile: nofile),
             noNewPrivileges: security.noNewPrivileges)
-        process.oomScoreAdj = 0
+        process.oomScoreAdj = hostConfig.oomScoreAdj
 
         var linux = RuntimeSpec.Linux()
-        var namespaces = ["pid", "ipc", "uts", "mount"].map { RuntimeSpec.Namespace(type: $0) }
+        // `--pid`/`--ipc`/`--uts host` leave a namespace out; `container:NAME` joins that one's.
+        let hostModes = ["pid": hostConfig.pidMode, "ipc": hostConfig.ipcMode, "uts": hostConfig.utsMode]
+        var namespaces = ["pid", "ipc", "uts", "mount"].filter { hostModes[$0] != "host" }.map {
+            RuntimeSpec.Namespace(type: $0, path: sharedNamespaces[$0])
+        }
         switch hostConfig.networkMode {
         case "host": break
         default: namespaces.append(RuntimeSpec.Namespace(type: "network", path: networkNamespace))
         }
+        var sysctls = hostConfig.sysctls
+        // The NIS domain name goes in as dockerd sets it: runc 1.1 knows no spec field for it.
+        if !config.domainname.isEmpty { sysctls["kernel.domainname"] = config.domainname }
+        if !sysctls.isEmpty { linux.sysctl = sysctls }
         if layout == .v2 { namespaces.append(RuntimeSpec.Namespace(type: "cgroup")) }
         linux.namespaces = namespaces
         linux.cgroupsPath = CgroupLayout.path(for: record.id)
@@ -156,6 +168,10 @@ struct BundleBuilder {
         // when the spec does not list them itself.
         if hostConfig.privileged { linux.devices = try Self.hostDevices() }
         linux.resources = Self.resources(hostConfig)
+        if !hostConfig.devices.isEmpty {
+            let mapped = try hostConfig.devices.flatMap(Self.devices(for:))
+            linux.devices = (linux.devices ?? []).filter { device in !mapped.contains { $0.0.path == device.path } } + mapped.map(\.0)
+        }
         // Records written before Berth kept the paths have none: they get what create records now.
         let masked = hostConfig.maskedPaths ?? (hostConfig.privileged ? [] : Self.maskedPaths)
         let readonly = hostConfig.readonlyPaths ?? (hostConfig.privileged ? [] : Self.readonlyPaths)
@@ -166,10 +182,54 @@ struct BundleBuilder {
         return RuntimeSpec(
             process: process,
             root: RuntimeSpec.Root(path: rootfs, readonly: hostConfig.readonlyRootfs),
-            hostname: config.hostname,
+            // With the host's UTS namespace the host's names stay, as Docker leaves them.
+            hostname: hostConfig.utsMode == "host" ? nil : config.hostname,
             mounts: mounts(privileged: hostConfig.privileged),
             annotations: ["org.berth.container.name": record.name],
             linux: linux)
+    }
+
+    /// Docker's RLIMIT_NOFILE default (as high as this process may grant), then `--ulimit`s, each
+    /// replacing the default of its kind; -1 is unlimited.
+    static func rlimits(_ ulimits: [Ulimit], nofile: UInt64) -> [RuntimeSpec.POSIXRlimit] {
+        var result = [RuntimeSpec.POSIXRlimit(type: "RLIMIT_NOFILE", hard: nofile, soft: nofile)]
+        for ulimit in ulimits {
+            let type = "RLIMIT_" + ulimit.name.uppercased()
+            let limit = { (value: Int64) in value < 0 ? UInt64.max : UInt64(value) }
+            result.removeAll { $0.type == type }
+            result.append(RuntimeSpec.POSIXRlimit(type: type, hard: limit(ulimit.hard), soft: limit(ulimit.soft)))
+        }
+        return result
+    }
+
+    /// The device nodes a `--device` mapping makes in the container, with the cgroup rule allowing
+    /// each: one for a device, every device beneath a directory (dockerd's message when the host
+    /// path is neither).
+    static func devices(for mapping: DeviceMapping) throws -> [(RuntimeSpec.Device, RuntimeSpec.DeviceCgroup)] {
+        var info = stat()
+        guard stat(mapping.pathOnHost, &info) == 0 else {
+            throw RuntimeError.invalidOption("error gathering device information while adding custom device \"\(mapping.pathOnHost)\": \(String(cString: strerror(errno)))")
+        }
+        let found: [(path: String, device: RuntimeSpec.Device)]
+        switch info.st_mode & S_IFMT {
+        case S_IFCHR, S_IFBLK:
+            found = [(mapping.pathInContainer, RuntimeSpec.Device(
+                path: mapping.pathInContainer, type: info.st_mode & S_IFMT == S_IFCHR ? "c" : "b",
+                major: Int64(FileSystem.major(info.st_rdev)), minor: Int64(FileSystem.minor(info.st_rdev)),
+                fileMode: info.st_mode & 0o7777, uid: info.st_uid, gid: info.st_gid))]
+        case S_IFDIR:
+            found = try hostDevices(in: mapping.pathOnHost).map { device in
+                var moved = device
+                moved.path = mapping.pathInContainer + device.path.dropFirst(mapping.pathOnHost.count)
+                return (moved.path, moved)
+            }
+        default:
+            throw RuntimeError.invalidOption("error gathering device information while adding custom device \"\(mapping.pathOnHost)\": not a device node")
+        }
+        return found.map { entry in
+            (entry.device, RuntimeSpec.DeviceCgroup(allow: true, type: entry.device.type, major: entry.device.major,
+                                                    minor: entry.device.minor, access: mapping.cgroupPermissions))
+        }
     }
 
     /// Docker's environment: HOSTNAME, PATH unless the image sets one, TERM=xterm with `-t`, the
@@ -213,9 +273,20 @@ struct BundleBuilder {
             Mount(destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
                   options: ["nosuid", "noexec", "nodev", "relatime", privileged ? "rw" : "ro"]),
             Mount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
-            Mount(destination: "/dev/shm", type: "tmpfs", source: "shm",
-                  options: ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]),
         ]
+        // /dev/shm: the host's with `--ipc host`, none with `none`, the donor's shared one when
+        // joining a container's IPC, this container's host-side one when `shareable`, else its own.
+        let hostConfig = record.hostConfig
+        if hostConfig.ipcMode == "host" {
+            mounts.append(Mount(destination: "/dev/shm", type: "bind", source: "/dev/shm", options: ["rbind", "rprivate"]))
+        } else if let shared = sharedNamespaces["shm"] {
+            mounts.append(Mount(destination: "/dev/shm", type: "bind", source: shared, options: ["rbind", "rprivate"]))
+        } else if hostConfig.ipcMode == "shareable" {
+            mounts.append(Mount(destination: "/dev/shm", type: "bind", source: directory + "/shm", options: ["rbind", "rprivate"]))
+        } else if hostConfig.ipcMode != "none" {
+            mounts.append(Mount(destination: "/dev/shm", type: "tmpfs", source: "shm",
+                                options: ["nosuid", "noexec", "nodev", "mode=1777", "size=\(hostConfig.shmSize)"]))
+        }
         for file in ["resolv.conf", "hostname", "hosts"] {
             mounts.append(Mount(destination: "/etc/" + file, type: "bind", source: directory + "/" + file,
                                 options: ["rbind", "rprivate"]))
@@ -300,13 +371,52 @@ struct BundleBuilder {
         """
         if record.hostConfig.networkMode == "host" {
             hosts = (try? Files.read("/etc/hosts")).map { String(decoding: $0, as: UTF8.self) } ?? hosts
-        } else if !record.network.ipAddress.isEmpty {
-            hosts += "\(record.network.ipAddress)\t\(hostname)\n"
+            if !hosts.isEmpty, !hosts.hasSuffix("\n") { hosts += "\n" }
+        }
+        // `--add-host` entries, `host-gateway` being the default bridge's gateway (Docker's docker0 address).
+        for entry in record.hostConfig.extraHosts ?? [] {
+            let separator = entry.firstIndex { $0 == ":" || $0 == "=" } ?? entry.endIndex
+            var address = separator < entry.endIndex ? String(entry[entry.index(after: separator)...]) : ""
+            if address == "host-gateway" { address = BridgeNetwork.default.gateway }
+            if address.hasPrefix("["), address.hasSuffix("]") { address = String(address.dropFirst().dropLast()) }
+            hosts += "\(address)\t\(entry[..<separator])\n"
+        }
+        if record.hostConfig.networkMode != "host", !record.network.ipAddress.isEmpty {
+            let domain = record.config.domainname
+            hosts += "\(record.network.ipAddress)\t" + (domain.isEmpty ? hostname : "\(hostname).\(domain) \(hostname)") + "\n"
         }
         try Files.write(Array(hosts.utf8), to: directory + "/hosts")
-        try Files.write(Array(resolvConf(hostNetwork: record.hostConfig.networkMode == "host",
-                                         nameServer: record.network.nameServer).utf8),
-                        to: directory + "/resolv.conf")
+        var resolv = resolvConf(hostNetwork: record.hostConfig.networkMode == "host", nameServer: record.network.nameServer)
+        let host = record.hostConfig
+        if !host.dns.isEmpty || !host.dnsSearch.isEmpty || !host.dnsOptions.isEmpty {
+            resolv = Self.overriding(resolv, servers: record.network.nameServer == nil ? host.dns : [],
+                                     search: host.dnsSearch, options: host.dnsOptions)
+        }
+        try Files.write(Array(resolv.utf8), to: directory + "/resolv.conf")
+    }
+
+    /// resolv.conf with `--dns`, `--dns-search` and `--dns-option` replacing its servers, search
+    /// domains and options, in Docker's order (search, name servers, options); `--dns-search .`
+    /// leaves no search line. On a network with DNS the embedded server stays the name server.
+    static func overriding(_ text: String, servers: [String], search: [String], options: [String]) -> String {
+        var hostServers: [String] = [], hostSearch: [String] = [], hostOptions: [String] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard let key = fields.first else { continue }
+            switch key {
+            case "nameserver": hostServers += fields.dropFirst().prefix(1)
+            case "search", "domain": hostSearch = Array(fields.dropFirst())
+            case "options": hostOptions += fields.dropFirst()
+            default: continue
+            }
+        }
+        let chosenSearch = search.isEmpty ? hostSearch : search.filter { $0 != "." }
+        var lines: [String] = []
+        if !chosenSearch.isEmpty { lines.append("search " + chosenSearch.joined(separator: " ")) }
+        lines += (servers.isEmpty ? hostServers : servers).map { "nameserver " + $0 }
+        let chosenOptions = options.isEmpty ? hostOptions : options
+        if !chosenOptions.isEmpty { lines.append("options " + chosenOptions.joined(separator: " ")) }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// The host's resolv.conf; off the host network, loopback name servers are unreachable so they
@@ -347,14 +457,26 @@ struct BundleBuilder {
 extension BundleBuilder {
     /// The container's cgroup limits and device rules (also what `update` applies to a running one).
     static func resources(_ hostConfig: ContainerRecord.HostConfig) -> RuntimeSpec.Resources {
+        // `--device` rules follow the defaults; a device gone since the start is left out (the start checked them).
+        let mapped = hostConfig.privileged ? [] : hostConfig.devices.flatMap { (try? devices(for: $0)) ?? [] }.map(\.1)
         var resources = RuntimeSpec.Resources(devices: hostConfig.privileged ? [RuntimeSpec.DeviceCgroup(allow: true, access: "rwm")]
-                                                                           : deviceRules)
-        if hostConfig.memory > 0 { resources.memory = RuntimeSpec.Memory(limit: hostConfig.memory) }
-        if hostConfig.nanoCPUs > 0 || hostConfig.cpuShares > 0 {
+                                                                           : deviceRules + mapped)
+        if hostConfig.memory > 0 || hostConfig.memoryReservation > 0 || hostConfig.memorySwap != 0 {
+            resources.memory = RuntimeSpec.Memory(limit: hostConfig.memory > 0 ? hostConfig.memory : nil,
+                                                  reservation: hostConfig.memoryReservation > 0 ? hostConfig.memoryReservation : nil,
+                                                  swap: hostConfig.memorySwap != 0 ? hostConfig.memorySwap : nil)
+        }
+        if hostConfig.nanoCPUs > 0 || hostConfig.cpuShares > 0 || hostConfig.cpuQuota != 0 || hostConfig.cpuPeriod > 0
+            || !hostConfig.cpusetCpus.isEmpty || !hostConfig.cpusetMems.isEmpty {
             let period: UInt64 = 100_000
-            resources.cpu = RuntimeSpec.CPU(shares: hostConfig.cpuShares > 0 ? UInt64(hostConfig.cpuShares) : nil,
-                                            quota: hostConfig.nanoCPUs > 0 ? hostConfig.nanoCPUs * Int64(period) / 1_000_000_000 : nil,
-                                            period: hostConfig.nanoCPUs > 0 ? period : nil)
+            var cpu = RuntimeSpec.CPU(shares: hostConfig.cpuShares > 0 ? UInt64(hostConfig.cpuShares) : nil,
+                                      quota: hostConfig.nanoCPUs > 0 ? hostConfig.nanoCPUs * Int64(period) / 1_000_000_000 : nil,
+                                      period: hostConfig.nanoCPUs > 0 ? period : nil)
+            if hostConfig.cpuQuota != 0 { cpu.quota = hostConfig.cpuQuota }
+            if hostConfig.cpuPeriod > 0 { cpu.period = UInt64(hostConfig.cpuPeriod) }
+            if !hostConfig.cpusetCpus.isEmpty { cpu.cpus = hostConfig.cpusetCpus }
+            if !hostConfig.cpusetMems.isEmpty { cpu.mems = hostConfig.cpusetMems }
+            resources.cpu = cpu
         }
         if let pids = hostConfig.pidsLimit, pids > 0 { resources.pids = RuntimeSpec.Pids(limit: pids) }
         return resources

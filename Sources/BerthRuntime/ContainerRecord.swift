@@ -72,6 +72,10 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         @Defaulted public var attachStdin: Bool
         @Defaulted public var attachStdout: Bool
         @Defaulted public var attachStderr: Bool
+        /// `--domainname`: the NIS domain name of the container's UTS namespace (Config.Domainname).
+        @Defaulted public var domainname: String
+        /// `--mac-address`: the MAC address asked for on the first network (Config.MacAddress).
+        @Defaulted public var macAddress: String
 
         public init(hostname: String = "", user: String = "", env: [String] = [], entrypoint: [String] = [],
                     cmd: [String] = [], workingDir: String = "", labels: [String: String] = [:],
@@ -111,6 +115,8 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         @Defaulted public var capAdd: [String]
         @Defaulted public var capDrop: [String]
         @Defaulted public var privileged: Bool
+        /// `--group-add` groups as given, names or IDs (Docker's HostConfig.GroupAdd).
+        @Defaulted public var groupAdd: [String]
         /// What the monitor does when the container exits (`--restart`).
         @Defaulted public var restartPolicy: RestartPolicy
         /// `--init`: run tini as the container's PID 1, forwarding signals and reaping zombies.
@@ -138,6 +144,43 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         public var maskedPaths: [String]?
         /// The paths mounted read-only in the container (Docker's HostConfig.ReadonlyPaths), likewise.
         public var readonlyPaths: [String]?
+        /// `--cidfile`: the file the client wrote the container's ID to (Docker's ContainerIDFile).
+        @Defaulted public var containerIDFile: String
+        /// `--add-host` entries, `name:address` (`host-gateway` stands for the default bridge's
+        /// gateway); nil when none was given (Docker's ExtraHosts).
+        public var extraHosts: [String]?
+        /// `--dns`, `--dns-option`, `--dns-search`: what /etc/resolv.conf lists instead of the host's.
+        @Defaulted public var dns: [String]
+        @Defaulted public var dnsOptions: [String]
+        @Defaulted public var dnsSearch: [String]
+        /// `--ipc`: `private`, `shareable`, `host`, `none` or `container:<name|id>` (Docker's IpcMode).
+        @Default<Defaults.IpcMode> public var ipcMode: String
+        /// `--pid`: empty (a namespace of its own), `host` or `container:<name|id>`.
+        @Defaulted public var pidMode: String
+        /// `--uts`: empty (a namespace of its own) or `host`.
+        @Defaulted public var utsMode: String
+        /// `--oom-score-adj`: the process's OOM score adjustment, -1000 to 1000.
+        @Defaulted public var oomScoreAdj: Int
+        /// `--shm-size`: the size of the container's /dev/shm in bytes.
+        @Default<Defaults.ShmSize> public var shmSize: Int64
+        /// `--sysctl` settings, namespaced kernel parameters (Docker's Sysctls).
+        @Defaulted public var sysctls: [String: String]
+        /// `--cpu-period`/`--cpu-quota`: the CFS period and quota in microseconds; 0 is none.
+        @Defaulted public var cpuPeriod: Int64
+        @Defaulted public var cpuQuota: Int64
+        /// `--cpuset-cpus`/`--cpuset-mems`: the CPUs and memory nodes allowed (`0-2,4`); empty is all.
+        @Defaulted public var cpusetCpus: String
+        @Defaulted public var cpusetMems: String
+        /// `--device` mappings.
+        @Defaulted public var devices: [DeviceMapping]
+        /// `--memory-reservation`: the soft limit in bytes; 0 is none.
+        @Defaulted public var memoryReservation: Int64
+        /// `--memory-swap`: memory plus swap in bytes; 0 is twice the memory limit, -1 unlimited.
+        @Defaulted public var memorySwap: Int64
+        /// `--ulimit` settings.
+        @Defaulted public var ulimits: [Ulimit]
+        /// `--volumes-from` entries, `container[:ro|:rw]`; nil when none was given.
+        public var volumesFrom: [String]?
 
         public init(autoRemove: Bool = false, networkMode: String = "bridge", publish: [String] = [], memory: Int64 = 0,
                     nanoCPUs: Int64 = 0, pidsLimit: Int64? = nil, readonlyRootfs: Bool = false, capAdd: [String] = [],
@@ -206,6 +249,8 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
     public struct EndpointConfig: Codable, Hashable, Sendable {
         public var network: String
         public var aliases: [String]
+        /// `--ip`: the address asked for on this network (Docker's IPAMConfig.IPv4Address).
+        public var ipv4Address: String?
 
         public init(network: String, aliases: [String] = []) {
             self.network = network
@@ -236,6 +281,34 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
             self.hostIP = hostIP
             self.hostPort = hostPort
         }
+    }
+}
+
+/// A host device made available in the container (Docker's DeviceMapping, from `--device`).
+public struct DeviceMapping: Codable, Hashable, Sendable {
+    public var pathOnHost: String
+    public var pathInContainer: String
+    /// What the container may do with it: some of `r` (read), `w` (write), `m` (mknod).
+    public var cgroupPermissions: String
+
+    public init(pathOnHost: String, pathInContainer: String, cgroupPermissions: String) {
+        self.pathOnHost = pathOnHost
+        self.pathInContainer = pathInContainer
+        self.cgroupPermissions = cgroupPermissions
+    }
+}
+
+/// A resource limit of the container's processes (Docker's Ulimit, from `--ulimit name=soft[:hard]`).
+public struct Ulimit: Codable, Hashable, Sendable {
+    /// The limit's name as Docker spells it: `nofile`, `nproc`, `core`, …
+    public var name: String
+    public var hard: Int64
+    public var soft: Int64
+
+    public init(name: String, hard: Int64, soft: Int64) {
+        self.name = name
+        self.hard = hard
+        self.soft = soft
     }
 }
 
@@ -332,6 +405,16 @@ extension ContainerRecord {
         /// A container's state before its first start.
         public enum Status: DefaultValueProvider {
             public static let defaultValue = ContainerRecord.Status.created
+        }
+
+        /// Docker's default IPC mode: a namespace of the container's own, not shareable.
+        public enum IpcMode: DefaultValueProvider {
+            public static let defaultValue = "private"
+        }
+
+        /// Docker's /dev/shm size, 64 MiB.
+        public enum ShmSize: DefaultValueProvider {
+            public static let defaultValue: Int64 = 64 * 1024 * 1024
         }
     }
 }

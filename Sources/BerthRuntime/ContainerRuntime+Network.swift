@@ -37,7 +37,9 @@ extension ContainerRuntime {
             for (index, endpoint) in record.endpointsConfig.enumerated() {
                 let attachment = try manager.attach(
                     containerID: record.id, networkNamespace: namespace, network: endpoint.network,
-                    ports: index == 0 ? ports : [], interface: "eth\(index)", dnsNames: Self.dnsNames(record, endpoint))
+                    ports: index == 0 ? ports : [], interface: "eth\(index)", dnsNames: Self.dnsNames(record, endpoint),
+                    address: endpoint.ipv4Address,
+                    macAddress: index == 0 && !record.config.macAddress.isEmpty ? record.config.macAddress : nil)
                 if index == 0 {
                     settings.ipAddress = attachment.ipAddress
                     settings.gateway = attachment.gateway

@@ -37,6 +37,14 @@ public struct RunOptions: Sendable {
     public var attachStdin = false
     public var attachStdout = false
     public var attachStderr = false
+    /// `--domainname` (Config.Domainname).
+    public var domainname: String?
+    /// `--mac-address`: the first network's interface gets this address (Config.MacAddress).
+    public var macAddress: String?
+    /// `--ip`: the first network's address.
+    public var ipv4Address: String?
+    /// `--volumes-from` entries, `container[:ro|:rw]`: that container's volumes and binds.
+    public var volumesFrom: [String] = []
 
     public init(image: String, command: [String] = [], entrypoint: [String]? = nil, name: String? = nil,
                 env: [String] = [], workingDir: String? = nil, user: String? = nil, hostname: String? = nil,
@@ -118,7 +126,7 @@ public final class ContainerRuntime: Sendable {
         guard Self.isValidName(name) else { throw RuntimeError.invalidName(name) }
 
         var hostname = options.hostname ?? String(id.prefix(12))
-        if options.hostname == nil, options.hostConfig.networkMode == "host" {
+        if options.hostname == nil, options.hostConfig.networkMode == "host" || options.hostConfig.utsMode == "host" {
             hostname = ProcessInfo.processInfo.hostName
         }
         var labels = imageConfig.Labels ?? [:]
@@ -133,11 +141,20 @@ public final class ContainerRuntime: Sendable {
         config.healthcheck = Self.mergeHealthcheck(image: imageConfig.Healthcheck, flags: options.healthcheck)
         (config.tty, config.openStdin, config.stdinOnce) = (options.tty, options.openStdin, options.stdinOnce)
         (config.attachStdin, config.attachStdout, config.attachStderr) = (options.attachStdin, options.attachStdout, options.attachStderr)
+        config.domainname = options.domainname ?? ""
+        config.macAddress = options.macAddress ?? ""
         if !config.workingDir.isEmpty, !config.workingDir.hasPrefix("/") {
             throw RuntimeError.invalidOption("the working directory '\(config.workingDir)' is invalid, it needs to be an absolute path")
         }
         var hostConfig = options.hostConfig
-        let endpointsConfig = try resolveNetwork(&hostConfig, aliases: options.networkAliases)
+        var endpointsConfig = try resolveNetwork(&hostConfig, aliases: options.networkAliases)
+        if let address = options.ipv4Address {
+            endpointsConfig = try requestAddress(address, endpoints: endpointsConfig, networkMode: hostConfig.networkMode)
+        }
+        if options.macAddress != nil, endpointsConfig.isEmpty {
+            throw RuntimeError.invalidOption("conflicting options: mac-address and the network mode")
+        }
+        try checkSharedNamespaces(hostConfig)
         if hostConfig.autoRemove, hostConfig.restartPolicy.name != "no" {
             throw RuntimeError.invalidOption("Conflicting options: --restart and --rm")
         }
@@ -156,7 +173,8 @@ public final class ContainerRuntime: Sendable {
                                      imageID: image.id, config: config,
                                      hostConfig: hostConfig, layers: layers)
         record.endpointsConfig = endpointsConfig
-        record.mounts = try resolveMounts(options.mounts, imageVolumes: (imageConfig.Volumes ?? [:]).keys.sorted())
+        record.mounts = try resolveMounts(options.mounts + (try mountsFrom(options.volumesFrom, besides: options.mounts)),
+                                          imageVolumes: (imageConfig.Volumes ?? [:]).keys.sorted())
         do {
             try containers.create(record)
         } catch {
@@ -513,6 +531,7 @@ public final class ContainerRuntime: Sendable {
         let deleting = (try? ociRuntime(for: record))?.startDelete(record.id)
         detachNetwork(record)
         try? Overlay.unmount(directory: containers.path(of: record.id))
+        unmountSharedMemory(record.id)
         if let deleting { _ = Spawn.wait(deleting) }
         layout.removeDirectories(for: record.id)
     }

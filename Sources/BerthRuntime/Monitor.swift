@@ -202,7 +202,7 @@ extension ContainerRuntime {
         var record = initial
         let rootfs = try Overlay.mount(lowers: record.layers, directory: directory)
         let users = UserResolver(rootfs: rootfs)
-        let (user, home) = try users.resolve(record.config.user)
+        let (user, home) = try users.resolve(record.config.user, groupAdd: record.hostConfig.groupAdd)
         if !record.config.workingDir.isEmpty {
             let target = SecurePath.join(rootfs, record.config.workingDir)
             if !Files.exists(target) {
@@ -213,8 +213,10 @@ extension ContainerRuntime {
         try fillNewVolumes(record, rootfs: rootfs)
         record.network = ContainerRecord.NetworkSettings()
         try BundleBuilder.writeEtcFiles(directory: directory, record: record)
-        let spec = try BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: layout)
-            .spec(user: user, home: home, networkNamespace: nil)
+        var builder = BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: layout)
+        builder.sharedNamespaces = try sharedNamespacePaths(record)
+        try mountSharedMemory(record)
+        let spec = try builder.spec(user: user, home: home, networkNamespace: nil)
         let files = containers.files(of: record.id)
         try Files.writeAtomically(CanonicalJSON.encode(spec), to: files.bundleConfig, mode: 0o600, durability: .atomicOnly)
 

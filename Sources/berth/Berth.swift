@@ -17,8 +17,8 @@ struct Berth: AsyncParsableCommand {
                 ContainerStop.self, ContainerKill.self, ContainerRestart.self, ContainerRemove.self, ContainerWait.self,
                 ContainerRename.self, ContainerPort.self, ContainerExec.self, ContainerAttach.self, ContainerTop.self, ContainerStats.self,
                 ContainerCopy.self, ContainerUpdate.self, ContainerPause.self, ContainerUnpause.self, ContainerDiff.self,
-                ContainerExport.self,
-                Login.self, Logout.self, Push.self, Pull.self,
+                ContainerExport.self, ContainerCommit.self,
+                Login.self, Logout.self, Push.self, Pull.self, Version.self, Info.self, Events.self,
             ]),
             CommandGroup(name: "Management", subcommands: [
                 BuilderCommand.self, ContainerCommand.self, ImageCommand.self, NetworkCommand.self, RegistryCommand.self,
@@ -51,13 +51,21 @@ struct Berth: AsyncParsableCommand {
             if groups.contains(arguments[0]), arguments.count > 1, !arguments[1].hasPrefix("-") { insertAt = 2 }
             arguments.insert(contentsOf: root, at: insertAt)
         }
+        if let unknown = CommandLineFailure.unknownCommand(in: arguments) { unknown.exit() }
+        var command: ParsableCommand
         do {
-            var command = try parseCommand(arguments)
+            command = try parseCommand(arguments)
+        } catch {
+            CommandLineFailure.parse(error, arguments: arguments).exit()
+        }
+        do {
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+        } catch let error as ValidationError {
+            CommandLineFailure.parse(error, arguments: arguments).exit()
         } catch {
             exit(withError: error)
         }
@@ -98,7 +106,7 @@ struct ImageCommand: ParsableCommand {
         abstract: "Manage images.",
         subcommands: [
             ImageList.self, ImageInspect.self, ImageImport.self, ImageLoad.self, ImageSave.self, ImageTag.self,
-            ImageRemove.self, ImagePrune.self, ImageHistory.self,
+            ImageRemove.self, ImagePrune.self, ImageHistory.self, Build.self, Pull.self, Push.self,
         ]
     )
 }

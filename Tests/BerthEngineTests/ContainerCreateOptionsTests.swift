@@ -47,15 +47,22 @@ private func refusal(_ data: Data) -> EngineError? {
         #expect(options.capAdd == ["CAP_NET_ADMIN"] && options.readonlyRootfs && options.initProcess)
         #expect(options.securityOpt == nil && !options.unconfinedSystemPaths)
         #expect((options.attachStdin, options.attachStdout, options.attachStderr) == (false, true, true))
+        #expect(options.groupAdd.isEmpty)
+    }
+
+    @Test func groupAddIsTakenAsGivenAndRecorded() throws {
+        let options = try ContainerCreateOptions(apiBody: try body(hostConfig: "GroupAdd", #"["staff","555"]"#), name: nil)
+        #expect(options.groupAdd == ["staff", "555"])
+        var plain = ContainerCreateOptions(image: "busybox")
+        plain.groupAdd = ["staff", "555"]
+        #expect(try plain.runOptions().hostConfig.groupAdd == ["staff", "555"])
     }
 
     @Test func everyUnsupportedFieldIsRefusedByNameWhenSet() throws {
         let cases: [(String, String)] = [
-            ("Dns", #"["8.8.8.8"]"#), ("ExtraHosts", #"["db:10.0.0.2"]"#), ("Links", #"["other:alias"]"#),
-            ("VolumesFrom", #"["other"]"#), ("OomScoreAdj", "500"), ("CpuQuota", "50000"), ("PidMode", #""host""#),
-            ("IpcMode", #""host""#), ("Devices", #"[{"PathOnHost":"/dev/fuse"}]"#), ("Ulimits", #"[{"Name":"nofile","Soft":1,"Hard":2}]"#),
-            ("Sysctls", #"{"net.ipv4.ip_forward":"1"}"#), ("MemorySwap", "1000000000"), ("OomKillDisable", "true"),
-            ("ShmSize", "1000"), ("CgroupParent", #""/mine""#), ("MaskedPaths", #"["/proc/kcore"]"#),
+            ("Links", #"["other:alias"]"#), ("DeviceCgroupRules", #"["c 1:3 r"]"#), ("BlkioWeight", "500"),
+            ("CpuRealtimeRuntime", "1000"), ("OomKillDisable", "true"), ("MemorySwappiness", "10"),
+            ("CgroupParent", #""/mine""#), ("UsernsMode", #""host""#), ("MaskedPaths", #"["/proc/kcore"]"#),
         ]
         for (field, value) in cases {
             let error = try #require(refusal(try body(hostConfig: field, value)), "\(field) was accepted")
@@ -64,11 +71,94 @@ private func refusal(_ data: Data) -> EngineError? {
         }
     }
 
+    @Test func hostSettingsTranslateToTheirOptions() throws {
+        let host = #"""
+            {"Image":"busybox","Domainname":"example.org","MacAddress":"02:42:0a:00:00:09","HostConfig":{
+            "ContainerIDFile":"/tmp/cid","ExtraHosts":["db:10.0.0.2","gw:host-gateway"],"Dns":["9.9.9.9"],
+            "DnsOptions":["ndots:2"],"DnsSearch":["example.com"],"IpcMode":"shareable","PidMode":"host","UTSMode":"host",
+            "OomScoreAdj":100,"ShmSize":134217728,"Sysctls":{"net.ipv4.ip_forward":"1"},"CpuPeriod":100000,"CpuQuota":50000,
+            "CpusetCpus":"0","CpusetMems":"0","MemoryReservation":33554432,"MemorySwap":-1,"VolumesFrom":["other:ro"],
+            "Devices":[{"PathOnHost":"/dev/kmsg","PathInContainer":"","CgroupPermissions":""}],
+            "Ulimits":[{"Name":"nofile","Soft":1000,"Hard":2000}]},
+            "NetworkingConfig":{"EndpointsConfig":{"default":{"IPAMConfig":{"IPv4Address":"10.0.0.9"}}}}}
+            """#
+        let options = try ContainerCreateOptions(apiBody: Data(host.utf8), name: nil)
+        #expect(options.domainname == "example.org" && options.macAddress == "02:42:0a:00:00:09" && options.ipv4Address == "10.0.0.9")
+        #expect(options.containerIDFile == "/tmp/cid" && options.extraHosts == ["db:10.0.0.2", "gw:host-gateway"])
+        #expect(options.dns == ["9.9.9.9"] && options.dnsOptions == ["ndots:2"] && options.dnsSearch == ["example.com"])
+        #expect((options.ipcMode, options.pidMode, options.utsMode) == ("shareable", "host", "host"))
+        #expect(options.oomScoreAdj == 100 && options.shmSize == 128 << 20 && options.sysctls == ["net.ipv4.ip_forward": "1"])
+        #expect((options.cpuPeriod, options.cpuQuota, options.cpusetCpus, options.cpusetMems) == (100_000, 50_000, "0", "0"))
+        #expect(options.memoryReservation == 32 << 20 && options.memorySwap == -1 && options.volumesFrom == ["other:ro"])
+        #expect(options.devices == [DeviceMapping(pathOnHost: "/dev/kmsg", pathInContainer: "/dev/kmsg", cgroupPermissions: "rwm")])
+        #expect(options.ulimits == [Ulimit(name: "nofile", hard: 2000, soft: 1000)])
+    }
+
+    @Test func hostFlagsParseAsTheDockerCLIParsesThem() throws {
+        #expect(try Ulimit(parsing: "nofile=1000:2000") == Ulimit(name: "nofile", hard: 2000, soft: 1000))
+        #expect(try Ulimit(parsing: "core=-1") == Ulimit(name: "core", hard: -1, soft: -1))
+        for (text, message) in [("foo=1", "invalid ulimit type: foo"), ("nofile", "invalid ulimit argument: nofile"),
+                                ("nofile=2:1", "ulimit soft limit must be less than or equal to hard limit: 2 > 1"),
+                                ("nofile=1:2:3", "too many limit value arguments")] {
+            let error = #expect(throws: EngineError.self) { try Ulimit(parsing: text) }
+            #expect(error?.message.contains(message) == true, "\(text)")
+        }
+        #expect(try DeviceMapping(parsing: "/dev/kmsg") == DeviceMapping(pathOnHost: "/dev/kmsg", pathInContainer: "/dev/kmsg", cgroupPermissions: "rwm"))
+        #expect(try DeviceMapping(parsing: "/dev/kmsg:r") == DeviceMapping(pathOnHost: "/dev/kmsg", pathInContainer: "/dev/kmsg", cgroupPermissions: "r"))
+        #expect(try DeviceMapping(parsing: "/dev/kmsg:/dev/k:rw") == DeviceMapping(pathOnHost: "/dev/kmsg", pathInContainer: "/dev/k", cgroupPermissions: "rw"))
+        #expect(throws: EngineError.self) { try DeviceMapping(parsing: "/a:/b:r:x") }
+        #expect(try ExtraHost(parsing: "db:10.0.0.2").address == "10.0.0.2")
+        #expect(try ExtraHost(parsing: "v6:[::1]").address == "::1")
+        #expect(try ExtraHost(parsing: "gw=host-gateway").name == "gw")
+        #expect(throws: EngineError.self) { try ExtraHost(parsing: "db:nowhere") }
+        #expect(try PlatformText(parsing: "linux/x86_64").matches(os: "linux", architecture: "amd64"))
+        #expect(try PlatformText(parsing: "linux").matches(os: "linux", architecture: "arm64"))
+        #expect(!(try PlatformText(parsing: "linux/arm64").matches(os: "linux", architecture: "amd64")))
+    }
+
+    @Test func hostSettingsAreCheckedWithDockerdsMessages() throws {
+        func message(_ change: (inout ContainerCreateOptions) -> Void) -> String? {
+            var options = ContainerCreateOptions(image: "busybox")
+            change(&options)
+            do {
+                _ = try options.runOptions()
+                return nil
+            } catch let error as EngineError {
+                return error.message
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(message { $0.memorySwap = 100 << 20 } == "You should always set the Memory limit when using Memoryswap limit, see usage")
+        #expect(message { $0.memory = 64 << 20; $0.memorySwap = 32 << 20 } == "Minimum memoryswap limit should be larger than memory limit, see usage")
+        #expect(message { $0.memory = 32 << 20; $0.memoryReservation = 64 << 20 } == "Minimum memory limit can not be less than memory reservation limit, see usage")
+        #expect(message { $0.nanoCPUs = 1_000_000_000; $0.cpuPeriod = 100_000 } == "Conflicting options: Nano CPUs and CPU Period cannot both be set")
+        #expect(message { $0.cpuQuota = 10 } == "CPU cfs quota can not be less than 1ms (i.e. 1000)")
+        #expect(message { $0.cpusetCpus = "x" } == "Invalid value x for cpuset cpus")
+        #expect(message { $0.cpusetCpus = "0-4095" }?.hasPrefix("Requested CPUs are not available - requested 0-4095, available: ") == true)
+        #expect(message { $0.oomScoreAdj = -1001 } == "Invalid value -1001, range for oom score adj is [-1000, 1000]")
+        #expect(message { $0.shmSize = -1 } == "SHM size can not be less than 0")
+        #expect(message { $0.ipcMode = "bogus" } == "Invalid IPC mode: bogus")
+        #expect(message { $0.pidMode = "container:" } == "invalid PID mode: container:")
+        #expect(message { $0.utsMode = "private" } == "invalid UTS mode: private")
+        #expect(message { $0.utsMode = "host"; $0.hostname = "h" } == "conflicting options: hostname and the UTS mode")
+        #expect(message { $0.sysctls = ["kernel.hostname": "x"] } == "sysctl 'kernel.hostname=x' is not allowed")
+        #expect(message { $0.sysctls = ["kernel.shmmax": "1", "net.core.somaxconn": "1", "fs.mqueue.msg_max": "1"] } == nil)
+        #expect(message { $0.dns = ["nine"] } == "nine is not an ip address")
+        #expect(message { $0.devices = [DeviceMapping(pathOnHost: "/dev/kmsg", pathInContainer: "rel", cgroupPermissions: "r")] } == "bad format for path: rel")
+        #expect(message { $0.ulimits = [Ulimit(name: "nofile", hard: 1, soft: 2)] }?.contains("soft limit must be less than or equal") == true)
+
+        var options = ContainerCreateOptions(image: "busybox")
+        (options.memory, options.shmSize) = (64 << 20, 0)
+        let host = try options.runOptions().hostConfig
+        #expect(host.ipcMode == "private" && host.shmSize == 64 << 20 && host.extraHosts == nil && host.volumesFrom == nil)
+    }
+
     @Test func configAndNetworkingFieldsAreRefusedToo() throws {
         let disabled = dockerCLIBody.replacingOccurrences(of: #""Domainname":"""#, with: #""NetworkDisabled":true,"Domainname":"""#)
         #expect(refusal(Data(disabled.utf8))?.message.contains("NetworkDisabled") == true)
-        let staticIP = dockerCLIBody.replacingOccurrences(of: #""IPAMConfig":null"#, with: #""IPAMConfig":{"IPv4Address":"10.0.0.9"}"#)
-        #expect(refusal(Data(staticIP.utf8))?.message.contains("NetworkingConfig.EndpointsConfig.default.IPAMConfig.IPv4Address") == true)
+        let linkLocal = dockerCLIBody.replacingOccurrences(of: #""IPAMConfig":null"#, with: #""IPAMConfig":{"LinkLocalIPs":["169.254.0.9"]}"#)
+        #expect(refusal(Data(linkLocal.utf8))?.message.contains("NetworkingConfig.EndpointsConfig.default.IPAMConfig.LinkLocalIPs") == true)
         let two = #"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"a":{},"b":{}}},"HostConfig":{"NetworkMode":"a"}}"#
         #expect(refusal(Data(two.utf8))?.message.contains("one network") == true)
     }

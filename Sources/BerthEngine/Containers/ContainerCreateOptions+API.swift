@@ -59,9 +59,9 @@ extension ContainerCreateOptions {
             config.Retries = try health.int("Retries").map { Int($0) }
             healthcheck = config
         }
-        try fields.refuse("Domainname", ifNot: .emptyString)
+        domainname = try fields.string("Domainname")
         try fields.refuse("NetworkDisabled", ifNot: .false, why: "use NetworkMode none")
-        try fields.refuse("MacAddress", ifNot: .emptyString)
+        macAddress = try fields.string("MacAddress")
         try fields.refuse("OnBuild", ifNot: .emptyArray)
         try fields.refuse("Shell", ifNot: .emptyArray)
         try fields.refuse("ArgsEscaped", ifNot: .false, why: "it applies to Windows containers only")
@@ -98,6 +98,7 @@ extension ContainerCreateOptions {
         capAdd = try host.strings("CapAdd") ?? []
         capDrop = try host.strings("CapDrop") ?? []
         privileged = try host.bool("Privileged") ?? false
+        groupAdd = try host.strings("GroupAdd") ?? []
         publishAllPorts = try host.bool("PublishAllPorts") ?? false
         readonlyRootfs = try host.bool("ReadonlyRootfs") ?? false
         securityOpt = try host.strings("SecurityOpt")
@@ -123,29 +124,56 @@ extension ContainerCreateOptions {
         // The docker CLI sends ContainerIDFile (its own file, written client-side) and ConsoleSize
         // (the terminal's size, which the client sets again by resizing): neither asks the daemon
         // for anything.
-        for field in ["VolumeDriver", "CgroupParent", "Cgroup", "PidMode", "UTSMode", "UsernsMode", "CpusetCpus", "CpusetMems"] {
+        try applyMoreHostConfig(host)
+        for field in ["VolumeDriver", "CgroupParent", "Cgroup", "UsernsMode"] {
             try host.refuse(field, ifNot: .emptyString)
         }
-        try host.refuse("IpcMode", ifNot: .oneOf(["", "private", "shareable"]))
         try host.refuse("CgroupnsMode", ifNot: .oneOf(["", "host"]), why: "containers share the host's cgroup namespace on this cgroup layout")
         try host.refuse("Isolation", ifNot: .oneOf(["", "default"]))
-        for field in ["VolumesFrom", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "Links", "Devices",
-                      "DeviceCgroupRules", "DeviceRequests", "Ulimits", "BlkioWeightDevice", "BlkioDeviceReadBps",
+        for field in ["Links", "DeviceCgroupRules", "DeviceRequests", "BlkioWeightDevice", "BlkioDeviceReadBps",
                       "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "Capabilities"] {
             try host.refuse(field, ifNot: .emptyArray)
         }
-        for field in ["StorageOpt", "Sysctls", "Annotations"] { try host.refuse(field, ifNot: .emptyObject) }
-        for field in ["OomScoreAdj", "BlkioWeight", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime",
-                      "MemoryReservation", "KernelMemory", "KernelMemoryTCP", "CpuCount", "CpuPercent", "IOMaximumIOps",
-                      "IOMaximumBandwidth"] {
+        for field in ["StorageOpt", "Annotations"] { try host.refuse(field, ifNot: .emptyObject) }
+        for field in ["BlkioWeight", "CpuRealtimePeriod", "CpuRealtimeRuntime", "KernelMemory", "KernelMemoryTCP", "CpuCount",
+                      "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth"] {
             try host.refuse(field, ifNot: .zero)
         }
-        // Berth sets no swap limit: 0 (the default) and -1 (unlimited) both say so.
-        try host.refuse("MemorySwap", ifNot: .numbers([0, -1]))
         try host.refuse("MemorySwappiness", ifNot: .numbers([-1]))
         try host.refuse("OomKillDisable", ifNot: .false)
-        // /dev/shm is Docker's default size, 64 MiB.
-        try host.refuse("ShmSize", ifNot: .numbers([0, 64 * 1024 * 1024]))
+    }
+
+    /// The HostConfig fields of namespaces, name resolution, devices, kernel parameters and the
+    /// further cgroup limits.
+    private mutating func applyMoreHostConfig(_ host: APIFields) throws {
+        containerIDFile = try host.string("ContainerIDFile")
+        extraHosts = try host.strings("ExtraHosts")
+        dns = try host.strings("Dns") ?? []
+        dnsOptions = try host.strings("DnsOptions") ?? []
+        dnsSearch = try host.strings("DnsSearch") ?? []
+        ipcMode = try host.string("IpcMode") ?? ""
+        pidMode = try host.string("PidMode") ?? ""
+        utsMode = try host.string("UTSMode") ?? ""
+        oomScoreAdj = Int(try host.int("OomScoreAdj") ?? 0)
+        shmSize = try host.int("ShmSize") ?? 0
+        sysctls = try host.stringMap("Sysctls") ?? [:]
+        cpuPeriod = try host.int("CpuPeriod") ?? 0
+        cpuQuota = try host.int("CpuQuota") ?? 0
+        cpusetCpus = try host.string("CpusetCpus") ?? ""
+        cpusetMems = try host.string("CpusetMems") ?? ""
+        memoryReservation = try host.int("MemoryReservation") ?? 0
+        memorySwap = try host.int("MemorySwap") ?? 0
+        volumesFrom = try host.strings("VolumesFrom") ?? []
+        for device in try host.objects("Devices") ?? [] {
+            let source = try device.string("PathOnHost") ?? ""
+            let target = try device.string("PathInContainer") ?? ""
+            devices.append(DeviceMapping(pathOnHost: source, pathInContainer: target.isEmpty ? source : target,
+                                         cgroupPermissions: try device.string("CgroupPermissions").flatMap { $0.isEmpty ? nil : $0 } ?? "rwm"))
+        }
+        for ulimit in try host.objects("Ulimits") ?? [] {
+            ulimits.append(Ulimit(name: try ulimit.string("Name") ?? "", hard: try ulimit.int("Hard") ?? 0,
+                                  soft: try ulimit.int("Soft") ?? 0))
+        }
     }
 
     private mutating func applyNetworkingConfig(_ networking: APIFields) throws {
@@ -161,10 +189,11 @@ extension ContainerCreateOptions {
         }
         networkAliases = try endpoint.strings("Aliases") ?? []
         try endpoint.refuse("Links", ifNot: .emptyArray)
-        try endpoint.refuse("MacAddress", ifNot: .emptyString)
+        // API 1.44 moved the MAC address to the endpoint.
+        if let address = try endpoint.string("MacAddress"), !address.isEmpty { macAddress = address }
         try endpoint.refuse("DriverOpts", ifNot: .emptyObject)
         if let ipam = try endpoint.object("IPAMConfig") {
-            try ipam.refuse("IPv4Address", ifNot: .emptyString)
+            ipv4Address = try ipam.string("IPv4Address")
             try ipam.refuse("IPv6Address", ifNot: .emptyString)
             try ipam.refuse("LinkLocalIPs", ifNot: .emptyArray)
         }

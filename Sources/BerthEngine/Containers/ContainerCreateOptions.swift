@@ -1,6 +1,8 @@
+import BerthNetwork
 import BerthOCI
 import BerthRuntime
 import Foundation
+import Glibc
 
 /// What a new container is asked for, as `berth run`/`create` and `POST /containers/create` both
 /// say it: each front end fills this one type (one line per flag or field), and the engine checks
@@ -50,6 +52,9 @@ public struct ContainerCreateOptions: Sendable, Equatable {
     public var capAdd: [String] = []
     public var capDrop: [String] = []
     public var privileged = false
+    /// `--group-add`: more groups for the container's processes, names (from the container's
+    /// /etc/group, resolved at start) or IDs.
+    public var groupAdd: [String] = []
     /// HostConfig.SecurityOpt as dockerd takes it (a `seccomp=` profile as its JSON, not a file
     /// name: `SecurityOptions.clientForm` reads the file, on the client's side); nil when none
     /// was given.
@@ -71,6 +76,43 @@ public struct ContainerCreateOptions: Sendable, Equatable {
     public var mounts: [String] = []
     /// `--tmpfs` specs (`path[:options]`).
     public var tmpfs: [String] = []
+    /// Config.Domainname (`--domainname`).
+    public var domainname: String?
+    /// Config.MacAddress (`--mac-address`): the first network's interface gets it.
+    public var macAddress: String?
+    /// `--ip`: the IPv4 address on the first network (a user network with a configured subnet).
+    public var ipv4Address: String?
+    /// HostConfig.ContainerIDFile (`--cidfile`): recorded; the client writes the file.
+    public var containerIDFile: String?
+    /// `--add-host` entries, `name:address` or `name:host-gateway`; nil when none was given.
+    public var extraHosts: [String]?
+    public var dns: [String] = []
+    public var dnsOptions: [String] = []
+    public var dnsSearch: [String] = []
+    /// `--ipc`: empty (Docker's default, `private`), `private`, `shareable`, `host`, `none` or `container:NAME`.
+    public var ipcMode = ""
+    /// `--pid`: empty, `host` or `container:NAME`.
+    public var pidMode = ""
+    /// `--uts`: empty or `host`.
+    public var utsMode = ""
+    public var oomScoreAdj = 0
+    /// /dev/shm's size in bytes; 0 is Docker's 64 MiB.
+    public var shmSize: Int64 = 0
+    public var sysctls: [String: String] = [:]
+    public var cpuPeriod: Int64 = 0
+    public var cpuQuota: Int64 = 0
+    public var cpusetCpus = ""
+    public var cpusetMems = ""
+    /// `--device` mappings (`DeviceMapping(parsing:)` reads the flag's form).
+    public var devices: [DeviceMapping] = []
+    public var memoryReservation: Int64 = 0
+    /// Memory plus swap in bytes: 0 is twice `memory`, -1 unlimited.
+    public var memorySwap: Int64 = 0
+    public var ulimits: [Ulimit] = []
+    /// `--volumes-from` entries, `container[:ro|:rw]`.
+    public var volumesFrom: [String] = []
+    /// `--platform` (`os[/arch[/variant]]`): must be the image's, as Berth pulls no other.
+    public var platform: String?
 
     public init(image: String) {
         self.image = image
@@ -99,6 +141,7 @@ public struct ContainerCreateOptions: Sendable, Equatable {
         host.capAdd = capAdd
         host.capDrop = capDrop
         host.privileged = privileged
+        host.groupAdd = groupAdd
         host.securityOpt = securityOpt
         if unconfinedSystemPaths { (host.maskedPaths, host.readonlyPaths) = ([], []) }
         host.logConfig = try LogConfig(driver: logDriver, options: logOptions)
@@ -128,6 +171,7 @@ public struct ContainerCreateOptions: Sendable, Equatable {
             }
         }
         if let healthcheck { try Self.checkHealthcheck(healthcheck) }
+        try applyHostOptions(to: &host)
 
         var options = RunOptions(
             image: image, command: command, entrypoint: entrypoint, name: name.flatMap { $0.isEmpty ? nil : $0 },
@@ -139,7 +183,13 @@ public struct ContainerCreateOptions: Sendable, Equatable {
         (options.tty, options.openStdin, options.stdinOnce) = (tty, openStdin, stdinOnce)
         (options.attachStdin, options.attachStdout, options.attachStderr) = (attachStdin, attachStdout, attachStderr)
         options.networkAliases = networkAliases
-        options.exposedPorts = exposedPorts
+        // A published port is an exposed one too, as the docker CLI sends it.
+        let published = publish.flatMap { (try? PortMapping.parse($0)) ?? [] }.map { "\($0.containerPort)/\($0.proto)" }
+        options.exposedPorts = exposedPorts + published.filter { !exposedPorts.contains($0) }
+        options.domainname = domainname.flatMap { $0.isEmpty ? nil : $0 }
+        options.macAddress = macAddress.flatMap { $0.isEmpty ? nil : $0 }
+        options.ipv4Address = ipv4Address.flatMap { $0.isEmpty ? nil : $0 }
+        options.volumesFrom = volumesFrom
         return options
     }
 
@@ -180,13 +230,32 @@ public struct ContainerCreateOptions: Sendable, Equatable {
 /// `--env-file` and `-e NAME` (no value: taken from the caller's environment, as Docker's CLI does).
 public enum EnvironmentFile {
     public static func read(_ path: String) throws -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw EngineError.invalidParameter("open \(path): no such file or directory")
+        try lines(path).compactMap(resolve)
+    }
+
+    /// The file's lines that are neither empty nor comments (`--env-file`, `--label-file`). Read
+    /// as a stream, so any readable file works: `/dev/null`, a pipe such as bash's `<(…)`.
+    public static func lines(_ path: String) throws -> [String] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw EngineError.invalidParameter("open \(path): \(String(cString: strerror(errno)).lowercased())")
         }
-        return text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).compactMap { line in
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else {
+                throw EngineError.invalidParameter("read \(path): \(String(cString: strerror(errno)).lowercased())")
+            }
+            if count == 0 { break }
+            bytes += buffer[..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).compactMap { line in
             let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
             if trimmed.isEmpty || trimmed.hasPrefix("#") { return nil }
-            return resolve(String(trimmed))
+            return String(trimmed)
         }
     }
 

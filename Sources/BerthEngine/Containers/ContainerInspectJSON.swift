@@ -1,3 +1,4 @@
+import BerthNetwork
 import BerthOCI
 import BerthRuntime
 import BerthTemplate
@@ -36,13 +37,13 @@ public enum ContainerInspectJSON {
             ("LogPath", .string(record.hostConfig.logConfig?.isReadable ?? true ? runtime.containers.logPath(of: record.id) : "")),
             ("Name", .string("/" + record.name)),
             ("RestartCount", .int(Int64(record.state.restartCount))),
-            ("Driver", .string("overlay")),
+            ("Driver", .string("overlay2")),
             ("Platform", .string("linux")),
             ("MountLabel", .string("")),
             ("ProcessLabel", .string("")),
             ("AppArmorProfile", .string("")),
             ("ExecIDs", .null),
-            ("HostConfig", hostConfig(record)),
+            ("HostConfig", hostConfig(record, layout: runtime.layout)),
             ("GraphDriver", .object([
                 ("Data", .object([
                     ("LowerDir", .string(record.layers.reversed().joined(separator: ":"))),
@@ -50,13 +51,13 @@ public enum ContainerInspectJSON {
                     ("UpperDir", .string(directory + "/upper")),
                     ("WorkDir", .string(directory + "/work")),
                 ])),
-                ("Name", .string("overlay")),
+                ("Name", .string("overlay2")),
             ])),
         ]
         let tail: [(String, OrderedJSON)] = [
             ("Mounts", .array(record.mounts.filter { !$0.fromTmpfsFlag }.map(mountPoint))),
             ("Config", config(record)),
-            ("NetworkSettings", networkSettings(record)),
+            ("NetworkSettings", networkSettings(record, runtime: runtime)),
         ]
         return .object(head + sizes + tail)
     }
@@ -88,10 +89,15 @@ public enum ContainerInspectJSON {
         date.map(Timestamp.format) ?? "0001-01-01T00:00:00Z"
     }
 
-    static func hostConfig(_ record: ContainerRecord) -> OrderedJSON {
+    /// Docker's HostConfig, every field in its order, with its zero values (null for the lists
+    /// the client left out, [] for those the docker CLI always sends).
+    static func hostConfig(_ record: ContainerRecord, layout: CgroupLayout) -> OrderedJSON {
         let host = record.hostConfig
+        let strings = { (values: [String]) in OrderedJSON.strings(values) }
+        let emptyArray = OrderedJSON.array([])
         var members: [(String, OrderedJSON)] = [
             ("Binds", host.binds.isEmpty ? .null : .strings(host.binds)),
+            ("ContainerIDFile", .string(host.containerIDFile)),
             ("LogConfig", .object([
                 ("Type", .string(host.logConfig?.type ?? "json-file")),
                 ("Config", .object((host.logConfig?.config ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
@@ -101,19 +107,79 @@ public enum ContainerInspectJSON {
             ("RestartPolicy", .object([("Name", .string(host.restartPolicy.name)),
                                        ("MaximumRetryCount", .int(Int64(host.restartPolicy.maximumRetryCount)))])),
             ("AutoRemove", .bool(host.autoRemove)),
+            ("VolumeDriver", .string("")),
+            ("VolumesFrom", host.volumesFrom.map(strings) ?? .null),
             ("CapAdd", host.capAdd.isEmpty ? .null : .strings(host.capAdd)),
             ("CapDrop", host.capDrop.isEmpty ? .null : .strings(host.capDrop)),
+            // Containers share the host's cgroup namespace except on a unified (v2) hierarchy.
+            ("CgroupnsMode", .string(layout == .v2 ? "private" : "host")),
+            ("Dns", strings(host.dns)),
+            ("DnsOptions", strings(host.dnsOptions)),
+            ("DnsSearch", strings(host.dnsSearch)),
+            ("ExtraHosts", host.extraHosts.map(strings) ?? .null),
+            ("GroupAdd", host.groupAdd.isEmpty ? .null : .strings(host.groupAdd)),
+            ("IpcMode", .string(host.ipcMode)),
+            ("Cgroup", .string("")),
+            ("Links", .null),
+            ("OomScoreAdj", .int(Int64(host.oomScoreAdj))),
+            ("PidMode", .string(host.pidMode)),
             ("Privileged", .bool(host.privileged)),
+            ("PublishAllPorts", .bool(host.publishAllPorts)),
             ("ReadonlyRootfs", .bool(host.readonlyRootfs)),
             ("SecurityOpt", .strings(host.securityOpt)),
+        ]
+        if !host.tmpfs.isEmpty {
+            members.append(("Tmpfs", .object(host.tmpfs.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        }
+        members += [
+            ("UTSMode", .string(host.utsMode)),
+            ("UsernsMode", .string("")),
+            ("ShmSize", .int(host.shmSize)),
+        ]
+        if !host.sysctls.isEmpty {
+            members.append(("Sysctls", .object(host.sysctls.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        }
+        members += [
             ("Runtime", .string(host.runtime)),
+            ("ConsoleSize", .array([.int(0), .int(0)])),
+            ("Isolation", .string("")),
             ("CpuShares", .int(host.cpuShares)),
             ("Memory", .int(host.memory)),
             ("NanoCpus", .int(host.nanoCPUs)),
+            ("CgroupParent", .string("")),
+            ("BlkioWeight", .int(0)),
+            ("BlkioWeightDevice", emptyArray),
+            ("BlkioDeviceReadBps", emptyArray),
+            ("BlkioDeviceWriteBps", emptyArray),
+            ("BlkioDeviceReadIOps", emptyArray),
+            ("BlkioDeviceWriteIOps", emptyArray),
+            ("CpuPeriod", .int(host.cpuPeriod)),
+            ("CpuQuota", .int(host.cpuQuota)),
+            ("CpuRealtimePeriod", .int(0)),
+            ("CpuRealtimeRuntime", .int(0)),
+            ("CpusetCpus", .string(host.cpusetCpus)),
+            ("CpusetMems", .string(host.cpusetMems)),
+            ("Devices", .array(host.devices.map { device in
+                .object([("PathOnHost", .string(device.pathOnHost)), ("PathInContainer", .string(device.pathInContainer)),
+                         ("CgroupPermissions", .string(device.cgroupPermissions))])
+            })),
+            ("DeviceCgroupRules", .null),
+            ("DeviceRequests", .null),
+            ("KernelMemory", .int(0)),
+            ("KernelMemoryTCP", .int(0)),
+            ("MemoryReservation", .int(host.memoryReservation)),
+            // dockerd records twice the memory limit as the swap limit when none is given.
+            ("MemorySwap", .int(host.memorySwap == 0 && host.memory > 0 ? 2 * host.memory : host.memorySwap)),
+            ("MemorySwappiness", .null),
+            ("OomKillDisable", .bool(false)),
             ("PidsLimit", host.pidsLimit.map { OrderedJSON.int($0) } ?? .null),
-            ("Init", host.initProcess ? .bool(true) : .null),
-            ("MaskedPaths", .strings(host.maskedPaths)),
-            ("ReadonlyPaths", .strings(host.readonlyPaths)),
+            ("Ulimits", .array(host.ulimits.map { ulimit in
+                .object([("Name", .string(ulimit.name)), ("Hard", .int(ulimit.hard)), ("Soft", .int(ulimit.soft))])
+            })),
+            ("CpuCount", .int(0)),
+            ("CpuPercent", .int(0)),
+            ("IOMaximumIOps", .int(0)),
+            ("IOMaximumBandwidth", .int(0)),
         ]
         // HostConfig.Mounts: the `--mount` requests as given, in Docker's shape.
         let requested = host.mountSpecs.compactMap { try? MountParser.parseMountFlag($0) }
@@ -127,9 +193,11 @@ public enum ContainerInspectJSON {
                 return .object(fields)
             })))
         }
-        if !host.tmpfs.isEmpty {
-            members.append(("Tmpfs", .object(host.tmpfs.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
-        }
+        members += [
+            ("MaskedPaths", .strings(host.maskedPaths)),
+            ("ReadonlyPaths", .strings(host.readonlyPaths)),
+        ]
+        if host.initProcess { members.append(("Init", .bool(true))) }
         return .object(members)
     }
 
@@ -148,10 +216,11 @@ public enum ContainerInspectJSON {
     static func config(_ record: ContainerRecord) -> OrderedJSON {
         let config = record.config
         // Docker's Config.Volumes: the image's VOLUMEs and `-v /path` anonymous volumes.
-        let anonymousVolumes = record.mounts.filter(\.anonymous).map(\.destination).sorted()
+        let requested = Set(record.hostConfig.mountSpecs.compactMap { try? MountParser.parseMountFlag($0).destination })
+        let anonymousVolumes = record.mounts.filter { $0.anonymous && !requested.contains($0.destination) }.map(\.destination).sorted()
         var members: [(String, OrderedJSON)] = [
             ("Hostname", .string(config.hostname)),
-            ("Domainname", .string("")),
+            ("Domainname", .string(config.domainname)),
             ("User", .string(config.user)),
             ("AttachStdin", .bool(config.attachStdin)),
             ("AttachStdout", .bool(config.attachStdout)),
@@ -164,7 +233,7 @@ public enum ContainerInspectJSON {
             ("Tty", .bool(config.tty)),
             ("OpenStdin", .bool(config.openStdin)),
             ("StdinOnce", .bool(config.stdinOnce)),
-            ("Env", .strings(config.env)),
+            ("Env", config.env.isEmpty ? .null : .strings(config.env)),
             ("Cmd", config.cmd.isEmpty ? .null : .strings(config.cmd)),
         ]
         if let health = config.healthcheck {
@@ -180,15 +249,20 @@ public enum ContainerInspectJSON {
             ("Volumes", anonymousVolumes.isEmpty ? .null : .object(anonymousVolumes.map { ($0, .object([])) })),
             ("WorkingDir", .string(config.workingDir)),
             ("Entrypoint", config.entrypoint.isEmpty ? .null : .strings(config.entrypoint)),
+        ]
+        if !config.macAddress.isEmpty { members.append(("MacAddress", .string(config.macAddress))) }
+        members += [
             ("OnBuild", .null),
             ("Labels", .object(config.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-            ("StopSignal", .string(config.stopSignal)),
         ]
+        // dockerd shows a stop signal only when the image or the client set one; SIGTERM is the
+        // default a record cannot tell from a chosen one.
+        if config.stopSignal != "SIGTERM" { members.append(("StopSignal", .string(config.stopSignal))) }
         if let timeout = config.stopTimeout { members.append(("StopTimeout", .int(timeout))) }
         return .object(members)
     }
 
-    static func networkSettings(_ record: ContainerRecord) -> OrderedJSON {
+    static func networkSettings(_ record: ContainerRecord, runtime: ContainerRuntime) -> OrderedJSON {
         let network = record.network
         let running = record.state.running
         var ports: [(String, OrderedJSON)] = []
@@ -206,30 +280,56 @@ public enum ContainerInspectJSON {
         }
         // Docker fills the top-level address fields for the default bridge only.
         let onBridge = running && record.hostConfig.networkMode == "bridge"
+        let store = try? NetworkStore(root: runtime.root)
+        func networkID(_ name: String) -> String { (try? store?.named(name))??.id ?? "" }
+        func endpoint(_ name: String, aliases: OrderedJSON, ipam: OrderedJSON, attached: ContainerRecord.Endpoint?) -> OrderedJSON {
+            .object([
+                ("IPAMConfig", ipam),
+                ("Links", .null),
+                ("Aliases", aliases),
+                ("NetworkID", .string(networkID(name))),
+                ("EndpointID", .string(attached == nil ? "" : Engine.endpointID(container: record.id, network: networkID(name)))),
+                ("Gateway", .string(attached?.gateway ?? "")),
+                ("IPAddress", .string(attached?.ipAddress ?? "")),
+                ("IPPrefixLen", .int(attached?.prefixLength ?? 0)),
+                ("IPv6Gateway", .string("")),
+                ("GlobalIPv6Address", .string("")),
+                ("GlobalIPv6PrefixLen", .int(0)),
+                ("MacAddress", .string(attached?.macAddress ?? "")),
+                ("DriverOpts", .null),
+            ])
+        }
         var networks: [(String, OrderedJSON)] = []
         if record.hostConfig.networkMode == "host" || record.hostConfig.networkMode == "none" {
-            networks.append((record.hostConfig.networkMode, .object([
-                ("Aliases", .null), ("Gateway", .string("")), ("IPAddress", .string("")), ("IPPrefixLen", .int(0)),
-                ("MacAddress", .string("")),
-            ])))
+            networks.append((record.hostConfig.networkMode, endpoint(record.hostConfig.networkMode, aliases: .null, ipam: .null, attached: nil)))
         }
         for config in record.endpointsConfig {
-            let endpoint = running ? network.endpoints.first { $0.network == config.network } : nil
-            networks.append((config.network, .object([
-                ("Aliases", config.aliases.isEmpty ? .null : .array(config.aliases.map(OrderedJSON.string))),
-                ("Gateway", .string(endpoint?.gateway ?? "")),
-                ("IPAddress", .string(endpoint?.ipAddress ?? "")),
-                ("IPPrefixLen", .int(endpoint?.prefixLength ?? 0)),
-                ("MacAddress", .string(endpoint?.macAddress ?? "")),
-            ])))
+            let attached = running ? network.endpoints.first { $0.network == config.network } : nil
+            // On a user-defined network the container also answers to its short ID, as dockerd lists it.
+            let predefined = NetworkStore.predefinedNames.contains(config.network)
+            let aliases = predefined && config.aliases.isEmpty ? OrderedJSON.null
+                : .array((config.aliases + (predefined ? [] : [record.shortID])).map(OrderedJSON.string))
+            let ipam = config.ipv4Address.map { OrderedJSON.object([("IPv4Address", .string($0))]) } ?? .null
+            networks.append((config.network, endpoint(config.network, aliases: aliases, ipam: ipam, attached: attached)))
         }
+        let sandboxID = running ? Digest.sha256(of: Array("sandbox/\(record.id)".utf8)).encoded : ""
         return .object([
             ("Bridge", .string("")),
-            ("SandboxKey", .string(running ? (network.networkNamespace ?? "") : "")),
+            ("SandboxID", .string(sandboxID)),
+            ("HairpinMode", .bool(false)),
+            ("LinkLocalIPv6Address", .string("")),
+            ("LinkLocalIPv6PrefixLen", .int(0)),
             ("Ports", .object(ports)),
+            ("SandboxKey", .string(running ? (network.networkNamespace ?? "") : "")),
+            ("SecondaryIPAddresses", .null),
+            ("SecondaryIPv6Addresses", .null),
+            ("EndpointID", .string(onBridge ? Engine.endpointID(container: record.id, network: networkID("bridge")) : "")),
             ("Gateway", .string(onBridge ? network.gateway : "")),
+            ("GlobalIPv6Address", .string("")),
+            ("GlobalIPv6PrefixLen", .int(0)),
             ("IPAddress", .string(onBridge ? network.ipAddress : "")),
             ("IPPrefixLen", .int(onBridge ? network.prefixLength : 0)),
+            ("IPv6Gateway", .string("")),
             ("MacAddress", .string(onBridge ? network.macAddress : "")),
             ("Networks", .object(networks)),
         ])

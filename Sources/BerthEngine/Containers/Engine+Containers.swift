@@ -47,7 +47,11 @@ extension Engine {
             } catch StoreError.noSuchImage {
                 throw EngineError.notFound("No such image: \(Self.familiarImageName(options.image))")
             }
-            let config = try store.config(of: image).config ?? ContainerConfig()
+            let imageConfig = try store.config(of: image)
+            if let text = options.platform, !text.isEmpty, !(try PlatformText(parsing: text)).matches(os: imageConfig.os, architecture: imageConfig.architecture) {
+                throw EngineError.notFound("image with reference \(options.image) was found but does not match the specified platform: wanted \(text), actual: \(imageConfig.os)/\(imageConfig.architecture)")
+            }
+            let config = imageConfig.config ?? ContainerConfig()
             do {
                 return try runtime.create(run, image: ContainerImage(id: image.id.description, config: config, layers: store.unpack(image)), id: id)
             } catch let error as PortSpecError {
@@ -108,6 +112,8 @@ extension Engine {
         } catch RuntimeError.startFailed(let message) {
             throw ContainerStartError(runtimeMessage: message, description: RuntimeError.startFailed(message).description)
         }
+        // The front end follows the container's output: dockerd logs that attach before the start.
+        events.record(.container, "attach", id: record.id, attributes: record.eventAttributes())
         events.record(.container, "start", id: record.id, attributes: record.eventAttributes())
         return started
     }
@@ -146,6 +152,9 @@ extension Engine {
             return record
         }
         events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(number)]))
+        // As dockerd's, a SIGKILL returns once the container has stopped, so a `rm` that follows
+        // finds it stopped.
+        if number == SIGKILL { _ = try await waitForMonitor(record.id, seconds: 10) }
     }
 
     /// Stops the container as `stop` does (when it runs), then starts it again.
@@ -225,11 +234,14 @@ extension Engine {
             if !force, [.running, .paused, .restarting].contains(record.state.status) {
                 throw EngineError.conflict("cannot remove container \"/\(record.name)\": container is running: stop the container before removing or force remove")
             }
+            // Before the kill, so the monitor's `die` follows it as in dockerd's log.
+            if record.state.running || record.state.status == .paused {
+                self.events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(SIGKILL)]))
+            }
             try self.runtime.remove(record.id, force: force, volumes: volumes)
             return record
         }
         if record.state.running || record.state.status == .paused {
-            events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(SIGKILL)]))
             // Its monitor records `die` when it sees the exit, unless the removal ended it first.
             if events.lastEvent(ofContainer: record.id)?.action != "die" {
                 events.record(.container, "die", id: record.id, attributes: record.eventAttributes(["exitCode": "137"]))

@@ -52,7 +52,7 @@ enum ImageInspectDocument {
         members += [("Os", .string(config.os)), ("Size", .int(image.size))]
         if fields.virtualSize { members.append(("VirtualSize", .int(image.size))) }
         members += [
-            ("GraphDriver", .object([("Data", .null), ("Name", .string("overlay"))])),
+            ("GraphDriver", graphDriver(config.rootfs.diffIDs, store: store)),
             ("RootFS", .object([
                 ("Type", .string(config.rootfs.type)),
                 ("Layers", .array(config.rootfs.diffIDs.map { .string($0.description) })),
@@ -69,6 +69,19 @@ enum ImageInspectDocument {
             ])))
         }
         return .object(members)
+    }
+
+    /// overlay2's paths for the image as Docker lists them, pointing at Berth's snapshots: the top
+    /// layer's unpacked tree is the upper and merged view (Berth keeps no separate merged mount
+    /// or work directory for an image), the ones beneath it the lower directories, top first.
+    static func graphDriver(_ diffIDs: [Digest], store: Store) -> OrderedJSON {
+        let snapshots = ChainID.chain(diffIDs).map { store.stateRoot.snapshot($0.encoded) }
+        guard let top = snapshots.last else { return .object([("Data", .null), ("Name", .string("overlay2"))]) }
+        var data: [(String, OrderedJSON)] = []
+        let lower = snapshots.dropLast().reversed().map { $0 + "/fs" }
+        if !lower.isEmpty { data.append(("LowerDir", .string(lower.joined(separator: ":")))) }
+        data += [("MergedDir", .string(top + "/fs")), ("UpperDir", .string(top + "/fs")), ("WorkDir", .string(top))]
+        return .object([("Data", .object(data)), ("Name", .string("overlay2"))])
     }
 
     /// Docker's container.Config shape: fixed fields always present, optional ones only when set.

@@ -10,6 +10,9 @@ extension Engine {
     /// The filters `network ls` and `GET /networks` accept.
     public static let networkListFilters: Set<String> = ["driver", "id", "label", "name", "scope", "type", "dangling"]
 
+    /// The bridge driver's `--opt`s Berth honours: the bridge interface's name.
+    static let networkDriverOptions: Set<String> = ["com.docker.network.bridge.name"]
+
     /// Creates a bridge network; refuses what Berth's networks cannot do.
     public func createNetwork(_ options: NetworkCreateOptions) throws -> NetworkDefinition {
         let driver = options.driver.isEmpty ? "bridge" : options.driver
@@ -17,12 +20,10 @@ extension Engine {
         if !options.scope.isEmpty, options.scope != "local" {
             throw EngineError.invalidParameter("scope \(options.scope) is not supported: Berth's networks are local")
         }
-        if options.isInternal { throw EngineError.invalidParameter("internal networks are not supported by Berth") }
         if options.enableIPv6 { throw EngineError.invalidParameter("IPv6 networks are not supported by Berth") }
-        if let option = options.options.keys.sorted().first {
-            throw EngineError.invalidParameter("network driver option \(option) is not supported by Berth")
+        if let option = options.options.keys.sorted().first(where: { !Self.networkDriverOptions.contains($0) }) {
+            throw EngineError.invalidParameter("network driver option \(option) is not supported by Berth (it knows \(Self.networkDriverOptions.sorted().joined(separator: ", ")))")
         }
-        if options.ipRange != nil { throw EngineError.invalidParameter("an IP range within the subnet is not supported by Berth") }
         if NetworkStore.predefinedNames.contains(options.name) {
             // dockerd's words, trailing space included.
             throw EngineError(.forbidden, "operation is not permitted on predefined \(options.name) network ")
@@ -32,7 +33,8 @@ extension Engine {
         }
         let definition = try NetworkStore(root: root).create(
             name: options.name, subnet: options.subnet, gateway: options.gateway, labels: options.labels,
-            attachable: options.attachable)
+            attachable: options.attachable, internal: options.isInternal, ipRange: options.ipRange.flatMap { $0.isEmpty ? nil : $0 },
+            options: options.options)
         events.record(.network, "create", id: definition.id, attributes: ["name": definition.name, "type": definition.driver])
         return definition
     }
@@ -148,14 +150,23 @@ extension NetworkDetails {
     /// `GET /networks` lists them without their containers.
     public func document(withContainers: Bool = true) -> OrderedJSON {
         let network = definition
+        // A given subnet is listed as given: its gateway only when that was given too.
+        let listsGateway = network.subnetConfigured != true || network.gatewayConfigured == true
         let ipamConfig: [OrderedJSON] = network.bridge.map {
-            [.object([("Subnet", .string($0.subnet)), ("Gateway", .string($0.gateway))])]
+            [.object([("Subnet", .string($0.subnet))] + ($0.ipRange.map { [("IPRange", OrderedJSON.string($0))] } ?? [])
+                     + (listsGateway ? [("Gateway", .string($0.gateway))] : []))]
         } ?? []
         // Like dockerd, only the predefined bridge shows its interface's name: a user network's
         // options are those it was created with (none), which Compose compares with its own.
         let options: [(String, OrderedJSON)] = network.isPredefined ? network.bridge.map {
-            [("com.docker.network.bridge.name", .string($0.bridge))]
-        } ?? [] : []
+            // dockerd's options of its default bridge, each true of Berth's too.
+            [("com.docker.network.bridge.default_bridge", .string("true")),
+             ("com.docker.network.bridge.enable_icc", .string("true")),
+             ("com.docker.network.bridge.enable_ip_masquerade", .string("true")),
+             ("com.docker.network.bridge.host_binding_ipv4", .string("0.0.0.0")),
+             ("com.docker.network.bridge.name", .string($0.bridge)),
+             ("com.docker.network.driver.mtu", .string("1500"))]
+        } ?? [] : (network.options ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }
         let attached: [(String, OrderedJSON)] = withContainers ? containers.map { container in
             (container.containerID, .object([
                 ("Name", .string(container.name)),
@@ -174,7 +185,7 @@ extension NetworkDetails {
             ("EnableIPv6", .bool(false)),
             ("IPAM", .object([("Driver", .string("default")), ("Options", network.isPredefined ? .null : .object([])),
                               ("Config", .array(ipamConfig))])),
-            ("Internal", .bool(false)),
+            ("Internal", .bool(network.bridge?.internal ?? false)),
             ("Attachable", .bool(network.attachable ?? false)),
             ("Ingress", .bool(false)),
             ("ConfigFrom", .object([("Network", .string(""))])),

@@ -1,5 +1,6 @@
 import BerthFiles
 import BerthOCI
+import BerthProcess
 import BerthRuntime
 import BerthTemplate
 import Foundation
@@ -104,6 +105,51 @@ extension Engine {
             ("CDISpecDirs", strings([])),
             ("Warnings", strings(warnings)),
         ])
+    }
+
+    /// dockerd's `/version` document, in its field order, for an Engine API that speaks
+    /// `apiVersion` down to `minimumAPIVersion`: the Engine component, then the OCI runtime's.
+    public static func versionDocument(apiVersion: String, minimumAPIVersion: String) -> OrderedJSON {
+        let details: [(String, String)] = [
+            ("ApiVersion", apiVersion), ("Arch", SystemFacts.goArchitecture), ("BuildTime", ""),
+            ("Experimental", "false"), ("GitCommit", "berth"), ("GoVersion", "swift"),
+            ("KernelVersion", SystemFacts.kernelVersion), ("MinAPIVersion", minimumAPIVersion), ("Os", "linux"),
+        ]
+        var components: [OrderedJSON] = [.object([
+            ("Name", .string("Engine")), ("Version", .string(version)),
+            ("Details", .object(details.map { ($0.0, .string($0.1)) })),
+        ])]
+        if let runc = runcVersion() {
+            components.append(.object([
+                ("Name", .string("runc")), ("Version", .string(runc.version)),
+                ("Details", .object([("GitCommit", .string(runc.commit))])),
+            ]))
+        }
+        return .object([
+            ("Platform", .object([("Name", .string("Berth"))])),
+            ("Components", .array(components)),
+            ("Version", .string(version)),
+            ("ApiVersion", .string(apiVersion)),
+            ("MinAPIVersion", .string(minimumAPIVersion)),
+            ("GitCommit", .string("berth")),
+            ("GoVersion", .string("swift")),
+            ("Os", .string("linux")),
+            ("Arch", .string(SystemFacts.goArchitecture)),
+            ("KernelVersion", .string(SystemFacts.kernelVersion)),
+            ("BuildTime", .string("")),
+        ])
+    }
+
+    /// runc's version and commit, from `runc --version` ("runc version 1.1.5", "commit: …").
+    private static func runcVersion() -> (version: String, commit: String)? {
+        guard let output = try? Spawn.run(["runc", "--version"]), output.status == 0 else { return nil }
+        var version = ""
+        var commit = ""
+        for line in output.stdoutText.split(separator: "\n") {
+            if line.hasPrefix("runc version ") { version = String(line.dropFirst("runc version ".count)) }
+            if line.hasPrefix("commit: ") { commit = String(line.dropFirst("commit: ".count)) }
+        }
+        return version.isEmpty ? nil : (version, commit)
     }
 
     /// This root's engine ID, made on first use (dockerd keeps one per data root too).

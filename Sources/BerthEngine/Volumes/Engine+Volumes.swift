@@ -122,7 +122,8 @@ extension Volume {
         var fields: [(String, OrderedJSON)] = [
             ("CreatedAt", .string(Timestamp.format(createdAt))),
             ("Driver", .string(driver)),
-            ("Labels", map(labels, emptyIsNull: anonymous)),
+            // dockerd 20.10 shows a volume without labels with null, named or anonymous.
+            ("Labels", map(labels, emptyIsNull: true)),
             ("Mountpoint", .string(mountpoint)),
             ("Name", .string(name)),
             ("Options", map(options, emptyIsNull: true)),

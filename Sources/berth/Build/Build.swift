@@ -119,20 +119,19 @@ struct Build: AsyncParsableCommand {
         let name = file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile"
         let silent = quiet || progress == "quiet"
         let engine = try global.openEngine()
-        if pull {
-            // BuildKit's plain progress shows no pull of its own: each base is pulled quietly.
-            let bases = try usageErrors {
-                try engine.baseImages(options, contextDirectory: contextDirectory, dockerfile: .text(text, name: name), onlyMissing: false)
-            }
-            for base in bases {
-                let domain = try Reference(parsing: base).domain
-                let credentials = try RegistryOptions().savedCredentials(for: domain)
-                do {
-                    _ = try await engine.pull(PullOptions(reference: base, credentials: credentials), progress: { _ in })
-                } catch {
-                    printError("ERROR: failed to solve: \(base): \(error)")
-                    throw ExitCode(1)
-                }
+        // Base images the store lacks are pulled, and with --pull all of them, as Docker's build
+        // does; BuildKit's plain progress shows no pull of its own: each is pulled quietly.
+        let bases = try usageErrors {
+            try engine.baseImages(options, contextDirectory: contextDirectory, dockerfile: .text(text, name: name), onlyMissing: !pull)
+        }
+        for base in bases {
+            let domain = try Reference(parsing: base).domain
+            let credentials = try RegistryOptions().savedCredentials(for: domain)
+            do {
+                _ = try await engine.pull(PullOptions(reference: base, credentials: credentials), progress: { _ in })
+            } catch {
+                printError("ERROR: failed to solve: \(base): \(error)")
+                throw ExitCode(1)
             }
         }
         // Ctrl-C or SIGTERM ends the build, and its running RUN step with it, leaving nothing for

@@ -41,6 +41,15 @@ struct ContainerListFlags: ParsableArguments {
         "Format output: 'table', 'table TEMPLATE', 'json', or a Go template such as '{{.ID}}'.", valueName: "string"))
     var format: String?
 
+    @Flag(name: .shortAndLong, help: "Display total file sizes.")
+    var size = false
+
+    @Option(name: [.customShort("n"), .customLong("last")], help: ArgumentHelp("Show n last created containers (includes all states).", valueName: "int"))
+    var last = -1
+
+    @Flag(name: .shortAndLong, help: "Show the latest created container (includes all states).")
+    var latest = false
+
     func run() throws {
         // Docker parses the format and runs it once over an empty row before listing.
         if let format, !format.isEmpty {
@@ -48,17 +57,20 @@ struct ContainerListFlags: ParsableArguments {
             _ = try templateErrors("failed to execute template") { try GoTemplate(format).execute(ContainerRow.empty) }
         }
         let engine = try global.openEngine()
+        // Docker's -l is -n 1; -n counts any state, newest first.
+        let limit = latest ? 1 : max(last, 0)
         let records = try usageErrors {
-            try engine.listContainersNow(ContainerListOptions(all: all, filters: try Filters(cli: filter)))
+            try engine.listContainersNow(ContainerListOptions(all: all, limit: limit, filters: try Filters(cli: filter)))
         }
         if quiet {
             for record in records { print(noTrunc ? record.id : record.shortID) }
             return
         }
-        // As Docker, a template that shows .Size asks for the sizes.
-        let sizes = format?.contains(".Size") == true
-        let columns = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
+        // As Docker, -s or a template that shows .Size asks for the sizes.
+        let sizes = size || format?.contains(".Size") == true
+        var columns = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
                        ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
+        if size { columns.append(("SIZE", "Size")) }
         try ListFormatter(format: format, columns: columns, headers: ContainerRow.headers)
             .write(rows: records.map {
                 ContainerRow(record: $0, noTrunc: noTrunc, size: sizes ? engine.containerSize($0) : nil).value
@@ -70,7 +82,8 @@ struct ContainerListFlags: ParsableArguments {
 struct ContainerRow {
     var record: ContainerRecord
     var noTrunc: Bool
-    /// The sizes, when the format shows them.
+    /// The writable layer's size and the virtual size (image and writable layer), when `-s` or the
+    /// format asks for them.
     var size: ContainerSize?
 
     static let headers = ["ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",

@@ -10,7 +10,7 @@ struct ContainerRestart: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: [.customShort("t"), .long], help: ArgumentHelp("Seconds to wait before killing the container.", valueName: "int"))
+    @Option(name: [.customShort("t"), .customLong("timeout"), .customLong("time")], help: ArgumentHelp("Seconds to wait before killing the container.", valueName: "int"))
     var time: Int?
 
     @Option(name: [.customShort("s"), .long], help: ArgumentHelp("Signal to send to the container.", valueName: "string"))

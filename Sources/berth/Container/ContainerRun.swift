@@ -23,6 +23,13 @@ struct ContainerRun: AsyncParsableCommand {
 
     func run() async throws {
         if options.tty, options.interactive, !detach { try TerminalRelay.checkInputIsTerminal() }
+        if detach, !options.attach.isEmpty { throw ValidationError("Conflicting options: -a and -d") }
+        let keys: BerthEngine.DetachKeys
+        do {
+            keys = try BerthEngine.DetachKeys(parsing: options.detachKeys)
+        } catch let error as EngineError {
+            throw ValidationError(error.message)
+        }
         let engine = try options.global.openEngine()
         let runtime = engine.runtime
         let record: ContainerRecord
@@ -59,9 +66,12 @@ struct ContainerRun: AsyncParsableCommand {
             printError("Error: \(error)")
             throw ExitCode((error as? ContainerStartError)?.exitCode ?? 125)
         }
-        let code = try Attach(runtime: runtime, id: record.id, connection: connection, log: log, client: client,
-                              tty: options.tty, forwardsInput: options.interactive).run()
-        throw ExitCode(code)
+        var attach = Attach(runtime: runtime, id: record.id, connection: connection, log: log, client: client,
+                            tty: options.tty, forwardsInput: options.interactive)
+        attach.detachKeys = keys
+        attach.proxiesSignals = options.sigProxy
+        if !options.attach.isEmpty { attach.streams = Set(options.attach.map { $0.lowercased() }) }
+        throw ExitCode(try attach.run())
     }
 }
 
@@ -74,7 +84,15 @@ struct ContainerCreate: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try options.global.openEngine()
-        print(try await options.create(engine).id)
+        do {
+            print(try await options.create(engine).id)
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            // Unlike `run` (125), Docker's `create` reports the daemon's refusal with status 1.
+            printError("Error response from daemon: \(error)")
+            throw ExitCode(1)
+        }
     }
 }
 
@@ -163,9 +181,15 @@ struct Attach {
     var client: AttachClient?
     var tty = false
     var forwardsInput = false
+    /// `--detach-keys`: the sequence that detaches from a terminal.
+    var detachKeys = BerthEngine.DetachKeys.standard
+    /// `--sig-proxy`: SIGINT and SIGTERM go on to the container.
+    var proxiesSignals = true
+    /// `-a`: the output streams shown (nil: both).
+    var streams: Set<String>?
 
     func run() throws -> Int32 {
-        let detachKeys = tty ? DetachKeys() : nil
+        let detachKeys = tty ? DetachKeys(self.detachKeys) : nil
         if let client, forwardsInput {
             TerminalRelay.forwardInput({ bytes in
                 guard let detachKeys else { return client.sendInput(bytes) }
@@ -191,7 +215,7 @@ struct Attach {
         }
         defer { client?.close() }
         let reader = try log ?? LogReader(path: runtime.containers.logPath(of: id))
-        let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
+        let sources = (proxiesSignals ? [SIGINT, SIGTERM] : []).map { signalNumber -> DispatchSourceSignal in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             let runtime = self.runtime
@@ -236,7 +260,7 @@ struct Attach {
     }
 
     private func write(_ entries: [JSONLog.Entry]) {
-        for entry in entries {
+        for entry in entries where streams?.contains(entry.stream) ?? true {
             TerminalRelay.writeAll(entry.stream == "stderr" ? 2 : 1, entry.log[...])
         }
     }

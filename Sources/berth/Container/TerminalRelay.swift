@@ -95,7 +95,11 @@ enum TerminalRelay {
 /// input thread's reads: typed into an attached terminal, they end the attachment and leave the
 /// container running. A Ctrl-P not followed by Ctrl-Q is passed on.
 final class DetachKeys: Sendable {
-    private let state = Mutex((matcher: BerthEngine.DetachKeys.Matcher(.standard), typed: false))
+    private let state: Mutex<(matcher: BerthEngine.DetachKeys.Matcher, typed: Bool)>
+
+    init(_ keys: BerthEngine.DetachKeys = .standard) {
+        state = Mutex((matcher: BerthEngine.DetachKeys.Matcher(keys), typed: false))
+    }
 
     /// Whether the sequence was typed.
     var detached: Bool { state.withLock { $0.typed } }

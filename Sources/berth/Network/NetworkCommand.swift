@@ -35,6 +35,15 @@ struct NetworkCreate: ParsableCommand {
     @Option(help: ArgumentHelp("IPv4 Gateway for the master subnet.", valueName: "strings"))
     var gateway: String?
 
+    @Option(name: .customLong("ip-range"), help: ArgumentHelp("Allocate container ip from a sub-range.", valueName: "strings"))
+    var ipRange: String?
+
+    @Flag(help: "Restrict external access to the network.")
+    var `internal` = false
+
+    @Option(name: [.customShort("o"), .customLong("opt")], help: ArgumentHelp("Set driver specific options (com.docker.network.bridge.name).", valueName: "map"))
+    var opt: [String] = []
+
     @Option(help: ArgumentHelp("Set metadata on a network.", valueName: "list"))
     var label: [String] = []
 
@@ -46,6 +55,9 @@ struct NetworkCreate: ParsableCommand {
         options.driver = driver
         options.subnet = subnet
         options.gateway = gateway
+        options.ipRange = ipRange
+        options.isInternal = `internal`
+        options.options = keyValues(opt)
         options.labels = keyValues(label)
         do {
             print(try global.openEngine().createNetwork(options).id)
@@ -88,7 +100,7 @@ struct NetworkList: ParsableCommand {
                 ("CreatedAt", .string(Timestamp.format(network.created))),
                 ("Driver", .string(network.driver)),
                 ("ID", .string(noTrunc ? network.id : String(network.id.prefix(12)))),
-                ("IPv4", .string("false")), ("IPv6", .string("false")), ("Internal", .string("false")),
+                ("IPv4", .string("false")), ("IPv6", .string("false")), ("Internal", .string(String(network.bridge?.internal ?? false))),
                 ("Labels", .string(network.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))),
                 ("Name", .string(network.name)), ("Scope", .string("local")),
             ])

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+/// `berth build` and `POST /build` pull base images through the engine's pull, from Berth's own
+/// registry on 127.0.0.1: the ones the store lacks always, and every one with `--pull` / `pull=1`,
+/// as Docker's build does.
+@Suite(.serialized, .enabled(if: Peers.engineAPI, "needs root, dockerd, the docker CLI and curl"))
+struct BuildPullTests {
+    @Test func aBuildPullsMissingBasesAndWithPullTheRegistrysNewerOne() throws {
+        let daemon = try BerthDaemon()
+        let sandbox = daemon.sandbox
+        try sandbox.importBusybox()
+        let registry = try RegistryServerTests.Server(sandbox: sandbox)
+        let base = "\(registry.address)/pulled/base:1"
+        // The registry's first base is busybox as it is, with no /version.
+        try sandbox.ok("tag", "busybox", base)
+        try sandbox.ok("push", base)
+        try sandbox.ok("rmi", base)
+        let context = sandbox.scratch + "/app"
+        try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
+        try "FROM \(base)\nRUN (cat /version 2>/dev/null || echo none) > /seen\n"
+            .write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+        func seen(_ image: String) throws -> String {
+            try sandbox.ok("run", "--rm", image, "cat", "/seen")
+        }
+
+        // Missing: pulled without being asked.
+        try sandbox.ok("build", "-q", "-t", "app:missing", context)
+        #expect(try seen("app:missing") == "none\n")
+
+        // The registry gets a newer base under the same name; the local one stays the old one.
+        let newer = sandbox.scratch + "/newer"
+        try FileManager.default.createDirectory(atPath: newer, withIntermediateDirectories: true)
+        try "FROM busybox\nRUN echo 2 > /version\n".write(toFile: newer + "/Dockerfile", atomically: true, encoding: .utf8)
+        try sandbox.ok("build", "-q", "-t", base, newer)
+        try sandbox.ok("push", base)
+        try sandbox.ok("tag", "busybox", base)
+
+        try sandbox.ok("build", "-q", "-t", "app:local", context)
+        #expect(try seen("app:local") == "none\n", "without --pull the local base is used")
+        try sandbox.ok("build", "-q", "--pull", "-t", "app:pulled", context)
+        #expect(try seen("app:pulled") == "2\n", "--pull takes the registry's newer base")
+
+        // The Engine API's pull=1 (docker build --pull) does the same.
+        try sandbox.ok("tag", "busybox", base)
+        let environment = daemon.environment.merging(["DOCKER_CONFIG": sandbox.scratch + "/docker-config"]) { $1 }
+        let local = try Command.run("docker", ["build", "-q", "-t", "api:local", context], environment: environment)
+        #expect(local.succeeded, "\(local)")
+        #expect(try seen("api:local") == "none\n")
+        let pulled = try Command.run("docker", ["build", "-q", "--pull", "-t", "api:pulled", context], environment: environment)
+        #expect(pulled.succeeded, "\(pulled)")
+        #expect(try seen("api:pulled") == "2\n")
+    }
+}
