@@ -243,11 +243,10 @@ enum GoFormat {
         let sign = number.sign == .minus ? "-" : spec.plus ? "+" : spec.space ? " " : ""
         let magnitude = abs(number)
         var body: String
-        if let special = GoNumbers.special(magnitude) {
-            var text = special.hasPrefix("+") ? String(special.dropFirst()) : special
-            if number.isNaN { text = "NaN" }
-            return pad((number.isNaN ? (spec.plus ? "+" : spec.space ? " " : "") : sign) + text, spec)
-        }
+        guard "vgGfFeE".contains(verb) else { return nil }
+        // Go writes infinities with their sign always: +Inf, -Inf.
+        if number.isNaN { return pad((spec.plus ? "+" : spec.space ? " " : "") + "NaN", spec) }
+        if number.isInfinite { return pad(number < 0 ? "-Inf" : "+Inf", spec) }
         switch verb {
         case "v", "g", "G":
             if let precision = spec.precision {
@@ -257,8 +256,7 @@ enum GoFormat {
                 if verb == "G" { body = body.uppercased() }
             }
         case "f", "F": body = String(format: "%.\(spec.precision ?? 6)f", magnitude)
-        case "e", "E": body = String(format: "%.\(spec.precision ?? 6)\(verb)", magnitude)
-        default: return nil
+        default: body = String(format: "%.\(spec.precision ?? 6)\(verb)", magnitude)
         }
         return padNumber(sign: sign, digits: body, spec: spec, zeroAllowed: true)
     }

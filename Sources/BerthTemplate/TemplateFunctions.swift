@@ -124,7 +124,6 @@ enum TemplateFunctions {
         case (.missing, .missing), (.null, .null), (.missing, .null), (.null, .missing): return true
         case (.missing, _), (.null, _), (_, .missing), (_, .null): return false
         default:
-            if basicKind(left) != nil, basicKind(right) != nil { throw fail("incompatible types for comparison") }
             if basicKind(left) != nil || basicKind(right) != nil { throw fail("incompatible types for comparison") }
             throw fail("non-comparable type \(GoFormat.value(left)): \(left.goType)")
         }

@@ -165,8 +165,7 @@ struct TemplateParser: Sendable {
             }
             var textEnd = open
             var inside = open + 2
-            let trimLeft = open + 3 < source.count + 1 && starts("{{-", at: open) && open + 3 < source.count
-                && Self.isSpace(source[open + 3])
+            let trimLeft = starts("{{-", at: open) && open + 3 < source.count && Self.isSpace(source[open + 3])
             if trimLeft {
                 while textEnd > textStart, Self.isSpace(source[textEnd - 1]) { textEnd -= 1 }
                 inside += 2
@@ -209,8 +208,8 @@ struct TemplateParser: Sendable {
             tokens.append(Token(kind: kind, text: string(from..<to), position: from))
         }
         while true {
-            if position + 3 < source.count + 1, position + 1 < source.count, Self.isSpace(source[position]),
-               source[position + 1] == UInt8(ascii: "-"), starts("}}", at: position + 2) {
+            if position + 1 < source.count, Self.isSpace(source[position]), source[position + 1] == UInt8(ascii: "-"),
+               starts("}}", at: position + 2) {
                 emit(.rightDelimiter, position + 2, position + 4)
                 trimNext = true
                 return position + 4
@@ -391,12 +390,10 @@ struct TemplateParser: Sendable {
     }
 
     private func unexpected(_ token: Token, in context: String) -> TemplateParseError {
-        let shown: String
-        switch token.kind {
-        case .eof: shown = "EOF"
-        case .keyword: shown = "<\(token.text)>"
-        case .rightDelimiter, .leftDelimiter, .space, .text: shown = goQuoted(token.text)
-        default: shown = goQuoted(token.text)
+        let shown = switch token.kind {
+        case .eof: "EOF"
+        case .keyword: "<\(token.text)>"
+        default: goQuoted(token.text)
         }
         return fail("unexpected \(shown) in \(context)", at: token.position)
     }

@@ -65,12 +65,6 @@ public indirect enum TemplateValue: Sendable {
         }
     }
 
-    /// The member named `key` of a map.
-    subscript(key: String) -> TemplateValue? {
-        guard case .map(let members) = self else { return nil }
-        return members.first { $0.0 == key }?.1
-    }
-
     /// Map members in Go's iteration order for maps: sorted by key.
     static func sorted(_ members: [(String, TemplateValue)]) -> [(String, TemplateValue)] {
         members.sorted { $0.0 < $1.0 }
