@@ -88,6 +88,11 @@ enum PeerDocker {
     /// Runs the docker CLI against the peer daemon.
     @discardableResult
     static func docker(_ arguments: String..., stdin: StandardInput = .none) throws -> CommandResult {
+        try docker(arguments, stdin: stdin)
+    }
+
+    @discardableResult
+    static func docker(_ arguments: [String], stdin: StandardInput = .none) throws -> CommandResult {
         try start()
         return try Command.run("docker", arguments, stdin: stdin, environment: environment)
     }
@@ -95,6 +100,11 @@ enum PeerDocker {
     /// Runs the docker CLI and fails unless it succeeded; returns its trimmed standard output.
     @discardableResult
     static func checked(_ arguments: String...) throws -> String {
+        try checked(arguments)
+    }
+
+    @discardableResult
+    static func checked(_ arguments: [String]) throws -> String {
         try start()
         let result = try Command.run("docker", arguments, environment: environment)
         guard result.succeeded else { throw PeerError.failed("docker", result) }
