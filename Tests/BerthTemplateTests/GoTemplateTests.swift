@@ -122,6 +122,7 @@ import Testing
             == "%!d(string=x) %!s(int=5) <nil>|1%!(EXTRA int=2)|1 %!d(MISSING)|100%")
         #expect(try render(#"{{printf "%T %T %T %T %T" 1 1.5 "s" nil .}}"#, .map([])) == "int float64 string <nil> map[string]interface {}")
         #expect(try render(#"{{printf "%-6s|%6s|%.2s" "ab" "cd" "xyz"}}"#) == "ab    |    cd|xy")
+        #expect(try render(#"{{printf "%d|%s|%v|%5.1f" 1.5 true 1e300 2.5}}"#) == "%!d(float64=1.5)|%!s(bool=true)|1e+300|  2.5")
     }
 
     @Test func printAndPrintln() throws {
