@@ -70,6 +70,7 @@ enum GoFormat {
         switch value {
         case .missing: return "<no value>"
         case .null: return "<nil>"
+        case .nilCollection(let isMap): return isMap ? "map[]" : "[]"
         case .bool(let flag): return flag ? "true" : "false"
         case .int(let number): return String(number)
         case .float(let number): return GoNumbers.shortestG(number)
@@ -180,6 +181,8 @@ enum GoFormat {
     private static func formatted(_ argument: TemplateValue, verb: Character, spec: Spec) -> String {
         if verb == "T" { return pad(argument.goType, spec) }
         switch argument {
+        case .nilCollection(let isMap):
+            return formatted(isMap ? .map([]) : .list([]), verb: verb, spec: spec)
         case .missing, .null:
             return verb == "v" ? pad("<nil>", spec) : "%!\(verb)(<nil>)"
         case .bool(let flag):

@@ -102,7 +102,7 @@ struct TemplateEvaluator {
         case .list(let list): items = list.enumerated().map { (.int($0.offset), $0.element) }
         case .map(let members): items = TemplateValue.sorted(members).map { (.string($0.0), $0.1) }
         case .int(let count) where count > 0: items = (0..<count).map { (.int($0), .int($0)) }
-        case .int, .missing, .null: break
+        case .int, .missing, .null, .nilCollection: break
         default: throw fail("range can't iterate over \(GoFormat.value(value))")
         }
         for (key, element) in items {
@@ -135,7 +135,7 @@ struct TemplateEvaluator {
     /// Go's truth: false, 0, nil, and empty strings, lists and maps are false.
     static func isTrue(_ value: TemplateValue) -> Bool {
         switch value {
-        case .missing, .null: return false
+        case .missing, .null, .nilCollection: return false
         case .bool(let flag): return flag
         case .int(let number): return number != 0
         case .float(let number): return number != 0
@@ -264,6 +264,10 @@ struct TemplateEvaluator {
             return .missing
         case .missing:
             if missingKeyIsError { throw fail("nil data; no entry for key \(goQuoted(name))") }
+            return .missing
+        case .nilCollection(isMap: true):
+            if hasArguments { throw fail("\(name) is not a method but has arguments") }
+            if missingKeyIsError { throw fail("map has no entry for key \(goQuoted(name))") }
             return .missing
         case .null:
             throw fail("nil pointer evaluating interface {}.\(name)")

@@ -5,8 +5,10 @@
 public indirect enum TemplateValue: Sendable {
     /// Go's invalid reflect.Value: a missing map key; prints as `<no value>`.
     case missing
-    /// A nil interface, slice, map or pointer.
+    /// A nil interface or pointer (`<nil>`).
     case null
+    /// A typed document's nil slice or map: printed `[]` or `map[]`, encoded as null.
+    case nilCollection(isMap: Bool)
     case bool(Bool)
     case int(Int)
     case float(Double)
@@ -37,7 +39,7 @@ public indirect enum TemplateValue: Sendable {
     /// The value as Go's encoding/json encodes it.
     public var json: OrderedJSON {
         switch self {
-        case .missing, .null: return .null
+        case .missing, .null, .nilCollection: return .null
         case .bool(let value): return .bool(value)
         case .int(let value): return .int(value)
         case .float(let value): return .number(GoNumbers.jsonFloat(value))
@@ -55,6 +57,7 @@ public indirect enum TemplateValue: Sendable {
     var goType: String {
         switch self {
         case .missing, .null: return "<nil>"
+        case .nilCollection(let isMap): return isMap ? "map[string]interface {}" : "[]interface {}"
         case .bool: return "bool"
         case .int: return "int"
         case .float: return "float64"

@@ -247,6 +247,11 @@ import Testing
         #expect(try inspect("{{.Config.Labels.missing}}|{{.Config.Labels.a}}") == "<no value>|<x>&")
         #expect(try inspect("{{range $k, $v := .Config}}{{$k}} {{end}}") == "Cmd Entrypoint Labels Tty ")
         #expect(try inspect("{{json .Config}}") == #"{"Cmd":["sh","-c","echo hi"],"Entrypoint":null,"Labels":{"b":"2","a":"<x>&"},"Tty":false}"#)
+        // A null member is a nil slice or map (`[]`, `map[]`, still null in JSON), or a nil pointer.
+        #expect(try inspect("{{.Config.Entrypoint}}|{{json .Config.Entrypoint}}|{{len .Config.Entrypoint}}") == "[]|null|0")
+        let nils = OrderedJSON.object([("Volumes", .null), ("IPAMConfig", .null), ("Binds", .null)])
+        #expect(try InspectFormat.render(try GoTemplate("{{.Volumes}}|{{.IPAMConfig}}|{{.Binds}}|{{.Volumes.x}}"), nils)
+            == "map[]|<nil>|[]|<no value>")
         #expect(throws: TemplateExecutionError.self) { try inspect("{{.Foo}}") }
         do {
             _ = try inspect("{{.Config.Foo}}")
