@@ -77,7 +77,14 @@ struct TemplateEvaluator {
                 if pipe.declarations.isEmpty { output += GoFormat.value(value) }
             case .branch(let kind, let pipe, let body, let otherwise):
                 let mark = variables.count
-                defer { variables.removeLast(variables.count - mark) }
+                nesting += 1
+                defer {
+                    variables.removeLast(variables.count - mark)
+                    nesting -= 1
+                }
+                guard nesting < Self.maximumNesting else {
+                    throw fail("exceeded maximum template depth (\(Self.maximumNesting))")
+                }
                 if kind == .range {
                     try walkRange(pipe, body: body, otherwise: otherwise, dot: dot)
                     continue
@@ -90,6 +97,8 @@ struct TemplateEvaluator {
                 }
             case .breakLoop: throw LoopControl.breakLoop
             case .continueLoop: throw LoopControl.continueLoop
+            case .template(let name, let pipe, let position):
+                try walkTemplate(name, pipe: pipe, position: position, dot: dot)
             }
         }
     }
@@ -124,6 +133,29 @@ struct TemplateEvaluator {
         }
         if items.isEmpty, let otherwise { try walk(otherwise, dot: dot) }
     }
+
+    /// Runs a named template with its own variables: `$` is the new dot.
+    private mutating func walkTemplate(_ name: String, pipe: TemplatePipe?, position: Int, dot: TemplateValue) throws {
+        at(position, "{{template \(goQuoted(name))" + (pipe.map { " " + $0.description } ?? "") + "}}")
+        guard let body = parser.definitions[name] else { throw fail("template \(goQuoted(name)) not defined") }
+        guard nesting < Self.maximumNesting else {
+            throw fail("exceeded maximum template depth (\(Self.maximumNesting))")
+        }
+        let newDot = try pipe.map { try evaluate($0, dot: dot) } ?? .missing
+        let outer = variables
+        variables = [("$", newDot)]
+        nesting += 1
+        defer {
+            variables = outer
+            nesting -= 1
+        }
+        try walk(body, dot: newDot)
+    }
+
+    /// Templates calling templates, and control structures within them, stop here rather than
+    /// exhaust the stack (Go's limit is on template calls alone, on a stack that grows).
+    static let maximumNesting = 1000
+    private var nesting = 0
 
     /// A range's declarations name the key and element, not the pipeline's value.
     private static func withoutDeclarations(_ pipe: TemplatePipe) -> TemplatePipe {

@@ -90,6 +90,20 @@ import Testing
         #expect(parseError("{{if true}}{{$y := 1}}{{end}}{{$y}}") == #"template: :1: undefined variable "$y""#)
     }
 
+    @Test func namedTemplates() throws {
+        #expect(try render(#"{{define "x"}}[{{.}}]{{end}}a{{template "x" "v"}}b{{template "x"}}"#) == "a[v]b[<no value>]")
+        #expect(try render(#"{{block "b" 1}}<{{.}}>{{end}}"#) == "<1>")
+        #expect(try render(#"{{define "x"}}{{$}}{{end}}{{template "x" 5}}"#) == "5")
+        let countdown = #"{{define "r"}}{{if gt . 0}}{{.}}{{template "r" (len (slice "xxxxx" 1 .))}}{{end}}{{end}}{{template "r" 3}}"#
+        #expect(try render(countdown) == "321")
+        #expect(executionError(#"{{template "x"}}"#)
+            == #"template: :1:11: executing "" at <{{template "x"}}>: template "x" not defined"#)
+        #expect(executionError(#"{{define "loop"}}{{template "loop"}}{{end}}{{template "loop"}}"#)?
+            .hasSuffix("exceeded maximum template depth (1000)") == true)
+        #expect(parseError(#"{{if 1}}{{define "x"}}{{end}}{{end}}"#) == "template: :1: unexpected <define> in command")
+        #expect(parseError("{{template .}}") == "template: :1: unexpected <.> in template clause")
+    }
+
     @Test func pipelinesPassTheLastArgument() throws {
         #expect(try render("{{1 | printf \"%d %d\" 2}}") == "2 1")
         #expect(try render("{{.Config.Cmd | len}}", document) == "3")
