@@ -71,6 +71,7 @@ enum GoFormat {
         case .missing: return "<no value>"
         case .null: return "<nil>"
         case .nilCollection(let isMap): return isMap ? "map[]" : "[]"
+        case .overflow(let text): return text
         case .bool(let flag): return flag ? "true" : "false"
         case .int(let number): return String(number)
         case .float(let number): return GoNumbers.shortestG(number)
@@ -203,7 +204,7 @@ enum GoFormat {
             return "map[" + TemplateValue.sorted(members).map {
                 "\(formatted(.string($0.0), verb: verb, spec: spec)):\(formatted($0.1, verb: verb, spec: spec))"
             }.joined(separator: " ") + "]"
-        case .object:
+        case .object, .overflow:
             return pad(value(argument), spec)
         }
     }
@@ -223,14 +224,14 @@ enum GoFormat {
         case "o": digits = String(magnitude, radix: 8); if spec.sharp { prefix = "0" }
         case "O": digits = String(magnitude, radix: 8); prefix = "0o"
         case "b": digits = String(magnitude, radix: 2)
-        case "c": return pad(Unicode.Scalar(UInt32(clamping: number)).map { String(Character($0)) } ?? "\u{FFFD}", spec)
+        case "c": return pad(String(Character(Unicode.Scalar(UInt32(exactly: number) ?? 0xFFFD) ?? "\u{FFFD}")), spec)
         case "q":
-            let scalar = Unicode.Scalar(UInt32(clamping: number)) ?? "\u{FFFD}"
+            let scalar = Unicode.Scalar(UInt32(exactly: number) ?? 0xFFFD) ?? "\u{FFFD}"
             let quoted = goQuoted(String(Character(scalar)))
             let inner = quoted.dropFirst().dropLast().replacingOccurrences(of: "\\\"", with: "\"")
             return pad("'" + (inner == "'" ? "\\'" : inner) + "'", spec)
         case "U":
-            var hex = String(magnitude, radix: 16).uppercased()
+            var hex = String(UInt64(bitPattern: Int64(number)), radix: 16).uppercased()
             hex = String(repeating: "0", count: max(0, 4 - hex.count)) + hex
             return pad("U+" + hex, spec)
         default: return nil

@@ -110,6 +110,8 @@ struct TemplateEvaluator {
         switch value {
         case .list(let list): items = list.enumerated().map { (.int($0.offset), $0.element) }
         case .map(let members): items = TemplateValue.sorted(members).map { (.string($0.0), $0.1) }
+        case .int(let count) where pipe.declarations.count > 1:
+            throw fail("can't use \(count) to iterate over more than one variable")
         case .int(let count) where count > 0: items = (0..<count).map { (.int($0), .int($0)) }
         case .int, .missing, .null, .nilCollection: break
         default: throw fail("range can't iterate over \(GoFormat.value(value))")
@@ -174,7 +176,7 @@ struct TemplateEvaluator {
         case .string(let text): return !text.isEmpty
         case .list(let items): return !items.isEmpty
         case .map(let members): return !members.isEmpty
-        case .object: return true
+        case .object, .overflow: return true
         }
     }
 
@@ -229,6 +231,7 @@ struct TemplateEvaluator {
             case .dot: return dot
             case .null: throw fail("nil is not a command")
             case .bool(let flag, _): return .bool(flag)
+            case .number(.overflow(let text), _, _): throw fail("\(text) overflows int")
             case .number(let value, _, _): return value
             case .string(let text, _, _): return .string(text)
             default: return .missing
@@ -337,7 +340,8 @@ struct TemplateEvaluator {
         case .bool(let flag, _):
             guard parameter == .any else { throw fail("expected \(Self.name(of: parameter)); found \(node.description)") }
             return .bool(flag)
-        case .number(let value, _, _):
+        case .number(let value, let text, _):
+            if case .overflow = value { throw fail("\(text) overflows int") }
             switch (parameter, value) {
             case (.any, _), (.int, .int): return value
             case (.int, .float(let number)) where number == number.rounded() && abs(number) < 9e18: return .int(Int(number))

@@ -629,7 +629,9 @@ struct TemplateParser: Sendable {
     private func number(_ token: Token) throws -> TemplateValue {
         let text = token.text
         if token.kind == .charConstant {
-            guard let value = GoStringLiteral.unquote("\"" + text.dropFirst().dropLast() + "\""),
+            // `\'` is a character constant's own escape; the rest are a string's.
+            let inner = text.dropFirst().dropLast()
+            guard let value = inner == "\\'" ? "'" : GoStringLiteral.unquote("\"" + inner + "\""),
                   value.unicodeScalars.count == 1, let scalar = value.unicodeScalars.first else {
                 throw fail("malformed character constant: \(text)", at: token.position)
             }
@@ -652,6 +654,8 @@ struct TemplateParser: Sendable {
         else if lower.hasPrefix("0b") { radix = 2; digits = digits.dropFirst(2) }
         else if lower.count > 1, lower.hasPrefix("0") { radix = 8; digits = digits.dropFirst() }
         guard let magnitude = Int(digits, radix: radix) else {
+            // An integer too large for int parses; using it fails (`TemplateValue.overflow`).
+            if !digits.isEmpty, digits.allSatisfy({ $0.isHexDigit }) { return .overflow(text) }
             throw fail("illegal number syntax: \(goQuoted(text))", at: token.position)
         }
         return .int(negative ? -magnitude : magnitude)

@@ -18,6 +18,8 @@ public indirect enum TemplateValue: Sendable {
     /// printing sort the keys as Go does for maps.
     case map([(String, TemplateValue)])
     case object(TemplateObject)
+    /// An integer constant beyond Go's int, which fails where it is used ("… overflows int").
+    case overflow(String)
 
     /// A JSON document as Go's decoder gives it to a template; integral numbers become ints.
     public init(_ json: OrderedJSON) {
@@ -46,6 +48,7 @@ public indirect enum TemplateValue: Sendable {
         case .string(let text): return .string(text)
         case .list(let items): return .array(items.map(\.json))
         case .map(let members): return .object(members.map { ($0.0, $0.1.json) })
+        case .overflow: return .null
         case .object(let object):
             // Docker's formatter contexts marshal their methods through a map: sorted by name.
             let fields = object.kind == .context ? TemplateValue.sorted(object.fields) : object.fields
@@ -65,6 +68,7 @@ public indirect enum TemplateValue: Sendable {
         case .list: return "[]interface {}"
         case .map: return "map[string]interface {}"
         case .object(let object): return object.typeName
+        case .overflow: return "int"
         }
     }
 

@@ -123,6 +123,12 @@ import Testing
             == "1e+06 1 16 -5 1e+21 1e-06 0.0001 97 5 1000")
         #expect(try render(#"{{"a\tb\u00e9\x41"}}|{{`raw\n`}}"#) == "a\tbéA|raw\\n")
         #expect(try render("{{true}} {{false}}") == "true false")
+        #expect(try render(#"{{'\''}} {{'\n'}} {{'é'}}"#) == "39 10 233")
+        #expect(executionError("{{9223372036854775808}}")
+            == #"template: :1:2: executing "" at <9223372036854775808>: 9223372036854775808 overflows int"#)
+        #expect(executionError("{{range $i, $v := 3}}{{end}}")
+            == #"template: :1:18: executing "" at <3>: can't use 3 to iterate over more than one variable"#)
+        #expect(try render(#"{{printf "%c|%U" -1 -1}}"#) == "\u{FFFD}|U+FFFFFFFFFFFFFFFF")
     }
 
     // MARK: Functions
