@@ -106,7 +106,7 @@ extension Routes {
         let body = try await request.decodeBody(ExecStartRequest.self, empty: ExecStartRequest())
         let state = try engine.beginExec(request.parameter("id"))
         if body.Detach ?? false {
-            Task { await engine.runExec(state, input: nil) { _, _ in } }
+            try await engine.startExecInBackground(state)
             try await response.send(.ok)
             return
         }

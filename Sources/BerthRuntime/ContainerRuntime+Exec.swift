@@ -39,16 +39,17 @@ public struct ExecOptions: Sendable, Codable {
 }
 
 extension ContainerRuntime {
-    /// Runs a command in a running container with the container's process settings (capabilities,
-    /// rlimits, environment, user and working directory unless overridden), through `runc exec`.
-    /// Returns the command's exit status (0 once started, with `detach`).
-    public func exec(_ reference: String, _ options: ExecOptions) throws -> Int32 {
+    /// Starts a command in a running container with the container's process settings
+    /// (capabilities, rlimits, environment, user and working directory unless overridden), through
+    /// `runc exec --detach`, without stdio: returns once it runs (`exec -d`), throws when it
+    /// cannot start.
+    public func execDetached(_ reference: String, _ options: ExecOptions) throws {
         let record = try container(reference)
         guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
-        var descriptors: [(Int32, Int32)] = [(1, 1), (2, 2)]
-        if options.interactive && !options.detach { descriptors.append((0, 0)) }
-        if options.detach { descriptors = [] }
-        return try runExec(record, options, descriptors: descriptors, timeout: nil) ?? -1
+        var detached = options
+        detached.detach = true
+        detached.interactive = false
+        _ = try runExec(record, detached, descriptors: [], timeout: nil)
     }
 
     /// Runs a command on a new pseudo-terminal in a running container (`exec -t`): `relay` gets

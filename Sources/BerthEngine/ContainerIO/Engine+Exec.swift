@@ -213,20 +213,51 @@ extension Engine {
         }
     }
 
-    /// Starts a begun exec in the background (`exec -d`, which waits for no output or exit):
-    /// returns once the command runs, throws when it cannot start.
+    /// Starts a begun exec for a front end that leaves at once (the CLI's `exec -d`): runc
+    /// detaches the command, so nothing here waits for it or records its exit. Returns once the
+    /// command runs, throws when it cannot start.
     public func startDetachedExec(_ state: ExecState) async throws {
         events.record(.container, "exec_start: " + state.config.command.joined(separator: " "), id: state.containerID,
                       attributes: execAttributes(state))
-        var detached = state.config.runtimeOptions
-        detached.detach = true
-        detached.interactive = false
-        let runtime = runtime, containerID = state.containerID, options = detached
+        let runtime = runtime, containerID = state.containerID, options = state.config.runtimeOptions
         do {
-            _ = try await blocking { try runtime.exec(containerID, options) }
+            try await blocking { try runtime.execDetached(containerID, options) }
         } catch {
             execs.ended(state.id, exitCode: 126)
             throw error
+        }
+    }
+
+    /// Starts a begun exec whose output nobody reads, for a front end that stays (the Engine
+    /// API's detached start): throws, as dockerd does, when the command cannot start; else
+    /// returns once it runs, and this process waits for it and records its exit code.
+    public func startExecInBackground(_ state: ExecState) async throws {
+        let attributes = execAttributes(state)
+        events.record(.container, "exec_start: " + state.config.command.joined(separator: " "), id: state.containerID,
+                      attributes: attributes)
+        var background = state.config.runtimeOptions
+        background.interactive = false
+        let runtime = runtime, containerID = state.containerID, options = background
+        let ended = { @Sendable (code: Int32) in
+            self.execs.ended(state.id, exitCode: code)
+            self.events.record(.container, "exec_die", id: state.containerID,
+                               attributes: attributes.merging(["exitCode": String(code)]) { $1 })
+        }
+        let process: ExecProcess
+        do {
+            process = try await blocking {
+                let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+                defer { close(null) }
+                return try runtime.startExec(containerID, options, stdin: nil, stdout: null, stderr: null, resize: nil)
+            }
+        } catch {
+            ended(126)
+            throw error
+        }
+        execs.running(state.id, process: process, resize: -1)
+        Task {
+            let status = await ChildProcess.exitStatus(of: process.pid)
+            ended((try? process.finish(waitStatus: status)) ?? 126)
         }
     }
 

@@ -38,33 +38,19 @@ struct ContainerExec: AsyncParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The container, then the command and its arguments.", valueName: "container command [arg...]"))
     var containerAndCommand: [String] = []
 
-    /// Docker's usage line, for the name this command was called by (`exec` or `container exec`).
-    private static var commandPath: String {
-        let words = Swift.CommandLine.arguments.dropFirst().prefix { $0 != "exec" }
-        return words.last == "container" ? "berth container exec" : "berth exec"
-    }
-
     /// Options are taken before the container only (the command's own flags follow it), so what
     /// is captured starts with a dash only when it is a flag `exec` does not know, or a help
-    /// request: Docker's CLI answers those as below. Checked when the command runs, as parsing
-    /// may be tried twice (`Berth.parseCommand`), which would say it twice.
-    private func checkArguments() throws {
-        let usage = "Usage:  \(Self.commandPath) [OPTIONS] CONTAINER COMMAND [ARG...]"
-        if let first = containerAndCommand.first, first.hasPrefix("-"), first != "-" {
+    /// request; `CommandLineFailure` reports the errors as the docker CLI does.
+    func validate() throws {
+        if let first = containerAndCommand.first, first.hasPrefix("-"), first.count > 1 {
             if first == "--help" || first == "-h" { throw CleanExit.helpRequest(Self.self) }
-            let flag = first.split(separator: "=", maxSplits: 1)[0]
-            let what = flag.hasPrefix("--") ? "unknown flag: \(flag)" : "unknown shorthand flag: '\(flag.dropFirst().prefix(1))' in \(flag)"
-            printError("\(what)\n\n\(usage)\n\nRun '\(Self.commandPath) --help' for more information")
-            throw ExitCode(125)
+            if first.hasPrefix("--") { throw ValidationError("unknown flag: \(first.split(separator: "=")[0])") }
+            throw ValidationError("unknown shorthand flag: '\(first.dropFirst().prefix(1))' in \(first)")
         }
-        guard containerAndCommand.count >= 2 else {
-            printError("berth: '\(Self.commandPath)' requires at least 2 arguments\n\n\(usage)\n\nSee '\(Self.commandPath) --help' for more information")
-            throw ExitCode(1)
-        }
+        guard containerAndCommand.count >= 2 else { throw ValidationError("requires at least 2 arguments") }
     }
 
     func run() async throws {
-        try checkArguments()
         var environment: [String] = []
         for file in envFile { environment += try EnvironmentFile.read(file) }
         environment += env.compactMap(EnvironmentFile.resolve)

@@ -157,14 +157,6 @@ struct ContainerStart: AsyncParsableCommand {
     }
 }
 
-/// Docker's exit codes when a process cannot start (`exec`'s too): 127 command not found, 126
-/// not executable, 125 anything else.
-enum StartFailure {
-    static func exitCode(for message: String) -> Int32 {
-        ContainerStartError(runtimeMessage: message, description: message).exitCode
-    }
-}
-
 /// Attaches to a container's run until its monitor reports the exit. Without a terminal, follows
 /// the container's log and forwards SIGINT and SIGTERM to the container (Docker's sig-proxy);
 /// with `-t`, shows the terminal's output from the attach socket, with this process's terminal in
