@@ -51,4 +51,32 @@ struct BuildPullTests {
         #expect(pulled.succeeded, "\(pulled)")
         #expect(try seen("api:pulled") == "2\n")
     }
+
+    @Test func imagesThatCopyFromAndRunMountFromNameArePulledToo() throws {
+        let sandbox = try BerthSandbox()
+        try sandbox.importBusybox()
+        let registry = try RegistryServerTests.Server(sandbox: sandbox)
+        let tool = "\(registry.address)/pulled/tool:1"
+        try sandbox.ok("tag", "busybox", tool)
+        try sandbox.ok("push", tool)
+        try sandbox.ok("rmi", tool)
+        let context = sandbox.scratch + "/app"
+        try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
+        try """
+            FROM busybox AS stage
+            ARG TOOL=\(tool)
+            COPY --from=$TOOL /etc/passwd /copied
+            RUN --mount=from=\(tool),target=/tool cp /tool/etc/group /mounted
+            """.write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+        try sandbox.ok("build", "-q", "-t", "copies", context)
+        #expect(try sandbox.ok("run", "--rm", "copies", "cat", "/copied", "/mounted").contains("root:x:0:"))
+        #expect(try sandbox.run("image", "inspect", tool).succeeded)
+
+        // A base the registry does not have fails the build in BuildKit's words.
+        let absent = "\(registry.address)/pulled/absent:1"
+        try "FROM \(absent)\nRUN true\n".write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+        let failed = try sandbox.run("build", "-q", context)
+        #expect(failed.status == 1, "\(failed)")
+        #expect(failed.err.hasPrefix("ERROR: failed to solve: \(absent): failed to resolve source metadata for \(absent): "), "\(failed)")
+    }
 }

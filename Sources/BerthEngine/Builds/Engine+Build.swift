@@ -105,9 +105,9 @@ extension Engine {
         }
     }
 
-    /// The images the build's stages start from (their FROM after ARG expansion), other than
-    /// `scratch` and earlier stages: with `onlyMissing`, those the store lacks (which dockerd's
-    /// builder pulls), otherwise all of them (`--pull`).
+    /// The images the build's stages start from (their FROM after ARG expansion) or copy and mount
+    /// from (COPY --from, RUN --mount from=), other than `scratch` and stages: with `onlyMissing`,
+    /// those the store lacks (which Docker's builders pull), otherwise all of them (`--pull`).
     public func baseImages(_ options: BuildOptions, contextDirectory: String, dockerfile: DockerfileSource,
                            onlyMissing: Bool) throws -> [String] {
         let request = try buildRequest(options, contextDirectory: contextDirectory, dockerfile: dockerfile, cancellation: nil)
@@ -119,10 +119,19 @@ extension Engine {
                                 escape: parsed.directives.escape, fileName: request.dockerfileName)
         var names: [String] = []
         for stage in stages.stages {
-            let base = try args.resolve(stage.from, fileName: request.dockerfileName).baseName
-            guard base != "scratch", stages.stage(named: base, before: stage.index) == nil, !names.contains(base) else { continue }
-            if onlyMissing, (try? image(named: base)) != nil { continue }
-            names.append(base)
+            var used = [try args.resolve(stage.from, fileName: request.dockerfileName).baseName]
+            var scope = args.stageScope()
+            for command in stage.commands {
+                switch try scope.apply(command, fileName: request.dockerfileName) {
+                case .copy(let copy): used += copy.from.map { [$0] } ?? []
+                case .run(let run): used += run.mounts.compactMap(\.from)
+                default: break
+                }
+            }
+            for name in used where name != "scratch" && stages.stage(named: name, before: stage.index) == nil && !names.contains(name) {
+                if onlyMissing, (try? image(named: name)) != nil { continue }
+                names.append(name)
+            }
         }
         return names
     }

@@ -125,12 +125,13 @@ struct Build: AsyncParsableCommand {
             try engine.baseImages(options, contextDirectory: contextDirectory, dockerfile: .text(text, name: name), onlyMissing: !pull)
         }
         for base in bases {
-            let domain = try Reference(parsing: base).domain
-            let credentials = try RegistryOptions().savedCredentials(for: domain)
+            let reference = try Reference(parsing: base)
+            let credentials = try RegistryOptions().savedCredentials(for: reference.domain)
             do {
                 _ = try await engine.pull(PullOptions(reference: base, credentials: credentials), progress: { _ in })
             } catch {
-                printError("ERROR: failed to solve: \(base): \(error)")
+                // BuildKit's words for a base it cannot pull.
+                printError("ERROR: failed to solve: \(base): failed to resolve source metadata for \(reference.withDefaultTag): \(error)")
                 throw ExitCode(1)
             }
         }
