@@ -240,6 +240,11 @@ struct CommandParityTests {
         try sandbox.ok("create", "--name", unchanged, "busybox")
         try sandbox.ok("commit", unchanged, unchanged + ":v1")
         #expect(layers(try sandbox.inspect(unchanged + ":v1")) == layers(base), "nothing changed: no layer")
+        // -p is a Go bool flag: given bare it is true, and a value must be attached.
+        try sandbox.ok("commit", "-p", unchanged, unchanged + ":v2")
+        try sandbox.ok("commit", "-p=false", unchanged, unchanged + ":v3")
+        try sandbox.ok("commit", "--pause=false", unchanged, unchanged + ":v4")
+        #expect(try sandbox.ok("images", "--format", "{{.Tag}}", unchanged).split(separator: "\n").sorted() == ["v1", "v2", "v3", "v4"])
         let missing = try sandbox.run("commit", "nosuch")
         #expect(missing.status == 1 && missing.err == "Error response from daemon: No such container: nosuch\n", "\(missing)")
         let bad = try sandbox.run("commit", "-c", "RUN true", unchanged)
