@@ -45,11 +45,12 @@ import Testing
             COPY --from=example/base:1 / /
             """
         let source = DockerfileSource.text(dockerfile, name: "Dockerfile")
-        let all = try engine.baseImages(BuildOptions(), contextDirectory: root, dockerfile: source, onlyMissing: false)
+        let all = try engine.basesToPull(BuildOptions(pull: .always), contextDirectory: root, dockerfile: source)
         #expect(all == ["example/base:1", "example/tool:2", "local/present:1", "example/mounted"])
-        let missing = try engine.baseImages(BuildOptions(buildArgs: ["BASE": "other/base:3"]), contextDirectory: root,
-                                            dockerfile: source, onlyMissing: true)
+        let missing = try engine.basesToPull(BuildOptions(buildArgs: ["BASE": "other/base:3"]), contextDirectory: root,
+                                             dockerfile: source)
         #expect(missing == ["other/base:3", "example/tool:2", "example/mounted", "example/base:1"])
+        #expect(try engine.basesToPull(BuildOptions(pull: .never), contextDirectory: root, dockerfile: source).isEmpty)
     }
 
     @Test func listsWithDockersFiltersAndNarrowsNamesToTheReferenceFilter() throws {
@@ -192,11 +193,11 @@ import Testing
             FROM busybox
             FROM ${BASE}
             """
-        let all = try engine.baseImages(BuildOptions(), contextDirectory: root, dockerfile: .text(dockerfile, name: "Dockerfile"),
-                                        onlyMissing: false)
+        let all = try engine.basesToPull(BuildOptions(pull: .always), contextDirectory: root,
+                                         dockerfile: .text(dockerfile, name: "Dockerfile"))
         #expect(all == ["example.test/base:1", "busybox"])
-        let missing = try engine.baseImages(BuildOptions(buildArgs: ["BASE": "other:2"]), contextDirectory: root,
-                                            dockerfile: .text(dockerfile, name: "Dockerfile"), onlyMissing: true)
+        let missing = try engine.basesToPull(BuildOptions(buildArgs: ["BASE": "other:2"]), contextDirectory: root,
+                                             dockerfile: .text(dockerfile, name: "Dockerfile"))
         #expect(missing == ["other:2"])
     }
 

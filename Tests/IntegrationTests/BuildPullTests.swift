@@ -40,6 +40,20 @@ struct BuildPullTests {
         #expect(try seen("app:local") == "none\n", "without --pull the local base is used")
         try sandbox.ok("build", "-q", "--pull", "-t", "app:pulled", context)
         #expect(try seen("app:pulled") == "2\n", "--pull takes the registry's newer base")
+        // The policy forms: always as --pull, missing as the default, never pulls nothing.
+        try sandbox.ok("tag", "busybox", base)
+        try sandbox.ok("build", "-q", "--pull=never", "-t", "app:never", context)
+        #expect(try seen("app:never") == "none\n")
+        try sandbox.ok("build", "-q", "--pull=missing", "-t", "app:missing2", context)
+        #expect(try seen("app:missing2") == "none\n")
+        try sandbox.ok("build", "-q", "--pull=always", "-t", "app:always", context)
+        #expect(try seen("app:always") == "2\n")
+        try sandbox.ok("rmi", base)
+        let never = try sandbox.run("build", "-q", "--pull=never", context)
+        #expect(never.status == 1 && !never.err.isEmpty, "\(never)")
+        #expect(try sandbox.run("image", "inspect", base).status == 1, "--pull=never pulled nothing")
+        let bogus = try sandbox.run("build", "--pull=sometimes", context)
+        #expect(bogus.status != 0 && bogus.err.contains(#"invalid pull option: 'sometimes'"#), "\(bogus)")
 
         // The Engine API's pull=1 (docker build --pull) does the same.
         try sandbox.ok("tag", "busybox", base)
