@@ -100,7 +100,7 @@ extension Engine {
             ("Isolation", .string("")),
             ("InitBinary", .string("")),
             ("ContainerdCommit", .object([("ID", .string(""))])),
-            ("RuncCommit", .object([("ID", .string(""))])),
+            ("RuncCommit", .object([("ID", .string(Self.runcVersion()?.commit ?? ""))])),
             ("InitCommit", .object([("ID", .string(""))])),
             ("SecurityOptions", strings(security)),
             ("CDISpecDirs", strings([])),
