@@ -30,11 +30,13 @@ extension Builder {
             try ConfigChanges.apply(command, to: &config)
             let path = config.WorkingDir ?? "/"
             createdBy = "WORKDIR \(path)"
-            if try !exists(path, in: state) {
+            // Made where the image's symbolic links on the way point, as a COPY destination is.
+            let target = try resolve(path, in: state)
+            if try !exists(target, in: state) {
                 let staging = try makeStaging()
                 let owner = try resolveOwner(config.User ?? "", state: state, fileName: fileName, line: command.line)
                 var directories = LayerDirectory.Directories(root: staging, owner: owner, lower: try lowerDirectories(state))
-                try directories.makeDirectory(path)
+                try directories.makeDirectory(target)
                 directories.restoreTimes()
                 layer = try commit(staging, fromOverlayUpper: false, state: state, context: context)
             }
@@ -43,14 +45,14 @@ extension Builder {
                 throw BuildError.unsupported(copy.parents ? "COPY --parents" : "COPY --exclude", fileName: fileName,
                                              line: command.line)
             }
-            createdBy = "COPY \(copy.files.sources.joined(separator: " ")) \(copy.files.destination) # buildkit"
+            createdBy = Self.copyHistory("COPY", copy.files, chown: copy.chown, chmod: copy.chmod)
             layer = try copyStep(command, files: copy.files, chown: copy.chown, chmod: copy.chmod, state: state,
                                  source: source, plan: plan, context: context)
         case .add(let add):
             guard add.exclude.isEmpty else {
                 throw BuildError.unsupported("ADD --exclude", fileName: fileName, line: command.line)
             }
-            createdBy = "ADD \(add.files.sources.joined(separator: " ")) \(add.files.destination) # buildkit"
+            createdBy = Self.copyHistory("ADD", add.files, chown: add.chown, chmod: add.chmod)
             layer = try copyStep(command, files: add.files, chown: add.chown, chmod: add.chmod, state: state,
                                  source: source, plan: plan, context: context)
         case .run(let run):
@@ -118,6 +120,14 @@ extension Builder {
     }
 
     // MARK: COPY and ADD
+
+    /// A COPY or ADD as BuildKit's history shows it: its --chown and --chmod, the source paths,
+    /// then the heredocs (`<<NAME`), and the destination.
+    static func copyHistory(_ keyword: String, _ files: SourcesAndDestination, chown: String?, chmod: String?) -> String {
+        let flags = [chown.map { "--chown=" + $0 }, chmod.map { "--chmod=" + $0 }].compactMap { $0 }
+        let words = [keyword] + flags + files.paths + files.inlineFiles.map { "<<" + $0.name } + [files.destination]
+        return words.joined(separator: " ") + " # buildkit"
+    }
 
     func copyStep(_ command: Command, files: SourcesAndDestination, chown: String?, chmod: String?, state: ImageState,
                   source: CopySource?,

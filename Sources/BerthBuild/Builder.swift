@@ -252,7 +252,7 @@ public final class Builder {
             var step: BuildProgress.Step?
             if Self.isVertex(command) {
                 position += 1
-                step = progress.begin("\(label(position)) \(Self.displayText(command.instruction))")
+                step = progress.begin("\(label(position)) \(Self.stepName(command))")
             }
             var extra = ""
             var copySource: CopySource?
@@ -487,6 +487,14 @@ public final class Builder {
         let flags = instruction.flags.map(\.text)
         let arguments = String(String.UnicodeScalarView(instruction.rawArguments.unicodeScalars.map { $0 == "\n" ? " " : $0 }))
         return ([instruction.keyword] + flags + [arguments]).filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    /// A step's name in BuildKit's progress: the instruction, and for a RUN whose command is one
+    /// heredoc, the script's first line (`RUN <<EOF (apt-get update...)`).
+    static func stepName(_ command: Command) -> String {
+        guard case .run(let run) = command, let script = run.scriptHeredoc else { return displayText(command.instruction) }
+        let lines = script.content.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n", omittingEmptySubsequences: false)
+        return displayText(command.instruction) + " (\(lines.first ?? "")\(lines.count > 1 ? "..." : ""))"
     }
 
     var now: String {

@@ -238,12 +238,19 @@ public struct RunCommand: Equatable, Sendable {
         case executable(name: String, content: String)
     }
 
+    /// The heredoc that is the whole command (`RUN <<EOF`), if any.
+    public var scriptHeredoc: Heredoc? {
+        guard heredocs.count == 1, let first = heredocs.first, commandLine.prependShell, let line = commandLine.arguments.first,
+              let marker = DockerfileParser.heredocMarker(line.trimmingSpaces()), marker.name == first.name else { return nil }
+        return first
+    }
+
     /// How the heredocs run, or nil when there are none (or the command is in exec form).
     public var heredocScript: HeredocScript? {
-        guard let first = heredocs.first, commandLine.prependShell, let line = commandLine.arguments.first else { return nil }
-        if heredocs.count == 1, let marker = DockerfileParser.heredocMarker(line.trimmingSpaces()), marker.name == first.name {
-            return first.content.hasPrefix("#!") ? .executable(name: first.name, content: first.content) : .shell(first.content)
+        if let script = scriptHeredoc {
+            return script.content.hasPrefix("#!") ? .executable(name: script.name, content: script.content) : .shell(script.content)
         }
+        guard commandLine.prependShell, let line = commandLine.arguments.first, !heredocs.isEmpty else { return nil }
         return .shell(heredocs.reduce(line) { $0 + "\n" + $1.content + $1.name })
     }
 

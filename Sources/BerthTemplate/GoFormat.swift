@@ -70,6 +70,8 @@ enum GoFormat {
         switch value {
         case .missing: return "<no value>"
         case .null: return "<nil>"
+        case .nilCollection(let isMap): return isMap ? "map[]" : "[]"
+        case .overflow(let text): return text
         case .bool(let flag): return flag ? "true" : "false"
         case .int(let number): return String(number)
         case .float(let number): return GoNumbers.shortestG(number)
@@ -156,9 +158,12 @@ enum GoFormat {
             }
             spec.width = number()
             if let width = spec.width, width < 0 { spec.minus = true; spec.width = -width }
+            // fmt refuses widths and precisions beyond a million.
+            if let width = spec.width, width > 1_000_000 { out += "%!(BADWIDTH)"; spec.width = nil }
             if position < characters.count, characters[position] == "." {
                 position += 1
                 spec.precision = number() ?? 0
+                if let precision = spec.precision, precision > 1_000_000 || precision < 0 { out += "%!(BADPREC)"; spec.precision = nil }
             }
             guard position < characters.count else { out += "%!(NOVERB)"; break }
             let verb = characters[position]
@@ -177,6 +182,8 @@ enum GoFormat {
     private static func formatted(_ argument: TemplateValue, verb: Character, spec: Spec) -> String {
         if verb == "T" { return pad(argument.goType, spec) }
         switch argument {
+        case .nilCollection(let isMap):
+            return formatted(isMap ? .map([]) : .list([]), verb: verb, spec: spec)
         case .missing, .null:
             return verb == "v" ? pad("<nil>", spec) : "%!\(verb)(<nil>)"
         case .bool(let flag):
@@ -197,7 +204,7 @@ enum GoFormat {
             return "map[" + TemplateValue.sorted(members).map {
                 "\(formatted(.string($0.0), verb: verb, spec: spec)):\(formatted($0.1, verb: verb, spec: spec))"
             }.joined(separator: " ") + "]"
-        case .object:
+        case .object, .overflow:
             return pad(value(argument), spec)
         }
     }
@@ -217,14 +224,14 @@ enum GoFormat {
         case "o": digits = String(magnitude, radix: 8); if spec.sharp { prefix = "0" }
         case "O": digits = String(magnitude, radix: 8); prefix = "0o"
         case "b": digits = String(magnitude, radix: 2)
-        case "c": return pad(Unicode.Scalar(UInt32(clamping: number)).map { String(Character($0)) } ?? "\u{FFFD}", spec)
+        case "c": return pad(String(Character(Unicode.Scalar(UInt32(exactly: number) ?? 0xFFFD) ?? "\u{FFFD}")), spec)
         case "q":
-            let scalar = Unicode.Scalar(UInt32(clamping: number)) ?? "\u{FFFD}"
+            let scalar = Unicode.Scalar(UInt32(exactly: number) ?? 0xFFFD) ?? "\u{FFFD}"
             let quoted = goQuoted(String(Character(scalar)))
             let inner = quoted.dropFirst().dropLast().replacingOccurrences(of: "\\\"", with: "\"")
             return pad("'" + (inner == "'" ? "\\'" : inner) + "'", spec)
         case "U":
-            var hex = String(magnitude, radix: 16).uppercased()
+            var hex = String(UInt64(bitPattern: Int64(number)), radix: 16).uppercased()
             hex = String(repeating: "0", count: max(0, 4 - hex.count)) + hex
             return pad("U+" + hex, spec)
         default: return nil
@@ -240,11 +247,10 @@ enum GoFormat {
         let sign = number.sign == .minus ? "-" : spec.plus ? "+" : spec.space ? " " : ""
         let magnitude = abs(number)
         var body: String
-        if let special = GoNumbers.special(magnitude) {
-            var text = special.hasPrefix("+") ? String(special.dropFirst()) : special
-            if number.isNaN { text = "NaN" }
-            return pad((number.isNaN ? (spec.plus ? "+" : spec.space ? " " : "") : sign) + text, spec)
-        }
+        guard "vgGfFeE".contains(verb) else { return nil }
+        // Go writes infinities with their sign always: +Inf, -Inf.
+        if number.isNaN { return pad((spec.plus ? "+" : spec.space ? " " : "") + "NaN", spec) }
+        if number.isInfinite { return pad(number < 0 ? "-Inf" : "+Inf", spec) }
         switch verb {
         case "v", "g", "G":
             if let precision = spec.precision {
@@ -254,8 +260,7 @@ enum GoFormat {
                 if verb == "G" { body = body.uppercased() }
             }
         case "f", "F": body = String(format: "%.\(spec.precision ?? 6)f", magnitude)
-        case "e", "E": body = String(format: "%.\(spec.precision ?? 6)\(verb)", magnitude)
-        default: return nil
+        default: body = String(format: "%.\(spec.precision ?? 6)\(verb)", magnitude)
         }
         return padNumber(sign: sign, digits: body, spec: spec, zeroAllowed: true)
     }

@@ -29,18 +29,14 @@ public struct GoTemplate: Sendable {
         return evaluator.output
     }
 
-    /// Like `execute`, returning what was written before an error along with it, as Go's
-    /// Execute leaves partial output in its writer.
-    public func executePartially(_ dot: TemplateValue, headerFunctions: Bool = false) -> (String, (any Error)?) {
+    /// What the template writes before it ends or fails, as Go's Execute leaves partial output in
+    /// its writer (Docker keeps a table's header row so, whatever went wrong in it).
+    public func executePartially(_ dot: TemplateValue, headerFunctions: Bool = false) -> String {
         var evaluator = TemplateEvaluator(parser: parser,
                                           functions: headerFunctions ? TemplateFunctions.header : TemplateFunctions.standard,
                                           missingKeyIsError: false)
-        do {
-            try evaluator.run(nodes, dot: dot)
-            return (evaluator.output, nil)
-        } catch {
-            return (evaluator.output, error)
-        }
+        try? evaluator.run(nodes, dot: dot)
+        return evaluator.output
     }
 
     /// The template evaluated over a JSON document (`docker inspect`'s documents).

@@ -18,9 +18,15 @@ public enum InspectFormat {
         "Data", "DriverOpts", "Options", "Containers", "AuxiliaryAddresses", "Status", "Annotations",
     ]
 
+    /// Members of those types that are pointers to structs (`<nil>` when null); the other null
+    /// members are nil slices or maps.
+    static let pointerMembers: Set<String> = ["IPAMConfig", "Health", "Healthcheck", "UsageData", "ClusterVolume"]
+
     /// The document with objects as structs or maps, as Docker's types have them.
     static func typed(_ json: OrderedJSON, name: String, parent: String = "") -> TemplateValue {
         switch json {
+        case .null where !name.isEmpty && !pointerMembers.contains(name):
+            return .nilCollection(isMap: mapMembers.contains(name) || (parent == "LogConfig" && name == "Config"))
         case .array(let items): return .list(items.map { typed($0, name: "", parent: name) })
         case .object(let members):
             // LogConfig.Config is a map; the other Configs are structs.

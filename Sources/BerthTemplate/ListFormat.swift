@@ -24,7 +24,7 @@ public struct ListFormat: Sendable {
         }
         guard isTable else { return body }
         // Docker ignores an error in the header row and keeps what was written before it.
-        let headerRow = template.executePartially(header, headerFunctions: true).0
+        let headerRow = template.executePartially(header, headerFunctions: true)
         return TabWriter.format(headerRow + "\n" + body)
     }
 

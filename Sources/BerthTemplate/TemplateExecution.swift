@@ -77,7 +77,14 @@ struct TemplateEvaluator {
                 if pipe.declarations.isEmpty { output += GoFormat.value(value) }
             case .branch(let kind, let pipe, let body, let otherwise):
                 let mark = variables.count
-                defer { variables.removeLast(variables.count - mark) }
+                nesting += 1
+                defer {
+                    variables.removeLast(variables.count - mark)
+                    nesting -= 1
+                }
+                guard nesting < Self.maximumNesting else {
+                    throw fail("exceeded maximum template depth (\(Self.maximumNesting))")
+                }
                 if kind == .range {
                     try walkRange(pipe, body: body, otherwise: otherwise, dot: dot)
                     continue
@@ -90,6 +97,8 @@ struct TemplateEvaluator {
                 }
             case .breakLoop: throw LoopControl.breakLoop
             case .continueLoop: throw LoopControl.continueLoop
+            case .template(let name, let pipe, let position):
+                try walkTemplate(name, pipe: pipe, position: position, dot: dot)
             }
         }
     }
@@ -101,8 +110,10 @@ struct TemplateEvaluator {
         switch value {
         case .list(let list): items = list.enumerated().map { (.int($0.offset), $0.element) }
         case .map(let members): items = TemplateValue.sorted(members).map { (.string($0.0), $0.1) }
+        case .int(let count) where pipe.declarations.count > 1:
+            throw fail("can't use \(count) to iterate over more than one variable")
         case .int(let count) where count > 0: items = (0..<count).map { (.int($0), .int($0)) }
-        case .int, .missing, .null: break
+        case .int, .missing, .null, .nilCollection: break
         default: throw fail("range can't iterate over \(GoFormat.value(value))")
         }
         for (key, element) in items {
@@ -125,6 +136,29 @@ struct TemplateEvaluator {
         if items.isEmpty, let otherwise { try walk(otherwise, dot: dot) }
     }
 
+    /// Runs a named template with its own variables: `$` is the new dot.
+    private mutating func walkTemplate(_ name: String, pipe: TemplatePipe?, position: Int, dot: TemplateValue) throws {
+        at(position, "{{template \(goQuoted(name))" + (pipe.map { " " + $0.description } ?? "") + "}}")
+        guard let body = parser.definitions[name] else { throw fail("template \(goQuoted(name)) not defined") }
+        guard nesting < Self.maximumNesting else {
+            throw fail("exceeded maximum template depth (\(Self.maximumNesting))")
+        }
+        let newDot = try pipe.map { try evaluate($0, dot: dot) } ?? .missing
+        let outer = variables
+        variables = [("$", newDot)]
+        nesting += 1
+        defer {
+            variables = outer
+            nesting -= 1
+        }
+        try walk(body, dot: newDot)
+    }
+
+    /// Templates calling templates, and control structures within them, stop here rather than
+    /// exhaust the stack (Go's limit is on template calls alone, on a stack that grows).
+    static let maximumNesting = 1000
+    private var nesting = 0
+
     /// A range's declarations name the key and element, not the pipeline's value.
     private static func withoutDeclarations(_ pipe: TemplatePipe) -> TemplatePipe {
         var copy = pipe
@@ -135,14 +169,14 @@ struct TemplateEvaluator {
     /// Go's truth: false, 0, nil, and empty strings, lists and maps are false.
     static func isTrue(_ value: TemplateValue) -> Bool {
         switch value {
-        case .missing, .null: return false
+        case .missing, .null, .nilCollection: return false
         case .bool(let flag): return flag
         case .int(let number): return number != 0
         case .float(let number): return number != 0
         case .string(let text): return !text.isEmpty
         case .list(let items): return !items.isEmpty
         case .map(let members): return !members.isEmpty
-        case .object: return true
+        case .object, .overflow: return true
         }
     }
 
@@ -197,6 +231,7 @@ struct TemplateEvaluator {
             case .dot: return dot
             case .null: throw fail("nil is not a command")
             case .bool(let flag, _): return .bool(flag)
+            case .number(.overflow(let text), _, _): throw fail("\(text) overflows int")
             case .number(let value, _, _): return value
             case .string(let text, _, _): return .string(text)
             default: return .missing
@@ -265,6 +300,10 @@ struct TemplateEvaluator {
         case .missing:
             if missingKeyIsError { throw fail("nil data; no entry for key \(goQuoted(name))") }
             return .missing
+        case .nilCollection(isMap: true):
+            if hasArguments { throw fail("\(name) is not a method but has arguments") }
+            if missingKeyIsError { throw fail("map has no entry for key \(goQuoted(name))") }
+            return .missing
         case .null:
             throw fail("nil pointer evaluating interface {}.\(name)")
         default:
@@ -301,7 +340,8 @@ struct TemplateEvaluator {
         case .bool(let flag, _):
             guard parameter == .any else { throw fail("expected \(Self.name(of: parameter)); found \(node.description)") }
             return .bool(flag)
-        case .number(let value, _, _):
+        case .number(let value, let text, _):
+            if case .overflow = value { throw fail("\(text) overflows int") }
             switch (parameter, value) {
             case (.any, _), (.int, .int): return value
             case (.int, .float(let number)) where number == number.rounded() && abs(number) < 9e18: return .int(Int(number))

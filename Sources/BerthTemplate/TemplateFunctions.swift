@@ -37,6 +37,7 @@ enum TemplateFunctions {
             case .list(let items): return .int(items.count)
             case .map(let members): return .int(members.count)
             case .object(let object): throw fail("len of type \(object.typeName)")
+            case .nilCollection: return .int(0)
             case .missing, .null: throw fail("len of nil pointer")
             default: throw fail("len of type \(arguments[0].goType)")
             }
@@ -116,6 +117,9 @@ enum TemplateFunctions {
     /// Go's eq: basic values of one kind compare by value; different kinds are an error unless
     /// one side is nil.
     private static func equal(_ left: TemplateValue, _ right: TemplateValue) throws -> Bool {
+        // A nil slice or map equals nil only.
+        let left = if case .nilCollection = left { TemplateValue.null } else { left }
+        let right = if case .nilCollection = right { TemplateValue.null } else { right }
         switch (left, right) {
         case (.bool(let a), .bool(let b)): return a == b
         case (.int(let a), .int(let b)): return a == b
@@ -124,7 +128,6 @@ enum TemplateFunctions {
         case (.missing, .missing), (.null, .null), (.missing, .null), (.null, .missing): return true
         case (.missing, _), (.null, _), (_, .missing), (_, .null): return false
         default:
-            if basicKind(left) != nil, basicKind(right) != nil { throw fail("incompatible types for comparison") }
             if basicKind(left) != nil || basicKind(right) != nil { throw fail("incompatible types for comparison") }
             throw fail("non-comparable type \(GoFormat.value(left)): \(left.goType)")
         }
@@ -170,7 +173,7 @@ enum TemplateFunctions {
                 let strings = members.allSatisfy { if case .string = $0.1 { true } else { false } }
                 item = members.first { $0.0 == name }?.1 ?? (strings ? .string("") : .missing)
                 if case .null = item { item = .missing }
-            case .null, .missing:
+            case .null, .missing, .nilCollection:
                 // Docker's typed documents hold nil maps and slices here: a nil map of labels
                 // indexes to "", a nil slice is out of range.
                 if case .string = key { item = .string(""); continue }
@@ -187,6 +190,7 @@ enum TemplateFunctions {
         let length: Int
         switch item {
         case .list(let items): length = items.count
+        case .nilCollection(isMap: false): length = 0
         case .string(let text):
             guard indexes.count < 3 else { throw fail("cannot 3-index slice a string") }
             length = text.utf8.count
@@ -201,6 +205,7 @@ enum TemplateFunctions {
         guard bounds[0] <= bounds[1] else { throw fail("invalid slice index: \(bounds[0]) > \(bounds[1])") }
         switch item {
         case .list(let items): return .list(Array(items[bounds[0]..<bounds[1]]))
+        case .nilCollection: return item
         case .string(let text): return .string(String(decoding: Array(text.utf8)[bounds[0]..<bounds[1]], as: UTF8.self))
         default: return item
         }
@@ -222,7 +227,7 @@ enum TemplateFunctions {
         "join": function([.any, .string]) { arguments in
             guard case .string(let separator) = arguments[1] else { return .string("") }
             switch arguments[0] {
-            case .null, .missing: return .string("")
+            case .null, .missing, .nilCollection: return .string("")
             case .list(let items): return .string(items.map { GoFormat.sprint([$0]) }.joined(separator: separator))
             case .map(let members): return .string(members.map { GoFormat.sprint([$0.1]) }.sorted().joined(separator: separator))
             default: throw fail("expected slice, got \(arguments[0].goType)")

@@ -5,6 +5,9 @@ indirect enum TemplateNode: Sendable {
     case branch(kind: BranchKind, pipe: TemplatePipe, body: [TemplateNode], otherwise: [TemplateNode]?)
     case breakLoop
     case continueLoop
+    /// `{{template "name" pipeline}}` (also what `{{block}}` leaves in place); `position` is the
+    /// name's, as Go reports it.
+    case template(name: String, pipe: TemplatePipe?, position: Int)
 
     enum BranchKind: String, Sendable { case `if`, range, with }
 }
@@ -118,6 +121,8 @@ struct TemplateParser: Sendable {
     private var variables: [String] = ["$"]
     private var rangeDepth = 0
     private var depth = 0
+    /// The templates `{{define}}` and `{{block}}` name.
+    private(set) var definitions: [String: [TemplateNode]] = [:]
 
     init(source: String, name: String, functions: Set<String>) {
         self.source = Array(source.utf8)
@@ -165,8 +170,7 @@ struct TemplateParser: Sendable {
             }
             var textEnd = open
             var inside = open + 2
-            let trimLeft = open + 3 < source.count + 1 && starts("{{-", at: open) && open + 3 < source.count
-                && Self.isSpace(source[open + 3])
+            let trimLeft = starts("{{-", at: open) && open + 3 < source.count && Self.isSpace(source[open + 3])
             if trimLeft {
                 while textEnd > textStart, Self.isSpace(source[textEnd - 1]) { textEnd -= 1 }
                 inside += 2
@@ -209,8 +213,8 @@ struct TemplateParser: Sendable {
             tokens.append(Token(kind: kind, text: string(from..<to), position: from))
         }
         while true {
-            if position + 3 < source.count + 1, position + 1 < source.count, Self.isSpace(source[position]),
-               source[position + 1] == UInt8(ascii: "-"), starts("}}", at: position + 2) {
+            if position + 1 < source.count, Self.isSpace(source[position]), source[position + 1] == UInt8(ascii: "-"),
+               starts("}}", at: position + 2) {
                 emit(.rightDelimiter, position + 2, position + 4)
                 trimNext = true
                 return position + 4
@@ -378,7 +382,7 @@ struct TemplateParser: Sendable {
                     if word.text == "end" { try expectRightDelimiter("end") }
                     return (nodes, word.text)
                 }
-                nodes.append(try action())
+                if let node = try action() { nodes.append(node) }
             default:
                 throw fail("unexpected \(token.text)", at: token.position)
             }
@@ -391,17 +395,15 @@ struct TemplateParser: Sendable {
     }
 
     private func unexpected(_ token: Token, in context: String) -> TemplateParseError {
-        let shown: String
-        switch token.kind {
-        case .eof: shown = "EOF"
-        case .keyword: shown = "<\(token.text)>"
-        case .rightDelimiter, .leftDelimiter, .space, .text: shown = goQuoted(token.text)
-        default: shown = goQuoted(token.text)
+        let shown = switch token.kind {
+        case .eof: "EOF"
+        case .keyword, .dot, .null: "<\(token.text)>"
+        default: goQuoted(token.text)
         }
         return fail("unexpected \(shown) in \(context)", at: token.position)
     }
 
-    private mutating func action() throws -> TemplateNode {
+    private mutating func action() throws -> TemplateNode? {
         let token = peekNonSpace()
         if token.kind == .keyword {
             _ = next()
@@ -412,11 +414,57 @@ struct TemplateParser: Sendable {
                 guard rangeDepth > 0 else { throw fail("{{\(token.text)}} outside {{range}}", at: token.position) }
                 try expectRightDelimiter(token.text)
                 return token.text == "break" ? .breakLoop : .continueLoop
+            case "define" where depth == 0:
+                let name = try templateName("define")
+                try expectRightDelimiter("define")
+                try define(name, at: token.position)
+                return nil
+            case "template":
+                let name = try templateName("template")
+                if peekNonSpace().kind == .rightDelimiter {
+                    _ = next()
+                    return .template(name: name.text, pipe: nil, position: name.position)
+                }
+                return .template(name: name.text, pipe: try pipeline(context: "template", end: .rightDelimiter),
+                                 position: name.position)
+            case "block":
+                let name = try templateName("block")
+                let pipe = try pipeline(context: "block", end: .rightDelimiter)
+                try define(name, at: token.position)
+                return .template(name: name.text, pipe: pipe, position: name.position)
             default:
-                throw fail("{{\(token.text)}} is not supported by this template engine", at: token.position)
+                throw unexpected(token, in: "command")
             }
         }
         return .action(try pipeline(context: "command", end: .rightDelimiter))
+    }
+
+    /// The quoted name after `define`, `template` or `block`.
+    private mutating func templateName(_ context: String) throws -> (text: String, position: Int) {
+        let token = nextNonSpace()
+        switch token.kind {
+        case .string:
+            guard let name = GoStringLiteral.unquote(token.text) else { throw fail("invalid syntax", at: token.position) }
+            return (name, token.position)
+        case .rawString: return (String(token.text.dropFirst().dropLast()), token.position)
+        default: throw unexpected(token, in: "\(context) clause")
+        }
+    }
+
+    /// A named template's body up to its `{{end}}`, in a scope of its own (only `$`). An empty
+    /// body does not replace a definition, as in Go.
+    private mutating func define(_ name: (text: String, position: Int), at position: Int) throws {
+        let outer = variables
+        variables = ["$"]
+        depth += 1
+        defer {
+            variables = outer
+            depth -= 1
+        }
+        let (body, stop) = try list()
+        guard stop == "end" else { throw fail(stop == nil ? "unexpected EOF" : "unexpected {{else}}") }
+        let isEmpty = body.allSatisfy { if case .text(let text) = $0 { text.allSatisfy(\.isWhitespace) } else { false } }
+        if !isEmpty || definitions[name.text] == nil { definitions[name.text] = body }
     }
 
     /// `if`, `range` and `with`, their `else` (and `else if`/`else with` chains) and `end`.
@@ -581,7 +629,9 @@ struct TemplateParser: Sendable {
     private func number(_ token: Token) throws -> TemplateValue {
         let text = token.text
         if token.kind == .charConstant {
-            guard let value = GoStringLiteral.unquote("\"" + text.dropFirst().dropLast() + "\""),
+            // `\'` is a character constant's own escape; the rest are a string's.
+            let inner = text.dropFirst().dropLast()
+            guard let value = inner == "\\'" ? "'" : GoStringLiteral.unquote("\"" + inner + "\""),
                   value.unicodeScalars.count == 1, let scalar = value.unicodeScalars.first else {
                 throw fail("malformed character constant: \(text)", at: token.position)
             }
@@ -604,6 +654,8 @@ struct TemplateParser: Sendable {
         else if lower.hasPrefix("0b") { radix = 2; digits = digits.dropFirst(2) }
         else if lower.count > 1, lower.hasPrefix("0") { radix = 8; digits = digits.dropFirst() }
         guard let magnitude = Int(digits, radix: radix) else {
+            // An integer too large for int parses; using it fails (`TemplateValue.overflow`).
+            if !digits.isEmpty, digits.allSatisfy({ $0.isHexDigit }) { return .overflow(text) }
             throw fail("illegal number syntax: \(goQuoted(text))", at: token.position)
         }
         return .int(negative ? -magnitude : magnitude)

@@ -5,8 +5,10 @@
 public indirect enum TemplateValue: Sendable {
     /// Go's invalid reflect.Value: a missing map key; prints as `<no value>`.
     case missing
-    /// A nil interface, slice, map or pointer.
+    /// A nil interface or pointer (`<nil>`).
     case null
+    /// A typed document's nil slice or map: printed `[]` or `map[]`, encoded as null.
+    case nilCollection(isMap: Bool)
     case bool(Bool)
     case int(Int)
     case float(Double)
@@ -16,6 +18,8 @@ public indirect enum TemplateValue: Sendable {
     /// printing sort the keys as Go does for maps.
     case map([(String, TemplateValue)])
     case object(TemplateObject)
+    /// An integer constant beyond Go's int, which fails where it is used ("… overflows int").
+    case overflow(String)
 
     /// A JSON document as Go's decoder gives it to a template; integral numbers become ints.
     public init(_ json: OrderedJSON) {
@@ -37,13 +41,14 @@ public indirect enum TemplateValue: Sendable {
     /// The value as Go's encoding/json encodes it.
     public var json: OrderedJSON {
         switch self {
-        case .missing, .null: return .null
+        case .missing, .null, .nilCollection: return .null
         case .bool(let value): return .bool(value)
         case .int(let value): return .int(value)
         case .float(let value): return .number(GoNumbers.jsonFloat(value))
         case .string(let text): return .string(text)
         case .list(let items): return .array(items.map(\.json))
         case .map(let members): return .object(members.map { ($0.0, $0.1.json) })
+        case .overflow: return .null
         case .object(let object):
             // Docker's formatter contexts marshal their methods through a map: sorted by name.
             let fields = object.kind == .context ? TemplateValue.sorted(object.fields) : object.fields
@@ -55,6 +60,7 @@ public indirect enum TemplateValue: Sendable {
     var goType: String {
         switch self {
         case .missing, .null: return "<nil>"
+        case .nilCollection(let isMap): return isMap ? "map[string]interface {}" : "[]interface {}"
         case .bool: return "bool"
         case .int: return "int"
         case .float: return "float64"
@@ -62,13 +68,8 @@ public indirect enum TemplateValue: Sendable {
         case .list: return "[]interface {}"
         case .map: return "map[string]interface {}"
         case .object(let object): return object.typeName
+        case .overflow: return "int"
         }
-    }
-
-    /// The member named `key` of a map.
-    subscript(key: String) -> TemplateValue? {
-        guard case .map(let members) = self else { return nil }
-        return members.first { $0.0 == key }?.1
     }
 
     /// Map members in Go's iteration order for maps: sorted by key.

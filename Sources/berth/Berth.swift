@@ -76,8 +76,11 @@ struct Berth: AsyncParsableCommand {
     /// a large share of a quick command like a cached build. Help requests and errors go through
     /// the whole tree, so their usage lines read `berth <command> …` as before.
     private static func parseCommand(_ arguments: [String]) throws -> ParsableCommand {
-        if let (command, options) = namedCommand(in: arguments),
-           let parsed = try? command.parseAsRoot(Array(options)), type(of: parsed) == command {
+        guard let (command, options) = namedCommand(in: arguments) else { return try parseAsRoot(arguments) }
+        let switches = (command as? GoBoolSwitches.Type)?.goBoolSwitches ?? [:]
+        // Go's flag package takes a bool flag's value only when attached (`-p=false`): a bare one is true.
+        let normalized = options.map { switches[$0].map { "\($0)=true" } ?? $0 }
+        if let parsed = try? command.parseAsRoot(normalized), type(of: parsed) == command {
             return parsed
         }
         return try parseAsRoot(arguments)
@@ -97,6 +100,12 @@ struct Berth: AsyncParsableCommand {
         }
         return (command, rest)
     }
+}
+
+/// A command whose true-by-default switches are options with a value (`--pause=false`), which
+/// Docker's users also give bare (`commit -p`): the spellings, and the long name each stands for.
+protocol GoBoolSwitches {
+    static var goBoolSwitches: [String: String] { get }
 }
 
 /// `berth image …`: manage images.

@@ -21,6 +21,8 @@ import Testing
             script
             """)
         #expect(try fixture.layerFile("awk.txt", fromTop: 1) == "from awk\n")
+        // BuildKit's progress names the step by the script's first line.
+        #expect(fixture.lines.contains { $0.hasSuffix("[2/3] RUN <<EOF (#!/usr/bin/awk -f...)") }, "\(fixture.lines)")
         // The script is a file the shell runs, mounted outside the layer.
         #expect(try fixture.layerFile("name.txt") == "/dev/pipes/script\n")
         #expect(try fixture.layerEntries().keys.allSatisfy { !$0.hasPrefix("dev") })
@@ -82,6 +84,9 @@ import Testing
         #expect(try fixture.layerFile("etc/greeting", fromTop: 1) == "hello world in \"/srv\"\n")
         #expect(try fixture.layerFile("etc/literal", fromTop: 1) == "hello $WHO in ${WHERE}\n")
         #expect(try fixture.layerFile("tabs.txt") == "indented world\n")
+        // BuildKit's history names the heredocs unquoted, after any paths.
+        #expect(try fixture.config().history?.suffix(2).map(\.createdBy)
+                == ["COPY <<greeting <<literal /etc/ # buildkit", "COPY <<EOF /tabs.txt # buildkit"])
         // A --build-arg changes the file, and so the step.
         try fixture.build("FROM busybox\nARG WHO=world\nCOPY <<EOF /who\n$WHO\nEOF\n")
         #expect(try fixture.layerFile("who") == "world\n")

@@ -90,6 +90,20 @@ import Testing
         #expect(parseError("{{if true}}{{$y := 1}}{{end}}{{$y}}") == #"template: :1: undefined variable "$y""#)
     }
 
+    @Test func namedTemplates() throws {
+        #expect(try render(#"{{define "x"}}[{{.}}]{{end}}a{{template "x" "v"}}b{{template "x"}}"#) == "a[v]b[<no value>]")
+        #expect(try render(#"{{block "b" 1}}<{{.}}>{{end}}"#) == "<1>")
+        #expect(try render(#"{{define "x"}}{{$}}{{end}}{{template "x" 5}}"#) == "5")
+        let countdown = #"{{define "r"}}{{if gt . 0}}{{.}}{{template "r" (len (slice "xxxxx" 1 .))}}{{end}}{{end}}{{template "r" 3}}"#
+        #expect(try render(countdown) == "321")
+        #expect(executionError(#"{{template "x"}}"#)
+            == #"template: :1:11: executing "" at <{{template "x"}}>: template "x" not defined"#)
+        #expect(executionError(#"{{define "loop"}}{{template "loop"}}{{end}}{{template "loop"}}"#)?
+            .hasSuffix("exceeded maximum template depth (1000)") == true)
+        #expect(parseError(#"{{if 1}}{{define "x"}}{{end}}{{end}}"#) == "template: :1: unexpected <define> in command")
+        #expect(parseError("{{template .}}") == "template: :1: unexpected <.> in template clause")
+    }
+
     @Test func pipelinesPassTheLastArgument() throws {
         #expect(try render("{{1 | printf \"%d %d\" 2}}") == "2 1")
         #expect(try render("{{.Config.Cmd | len}}", document) == "3")
@@ -109,6 +123,12 @@ import Testing
             == "1e+06 1 16 -5 1e+21 1e-06 0.0001 97 5 1000")
         #expect(try render(#"{{"a\tb\u00e9\x41"}}|{{`raw\n`}}"#) == "a\tbéA|raw\\n")
         #expect(try render("{{true}} {{false}}") == "true false")
+        #expect(try render(#"{{'\''}} {{'\n'}} {{'é'}}"#) == "39 10 233")
+        #expect(executionError("{{9223372036854775808}}")
+            == #"template: :1:2: executing "" at <9223372036854775808>: 9223372036854775808 overflows int"#)
+        #expect(executionError("{{range $i, $v := 3}}{{end}}")
+            == #"template: :1:18: executing "" at <3>: can't use 3 to iterate over more than one variable"#)
+        #expect(try render(#"{{printf "%c|%U" -1 -1}}"#) == "\u{FFFD}|U+FFFFFFFFFFFFFFFF")
     }
 
     // MARK: Functions
@@ -122,6 +142,7 @@ import Testing
             == "%!d(string=x) %!s(int=5) <nil>|1%!(EXTRA int=2)|1 %!d(MISSING)|100%")
         #expect(try render(#"{{printf "%T %T %T %T %T" 1 1.5 "s" nil .}}"#, .map([])) == "int float64 string <nil> map[string]interface {}")
         #expect(try render(#"{{printf "%-6s|%6s|%.2s" "ab" "cd" "xyz"}}"#) == "ab    |    cd|xy")
+        #expect(try render(#"{{printf "%d|%s|%v|%5.1f" 1.5 true 1e300 2.5}}"#) == "%!d(float64=1.5)|%!s(bool=true)|1e+300|  2.5")
     }
 
     @Test func printAndPrintln() throws {
@@ -246,6 +267,11 @@ import Testing
         #expect(try inspect("{{.Config.Labels.missing}}|{{.Config.Labels.a}}") == "<no value>|<x>&")
         #expect(try inspect("{{range $k, $v := .Config}}{{$k}} {{end}}") == "Cmd Entrypoint Labels Tty ")
         #expect(try inspect("{{json .Config}}") == #"{"Cmd":["sh","-c","echo hi"],"Entrypoint":null,"Labels":{"b":"2","a":"<x>&"},"Tty":false}"#)
+        // A null member is a nil slice or map (`[]`, `map[]`, still null in JSON), or a nil pointer.
+        #expect(try inspect("{{.Config.Entrypoint}}|{{json .Config.Entrypoint}}|{{len .Config.Entrypoint}}") == "[]|null|0")
+        let nils = OrderedJSON.object([("Volumes", .null), ("IPAMConfig", .null), ("Binds", .null)])
+        #expect(try InspectFormat.render(try GoTemplate("{{.Volumes}}|{{.IPAMConfig}}|{{.Binds}}|{{.Volumes.x}}"), nils)
+            == "map[]|<nil>|[]|<no value>")
         #expect(throws: TemplateExecutionError.self) { try inspect("{{.Foo}}") }
         do {
             _ = try inspect("{{.Config.Foo}}")

@@ -7,7 +7,8 @@ import Testing
 /// (DOCKER_BUILDKIT=0) from the same base image and context, compared on the image config, the
 /// history and the resulting file system (names, kinds, modes, owners, sizes, link targets, with
 /// whiteouts applied). Where the legacy builder and BuildKit differ, Berth follows BuildKit's
-/// documented behaviour; each such case says so and gives Docker an equivalent Dockerfile.
+/// documented behaviour; each such case says so and gives Docker an equivalent Dockerfile, or names
+/// the paths where Berth's file is checked against BuildKit's behaviour alone.
 @Suite(.serialized, .enabled(if: Peers.docker, "needs root and dockerd"))
 struct BuildDifferentialTests {
     /// The busybox rootfs imported with PATH set: the legacy builder leaves Env empty when the base
@@ -70,14 +71,19 @@ struct BuildDifferentialTests {
             ADD a.txt /root/
             COPY --chown=1000:1000 a.txt /etc/copied.txt
             COPY tree /var/www
-            """, files: ["a.txt": "aaa\n", "tree/b.txt": "b\n", "tree/sub/c.txt": "c\n"]),
-        // A destination through the image's symbolic links goes where they point, leaving them links.
+            ADD dot.tar /tmp/
+            """, files: ["a.txt": "aaa\n", "tree/b.txt": "b\n", "tree/sub/c.txt": "c\n", "dot/d.txt": "d\n"],
+            // An archive whose root entry is `./`, a directory 0700.
+            prepare: "chmod 0700 dot && tar --numeric-owner --owner=0 --group=0 -cf dot.tar -C dot ."),
+        // A destination (or WORKDIR) through the image's symbolic links goes where they point, leaving
+        // them links.
         Case(name: "copy-through-symlinked-destinations", dockerfile: """
             FROM \(base)
             RUN mkdir -p /usr/lib/app && ln -s usr/lib /lib && ln -s /usr/lib/app /app-link && chmod 0750 /usr/lib/app
             COPY a.txt /lib/app/
             COPY a.txt /app-link
             COPY tree/ /lib/tree/
+            WORKDIR /lib/work
             """, files: ["a.txt": "aaa\n", "tree/b.txt": "b\n"]),
         // A symbolic link named as a source is followed (its name kept for a file); links inside a
         // copied directory stay links; one wildcard match into a name is a file.

@@ -38,6 +38,43 @@ struct CommandParityTests {
         #expect(mine.contains { $0.hasPrefix("Usage:  ") } == expected.contains { $0.hasPrefix("Usage:  ") }, "\(ours.err)")
     }
 
+    /// The daemon's wording for the common refusals, IDs aside.
+    @Test func commonRefusalsReadAsDockerdsDo() throws {
+        let sandbox = try BerthSandbox()
+        try sandbox.importBusybox()
+        try PeerDocker.checked("image", "inspect", "busybox")
+        let (stopped, running) = (unique("stopped"), unique("running"))
+        defer { _ = try? docker(["rm", "-f", stopped, running]) }
+        for side in [{ (arguments: [String]) in try sandbox.run(arguments) }, { try self.docker($0) }] {
+            #expect(try side(["create", "--name", stopped, "busybox", "true"]).succeeded)
+            #expect(try side(["run", "-d", "--name", running, "busybox", "sleep", "100"]).succeeded)
+        }
+        let cases: [[String]] = [
+            ["kill", "nosuch"], ["kill", stopped], ["pause", stopped], ["unpause", running], ["top", stopped],
+            ["network", "rm", "nosuch"], ["network", "connect", "nosuch", running], ["rm", "nosuch"], ["stop", "nosuch"],
+            ["restart", "nosuch"], ["wait", "nosuch"], ["diff", "nosuch"], ["update", "--cpus", "1", "nosuch"],
+            ["volume", "rm", "nosuch"], ["commit", "nosuch"], ["rename", "nosuch", "other"],
+            ["run", "--rm", "--network", "nosuch", "busybox", "true"],
+        ]
+        func firstLine(_ result: CommandResult) -> String {
+            String(result.err.split(separator: "\n").first ?? "").replacingOccurrences(of: #"[0-9a-f]{64}"#, with: "ID", options: .regularExpression)
+        }
+        for arguments in cases {
+            let (ours, theirs) = (try sandbox.run(arguments), try docker(arguments))
+            #expect(ours.status == theirs.status, "\(arguments): \(ours) vs \(theirs)")
+            #expect(firstLine(ours) == firstLine(theirs).replacingOccurrences(of: "docker:", with: "berth:"), "\(arguments)")
+        }
+    }
+
+    @Test(arguments: [["info", "--format", "{{"], ["version", "--format", "{{.Client"], ["events", "--format", "{{", "--until", "0s"]])
+    func templatesThatDoNotParseExit64(arguments: [String]) throws {
+        let ours = try BerthSandbox().run(arguments)
+        let theirs = try docker(arguments)
+        #expect(ours.status == theirs.status && ours.status == 64, "\(ours) vs \(theirs)")
+        #expect(ours.out.isEmpty)
+        #expect(ours.err.hasPrefix(String(theirs.err.prefix { $0 != ":" })), "\(ours.err) vs \(theirs.err)")
+    }
+
     @Test func versionHasDockersSectionsAndTemplateFields() throws {
         let sandbox = try BerthSandbox()
         let ours = try sandbox.ok("version")
@@ -74,7 +111,7 @@ struct CommandParityTests {
         #expect(labels(ours.out) == labels(theirs), "\(ours.out)")
         #expect(ours.out.contains(" Containers: 1\n  Running: 0\n  Paused: 0\n  Stopped: 1\n Images: 1\n"), "\(ours.out)")
         #expect(ours.out.hasSuffix("\n\n"))
-        #expect(try sandbox.ok("info", "--format", "{{.Containers}} {{.Images}} {{.Driver}}") == "1 1 overlayfs\n")
+        #expect(try sandbox.ok("info", "--format", "{{.Containers}} {{.Images}} {{.Driver}}") == "1 1 overlay2\n")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(try sandbox.ok("info", "--format", "{{json .}}").utf8)) as? [String: Any])
         #expect(Set(json.keys).isSuperset(of: ["ID", "Containers", "Images", "Driver", "Runtimes", "SecurityOptions", "RegistryConfig", "ClientInfo"]))
         #expect(try sandbox.ok("system", "info", "--format", "{{.ContainersStopped}}") == "1\n")
@@ -134,7 +171,7 @@ struct CommandParityTests {
         let script: [[String]] = [
             ["run", "--rm", "--label", "parity=\(name)", "busybox", "true"],
             ["create", "--name", name, "--label", "parity=\(name)", "busybox", "sleep", "100"], ["start", name],
-            ["cp", "/etc/hostname", name + ":/copied"], ["pause", name], ["unpause", name],
+            ["cp", "/etc/hostname", name + ":/copied"], ["top", name], ["export", name], ["pause", name], ["unpause", name],
             ["update", "--cpu-shares", "512", name], ["rename", name, name + "x"], ["commit", name + "x", name + "-img:v1"],
             ["kill", name + "x"], ["rm", name + "x"], ["rmi", name + "-img:v1"],
         ]
@@ -203,10 +240,34 @@ struct CommandParityTests {
         try sandbox.ok("create", "--name", unchanged, "busybox")
         try sandbox.ok("commit", unchanged, unchanged + ":v1")
         #expect(layers(try sandbox.inspect(unchanged + ":v1")) == layers(base), "nothing changed: no layer")
+        // -p is a Go bool flag: given bare it is true, and a value must be attached.
+        try sandbox.ok("commit", "-p", unchanged, unchanged + ":v2")
+        try sandbox.ok("commit", "-p=false", unchanged, unchanged + ":v3")
+        try sandbox.ok("commit", "--pause=false", unchanged, unchanged + ":v4")
+        #expect(try sandbox.ok("images", "--format", "{{.Tag}}", unchanged).split(separator: "\n").sorted() == ["v1", "v2", "v3", "v4"])
         let missing = try sandbox.run("commit", "nosuch")
         #expect(missing.status == 1 && missing.err == "Error response from daemon: No such container: nosuch\n", "\(missing)")
         let bad = try sandbox.run("commit", "-c", "RUN true", unchanged)
         #expect(bad.status == 1 && bad.err.contains("RUN is not a valid change command"), "\(bad)")
+    }
+
+    /// The docker CLI reads the daemon's documents as berth's own commands do: the same sums,
+    /// the same events, on the same root.
+    @Test func theDockerCLIsSystemCommandsAgreeWithBerths() throws {
+        let daemon = try BerthDaemon()
+        try daemon.sandbox.importBusybox()
+        let since = String(Int(Date().timeIntervalSince1970) - 1)
+        let id = try daemon.ok("create", "busybox", "true").trimmingCharacters(in: .whitespacesAndNewlines)
+        try daemon.sandbox.ok("run", "--rm", "busybox", "true")
+        #expect(try daemon.ok("system", "df") == (try daemon.sandbox.ok("system", "df")))
+        #expect(try daemon.ok("info", "--format", "{{.Containers}} {{.Images}}") == "1 1\n")
+        let until = String(Int(Date().timeIntervalSince1970) + 1)
+        let query = ["events", "--since", since, "--until", until, "--filter", "type=container", "--format", "{{.Action}} {{.Actor.ID}}"]
+        let theirs = try daemon.docker(query)
+        let ours = try daemon.sandbox.run(query)
+        #expect(theirs.succeeded && ours.succeeded && theirs.out == ours.out, "\(theirs) vs \(ours)")
+        #expect(ours.out.hasPrefix("create \(id)\n"), "\(ours.out)")
+        #expect(try daemon.ok("system", "prune", "-f") == "Deleted Containers:\n\(id)\n\nTotal reclaimed space: 0B\n")
     }
 
     @Test func theDockerCLICommitsThroughTheDaemon() throws {

@@ -56,6 +56,8 @@ struct OutputFormatTests {
             #"{{range $i, $c := .Config.Cmd}}{{if $i}},{{end}}{{$i}}:{{$c}}{{end}} {{$.Config.Hostname}} {{pad .Config.Hostname 1 2}}|"#,
             #"{{split (index .Config.Env 0) "="}} {{truncate .Name 4}} {{lower "ABC"}} {{print 1 2 "a"}} {{println "x"}}"#,
             "{{.Config.Labels}} {{.Config.Cmd}} {{.State.Running}} {{.State.Pid}}",
+            // Nil slices, maps and pointers of Docker's typed documents.
+            "{{.Config.Entrypoint}}|{{.HostConfig.Binds}}|{{.Config.Volumes}}|{{.HostConfig.CapAdd}}|{{json .HostConfig.CapAdd}}|{{len .Config.Entrypoint}}|{{.HostConfig.LogConfig.Config}}|{{.Config.OnBuild}}|{{if .Config.Entrypoint}}x{{end}}",
             // Errors: a missing key in a document, an undefined function (exit 64), a bad call.
             "{{.Foo}}",
             "{{foo}}",

@@ -35,15 +35,8 @@ extension Engine {
     /// (command, environment, user, working directory, labels, ports, health check) with the
     /// changes applied. Returns the new image's ID.
     public func commitContainer(_ reference: String, _ options: CommitOptions) async throws -> Digest {
-        let tag = try options.reference.flatMap { $0.isEmpty ? nil : try Self.parseReference($0) }
-        if tag?.digest != nil { throw EngineError.invalidParameter("refusing to create a tag with a digest reference") }
-        let commands = try options.changes.map { change in
-            do {
-                return try ConfigChanges.parseChange(change)
-            } catch {
-                throw EngineError.invalidParameter("\(error)")
-            }
-        }
+        let tag = try Self.newImageTag(options.reference)
+        let commands = try Self.configChanges(options.changes)
         let record = try await container(reference)
         let pausing = options.pause && record.state.status == .running
         if pausing { try await pauseContainer(record.id) }
@@ -99,6 +92,27 @@ extension Engine {
             image.config = config
             image.author = options.author
             image.comment = options.comment
+        }
+    }
+}
+
+extension Engine {
+    /// The tag a new image (commit, import) gets: none for an empty name; never a digest.
+    static func newImageTag(_ name: String?) throws -> Reference? {
+        guard let name, !name.isEmpty else { return nil }
+        let tag = try parseReference(name)
+        if tag.digest != nil { throw EngineError.invalidParameter("refusing to create a tag with a digest reference") }
+        return tag
+    }
+
+    /// The `--change` instructions of a commit or an import, parsed before any work starts.
+    static func configChanges(_ changes: [String]) throws -> [Command] {
+        try changes.map { change in
+            do {
+                return try ConfigChanges.parseChange(change)
+            } catch {
+                throw EngineError.invalidParameter("\(error)")
+            }
         }
     }
 }

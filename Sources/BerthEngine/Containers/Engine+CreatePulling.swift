@@ -18,6 +18,15 @@ public enum PullPolicy: String, Sendable, CaseIterable {
         }
         self = policy
     }
+
+    /// Parses build's `--pull`: Docker's bool (given bare, it reads `true`: always) or a policy.
+    public init(buildFlag text: String?) throws {
+        switch text {
+        case nil, "false": self = .missing
+        case "true": self = .always
+        case let text?: try self.init(parsing: text)
+        }
+    }
 }
 
 extension Engine {

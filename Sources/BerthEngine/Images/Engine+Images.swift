@@ -308,22 +308,8 @@ extension Engine {
         if options.sourceName.hasPrefix("http://") || options.sourceName.hasPrefix("https://") {
             throw EngineError.invalidParameter("importing from a URL is not supported; download the tarball and import the file")
         }
-        var tag: Reference?
-        if let name = options.reference, !name.isEmpty {
-            do {
-                tag = try Reference(parsing: name)
-            } catch {
-                throw EngineError.invalidParameter("\(error)")
-            }
-            if tag?.digest != nil { throw EngineError.invalidParameter("refusing to create a tag with a digest reference") }
-        }
-        let commands = try options.changes.map { change in
-            do {
-                return try ConfigChanges.parseChange(change)
-            } catch {
-                throw EngineError.invalidParameter("\(error)")
-            }
-        }
+        let tag = try Self.newImageTag(options.reference)
+        let commands = try Self.configChanges(options.changes)
         let result = try store().importImage(from: source, sourceName: options.sourceName, message: options.message, tag: tag) { config in
             for command in commands {
                 let expanded = try command.expanded(with: ConfigChanges.environment(of: config), fileName: "--change")

@@ -12,9 +12,10 @@ extension Engine {
     /// version they report is the Engine API's, negotiated separately).
     public static let version = "0.1.0"
 
-    /// The storage driver Berth reports: containerd's overlayfs snapshotter model, layers
-    /// unpacked once and mounted as overlay lower directories.
-    public static let storageDriver = "overlayfs"
+    /// The storage driver Berth reports: layers unpacked once and mounted as overlay lower
+    /// directories, which is what dockerd's `overlay2` does (and the name inspect's GraphDriver
+    /// gives).
+    public static let storageDriver = "overlay2"
 
     /// Docker's `/info` document, in its field order.
     public func info() throws -> OrderedJSON {
@@ -99,7 +100,7 @@ extension Engine {
             ("Isolation", .string("")),
             ("InitBinary", .string("")),
             ("ContainerdCommit", .object([("ID", .string(""))])),
-            ("RuncCommit", .object([("ID", .string(""))])),
+            ("RuncCommit", .object([("ID", .string(Self.runcVersion()?.commit ?? ""))])),
             ("InitCommit", .object([("ID", .string(""))])),
             ("SecurityOptions", strings(security)),
             ("CDISpecDirs", strings([])),

@@ -2,9 +2,11 @@ import ArgumentParser
 import BerthEngine
 
 /// `berth commit` (and `container commit`): a new image from a container's changes.
-struct ContainerCommit: AsyncParsableCommand {
+struct ContainerCommit: AsyncParsableCommand, GoBoolSwitches {
     static let configuration = CommandConfiguration(
         commandName: "commit", abstract: "Create a new image from a container's changes.")
+
+    static let goBoolSwitches = ["-p": "--pause", "--pause": "--pause"]
 
     @OptionGroup var global: GlobalOptions
 

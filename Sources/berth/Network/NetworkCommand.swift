@@ -157,7 +157,8 @@ struct NetworkRemove: ParsableCommand {
                 print(reference)
             } catch NetworkError.unknownNetwork(let missing) {
                 if force { continue }
-                printError("Error: No such network: \(missing)")
+                // dockerd's wording (NetworkError's own description).
+                printError("Error response from daemon: \(NetworkError.unknownNetwork(missing))")
                 failed = true
             } catch {
                 printError("Error response from daemon: \(error)")

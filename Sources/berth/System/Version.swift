@@ -85,8 +85,16 @@ extension Version {
     }
 }
 
-/// Renders a `--format` value over one document as the docker CLI does: `json` is `{{json .}}`.
+/// Renders a `--format` value over one document as the docker CLI does: `json` is `{{json .}}`;
+/// a template that does not parse exits 64, as `docker version` and `docker info` do.
 func render(_ format: String, _ document: OrderedJSON) throws -> String {
     if format == "json" { return document.compact }
-    return try GoTemplate(format).render(document)
+    let template: GoTemplate
+    do {
+        template = try GoTemplate(format)
+    } catch let error as TemplateParseError {
+        printError("template parsing error: \(error)")
+        throw ExitCode(64)
+    }
+    return try template.render(document)
 }
