@@ -46,11 +46,17 @@ public struct KubeUser: Sendable, Equatable {
 
 /// An answer: a complete body, or a stream of chunks (watches).
 public enum KubeResponse: Sendable {
-    case full(status: Int, contentType: String, body: [UInt8])
+    case full(status: Int, contentType: String, body: [UInt8], headers: [(String, String)] = [])
     case stream(contentType: String, chunks: AsyncStream<[UInt8]>)
 
-    static func json(_ value: OrderedJSON, status: Int = 200, contentType: String = "application/json") -> KubeResponse {
-        .full(status: status, contentType: contentType, body: Array(value.compact.utf8))
+    static func json(_ value: OrderedJSON, status: Int = 200, contentType: String = "application/json",
+                     headers: [(String, String)] = []) -> KubeResponse {
+        .full(status: status, contentType: contentType, body: Array(value.compact.utf8), headers: headers)
+    }
+
+    /// `Warning` headers as the apiserver sends them (kubectl prints each as `Warning: …`).
+    static func warnings(_ messages: [String]) -> [(String, String)] {
+        messages.map { ("Warning", "299 - " + OrderedJSON.string($0).templateJSON) }
     }
 
     static func text(_ text: String, status: Int = 200) -> KubeResponse {

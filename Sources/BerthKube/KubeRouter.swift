@@ -1,5 +1,6 @@
 import BerthKubeAPI
 import BerthTemplate
+import Crypto
 import Foundation
 
 /// Maps Kubernetes API requests onto the object store: the fixed endpoints (`/version`, health,
@@ -38,6 +39,8 @@ public struct KubeRouter: Sendable {
                 return .text("[+]ping ok\n[+]etcd ok\n\(segments[0].dropLast()) check passed\n")
             }
             return .text("ok")
+        case ("GET", "openapi") where segments.count >= 2 && segments[1] == "v3":
+            return try openAPI(request, path: segments.dropFirst(2).joined(separator: "/"))
         case (_, "api"):
             if segments.count == 1, request.method == "GET" {
                 return request.wantsAggregatedDiscovery
@@ -59,6 +62,32 @@ public struct KubeRouter: Sendable {
         default:
             throw KubeAPIError.unknownPath
         }
+    }
+
+    /// `/openapi/v3` (the index) and `/openapi/v3/<gv>?hash=<H>`. H is the upper-case hex SHA-512
+    /// of the document, so a client may cache a document under its hash for good; a stale hash
+    /// is redirected to the current one.
+    private func openAPI(_ request: KubeRequest, path: String) throws -> KubeResponse {
+        func hashed(_ path: String) -> (OrderedJSON, String)? {
+            KubeOpenAPI.document(registry, path: path).map { document in
+                (document, SHA512.hash(data: Array(document.compact.utf8)).map { String(format: "%02X", $0) }.joined())
+            }
+        }
+        if path.isEmpty {
+            let entries: [(String, OrderedJSON)] = KubeOpenAPI.groupVersionPaths(registry).compactMap { path in
+                hashed(path).map { (path, .object([("serverRelativeURL", .string("/openapi/v3/\(path)?hash=\($0.1)"))])) }
+            }
+            return .json(.object([("paths", .object(entries))]))
+        }
+        guard let (document, hash) = hashed(path) else { throw KubeAPIError.unknownPath }
+        guard let asked = request.parameter("hash") else {
+            return .json(document, headers: [("Etag", "\"\(hash)\"")])
+        }
+        guard asked == hash else {
+            return .full(status: 301, contentType: "text/plain", body: [], headers: [("Location", "/openapi/v3/\(path)?hash=\(hash)")])
+        }
+        return .json(document, headers: [("Etag", "\"\(hash)\""), ("Vary", "Accept"), ("Cache-Control", "public, immutable"),
+                                         ("Expires", Date.now.addingTimeInterval(365 * 86400).formatted(.iso8601))])
     }
 
     /// `<gv>/[watch/][namespaces/<ns>/]<resource>[/<name>]`.

@@ -78,8 +78,10 @@ public final class KubeServer: Sendable {
     private static func write(_ response: KubeResponse, for request: HTTPRequestHead,
                               to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, channel: any Channel) async throws {
         switch response {
-        case .full(let status, let contentType, let body):
-            var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", String(body.count)), ("Cache-Control", "no-cache, private")])
+        case .full(let status, let contentType, let body, let extra):
+            var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", String(body.count))])
+            if !extra.contains(where: { $0.0 == "Cache-Control" }) { headers.add(name: "Cache-Control", value: "no-cache, private") }
+            headers.add(contentsOf: extra)
             if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
             try await outbound.write(.head(HTTPResponseHead(version: request.version, status: .init(statusCode: status), headers: headers)))
             try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))

@@ -61,12 +61,14 @@ struct ResourceHandler {
 
     func create() throws -> KubeResponse {
         try refuseDryRun()
-        return try respond(object: store.create(resource, namespace: namespace, object: body()), status: 201)
+        let (object, warnings) = try fieldValidation().check(try body(), resource)
+        return try respond(object: store.create(resource, namespace: namespace, object: object), status: 201, warnings: warnings)
     }
 
     func replace(_ name: String) throws -> KubeResponse {
         try refuseDryRun()
-        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: body()))
+        let (object, warnings) = try fieldValidation().check(try body(), resource)
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: object), warnings: warnings)
     }
 
     /// Merge and JSON patches, applied to the stored object and written back with its
@@ -82,15 +84,18 @@ struct ResourceHandler {
             patched = KubePatch.merge(live, patch)
         case "application/json-patch+json":
             patched = try KubePatch.apply(jsonPatch: try body(), to: live)
+        case "application/strategic-merge-patch+json":
+            patched = try KubeStrategicMerge.apply(try body(), to: live, strategy: KubeResourceRegistry.listStrategy)
         default:
             throw KubeAPIError(code: 415, reason: "UnsupportedMediaType",
-                               message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json")
+                               message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")
         }
-        var precondition = patched
+        let (checked, warnings) = try fieldValidation().check(patched, resource)
+        var precondition = checked
         if (patched.string("metadata", "resourceVersion") ?? "").isEmpty {
             precondition = patched.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
         }
-        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition))
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition), warnings: warnings)
     }
 
     func delete(_ name: String) throws -> KubeResponse {
@@ -115,12 +120,20 @@ struct ResourceHandler {
                               ("items", .array(deleted))]))
     }
 
-    private func respond(object: OrderedJSON, status: Int = 200) throws -> KubeResponse {
+    private func respond(object: OrderedJSON, status: Int = 200, warnings: [String] = []) throws -> KubeResponse {
         if request.wantsTable {
             return .json(KubeTable.table(resource, objects: [object], resourceVersion: object.string("metadata", "resourceVersion"),
-                                         includeObject: includeObject()), status: status)
+                                         includeObject: includeObject()), status: status, headers: KubeResponse.warnings(warnings))
         }
-        return .json(object, status: status)
+        return .json(object, status: status, headers: KubeResponse.warnings(warnings))
+    }
+
+    private func fieldValidation() throws -> KubeFieldValidation {
+        guard let text = request.parameter("fieldValidation"), !text.isEmpty else { return .warn }
+        guard let mode = KubeFieldValidation(rawValue: text) else {
+            throw KubeAPIError.badRequest("fieldValidation parameter unsupported: \(text), must be one of Ignore, Warn, Strict")
+        }
+        return mode
     }
 
     private func body() throws -> OrderedJSON {

@@ -103,6 +103,33 @@ struct KubeAPITests {
         #expect(try cluster.ok("get", "configmap", "cfg", "-o", "jsonpath={.data.c}") == "4")
     }
 
+    @Test func applyCreatesThenPatchesAndTheServerValidatesFields() throws {
+        let cluster = try KubeCluster()
+        let manifest = cluster.sandbox.scratch + "/cm.yaml"
+        func write(_ data: String) throws {
+            let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  labels: {app: web}\ndata:\n\(data)"
+            try Data(text.utf8).write(to: URL(fileURLWithPath: manifest))
+        }
+        try write("  a: \"1\"\n  b: \"2\"\n")
+        #expect(try cluster.ok("apply", "-f", manifest) == "configmap/applied created\n")
+        #expect(try cluster.ok("apply", "-f", manifest) == "configmap/applied unchanged\n")
+        try write("  a: \"1\"\n  c: \"3\"\n")
+        #expect(try cluster.ok("apply", "-f", manifest) == "configmap/applied configured\n")
+        #expect(try cluster.ok("get", "configmap", "applied", "-o", "jsonpath={.data}") == #"{"a":"1","c":"3"}"#)
+        // A strategic merge patch from kubectl patch (its default type).
+        #expect(try cluster.ok("patch", "configmap", "applied", "-p", #"{"data":{"a":null,"z":"26"}}"#) == "configmap/applied patched\n")
+        #expect(try cluster.ok("get", "configmap", "applied", "-o", "jsonpath={.data}") == #"{"c":"3","z":"26"}"#)
+
+        let typo = cluster.sandbox.scratch + "/typo.yaml"
+        try Data("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndatta:\n  a: \"1\"\n".utf8).write(to: URL(fileURLWithPath: typo))
+        let strict = try cluster.kubectl("apply", "-f", typo)
+        #expect(!strict.succeeded)
+        #expect(strict.err == #"Error from server (BadRequest): error when creating "\#(typo)": ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "datta""# + "\n")
+        let warned = try cluster.kubectl("create", "--validate=warn", "-f", typo)
+        #expect(warned.out == "configmap/typo created\n")
+        #expect(warned.err == "Warning: unknown field \"datta\"\n")
+    }
+
     @Test func secretsKeepBase64Data() throws {
         let cluster = try KubeCluster()
         #expect(try cluster.ok("create", "secret", "generic", "creds", "--from-literal=user=admin", "--from-literal=pw=hunter2") == "secret/creds created\n")
