@@ -53,9 +53,14 @@ public final class KubeObjectStore: Sendable {
     /// the server hold an unbounded backlog.
     static let watcherBacklog = 10_000
 
+    /// How many revisions the version log keeps (etcd's compaction): watches and paged lists
+    /// from older revisions get 410 Expired, and their clients list again.
+    public let retainedRevisions: Int64
+
     /// Opens (creating when missing) the store at `path` and makes sure the system namespaces exist.
-    public init(path: String, registry: KubeResourceRegistry = .builtIn) throws {
+    public init(path: String, registry: KubeResourceRegistry = .builtIn, retainedRevisions: Int64 = 10_000) throws {
         self.registry = registry
+        self.retainedRevisions = retainedRevisions
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         configuration.label = "berth-kube"
@@ -95,6 +100,9 @@ public final class KubeObjectStore: Sendable {
                 CREATE INDEX kube_version_resource ON kube_version (resource, rv);
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: "CREATE TABLE kube_meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)")
+        }
         return migrator
     }
 
@@ -128,6 +136,9 @@ public final class KubeObjectStore: Sendable {
         let prefix = Self.keyPrefix(resource, namespace)
         return try queue.read { db in
             let current = try Self.revision(db)
+            if let snapshot, snapshot < (try Self.compactedRevision(db)) {
+                throw KubeAPIError.expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
+            }
             let rows: [Row]
             if let snapshot {
                 // The state at the first page's revision: each key's newest version up to it.
@@ -325,6 +336,13 @@ public final class KubeObjectStore: Sendable {
                 guard from <= current else {
                     throw KubeAPIError(code: 504, reason: "Timeout", message: "Too large resource version: \(from), current: \(current)")
                 }
+                let compacted = try Self.compactedRevision(db)
+                if from < compacted {
+                    // The stream's one event says so; the client lists again.
+                    continuation.yield(KubeWatchEvent(type: .error, object: KubeAPIError.expired("too old resource version: \(from) (\(compacted))").status))
+                    continuation.finish()
+                    return
+                }
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT type, json, previous FROM kube_version WHERE resource = ? AND rv > ? AND key LIKE ? ESCAPE '\\' ORDER BY rv
                     """, arguments: [resource.qualifiedName, from, Self.likePattern(prefix)])
@@ -383,12 +401,32 @@ public final class KubeObjectStore: Sendable {
             try db.inTransaction(.immediate) {
                 changes = []
                 result = try body(db, &changes)
+                try compactIfDue(db)
                 return .commit
             }
             guard let result else { preconditionFailure("transaction committed without a result") }
             publish(changes)
             return result
         }
+    }
+
+    /// Drops the versions no revision at or after the compaction point needs: each key keeps its
+    /// newest version up to that point (unless it is a deletion), so paged lists from later
+    /// snapshots still see every object. Runs once per tenth of the window, in the write's transaction.
+    private func compactIfDue(_ db: Database) throws {
+        let current = try Self.revision(db)
+        let compacted = try Self.compactedRevision(db)
+        let target = current - retainedRevisions
+        guard target > compacted, target - compacted >= max(1, retainedRevisions / 10) else { return }
+        try db.execute(sql: """
+            DELETE FROM kube_version WHERE rv <= :target AND (type = 'DELETED' OR EXISTS (
+                SELECT 1 FROM kube_version later WHERE later.key = kube_version.key AND later.rv > kube_version.rv AND later.rv <= :target))
+            """, arguments: ["target": target])
+        try db.execute(sql: "INSERT OR REPLACE INTO kube_meta (key, value) VALUES ('compacted', ?)", arguments: [target])
+    }
+
+    private static func compactedRevision(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM kube_meta WHERE key = 'compacted'") ?? 0
     }
 
     @discardableResult

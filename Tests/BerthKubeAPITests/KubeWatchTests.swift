@@ -47,6 +47,34 @@ import Testing
         #expect(events[1].hasSuffix(relabelled.string("metadata", "resourceVersion") ?? "-"))
     }
 
+    @Test func compactionExpiresOldRevisionsAndKeepsLiveObjects() async throws {
+        let scratch = try ScratchStore(retainedRevisions: 3)
+        let first = try scratch.store.create(cm, namespace: "default", object: configMap("a"))
+        _ = try scratch.store.create(cm, namespace: "default", object: configMap("b"))
+        let page = try scratch.store.list(cm, namespace: "default", options: KubeListOptions(limit: 1))
+        for round in 0..<4 {
+            _ = try scratch.store.create(cm, namespace: "default", object: configMap("c\(round)"))
+            _ = try scratch.store.delete(cm, namespace: "default", name: "c\(round)")
+        }
+        // A watch from before the compaction point gets one ERROR event, 410 Expired.
+        let stream = try scratch.store.watch(cm, namespace: nil, options: KubeListOptions(resourceVersion: first.string("metadata", "resourceVersion")))
+        var events: [KubeWatchEvent] = []
+        for await event in stream { events.append(event) }
+        #expect(events.count == 1 && events[0].type == .error)
+        #expect(events[0].object.value(at: ["code"]) == .int(410))
+        #expect(events[0].object.string("message")?.hasPrefix("too old resource version: \(first.string("metadata", "resourceVersion") ?? "")") == true)
+        do {
+            _ = try scratch.store.list(cm, namespace: "default", options: KubeListOptions(limit: 1, continueToken: page.continueToken))
+            Issue.record("a continue token from before the compaction point was honoured")
+        } catch let error as KubeAPIError {
+            #expect(error.code == 410 && error.reason == "Expired")
+        }
+        // Objects whose only versions were compacted still show in paged lists from later snapshots.
+        let later = try scratch.store.list(cm, namespace: "default", options: KubeListOptions(limit: 1))
+        let rest = try scratch.store.list(cm, namespace: "default", options: KubeListOptions(limit: 5, continueToken: later.continueToken))
+        #expect((later.items + rest.items).compactMap { $0.string("metadata", "name") } == ["a", "b"])
+    }
+
     @Test func aFutureRevisionIsRefused() throws {
         let scratch = try ScratchStore()
         let current = try scratch.store.currentResourceVersion()

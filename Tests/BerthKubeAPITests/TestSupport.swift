@@ -8,14 +8,14 @@ final class ScratchStore {
     let directory: String
     let store: KubeObjectStore
 
-    init(registry: KubeResourceRegistry = .builtIn) throws {
+    init(registry: KubeResourceRegistry = .builtIn, retainedRevisions: Int64 = 10_000) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kubeapi-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        store = try KubeObjectStore(path: directory + "/kube.db", registry: registry)
+        store = try KubeObjectStore(path: directory + "/kube.db", registry: registry, retainedRevisions: retainedRevisions)
     }
 
     func reopen() throws -> KubeObjectStore {
-        try KubeObjectStore(path: directory + "/kube.db", registry: store.registry)
+        try KubeObjectStore(path: directory + "/kube.db", registry: store.registry, retainedRevisions: store.retainedRevisions)
     }
 
     deinit {
