@@ -36,6 +36,15 @@ public enum KubeFieldValidation: String, Sendable {
                 "spec": .fields(["finalizers": .free]),
                 "status": .fields(["phase": .free, "conditions": .free]),
             ]) { $1 })
+        case "Event":
+            let reference: Shape = .fields(["kind": .free, "namespace": .free, "name": .free, "uid": .free, "apiVersion": .free,
+                                            "resourceVersion": .free, "fieldPath": .free])
+            return .fields(common.merging([
+                "involvedObject": reference, "related": reference, "reason": .free, "message": .free,
+                "source": .fields(["component": .free, "host": .free]), "firstTimestamp": .free, "lastTimestamp": .free,
+                "count": .free, "type": .free, "eventTime": .free, "series": .fields(["count": .free, "lastObservedTime": .free]),
+                "action": .free, "reportingComponent": .free, "reportingInstance": .free,
+            ]) { $1 })
         default:
             return nil
         }

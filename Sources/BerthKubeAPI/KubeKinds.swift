@@ -10,10 +10,20 @@ enum KubeKinds {
         switch resource.kind {
         case "Secret": fields.insert("type")
         case "Namespace": fields.insert("status.phase")
+        case "Event": fields.formUnion(eventFields.keys)
         default: break
         }
         return fields
     }
+
+    /// An Event's selectable fields and where they are (what `kubectl describe` selects by).
+    static let eventFields: [String: [String]] = [
+        "involvedObject.kind": ["involvedObject", "kind"], "involvedObject.namespace": ["involvedObject", "namespace"],
+        "involvedObject.name": ["involvedObject", "name"], "involvedObject.uid": ["involvedObject", "uid"],
+        "involvedObject.apiVersion": ["involvedObject", "apiVersion"], "involvedObject.resourceVersion": ["involvedObject", "resourceVersion"],
+        "involvedObject.fieldPath": ["involvedObject", "fieldPath"], "reason": ["reason"], "reportingComponent": ["reportingComponent"],
+        "source": ["source", "component"], "type": ["type"],
+    ]
 
     /// The values of the selectable fields of `object`.
     static func fields(of object: OrderedJSON, _ resource: KubeResource) -> [String: String] {
@@ -22,6 +32,8 @@ enum KubeKinds {
         switch resource.kind {
         case "Secret": fields["type"] = object.string("type") ?? ""
         case "Namespace": fields["status.phase"] = object.string("status", "phase") ?? ""
+        case "Event":
+            for (field, path) in eventFields { fields[field] = object.string(at: path) ?? "" }
         default: break
         }
         return fields

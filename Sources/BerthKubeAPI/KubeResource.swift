@@ -35,6 +35,8 @@ public struct KubeResourceRegistry: Sendable {
     public static let builtIn = KubeResourceRegistry(resources: [
         KubeResource(group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap",
                      namespaced: true, shortNames: ["cm"], categories: [], verbs: KubeResource.allVerbs),
+        KubeResource(group: "", version: "v1", kind: "Event", plural: "events", singular: "event",
+                     namespaced: true, shortNames: ["ev"], categories: [], verbs: KubeResource.allVerbs),
         KubeResource(group: "", version: "v1", kind: "Namespace", plural: "namespaces", singular: "namespace",
                      namespaced: false, shortNames: ["ns"], categories: [],
                      verbs: ["create", "delete", "get", "list", "patch", "update", "watch"]),
@@ -47,9 +49,15 @@ public struct KubeResourceRegistry: Sendable {
         resources.first { $0.group == group && $0.version == version && $0.plural == plural }
     }
 
-    public static let namespaces = builtIn.resources[1]
-    public static let configMaps = builtIn.resources[0]
-    public static let secrets = builtIn.resources[2]
+    public static let configMaps = builtIn.core("configmaps")
+    public static let events = builtIn.core("events")
+    public static let namespaces = builtIn.core("namespaces")
+    public static let secrets = builtIn.core("secrets")
+
+    private func core(_ plural: String) -> KubeResource {
+        guard let resource = resource(group: "", version: "v1", plural: plural) else { preconditionFailure("\(plural) is not registered") }
+        return resource
+    }
 }
 
 extension KubeResourceRegistry {

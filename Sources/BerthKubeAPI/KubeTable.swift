@@ -29,6 +29,17 @@ public enum KubeTable {
             return [name, Column(name: "Type", description: "The secret's type."), Column(name: "Data", description: "Number of keys in data."), age]
         case "Namespace":
             return [name, Column(name: "Status", description: "The namespace's phase."), age]
+        case "Event":
+            return [Column(name: "Last Seen", description: "Time since the event was last seen."),
+                    Column(name: "Type", description: "Normal or Warning."),
+                    Column(name: "Reason", description: "Why the event happened, in one word."),
+                    Column(name: "Object", description: "The object the event is about."),
+                    Column(name: "Subobject", description: "The part of the object (a container).", priority: 1),
+                    Column(name: "Source", description: "The component that reported the event.", priority: 1),
+                    Column(name: "Message", description: "What happened."),
+                    Column(name: "First Seen", description: "Time since the event was first seen.", priority: 1),
+                    Column(name: "Count", description: "How many times the event happened.", priority: 1),
+                    Column(name: "Name", format: "name", description: "Name of the event object.", priority: 1)]
         default:
             return [name, Column(name: "Created At", type: "date", description: "Time the object was created.")]
         }
@@ -45,6 +56,8 @@ public enum KubeTable {
             return [name, .string(object.string("type") ?? ""), .int(object["data"]?.members.count ?? 0), age]
         case "Namespace":
             return [name, .string(object.string("status", "phase") ?? ""), age]
+        case "Event":
+            return eventCells(object, now: now)
         default:
             return [name, created.map(OrderedJSON.string) ?? .null]
         }
@@ -77,8 +90,32 @@ public enum KubeTable {
                         ("columnDefinitions", .array(definitions)), ("rows", .array(rows))])
     }
 
+    /// As the apiserver prints events: times fall back from lastTimestamp to firstTimestamp to
+    /// eventTime, a series' count and last observation win, and a count of 0 prints as 1.
+    private static func eventCells(_ event: OrderedJSON, now: Date) -> [OrderedJSON] {
+        let first = event.string("firstTimestamp").map { age(since: $0, now: now) } ?? age(since: event.string("eventTime"), now: now)
+        var last = event.string("lastTimestamp").map { age(since: $0, now: now) } ?? first
+        var count = event["count"]?.int ?? 0
+        if let series = event["series"], case .object = series {
+            last = age(since: series.string("lastObservedTime"), now: now)
+            count = series["count"]?.int ?? count
+        } else if count == 0 {
+            count = 1
+        }
+        let component = [event.string("source", "component"), event.string("reportingComponent")].compactMap { $0 }.first { !$0.isEmpty } ?? ""
+        let instance = [event.string("source", "host"), event.string("reportingInstance")].compactMap { $0 }.first { !$0.isEmpty } ?? ""
+        let source = component.isEmpty ? "" : instance.isEmpty ? component : "\(component), \(instance)"
+        let target = "\((event.string("involvedObject", "kind") ?? "").lowercased())/\(event.string("involvedObject", "name") ?? "")"
+        return [.string(last), .string(event.string("type") ?? ""), .string(event.string("reason") ?? ""), .string(target),
+                .string(event.string("involvedObject", "fieldPath") ?? ""), .string(source),
+                .string((event.string("message") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)), .string(first), .int(count),
+                .string(event.string("metadata", "name") ?? "")]
+    }
+
     static func age(since timestamp: String?, now: Date) -> String {
-        guard let timestamp, let date = try? Date(timestamp, strategy: .iso8601) else { return "<unknown>" }
+        guard let timestamp,
+              let date = (try? Date(timestamp, strategy: .iso8601))
+                ?? (try? Date(timestamp, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) else { return "<unknown>" }
         return humanDuration(seconds: Int(now.timeIntervalSince(date).rounded(.down)))
     }
 

@@ -50,6 +50,22 @@ import Testing
         #expect(later["columnDefinitions"] == .array([]))
     }
 
+    @Test func eventRowsAsTheApiserverPrintsThem() throws {
+        let event = try json(#"""
+            {"metadata":{"name":"web.1"},"involvedObject":{"kind":"Deployment","name":"web","fieldPath":"spec"},"reason":"ScalingReplicaSet",
+             "message":"Scaled up\n","type":"Normal","source":{"component":"deployment-controller","host":"node1"},
+             "firstTimestamp":"2026-01-01T00:00:00Z","lastTimestamp":null,"count":0}
+            """#)
+        let now = try Date("2026-01-01T00:01:00Z", strategy: .iso8601)
+        #expect(KubeTable.cells(KubeResourceRegistry.events, event, now: now) == [
+            .string("60s"), .string("Normal"), .string("ScalingReplicaSet"), .string("deployment/web"), .string("spec"),
+            .string("deployment-controller, node1"), .string("Scaled up"), .string("60s"), .int(1), .string("web.1"),
+        ])
+        let series = event.setting(["series"], to: try json(#"{"count":7,"lastObservedTime":"2026-01-01T00:00:30.123456Z"}"#))
+        let cells = KubeTable.cells(KubeResourceRegistry.events, series, now: now)
+        #expect(cells[0] == .string("29s") && cells[8] == .int(7))
+    }
+
     @Test func aggregatedDiscoveryListsTheCoreGroup() {
         let core = KubeDiscovery.aggregated(.builtIn, core: true)
         guard case .array(let items)? = core["items"], let group = items.first else { Issue.record("no core group"); return }
@@ -57,8 +73,8 @@ import Testing
         guard case .array(let versions)? = group["versions"], case .array(let resources)? = versions.first?["resources"] else {
             Issue.record("no resources"); return
         }
-        #expect(resources.compactMap { $0.string("resource") } == ["configmaps", "namespaces", "secrets"])
-        #expect(resources[1].string("scope") == "Cluster" && resources[0].value(at: ["shortNames"]) == .array([.string("cm")]))
+        #expect(resources.compactMap { $0.string("resource") } == ["configmaps", "events", "namespaces", "secrets"])
+        #expect(resources[2].string("scope") == "Cluster" && resources[0].value(at: ["shortNames"]) == .array([.string("cm")]))
         #expect(KubeDiscovery.aggregated(.builtIn, core: false)["items"] == .array([]))
         #expect(KubeDiscovery.apiResourceList(.builtIn, group: "apps", version: "v1") == nil)
     }

@@ -15,6 +15,7 @@ struct KubeAPITests {
         #expect(resources.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") } == [
             "NAME SHORTNAMES APIVERSION NAMESPACED KIND",
             "configmaps cm v1 true ConfigMap",
+            "events ev v1 true Event",
             "namespaces ns v1 false Namespace",
             "secrets v1 true Secret",
         ])
@@ -128,6 +129,31 @@ struct KubeAPITests {
         let warned = try cluster.kubectl("create", "--validate=warn", "-f", typo)
         #expect(warned.out == "configmap/typo created\n")
         #expect(warned.err == "Warning: unknown field \"datta\"\n")
+    }
+
+    @Test func eventsShowInDescribe() throws {
+        let cluster = try KubeCluster()
+        try cluster.ok("create", "configmap", "described", "--from-literal=a=1")
+        let uid = try cluster.ok("get", "configmap", "described", "-o", "jsonpath={.metadata.uid}")
+        let event = """
+            {"apiVersion":"v1","kind":"Event","metadata":{"name":"described.1"},
+             "involvedObject":{"kind":"ConfigMap","namespace":"default","name":"described","uid":"\(uid)","apiVersion":"v1"},
+             "reason":"Checked","message":"looked at","type":"Normal","source":{"component":"test-tool"},
+             "firstTimestamp":"2020-01-01T00:00:00Z","lastTimestamp":"2020-01-01T00:00:00Z","count":3}
+            """
+        #expect(try cluster.kubectl(["create", "-f", "-"], stdin: .bytes(Data(event.utf8))).out == "event/described.1 created\n")
+        let events = try cluster.ok("get", "events")
+        #expect(events.split(separator: "\n").map { $0.split(separator: " ").dropFirst().joined(separator: " ") } == [
+            "SEEN TYPE REASON OBJECT MESSAGE", "Normal Checked configmap/described looked at",
+        ])
+        let described = try cluster.ok("describe", "configmap", "described")
+        let lines = described.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(lines.suffix(3).first == "Type Reason Age From Message")
+        #expect(lines.last?.hasPrefix("Normal Checked ") == true && lines.last?.hasSuffix(" test-tool looked at") == true)
+        #expect(lines.last?.contains("(x3 over ") == true)
+        // Another object's events do not show.
+        try cluster.ok("create", "configmap", "other")
+        #expect(try cluster.ok("describe", "configmap", "other").hasSuffix("Events:  <none>\n"))
     }
 
     @Test func secretsKeepBase64Data() throws {
