@@ -38,6 +38,7 @@ public final class KubeServer: Sendable {
                 }
             }
         let router = router
+        // Serves until the process ends: `berth serve` exits when it stops.
         Task {
             try await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
@@ -48,6 +49,9 @@ public final class KubeServer: Sendable {
             }
         }
     }
+
+    /// The apiserver's limit on request bodies (3 MiB).
+    static let maximumBodySize = 3 << 20
 
     private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, router: KubeRouter) async {
         let channel = connection.channel
@@ -61,6 +65,12 @@ public final class KubeServer: Sendable {
                     body = []
                 case .body(var buffer):
                     body += buffer.readBytes(length: buffer.readableBytes) ?? []
+                    if body.count > Self.maximumBodySize, let requestHead = head {
+                        let tooLarge = KubeAPIError(code: 413, reason: "RequestEntityTooLarge",
+                                                    message: "the request body is larger than \(Self.maximumBodySize) bytes")
+                        try await write(.error(tooLarge), for: requestHead, to: outbound, channel: channel)
+                        return
+                    }
                 case .end:
                     guard let requestHead = head else { continue }
                     let user = await identity(channel)
