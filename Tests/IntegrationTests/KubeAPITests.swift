@@ -5,7 +5,7 @@ import Testing
 /// the first kinds (Namespace, ConfigMap, Secret), errors as kubectl prints them, watches and
 /// persistence across a killed daemon. Expected texts are what kubectl prints for a real
 /// cluster's answers (kube-apiserver 1.32).
-@Suite(.enabled(if: Peers.kubectl, "needs root, kubectl and curl"))
+@Suite(.enabled(if: Peers.kubectl, "needs root, kubectl, curl and openssl"))
 struct KubeAPITests {
     @Test func versionAndAPIResources() throws {
         let cluster = try KubeCluster()
@@ -54,6 +54,14 @@ struct KubeAPITests {
         let denied = try Command.run("kubectl", ["--kubeconfig", config, "--cache-dir", cluster.cacheDirectory, "get", "configmaps"], timeout: 60)
         #expect(!denied.succeeded)
         #expect(denied.err.hasSuffix("error: You must be logged in to the server (the server has asked for the client to provide credentials)\n"))
+        // A certificate from another CA, even one naming system:masters, is no better than none.
+        let rogue = cluster.sandbox.scratch + "/rogue"
+        let made = try Command.run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", rogue + ".key",
+                                               "-out", rogue + ".crt", "-subj", "/O=system:masters/CN=rogue", "-days", "2"], timeout: 30)
+        try #require(made.succeeded, "\(made)")
+        let impostor = try Command.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", pki + "/ca.crt", "--cert", rogue + ".crt",
+                                                        "--key", rogue + ".key", "https://127.0.0.1:\(cluster.port)/api/v1/namespaces"], timeout: 30)
+        #expect(impostor.out == "401")
         let admin = try Command.run("/usr/bin/curl", ["-s", "--cacert", pki + "/ca.crt", "--cert", pki + "/admin.crt", "--key", pki + "/admin.key",
                                                      "https://127.0.0.1:\(cluster.port)/version"], timeout: 30)
         #expect(admin.out.contains(#""major":"1","minor":"32""#))

@@ -31,7 +31,7 @@ enum Peers {
 
     /// Tests that drive `berth serve`'s Kubernetes API with the real kubectl.
     static let kubectl = available("Kubernetes API tests", needs: [
-        (isRoot, "not running as root"), tool("kubectl"), tool("curl"),
+        (isRoot, "not running as root"), tool("kubectl"), tool("curl"), tool("openssl"),
     ])
 
     /// Tests that drive `berth serve` with docker-compose 1.29 and Testcontainers for Python.
