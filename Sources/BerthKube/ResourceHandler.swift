@@ -60,21 +60,21 @@ struct ResourceHandler {
     }
 
     func create() throws -> KubeResponse {
-        try refuseDryRun()
+        let dryRun = try isDryRun()
         let (object, warnings) = try fieldValidation().check(try body(), resource)
-        return try respond(object: store.create(resource, namespace: namespace, object: object), status: 201, warnings: warnings)
+        return try respond(object: store.create(resource, namespace: namespace, object: object, dryRun: dryRun), status: 201, warnings: warnings)
     }
 
     func replace(_ name: String) throws -> KubeResponse {
-        try refuseDryRun()
+        let dryRun = try isDryRun()
         let (object, warnings) = try fieldValidation().check(try body(), resource)
-        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: object), warnings: warnings)
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: object, dryRun: dryRun), warnings: warnings)
     }
 
     /// Merge and JSON patches, applied to the stored object and written back with its
     /// resourceVersion as a precondition, so a concurrent write makes this one fail with 409.
     func patch(_ name: String) throws -> KubeResponse {
-        try refuseDryRun()
+        let dryRun = try isDryRun()
         let contentType = (request.headers["content-type"] ?? "").split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
         let live = try store.get(resource, namespace: namespace, name: name)
         let patched: OrderedJSON
@@ -95,15 +95,15 @@ struct ResourceHandler {
         if (patched.string("metadata", "resourceVersion") ?? "").isEmpty {
             precondition = patched.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
         }
-        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition), warnings: warnings)
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition, dryRun: dryRun), warnings: warnings)
     }
 
     func delete(_ name: String) throws -> KubeResponse {
-        try refuseDryRun()
         let options = request.body.isEmpty ? OrderedJSON.object([]) : try body()
+        let dryRun = try isDryRun(options)
         let deleted = try store.delete(resource, namespace: namespace, name: name,
                                        preconditionResourceVersion: options.string("preconditions", "resourceVersion"),
-                                       preconditionUID: options.string("preconditions", "uid"))
+                                       preconditionUID: options.string("preconditions", "uid"), dryRun: dryRun)
         var details: [(String, OrderedJSON)] = [("name", .string(name))]
         if !resource.group.isEmpty { details.append(("group", .string(resource.group))) }
         details.append(("kind", .string(resource.plural)))
@@ -113,8 +113,8 @@ struct ResourceHandler {
     }
 
     func deleteCollection() throws -> KubeResponse {
-        try refuseDryRun()
-        let deleted = try store.deleteCollection(resource, namespace: namespace, options: listOptions())
+        let options = request.body.isEmpty ? OrderedJSON.object([]) : try body()
+        let deleted = try store.deleteCollection(resource, namespace: namespace, options: listOptions(), dryRun: try isDryRun(options))
         return .json(.object([("kind", .string(resource.listKind)), ("apiVersion", .string(resource.apiVersion)),
                               ("metadata", .object([("resourceVersion", .string(String(try store.currentResourceVersion())))])),
                               ("items", .array(deleted))]))
@@ -160,11 +160,15 @@ struct ResourceHandler {
         request.parameter("includeObject").flatMap(KubeTable.IncludeObject.init(rawValue:)) ?? .metadata
     }
 
-    /// Server-side dry runs need every write path to stop short of the commit; until then they
-    /// are refused rather than carried out for real.
-    private func refuseDryRun() throws {
-        if let dryRun = request.parameter("dryRun"), !dryRun.isEmpty {
-            throw KubeAPIError.badRequest("dryRun is not supported by this server")
+    /// `dryRun=All` (query, or DeleteOptions' `dryRun`): run the write without storing it.
+    private func isDryRun(_ options: OrderedJSON? = nil) throws -> Bool {
+        var values = request.query["dryRun"] ?? []
+        if case .array(let items)? = options?["dryRun"] {
+            values += items.compactMap { if case .string(let text) = $0 { text } else { nil } }
         }
+        for value in values where value != "All" {
+            throw KubeAPIError.badRequest("dryRun: Unsupported value: \"\(value)\": supported values: \"All\"")
+        }
+        return !values.isEmpty
     }
 }

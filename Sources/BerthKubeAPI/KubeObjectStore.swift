@@ -173,7 +173,9 @@ public final class KubeObjectStore: Sendable {
     // MARK: Writes
 
     /// Creates `object` as a new object of `resource`, filling in the server-owned metadata.
-    public func create(_ resource: KubeResource, namespace: String?, object: OrderedJSON) throws -> OrderedJSON {
+    /// With `dryRun`, every check runs and the answer is what would be stored, but the transaction
+    /// is rolled back and nobody is notified (`dryRun=All`); the answer then has no resourceVersion.
+    public func create(_ resource: KubeResource, namespace: String?, object: OrderedJSON, dryRun: Bool = false) throws -> OrderedJSON {
         var object = try Self.settleType(object, resource)
         if resource.namespaced, namespace?.isEmpty ?? true {
             throw KubeAPIError.badRequest("an empty namespace may not be set during creation")
@@ -195,7 +197,7 @@ public final class KubeObjectStore: Sendable {
         object = object.setting(["metadata", "namespace"], to: resource.namespaced ? namespace.map(OrderedJSON.string) : nil)
         object = try KubeKinds.admit(object, resource, name: name)
         let prepared = object
-        return try write { db, changes in
+        let created = try write(dryRun: dryRun) { db, changes in
             if resource.namespaced, let namespace, try !Self.namespaceExists(db, namespace) {
                 throw KubeAPIError.notFound(KubeResourceRegistry.namespaces, namespace)
             }
@@ -214,11 +216,13 @@ public final class KubeObjectStore: Sendable {
             changes.append(KubeChange(resource: resource, namespace: namespace ?? "", type: .added, object: stored, previous: nil))
             return stored
         }
+        return dryRun ? created.setting(["metadata", "resourceVersion"], to: nil) : created
     }
 
     /// Replaces the object (PUT). A `metadata.resourceVersion` in the body must be the stored one;
     /// a replacement that changes nothing keeps the revision and notifies nobody.
-    public func replace(_ resource: KubeResource, namespace: String?, name: String, object: OrderedJSON) throws -> OrderedJSON {
+    /// With `dryRun`, the answer keeps the stored resourceVersion and nothing is written.
+    public func replace(_ resource: KubeResource, namespace: String?, name: String, object: OrderedJSON, dryRun: Bool = false) throws -> OrderedJSON {
         let object = try Self.settleType(object, resource)
         let bodyName = object.string("metadata", "name") ?? ""
         if bodyName != name {
@@ -228,7 +232,7 @@ public final class KubeObjectStore: Sendable {
             throw KubeAPIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
         }
         let admitted = try KubeKinds.admit(object, resource, name: name)
-        return try write { db, changes in
+        return try write(dryRun: dryRun) { db, changes in
             let key = Self.key(resource, namespace, name)
             guard let text = try String.fetchOne(db, sql: "SELECT json FROM kube_object WHERE key = ?", arguments: [key]) else {
                 throw KubeAPIError.notFound(resource, name)
@@ -248,6 +252,7 @@ public final class KubeObjectStore: Sendable {
             }
             updated = updated.setting(["metadata", "resourceVersion"], to: .string(liveVersion))
             if Self.sameContent(updated, live) { return live }
+            if dryRun { return updated }
             let rv = try Self.revision(db) + 1
             updated = updated.setting(["metadata", "resourceVersion"], to: .string(String(rv)))
             try Self.record(db, rv: rv, key: key, resource: resource, namespace: namespace, type: .modified, object: updated, previous: live)
@@ -259,11 +264,11 @@ public final class KubeObjectStore: Sendable {
     /// Deletes the object and answers its last state. `resourceVersion`/`uid` are the
     /// DeleteOptions preconditions. Deleting a namespace deletes everything in it.
     public func delete(_ resource: KubeResource, namespace: String?, name: String,
-                       preconditionResourceVersion: String? = nil, preconditionUID: String? = nil) throws -> OrderedJSON {
+                       preconditionResourceVersion: String? = nil, preconditionUID: String? = nil, dryRun: Bool = false) throws -> OrderedJSON {
         if resource.kind == "Namespace", resource.group.isEmpty, Self.undeletableNamespaces.contains(name) {
             throw KubeAPIError.forbidden(resource, name, "this namespace may not be deleted")
         }
-        return try write { db, changes in
+        return try write(dryRun: dryRun) { db, changes in
             let key = Self.key(resource, namespace, name)
             guard let text = try String.fetchOne(db, sql: "SELECT json FROM kube_object WHERE key = ?", arguments: [key]) else {
                 throw KubeAPIError.notFound(resource, name)
@@ -288,16 +293,18 @@ public final class KubeObjectStore: Sendable {
                     try Self.remove(db, key: row["key"], resource: memberResource, namespace: name, live: object, changes: &changes)
                 }
             }
-            return try Self.remove(db, key: key, resource: resource, namespace: namespace, live: live, changes: &changes)
+            let last = try Self.remove(db, key: key, resource: resource, namespace: namespace, live: live, changes: &changes)
+            return dryRun ? live : last
         }
     }
 
     /// Deletes every object of `resource` in `namespace` that matches the options' selectors, in
     /// one transaction, and answers their last states.
-    public func deleteCollection(_ resource: KubeResource, namespace: String?, options: KubeListOptions = KubeListOptions()) throws -> [OrderedJSON] {
+    public func deleteCollection(_ resource: KubeResource, namespace: String?, options: KubeListOptions = KubeListOptions(),
+                                 dryRun: Bool = false) throws -> [OrderedJSON] {
         let filter = KubeWatchFilter(resource: resource, namespace: namespace, labels: options.labelSelector, fields: options.fieldSelector)
         let prefix = Self.keyPrefix(resource, namespace)
-        return try write { db, changes in
+        return try write(dryRun: dryRun) { db, changes in
             let rows = try Row.fetchAll(db, sql: "SELECT key, namespace, json FROM kube_object WHERE resource = ? AND key LIKE ? ESCAPE '\\' ORDER BY key",
                                         arguments: [resource.qualifiedName, Self.likePattern(prefix)])
             var deleted: [OrderedJSON] = []
@@ -393,19 +400,20 @@ public final class KubeObjectStore: Sendable {
     // MARK: Storage helpers
 
     /// Runs `body` in one immediate transaction and publishes its changes after the commit, still
-    /// inside the queue so watchers see changes in revision order.
-    private func write<T>(_ body: (Database, inout [KubeChange]) throws -> T) throws -> T {
+    /// inside the queue so watchers see changes in revision order. A dry run rolls back instead.
+    private func write<T>(dryRun: Bool = false, _ body: (Database, inout [KubeChange]) throws -> T) throws -> T {
         try queue.writeWithoutTransaction { db in
             var result: T?
             var changes: [KubeChange] = []
             try db.inTransaction(.immediate) {
                 changes = []
                 result = try body(db, &changes)
+                if dryRun { return .rollback }
                 try compactIfDue(db)
                 return .commit
             }
             guard let result else { preconditionFailure("transaction committed without a result") }
-            publish(changes)
+            if !dryRun { publish(changes) }
             return result
         }
     }

@@ -201,6 +201,29 @@ import Testing
         #expect(try scratch.store.list(cm, namespace: "default").items.compactMap { $0.string("metadata", "name") } == ["c"])
     }
 
+    @Test func dryRunsCheckEverythingAndStoreNothing() async throws {
+        let scratch = try ScratchStore()
+        let before = try scratch.store.currentResourceVersion()
+        let stream = try scratch.store.watch(cm, namespace: "default", options: KubeListOptions(resourceVersion: String(before)))
+        let would = try scratch.store.create(cm, namespace: "default", object: configMap("dry"), dryRun: true)
+        #expect(would.string("metadata", "uid") != nil && would.string("metadata", "resourceVersion") == nil)
+        #expect(throws: KubeAPIError.notFound(cm, "dry")) { try scratch.store.get(cm, namespace: "default", name: "dry") }
+        let real = try scratch.store.create(cm, namespace: "default", object: configMap("real"))
+        let replaced = try scratch.store.replace(cm, namespace: "default", name: "real", object: real.setting(["data", "k"], to: .string("v")), dryRun: true)
+        #expect(replaced.string("data", "k") == "v" && replaced.string("metadata", "resourceVersion") == real.string("metadata", "resourceVersion"))
+        #expect(throws: KubeAPIError.conflict(cm, "real")) {
+            try scratch.store.replace(cm, namespace: "default", name: "real",
+                                      object: real.setting(["metadata", "resourceVersion"], to: .string("1")), dryRun: true)
+        }
+        _ = try scratch.store.delete(cm, namespace: "default", name: "real", dryRun: true)
+        _ = try scratch.store.delete(namespaces, namespace: nil, name: "kube-node-lease", dryRun: true)
+        #expect(try scratch.store.get(cm, namespace: "default", name: "real") == real)
+        #expect(try scratch.store.get(namespaces, namespace: nil, name: "kube-node-lease").string("metadata", "name") == "kube-node-lease")
+        #expect(try scratch.store.currentResourceVersion() == before + 1)
+        // Watchers saw only the real creation.
+        #expect(await stream.first(1) == ["ADDED real \(real.string("metadata", "resourceVersion") ?? "")"])
+    }
+
     @Test func objectsAndRevisionsSurviveReopening() throws {
         let scratch = try ScratchStore()
         let created = try scratch.store.create(cm, namespace: "default", object: configMap("kept", data: ["k": "v"]))

@@ -164,6 +164,16 @@ struct KubeAPITests {
         #expect(try cluster.ok("describe", "configmap", "other").hasSuffix("Events:  <none>\n"))
     }
 
+    @Test func serverDryRunsChangeNothing() throws {
+        let cluster = try KubeCluster()
+        #expect(try cluster.ok("create", "configmap", "dry", "--from-literal=a=1", "--dry-run=server") == "configmap/dry created (server dry run)\n")
+        #expect(try cluster.kubectl("get", "configmap", "dry").err == "Error from server (NotFound): configmaps \"dry\" not found\n")
+        try cluster.ok("create", "configmap", "real", "--from-literal=a=1")
+        #expect(try cluster.ok("label", "configmap", "real", "x=y", "--dry-run=server") == "configmap/real labeled (server dry run)\n")
+        #expect(try cluster.ok("delete", "configmap", "real", "--dry-run=server") == "configmap \"real\" deleted (server dry run)\n")
+        #expect(try cluster.ok("get", "configmap", "real", "-o", "jsonpath={.metadata.name} {.metadata.labels}") == "real ")
+    }
+
     @Test func secretsKeepBase64Data() throws {
         let cluster = try KubeCluster()
         #expect(try cluster.ok("create", "secret", "generic", "creds", "--from-literal=user=admin", "--from-literal=pw=hunter2") == "secret/creds created\n")
