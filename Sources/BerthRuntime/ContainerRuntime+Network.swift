@@ -66,6 +66,19 @@ extension ContainerRuntime {
         return settings
     }
 
+    /// dockerd's `connect` (at start) or `disconnect` (at exit) events of a container on each of
+    /// its networks: its endpoints' networks, or `host` or `none`.
+    func recordNetworkEvents(_ action: String, _ record: ContainerRecord) {
+        var names = record.endpointsConfig.map(\.network)
+        if names.isEmpty, ["host", "none"].contains(record.hostConfig.networkMode) { names = [record.hostConfig.networkMode] }
+        guard !names.isEmpty, let store = try? NetworkStore(root: root) else { return }
+        for name in names {
+            guard let definition = try? store.named(name) else { continue }
+            events.record(.network, action, id: definition.id,
+                          attributes: ["container": record.id, "name": definition.name, "type": definition.driver])
+        }
+    }
+
     /// Where the host has IPv6, Docker also publishes each port it publishes on every address on
     /// `[::]`: a proxy per TCP and UDP port (`PortProxy`), whose pids the container's directory
     /// keeps for `detachNetwork`.

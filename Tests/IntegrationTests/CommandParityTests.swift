@@ -193,6 +193,35 @@ struct CommandParityTests {
         #expect(images.contains("tag \(name)-img:v1\n"), "\(images)")
     }
 
+    /// A container's start joins its network and its exit leaves it: dockerd's `network connect`
+    /// and `disconnect` events, in its order among the container's own.
+    @Test func aRunConnectsAndDisconnectsItsNetworkAsDockerRecordsIt() throws {
+        let sandbox = try BerthSandbox()
+        try sandbox.importBusybox()
+        try PeerDocker.start()
+        func sequence(_ run: ([String]) throws -> CommandResult, network: String) throws -> [String] {
+            let since = String(Int(Date().timeIntervalSince1970) - 1)
+            let created = try run(["create", "--network", network, "busybox", "true"])
+            try #require(created.succeeded, "\(created)")
+            let id = created.out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let started = try run(["start", "-a", id])
+            try #require(started.succeeded, "\(started)")
+            _ = try run(["rm", id])
+            let until = String(Int(Date().timeIntervalSince1970) + 1)
+            let listed = try run(["events", "--since", since, "--until", until,
+                                  "--format", "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.container}}"])
+            return listed.out.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+                .filter { $0.count == 4 && ($0[2] == id || $0[3] == id) }
+                .map { "\($0[0]) \($0[1])" }
+        }
+        for network in ["bridge", "none"] {
+            let ours = try sequence({ try sandbox.run($0) }, network: network)
+            let theirs = try sequence({ try self.docker($0) }, network: network)
+            #expect(ours == theirs, "\(network)")
+            #expect(ours.contains("network connect") && ours.contains("network disconnect"), "\(ours)")
+        }
+    }
+
     @Test func aWatchingEventsSeesAnotherProcesssRun() throws {
         let sandbox = try BerthSandbox()
         try sandbox.importBusybox()

@@ -101,6 +101,9 @@ extension Engine {
     public func startContainerFollowing(_ reference: String, attach: Bool = false, size: TerminalSize? = nil) throws
         -> (connection: MonitorConnection, client: AttachClient?) {
         let record = try runtime.container(reference)
+        // The front end follows the container's output: dockerd logs that attach before the
+        // start (and before the container's network connects).
+        events.record(.container, "attach", id: record.id, attributes: record.eventAttributes())
         let started: (MonitorConnection, AttachClient?)
         do {
             if attach {
@@ -112,8 +115,6 @@ extension Engine {
         } catch RuntimeError.startFailed(let message) {
             throw ContainerStartError(runtimeMessage: message, description: RuntimeError.startFailed(message).description)
         }
-        // The front end follows the container's output: dockerd logs that attach before the start.
-        events.record(.container, "attach", id: record.id, attributes: record.eventAttributes())
         events.record(.container, "start", id: record.id, attributes: record.eventAttributes())
         return started
     }
