@@ -153,7 +153,8 @@ struct ResourceHandler {
             fieldSelector: try FieldSelector(parsing: request.parameter("fieldSelector") ?? "", supported: KubeResourceRegistry.selectableFields(resource)),
             limit: request.parameter("limit").flatMap(Int.init),
             continueToken: request.parameter("continue"),
-            resourceVersion: request.parameter("resourceVersion"))
+            resourceVersion: request.parameter("resourceVersion"),
+            resourceVersionMatch: request.parameter("resourceVersionMatch"))
     }
 
     private func includeObject() -> KubeTable.IncludeObject {

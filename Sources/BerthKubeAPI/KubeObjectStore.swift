@@ -11,9 +11,12 @@ public struct KubeListOptions: Sendable {
     public var limit: Int?
     public var continueToken: String?
     public var resourceVersion: String?
+    /// `Exact` lists the state at `resourceVersion`; `NotOlderThan` (and no value) anything at least as new.
+    public var resourceVersionMatch: String?
 
     public init(labelSelector: LabelSelector = .everything, fieldSelector: FieldSelector = .everything,
-                limit: Int? = nil, continueToken: String? = nil, resourceVersion: String? = nil) {
+                limit: Int? = nil, continueToken: String? = nil, resourceVersion: String? = nil, resourceVersionMatch: String? = nil) {
+        self.resourceVersionMatch = resourceVersionMatch
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector
         self.limit = limit
@@ -132,11 +135,43 @@ public final class KubeObjectStore: Sendable {
             }
             (snapshot, after) = try Self.decodeContinue(token)
         }
+        let version = options.resourceVersion ?? ""
+        let match = options.resourceVersionMatch ?? ""
+        var requested: Int64?
+        if !version.isEmpty {
+            guard let value = Int64(version), value >= 0 else {
+                throw KubeAPIError.badRequest("resourceVersion: Invalid value: \"\(version)\": must be a non-negative integer")
+            }
+            requested = value
+        }
+        switch match {
+        case "": break
+        case _ where version.isEmpty:
+            throw KubeAPIError(code: 422, reason: "Invalid", message: "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+                               group: "meta.k8s.io", kind: "ListOptions")
+        case "Exact":
+            guard requested != 0 else {
+                throw KubeAPIError(code: 422, reason: "Invalid", message: "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                                   group: "meta.k8s.io", kind: "ListOptions")
+            }
+            snapshot = requested
+        case "NotOlderThan": break
+        default:
+            throw KubeAPIError(code: 422, reason: "Invalid", message: "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Unsupported value: \"\(match)\": supported values: \"Exact\", \"NotOlderThan\", \"\"",
+                               group: "meta.k8s.io", kind: "ListOptions")
+        }
         let filter = KubeWatchFilter(resource: resource, namespace: namespace, labels: options.labelSelector, fields: options.fieldSelector)
         let prefix = Self.keyPrefix(resource, namespace)
         return try queue.read { db in
             let current = try Self.revision(db)
-            if let snapshot, snapshot < (try Self.compactedRevision(db)) {
+            if let requested, requested > current {
+                throw KubeAPIError(code: 504, reason: "Timeout", message: "Too large resource version: \(requested), current: \(current)")
+            }
+            let compacted = try Self.compactedRevision(db)
+            if let snapshot, snapshot < compacted {
+                if options.continueToken?.isEmpty ?? true {
+                    throw KubeAPIError.expired("too old resource version: \(snapshot) (\(compacted))")
+                }
                 throw KubeAPIError.expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
             }
             let rows: [Row]

@@ -150,6 +150,29 @@ import Testing
         }
     }
 
+    @Test func listsAtAnExactRevision() throws {
+        let scratch = try ScratchStore()
+        let a = try scratch.store.create(cm, namespace: "default", object: configMap("a", data: ["k": "1"]))
+        let at = try #require(a.string("metadata", "resourceVersion"))
+        _ = try scratch.store.replace(cm, namespace: "default", name: "a", object: a.setting(["data", "k"], to: .string("2")))
+        _ = try scratch.store.create(cm, namespace: "default", object: configMap("b"))
+        let exact = try scratch.store.list(cm, namespace: "default", options: KubeListOptions(resourceVersion: at, resourceVersionMatch: "Exact"))
+        #expect(exact.items.map { $0.string("data", "k") ?? "" } == ["1"])
+        #expect(exact.resourceVersion == Int64(at))
+        let newer = try scratch.store.list(cm, namespace: "default", options: KubeListOptions(resourceVersion: at, resourceVersionMatch: "NotOlderThan"))
+        #expect(newer.items.count == 2)
+        let current = try scratch.store.currentResourceVersion()
+        #expect(throws: KubeAPIError(code: 504, reason: "Timeout", message: "Too large resource version: \(current + 1), current: \(current)")) {
+            try scratch.store.list(cm, namespace: nil, options: KubeListOptions(resourceVersion: String(current + 1)))
+        }
+        do {
+            _ = try scratch.store.list(cm, namespace: nil, options: KubeListOptions(resourceVersionMatch: "Exact"))
+            Issue.record("resourceVersionMatch without resourceVersion was accepted")
+        } catch let error as KubeAPIError {
+            #expect(error.code == 422 && error.message.hasSuffix("resourceVersionMatch is forbidden unless resourceVersion is provided"))
+        }
+    }
+
     @Test func listsFilterBySelectorsAndNamespace() throws {
         let scratch = try ScratchStore()
         _ = try scratch.store.create(namespaces, namespace: nil, object: json(#"{"metadata":{"name":"other"}}"#))
