@@ -38,10 +38,10 @@ public struct BridgeNetwork: Codable, Hashable, Sendable {
         self.embeddedDNS = embeddedDNS
     }
 
-    /// Whether `address` is a host address in the subnet (and the ip range, when there is one).
+    /// Whether `address` is a host address in the subnet: a container may ask for any of them,
+    /// the ip range only bounds what is handed out unasked.
     public func contains(address: String) -> Bool {
         guard let subnet = IPv4Network(subnet), let host = IPv4Network(address), host.prefixLength == 32 else { return false }
-        if let ipRange, let range = IPv4Network(ipRange), !range.contains(host.address) { return false }
         return subnet.contains(host.address)
     }
 

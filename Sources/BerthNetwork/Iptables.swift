@@ -200,7 +200,8 @@ enum Iptables {
     private static func bridgeForwardRules(_ network: BridgeNetwork) -> [String] {
         let bridge = network.bridge
         if network.internal {
-            return ["\(forwardChain) -i \(bridge) ! -o \(bridge) -j DROP", "\(forwardChain) ! -i \(bridge) -o \(bridge) -j DROP"]
+            return ["\(forwardChain) -i \(bridge) ! -o \(bridge) -j DROP", "\(forwardChain) ! -i \(bridge) -o \(bridge) -j DROP",
+                    "\(forwardChain) -i \(bridge) -o \(bridge) -j ACCEPT"]
         }
         return ["\(forwardChain) -i \(bridge) -j ACCEPT",
                 "\(forwardChain) -o \(bridge) -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT"]

@@ -208,7 +208,7 @@ struct BundleBuilder {
     static func devices(for mapping: DeviceMapping) throws -> [(RuntimeSpec.Device, RuntimeSpec.DeviceCgroup)] {
         var info = stat()
         guard stat(mapping.pathOnHost, &info) == 0 else {
-            throw RuntimeError.invalidOption("error gathering device information while adding custom device \"\(mapping.pathOnHost)\": \(String(cString: strerror(errno)))")
+            throw RuntimeError.invalidOption("error gathering device information while adding custom device \"\(mapping.pathOnHost)\": \(String(cString: strerror(errno)).lowercased())")
         }
         let found: [(path: String, device: RuntimeSpec.Device)]
         switch info.st_mode & S_IFMT {

@@ -97,11 +97,18 @@ import Testing
 
         let document = try engine.networkDetails(front).document().compact
         #expect(document.contains(#""Attachable":true"#))
-        #expect(document.contains(#""Config":[{"Subnet":"10.201.0.0/24","Gateway":"10.201.0.1"}]"#))
+        // As dockerd lists a given subnet: without the gateway it chose.
+        #expect(document.contains(#""Config":[{"Subnet":"10.201.0.0/24"}]"#))
 
         var refused = NetworkCreateOptions(name: "x")
-        refused.isInternal = true
-        #expect(throws: EngineError.invalidParameter("internal networks are not supported by Berth")) { try engine.createNetwork(refused) }
+        refused.options = ["com.docker.network.bridge.enable_icc": "false"]
+        #expect(throws: EngineError.self) { try engine.createNetwork(refused) }
+        refused.options = [:]
+        refused.ipRange = "10.9.0.0/24"
+        #expect(throws: NetworkError.invalidIPRange(range: "10.9.0.0/24", subnet: "")) { try engine.createNetwork(refused) }
+        refused.subnet = "10.202.0.0/24"
+        refused.ipRange = "10.9.0.0/24"
+        #expect(throws: NetworkError.invalidIPRange(range: "10.9.0.0/24", subnet: "10.202.0.0/24")) { try engine.createNetwork(refused) }
         refused = NetworkCreateOptions(name: "bridge")
         #expect(throws: EngineError(.forbidden, "operation is not permitted on predefined bridge network ")) {
             try engine.createNetwork(refused)

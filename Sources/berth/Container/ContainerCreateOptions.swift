@@ -300,7 +300,10 @@ struct ContainerCreateFlags: ParsableArguments {
         options.labels = labels.merging(options.labels) { _, new in new }
         options.extraHosts = addHost.isEmpty ? nil : addHost
         (options.dns, options.dnsSearch, options.dnsOptions) = (dns, dnsSearch, dnsOption)
-        options.ulimits = try ulimit.map { try Ulimit(parsing: $0) }
+        // The docker CLI keeps them by name (a later one replaces an earlier) and sends them sorted.
+        var ulimits: [String: Ulimit] = [:]
+        for text in ulimit { let parsed = try Ulimit(parsing: text); ulimits[parsed.name] = parsed }
+        options.ulimits = ulimits.values.sorted { $0.name < $1.name }
         options.devices = try device.map { try DeviceMapping(parsing: $0) }
         if let shmSize { options.shmSize = try MemorySize.parse(shmSize) }
         for entry in sysctl {

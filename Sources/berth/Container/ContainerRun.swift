@@ -215,12 +215,18 @@ struct Attach {
         }
         defer { client?.close() }
         let reader = try log ?? LogReader(path: runtime.containers.logPath(of: id))
-        let sources = (proxiesSignals ? [SIGINT, SIGTERM] : []).map { signalNumber -> DispatchSourceSignal in
+        let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             let runtime = self.runtime
             let id = self.id
-            source.setEventHandler { try? runtime.kill(id, signal: String(signalNumber)) }
+            // Without the proxy the signal ends this client alone, as it ends Docker's (the
+            // process's threads block signals, so the default action would never come).
+            let proxies = proxiesSignals
+            source.setEventHandler {
+                guard proxies else { exit(128 + signalNumber) }
+                try? runtime.kill(id, signal: String(signalNumber))
+            }
             source.resume()
             return source
         }
