@@ -34,7 +34,9 @@ public struct NetworkDefinition: Codable, Hashable, Sendable {
 public final class NetworkStore {
     public static let predefinedNames = ["bridge", "host", "none"]
     /// Where user networks get their /16 from when `--subnet` is not given: clear of `berth0`
-    /// (10.77), the test bridges (10.78, 10.79) and Podman's defaults (10.88, 10.89).
+    /// (10.77), the test bridges (10.78, 10.79) and Podman's defaults (10.88, 10.89). Tests that
+    /// name their subnets take them above it (10.128 and up), so no parallel test's pool network
+    /// ever holds them.
     static let subnetPool: [String] = (80...87).map { "10.\($0).0.0/16" } + (90...127).map { "10.\($0).0.0/16" }
 
     private let directory: String

@@ -18,7 +18,7 @@ struct NetworkCommandTests {
     @Test func containersOnAUserNetworkResolveEachOtherByName() throws {
         if Self.skipped() { return }
         let fixture = try RuntimeFixture()
-        let create = try fixture.berth("network", "create", "--subnet", "10.81.0.0/24", "--label", "team=web", "appnet")
+        let create = try fixture.berth("network", "create", "--subnet", "10.181.0.0/24", "--label", "team=web", "appnet")
         #expect(create.status == 0, "\(create.stderr)")
         let networkID = create.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(networkID.count == 64)
@@ -30,7 +30,7 @@ struct NetworkCommandTests {
         let webID = web.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let address = try fixture.berth("inspect", "--format", "{{.NetworkSettings.Networks.appnet.IPAddress}}", "web")
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(address.hasPrefix("10.81.0."))
+        #expect(address.hasPrefix("10.181.0."))
         #expect(try fixture.berth("inspect", "--format", "{{json .NetworkSettings.Networks.appnet.Aliases}}", "web").stdout
             == "[\"www\"]\n")
 
@@ -39,7 +39,7 @@ struct NetworkCommandTests {
             "run", "--rm", "--network", "appnet", "busybox", "sh", "-c",
             "grep nameserver /etc/resolv.conf; wget -qO- http://web/; wget -qO- http://www/; nslookup \(webID.prefix(12)) | grep -A1 '^Name'")
         #expect(client.status == 0, "\(client.stderr)")
-        #expect(client.stdout.hasPrefix("nameserver 10.81.0.1\nhello from web\nhello from web\n"))
+        #expect(client.stdout.hasPrefix("nameserver 10.181.0.1\nhello from web\nhello from web\n"))
         #expect(client.stdout.contains("Address: \(address)"))
 
         // The default bridge has no DNS for container names, as in Docker.
@@ -49,7 +49,7 @@ struct NetworkCommandTests {
         let inspect = try fixture.berth("network", "inspect", "--format",
                                         "{{.Name}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.Labels.team}}",
                                         "appnet")
-        #expect(inspect.stdout == "appnet bridge 10.81.0.0/24 10.81.0.1 web\n")
+        #expect(inspect.stdout == "appnet bridge 10.181.0.0/24 10.181.0.1 web\n")
         #expect(try fixture.berth("network", "inspect", "--format", "{{json .Containers}}", "appnet").stdout.contains("\"Name\":\"web\""))
 
         let inUse = try fixture.berth("network", "rm", "appnet")
@@ -61,7 +61,7 @@ struct NetworkCommandTests {
         #expect(try dnsServers(fixture) == [], "the DNS server stops with the network's last container")
         let remove = try fixture.berth("network", "rm", "appnet")
         #expect(remove.status == 0 && remove.stdout == "appnet\n", "\(remove.stderr)")
-        #expect(try networkLeftovers(bridge: bridge, subnet: "10.81.0.") == [])
+        #expect(try networkLeftovers(bridge: bridge, subnet: "10.181.0.") == [])
         let dnsState = (try? FileManager.default.contentsOfDirectory(atPath: fixture.root + "/network/dns")) ?? []
         #expect(dnsState == [])
     }
@@ -69,15 +69,15 @@ struct NetworkCommandTests {
     @Test func connectAndDisconnectARunningContainer() throws {
         if Self.skipped() { return }
         let fixture = try RuntimeFixture()
-        #expect(try fixture.berth("network", "create", "--subnet", "10.81.1.0/24", "backend").status == 0)
+        #expect(try fixture.berth("network", "create", "--subnet", "10.181.1.0/24", "backend").status == 0)
         #expect(try fixture.berth("run", "-d", "--name", "api", "busybox", "sleep", "300").status == 0)
 
         let connect = try fixture.berth("network", "connect", "--alias", "db", "backend", "api")
         #expect(connect.status == 0, "\(connect.stderr)")
         let addresses = try fixture.berth("exec", "api", "ip", "-o", "-4", "addr", "show").stdout
         #expect(addresses.contains("eth0") && addresses.contains("10.77."))
-        #expect(addresses.contains("eth1") && addresses.contains("10.81.1."))
-        #expect(try fixture.berth("exec", "api", "cat", "/etc/resolv.conf").stdout.contains("nameserver 10.81.1.1"))
+        #expect(addresses.contains("eth1") && addresses.contains("10.181.1."))
+        #expect(try fixture.berth("exec", "api", "cat", "/etc/resolv.conf").stdout.contains("nameserver 10.181.1.1"))
         let lookup = try fixture.berth("run", "--rm", "--network", "backend", "busybox", "ping", "-c", "1", "-W", "2", "db")
         #expect(lookup.status == 0, "\(lookup.stdout)\(lookup.stderr)")
         #expect(try fixture.berth("ps", "--filter", "network=backend", "--format", "{{.Names}} {{.Networks}}").stdout
@@ -102,7 +102,7 @@ struct NetworkCommandTests {
         #expect(try fixture.berth("rm", "-f", "api", hostID).status == 0)
         let prune = try fixture.berth("network", "prune", "-f")
         #expect(prune.stdout == "Deleted Networks:\nbackend\n\n")
-        #expect(try networkLeftovers(bridge: nil, subnet: "10.81.1.") == [])
+        #expect(try networkLeftovers(bridge: nil, subnet: "10.181.1.") == [])
     }
 
     @Test func badNetworkInputFailsClearlyAndLeavesNothing() throws {
@@ -123,11 +123,11 @@ struct NetworkCommandTests {
         #expect(missing.status == 1 && missing.stderr == "Error response from daemon: network nope not found\n")
         let notThere = try fixture.berth("network", "inspect", "nope")
         #expect(notThere.status == 1 && notThere.stderr == "Error: No such network: nope\n" && notThere.stdout == "[]\n")
-        let badSubnet = try fixture.berth("network", "create", "--subnet", "10.81.2.7/24", "bad")
+        let badSubnet = try fixture.berth("network", "create", "--subnet", "10.181.2.7/24", "bad")
         #expect(badSubnet.status == 1 && badSubnet.stderr.contains("invalid subnet"))
         let badName = try fixture.berth("network", "create", "-bad")
         #expect(badName.status != 0)
-        let badGateway = try fixture.berth("network", "create", "--subnet", "10.81.2.0/24", "--gateway", "10.99.0.1", "bad")
+        let badGateway = try fixture.berth("network", "create", "--subnet", "10.181.2.0/24", "--gateway", "10.99.0.1", "bad")
         #expect(badGateway.status == 1 && badGateway.stderr.contains("no matching subnet for gateway 10.99.0.1"))
 
         let unknown = try fixture.berth("run", "--rm", "--network", "nowhere", "busybox", "true")
@@ -146,8 +146,8 @@ struct NetworkCommandTests {
     @Test func userNetworksAreIsolatedFromEachOther() throws {
         if Self.skipped() { return }
         let fixture = try RuntimeFixture()
-        let createA = try fixture.berth("network", "create", "--subnet", "10.81.5.0/24", "isola")
-        let createB = try fixture.berth("network", "create", "--subnet", "10.81.6.0/24", "isolb")
+        let createA = try fixture.berth("network", "create", "--subnet", "10.181.5.0/24", "isola")
+        let createB = try fixture.berth("network", "create", "--subnet", "10.181.6.0/24", "isolb")
         #expect(createA.status == 0 && createB.status == 0, "\(createA.stderr)\(createB.stderr)")
         let bridgeA = "br-\(createA.stdout.prefix(12))"
         let bridgeB = "br-\(createB.stdout.prefix(12))"
@@ -166,7 +166,7 @@ struct NetworkCommandTests {
         }
         let addressA = try address("ona", "isola")
         let addressB = try address("onb", "isolb")
-        #expect(addressA.hasPrefix("10.81.5.") && addressB.hasPrefix("10.81.6."))
+        #expect(addressA.hasPrefix("10.181.5.") && addressB.hasPrefix("10.181.6."))
 
         let rules = try commandOutput("iptables-save").split(separator: "\n").map(String.init)
         let isolation = { (bridge: String) in
@@ -186,11 +186,11 @@ struct NetworkCommandTests {
         let fromA = try fixture.berth(
             "exec", "ona", "sh", "-c",
             "ping -c 1 -W 2 \(addressB) >/dev/null || echo no ping; \(fetch("http://\(addressB)/")); "
-                + "ping -c 1 -W 2 10.81.5.1 >/dev/null && echo gateway")
+                + "ping -c 1 -W 2 10.181.5.1 >/dev/null && echo gateway")
         #expect(fromA.stdout == "no ping\nno http\ngateway\n", "\(fromA.stderr)")
         let fromB = try fixture.berth(
             "exec", "onb", "sh", "-c",
-            "\(fetch("http://\(addressA)/")); ping -c 1 -W 2 10.81.6.1 >/dev/null && echo gateway")
+            "\(fetch("http://\(addressA)/")); ping -c 1 -W 2 10.181.6.1 >/dev/null && echo gateway")
         #expect(fromB.stdout == "no http\ngateway\n", "\(fromB.stderr)")
         let fromDefault = try fixture.berth("run", "--rm", "busybox", "sh", "-c", fetch("http://\(addressA)/"))
         #expect(fromDefault.stdout == "no http\n", "\(fromDefault.stderr)")
@@ -205,15 +205,15 @@ struct NetworkCommandTests {
             .flatMap { $0.split(separator: ":").last }.map(String.init) ?? ""
         #expect(!port.isEmpty)
         #expect(try commandOutput("curl", "-s", "--max-time", "10", "http://127.0.0.1:\(port)/") == "from b\n")
-        let published = try fixture.berth("exec", "ona", "sh", "-c", fetch("http://10.81.5.1:\(port)/"))
+        let published = try fixture.berth("exec", "ona", "sh", "-c", fetch("http://10.181.5.1:\(port)/"))
         #expect(published.stdout == "from b\n", "\(published.stderr)")
 
         #expect(try fixture.berth("rm", "-f", "ona", "onb", "onboth").status == 0)
         #expect(try fixture.berth("network", "rm", "isola", "isolb").stdout == "isola\nisolb\n")
         let after = try commandOutput("iptables-save").split(separator: "\n").map(String.init)
         for rule in isolation(bridgeA) + isolation(bridgeB) { #expect(!after.contains(rule), "left: \(rule)") }
-        #expect(try networkLeftovers(bridge: bridgeA, subnet: "10.81.5.") == [])
-        #expect(try networkLeftovers(bridge: bridgeB, subnet: "10.81.6.") == [])
+        #expect(try networkLeftovers(bridge: bridgeA, subnet: "10.181.5.") == [])
+        #expect(try networkLeftovers(bridge: bridgeB, subnet: "10.181.6.") == [])
     }
 
     /// After `rename`, the network's DNS answers the new name at once and no longer the old one;
@@ -221,7 +221,7 @@ struct NetworkCommandTests {
     @Test func renameUpdatesTheNetworksDNS() throws {
         if Self.skipped() { return }
         let fixture = try RuntimeFixture()
-        #expect(try fixture.berth("network", "create", "--subnet", "10.81.7.0/24", "renames").status == 0)
+        #expect(try fixture.berth("network", "create", "--subnet", "10.181.7.0/24", "renames").status == 0)
         let run = try fixture.berth("run", "-d", "--name", "before", "--network", "renames", "--network-alias", "kept",
                                     "busybox", "sleep", "300")
         #expect(run.status == 0, "\(run.stderr)")
@@ -237,7 +237,7 @@ struct NetworkCommandTests {
 
         #expect(try fixture.berth("rm", "-f", "after").status == 0)
         #expect(try fixture.berth("network", "rm", "renames").status == 0)
-        #expect(try networkLeftovers(bridge: nil, subnet: "10.81.7.") == [])
+        #expect(try networkLeftovers(bridge: nil, subnet: "10.181.7.") == [])
     }
 
     /// The dnsmasq processes serving this fixture's networks.

@@ -12,7 +12,7 @@ struct EngineAPINetworkVolumeTests {
     @Test func networkLifecycleWithARunningContainer() throws {
         let daemon = try BerthDaemon()
         try daemon.sandbox.importBusybox()
-        let id = try daemon.ok("network", "create", "--label", "tier=front", "--subnet", "10.123.0.0/24", "front")
+        let id = try daemon.ok("network", "create", "--label", "tier=front", "--subnet", "10.223.0.0/24", "front")
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(id.count == 64)
         try daemon.ok("network", "create", "back")
@@ -26,7 +26,7 @@ struct EngineAPINetworkVolumeTests {
         #expect(inspected?["Scope"] as? String == "local")
         #expect((inspected?["Labels"] as? [String: String]) == ["tier": "front"])
         let ipam = try #require(inspected?["IPAM"] as? [String: Any])
-        #expect((ipam["Config"] as? [[String: String]])?.first?["Subnet"] == "10.123.0.0/24")
+        #expect((ipam["Config"] as? [[String: String]])?.first?["Subnet"] == "10.223.0.0/24")
 
         let container = try daemon.sandbox.ok("run", "-d", "--name", "web", "busybox", "sleep", "300")
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -34,10 +34,10 @@ struct EngineAPINetworkVolumeTests {
         let attached = try #require(try json(daemon.ok("network", "inspect", "front", "--format", "{{json .Containers}}")) as? [String: [String: String]])
         let endpoint = try #require(attached[container], "\(attached)")
         #expect(endpoint["Name"] == "web")
-        #expect(endpoint["IPv4Address"]?.hasPrefix("10.123.0.") == true)
+        #expect(endpoint["IPv4Address"]?.hasPrefix("10.223.0.") == true)
         #expect(endpoint["EndpointID"]?.count == 64)
         // The container reaches the network's gateway through its new interface.
-        try daemon.sandbox.ok("exec", "web", "ping", "-c", "1", "-W", "5", "10.123.0.1")
+        try daemon.sandbox.ok("exec", "web", "ping", "-c", "1", "-W", "5", "10.223.0.1")
 
         let inUse = try daemon.docker("network", "rm", "front")
         #expect(!inUse.succeeded)
