@@ -316,24 +316,24 @@ struct RunFlagsTests {
             #expect(mine.out == theirs.out && mine.err == theirs.err, "\(mine) \(theirs)")
         }
         // Without the proxy, a signal to the client leaves the container running.
-        func ignoresTerm(_ process: Command.Running) -> Bool {
+        // The client handles SIGTERM (its signal source catches it) once it follows the run.
+        func catchesTerm(_ process: Command.Running) -> Bool {
             let status = (try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)) ?? ""
-            let mask = status.split(separator: "\n").first { $0.hasPrefix("SigIgn:") }.flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) }
+            let mask = status.split(separator: "\n").first { $0.hasPrefix("SigCgt:") }.flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) }
             return (mask ?? 0) & (1 << (UInt64(SIGTERM) - 1)) != 0
         }
         let client = try sandbox.start(["run", "--name", "unproxied", "--sig-proxy=false", "busybox", "sleep", "300"])
-        while client.isRunning, !ignoresTerm(client) { usleep(20_000) }
+        while client.isRunning, !catchesTerm(client) { usleep(20_000) }
         client.kill(SIGTERM)
         #expect(client.wait().status == 128 + SIGTERM)
         #expect(try sandbox.ok("inspect", "-f", "{{.State.Running}}", "unproxied") == "true\n")
         // With it (the default), the container gets the signal.
         let proxied = try sandbox.start(["run", "--name", "proxied", "busybox", "sh", "-c", "trap 'exit 3' TERM; sleep 300 & wait"])
-        // The client proxies once it has taken SIGTERM over (ignored, for its own handler), and the
-        // container's shell traps it once it has started its sleep.
+        // The container's shell traps SIGTERM once it has started its sleep.
         func sleeping() throws -> Bool {
             try sandbox.run("exec", "proxied", "sh", "-c", "ps | grep -c '[s]leep 300'").out != "0\n"
         }
-        while proxied.isRunning, try !ignoresTerm(proxied) || !sleeping() { usleep(20_000) }
+        while proxied.isRunning, try !catchesTerm(proxied) || !sleeping() { usleep(20_000) }
         proxied.kill(SIGTERM)
         #expect(proxied.wait().status == 3)
     }
