@@ -44,6 +44,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // Spec types: digests, descriptors, manifests, image config, references (pure).
@@ -161,20 +163,44 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // The Kubernetes API's machinery without any networking: resource registry, Status errors,
+        // selectors, admission of the served kinds, and the object store (SQLite, revisions, watches).
+        .target(
+            name: "BerthKubeAPI",
+            dependencies: ["BerthTemplate", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The Kubernetes API's HTTPS front end: TLS with client-certificate authentication, the
+        // cluster's certificates, routing of `/api`, `/apis` and the fixed endpoints, watch streams.
+        .target(
+            name: "BerthKube",
+            dependencies: [
+                "BerthKubeAPI", "BerthTemplate",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "berth",
             dependencies: [
                 "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
                 "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer", "BerthTemplate",
-                "BerthEngine", "BerthEngineAPI",
+                "BerthEngine", "BerthEngineAPI", "BerthKube", "BerthKubeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)],
             linkerSettings: releaseLinkerSettings
         ),
         // The per-container monitor and `cp`'s container side: a small executable installed next to
         // `berth`, so each idle container costs little memory and its monitor starts fast.
-        .executableTarget(name: "berth-monitor", dependencies: ["BerthRuntime"], swiftSettings: [.swiftLanguageMode(.v6)],
+        .executableTarget(name: "berth-monitor", dependencies: ["BerthRuntime", "BerthNetwork"], swiftSettings: [.swiftLanguageMode(.v6)],
                           linkerSettings: releaseLinkerSettings),
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive"], swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -194,6 +220,7 @@ let package = Package(
         .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive"]),
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
+        .testTarget(name: "BerthKubeAPITests", dependencies: ["BerthKubeAPI", "BerthTemplate"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthRuntime", "BerthStore", "BerthOCI", "BerthArchive",
                                                             "BerthBuild", "BerthRegistryClient", "BerthTemplate",

@@ -10,9 +10,12 @@ public enum DirectoryArchiver {
     /// With `fromOverlayUpper: true` the tree is an overlayfs upper directory: whiteouts (0/0
     /// character devices) become OCI `.wh.<name>` entries, directories with
     /// `trusted.overlay.opaque=y` get a `.wh..wh..opq` entry ahead of their children, and `trusted.overlay.*` attributes are dropped.
+    /// The entries named in `skipping` (archive paths, `etc/hosts`) are left out with their contents.
     /// The writer is not finished; call `writer.finish()` afterwards.
-    public static func write(root: String, to writer: TarWriter, fromOverlayUpper: Bool = false, sourceDateEpoch: Int64? = nil) throws {
+    public static func write(root: String, to writer: TarWriter, fromOverlayUpper: Bool = false, sourceDateEpoch: Int64? = nil,
+                             skipping: Set<String> = []) throws {
         var walker = Walker(writer: writer, fromOverlayUpper: fromOverlayUpper, sourceDateEpoch: sourceDateEpoch)
+        walker.skipped = skipping
         var rootPath = root
         while rootPath.count > 1, rootPath.hasSuffix("/") { rootPath.removeLast() }
         guard let info = FileSystem.lstatInfo(rootPath), FileSystem.isDirectory(info.st_mode) else {
@@ -45,6 +48,8 @@ public enum DirectoryArchiver {
         var firstPathOfInode: [InodeKey: String] = [:]
         /// Directories (cleaned paths) whose contents are left out.
         var excluded: Set<String> = []
+        /// Archive paths left out entirely.
+        var skipped: Set<String> = []
 
         init(writer: TarWriter, fromOverlayUpper: Bool, sourceDateEpoch: Int64?) {
             self.writer = writer
@@ -64,9 +69,9 @@ public enum DirectoryArchiver {
             children.sort { $0.archiveName.lexicographicallyPrecedes($1.archiveName) }
             for child in children {
                 let name = String(decoding: child.archiveName, as: UTF8.self)
-                try writeEntry(
-                    diskPath: directory + "/" + child.name, info: child.info,
-                    archivePath: archivePath.isEmpty ? name : archivePath + "/" + name)
+                let path = archivePath.isEmpty ? name : archivePath + "/" + name
+                if skipped.contains(path) { continue }
+                try writeEntry(diskPath: directory + "/" + child.name, info: child.info, archivePath: path)
             }
         }
 

@@ -7,7 +7,7 @@ public enum BuildError: Error, CustomStringConvertible, Equatable {
     case processFailed(command: String, exitCode: Int32, fileName: String, line: Int)
     /// A COPY/ADD source is missing from the context (or excluded by .dockerignore).
     case sourceNotFound(String, fileName: String, line: Int)
-    /// The base image is not in the local store and Berth does not pull.
+    /// The base image is not in the local store (the front ends pull before the build).
     case baseImageNotFound(String)
     /// `--target` names no stage.
     case targetNotFound(String)
@@ -35,7 +35,7 @@ public enum BuildError: Error, CustomStringConvertible, Equatable {
         case .sourceNotFound(let path, let fileName, let line):
             return "\(fileName):\(line): failed to compute cache key: \"\(path)\": not found"
         case .baseImageNotFound(let name):
-            return "\(name): image not found in the local store (berth build does not pull; load or import it first)"
+            return "\(name): image not found in the local store"
         case .targetNotFound(let name):
             return "target stage \"\(name)\" could not be found"
         case .unsupported(let what, let fileName, let line):

@@ -30,10 +30,14 @@ extension Builder {
             try ConfigChanges.apply(command, to: &config)
             let path = config.WorkingDir ?? "/"
             createdBy = "WORKDIR \(path)"
-            if try !exists(path, in: state) {
+            // Made where the image's symbolic links on the way point, as a COPY destination is.
+            let target = try resolve(path, in: state)
+            if try !exists(target, in: state) {
                 let staging = try makeStaging()
                 let owner = try resolveOwner(config.User ?? "", state: state, fileName: fileName, line: command.line)
-                try LayerDirectory.makeDirectory(path, in: staging, owner: owner)
+                var directories = LayerDirectory.Directories(root: staging, owner: owner, lower: try lowerDirectories(state))
+                try directories.makeDirectory(target)
+                directories.restoreTimes()
                 layer = try commit(staging, fromOverlayUpper: false, state: state, context: context)
             }
         case .copy(let copy):
@@ -41,28 +45,33 @@ extension Builder {
                 throw BuildError.unsupported(copy.parents ? "COPY --parents" : "COPY --exclude", fileName: fileName,
                                              line: command.line)
             }
-            createdBy = "COPY \(copy.files.sources.joined(separator: " ")) \(copy.files.destination) # buildkit"
+            createdBy = Self.copyHistory("COPY", copy.files, chown: copy.chown, chmod: copy.chmod)
             layer = try copyStep(command, files: copy.files, chown: copy.chown, chmod: copy.chmod, state: state,
                                  source: source, plan: plan, context: context)
         case .add(let add):
             guard add.exclude.isEmpty else {
                 throw BuildError.unsupported("ADD --exclude", fileName: fileName, line: command.line)
             }
-            createdBy = "ADD \(add.files.sources.joined(separator: " ")) \(add.files.destination) # buildkit"
+            createdBy = Self.copyHistory("ADD", add.files, chown: add.chown, chmod: add.chmod)
             layer = try copyStep(command, files: add.files, chown: add.chown, chmod: add.chmod, state: state,
                                  source: source, plan: plan, context: context)
         case .run(let run):
             let visible = scope.args.filter { name, _ in !ConfigChanges.environment(of: config).keys.contains(name) }
                 .sorted { $0.key < $1.key }
             var script = run.commandLine.arguments.joined(separator: " ")
-            if let heredoc = run.heredocs.first, run.heredocs.count == 1, run.commandLine.prependShell,
-               script.trimmingCharacters(in: .whitespaces).hasPrefix("<<"),
-               !script.trimmingCharacters(in: .whitespaces).contains(" ") {
-                // `RUN <<EOF … EOF`: the heredoc is the script the shell runs.
-                script = heredoc.content
-            } else if !run.heredocs.isEmpty {
-                throw BuildError.unsupported("RUN with a heredoc other than the whole script", fileName: fileName,
-                                             line: command.line)
+            var executable: HeredocFile?
+            switch run.heredocScript {
+            case .shell(let text):
+                script = text
+            case .executable(let name, let content):
+                guard !name.contains("/"), name != ".", name != ".." else {
+                    throw BuildError.invalid("invalid heredoc name \(name) for a script", fileName: fileName, line: command.line)
+                }
+                // Mounted read-only at /dev/pipes, outside the step's layer, as BuildKit mounts it.
+                executable = HeredocFile(name: name, content: content)
+                script = "/dev/pipes/" + name
+            case nil:
+                break
             }
             let arguments = run.commandLine.prependShell
                 ? (config.Shell ?? ["/bin/sh", "-c"]) + [script]
@@ -71,7 +80,8 @@ extension Builder {
                 .joined(separator: " ") + " "
             createdBy = "RUN \(argsPrefix)\(arguments.joined(separator: " ")) # buildkit"
             let environment = (config.Env ?? []) + visible.map { "\($0.key)=\($0.value)" }
-            layer = try runStep(arguments, environment: environment, run: run, mountSources: mountSources, config: config,
+            layer = try runStep(arguments, environment: environment, run: run, executable: executable,
+                                mountSources: mountSources, config: config,
                                 network: run.network ?? context.request.network, command: command, state: state,
                                 step: step, context: context)
         case .cmd(let line), .entrypoint(let line):
@@ -111,6 +121,14 @@ extension Builder {
 
     // MARK: COPY and ADD
 
+    /// A COPY or ADD as BuildKit's history shows it: its --chown and --chmod, the source paths,
+    /// then the heredocs (`<<NAME`), and the destination.
+    static func copyHistory(_ keyword: String, _ files: SourcesAndDestination, chown: String?, chmod: String?) -> String {
+        let flags = [chown.map { "--chown=" + $0 }, chmod.map { "--chmod=" + $0 }].compactMap { $0 }
+        let words = [keyword] + flags + files.paths + files.inlineFiles.map { "<<" + $0.name } + [files.destination]
+        return words.joined(separator: " ") + " # buildkit"
+    }
+
     func copyStep(_ command: Command, files: SourcesAndDestination, chown: String?, chmod: String?, state: ImageState,
                   source: CopySource?,
                   plan: CopyPlan?, context: Context) throws -> BuildCache.Layer {
@@ -124,6 +142,7 @@ extension Builder {
         }
         let owner = try chown.map { try resolveOwner($0, state: state, fileName: fileName, line: command.line) }
         let staging = try makeStaging()
+        var directories = LayerDirectory.Directories(root: staging, owner: owner ?? (0, 0), lower: try lowerDirectories(state))
         if let stageState = source?.stageState {
             // Another stage's file system, mounted read-only while it is copied.
             let lowers = try snapshotDirectories(stageState)
@@ -145,19 +164,21 @@ extension Builder {
                 root = mountPoint
             }
             let stagePlan = try makePlan(command, state: state, root: root, ignore: nil, fileName: fileName)
-            try LayerDirectory.copy(stagePlan, into: staging, attributes: .init(owner: owner, mode: mode, keepOwner: true))
+            try LayerDirectory.copy(stagePlan, attributes: .init(owner: owner, mode: mode, keepOwner: true),
+                                    directories: &directories)
         } else if let plan {
-            try LayerDirectory.copy(plan, into: staging, attributes: .init(owner: owner, mode: mode, keepOwner: false))
+            try LayerDirectory.copy(plan, attributes: .init(owner: owner, mode: mode, keepOwner: false), directories: &directories)
         }
         // Heredoc sources (`COPY <<EOF /file`) become files named by their delimiter, or the
         // destination itself when it is the only source and not a directory.
         let inline = files.inlineFiles
-        let destination = ConfigChanges.resolveWorkdir(files.destination, current: state.config.config?.WorkingDir)
+        let destination = try resolve(ConfigChanges.resolveWorkdir(files.destination, current: state.config.config?.WorkingDir),
+                                      in: state)
         for heredoc in inline {
             let single = inline.count == 1 && files.paths.isEmpty && !files.destination.hasSuffix("/")
             let asFile = try single && !isDirectory(destination, in: state)
             let target = asFile ? destination : CopyPlan.join(destination, heredoc.name)
-            try LayerDirectory.makeParents(of: target, in: staging)
+            try directories.makeParents(of: target)
             let path = staging + target
             guard FileManager.default.createFile(atPath: path, contents: Data(heredoc.content.utf8)) else {
                 throw BuildError.io(operation: "write", path: path, errno: errno)
@@ -165,6 +186,7 @@ extension Builder {
             _ = Glibc.chown(path, owner?.uid ?? 0, owner?.gid ?? 0)
             _ = Glibc.chmod(path, mode ?? 0o644)
         }
+        directories.restoreTimes()
         return try commit(staging, fromOverlayUpper: false, state: state, context: context)
     }
 
@@ -196,7 +218,14 @@ extension Builder {
 
     // MARK: RUN
 
-    func runStep(_ arguments: [String], environment: [String], run: RunCommand, mountSources: [String: ImageState],
+    /// A RUN heredoc that runs as an executable file (its body starts with `#!`).
+    struct HeredocFile {
+        var name: String
+        var content: String
+    }
+
+    func runStep(_ arguments: [String], environment: [String], run: RunCommand, executable: HeredocFile?,
+                 mountSources: [String: ImageState],
                  config: ContainerConfig, network: String, command: Command,
                  state: ImageState, step: BuildProgress.Step?, context: Context) throws -> BuildCache.Layer {
         let lowers = try snapshotDirectories(state)
@@ -209,7 +238,17 @@ extension Builder {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // Bind mounts' overlays live under the step's directory and go before it does.
         defer { BuildStepRunner.unmountAll(under: directory + "/mounts") }
-        let mounts = try runMounts(run, sources: mountSources, directory: directory, context: context, line: command.line)
+        var mounts = try runMounts(run, sources: mountSources, directory: directory, context: context, line: command.line)
+        if let executable {
+            let pipes = directory + "/pipes"
+            try FileManager.default.createDirectory(atPath: pipes, withIntermediateDirectories: true)
+            let path = pipes + "/" + executable.name
+            guard FileManager.default.createFile(atPath: path, contents: Data(executable.content.utf8),
+                                                 attributes: [.posixPermissions: 0o755]) else {
+                throw BuildError.io(operation: "write", path: path, errno: errno)
+            }
+            mounts.append(.init(destination: "/dev/pipes", source: pipes, readOnly: true))
+        }
         try FileManager.default.createDirectory(atPath: stateRoot.buildRuntimeState, withIntermediateDirectories: true)
         let lines = OutputLines { [progress] text in
             if let step { progress.line(step, text) }
@@ -466,6 +505,57 @@ extension Builder {
             }
         }
         return false
+    }
+
+    /// Looks up directories in the state's file system: the metadata of the directory at an
+    /// absolute path (the topmost layer that has the path decides), or nil when it has none.
+    func lowerDirectories(_ state: ImageState) throws -> (String) -> stat? {
+        let lowers = try snapshotDirectories(state)
+        return { path in
+            for lower in lowers.reversed() {
+                var info = stat()
+                if lstat(lower + path, &info) == 0 { return (info.st_mode & S_IFMT) == S_IFDIR ? info : nil }
+            }
+            return nil
+        }
+    }
+
+    /// `path` (absolute in the image) with the symbolic links of the state's file system on its
+    /// way followed inside that file system, as BuildKit and the classic builder resolve a COPY
+    /// destination: a copy into `/lib/x/` where `/lib` links to `usr/lib` writes `/usr/lib/x/`
+    /// instead of hiding the link under a directory.
+    func resolve(_ path: String, in state: ImageState) throws -> String {
+        let lowers = try snapshotDirectories(state)
+        /// The link target at an absolute image path, when the topmost layer that has the path
+        /// holds a symbolic link there.
+        func link(_ candidate: String) -> String? {
+            for lower in lowers.reversed() {
+                var info = stat()
+                guard lstat(lower + candidate, &info) == 0 else { continue }
+                guard (info.st_mode & S_IFMT) == S_IFLNK else { return nil }
+                return try? CopyPlan.linkTarget(lower + candidate)
+            }
+            return nil
+        }
+        var resolved: [Substring] = []
+        var pending = path.split(separator: "/")[...]
+        var hops = 0
+        while let component = pending.popFirst() {
+            if component == "." { continue }
+            if component == ".." {
+                _ = resolved.popLast()
+                continue
+            }
+            let candidate = "/" + (resolved + [component]).joined(separator: "/")
+            guard hops < 255, let target = link(candidate) else {
+                resolved.append(component)
+                continue
+            }
+            hops += 1
+            if target.hasPrefix("/") { resolved = [] }
+            pending = ArraySlice(target.split(separator: "/") + pending)
+        }
+        return "/" + resolved.joined(separator: "/")
     }
 
     /// Whether `path` is a directory in the state's file system.

@@ -252,7 +252,7 @@ public final class Builder {
             var step: BuildProgress.Step?
             if Self.isVertex(command) {
                 position += 1
-                step = progress.begin("\(label(position)) \(Self.displayText(command.instruction))")
+                step = progress.begin("\(label(position)) \(Self.stepName(command))")
             }
             var extra = ""
             var copySource: CopySource?
@@ -273,6 +273,8 @@ public final class Builder {
                                                                line: command.line).stageState
                 }
                 extra = try mountCacheText(run, sources: mountSources, context: context, line: command.line)
+                // The line holds only the markers: the bodies are what runs.
+                extra += run.heredocs.map { "\0\($0.name)\0\($0.content)" }.joined()
             }
             // ADD's URLs are fetched on every build, as BuildKit does: their content is the cache key.
             // A URL pinned by --checksum is fetched only when the step runs: the checksum is the key.
@@ -417,9 +419,13 @@ public final class Builder {
         let workdir = state.config.config?.WorkingDir
         switch command {
         case .copy(let copy):
-            return try CopyPlan.make(sources: copy.files.paths, destination: copy.files.destination, workingDirectory: workdir,
-                                     root: root, ignore: ignore, extractArchives: false, fileName: fileName, line: command.line,
-                                     isExistingDirectory: { try self.isDirectory($0, in: state) })
+            let plan = try CopyPlan.make(sources: copy.files.paths, destination: copy.files.destination, workingDirectory: workdir,
+                                         root: root, ignore: ignore, extractArchives: false, fileName: fileName, line: command.line,
+                                         isExistingDirectory: { try self.isDirectory($0, in: state) },
+                                         resolveTarget: { try self.resolve($0, in: state) })
+            try Self.checkDestination(command, sourceCount: plan.sourceCount + copy.files.inlineFiles.count,
+                                      destination: copy.files.destination, fileName: fileName)
+            return plan
         case .add(let add):
             let line = command.line
             let sources = add.files.paths
@@ -443,13 +449,15 @@ public final class Builder {
             }
             let urls = sources.filter(RemoteSource.isURL)
             let locals = sources.filter { !RemoteSource.isURL($0) }
-            // Several sources make the destination a directory, whichever kind they are.
             let destination = add.files.destination
             var plan = locals.isEmpty ? CopyPlan() : try CopyPlan.make(
-                sources: locals, destination: sources.count > 1 && !destination.hasSuffix("/") ? destination + "/" : destination,
+                sources: locals, destination: destination,
                 workingDirectory: workdir, root: root, ignore: ignore, extractArchives: add.unpack ?? true, fileName: fileName,
-                line: line, isExistingDirectory: { try self.isDirectory($0, in: state) })
-            let target = ConfigChanges.resolveWorkdir(destination, current: workdir)
+                line: line, isExistingDirectory: { try self.isDirectory($0, in: state) },
+                resolveTarget: { try self.resolve($0, in: state) })
+            try Self.checkDestination(command, sourceCount: plan.sourceCount + urls.count + add.files.inlineFiles.count,
+                                      destination: destination, fileName: fileName)
+            let target = try resolve(ConfigChanges.resolveWorkdir(destination, current: workdir), in: state)
             for url in urls {
                 guard let downloads else { throw BuildError.unsupported("ADD from a URL here", fileName: fileName, line: line) }
                 let download = try RemoteSource.fetch(url, into: downloads, checksum: checksum, fileName: fileName, line: line)
@@ -465,11 +473,28 @@ public final class Builder {
         }
     }
 
+    /// Several sources (a wildcard's matches each count) go into a directory, which the
+    /// destination must say by its trailing slash (Docker's rule and message).
+    static func checkDestination(_ command: Command, sourceCount: Int, destination: String, fileName: String) throws {
+        guard sourceCount > 1, !destination.hasSuffix("/") else { return }
+        throw BuildError.invalid(
+            "When using \(command.instruction.keyword) with more than one source file, the destination must be a directory and end with a /",
+            fileName: fileName, line: command.line)
+    }
+
     /// The instruction as the progress shows it: keyword and arguments on one line.
     static func displayText(_ instruction: Instruction) -> String {
         let flags = instruction.flags.map(\.text)
         let arguments = String(String.UnicodeScalarView(instruction.rawArguments.unicodeScalars.map { $0 == "\n" ? " " : $0 }))
         return ([instruction.keyword] + flags + [arguments]).filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    /// A step's name in BuildKit's progress: the instruction, and for a RUN whose command is one
+    /// heredoc, the script's first line (`RUN <<EOF (apt-get update...)`).
+    static func stepName(_ command: Command) -> String {
+        guard case .run(let run) = command, let script = run.scriptHeredoc else { return displayText(command.instruction) }
+        let lines = script.content.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n", omittingEmptySubsequences: false)
+        return displayText(command.instruction) + " (\(lines.first ?? "")\(lines.count > 1 ? "..." : ""))"
     }
 
     var now: String {

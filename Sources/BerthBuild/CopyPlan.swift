@@ -1,13 +1,14 @@
 import BerthArchive
 import BerthDockerfile
 import BerthOCI
+import BerthRuntime
 import Foundation
 import Glibc
 
 /// What a COPY or ADD puts into its layer: each selected source entry with the absolute path it
 /// gets in the image, resolved from the sources, the destination and the working directory with
-/// Docker's rules (a directory copies its contents; several sources, a wildcard or a trailing
-/// slash make the destination a directory).
+/// Docker's rules (a directory copies its contents; several sources or a trailing slash make the
+/// destination a directory).
 struct CopyPlan {
     /// The raw values are part of the content hash (a plain string, where interpolating the case
     /// itself would cost runtime reflection).
@@ -22,19 +23,28 @@ struct CopyPlan {
         /// Absolute path in the image.
         var target: String
         var kind: Kind
+        /// The directory a source directory's contents go into: when the image already has it,
+        /// it keeps its own mode, owner and times (BuildKit's copy leaves an existing destination
+        /// as it is; directories inside take the source's).
+        var isDestination = false
     }
 
     var items: [Item] = []
+    /// How many entries the sources named (each match of a wildcard counts): more than one needs
+    /// a directory destination written with a trailing slash.
+    var sourceCount = 0
 
     /// Selects `sources` (relative to `root`) for `destination`. `ignore` applies to the build
-    /// context only; `extractArchives` is ADD's behaviour for local tar files.
+    /// context only; `extractArchives` is ADD's behaviour for local tar files; `resolveTarget`
+    /// follows the image's symbolic links on the destination's way.
     static func make(sources: [String], destination: String, workingDirectory: String?, root: String,
                      ignore: DockerIgnore?, extractArchives: Bool, fileName: String, line: Int,
-                     isExistingDirectory: (String) throws -> Bool = { _ in false }) throws -> CopyPlan {
-        let hasWildcard = sources.contains(where: isPattern)
+                     isExistingDirectory: (String) throws -> Bool = { _ in false },
+                     resolveTarget: (String) throws -> String = { $0 }) throws -> CopyPlan {
+        // Several sources (which need a trailing slash: see `sourceCount`) go into a directory too.
         let destinationIsDirectory = destination.hasSuffix("/") || destination.hasSuffix("/.") || sources.count > 1
-            || hasWildcard || destination == "."
-        let target = ConfigChanges.resolveWorkdir(destination, current: workingDirectory)
+            || destination == "."
+        let target = try resolveTarget(ConfigChanges.resolveWorkdir(destination, current: workingDirectory))
         var plan = CopyPlan()
         for source in sources {
             let relative = clean(source)
@@ -45,18 +55,28 @@ struct CopyPlan {
                     throw BuildError.sourceNotFound(source, fileName: fileName, line: line)
                 }
             } else {
-                guard relative == "" || !(ignore?.isExcluded(relative, isDirectory: isDirectory(root + "/" + relative)) ?? false),
-                      exists(root + "/" + relative) else {
+                let resolved = resolve(relative, in: root)
+                guard relative == "" || !(ignore?.isExcluded(relative, isDirectory: isDirectory(resolved.path)) ?? false) else {
                     throw BuildError.sourceNotFound(source, fileName: fileName, line: line)
                 }
                 matches = [relative]
             }
+            plan.sourceCount += matches.count
             for match in matches {
-                let path = match.isEmpty ? root : root + "/" + match
+                // A symbolic link named as a source is followed, inside `root` as if it were the
+                // file system's root, so no link reaches out of the context or stage.
+                let resolved = resolve(match, in: root)
+                guard exists(resolved.path),
+                      resolved.relative.isEmpty || resolved.relative == match
+                        || !(ignore?.isExcluded(resolved.relative, isDirectory: isDirectory(resolved.path)) ?? false) else {
+                    throw BuildError.sourceNotFound(source, fileName: fileName, line: line)
+                }
+                let path = resolved.path
                 if isDirectory(path) {
-                    plan.items.append(Item(source: path, target: target, kind: .directory))
-                    try plan.addContents(of: path, relative: match, target: target, root: root, ignore: ignore)
+                    plan.items.append(Item(source: path, target: target, kind: .directory, isDestination: true))
+                    try plan.addContents(of: path, relative: resolved.relative, target: target, root: root, ignore: ignore)
                 } else {
+                    // Named as written: a link's name, not its target's.
                     let name = (match as NSString).lastPathComponent
                     // A file copied onto an existing directory goes into it, as Docker does.
                     let intoDirectory = try destinationIsDirectory || isExistingDirectory(target)
@@ -142,6 +162,13 @@ struct CopyPlan {
             if part == ".." { _ = parts.popLast() } else { parts.append(part) }
         }
         return parts.joined(separator: "/")
+    }
+
+    /// `relative` under `root` with every symbolic link on the way followed inside `root`: the
+    /// full path and the path relative to `root`.
+    static func resolve(_ relative: String, in root: String) -> (path: String, relative: String) {
+        let resolved = clean(String(SecurePath.join(root, relative).dropFirst(root.count)))
+        return (resolved.isEmpty ? root : root + "/" + resolved, resolved)
     }
 
     static func join(_ directory: String, _ name: String) -> String {

@@ -14,33 +14,77 @@ enum LayerDirectory {
         var keepOwner: Bool
     }
 
-    /// Creates the missing parents of `path` (absolute in the image) under `root`, root-owned 0755.
-    static func makeParents(of path: String, in root: String) throws {
-        var current = root
-        let components = path.split(separator: "/").dropLast()
-        for component in components {
-            current += "/" + component
-            if mkdir(current, 0o755) != 0, errno != EEXIST {
-                throw BuildError.io(operation: "create directory", path: current, errno: errno)
+    /// Makes the directories a step writes into under a layer's root. Those the image below
+    /// already has get its mode, owner and times, so the layer changes none of them (an image's
+    /// `/tmp` stays 1777); those it lacks are made 0755 with the step's owner (`--chown`, or the
+    /// USER for WORKDIR), as BuildKit makes missing parents.
+    struct Directories {
+        let root: String
+        let owner: (uid: UInt32, gid: UInt32)
+        /// The directory at an absolute image path in the image below the step, or nil when it
+        /// has none there.
+        let lower: (String) -> stat?
+        /// Directories taken from the image below, whose times are given back last.
+        private var kept: [(path: String, info: stat)] = []
+
+        init(root: String, owner: (uid: UInt32, gid: UInt32), lower: @escaping (String) -> stat?) {
+            self.root = root
+            self.owner = owner
+            self.lower = lower
+        }
+
+        /// Makes the missing parents of `path` (absolute in the image).
+        mutating func makeParents(of path: String) throws {
+            var current = ""
+            for component in path.split(separator: "/").dropLast() {
+                current += "/" + component
+                try make(current)
+            }
+        }
+
+        /// Makes `path` (absolute in the image) and its missing parents.
+        mutating func makeDirectory(_ path: String) throws {
+            try makeParents(of: path)
+            if path.split(separator: "/").isEmpty { return }
+            try make("/" + path.split(separator: "/").joined(separator: "/"))
+        }
+
+        /// Whether `path` is a directory the image below has, which this step leaves as it is.
+        func isKept(_ path: String) -> Bool { kept.contains { $0.path == path } }
+
+        private mutating func make(_ path: String) throws {
+            let full = root + path
+            if CopyPlan.exists(full) { return }
+            let existing = lower(path)
+            if mkdir(full, 0o700) != 0 {
+                throw BuildError.io(operation: "create directory", path: full, errno: errno)
+            }
+            if let existing {
+                _ = lchown(full, existing.st_uid, existing.st_gid)
+                chmod(full, existing.st_mode & 0o7777)
+                kept.append((path, existing))
+            } else {
+                _ = lchown(full, owner.uid, owner.gid)
+                chmod(full, 0o755)
+            }
+        }
+
+        /// Gives the directories taken from the image below their times back: writing into them
+        /// changed them. Call after the step's last write.
+        func restoreTimes() {
+            for (path, info) in kept.reversed() {
+                var times = [info.st_atim, info.st_mtim]
+                _ = utimensat(AT_FDCWD, root + path, &times, AT_SYMLINK_NOFOLLOW)
             }
         }
     }
 
-    /// Creates `path` (absolute in the image) and its parents under `root`.
-    static func makeDirectory(_ path: String, in root: String, owner: (uid: UInt32, gid: UInt32)) throws {
-        try makeParents(of: path, in: root)
-        let full = root + path
-        if mkdir(full, 0o755) != 0, errno != EEXIST {
-            throw BuildError.io(operation: "create directory", path: full, errno: errno)
-        }
-        _ = lchown(full, owner.uid, owner.gid)
-    }
-
-    /// Copies the plan's entries into `root`, keeping modification times.
-    static func copy(_ plan: CopyPlan, into root: String, attributes: Attributes) throws {
+    /// Copies the plan's entries into the layer's root, keeping modification times.
+    static func copy(_ plan: CopyPlan, attributes: Attributes, directories: inout Directories) throws {
+        let root = directories.root
         for item in plan.items {
             let destination = root + item.target
-            try makeParents(of: item.target, in: root)
+            try directories.makeParents(of: item.target)
             var info = stat()
             guard lstat(item.source, &info) == 0 else { throw BuildError.io(operation: "stat", path: item.source, errno: errno) }
             let uid = attributes.owner?.uid ?? (attributes.keepOwner ? info.st_uid : 0)
@@ -48,6 +92,11 @@ enum LayerDirectory {
             let mode = attributes.mode ?? (info.st_mode & 0o7777)
             switch item.kind {
             case .directory:
+                if item.isDestination, directories.lower(item.target) != nil {
+                    // An existing destination keeps its own mode, owner and times.
+                    try directories.makeDirectory(item.target)
+                    continue
+                }
                 if !CopyPlan.isDirectory(destination) {
                     unlink(destination)
                     if mkdir(destination, 0o700) != 0 {
@@ -68,7 +117,7 @@ enum LayerDirectory {
                 }
                 _ = lchown(destination, uid, gid)
             case .archive:
-                try makeDirectory(item.target, in: root, owner: (0, 0))
+                try directories.makeDirectory(item.target)
                 let reader = TarReader(try DecompressingSource(FileSource(path: item.source)))
                 _ = try SafeExtractor(root: destination, whiteouts: .keep).extract(reader)
                 continue
@@ -77,7 +126,7 @@ enum LayerDirectory {
             _ = utimensat(AT_FDCWD, destination, &times, AT_SYMLINK_NOFOLLOW)
         }
         // Directory times last: writing their children changed them.
-        for item in plan.items.reversed() where item.kind == .directory {
+        for item in plan.items.reversed() where item.kind == .directory && !directories.isKept(item.target) {
             var info = stat()
             guard lstat(item.source, &info) == 0 else { continue }
             var times = [info.st_atim, info.st_mtim]

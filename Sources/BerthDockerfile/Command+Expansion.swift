@@ -4,7 +4,8 @@ extension Command {
     ///
     /// ENV and LABEL keys and values, ARG defaults, ADD/COPY sources, destination and
     /// `--from`/`--chown`/`--chmod`/`--checksum`/`--exclude`, WORKDIR, USER, STOPSIGNAL,
-    /// VOLUME and FROM (`--platform` too) are expanded one word each, removing quotes;
+    /// VOLUME and FROM (`--platform` too) are expanded one word each, removing quotes; the bodies
+    /// of ADD/COPY heredocs with an unquoted delimiter are expanded as text, keeping quotes;
     /// EXPOSE is expanded and split into words, so `EXPOSE $PORTS` can name several ports.
     /// Every value in one instruction sees the environment as it was before it.
     public func expanded(
@@ -13,6 +14,16 @@ extension Command {
         let shell = ShellWordExpander(escape: escape)
         func word(_ text: String) throws -> String { try shell.expand(text, environment: environment) }
         func optional(_ text: String?) throws -> String? { try text.map(word) }
+        // A heredoc body is expanded as text (quotes kept) when its delimiter was not quoted, with
+        // `\` as the escape whatever the Dockerfile's is, as BuildKit does.
+        func bodies(_ heredocs: [Heredoc]) throws -> [Heredoc] {
+            try heredocs.map { heredoc in
+                guard heredoc.expand else { return heredoc }
+                var expanded = heredoc
+                expanded.content = try ShellWordExpander(escape: "\\").expandText(heredoc.content, environment: environment)
+                return expanded
+            }
+        }
         do {
             switch self {
             case .from(var c):
@@ -31,6 +42,7 @@ extension Command {
             case .add(var c):
                 c.files.sources = try c.files.sources.map(word)
                 c.files.destination = try word(c.files.destination)
+                c.files.heredocs = try bodies(c.files.heredocs)
                 c.chown = try optional(c.chown)
                 c.chmod = try optional(c.chmod)
                 c.checksum = try optional(c.checksum)
@@ -39,6 +51,7 @@ extension Command {
             case .copy(var c):
                 c.files.sources = try c.files.sources.map(word)
                 c.files.destination = try word(c.files.destination)
+                c.files.heredocs = try bodies(c.files.heredocs)
                 c.from = try optional(c.from)
                 c.chown = try optional(c.chown)
                 c.chmod = try optional(c.chmod)

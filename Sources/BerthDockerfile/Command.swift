@@ -228,6 +228,32 @@ public struct RunCommand: Equatable, Sendable {
     /// Heredoc bodies; a RUN whose command is just `<<EOF` runs the body as a script.
     public var heredocs: [Heredoc] { instruction.heredocs }
 
+    /// How a shell-form RUN with heredocs runs, as BuildKit runs it.
+    public enum HeredocScript: Equatable, Sendable {
+        /// The command the SHELL runs: a lone heredoc's body, or the line with every body and
+        /// terminator after it, so the shell feeds each heredoc to its own command.
+        case shell(String)
+        /// A lone heredoc whose body starts with `#!`: written to an executable file named after
+        /// the delimiter, which the SHELL runs, so the body's interpreter runs it.
+        case executable(name: String, content: String)
+    }
+
+    /// The heredoc that is the whole command (`RUN <<EOF`), if any.
+    public var scriptHeredoc: Heredoc? {
+        guard heredocs.count == 1, let first = heredocs.first, commandLine.prependShell, let line = commandLine.arguments.first,
+              let marker = DockerfileParser.heredocMarker(line.trimmingSpaces()), marker.name == first.name else { return nil }
+        return first
+    }
+
+    /// How the heredocs run, or nil when there are none (or the command is in exec form).
+    public var heredocScript: HeredocScript? {
+        if let script = scriptHeredoc {
+            return script.content.hasPrefix("#!") ? .executable(name: script.name, content: script.content) : .shell(script.content)
+        }
+        guard commandLine.prependShell, let line = commandLine.arguments.first, !heredocs.isEmpty else { return nil }
+        return .shell(heredocs.reduce(line) { $0 + "\n" + $1.content + $1.name })
+    }
+
     init(_ i: Instruction) throws {
         instruction = i
         let flags = try FlagSet(

@@ -24,6 +24,15 @@ public struct ShellWordExpander: Sendable {
     public func expandWords(_ text: String, environment: [String: String]) throws -> [String] {
         try ShellLexer(escape: escape).process(text, environment: environment).words
     }
+
+    /// Expands variables in free text such as a COPY heredoc's body, as BuildKit does for an
+    /// unquoted delimiter: quotes are ordinary characters (kept, and `$` inside them still
+    /// expands), and the escape character quotes the next character.
+    public func expandText(_ text: String, environment: [String: String]) throws -> String {
+        var lexer = ShellLexer(escape: escape)
+        lexer.skipProcessQuotes = true
+        return try lexer.process(text, environment: environment).word
+    }
 }
 
 /// An error from word expansion; its message matches BuildKit's.
@@ -40,6 +49,8 @@ struct ShellLexer {
     var rawQuotes = false
     var rawEscapes = false
     var skipUnsetEnv = false
+    /// Quotes are ordinary characters (free text, not a word).
+    var skipProcessQuotes = false
 
     func process(_ text: String, environment: [String: String]) throws -> (word: String, words: [String]) {
         var state = LexState(chars: Array(text), lexer: self, environment: environment)
@@ -136,11 +147,11 @@ private struct LexState {
                 let value = try processDollar()
                 result += value
                 words.addString(value)
-            } else if ch == "'" {
+            } else if ch == "'", !lexer.skipProcessQuotes {
                 let value = try processSingleQuote()
                 result += value
                 words.addRawString(value)
-            } else if ch == "\"" {
+            } else if ch == "\"", !lexer.skipProcessQuotes {
                 let value = try processDoubleQuote()
                 result += value
                 words.addRawString(value)

@@ -6,6 +6,11 @@ import Foundation
 /// (`10m`, `1h30m`, `1.5h`) counted back from now.
 public enum DockerTime {
     public static func parse(_ value: String, now: Date = Date()) -> Date? {
+        // Unix seconds first: the RFC 3339 reader reads fields by position, and would take the
+        // digits of `1700000000` padded with a time for a date.
+        if !value.isEmpty, value.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let seconds = TimeInterval(value) {
+            return Date(timeIntervalSince1970: seconds)
+        }
         if let date = Timestamp.parse(value) ?? Timestamp.parse(value + "Z") ?? Timestamp.parse(value + ":00Z")
             ?? Timestamp.parse(value + "T00:00:00Z") {
             return date

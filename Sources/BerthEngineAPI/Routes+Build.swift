@@ -47,7 +47,7 @@ extension Routes {
         try await Spool.write(request.body, to: directory + "/context.tar")
         try await engine.blocking { try engine.extractBuildContext(directory + "/context.tar", into: context) }
         let bases = try await engine.blocking {
-            try engine.baseImages(options, contextDirectory: context, dockerfile: dockerfile, onlyMissing: !options.pull)
+            try engine.basesToPull(options, contextDirectory: context, dockerfile: dockerfile)
         }
         let credentials = registryConfig(request.headers)
         for base in bases {
@@ -140,7 +140,7 @@ extension Routes {
         let labels = try query.json("labels", as: [String: String].self) ?? [:]
         return BuildOptions(
             tags: query.strings("t").filter { !$0.isEmpty }, buildArgs: buildArgs, labels: labels, target: query.string("target"),
-            noCache: query.bool("nocache"), pull: query.bool("pull"), network: query.string("networkmode") ?? "default",
+            noCache: query.bool("nocache"), pull: query.bool("pull") ? .always : .missing, network: query.string("networkmode") ?? "default",
             platform: query.string("platform"))
     }
 

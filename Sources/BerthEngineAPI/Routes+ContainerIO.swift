@@ -106,7 +106,7 @@ extension Routes {
         let body = try await request.decodeBody(ExecStartRequest.self, empty: ExecStartRequest())
         let state = try engine.beginExec(request.parameter("id"))
         if body.Detach ?? false {
-            Task { await engine.runExec(state, input: nil) { _, _ in } }
+            try await engine.startExecInBackground(state)
             try await response.send(.ok)
             return
         }
@@ -165,9 +165,6 @@ struct ExecCreateRequest: Decodable {
     var Cmd: [String]?
 
     func config(version: APIVersion) throws -> ExecConfig {
-        if Privileged ?? false {
-            throw APIError(status: .badRequest, message: "privileged exec is not supported by Berth: exec without --privileged")
-        }
         var consoleSize: TerminalSize?
         if let ConsoleSize, version >= APIVersion(1, 42) {
             guard ConsoleSize.count == 2 else { throw APIError(status: .badRequest, message: "ConsoleSize: expected [height, width]") }
@@ -175,7 +172,8 @@ struct ExecCreateRequest: Decodable {
         }
         return ExecConfig(command: Cmd ?? [], env: Env ?? [], user: User?.isEmpty == false ? User : nil, workingDir: WorkingDir,
                           tty: Tty ?? false, attachStdin: AttachStdin ?? false, attachStdout: AttachStdout ?? false,
-                          attachStderr: AttachStderr ?? false, detachKeys: DetachKeys, consoleSize: consoleSize)
+                          attachStderr: AttachStderr ?? false, detachKeys: DetachKeys, consoleSize: consoleSize,
+                          privileged: Privileged ?? false)
     }
 }
 
@@ -217,7 +215,8 @@ struct ExecInspectResponse: Encodable {
         OpenStdin = state.config.attachStdin
         OpenStdout = state.config.attachStdout
         ProcessConfig = Process(tty: state.config.tty, entrypoint: state.config.command.first ?? "",
-                              arguments: Array(state.config.command.dropFirst()), privileged: false, user: state.config.user)
+                              arguments: Array(state.config.command.dropFirst()), privileged: state.config.privileged,
+                              user: state.config.user)
         Running = state.running
         Pid = state.pid
     }

@@ -127,7 +127,7 @@ extension Routes {
         try await response.send(.ok, headers: ["Content-Type": "application/json"], body: ByteBuffer(string: document.compact + "\n"))
     }
 
-    private static func nonEmpty(_ value: String?) -> String? {
+    static func nonEmpty(_ value: String?) -> String? {
         value.flatMap { $0.isEmpty ? nil : $0 }
     }
 }

@@ -18,6 +18,20 @@ extension Routes {
             },
             Route(.GET, "/images/search") { request, response in try await searchImages(request) },
             Route(.POST, "/images/prune") { request, response in try await pruneImages(engine, request, response) },
+            Route(.POST, "/commit") { request, response in
+                guard let container = nonEmpty(request.query.string("container")) else {
+                    throw APIError(status: .badRequest, message: "No such container: ")
+                }
+                var reference = nonEmpty(request.query.string("repo"))
+                if let repository = reference, let tag = nonEmpty(request.query.string("tag")) { reference = repository + ":" + tag }
+                // API 1.13 and later pause by default, as dockerd does.
+                let pause = request.query.string("pause").map { _ in request.query.bool("pause") } ?? true
+                let options = CommitOptions(reference: reference, comment: nonEmpty(request.query.string("comment")),
+                                            author: nonEmpty(request.query.string("author")), pause: pause,
+                                            changes: request.query.strings("changes").filter { !$0.isEmpty })
+                let id = try await engine.commitContainer(container, options)
+                try await response.sendJSON(["Id": id.description], status: .created)
+            },
             Route(.POST, "/auth") { request, response in try await login(engine, request, response) },
             Route(.GET, "/images/{name*}/json") { request, response in
                 let fields = ImageInspectFields.api(minor: request.version.minor)
@@ -223,9 +237,18 @@ extension Routes {
 
     private static func loadImages(_ engine: Engine, _ request: APIRequest, _ response: ResponseWriter) async throws {
         let stream = JSONMessageStream(response)
+        // The docker CLI asks for progress (quiet=0) when it writes to a terminal.
+        let quiet = request.query.string("quiet").map { $0 == "1" || $0 == "true" } ?? false
         do {
-            let lines = try await withUploadedFile(engine, request.body, purpose: "load") { path in
-                try await engine.blocking { try engine.loadImages(from: try FileSource(path: path)) }
+            let (lines, layers) = try await withUploadedFile(engine, request.body, purpose: "load") { path in
+                try await engine.blocking {
+                    var layers: [TransferMessage] = []
+                    let lines = try engine.loadImages(from: try FileSource(path: path)) { layers.append($0) }
+                    return (lines, layers)
+                }
+            }
+            if !quiet {
+                for layer in layers { try await stream.write(JSONMessage(layer)) }
             }
             for line in lines { try await stream.write(JSONMessage(stream: line + "\n")) }
         } catch {

@@ -29,6 +29,8 @@
 ///   events.jsonl.1                   the log's previous generation
 ///   events.lock                      shared by writers of events, exclusive to start a generation
 ///   engine-id                        the ID `info` reports
+///   kube/kube.db                     the Kubernetes API's objects and their version log (SQLite, WAL)
+///   kube/pki/                        the Kubernetes API's CA, server and admin certificates and keys
 /// ```
 public struct StateRoot: Sendable, Hashable {
     /// The root directory itself.
@@ -65,6 +67,12 @@ public struct StateRoot: Sendable, Hashable {
 
     /// The metadata database (its `-wal` and `-reserve` files lie beside it).
     public var metadataDatabase: String { child("metadata.db") }
+
+    /// The Kubernetes API's object store.
+    public var kubeDatabase: String { child("kube/kube.db") }
+
+    /// The Kubernetes API's certificates and keys (0700).
+    public var kubePKI: String { child("kube/pki") }
 
     /// Held exclusively while the database is opened and migrated.
     public var metadataLock: String { child("metadata.lock") }

@@ -40,6 +40,8 @@ public enum NetworkError: Error, CustomStringConvertible, Equatable, Sendable {
     case invalidIPRange(range: String, subnet: String)
     case stateCorrupt(path: String, reason: String)
     case io(path: String, reason: String)
+    /// The proxy that publishes a port on `[::]` could not listen (Docker's userland proxy error).
+    case proxyFailed(String)
 
     public var description: String {
         switch self {
@@ -83,6 +85,7 @@ public enum NetworkError: Error, CustomStringConvertible, Equatable, Sendable {
             subnet.isEmpty ? "no matching subnet for range \(range)" : "no matching subnet for range \(range) (subnet \(subnet))"
         case .stateCorrupt(let path, let reason): "network state \(path) is unreadable: \(reason)"
         case .io(let path, let reason): "\(path): \(reason)"
+        case .proxyFailed(let message): message
         }
     }
 }

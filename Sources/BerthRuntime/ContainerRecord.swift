@@ -115,6 +115,8 @@ public struct ContainerRecord: Codable, Hashable, Sendable {
         @Defaulted public var capAdd: [String]
         @Defaulted public var capDrop: [String]
         @Defaulted public var privileged: Bool
+        /// `--group-add` groups as given, names or IDs (Docker's HostConfig.GroupAdd).
+        @Defaulted public var groupAdd: [String]
         /// What the monitor does when the container exits (`--restart`).
         @Defaulted public var restartPolicy: RestartPolicy
         /// `--init`: run tini as the container's PID 1, forwarding signals and reaping zombies.

@@ -18,9 +18,14 @@ public struct ExecOptions: Sendable, Codable {
     /// Run the command on a pseudo-terminal (`-t`) of this initial size (0×0: runc's default).
     public var tty: Bool
     public var consoleSize: TerminalSize?
+    /// `--privileged`: the command gets every capability this process can grant, as dockerd's
+    /// exec does; the container's seccomp and AppArmor confinement stay (runc applies the
+    /// container's to every process it starts in it, as with Docker).
+    public var privileged: Bool
 
     public init(command: [String], env: [String] = [], user: String? = nil, workingDir: String? = nil,
-                interactive: Bool = false, detach: Bool = false, tty: Bool = false, consoleSize: TerminalSize? = nil) {
+                interactive: Bool = false, detach: Bool = false, tty: Bool = false, consoleSize: TerminalSize? = nil,
+                privileged: Bool = false) {
         self.command = command
         self.env = env
         self.user = user
@@ -29,20 +34,22 @@ public struct ExecOptions: Sendable, Codable {
         self.detach = detach
         self.tty = tty
         self.consoleSize = consoleSize
+        self.privileged = privileged
     }
 }
 
 extension ContainerRuntime {
-    /// Runs a command in a running container with the container's process settings (capabilities,
-    /// rlimits, environment, user and working directory unless overridden), through `runc exec`.
-    /// Returns the command's exit status (0 once started, with `detach`).
-    public func exec(_ reference: String, _ options: ExecOptions) throws -> Int32 {
+    /// Starts a command in a running container with the container's process settings
+    /// (capabilities, rlimits, environment, user and working directory unless overridden), through
+    /// `runc exec --detach`, without stdio: returns once it runs (`exec -d`), throws when it
+    /// cannot start.
+    public func execDetached(_ reference: String, _ options: ExecOptions) throws {
         let record = try container(reference)
         guard record.state.status == .running else { throw RuntimeError.notRunning(record.id) }
-        var descriptors: [(Int32, Int32)] = [(1, 1), (2, 2)]
-        if options.interactive && !options.detach { descriptors.append((0, 0)) }
-        if options.detach { descriptors = [] }
-        return try runExec(record, options, descriptors: descriptors, timeout: nil) ?? -1
+        var detached = options
+        detached.detach = true
+        detached.interactive = false
+        _ = try runExec(record, detached, descriptors: [], timeout: nil)
     }
 
     /// Runs a command on a new pseudo-terminal in a running container (`exec -t`): `relay` gets
@@ -100,7 +107,9 @@ extension ContainerRuntime {
     }
 
     /// The process `exec` runs: the container's process settings with the command and the
-    /// options' user, environment and working directory.
+    /// options' user, environment, working directory and privileges. A command that is not there
+    /// is refused here with runc's words: runc prints its refusal on the standard error it shares
+    /// with the command, so the caller's own report would show it twice.
     private func execProcess(_ record: ContainerRecord, _ options: ExecOptions) throws -> RuntimeSpec.Process {
         guard !options.command.isEmpty else { throw RuntimeError.invalidOption("exec requires a command") }
         let files = containers.files(of: record.id)
@@ -110,7 +119,7 @@ extension ContainerRuntime {
         process.terminal = false
         var environment = process.env ?? []
         if let user = options.user {
-            let (resolved, home) = try UserResolver(rootfs: files.rootfs).resolve(user)
+            let (resolved, home) = try UserResolver(rootfs: files.rootfs).resolve(user, groupAdd: record.hostConfig.groupAdd)
             process.user = resolved
             environment = BundleBuilder.mergeEnvironment(environment, ["HOME=\(home)"])
         }
@@ -121,7 +130,33 @@ extension ContainerRuntime {
             }
             process.cwd = workingDir
         }
+        if options.privileged {
+            let all = BundleBuilder.allCapabilities
+            process.capabilities = RuntimeSpec.Capabilities(bounding: all, effective: all, permitted: all)
+        }
+        let root = record.state.pid > 0 ? "/proc/\(record.state.pid)/root" : files.rootfs
+        if let reason = Self.missingCommand(options.command[0], path: process.env ?? [], cwd: process.cwd, root: root) {
+            throw RuntimeError.execFailed("exec failed: unable to start container process: " + reason)
+        }
         return process
+    }
+
+    /// Why runc would not find `command` in the container whose filesystem is at `root` (Go's
+    /// exec.LookPath: a name with a `/` is a path, others are looked for in $PATH), in its words;
+    /// nil when a file of that name is there, for runc to judge.
+    static func missingCommand(_ command: String, path environment: [String], cwd: String, root: String) -> String? {
+        func exists(_ path: String) -> Bool {
+            var info = stat()
+            let absolute = path.hasPrefix("/") ? path : cwd + "/" + path
+            return stat(SecurePath.join(root, absolute), &info) == 0 || errno != ENOENT
+        }
+        if command.contains("/") {
+            return exists(command) ? nil : "exec: \"\(command)\": stat \(command): no such file or directory"
+        }
+        let search = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? ""
+        let directories = search.isEmpty ? [] : search.split(separator: ":", omittingEmptySubsequences: false)
+        if directories.contains(where: { exists(($0.isEmpty ? "." : String($0)) + "/" + command) }) { return nil }
+        return "exec: \"\(command)\": executable file not found in $PATH"
     }
 
     /// `runc exec` of `options.command` in `record`'s container with `descriptors` as its stdio;
@@ -196,8 +231,16 @@ public struct ExecProcess: Sendable {
     /// Reads how the command ended from the raw wait status of `pid`, and removes the scratch
     /// files: the command's exit status, or `RuntimeError.execFailed` when runc could not start it.
     public func finish(waitStatus: Int32) throws -> Int32 {
+        try finish(status: Spawn.decode(waitStatus))
+    }
+
+    /// Waits for `pid` (blocking) and reads how the command ended, as `finish(waitStatus:)`.
+    public func wait() throws -> Int32 {
+        try finish(status: Spawn.wait(pid))
+    }
+
+    private func finish(status: Int32) throws -> Int32 {
         defer { scratch.forEach { unlink($0) } }
-        let status = Spawn.decode(waitStatus)
         if status == 255, let logFile = scratch.first(where: { $0.hasSuffix(".log") }), let message = Runc.lastError(inLog: logFile) {
             throw RuntimeError.execFailed(message)
         }
@@ -248,7 +291,7 @@ extension ContainerRuntime {
 /// OPTIONS PIDFILE`): runs the command on a new terminal and copies between the terminal and its
 /// own stdin and stdout; window sizes arrive on descriptor 3 as `AttachFrame.resize` frames.
 /// Exits with the command's status; when the command cannot start, says why on stdout (the
-/// client's stream) and exits 126, or 127 when it was not found, as dockerd does.
+/// client's stream) and exits 126, as dockerd 20.10 does (newer ones exit 127 when it was not found).
 public enum ExecTerminalHelper {
     public static func main(root: String, id: String, optionsJSON: String, pidFile: String) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
@@ -258,9 +301,6 @@ public enum ExecTerminalHelper {
             return try runtime.exec(id, options, terminal: { master, hasExited in
                 relay(master: master, hasExited: hasExited)
             }, pidFile: pidFile)
-        } catch RuntimeError.execFailed(let message) {
-            writeAll(1, Array("OCI runtime exec failed: \(message)\r\n".utf8)[...])
-            return message.contains("executable file not found") || message.contains("no such file or directory") ? 127 : 126
         } catch {
             writeAll(1, Array("\(error)\r\n".utf8)[...])
             return 126

@@ -21,7 +21,7 @@ public struct FilesystemChange: Sendable, Equatable {
 extension ContainerRuntime {
     /// The paths every container gets from the runtime rather than its process (Docker keeps them
     /// in an init layer below the container's own): `changes` leaves them out.
-    static let initLayerPaths: Set<String> = [
+    public static let initLayerPaths: Set<String> = [
         "/dev", "/dev/pts", "/dev/shm", "/dev/console", "/proc", "/sys", "/etc/hosts", "/etc/hostname",
         "/etc/resolv.conf", "/etc/mtab", "/.dockerenv",
     ]

@@ -49,6 +49,7 @@ extension ContainerRuntime {
                         ContainerRecord.PortBinding(containerPort: $0.containerPort, proto: $0.proto, hostIP: $0.hostIP,
                                                     hostPort: $0.hostPort)
                     }
+                    settings.ports += try publishOnIPv6(record, attachment)
                 }
                 settings.endpoints.append(Self.endpoint(attachment, interface: "eth\(index)"))
                 if settings.nameServer == nil, try manager.network(named: endpoint.network)?.embeddedDNS == true {
@@ -65,7 +66,47 @@ extension ContainerRuntime {
         return settings
     }
 
+    /// dockerd's `connect` (at start) or `disconnect` (at exit) events of a container on each of
+    /// its networks: its endpoints' networks, or `host` or `none`.
+    func recordNetworkEvents(_ action: String, _ record: ContainerRecord) {
+        var names = record.endpointsConfig.map(\.network)
+        if names.isEmpty, ["host", "none"].contains(record.hostConfig.networkMode) { names = [record.hostConfig.networkMode] }
+        guard !names.isEmpty, let store = try? NetworkStore(root: root) else { return }
+        for name in names {
+            guard let definition = try? store.named(name) else { continue }
+            events.record(.network, action, id: definition.id,
+                          attributes: ["container": record.id, "name": definition.name, "type": definition.driver])
+        }
+    }
+
+    /// Where the host has IPv6, Docker also publishes each port it publishes on every address on
+    /// `[::]`: a proxy per TCP and UDP port (`PortProxy`), whose pids the container's directory
+    /// keeps for `detachNetwork`.
+    private func publishOnIPv6(_ record: ContainerRecord, _ attachment: NetworkAttachment) throws
+        -> [ContainerRecord.PortBinding] {
+        let ports = attachment.ports.filter { $0.hostIP.isEmpty && ["tcp", "udp"].contains($0.proto) }
+        guard !ports.isEmpty, PortProxy.hostHasIPv6 else { return [] }
+        var bindings: [ContainerRecord.PortBinding] = []
+        var pids: [pid_t] = []
+        let pidFile = proxyPidFile(record.id)
+        for port in ports {
+            pids.append(try PortProxy.start(executable: "/proc/self/exe", port: port, containerIP: attachment.ipAddress))
+            // Written as each starts, so a failure later stops those already running.
+            try pids.map(String.init).joined(separator: "\n").write(toFile: pidFile, atomically: true, encoding: .utf8)
+            bindings.append(ContainerRecord.PortBinding(containerPort: port.containerPort, proto: port.proto, hostIP: "::",
+                                                        hostPort: port.hostPort))
+        }
+        return bindings
+    }
+
+    private func proxyPidFile(_ id: String) -> String { containers.path(of: id) + "/port-proxies" }
+
     func detachNetwork(_ record: ContainerRecord) {
+        let pidFile = proxyPidFile(record.id)
+        if let pids = try? String(contentsOfFile: pidFile, encoding: .utf8) {
+            PortProxy.stop(pids.split(separator: "\n").compactMap { pid_t($0) })
+            try? FileManager.default.removeItem(atPath: pidFile)
+        }
         guard !["host", "none"].contains(record.hostConfig.networkMode) else { return }
         try? NetworkManager(root: root).detach(containerID: record.id, networkNamespace: nil)
     }

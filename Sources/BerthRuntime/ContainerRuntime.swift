@@ -391,13 +391,15 @@ public final class ContainerRuntime: Sendable {
     /// leaves it stopped) and sends it the stop signal, unless the grace period is 0. Returns the
     /// container and how long to wait for its exit (nil: without end) before `finishStop`; nil
     /// when it does not run.
-    public func beginStop(_ reference: String, timeout: Int? = nil, signal: String? = nil) throws
+    public func beginStop(_ reference: String, timeout: Int? = nil, signal: String? = nil,
+                          beforeSignal: (ContainerRecord) -> Void = { _ in }) throws
         -> (record: ContainerRecord, grace: Double?)? {
         let record = try container(reference)
         guard [.running, .restarting, .paused].contains(record.state.status) else { return nil }
         try containers.update(record.id) { $0.state.manuallyStopped = true }
         let grace = timeout ?? record.config.stopTimeout ?? 10
         guard grace != 0 else { return (record, 0) }
+        beforeSignal(record)
         try? ociRuntime(for: record).kill(record.id, signal: Self.signalName(signal ?? record.config.stopSignal))
         // A frozen process gets the signal once thawed, as dockerd's stop of a paused container does.
         if record.state.status == .paused { try? unpause(record.id) }

@@ -158,6 +158,7 @@ extension ContainerRuntime {
             // Every exit, whoever caused it, is seen here: the one place that records `die`, with
             // the exit code a `wait` for a container that removes itself answers.
             events.record(.container, "die", id: id, attributes: current.eventAttributes(["exitCode": String(exitCode)]))
+            recordNetworkEvents("disconnect", current)
             guard current.hostConfig.restartPolicy.restarts(exitCode: exitCode, restarts: current.state.restartCount,
                                                             manuallyStopped: current.state.manuallyStopped) else {
                 if current.hostConfig.autoRemove {
@@ -202,7 +203,7 @@ extension ContainerRuntime {
         var record = initial
         let rootfs = try Overlay.mount(lowers: record.layers, directory: directory)
         let users = UserResolver(rootfs: rootfs)
-        let (user, home) = try users.resolve(record.config.user)
+        let (user, home) = try users.resolve(record.config.user, groupAdd: record.hostConfig.groupAdd)
         if !record.config.workingDir.isEmpty {
             let target = SecurePath.join(rootfs, record.config.workingDir)
             if !Files.exists(target) {
@@ -260,6 +261,8 @@ extension ContainerRuntime {
             _ = io.awaitFirstClient(while: { AttachHold.isHeld(directory: directory) })
         }
         if !startsAtOnce { try runtime.start(record.id) }
+        // Recorded once attached, as dockerd's order has it: after an attaching client, before `start`.
+        recordNetworkEvents("connect", record)
         let network = record.network
         let running = try containers.update(record.id) { current in
             current.state.status = .running

@@ -10,6 +10,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
     case invalidOption(String)
     case unknownUser(String)
     case unknownGroup(String)
+    case unknownAdditionalGroup(String)
+    case idOutOfRange
     case containerRunning(String)
     case notRunning(String)
     case runtime(String)
@@ -38,6 +40,9 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
         case .invalidOption(let why): return why
         case .unknownUser(let user): return "unable to find user \(user): no matching entries in passwd file"
         case .unknownGroup(let group): return "unable to find group \(group): no matching entries in group file"
+        // dockerd 20.10's words for a `--group-add` name missing from /etc/group.
+        case .unknownAdditionalGroup(let group): return "Unable to find group \(group): no matching entries in group file"
+        case .idOutOfRange: return "uids and gids must be in range 0-2147483647"
         case .containerRunning(let id):
             return "cannot remove container \(id): container is running: stop the container before removing or force remove"
         case .notRunning(let id): return "Container \(id) is not running"

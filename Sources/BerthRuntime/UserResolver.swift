@@ -40,8 +40,11 @@ struct UserResolver {
         }
     }
 
-    /// The process user for a `--user` value (empty means root), plus the home directory.
-    func resolve(_ spec: String) throws -> (user: RuntimeSpec.User, home: String) {
+    /// The process user for a `--user` value (empty means root) and the container's `--group-add`
+    /// groups, plus the home directory. The supplementary groups are Docker's (moby's getUser):
+    /// the primary group, the groups of /etc/group that list the user when the group was not
+    /// given explicitly, and the added groups (a name must be in /etc/group, a number may be any).
+    func resolve(_ spec: String, groupAdd: [String] = []) throws -> (user: RuntimeSpec.User, home: String) {
         let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let userPart = parts.first ?? ""
         let groupPart = parts.count > 1 ? parts[1] : nil
@@ -54,7 +57,7 @@ struct UserResolver {
                 name = root.name
                 home = root.home
             }
-        } else if let numeric = UInt32(userPart) {
+        } else if let numeric = try Self.numericID(userPart) {
             uid = numeric
             if let entry = users.first(where: { $0.uid == numeric }) {
                 gid = entry.gid
@@ -69,7 +72,7 @@ struct UserResolver {
             home = entry.home
         }
         if let groupPart {
-            if let numeric = UInt32(groupPart) {
+            if let numeric = try Self.numericID(groupPart) {
                 gid = numeric
             } else {
                 guard let entry = groups.first(where: { $0.name == groupPart }) else {
@@ -78,11 +81,33 @@ struct UserResolver {
                 gid = entry.gid
             }
         }
-        var additional: [UInt32] = []
+        var additional = [gid]
         if groupPart == nil, let name {
-            additional = groups.filter { $0.members.contains(name) && $0.gid != gid }.map(\.gid)
+            additional += groups.filter { $0.members.contains(name) }.map(\.gid)
         }
-        return (RuntimeSpec.User(uid: uid, gid: gid, additionalGids: additional.isEmpty ? nil : additional), home)
+        additional += try additionalGroups(groupAdd)
+        // runc sets each group once, whatever the order: so does the spec.
+        var seen = Set<UInt32>()
+        additional = additional.filter { seen.insert($0).inserted }
+        return (RuntimeSpec.User(uid: uid, gid: gid, additionalGids: additional), home)
+    }
+
+    /// `--group-add` values as group IDs: a name (or a number) found in /etc/group gives that
+    /// group's ID; a number not found is kept as it is; a name not found is an error.
+    func additionalGroups(_ names: [String]) throws -> [UInt32] {
+        try names.map { name in
+            let numeric = try Self.numericID(name)
+            if let entry = groups.first(where: { numeric != nil ? $0.gid == numeric : $0.name == name }) { return entry.gid }
+            guard let numeric else { throw RuntimeError.unknownAdditionalGroup(name) }
+            return numeric
+        }
+    }
+
+    /// A user or group given as a number, which must be a valid ID; nil for a name.
+    private static func numericID(_ text: String) throws -> UInt32? {
+        guard let value = Int(text) else { return nil }
+        guard value >= 0, value <= Int(Int32.max) else { throw RuntimeError.idOutOfRange }
+        return UInt32(value)
     }
 }
 

@@ -13,14 +13,18 @@ extension Store {
     /// gzip/zstd-compressed) or an OCI image layout archive. Every blob is verified against its
     /// digest on the way in; the images and tags are recorded in one transaction at the end, so an
     /// interrupted load leaves no half image (only unreferenced blobs, which GC removes).
-    public func load(from source: ByteSource) throws -> [LoadedImage] {
+    ///
+    /// `loadedLayer` is told of each layer once it is verified: its chain ID and its size in the
+    /// archive (what dockerd's "Loading layer" counts).
+    public func load(from source: ByteSource,
+                     loadedLayer: (_ chainID: Digest, _ size: Int64) -> Void = { _, _ in }) throws -> [LoadedImage] {
         try lock.withShared {
             let archive = try ArchiveContents.read(TarReader(DecompressingSource(source)), into: content)
             if archive.has("manifest.json") {
-                return try loadDockerArchive(archive)
+                return try loadDockerArchive(archive, loadedLayer: loadedLayer)
             }
             if archive.has("index.json") {
-                return try loadOCILayout(archive)
+                return try loadOCILayout(archive, loadedLayer: loadedLayer)
             }
             throw StoreError.invalidArchive("neither manifest.json (docker-archive) nor index.json (OCI layout) found")
         }
@@ -34,7 +38,7 @@ extension Store {
         var Layers: [String]
     }
 
-    private func loadDockerArchive(_ archive: ArchiveContents) throws -> [LoadedImage] {
+    private func loadDockerArchive(_ archive: ArchiveContents, loadedLayer: (Digest, Int64) -> Void) throws -> [LoadedImage] {
         let entries: [DockerArchiveEntry]
         do {
             entries = try JSONDecoder().decode([DockerArchiveEntry].self, from: Data(archive.bytes("manifest.json")))
@@ -53,11 +57,13 @@ extension Store {
             }
             var layers: [Descriptor] = []
             var sizes: [Digest: Int64] = [:]
-            for (path, diffID) in zip(entry.Layers, config.rootfs.diffIDs) {
+            let chain = ChainID.chain(config.rootfs.diffIDs)
+            for ((path, diffID), chainID) in zip(zip(entry.Layers, config.rootfs.diffIDs), chain) {
                 let blob = try archive.blob(path, store: content)
                 let layer = try describeLayer(blob.digest, size: blob.size, diffID: diffID, what: "layer \(path)")
                 layers.append(layer.descriptor)
                 sizes[diffID] = layer.uncompressedSize
+                loadedLayer(chainID, blob.size)
             }
             let configDigest = try content.ingest(bytes: configBytes, what: entry.Config)
             let manifest = Manifest(
@@ -74,7 +80,7 @@ extension Store {
 
     // MARK: OCI layout
 
-    private func loadOCILayout(_ archive: ArchiveContents) throws -> [LoadedImage] {
+    private func loadOCILayout(_ archive: ArchiveContents, loadedLayer: (Digest, Int64) -> Void) throws -> [LoadedImage] {
         if archive.has("oci-layout") {
             let layout = try? JSONSerialization.jsonObject(with: Data(archive.bytes("oci-layout"))) as? [String: Any]
             guard layout?["imageLayoutVersion"] as? String == "1.0.0" else {
@@ -92,13 +98,15 @@ extension Store {
                 throw StoreError.invalidArchive("manifest \(manifestDescriptor.digest) and its config disagree on the layer count")
             }
             var sizes: [Digest: Int64] = [:]
-            for (layer, diffID) in zip(manifest.layers, config.rootfs.diffIDs) {
+            let chain = ChainID.chain(config.rootfs.diffIDs)
+            for ((layer, diffID), chainID) in zip(zip(manifest.layers, config.rootfs.diffIDs), chain) {
                 let blob = try archive.blob(Self.blobPath(layer.digest), store: content)
                 guard blob.digest == layer.digest else {
                     throw StoreError.digestMismatch(expected: layer.digest, actual: blob.digest, what: "layer")
                 }
                 sizes[diffID] = try describeLayer(blob.digest, size: blob.size, diffID: diffID,
                                                   what: "layer \(layer.digest)").uncompressedSize
+                loadedLayer(chainID, blob.size)
             }
             try content.ingest(bytes: configBytes, expected: manifest.config.digest)
             let changes = try register(manifestDigest: manifestDescriptor.digest, config: config,

@@ -44,6 +44,14 @@ public enum OrderedJSON: Equatable, Sendable {
         return out
     }
 
+    /// Compact encoding as the Docker CLI's `json` template function writes it: a json.Encoder
+    /// without HTML escaping (`<`, `>`, `&` stay as they are), from a Go that writes `\b` and `\f`.
+    public var templateJSON: String {
+        var out = ""
+        write(to: &out, indent: nil, depth: 0, escapeHTML: false)
+        return out
+    }
+
     /// Indented encoding, like json.MarshalIndent(v, "", "    ") which `docker inspect` uses.
     public func indented(prefixDepth: Int = 0) -> String {
         var out = ""
@@ -51,7 +59,7 @@ public enum OrderedJSON: Equatable, Sendable {
         return out
     }
 
-    private func write(to out: inout String, indent: String?, depth: Int) {
+    private func write(to out: inout String, indent: String?, depth: Int, escapeHTML: Bool = true) {
         func newline(_ level: Int) {
             guard let indent else { return }
             out += "\n" + String(repeating: indent, count: level)
@@ -60,14 +68,14 @@ public enum OrderedJSON: Equatable, Sendable {
         case .null: out += "null"
         case .bool(let value): out += value ? "true" : "false"
         case .number(let text): out += text
-        case .string(let text): Self.writeString(text, to: &out)
+        case .string(let text): Self.writeString(text, to: &out, escapeHTML: escapeHTML)
         case .array(let items):
             guard !items.isEmpty else { out += "[]"; return }
             out += "["
             for (position, item) in items.enumerated() {
                 if position > 0 { out += "," }
                 newline(depth + 1)
-                item.write(to: &out, indent: indent, depth: depth + 1)
+                item.write(to: &out, indent: indent, depth: depth + 1, escapeHTML: escapeHTML)
             }
             newline(depth)
             out += "]"
@@ -77,16 +85,16 @@ public enum OrderedJSON: Equatable, Sendable {
             for (position, (key, value)) in members.enumerated() {
                 if position > 0 { out += "," }
                 newline(depth + 1)
-                Self.writeString(key, to: &out)
+                Self.writeString(key, to: &out, escapeHTML: escapeHTML)
                 out += indent == nil ? ":" : ": "
-                value.write(to: &out, indent: indent, depth: depth + 1)
+                value.write(to: &out, indent: indent, depth: depth + 1, escapeHTML: escapeHTML)
             }
             newline(depth)
             out += "}"
         }
     }
 
-    private static func writeString(_ text: String, to out: inout String) {
+    private static func writeString(_ text: String, to out: inout String, escapeHTML: Bool = true) {
         out += "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -95,7 +103,11 @@ public enum OrderedJSON: Equatable, Sendable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case "<", ">", "&", "\u{2028}", "\u{2029}":
+            case "\u{08}" where !escapeHTML: out += "\\b"
+            case "\u{0C}" where !escapeHTML: out += "\\f"
+            case "<", ">", "&":
+                if escapeHTML { out += "\\u" + hex4(scalar.value) } else { out.unicodeScalars.append(scalar) }
+            case "\u{2028}", "\u{2029}":
                 out += "\\u" + hex4(scalar.value)
             case _ where scalar.value < 0x20:
                 out += "\\u" + hex4(scalar.value)

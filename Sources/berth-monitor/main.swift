@@ -1,3 +1,4 @@
+import BerthNetwork
 import BerthRuntime
 import Glibc
 
@@ -10,6 +11,8 @@ import Glibc
 //                                             an Engine API exec with a terminal (ExecTerminalHelper)
 //   berth-monitor --root ROOT --resume ID …   the monitor again, re-executed by itself once the
 //                                             container runs (see MonitorHandover)
+//   berth-monitor --port-proxy PROTO HOSTPORT CONTAINERIP CONTAINERPORT
+//                                             publishes a port on [::] (PortProxy, started by the monitor)
 
 let usage = "usage: berth-monitor --root ROOT [--attach] ID | berth-monitor --copy REQUEST"
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -21,6 +24,8 @@ func fail(_ message: String) -> Never {
 }
 
 switch arguments.first {
+case PortProxy.argument:
+    exit(PortProxy.main(Array(arguments.dropFirst())))
 case "--copy":
     guard arguments.count == 2 else { fail("--copy takes one request") }
     exit(CopyHelper.main(arguments[1]))

@@ -17,11 +17,11 @@ struct Berth: AsyncParsableCommand {
                 ContainerStop.self, ContainerKill.self, ContainerRestart.self, ContainerRemove.self, ContainerWait.self,
                 ContainerRename.self, ContainerPort.self, ContainerExec.self, ContainerAttach.self, ContainerTop.self, ContainerStats.self,
                 ContainerCopy.self, ContainerUpdate.self, ContainerPause.self, ContainerUnpause.self, ContainerDiff.self,
-                ContainerExport.self,
-                Login.self, Logout.self, Push.self, Pull.self,
+                ContainerExport.self, ContainerCommit.self,
+                Login.self, Logout.self, Push.self, Pull.self, Version.self, Info.self, Events.self,
             ]),
             CommandGroup(name: "Management", subcommands: [
-                BuilderCommand.self, ContainerCommand.self, ImageCommand.self, NetworkCommand.self, RegistryCommand.self,
+                BuilderCommand.self, ContainerCommand.self, ImageCommand.self, KubeCommand.self, NetworkCommand.self, RegistryCommand.self,
                 SystemCommand.self, VolumeCommand.self,
             ]),
             CommandGroup(name: "Daemon", subcommands: [Serve.self]),
@@ -47,17 +47,25 @@ struct Berth: AsyncParsableCommand {
         if !root.isEmpty, !arguments.isEmpty, !arguments[0].hasPrefix("-") {
             // Insert after the command words (`image ls`), before options and positionals.
             var insertAt = 1
-            let groups: Set<String> = ["builder", "container", "image", "network", "system", "volume"]
+            let groups: Set<String> = ["builder", "container", "image", "kube", "network", "system", "volume"]
             if groups.contains(arguments[0]), arguments.count > 1, !arguments[1].hasPrefix("-") { insertAt = 2 }
             arguments.insert(contentsOf: root, at: insertAt)
         }
+        if let unknown = CommandLineFailure.unknownCommand(in: arguments) { unknown.exit() }
+        var command: ParsableCommand
         do {
-            var command = try parseCommand(arguments)
+            command = try parseCommand(arguments)
+        } catch {
+            CommandLineFailure.parse(error, arguments: arguments).exit()
+        }
+        do {
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+        } catch let error as ValidationError {
+            CommandLineFailure.parse(error, arguments: arguments).exit()
         } catch {
             exit(withError: error)
         }
@@ -68,8 +76,11 @@ struct Berth: AsyncParsableCommand {
     /// a large share of a quick command like a cached build. Help requests and errors go through
     /// the whole tree, so their usage lines read `berth <command> …` as before.
     private static func parseCommand(_ arguments: [String]) throws -> ParsableCommand {
-        if let (command, options) = namedCommand(in: arguments),
-           let parsed = try? command.parseAsRoot(Array(options)), type(of: parsed) == command {
+        guard let (command, options) = namedCommand(in: arguments) else { return try parseAsRoot(arguments) }
+        let switches = (command as? GoBoolSwitches.Type)?.goBoolSwitches ?? [:]
+        // Go's flag package takes a bool flag's value only when attached (`-p=false`): a bare one is true.
+        let normalized = options.map { switches[$0].map { "\($0)=true" } ?? $0 }
+        if let parsed = try? command.parseAsRoot(normalized), type(of: parsed) == command {
             return parsed
         }
         return try parseAsRoot(arguments)
@@ -91,6 +102,12 @@ struct Berth: AsyncParsableCommand {
     }
 }
 
+/// A command whose true-by-default switches are options with a value (`--pause=false`), which
+/// Docker's users also give bare (`commit -p`): the spellings, and the long name each stands for.
+protocol GoBoolSwitches {
+    static var goBoolSwitches: [String: String] { get }
+}
+
 /// `berth image …`: manage images.
 struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -98,7 +115,7 @@ struct ImageCommand: ParsableCommand {
         abstract: "Manage images.",
         subcommands: [
             ImageList.self, ImageInspect.self, ImageImport.self, ImageLoad.self, ImageSave.self, ImageTag.self,
-            ImageRemove.self, ImagePrune.self, ImageHistory.self,
+            ImageRemove.self, ImagePrune.self, ImageHistory.self, Build.self, Pull.self, Push.self,
         ]
     )
 }

@@ -45,6 +45,45 @@ import Testing
         #expect(mixed.files.inlineFiles.map(\.expand) == [true, false])
     }
 
+    @Test func copyHeredocBodiesExpandUnlessTheDelimiterIsQuoted() throws {
+        let text = "FROM busybox\nARG NAME=world\nENV HOME_DIR=/srv\nCOPY <<a <<'b' <<\"c\" /d/\n"
+            + "hi $NAME in ${HOME_DIR} 'quoted $NAME' \\$NAME\na\nhi $NAME\nb\nhi ${NAME}\nc\n"
+        let all = try commands(text)
+        guard case .copy(let copy) = try all[3].expanded(with: ["NAME": "world", "HOME_DIR": "/srv"]) else { throw Unexpected() }
+        #expect(copy.files.inlineFiles.map(\.name) == ["a", "b", "c"])
+        // Quotes are kept and do not stop expansion; the escape character quotes `$` (BuildKit's
+        // expansion of a body, unlike a word's).
+        #expect(copy.files.inlineFiles[0].content == "hi world in /srv 'quoted world' $NAME\n")
+        #expect(copy.files.inlineFiles[1].content == "hi $NAME\n")
+        #expect(copy.files.inlineFiles[2].content == "hi ${NAME}\n")
+        guard case .add(let add) = try single("ADD <<-EOF /x\n\t\tv=$V\n\tEOF").expanded(with: ["V": "1"]) else {
+            throw Unexpected()
+        }
+        #expect(add.files.inlineFiles.map(\.content) == ["v=1\n"])
+    }
+
+    @Test func runHeredocScripts() throws {
+        func script(_ text: String) throws -> RunCommand.HeredocScript? {
+            guard case .run(let run) = try single(text) else { throw Unexpected() }
+            return run.heredocScript
+        }
+        #expect(try script("RUN echo plain") == nil)
+        #expect(try script("RUN [\"echo\", \"<<EOF\"]") == nil)
+        // A lone heredoc is the script; `<<-` strips the tabs; a quoted delimiter changes nothing
+        // here (the shell never sees the body as a heredoc).
+        #expect(try script("RUN <<EOF\necho one\necho two\nEOF") == .shell("echo one\necho two\n"))
+        #expect(try script("RUN <<-\"EOF\"\n\techo $HOME\n\tEOF") == .shell("echo $HOME\n"))
+        // One starting with `#!` is a file that runs with its interpreter.
+        #expect(try script("RUN <<py\n#!/usr/bin/env python3\nprint(1)\npy")
+                == .executable(name: "py", content: "#!/usr/bin/env python3\nprint(1)\n"))
+        // Anything else goes to the shell with every body and terminator after the line, so each
+        // heredoc feeds its own command.
+        #expect(try script("RUN <<A bash && <<B sh\necho a\nA\necho b\nB")
+                == .shell("<<A bash && <<B sh\necho a\nA\necho b\nB"))
+        #expect(try script("RUN cat <<A <<B > /out\n1\nA\n2\nB") == .shell("cat <<A <<B > /out\n1\nA\n2\nB"))
+        #expect(try script("RUN <<EOF bash\nset -e\nEOF") == .shell("<<EOF bash\nset -e\nEOF"))
+    }
+
     @Test func runFlags() throws {
         guard case .run(let run) = try single(
             "RUN --mount=type=cache,target=/root/.cache,sharing=locked --mount=type=secret,id=tok,required --network=none --security=insecure make")

@@ -146,6 +146,14 @@ import Testing
         }
     }
 
+    @Test func textExpansionKeepsQuotes() throws {
+        let expander = ShellWordExpander()
+        let environment = ["A": "1", "B": "two words"]
+        #expect(try expander.expandText("a=$A \"b=$B\" 'a=${A}' \\$A ${C:-none}\n", environment: environment)
+                == "a=1 \"b=two words\" 'a=1' $A none\n")
+        #expect(try expander.expandText("it's \"unbalanced", environment: environment) == "it's \"unbalanced")
+    }
+
     @Test func backtickEscape() throws {
         let expander = ShellWordExpander(escape: "`")
         #expect(try expander.expand("C:\\path", environment: [:]) == "C:\\path")

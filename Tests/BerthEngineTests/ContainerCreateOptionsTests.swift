@@ -47,6 +47,15 @@ private func refusal(_ data: Data) -> EngineError? {
         #expect(options.capAdd == ["CAP_NET_ADMIN"] && options.readonlyRootfs && options.initProcess)
         #expect(options.securityOpt == nil && !options.unconfinedSystemPaths)
         #expect((options.attachStdin, options.attachStdout, options.attachStderr) == (false, true, true))
+        #expect(options.groupAdd.isEmpty)
+    }
+
+    @Test func groupAddIsTakenAsGivenAndRecorded() throws {
+        let options = try ContainerCreateOptions(apiBody: try body(hostConfig: "GroupAdd", #"["staff","555"]"#), name: nil)
+        #expect(options.groupAdd == ["staff", "555"])
+        var plain = ContainerCreateOptions(image: "busybox")
+        plain.groupAdd = ["staff", "555"]
+        #expect(try plain.runOptions().hostConfig.groupAdd == ["staff", "555"])
     }
 
     @Test func everyUnsupportedFieldIsRefusedByNameWhenSet() throws {

@@ -29,6 +29,30 @@ import Testing
         return try engine.importImage(from: BytesSource(sink.bytes), options: ImageImportOptions(changes: changes, reference: reference))
     }
 
+    @Test func aBuildPullsWhatItsStagesStartCopyAndMountFromThatIsNoStage() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try importImage("local/present:1")
+        let dockerfile = """
+            ARG BASE=example/base:1
+            FROM $BASE AS build
+            ARG TOOL=example/tool:2
+            COPY --from=$TOOL /x /x
+            FROM local/present:1
+            COPY --from=build /x /y
+            COPY --from=0 /x /z
+            RUN --mount=from=example/mounted,target=/m --mount=type=cache,from=build,target=/c true
+            FROM scratch
+            COPY --from=example/base:1 / /
+            """
+        let source = DockerfileSource.text(dockerfile, name: "Dockerfile")
+        let all = try engine.basesToPull(BuildOptions(pull: .always), contextDirectory: root, dockerfile: source)
+        #expect(all == ["example/base:1", "example/tool:2", "local/present:1", "example/mounted"])
+        let missing = try engine.basesToPull(BuildOptions(buildArgs: ["BASE": "other/base:3"]), contextDirectory: root,
+                                             dockerfile: source)
+        #expect(missing == ["other/base:3", "example/tool:2", "example/mounted", "example/base:1"])
+        #expect(try engine.basesToPull(BuildOptions(pull: .never), contextDirectory: root, dockerfile: source).isEmpty)
+    }
+
     @Test func listsWithDockersFiltersAndNarrowsNamesToTheReferenceFilter() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let labelled = try importImage("app/web:1", changes: ["LABEL tier=web"])
@@ -169,11 +193,11 @@ import Testing
             FROM busybox
             FROM ${BASE}
             """
-        let all = try engine.baseImages(BuildOptions(), contextDirectory: root, dockerfile: .text(dockerfile, name: "Dockerfile"),
-                                        onlyMissing: false)
+        let all = try engine.basesToPull(BuildOptions(pull: .always), contextDirectory: root,
+                                         dockerfile: .text(dockerfile, name: "Dockerfile"))
         #expect(all == ["example.test/base:1", "busybox"])
-        let missing = try engine.baseImages(BuildOptions(buildArgs: ["BASE": "other:2"]), contextDirectory: root,
-                                            dockerfile: .text(dockerfile, name: "Dockerfile"), onlyMissing: true)
+        let missing = try engine.basesToPull(BuildOptions(buildArgs: ["BASE": "other:2"]), contextDirectory: root,
+                                             dockerfile: .text(dockerfile, name: "Dockerfile"))
         #expect(missing == ["other:2"])
     }
 

@@ -133,7 +133,7 @@ struct LogRotationTests {
         let fixture = try RuntimeFixture()
         let result = try berthCommand(fixture, ["run", "--network", "none"] + flags + ["busybox", "true"])
         #expect(result.status == 125)
-        #expect(result.stderr == "Error: \(message)\n")
+        #expect(result.stderr == "berth: Error response from daemon: \(message)\n\nRun 'berth run --help' for more information\n")
         #expect(try berth(fixture, "ps", "-aq").text == "")
     }
 }

@@ -120,7 +120,7 @@ struct NetworkCommandTests {
         let predefined = try fixture.berth("network", "rm", "bridge")
         #expect(predefined.status == 1 && predefined.stderr.contains("bridge is a pre-defined network and cannot be removed"))
         let missing = try fixture.berth("network", "rm", "nope")
-        #expect(missing.status == 1 && missing.stderr == "Error: No such network: nope\n")
+        #expect(missing.status == 1 && missing.stderr == "Error response from daemon: network nope not found\n")
         let notThere = try fixture.berth("network", "inspect", "nope")
         #expect(notThere.status == 1 && notThere.stderr == "Error: No such network: nope\n" && notThere.stdout == "[]\n")
         let badSubnet = try fixture.berth("network", "create", "--subnet", "10.81.2.7/24", "bad")

@@ -22,16 +22,54 @@ struct ProcessSettingsTests {
         let root = try rootfs()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let users = UserResolver(rootfs: root)
+        // The primary group leads the supplementary groups (moby's getUser), then the groups
+        // that list the user, unless a group was named.
         let app = try users.resolve("app")
-        #expect(app.user == RuntimeSpec.User(uid: 1000, gid: 1000, additionalGids: [50]))
+        #expect(app.user == RuntimeSpec.User(uid: 1000, gid: 1000, additionalGids: [1000, 50]))
         #expect(app.home == "/home/app")
-        #expect(try users.resolve("").user == RuntimeSpec.User(uid: 0, gid: 0, additionalGids: [10]))
-        #expect(try users.resolve("app:staff").user == RuntimeSpec.User(uid: 1000, gid: 50))
-        #expect(try users.resolve("1000:7").user == RuntimeSpec.User(uid: 1000, gid: 7))
+        #expect(try users.resolve("").user == RuntimeSpec.User(uid: 0, gid: 0, additionalGids: [0, 10]))
+        #expect(try users.resolve("app:staff").user == RuntimeSpec.User(uid: 1000, gid: 50, additionalGids: [50]))
+        #expect(try users.resolve("1000:7").user == RuntimeSpec.User(uid: 1000, gid: 7, additionalGids: [7]))
+        #expect(try users.resolve("1000").user == RuntimeSpec.User(uid: 1000, gid: 1000, additionalGids: [1000, 50]))
         // A numeric uid that has no passwd entry is allowed, with gid 0, as in Docker.
-        #expect(try users.resolve("4242").user == RuntimeSpec.User(uid: 4242, gid: 0))
+        #expect(try users.resolve("4242").user == RuntimeSpec.User(uid: 4242, gid: 0, additionalGids: [0]))
         #expect(throws: RuntimeError.unknownUser("ghost")) { try users.resolve("ghost") }
         #expect(throws: RuntimeError.unknownGroup("nogroup")) { try users.resolve("app:nogroup") }
+        #expect(throws: RuntimeError.idOutOfRange) { try users.resolve("2147483648") }
+        #expect(throws: RuntimeError.idOutOfRange) { try users.resolve("app:-1") }
+    }
+
+    @Test func addedGroupsResolveByNameOrNumber() throws {
+        let root = try rootfs()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let users = UserResolver(rootfs: root)
+        // Names come from the container's /etc/group; numbers are kept whether listed or not;
+        // each group is set once.
+        #expect(try users.resolve("app", groupAdd: ["wheel", "555", "50"]).user
+            == RuntimeSpec.User(uid: 1000, gid: 1000, additionalGids: [1000, 50, 10, 555]))
+        #expect(try users.resolve("app:staff", groupAdd: ["app"]).user
+            == RuntimeSpec.User(uid: 1000, gid: 50, additionalGids: [50, 1000]))
+        #expect(throws: RuntimeError.unknownAdditionalGroup("ghosts")) { try users.resolve("", groupAdd: ["ghosts"]) }
+        #expect(throws: RuntimeError.idOutOfRange) { try users.resolve("", groupAdd: ["99999999999"]) }
+        #expect(RuntimeError.unknownAdditionalGroup("x").description == "Unable to find group x: no matching entries in group file")
+    }
+
+    @Test func aMissingExecCommandIsToldInRuncsWords() throws {
+        let root = try rootfs()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
+        try "#!/bin/sh\n".write(toFile: root + "/bin/tool", atomically: true, encoding: .utf8)
+        let path = ["PATH=/usr/bin:/bin"]
+        #expect(ContainerRuntime.missingCommand("tool", path: path, cwd: "/", root: root) == nil)
+        #expect(ContainerRuntime.missingCommand("/bin/tool", path: path, cwd: "/", root: root) == nil)
+        #expect(ContainerRuntime.missingCommand("bin/tool", path: [], cwd: "/", root: root) == nil)
+        #expect(ContainerRuntime.missingCommand("nosuch", path: path, cwd: "/", root: root)
+            == #"exec: "nosuch": executable file not found in $PATH"#)
+        // Without PATH nothing is looked up, as Go's exec.LookPath does.
+        #expect(ContainerRuntime.missingCommand("tool", path: [], cwd: "/", root: root)
+            == #"exec: "tool": executable file not found in $PATH"#)
+        #expect(ContainerRuntime.missingCommand("/no/such", path: path, cwd: "/", root: root)
+            == #"exec: "/no/such": stat /no/such: no such file or directory"#)
     }
 
     @Test func pathsInTheRootfsCannotEscapeIt() throws {

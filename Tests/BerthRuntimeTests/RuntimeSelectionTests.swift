@@ -44,7 +44,7 @@ struct RuntimeSelectionTests {
         let fixture = try RuntimeFixture()
         let result = try fixture.berth("run", "--rm", "--runtime", "kata", "busybox", "true")
         #expect(result.status == 125)
-        #expect(result.stderr == "Error: unknown or invalid runtime name: kata (Berth knows runc, crun)\n")
+        #expect(result.stderr == "berth: Error response from daemon: unknown or invalid runtime name: kata (Berth knows runc, crun)\n\nRun 'berth run --help' for more information\n")
         #expect(try fixture.berth("ps", "-aq").stdout == "")
     }
 }

@@ -7,7 +7,8 @@ import Testing
 /// (DOCKER_BUILDKIT=0) from the same base image and context, compared on the image config, the
 /// history and the resulting file system (names, kinds, modes, owners, sizes, link targets, with
 /// whiteouts applied). Where the legacy builder and BuildKit differ, Berth follows BuildKit's
-/// documented behaviour; each such case says so and gives Docker an equivalent Dockerfile.
+/// documented behaviour; each such case says so and gives Docker an equivalent Dockerfile, or names
+/// the paths where Berth's file is checked against BuildKit's behaviour alone.
 @Suite(.serialized, .enabled(if: Peers.docker, "needs root and dockerd"))
 struct BuildDifferentialTests {
     /// The busybox rootfs imported with PATH set: the legacy builder leaves Env empty when the base
@@ -32,6 +33,9 @@ struct BuildDifferentialTests {
         var prepare: String?
         /// Paths the legacy builder puts in the image where BuildKit, and so Berth, does not.
         var onlyInLegacy: [String] = []
+        /// Paths the legacy builder makes otherwise than BuildKit does, with what Berth must make
+        /// there as BuildKit does (a `Node` description); the legacy builder's is not compared.
+        var buildKitOnly: [String: String] = [:]
     }
 
     static let corpus: [Case] = [
@@ -53,8 +57,78 @@ struct BuildDifferentialTests {
             COPY --chown=1003 a.txt /opt/a.txt
             COPY src /opt/plain
             COPY a.txt b.txt /opt/many/
+            COPY --chown=app a.txt /srv/deep/er/a.txt
             """, files: ["src/one.txt": "one\n", "src/nested/two.txt": "two two\n", "src/link": "->nested/two.txt",
-                         "a.txt": "aaa\n", "b.txt": "bbbbbb\n"]),
+                         "a.txt": "aaa\n", "b.txt": "bbbbbb\n"],
+            // BuildKit makes a destination's missing parents with --chown's owner; the legacy builder
+            // does for a file's (/srv/deep/er above, which both make app's) but makes a directory's root's.
+            buildKitOnly: ["opt": "directory 755 1001:1002 0B"]),
+        // Copies into directories the image has leave them as they are: /tmp stays 1777, /root 0700.
+        Case(name: "copy-into-existing-directories", dockerfile: """
+            FROM \(base)
+            COPY a.txt /tmp/x/a.txt
+            COPY tree/ /tmp/
+            ADD a.txt /root/
+            COPY --chown=1000:1000 a.txt /etc/copied.txt
+            COPY tree /var/www
+            ADD dot.tar /tmp/
+            """, files: ["a.txt": "aaa\n", "tree/b.txt": "b\n", "tree/sub/c.txt": "c\n", "dot/d.txt": "d\n"],
+            // An archive whose root entry is `./`, a directory 0700.
+            prepare: "chmod 0700 dot && tar --numeric-owner --owner=0 --group=0 -cf dot.tar -C dot ."),
+        // A destination (or WORKDIR) through the image's symbolic links goes where they point, leaving
+        // them links.
+        Case(name: "copy-through-symlinked-destinations", dockerfile: """
+            FROM \(base)
+            RUN mkdir -p /usr/lib/app && ln -s usr/lib /lib && ln -s /usr/lib/app /app-link && chmod 0750 /usr/lib/app
+            COPY a.txt /lib/app/
+            COPY a.txt /app-link
+            COPY tree/ /lib/tree/
+            WORKDIR /lib/work
+            """, files: ["a.txt": "aaa\n", "tree/b.txt": "b\n"]),
+        // A symbolic link named as a source is followed (its name kept for a file); links inside a
+        // copied directory stay links; one wildcard match into a name is a file.
+        Case(name: "copy-source-symlinks-and-single-wildcard", dockerfile: """
+            FROM \(base)
+            COPY file-link /copied.txt
+            COPY dir-link /tree/
+            COPY dir-link/nested/deep.txt /through-link.txt
+            COPY file-link dir-link /many/
+            COPY rea*/data.txt /single.txt
+            """, files: ["real/data.txt": "data\n", "real/nested/deep.txt": "deep\n", "real/inner-link": "->data.txt",
+                         "file-link": "->real/data.txt", "dir-link": "->real"]),
+        // Heredocs are BuildKit's: the legacy builder gets the same files from the context and from
+        // plain RUN lines, and the file systems are compared.
+        Case(name: "heredocs", dockerfile: """
+            FROM \(base)
+            ARG WHO=world
+            ENV WHERE=/srv
+            COPY <<greeting <<'literal' /etc/
+            hello $WHO in "${WHERE}"
+            greeting
+            hello $WHO in ${WHERE}
+            literal
+            COPY <<-EOF /tabs.txt
+            \t\tindented
+            \tEOF
+            RUN <<EOF
+            #!/usr/bin/awk -f
+            BEGIN { print "from awk" > "/awk.txt" }
+            EOF
+            RUN <<A sh && cat <<B > /b.txt
+            echo a > /a.txt
+            A
+            b
+            B
+            """, files: ["greeting": "hello world in \"/srv\"\n", "literal": "hello $WHO in ${WHERE}\n", "tabs.txt": "indented\n"],
+            legacyDockerfile: """
+            FROM \(base)
+            ARG WHO=world
+            ENV WHERE=/srv
+            COPY greeting literal /etc/
+            COPY tabs.txt /tabs.txt
+            RUN echo 'from awk' > /awk.txt
+            RUN echo a > /a.txt && echo b > /b.txt
+            """),
         // --chmod needs BuildKit; the legacy builder gets COPY then RUN chmod, the same file system.
         Case(name: "copy-chmod", dockerfile: """
             FROM \(base)
@@ -186,8 +260,35 @@ struct BuildDifferentialTests {
             #expect(berthTree[path] == nil && dockerTree[path] != nil, "\(name): \(path) is only in the legacy builder's image")
             dockerTree[path] = nil
         }
-        for path in Set(berthTree.keys).union(dockerTree.keys).sorted() where berthTree[path] != dockerTree[path] {
-            Issue.record("\(name): \(path): berth \(berthTree[path]?.description ?? "missing"), docker \(dockerTree[path]?.description ?? "missing")")
+        var berthOnly = berthTree
+        for (path, expected) in testCase.buildKitOnly {
+            #expect(berthTree[path]?.description == expected, "\(name): \(path) as BuildKit makes it")
+            berthOnly[path] = nil
+            dockerTree[path] = nil
+        }
+        for path in Set(berthOnly.keys).union(dockerTree.keys).sorted() where berthOnly[path] != dockerTree[path] {
+            Issue.record("\(name): \(path): berth \(berthOnly[path]?.description ?? "missing"), docker \(dockerTree[path]?.description ?? "missing")")
+        }
+    }
+
+    /// Several sources, or a wildcard matching several, into a destination without a trailing
+    /// slash: both builders refuse the build with Docker's message (Berth's names the line).
+    @Test func severalSourcesIntoANameAreRefusedAsDockerRefusesThem() throws {
+        let sandbox = try BerthSandbox()
+        try sandbox.importBusybox(as: Self.base, changes: Self.baseChanges)
+        let context = sandbox.scratch + "/context"
+        try FileManager.default.createDirectory(atPath: context + "/dir", withIntermediateDirectories: true)
+        for name in ["a.txt", "b.txt", "dir/c.txt"] { try Data("x\n".utf8).write(to: URL(fileURLWithPath: context + "/" + name)) }
+        for (keyword, sources, destination) in [("COPY", "a.txt b.txt", "/dest"), ("COPY", "*.txt", "/dest"),
+                                                ("ADD", "a.txt dir", ".")] {
+            let dockerfile = "FROM \(Self.base)\nENV X=1\n\(keyword) \(sources) \(destination)\n"
+            try Data(dockerfile.utf8).write(to: URL(fileURLWithPath: context + "/Dockerfile"))
+            let message = "When using \(keyword) with more than one source file, the destination must be a directory and end with a /"
+            let berth = try sandbox.run(["build", "-q", context])
+            let docker = try Command.run("docker", ["build", "-q", context], environment: PeerDocker.environment)
+            #expect(!berth.succeeded && berth.err.contains("Dockerfile:3: \(message)"), "\(dockerfile): \(berth)")
+            #expect(!docker.succeeded && docker.err.contains(message), "\(dockerfile): \(docker)")
+            #expect(berth.status == docker.status, "\(dockerfile): \(berth) vs \(docker)")
         }
     }
 

@@ -63,7 +63,7 @@ struct EngineAPISystemTests {
         let port = 23_000 + Int(getpid() % 1000)
         let daemon = try sandbox.start([
             "serve", "--host", "tcp://127.0.0.1:\(port)", "--pidfile", sandbox.scratch + "/pid", "--tlsverify",
-            "--tlscacert", tls + "/ca.pem", "--tlscert", tls + "/server.pem", "--tlskey", tls + "/server-key.pem",
+            "--tlscacert", tls + "/ca.pem", "--tlscert", tls + "/server.pem", "--tlskey", tls + "/server-key.pem", "--kube-port", "0",
         ])
         defer {
             daemon.kill(SIGTERM)
@@ -113,7 +113,7 @@ struct EngineAPISystemTests {
         #expect(info["ContainersStopped"] as? Int == 1)
         #expect(info["ContainersRunning"] as? Int == 0)
         #expect(info["Images"] as? Int == 1)
-        #expect(info["Driver"] as? String == "overlayfs")
+        #expect(info["Driver"] as? String == "overlay2")
         #expect(info["CgroupDriver"] as? String == "cgroupfs")
         #expect(info["DockerRootDir"] as? String == daemon.sandbox.root)
         #expect(info["ServerVersion"] as? String == "0.1.0")
@@ -131,7 +131,7 @@ struct EngineAPISystemTests {
 
         let text = try daemon.ok("info")
         #expect(text.contains(" Server Version: 0.1.0"))
-        #expect(text.contains(" Storage Driver: overlayfs"))
+        #expect(text.contains(" Storage Driver: overlay2"))
         #expect(text.contains(" Swarm: inactive"))
     }
 

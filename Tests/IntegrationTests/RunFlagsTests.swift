@@ -365,28 +365,3 @@ struct RunFlagsTests {
         #expect(try sandbox.ok("inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", "t") == "false 137\n")
     }
 }
-
-fileprivate extension BerthSandbox {
-    /// `ok` with the arguments as an array.
-    @discardableResult
-    func ok(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let result = try run(arguments)
-        #expect(result.succeeded, "\(result)", sourceLocation: sourceLocation)
-        return result.out
-    }
-}
-
-fileprivate extension PeerDocker {
-    @discardableResult
-    static func docker(_ arguments: [String]) throws -> CommandResult {
-        try start()
-        return try Command.run("docker", arguments, environment: environment)
-    }
-
-    @discardableResult
-    static func checked(_ arguments: [String]) throws -> String {
-        let result = try docker(arguments)
-        guard result.succeeded else { throw PeerError.failed("docker", result) }
-        return result.out.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-}

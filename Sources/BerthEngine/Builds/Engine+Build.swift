@@ -18,9 +18,9 @@ public struct BuildOptions: Sendable {
     public var labels: [String: String]
     public var target: String?
     public var noCache: Bool
-    /// `--pull` / `pull`: pull every base image before the build, not only the missing ones
-    /// (see `baseImages`; the front end pulls them).
-    public var pull: Bool
+    /// `--pull` / `pull`: which base images the front end pulls before the build (`basesToPull`):
+    /// those the store lacks (Docker's default), all of them (`--pull`), or none.
+    public var pull: PullPolicy
     /// `--network` / `networkmode`: RUN's network, `default` (the bridge), `host` or `none`.
     public var network: String
     public var platform: String?
@@ -30,7 +30,7 @@ public struct BuildOptions: Sendable {
     public var sourceDateEpoch: Int64?
 
     public init(tags: [String] = [], buildArgs: [String: String?] = [:], labels: [String: String] = [:], target: String? = nil,
-                noCache: Bool = false, pull: Bool = false, network: String = "default", platform: String? = nil,
+                noCache: Bool = false, pull: PullPolicy = .missing, network: String = "default", platform: String? = nil,
                 secrets: [String: String] = [:], sourceDateEpoch: Int64? = nil) {
         self.tags = tags
         self.buildArgs = buildArgs
@@ -105,11 +105,11 @@ extension Engine {
         }
     }
 
-    /// The images the build's stages start from (their FROM after ARG expansion), other than
-    /// `scratch` and earlier stages: with `onlyMissing`, those the store lacks (which dockerd's
-    /// builder pulls), otherwise all of them (`--pull`).
-    public func baseImages(_ options: BuildOptions, contextDirectory: String, dockerfile: DockerfileSource,
-                           onlyMissing: Bool) throws -> [String] {
+    /// The images the build's stages start from (their FROM after ARG expansion) or copy and mount
+    /// from (COPY --from, RUN --mount from=), other than `scratch` and stages, that `options.pull`
+    /// says to pull: those the store lacks (which Docker's builders pull), all of them, or none.
+    public func basesToPull(_ options: BuildOptions, contextDirectory: String, dockerfile: DockerfileSource) throws -> [String] {
+        guard options.pull != .never else { return [] }
         let request = try buildRequest(options, contextDirectory: contextDirectory, dockerfile: dockerfile, cancellation: nil)
         let parsed = try Dockerfile.parse(request.dockerfile, fileName: request.dockerfileName)
         let stages = try parsed.stages()
@@ -119,10 +119,19 @@ extension Engine {
                                 escape: parsed.directives.escape, fileName: request.dockerfileName)
         var names: [String] = []
         for stage in stages.stages {
-            let base = try args.resolve(stage.from, fileName: request.dockerfileName).baseName
-            guard base != "scratch", stages.stage(named: base, before: stage.index) == nil, !names.contains(base) else { continue }
-            if onlyMissing, (try? image(named: base)) != nil { continue }
-            names.append(base)
+            var used = [try args.resolve(stage.from, fileName: request.dockerfileName).baseName]
+            var scope = args.stageScope()
+            for command in stage.commands {
+                switch try scope.apply(command, fileName: request.dockerfileName) {
+                case .copy(let copy): used += copy.from.map { [$0] } ?? []
+                case .run(let run): used += run.mounts.compactMap(\.from)
+                default: break
+                }
+            }
+            for name in used where name != "scratch" && stages.stage(named: name, before: stage.index) == nil && !names.contains(name) {
+                if options.pull == .missing, (try? image(named: name)) != nil { continue }
+                names.append(name)
+            }
         }
         return names
     }

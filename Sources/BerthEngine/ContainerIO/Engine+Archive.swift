@@ -82,6 +82,35 @@ extension Engine {
         recordCopy("archive-path", reference)
     }
 
+    /// `cp CONTAINER:SRC DEST` for a front end on this machine (the CLI): copies `source` to the
+    /// host path, or as a tar stream to a descriptor, by Docker's rules; the bytes of the tar
+    /// stream moved.
+    @discardableResult
+    public func copyFromContainer(_ reference: String, source: String, to destination: CopyEndpoint,
+                                  followLink: Bool) async throws -> Int64 {
+        let runtime = runtime
+        let bytes = try await blocking {
+            try runtime.copyFromContainer(reference, source: source, to: destination, followLink: followLink)
+        }
+        recordCopy("archive-path", reference)
+        return bytes
+    }
+
+    /// `cp SRC CONTAINER:DEST` for a front end on this machine (the CLI): copies the host path, or
+    /// a tar stream from a descriptor, into the container by Docker's rules (root owns the files
+    /// unless `preserveOwnership`); the bytes of the tar stream moved.
+    @discardableResult
+    public func copyToContainer(_ reference: String, from source: CopyEndpoint, destination: String, followLink: Bool,
+                                preserveOwnership: Bool) async throws -> Int64 {
+        let runtime = runtime
+        let bytes = try await blocking {
+            try runtime.copyToContainer(reference, from: source, destination: destination, followLink: followLink,
+                                        preserveOwnership: preserveOwnership)
+        }
+        recordCopy("extract-to-dir", reference)
+        return bytes
+    }
+
     /// dockerd's events for `cp`: `archive-path` out of a container, `extract-to-dir` into one.
     private func recordCopy(_ action: String, _ reference: String) {
         guard let record = try? runtime.container(reference) else { return }

@@ -17,10 +17,12 @@ public struct ExecConfig: Sendable, Equatable {
     public var attachStderr: Bool
     public var detachKeys: String?
     public var consoleSize: TerminalSize?
+    /// Every capability for the command (the container's seccomp and AppArmor confinement stay, as with Docker).
+    public var privileged: Bool
 
     public init(command: [String], env: [String] = [], user: String? = nil, workingDir: String? = nil, tty: Bool = false,
                 attachStdin: Bool = false, attachStdout: Bool = true, attachStderr: Bool = true, detachKeys: String? = nil,
-                consoleSize: TerminalSize? = nil) {
+                consoleSize: TerminalSize? = nil, privileged: Bool = false) {
         self.command = command
         self.env = env
         self.user = user
@@ -31,6 +33,13 @@ public struct ExecConfig: Sendable, Equatable {
         self.attachStderr = attachStderr
         self.detachKeys = detachKeys
         self.consoleSize = consoleSize
+        self.privileged = privileged
+    }
+
+    /// The runtime's options for this exec.
+    var runtimeOptions: ExecOptions {
+        ExecOptions(command: command, env: env, user: user, workingDir: workingDir?.isEmpty == false ? workingDir : nil,
+                    interactive: attachStdin, tty: tty, consoleSize: consoleSize, privileged: privileged)
     }
 }
 
@@ -138,7 +147,7 @@ extension Engine {
         case .running: break
         case .paused: throw EngineError.conflict("Container \(record.id) is paused, unpause the container before exec")
         case .restarting: throw EngineError.conflict("Container \(record.id) is restarting, wait until the container is running")
-        default: throw EngineError.conflict("container \(record.id) is not running")
+        default: throw EngineError.conflict("Container \(record.id) is not running")
         }
         if let workingDir = config.workingDir, !workingDir.isEmpty, !workingDir.hasPrefix("/") {
             throw EngineError.invalidParameter("the working directory '\(workingDir)' is invalid, it needs to be an absolute path")
@@ -165,29 +174,110 @@ extension Engine {
     /// it attaches stdin) to its stdin, whose end closes the command's stdin. Returns once the
     /// command exited and its output is drained (what a background process it left keeps
     /// writing is cut 2 s later); its exit code is recorded before. A command that cannot start
-    /// says why on `output` and exits 126, or 127 when it was not found, as with dockerd.
+    /// says why on `output` and exits 126, as with dockerd 20.10 (newer ones exit 127 when it was
+    /// not found).
     @discardableResult
     public func runExec(_ state: ExecState, input: AsyncStream<ByteBuffer>?,
                         output: @escaping @Sendable (StdStream, ByteBuffer) async throws -> Void) async -> Int32 {
-        let config = state.config
+        await recordingExec(state, report: { message in try? await output(.stdout, ByteBuffer(string: message + "\r\n")) }) {
+            try await relayExec(state, input: state.config.attachStdin ? input : nil, output: output)
+        }
+    }
+
+    /// Runs a begun exec on descriptors of this process, for a front end that has them (the CLI's
+    /// own stdio): without a terminal they are the command's `stdin` (when it attaches stdin),
+    /// `stdout` and `stderr`; with one (`tty`), the terminal's input and output, its window
+    /// resized with `resizeExec`. Otherwise as `runExec(_:input:output:)`, the reason a command
+    /// could not start going to `stdout`.
+    public func runExec(_ state: ExecState, stdin: Int32?, stdout: Int32, stderr: Int32) async -> Int32 {
+        await recordingExec(state, report: { message in
+            // dockerd's line end, which the docker CLI passes on as it is.
+            let line = Array((message + "\r\n").utf8)
+            _ = line.withUnsafeBytes { write(stdout, $0.baseAddress, $0.count) }
+        }) {
+            let runtime = runtime, containerID = state.containerID, options = state.config.runtimeOptions
+            let stdin = state.config.attachStdin ? stdin : nil
+            let resize = state.config.tty ? try DescriptorStreams.pipe() : nil
+            let process: ExecProcess
+            do {
+                process = try await blocking {
+                    try runtime.startExec(containerID, options, stdin: stdin, stdout: stdout, stderr: stderr, resize: resize?.read)
+                }
+            } catch {
+                if let resize { [resize.read, resize.write].forEach { close($0) } }
+                throw error
+            }
+            if let resize { close(resize.read) }
+            execs.running(state.id, process: process, resize: resize?.write ?? -1)
+            return try await blocking { try process.wait() }
+        }
+    }
+
+    /// Starts a begun exec for a front end that leaves at once (the CLI's `exec -d`): runc
+    /// detaches the command, so nothing here waits for it or records its exit. Returns once the
+    /// command runs, throws when it cannot start.
+    public func startDetachedExec(_ state: ExecState) async throws {
+        events.record(.container, "exec_start: " + state.config.command.joined(separator: " "), id: state.containerID,
+                      attributes: execAttributes(state))
+        let runtime = runtime, containerID = state.containerID, options = state.config.runtimeOptions
+        do {
+            try await blocking { try runtime.execDetached(containerID, options) }
+        } catch {
+            execs.ended(state.id, exitCode: 126)
+            throw error
+        }
+    }
+
+    /// Starts a begun exec whose output nobody reads, for a front end that stays (the Engine
+    /// API's detached start): throws, as dockerd does, when the command cannot start; else
+    /// returns once it runs, and this process waits for it and records its exit code.
+    public func startExecInBackground(_ state: ExecState) async throws {
+        let attributes = execAttributes(state)
+        events.record(.container, "exec_start: " + state.config.command.joined(separator: " "), id: state.containerID,
+                      attributes: attributes)
+        var background = state.config.runtimeOptions
+        background.interactive = false
+        let runtime = runtime, containerID = state.containerID, options = background
+        let ended = { @Sendable (code: Int32) in
+            self.execs.ended(state.id, exitCode: code)
+            self.events.record(.container, "exec_die", id: state.containerID,
+                               attributes: attributes.merging(["exitCode": String(code)]) { $1 })
+        }
+        let process: ExecProcess
+        do {
+            process = try await blocking {
+                let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+                defer { close(null) }
+                return try runtime.startExec(containerID, options, stdin: nil, stdout: null, stderr: null, resize: nil)
+            }
+        } catch {
+            ended(126)
+            throw error
+        }
+        execs.running(state.id, process: process, resize: -1)
+        Task {
+            let status = await ChildProcess.exitStatus(of: process.pid)
+            ended((try? process.finish(waitStatus: status)) ?? 126)
+        }
+    }
+
+    private func execAttributes(_ state: ExecState) -> [String: String] {
         let record = try? runtime.container(state.containerID)
-        let attributes = record.map { $0.eventAttributes(["execID": state.id]) } ?? ["execID": state.id]
-        events.record(.container, "exec_start: " + config.command.joined(separator: " "), id: state.containerID,
+        return record.map { $0.eventAttributes(["execID": state.id]) } ?? ["execID": state.id]
+    }
+
+    /// Runs `body` as the exec `state`, with its events and its recorded exit code; a command
+    /// that cannot start is told to `report` and exits 126.
+    private func recordingExec(_ state: ExecState, report: (String) async -> Void,
+                               _ body: () async throws -> Int32) async -> Int32 {
+        let attributes = execAttributes(state)
+        events.record(.container, "exec_start: " + state.config.command.joined(separator: " "), id: state.containerID,
                       attributes: attributes)
         let code: Int32
         do {
-            code = try await relayExec(state, input: config.attachStdin ? input : nil, output: output)
-        } catch let error as RuntimeError {
-            var message = "\(error)"
-            var status: Int32 = 126
-            if case .execFailed(let reason) = error {
-                message = "OCI runtime exec failed: \(reason)"
-                if reason.contains("executable file not found") || reason.contains("no such file or directory") { status = 127 }
-            }
-            try? await output(.stdout, ByteBuffer(string: message + "\r\n"))
-            code = status
+            code = try await body()
         } catch {
-            try? await output(.stdout, ByteBuffer(string: "\(error)\r\n"))
+            await report("\(error)")
             code = 126
         }
         execs.ended(state.id, exitCode: code)
@@ -198,9 +288,7 @@ extension Engine {
     private func relayExec(_ state: ExecState, input: AsyncStream<ByteBuffer>?,
                            output: @escaping @Sendable (StdStream, ByteBuffer) async throws -> Void) async throws -> Int32 {
         let config = state.config
-        let options = ExecOptions(command: config.command, env: config.env, user: config.user,
-                                  workingDir: config.workingDir?.isEmpty == false ? config.workingDir : nil,
-                                  interactive: config.attachStdin, tty: config.tty, consoleSize: config.consoleSize)
+        let options = config.runtimeOptions
         let stdout = try DescriptorStreams.pipe()
         let stderr = config.tty ? nil : try DescriptorStreams.pipe()
         let stdin = input == nil ? nil : try DescriptorStreams.pipe()

@@ -103,9 +103,31 @@ public struct ContainerStatsSample: Encodable, Sendable {
     }
 }
 
+/// A container with two readings of its resource use (nil where it could not be read), from
+/// which a front end shows CPU % as the docker CLI computes it.
+public struct ContainerUsage: Sendable {
+    public let record: ContainerRecord
+    public let earlier: ResourceUsage?
+    public let later: ResourceUsage?
+}
+
 extension Engine {
     /// The gap between the two readings of a one-time sample with a previous reading.
     static let statsSampleInterval: UInt64 = 500_000_000
+
+    /// Reads the resource use of the containers `references` names (none: the running ones, or
+    /// every one with `all`) twice, `statsSampleInterval` apart, for `stats` in the CLI.
+    public func sampleUsage(_ references: [String], all: Bool) async throws -> [ContainerUsage] {
+        let runtime = runtime
+        let records = try references.isEmpty
+            ? runtime.list().filter { all || $0.state.running }
+            : references.map { try runtime.container($0) }
+        let read = { @Sendable in records.map { try? runtime.usage(of: $0) } }
+        let earlier = try await blocking(read)
+        try await Task.sleep(nanoseconds: Self.statsSampleInterval)
+        let later = try await blocking(read)
+        return records.indices.map { ContainerUsage(record: records[$0], earlier: earlier[$0], later: later[$0]) }
+    }
 
     /// Samples a container's resource use: once (`oneShot`: no previous reading), or, streaming
     /// or not, with a previous reading half a second earlier, then (`stream`) every second until

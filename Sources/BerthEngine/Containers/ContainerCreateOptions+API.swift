@@ -98,6 +98,7 @@ extension ContainerCreateOptions {
         capAdd = try host.strings("CapAdd") ?? []
         capDrop = try host.strings("CapDrop") ?? []
         privileged = try host.bool("Privileged") ?? false
+        groupAdd = try host.strings("GroupAdd") ?? []
         publishAllPorts = try host.bool("PublishAllPorts") ?? false
         readonlyRootfs = try host.bool("ReadonlyRootfs") ?? false
         securityOpt = try host.strings("SecurityOpt")
@@ -129,7 +130,7 @@ extension ContainerCreateOptions {
         }
         try host.refuse("CgroupnsMode", ifNot: .oneOf(["", "host"]), why: "containers share the host's cgroup namespace on this cgroup layout")
         try host.refuse("Isolation", ifNot: .oneOf(["", "default"]))
-        for field in ["GroupAdd", "Links", "DeviceCgroupRules", "DeviceRequests", "BlkioWeightDevice", "BlkioDeviceReadBps",
+        for field in ["Links", "DeviceCgroupRules", "DeviceRequests", "BlkioWeightDevice", "BlkioDeviceReadBps",
                       "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "Capabilities"] {
             try host.refuse(field, ifNot: .emptyArray)
         }

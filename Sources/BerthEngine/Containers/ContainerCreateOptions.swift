@@ -52,6 +52,9 @@ public struct ContainerCreateOptions: Sendable, Equatable {
     public var capAdd: [String] = []
     public var capDrop: [String] = []
     public var privileged = false
+    /// `--group-add`: more groups for the container's processes, names (from the container's
+    /// /etc/group, resolved at start) or IDs.
+    public var groupAdd: [String] = []
     /// HostConfig.SecurityOpt as dockerd takes it (a `seccomp=` profile as its JSON, not a file
     /// name: `SecurityOptions.clientForm` reads the file, on the client's side); nil when none
     /// was given.
@@ -138,6 +141,7 @@ public struct ContainerCreateOptions: Sendable, Equatable {
         host.capAdd = capAdd
         host.capDrop = capDrop
         host.privileged = privileged
+        host.groupAdd = groupAdd
         host.securityOpt = securityOpt
         if unconfinedSystemPaths { (host.maskedPaths, host.readonlyPaths) = ([], []) }
         host.logConfig = try LogConfig(driver: logDriver, options: logOptions)

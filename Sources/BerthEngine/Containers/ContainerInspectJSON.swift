@@ -117,7 +117,7 @@ public enum ContainerInspectJSON {
             ("DnsOptions", strings(host.dnsOptions)),
             ("DnsSearch", strings(host.dnsSearch)),
             ("ExtraHosts", host.extraHosts.map(strings) ?? .null),
-            ("GroupAdd", .null),
+            ("GroupAdd", host.groupAdd.isEmpty ? .null : .strings(host.groupAdd)),
             ("IpcMode", .string(host.ipcMode)),
             ("Cgroup", .string("")),
             ("Links", .null),
@@ -204,7 +204,8 @@ public enum ContainerInspectJSON {
     /// `HostConfig.PortBindings` as requested: `"80/tcp": [{"HostIp": "", "HostPort": "8080"}]`.
     static func portBindings(_ record: ContainerRecord) -> [(String, OrderedJSON)] {
         var result: [(String, [OrderedJSON])] = []
-        for binding in record.network.ports {
+        // The [::] twins of ports published on every address were not asked for (PortProxy).
+        for binding in record.network.ports where binding.hostIP != "::" {
             let key = "\(binding.containerPort)/\(binding.proto)"
             let value = OrderedJSON.object([("HostIp", .string(binding.hostIP)), ("HostPort", .string(String(binding.hostPort)))])
             if let index = result.firstIndex(where: { $0.0 == key }) { result[index].1.append(value) } else { result.append((key, [value])) }

@@ -52,7 +52,10 @@ extension Engine {
     /// The container's disk use, for `size=1`.
     public func containerSize(_ record: ContainerRecord) -> ContainerSize {
         let rw = DiskUsage.bytes(runtime.containers.path(of: record.id) + "/upper")
-        return ContainerSize(rw: rw, rootFs: rw + record.layers.reduce(0) { $0 + DiskUsage.bytes($1) })
+        // The image's size as `images` reports it, as dockerd adds it (the layers' bytes on
+        // disk when the image is gone).
+        let image = (try? store().image(named: record.imageID).size) ?? record.layers.reduce(0) { $0 + DiskUsage.bytes($1) }
+        return ContainerSize(rw: rw, rootFs: rw + image)
     }
 
     /// The inspect document of a container.
@@ -233,7 +236,7 @@ public enum ContainerSummaryJSON {
             ("Names", .array([.string("/" + record.name)])),
             ("Image", .string(record.imageName)),
             ("ImageID", .string(record.imageID)),
-            ("Command", .string(record.config.argv.joined(separator: " "))),
+            ("Command", .string(command(record.config.argv))),
             ("Created", .int(Int64(record.created.timeIntervalSince1970))),
             ("Ports", .array(ports)),
         ]
@@ -247,6 +250,13 @@ public enum ContainerSummaryJSON {
             ("Mounts", .array(record.mounts.filter { !$0.fromTmpfsFlag && $0.type != .tmpfs }.map(ContainerInspectJSON.mountPoint))),
         ]
         return .object(members)
+    }
+
+    /// dockerd's Command of a listed container: the path and its arguments, each argument that
+    /// holds a space wrapped in single quotes (nothing is escaped).
+    public static func command(_ argv: [String]) -> String {
+        guard let path = argv.first else { return "" }
+        return ([path] + argv.dropFirst().map { $0.contains(" ") ? "'\($0)'" : $0 }).joined(separator: " ")
     }
 
     private static func endpoint(_ endpoint: ContainerRecord.Endpoint?) -> OrderedJSON {

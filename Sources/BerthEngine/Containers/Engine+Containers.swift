@@ -101,6 +101,9 @@ extension Engine {
     public func startContainerFollowing(_ reference: String, attach: Bool = false, size: TerminalSize? = nil) throws
         -> (connection: MonitorConnection, client: AttachClient?) {
         let record = try runtime.container(reference)
+        // The front end follows the container's output: dockerd logs that attach before the
+        // start (and before the container's network connects).
+        events.record(.container, "attach", id: record.id, attributes: record.eventAttributes())
         let started: (MonitorConnection, AttachClient?)
         do {
             if attach {
@@ -121,15 +124,19 @@ extension Engine {
     /// `notModified` when it does not run.
     public func stopContainer(_ reference: String, timeout: Int? = nil, signal: String? = nil) async throws {
         let signalNumber = try signal.map { String(try SignalName.parse($0)) }
-        guard let stopping = try await blocking({ try self.runtime.beginStop(reference, timeout: timeout, signal: signalNumber) }) else {
+        // The `kill` event goes out before the signal: the monitor records `die` as soon as the
+        // process is gone.
+        let stopping = try await blocking {
+            try self.runtime.beginStop(reference, timeout: timeout, signal: signalNumber) { record in
+                let sent = (try? SignalName.parse(signal ?? record.config.stopSignal)) ?? SIGTERM
+                self.events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(sent)]))
+            }
+        }
+        guard let stopping else {
             let record = try await blocking { try self.runtime.container(reference) }
             throw EngineError(.notModified, "container \(record.id) is already stopped")
         }
         let record = stopping.record
-        if stopping.grace != 0 {
-            let sent = (try? SignalName.parse(signal ?? record.config.stopSignal)) ?? SIGTERM
-            events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(sent)]))
-        }
         let exited = try await waitForMonitor(record.id, seconds: stopping.grace)
         if !exited {
             events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(SIGKILL)]))
@@ -142,14 +149,23 @@ extension Engine {
     public func killContainer(_ reference: String, signal: String = "KILL") async throws {
         let number = try SignalName.parse(signal.isEmpty ? "KILL" : signal)
         let record = try await blocking { () throws -> ContainerRecord in
-            let record = try self.runtime.container(reference)
+            let record: ContainerRecord
+            do {
+                record = try self.runtime.container(reference)
+            } catch RuntimeError.noSuchContainer {
+                throw EngineError.notFound("Cannot kill container: \(reference): No such container: \(reference)")
+            }
             guard [.running, .paused].contains(record.state.status) else {
                 throw EngineError.conflict("Cannot kill container: \(reference): Container \(record.id) is not running")
             }
+            // Before the signal: the monitor records `die` as soon as the process is gone.
+            self.events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(number)]))
             try self.runtime.kill(record.id, signal: String(number))
             return record
         }
-        events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(number)]))
+        // As dockerd's, a SIGKILL returns once the container has stopped, so a `rm` that follows
+        // finds it stopped.
+        if number == SIGKILL { _ = try await waitForMonitor(record.id, seconds: 10) }
     }
 
     /// Stops the container as `stop` does (when it runs), then starts it again.
@@ -229,11 +245,14 @@ extension Engine {
             if !force, [.running, .paused, .restarting].contains(record.state.status) {
                 throw EngineError.conflict("cannot remove container \"/\(record.name)\": container is running: stop the container before removing or force remove")
             }
+            // Before the kill, so the monitor's `die` follows it as in dockerd's log.
+            if record.state.running || record.state.status == .paused {
+                self.events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(SIGKILL)]))
+            }
             try self.runtime.remove(record.id, force: force, volumes: volumes)
             return record
         }
         if record.state.running || record.state.status == .paused {
-            events.record(.container, "kill", id: record.id, attributes: record.eventAttributes(["signal": String(SIGKILL)]))
             // Its monitor records `die` when it sees the exit, unless the removal ended it first.
             if events.lastEvent(ofContainer: record.id)?.action != "die" {
                 events.record(.container, "die", id: record.id, attributes: record.eventAttributes(["exitCode": "137"]))
@@ -299,7 +318,7 @@ extension Engine {
     /// The container's processes as the host's `ps` shows them with `psArguments` (default `-ef`):
     /// its titles and the rows of the container's processes.
     public func topContainer(_ reference: String, psArguments: [String] = []) async throws -> (titles: [String], processes: [[String]]) {
-        try await blocking {
+        let (record, table) = try await blocking { () throws -> (ContainerRecord, (titles: [String], processes: [[String]])) in
             let record = try self.runtime.container(reference)
             guard record.state.status == .running || record.state.status == .paused else {
                 throw EngineError.conflict("Container \(record.id) is not running")
@@ -319,8 +338,10 @@ extension Engine {
                 guard fields.count == titles.count, let pid = Int32(fields[pidColumn]), pids.contains(pid) else { continue }
                 processes.append(fields)
             }
-            return (titles, processes)
+            return (record, (titles, processes))
         }
+        events.record(.container, "top", id: record.id, attributes: record.eventAttributes())
+        return table
     }
 
     /// What the container changed in its root filesystem.
@@ -352,6 +373,9 @@ extension Engine {
         let status = try await blocking { Spawn.wait(pid) }
         if let failure { throw failure }
         if status != 0 { throw EngineError(.system, "exporting the container's filesystem failed (tar exited with \(status))") }
+        if let record = try? await container(reference) {
+            events.record(.container, "export", id: record.id, attributes: record.eventAttributes())
+        }
     }
 }
 

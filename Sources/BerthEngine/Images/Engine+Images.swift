@@ -269,9 +269,14 @@ extension Engine {
 
     /// Loads the images of a docker-archive or OCI layout archive and returns what `load` reports,
     /// one line each (`Loaded image: busybox:latest`, `Loaded image ID: sha256:…`).
-    public func loadImages(from source: ByteSource) throws -> [String] {
+    ///
+    /// `progress` hears dockerd's "Loading layer" message for each layer, with its bytes counted.
+    public func loadImages(from source: ByteSource, progress: (TransferMessage) -> Void = { _ in }) throws -> [String] {
         let store = try store()
-        let loaded = try store.load(from: source)
+        let loaded = try store.load(from: source) { chainID, size in
+            progress(TransferMessage(id: String(chainID.encoded.prefix(12)), status: "Loading layer",
+                                     progress: TransferMessage.Progress(current: size, total: size)))
+        }
         var lines: [String] = []
         let untaggedNow = Set(try store.images().filter(\.tags.isEmpty).map(\.id))
         for image in loaded {
@@ -303,22 +308,8 @@ extension Engine {
         if options.sourceName.hasPrefix("http://") || options.sourceName.hasPrefix("https://") {
             throw EngineError.invalidParameter("importing from a URL is not supported; download the tarball and import the file")
         }
-        var tag: Reference?
-        if let name = options.reference, !name.isEmpty {
-            do {
-                tag = try Reference(parsing: name)
-            } catch {
-                throw EngineError.invalidParameter("\(error)")
-            }
-            if tag?.digest != nil { throw EngineError.invalidParameter("refusing to create a tag with a digest reference") }
-        }
-        let commands = try options.changes.map { change in
-            do {
-                return try ConfigChanges.parseChange(change)
-            } catch {
-                throw EngineError.invalidParameter("\(error)")
-            }
-        }
+        let tag = try Self.newImageTag(options.reference)
+        let commands = try Self.configChanges(options.changes)
         let result = try store().importImage(from: source, sourceName: options.sourceName, message: options.message, tag: tag) { config in
             for command in commands {
                 let expanded = try command.expanded(with: ConfigChanges.environment(of: config), fileName: "--change")

@@ -52,8 +52,8 @@ extension Engine {
                 ("Id", .string(image.id.description)),
                 ("Labels", .object(labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
                 ("ParentId", .string("")),
-                ("RepoDigests", .array(image.repoDigests.map { .string($0.description) })),
-                ("RepoTags", .array(image.tags.map { .string($0.description) })),
+                ("RepoDigests", .array(image.repoDigests.map { .string($0.familiarString) })),
+                ("RepoTags", .array(image.tags.map { .string($0.familiarString) })),
                 ("SharedSize", .int(shared)),
                 ("Size", .int(image.size)),
             ])

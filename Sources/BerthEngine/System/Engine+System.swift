@@ -1,5 +1,6 @@
 import BerthFiles
 import BerthOCI
+import BerthProcess
 import BerthRuntime
 import BerthTemplate
 import Foundation
@@ -11,9 +12,10 @@ extension Engine {
     /// version they report is the Engine API's, negotiated separately).
     public static let version = "0.1.0"
 
-    /// The storage driver Berth reports: containerd's overlayfs snapshotter model, layers
-    /// unpacked once and mounted as overlay lower directories.
-    public static let storageDriver = "overlayfs"
+    /// The storage driver Berth reports: layers unpacked once and mounted as overlay lower
+    /// directories, which is what dockerd's `overlay2` does (and the name inspect's GraphDriver
+    /// gives).
+    public static let storageDriver = "overlay2"
 
     /// Docker's `/info` document, in its field order.
     public func info() throws -> OrderedJSON {
@@ -98,12 +100,57 @@ extension Engine {
             ("Isolation", .string("")),
             ("InitBinary", .string("")),
             ("ContainerdCommit", .object([("ID", .string(""))])),
-            ("RuncCommit", .object([("ID", .string(""))])),
+            ("RuncCommit", .object([("ID", .string(Self.runcVersion()?.commit ?? ""))])),
             ("InitCommit", .object([("ID", .string(""))])),
             ("SecurityOptions", strings(security)),
             ("CDISpecDirs", strings([])),
             ("Warnings", strings(warnings)),
         ])
+    }
+
+    /// dockerd's `/version` document, in its field order, for an Engine API that speaks
+    /// `apiVersion` down to `minimumAPIVersion`: the Engine component, then the OCI runtime's.
+    public static func versionDocument(apiVersion: String, minimumAPIVersion: String) -> OrderedJSON {
+        let details: [(String, String)] = [
+            ("ApiVersion", apiVersion), ("Arch", SystemFacts.goArchitecture), ("BuildTime", ""),
+            ("Experimental", "false"), ("GitCommit", "berth"), ("GoVersion", "swift"),
+            ("KernelVersion", SystemFacts.kernelVersion), ("MinAPIVersion", minimumAPIVersion), ("Os", "linux"),
+        ]
+        var components: [OrderedJSON] = [.object([
+            ("Name", .string("Engine")), ("Version", .string(version)),
+            ("Details", .object(details.map { ($0.0, .string($0.1)) })),
+        ])]
+        if let runc = runcVersion() {
+            components.append(.object([
+                ("Name", .string("runc")), ("Version", .string(runc.version)),
+                ("Details", .object([("GitCommit", .string(runc.commit))])),
+            ]))
+        }
+        return .object([
+            ("Platform", .object([("Name", .string("Berth"))])),
+            ("Components", .array(components)),
+            ("Version", .string(version)),
+            ("ApiVersion", .string(apiVersion)),
+            ("MinAPIVersion", .string(minimumAPIVersion)),
+            ("GitCommit", .string("berth")),
+            ("GoVersion", .string("swift")),
+            ("Os", .string("linux")),
+            ("Arch", .string(SystemFacts.goArchitecture)),
+            ("KernelVersion", .string(SystemFacts.kernelVersion)),
+            ("BuildTime", .string("")),
+        ])
+    }
+
+    /// runc's version and commit, from `runc --version` ("runc version 1.1.5", "commit: …").
+    private static func runcVersion() -> (version: String, commit: String)? {
+        guard let output = try? Spawn.run(["runc", "--version"]), output.status == 0 else { return nil }
+        var version = ""
+        var commit = ""
+        for line in output.stdoutText.split(separator: "\n") {
+            if line.hasPrefix("runc version ") { version = String(line.dropFirst("runc version ".count)) }
+            if line.hasPrefix("commit: ") { commit = String(line.dropFirst("commit: ".count)) }
+        }
+        return version.isEmpty ? nil : (version, commit)
     }
 
     /// This root's engine ID, made on first use (dockerd keeps one per data root too).

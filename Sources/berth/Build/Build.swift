@@ -9,10 +9,12 @@ import Foundation
 
 /// `berth build`: builds an image from a Dockerfile and a context directory, with BuildKit's plain
 /// progress; `--check` only lints the Dockerfile.
-struct Build: AsyncParsableCommand {
+struct Build: AsyncParsableCommand, GoBoolSwitches {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "Build an image from a Dockerfile.",
         discussion: "With --check, parse and lint the Dockerfile (BuildKit's build checks) without building.")
+
+    static let goBoolSwitches = ["--pull": "--pull"]
 
     @OptionGroup var global: GlobalOptions
 
@@ -51,8 +53,9 @@ struct Build: AsyncParsableCommand {
     @ArgumentParser.Flag(name: .customLong("no-cache"), help: "Do not use cache when building the image.")
     var noCache = false
 
-    @ArgumentParser.Flag(help: "Always attempt to pull a newer version of the image.")
-    var pull = false
+    @Option(help: ArgumentHelp("Always attempt to pull a newer version of the image; or which images to pull: always, missing (the default) or never.",
+                               valueName: "policy"))
+    var pull: String?
 
     @ArgumentParser.Flag(name: .shortAndLong, help: "Suppress the build output and print image ID on success.")
     var quiet = false
@@ -114,25 +117,25 @@ struct Build: AsyncParsableCommand {
         }
         let options = BuildOptions(
             tags: tag, buildArgs: try pairs(buildArg, option: "--build-arg").mapValues { Optional($0) }, labels: try pairs(label, option: "--label"),
-            target: target, noCache: noCache, pull: pull, network: network, platform: platform, secrets: secrets,
+            target: target, noCache: noCache, pull: try usageErrors { try PullPolicy(buildFlag: pull) }, network: network, platform: platform, secrets: secrets,
             sourceDateEpoch: epoch)
         let name = file.map { $0 == "-" ? "Dockerfile" : ($0 as NSString).lastPathComponent } ?? "Dockerfile"
         let silent = quiet || progress == "quiet"
         let engine = try global.openEngine()
-        if pull {
-            // BuildKit's plain progress shows no pull of its own: each base is pulled quietly.
-            let bases = try usageErrors {
-                try engine.baseImages(options, contextDirectory: contextDirectory, dockerfile: .text(text, name: name), onlyMissing: false)
-            }
-            for base in bases {
-                let domain = try Reference(parsing: base).domain
-                let credentials = try RegistryOptions().savedCredentials(for: domain)
-                do {
-                    _ = try await engine.pull(PullOptions(reference: base, credentials: credentials), progress: { _ in })
-                } catch {
-                    printError("ERROR: failed to solve: \(base): \(error)")
-                    throw ExitCode(1)
-                }
+        // Base images the store lacks are pulled, and with --pull all of them, as Docker's build
+        // does; BuildKit's plain progress shows no pull of its own: each is pulled quietly.
+        let bases = try usageErrors {
+            try engine.basesToPull(options, contextDirectory: contextDirectory, dockerfile: .text(text, name: name))
+        }
+        for base in bases {
+            let reference = try Reference(parsing: base)
+            let credentials = try RegistryOptions().savedCredentials(for: reference.domain)
+            do {
+                _ = try await engine.pull(PullOptions(reference: base, credentials: credentials), progress: { _ in })
+            } catch {
+                // BuildKit's words for a base it cannot pull.
+                printError("ERROR: failed to solve: \(base): failed to resolve source metadata for \(reference.withDefaultTag): \(error)")
+                throw ExitCode(1)
             }
         }
         // Ctrl-C or SIGTERM ends the build, and its running RUN step with it, leaving nothing for

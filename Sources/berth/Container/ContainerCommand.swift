@@ -14,7 +14,7 @@ struct ContainerCommand: ParsableCommand {
             ContainerStop.self, ContainerKill.self, ContainerRestart.self, ContainerRemove.self, ContainerWait.self,
             ContainerInspect.self, ContainerRename.self, ContainerPort.self, ContainerPrune.self, ContainerExec.self, ContainerAttach.self, ContainerTop.self, ContainerStats.self,
             ContainerCopy.self, ContainerUpdate.self, ContainerPause.self, ContainerUnpause.self, ContainerDiff.self,
-            ContainerExport.self,
+            ContainerExport.self, ContainerCommit.self,
         ]
     )
 }

@@ -1,11 +1,12 @@
 import ArgumentParser
+import BerthEngine
 import BerthRuntime
 import Foundation
 import Glibc
 
 /// `berth cp`: copy files and directories between a container and the host, or a tar stream
 /// (`-`) on stdin or stdout.
-struct ContainerCopy: ParsableCommand {
+struct ContainerCopy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cp", abstract: "Copy files/folders between a container and the local filesystem.",
         discussion: """
@@ -41,23 +42,23 @@ struct ContainerCopy: ParsableCommand {
         return (String(argument[..<colon]), String(argument[argument.index(after: colon)...]))
     }
 
-    func run() throws {
+    func run() async throws {
         guard !source.isEmpty else { throw fail("source can not be empty") }
         guard !destination.isEmpty else { throw fail("destination can not be empty") }
         let from = Self.split(source)
         let to = Self.split(destination)
         // A reader of `-` output that goes away must end the copy with an error, not a signal.
         signal(SIGPIPE, SIG_IGN)
-        let runtime = try global.openRuntime()
+        let engine = try global.openEngine()
         let showProgress = !quiet && isatty(1) == 1
         do {
             switch (from.container, to.container) {
             case (let container?, nil):
                 if to.path == "-" {
-                    try runtime.copyFromContainer(container, source: from.path, to: .stream(1), followLink: followLink)
+                    try await engine.copyFromContainer(container, source: from.path, to: .stream(1), followLink: followLink)
                 } else {
-                    let bytes = try runtime.copyFromContainer(container, source: from.path, to: .path(to.path),
-                                                              followLink: followLink)
+                    let bytes = try await engine.copyFromContainer(container, source: from.path, to: .path(to.path),
+                                                                   followLink: followLink)
                     if showProgress {
                         let shown = CopyPath.onHost(to.path, workingDirectory: FileManager.default.currentDirectoryPath)
                         printError("Successfully copied \(HumanUnits.size(bytes, precision: 4)) to \(shown)")
@@ -65,8 +66,8 @@ struct ContainerCopy: ParsableCommand {
                 }
             case (nil, let container?):
                 let endpoint: CopyEndpoint = from.path == "-" ? .stream(0) : .path(from.path)
-                let bytes = try runtime.copyToContainer(container, from: endpoint, destination: to.path,
-                                                        followLink: followLink, preserveOwnership: archive)
+                let bytes = try await engine.copyToContainer(container, from: endpoint, destination: to.path,
+                                                             followLink: followLink, preserveOwnership: archive)
                 if showProgress, from.path != "-" {
                     printError("Successfully copied \(HumanUnits.size(bytes, precision: 4)) to \(container):\(CopyPath.inContainer(to.path))")
                 }

@@ -63,6 +63,9 @@ struct ContainerCreateFlags: ParsableArguments {
     @Flag(help: "Give extended privileges to this container.")
     var privileged = false
 
+    @Option(name: .customLong("group-add"), help: ArgumentHelp("Add additional groups to join.", valueName: "list"))
+    var groupAdd: [String] = []
+
     @Option(name: .customLong("security-opt"), help: ArgumentHelp("Security Options (seccomp=unconfined|builtin|FILE.json, no-new-privileges[=true|false], systempaths=unconfined, label=…, apparmor=…).", valueName: "list"))
     var securityOpt: [String] = []
 
@@ -216,13 +219,23 @@ struct ContainerCreateFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Set platform if server is multi-platform capable (the host's, e.g. linux/amd64).", valueName: "string"))
     var platform: String?
 
+    @Option(help: ArgumentHelp("Pull image before creating (\"always\", \"missing\", \"never\").", valueName: "string"))
+    var pull = "missing"
+
+    @Flag(name: .shortAndLong, help: "Suppress the pull output.")
+    var quiet = false
+
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The image, then the command and its arguments.", valueName: "image [command] [arg...]"))
     var imageAndCommand: [String] = []
 
     func validate() throws {
-        guard let image = imageAndCommand.first, !image.hasPrefix("-") else {
-            throw ValidationError("requires at least 1 argument: IMAGE [COMMAND] [ARG...]")
+        guard let image = imageAndCommand.first else { throw ValidationError("requires at least 1 argument") }
+        // Passthrough capture takes an option ArgumentParser does not know as the image.
+        if image.hasPrefix("--") { throw ValidationError("unknown flag: \(image.split(separator: "=")[0])") }
+        if image.hasPrefix("-"), image.count > 1 {
+            throw ValidationError("unknown shorthand flag: '\(image.dropFirst().prefix(1))' in \(image)")
         }
+        _ = try usageErrors { try PullPolicy(parsing: pull) }
     }
 
     /// The engine's options these flags describe; what only the client can do happens here, as in
@@ -265,6 +278,7 @@ struct ContainerCreateFlags: ParsableArguments {
         options.capAdd = capAdd
         options.capDrop = capDrop
         options.privileged = privileged
+        options.groupAdd = groupAdd
         options.initProcess = initProcess
         options.runtime = runtime
         options.logDriver = logDriver
@@ -375,7 +389,14 @@ struct ContainerCreateFlags: ParsableArguments {
             if let cidfile, FileManager.default.fileExists(atPath: cidfile) {
                 throw EngineError(.conflict, "Container ID file found, make sure the other container isn't running or delete \(cidfile)")
             }
-            let record = try await engine.createContainer(options)
+            // As the docker CLI does, the pull's output goes to stderr: stdout is the container's.
+            let display = TransferDisplay(quiet: quiet, descriptor: 2)
+            let quiet = quiet
+            let domain = (try? Reference(parsing: options.image))?.domain
+            let registry = PullOptions(reference: options.image, credentials: try domain.flatMap { try RegistryOptions.savedCredentials(for: $0) })
+            let record = try await engine.createContainer(options, pull: try PullPolicy(parsing: pull), registry: registry, missing: { name in
+                if !quiet { printError("Unable to find image '\(name)' locally") }
+            }, progress: display.show)
             if let cidfile {
                 guard FileManager.default.createFile(atPath: cidfile, contents: Data(record.id.utf8)) else {
                     throw EngineError(.system, "failed to create the container ID file: open \(cidfile): no such file or directory")

@@ -1,10 +1,12 @@
 import ArgumentParser
+import BerthEngine
 import BerthRuntime
 import Foundation
 import Glibc
 
-/// `berth exec`: run a command in a running container.
-struct ContainerExec: ParsableCommand {
+/// `berth exec`: run a command in a running container, through the engine's exec (the one the
+/// Engine API's exec endpoints use); this command parses, relays its terminal and renders.
+struct ContainerExec: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "exec", abstract: "Execute a command in a running container.")
 
     @OptionGroup var global: GlobalOptions
@@ -21,6 +23,9 @@ struct ContainerExec: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Keep STDIN open even if not attached.")
     var interactive = false
 
+    @Flag(help: "Give extended privileges to the command.")
+    var privileged = false
+
     @Flag(name: .shortAndLong, help: "Allocate a pseudo-TTY.")
     var tty = false
 
@@ -33,59 +38,48 @@ struct ContainerExec: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The container, then the command and its arguments.", valueName: "container command [arg...]"))
     var containerAndCommand: [String] = []
 
+    /// Options are taken before the container only (the command's own flags follow it), so what
+    /// is captured starts with a dash only when it is a flag `exec` does not know, or a help
+    /// request; `CommandLineFailure` reports the errors as the docker CLI does.
     func validate() throws {
-        guard containerAndCommand.count >= 2, !containerAndCommand[0].hasPrefix("-") else {
-            throw ValidationError("requires at least 2 arguments: CONTAINER COMMAND [ARG...]")
+        if let first = containerAndCommand.first, first.hasPrefix("-"), first.count > 1 {
+            if first == "--help" || first == "-h" { throw CleanExit.helpRequest(Self.self) }
+            if first.hasPrefix("--") { throw ValidationError("unknown flag: \(first.split(separator: "=")[0])") }
+            throw ValidationError("unknown shorthand flag: '\(first.dropFirst().prefix(1))' in \(first)")
         }
+        guard containerAndCommand.count >= 2 else { throw ValidationError("requires at least 2 arguments") }
     }
 
-    func run() throws {
+    func run() async throws {
         var environment: [String] = []
         for file in envFile { environment += try EnvironmentFile.read(file) }
         environment += env.compactMap(EnvironmentFile.resolve)
         // `exec -d -t` has nobody to show the terminal to: it runs without one.
         let terminal = tty && !detach
         if terminal, interactive { try TerminalRelay.checkInputIsTerminal() }
-        let options = ExecOptions(command: Array(containerAndCommand.dropFirst()), env: environment, user: user,
-                                  workingDir: workdir, interactive: interactive, detach: detach,
-                                  tty: terminal, consoleSize: terminal ? TerminalRelay.windowSize : nil)
+        let config = ExecConfig(command: Array(containerAndCommand.dropFirst()), env: environment, user: user, workingDir: workdir,
+                                tty: terminal, attachStdin: interactive && !detach, attachStdout: !detach, attachStderr: !detach,
+                                consoleSize: terminal ? TerminalRelay.windowSize : nil, privileged: privileged)
+        let engine = try global.openEngine()
+        let state: ExecState
         do {
-            let runtime = try global.openRuntime()
-            let status = terminal ? try runtime.exec(containerAndCommand[0], options, terminal: relay)
-                                  : try runtime.exec(containerAndCommand[0], options)
-            if status != 0 { throw ExitCode(status) }
-        } catch let error as RuntimeError {
+            state = try engine.beginExec(try engine.createExec(containerAndCommand[0], config))
+            if detach { return try await engine.startDetachedExec(state) }
+        } catch {
             printError("Error response from daemon: \(error)")
-            if case .execFailed(let message) = error { throw ExitCode(StartFailure.exitCode(for: message)) }
             throw ExitCode(1)
         }
-    }
-
-    /// Copies between this process's stdio and the command's terminal (its master) until the
-    /// terminal closes, or the command has exited and nothing more is to be read; with `-i`, this
-    /// process's terminal is raw and stdin is forwarded.
-    private func relay(master: Int32, hasExited: @escaping @Sendable () -> Bool) {
-        let raw = interactive ? RawTerminal(0) : nil
-        defer { raw?.restore() }
-        if interactive {
-            TerminalRelay.forwardInput({ TerminalRelay.writeAll(master, $0) }, end: {})
+        let status: Int32
+        if terminal {
+            // The engine's terminal helper copies between this terminal and the command's.
+            let raw = interactive ? RawTerminal(0) : nil
+            defer { raw?.restore() }
+            let windowChanges = TerminalRelay.forwardWindowChanges { size in try? engine.resizeExec(state.id, to: size) }
+            defer { windowChanges.cancel() }
+            status = await engine.runExec(state, stdin: 0, stdout: 1, stderr: 1)
+        } else {
+            status = await engine.runExec(state, stdin: 0, stdout: 1, stderr: 2)
         }
-        let windowChanges = TerminalRelay.forwardWindowChanges { $0.apply(to: master) }
-        defer { windowChanges.cancel() }
-        TerminalRelay.copyOutput { buffer in
-            while true {
-                var fds = [pollfd(fd: master, events: Int16(POLLIN), revents: 0)]
-                let ready = poll(&fds, 1, 100)
-                if ready < 0, errno == EINTR { continue }
-                if ready == 0 {
-                    if hasExited() { return 0 }
-                    continue
-                }
-                let count = buffer.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
-                if count < 0, errno == EINTR { continue }
-                // EIO once the command's side of the terminal is closed.
-                return count
-            }
-        }
+        if status != 0 { throw ExitCode(status) }
     }
 }

@@ -51,6 +51,11 @@ struct ContainerListFlags: ParsableArguments {
     var latest = false
 
     func run() throws {
+        // Docker parses the format and runs it once over an empty row before listing.
+        if let format, !format.isEmpty {
+            _ = try templateErrors("failed to parse template") { try GoTemplate(format) }
+            _ = try templateErrors("failed to execute template") { try GoTemplate(format).execute(ContainerRow.empty) }
+        }
         let engine = try global.openEngine()
         // Docker's -l is -n 1; -n counts any state, newest first.
         let limit = latest ? 1 : max(last, 0)
@@ -61,35 +66,61 @@ struct ContainerListFlags: ParsableArguments {
             for record in records { print(noTrunc ? record.id : record.shortID) }
             return
         }
+        // As Docker, -s or a template that shows .Size asks for the sizes.
+        let sizes = size || format?.contains(".Size") == true
         var columns = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
                        ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
         if size { columns.append(("SIZE", "Size")) }
         try ListFormatter(format: format, columns: columns, headers: ContainerRow.headers)
-            .write(records.map { record in
-                var row = ContainerRow(record: record, noTrunc: noTrunc)
-                if size { row.size = engine.containerSize(record) }
-                return row.json
+            .write(rows: records.map {
+                ContainerRow(record: $0, noTrunc: noTrunc, size: sizes ? engine.containerSize($0) : nil).value
             })
     }
 }
 
-/// One line of `ps` output, with the fields Docker's container formatter offers.
+/// One line of `ps` output, with the fields and methods Docker's container formatter offers.
 struct ContainerRow {
     var record: ContainerRecord
     var noTrunc: Bool
-    /// With `-s`: the writable layer's size and the virtual size (image and writable layer).
+    /// The writable layer's size and the virtual size (image and writable layer), when `-s` or the
+    /// format asks for them.
     var size: ContainerSize?
 
     static let headers = ["ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
                           "CreatedAt": "CREATED AT", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
                           "State": "STATE", "Labels": "LABELS", "Networks": "NETWORKS", "Mounts": "MOUNTS",
-                          "Size": "SIZE", "LocalVolumes": "LOCAL VOLUMES"]
+                          "Size": "SIZE", "LocalVolumes": "LOCAL VOLUMES", "Platform": "PLATFORM"]
 
-    var json: OrderedJSON {
-        var command = record.config.argv.joined(separator: " ")
+    static let typeName = "*formatter.ContainerContext"
+
+    /// The row as templates see it: `.Label "name"` reads one label.
+    var value: TemplateValue {
+        let labels = record.config.labels
+        return .object(TemplateObject(
+            typeName: Self.typeName, fields: fields,
+            methods: ["Label": (1, { arguments in
+                guard case .string(let name) = arguments[0] else { return .string("") }
+                return .string(labels[name] ?? "")
+            })]))
+    }
+
+    /// What Docker's formatter gives for a container with nothing set, which it runs the template
+    /// over to check it.
+    static let empty: TemplateValue = .object(TemplateObject(
+        typeName: typeName,
+        fields: headers.keys.sorted().map { ($0, $0 == "Platform" ? .null : .string("")) },
+        methods: ["Label": (1, { _ in .string("") })]))
+
+    private var fields: [(String, TemplateValue)] {
+        var command = ContainerSummaryJSON.command(record.config.argv)
         if !noTrunc { command = Self.ellipsis(command, 20) }
         let labels = record.config.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        return .object([
+        var sizeText = "0B"
+        if let size {
+            sizeText = HumanUnits.size(size.rw)
+            if size.rootFs > 0 { sizeText += " (virtual \(HumanUnits.size(size.rootFs)))" }
+        }
+        return [
             ("Command", .string(goQuoted(command))),
             ("CreatedAt", .string(HumanUnits.goTime(record.created))),
             ("ID", .string(noTrunc ? record.id : record.shortID)),
@@ -103,29 +134,58 @@ struct ContainerRow {
             ("Names", .string(record.name)),
             ("Networks", .string(record.endpointsConfig.isEmpty ? record.hostConfig.networkMode
                                                                 : record.endpointsConfig.map(\.network).joined(separator: ","))),
+            // Docker 28 shows the image's platform when the daemon reports it; dockerd 20.10 does not.
+            ("Platform", .null),
             ("Ports", .string(Self.ports(record))),
             ("RunningFor", .string(HumanUnits.since(record.created))),
-            ("Size", .string(size.map { "\(HumanUnits.size($0.rw)) (virtual \(HumanUnits.size($0.rootFs)))" } ?? "0B")),
+            ("Size", .string(sizeText)),
             ("State", .string(record.state.status.rawValue)),
             ("Status", .string(ContainerStatus.describe(record))),
-        ])
+        ]
     }
 
-    /// Docker's PORTS column: published bindings `0.0.0.0:8080->80/tcp`, then exposed-only ports.
+    /// Docker's PORTS column (the CLI's DisplayablePorts over the daemon's port list): sorted by
+    /// private port, address, public port and protocol; ports published on the same number and
+    /// exposed ports grouped into ranges first, then the other published ports one by one.
     static func ports(_ record: ContainerRecord) -> String {
-        var entries: [String] = []
-        var published = Set<String>()
-        if record.state.running {
-            for binding in record.network.ports {
-                let ip = binding.hostIP.isEmpty ? "0.0.0.0" : binding.hostIP
-                entries.append("\(ip):\(binding.hostPort)->\(binding.containerPort)/\(binding.proto)")
-                published.insert("\(binding.containerPort)/\(binding.proto)")
+        struct Port {
+            var ip: String, privatePort: Int, publicPort: Int, type: String
+        }
+        guard case .array(let listed)? = ContainerSummaryJSON.document(for: record)["Ports"] else { return "" }
+        let ports = listed.map { port -> Port in
+            func text(_ key: String) -> String { if case .string(let value)? = port[key] { value } else { "" } }
+            func number(_ key: String) -> Int { if case .number(let value)? = port[key] { Int(value) ?? 0 } else { 0 } }
+            return Port(ip: text("IP"), privatePort: number("PrivatePort"), publicPort: number("PublicPort"), type: text("Type"))
+        }.sorted {
+            ($0.privatePort, $0.ip, $0.publicPort, $0.type) < ($1.privatePort, $1.ip, $1.publicPort, $1.type)
+        }
+        func hostPort(_ ip: String, _ port: String) -> String { ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
+        var groups: [(key: String, ip: String, type: String, first: Int, last: Int)] = []
+        var result: [String] = []
+        var mappings: [String] = []
+        func form(_ group: (key: String, ip: String, type: String, first: Int, last: Int)) -> String {
+            let range = group.first == group.last ? "\(group.first)" : "\(group.first)-\(group.last)"
+            return (group.ip.isEmpty ? range : "\(hostPort(group.ip, range))->\(range)") + "/\(group.type)"
+        }
+        for port in ports {
+            if !port.ip.isEmpty, port.publicPort != port.privatePort {
+                mappings.append("\(hostPort(port.ip, String(port.publicPort)))->\(port.privatePort)/\(port.type)")
+                continue
+            }
+            let key = port.ip.isEmpty ? port.type : port.ip + "/" + port.type
+            if let index = groups.firstIndex(where: { $0.key == key }) {
+                if port.privatePort == groups[index].last + 1 {
+                    groups[index].last = port.privatePort
+                } else {
+                    result.append(form(groups[index]))
+                    groups[index].first = port.privatePort
+                    groups[index].last = port.privatePort
+                }
+            } else {
+                groups.append((key, port.ip, port.type, port.privatePort, port.privatePort))
             }
         }
-        for port in record.config.exposedPorts where !published.contains(port) {
-            entries.append(port.contains("/") ? port : port + "/tcp")
-        }
-        return entries.joined(separator: ", ")
+        return (result + groups.map(form) + mappings).joined(separator: ", ")
     }
 
     /// Docker's Ellipsis: at most `width` characters, the last one `…` when cut.

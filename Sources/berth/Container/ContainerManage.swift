@@ -1,6 +1,7 @@
 import ArgumentParser
 import BerthEngine
 import BerthRuntime
+import BerthTemplate
 import Foundation
 
 /// `berth restart`: stop (as `stop` does), then start again.
@@ -66,22 +67,27 @@ struct ContainerPort: ParsableCommand {
     func run() throws {
         let record = try global.openRuntime().container(container)
         let bindings = record.state.running ? record.network.ports : []
-        let sorted = bindings.sorted { ($0.containerPort, $0.proto, $0.hostPort) < ($1.containerPort, $1.proto, $1.hostPort) }
         guard let privatePort else {
-            for binding in sorted { print("\(binding.containerPort)/\(binding.proto) -> \(Self.address(binding))") }
+            let lines = bindings.map { "\($0.containerPort)/\($0.proto) -> \(Self.address($0))" }
+            for line in lines.sorted(by: naturalLess) { print(line) }
             return
         }
-        let parts = privatePort.split(separator: "/", maxSplits: 1)
-        let proto = parts.count > 1 ? String(parts[1]) : "tcp"
-        guard let port = UInt16(parts.first ?? ""), ["tcp", "udp", "sctp"].contains(proto) else {
-            throw ValidationError("Invalid port: \(privatePort)")
-        }
-        let matching = sorted.filter { $0.containerPort == port && $0.proto == proto }
-        guard !matching.isEmpty else {
-            printError("Error: No public port '\(port)/\(proto)' published for \(container)")
+        // As Docker: the protocol defaults to tcp, and the message repeats the port as given.
+        let parts = privatePort.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let proto = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : "tcp"
+        let number = String(parts[0])
+        guard let port = UInt16(number) else {
+            let reason = number.allSatisfy(\.isASCII) && !number.isEmpty && number.allSatisfy(\.isNumber)
+                ? "value out of range" : "invalid syntax"
+            printError("Error: invalid port (\(number)): strconv.ParseUint: parsing \(goQuoted(number)): \(reason)")
             throw ExitCode(1)
         }
-        for binding in matching { print(Self.address(binding)) }
+        let matching = bindings.filter { $0.containerPort == port && $0.proto == proto }
+        guard !matching.isEmpty else {
+            printError("Error: No public port '\(privatePort)' published for \(container)")
+            throw ExitCode(1)
+        }
+        for line in matching.map(Self.address).sorted(by: naturalLess) { print(line) }
     }
 
     private static func address(_ binding: ContainerRecord.PortBinding) -> String {

@@ -39,14 +39,14 @@ struct ContainerRun: AsyncParsableCommand {
             throw error
         } catch {
             // Docker's `run` exits 125 when the container could not be created.
-            printError("Error: \(error)")
+            printError(Self.failure(error))
             throw ExitCode(125)
         }
         if detach {
             do {
                 try await engine.startContainer(record.id)
             } catch {
-                printError("Error: \(error)")
+                printError(Self.failure(error))
                 throw ExitCode((error as? ContainerStartError)?.exitCode ?? 125)
             }
             print(record.id)
@@ -63,7 +63,7 @@ struct ContainerRun: AsyncParsableCommand {
             (connection, client) = try engine.startContainerFollowing(
                 record.id, attach: options.tty || options.interactive, size: TerminalRelay.windowSize)
         } catch {
-            printError("Error: \(error)")
+            printError(Self.failure(error))
             throw ExitCode((error as? ContainerStartError)?.exitCode ?? 125)
         }
         var attach = Attach(runtime: runtime, id: record.id, connection: connection, log: log, client: client,
@@ -72,6 +72,14 @@ struct ContainerRun: AsyncParsableCommand {
         attach.proxiesSignals = options.sigProxy
         if !options.attach.isEmpty { attach.streams = Set(options.attach.map { $0.lowercased() }) }
         throw ExitCode(try attach.run())
+    }
+}
+
+extension ContainerRun {
+    /// The docker CLI's report of a container `run` could not create or start: the daemon's
+    /// error, then where help is.
+    static func failure(_ error: any Error) -> String {
+        "berth: Error response from daemon: \(error)\n\nRun 'berth run --help' for more information"
     }
 }
 
@@ -84,7 +92,15 @@ struct ContainerCreate: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try options.global.openEngine()
-        print(try await options.create(engine).id)
+        do {
+            print(try await options.create(engine).id)
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            // Unlike `run` (125), Docker's `create` reports the daemon's refusal with status 1.
+            printError("Error response from daemon: \(error)")
+            throw ExitCode(1)
+        }
     }
 }
 
@@ -146,14 +162,6 @@ struct ContainerStart: AsyncParsableCommand {
             // Starting a running container is not an error in Docker.
             try await notModifiedIsDone { try await engine.startContainer(reference) }
         }
-    }
-}
-
-/// Docker's exit codes when a process cannot start (`exec`'s too): 127 command not found, 126
-/// not executable, 125 anything else.
-enum StartFailure {
-    static func exitCode(for message: String) -> Int32 {
-        ContainerStartError(runtimeMessage: message, description: message).exitCode
     }
 }
 

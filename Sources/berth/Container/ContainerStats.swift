@@ -1,11 +1,12 @@
 import ArgumentParser
+import BerthEngine
 import BerthRuntime
 import BerthTemplate
 import Foundation
 import Glibc
 
 /// `berth stats`: CPU, memory, network, block I/O and PIDs of running containers, from cgroups.
-struct ContainerStats: ParsableCommand {
+struct ContainerStats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats", abstract: "Display a live stream of container(s) resource usage statistics.")
 
@@ -26,34 +27,29 @@ struct ContainerStats: ParsableCommand {
     @Argument(help: ArgumentHelp("Containers (default: all running).", valueName: "container"))
     var containers: [String] = []
 
-    /// Docker samples twice to compute CPU %; this is the gap between the samples.
-    static let sampleInterval: useconds_t = 500_000
-
-    func run() throws {
-        let runtime = try global.openRuntime()
+    func run() async throws {
+        let engine = try global.openEngine()
         repeat {
-            let records = try containers.isEmpty
-                ? runtime.list().filter { all || $0.state.running }
-                : containers.map { try runtime.container($0) }
-            let first = records.map { try? runtime.usage(of: $0) }
-            usleep(Self.sampleInterval)
-            var rows: [OrderedJSON] = []
-            for (record, earlier) in zip(records, first) {
-                let later = try? runtime.usage(of: record)
-                rows.append(row(record, earlier: earlier, later: later))
-            }
+            let rows = try await engine.sampleUsage(containers, all: all).map { row($0.record, earlier: $0.earlier, later: $0.later) }
             if !noStream { print("\u{1B}[2J\u{1B}[H", terminator: "") }
             let columns = [("CONTAINER ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"), ("MEM USAGE / LIMIT", "MemUsage"),
                            ("MEM %", "MemPerc"), ("NET I/O", "NetIO"), ("BLOCK I/O", "BlockIO"), ("PIDS", "PIDs")]
-            try ListFormatter(format: format, columns: columns, headers: Dictionary(uniqueKeysWithValues: columns.map { ($0.1, $0.0) }))
+            try ListFormatter(format: format, columns: columns, headers: Dictionary(uniqueKeysWithValues: columns.map { ($0.1, $0.0) }),
+                              typeName: "*container.statsContext")
                 .write(rows)
             fflush(nil)
         } while !noStream
     }
 
-    /// Docker's columns; a stopped container shows zeros and `--` as Docker does.
+    /// Docker's columns: a stopped container shows zeros, one whose usage cannot be read `--`.
     private func row(_ record: ContainerRecord, earlier: ResourceUsage?, later: ResourceUsage?) -> OrderedJSON {
         let id = noTrunc ? record.id : record.shortID
+        guard record.state.running else {
+            // dockerd reports a stopped container's stats as zeros.
+            return .object([("BlockIO", .string("0B / 0B")), ("CPUPerc", .string("0.00%")), ("Container", .string(id)),
+                            ("ID", .string(id)), ("MemPerc", .string("0.00%")), ("MemUsage", .string("0B / 0B")),
+                            ("Name", .string(record.name)), ("NetIO", .string("0B / 0B")), ("PIDs", .string("0"))])
+        }
         guard let earlier, let later else {
             return .object([("BlockIO", .string("--")), ("CPUPerc", .string("--")), ("Container", .string(id)), ("ID", .string(id)),
                             ("MemPerc", .string("--")), ("MemUsage", .string("-- / --")), ("Name", .string(record.name)),

@@ -54,7 +54,8 @@ struct ImageHistory: ParsableCommand {
             columns: [("IMAGE", "ID"), ("CREATED", "CreatedSince"), ("CREATED BY", "CreatedBy"), ("SIZE", "Size"),
                       ("COMMENT", "Comment")],
             headers: ["ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
-                      "Size": "SIZE", "Comment": "COMMENT"]
+                      "Size": "SIZE", "Comment": "COMMENT"],
+            typeName: "*image.historyContext"
         ).write(rows)
     }
 }

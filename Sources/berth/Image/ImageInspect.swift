@@ -90,9 +90,27 @@ struct InspectPrinter {
                 failures.append("Error: No such network: \(missing)")
             }
         }
-        if let format, format != "json" {
-            let template = try GoTemplate(format)
-            for document in documents { Swift.print(try template.render(document)) }
+        if let format, !format.isEmpty, format != "json" {
+            // Docker's inspect: a parse error exits 64; a document the template fails on is
+            // reported after the others, and an empty output is still one line.
+            let template: GoTemplate
+            do {
+                template = try GoTemplate(format)
+            } catch let error as TemplateParseError {
+                printError("template parsing error: \(error)")
+                throw ExitCode(64)
+            }
+            var output = ""
+            for document in documents {
+                do {
+                    output += try InspectFormat.render(template, document) + "\n"
+                } catch let error as TemplateExecutionError {
+                    failures.append("template parsing error: \(error)")
+                }
+            }
+            Swift.print(output.isEmpty ? "" : output, terminator: output.isEmpty ? "\n" : "")
+        } else if format == "json" {
+            Swift.print(OrderedJSON.array(documents).compact)
         } else {
             Swift.print(OrderedJSON.array(documents).indented())
         }

@@ -65,7 +65,7 @@ struct ImageListOptions: ParsableArguments {
         var columns: [(String, String)] = [("REPOSITORY", "Repository"), ("TAG", "Tag")]
         if digests { columns.append(("DIGEST", "Digest")) }
         columns += [("IMAGE ID", "ID"), ("CREATED", "CreatedSince"), ("SIZE", "Size")]
-        try ListFormatter(format: format, columns: columns, headers: ImageRow.headers)
+        try ListFormatter(format: format, columns: columns, headers: ImageRow.headers, typeName: "*formatter.imageContext")
             .write(rows.map(\.json))
     }
 }

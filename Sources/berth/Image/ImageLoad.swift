@@ -23,7 +23,10 @@ struct ImageLoad: ParsableCommand {
         let engine = try global.openEngine()
         let source: ByteSource = try input.map { try FileSource(path: $0) }
             ?? FileSource(fileDescriptor: 0, closeOnDeinit: false)
-        let lines = try engine.loadImages(from: source)
+        // On a terminal, each layer's "Loading layer" bar as Docker draws it; otherwise (and with
+        // -q) only the final lines.
+        let display = TransferDisplay(quiet: quiet)
+        let lines = try engine.loadImages(from: source, progress: display.show)
         guard !quiet else { return }
         for line in lines { print(line) }
     }

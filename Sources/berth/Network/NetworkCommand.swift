@@ -88,7 +88,9 @@ struct NetworkList: ParsableCommand {
     var format: String?
 
     func run() throws {
+        // Sorted by name, as the Docker CLI sorts them.
         let networks = try usageErrors { try global.openEngine().networks(filters: try Filters(cli: filter)) }
+            .sorted { naturalLess($0.name, $1.name) }
         if quiet {
             for network in networks { print(noTrunc ? network.id : String(network.id.prefix(12))) }
             return
@@ -98,7 +100,7 @@ struct NetworkList: ParsableCommand {
                 ("CreatedAt", .string(Timestamp.format(network.created))),
                 ("Driver", .string(network.driver)),
                 ("ID", .string(noTrunc ? network.id : String(network.id.prefix(12)))),
-                ("IPv6", .string("false")), ("Internal", .string(String(network.bridge?.internal ?? false))),
+                ("IPv4", .string("false")), ("IPv6", .string("false")), ("Internal", .string(String(network.bridge?.internal ?? false))),
                 ("Labels", .string(network.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))),
                 ("Name", .string(network.name)), ("Scope", .string("local")),
             ])
@@ -106,7 +108,8 @@ struct NetworkList: ParsableCommand {
         try ListFormatter(format: format,
                           columns: [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"), ("SCOPE", "Scope")],
                           headers: ["ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
-                                    "CreatedAt": "CREATED AT", "Labels": "LABELS", "IPv6": "IPV6", "Internal": "INTERNAL"])
+                                    "CreatedAt": "CREATED AT", "Labels": "LABELS", "IPv6": "IPV6", "Internal": "INTERNAL"],
+                          typeName: "*network.networkContext")
             .write(rows)
     }
 }
@@ -154,7 +157,8 @@ struct NetworkRemove: ParsableCommand {
                 print(reference)
             } catch NetworkError.unknownNetwork(let missing) {
                 if force { continue }
-                printError("Error: No such network: \(missing)")
+                // dockerd's wording (NetworkError's own description).
+                printError("Error response from daemon: \(NetworkError.unknownNetwork(missing))")
                 failed = true
             } catch {
                 printError("Error response from daemon: \(error)")

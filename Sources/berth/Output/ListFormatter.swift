@@ -9,36 +9,41 @@ struct ListFormatter {
     var columns: [(String, String)]
     /// Header titles for fields used in `table` templates.
     var headers: [String: String]
+    /// The Go type Docker names in "can't evaluate field" errors for this list's rows.
+    var typeName = "*formatter.Context"
 
+    /// Rows given as JSON objects: each member is a field of the row.
     func write(_ rows: [OrderedJSON]) throws {
-        let format = format ?? "table"
-        if format == "json" {
-            for row in rows { print(row.compact) }
-            return
+        try write(rows: rows.map { row in
+            guard case .object(let members) = row else { return TemplateValue(row) }
+            return .object(TemplateObject(typeName: typeName, fields: members.map { ($0.0, TemplateValue($0.1)) }))
+        })
+    }
+
+    func write(rows: [TemplateValue]) throws {
+        var source = format ?? ""
+        if source.isEmpty || source == "table" {
+            source = "table " + columns.map { "{{.\($0.1)}}" }.joined(separator: "\t")
         }
-        if format == "table" {
-            var table = Table(header: columns.map(\.0))
-            for row in rows {
-                table.append(columns.map { row[$0.1].map(GoTemplate.format) ?? "" })
-            }
-            print(table.rendered, terminator: "")
-            return
+        var titles = headers
+        for (title, field) in columns { titles[field] = title }
+        try templateErrors {
+            let list = try ListFormat(source)
+            print(try list.render(rows, header: ListFormat.header(titles)), terminator: "")
         }
-        let isTable = format.hasPrefix("table ")
-        let source = (isTable ? String(format.dropFirst("table ".count)) : format)
-            .replacingOccurrences(of: "\\t", with: "\t").replacingOccurrences(of: "\\n", with: "\n")
-        let template = try GoTemplate(source)
-        let lines = try rows.map { try template.render($0) }
-        guard isTable else {
-            for line in lines { print(line) }
-            return
-        }
-        // Header: each {{.Field}} replaced by its title, as Docker's table formats do.
-        var headerRow: [String: OrderedJSON] = [:]
-        for (field, title) in headers { headerRow[field] = .string(title) }
-        let header = try template.render(.object(headerRow.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
-        var table = Table(header: header.components(separatedBy: "\t"))
-        for line in lines { table.append(line.components(separatedBy: "\t")) }
-        print(table.rendered, terminator: "")
+    }
+}
+
+/// Reports a template's parse or execution error as Docker's formatter does ("template parsing
+/// error: template: :1: …", exit status 1), prefixed with `prefix` when given.
+func templateErrors<T>(_ prefix: String = "template parsing error", _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as TemplateParseError {
+        printError("\(prefix): \(error)")
+        throw ExitCode(1)
+    } catch let error as TemplateExecutionError {
+        printError("\(prefix): \(error)")
+        throw ExitCode(1)
     }
 }

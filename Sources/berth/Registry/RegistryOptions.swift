@@ -11,6 +11,10 @@ struct RegistryOptions: ParsableArguments {
     /// hands dockerd `X-Registry-Auth`. As Docker does, a config file that cannot be loaded is a
     /// warning: the transfer goes on without credentials.
     func savedCredentials(for registry: String) throws -> Credentials? {
+        try Self.savedCredentials(for: registry)
+    }
+
+    static func savedCredentials(for registry: String) throws -> Credentials? {
         do {
             return try CredentialStore.fromEnvironment().credentials(forRegistry: registry)
         } catch RegistryClientError.configFile(let path, let reason) {

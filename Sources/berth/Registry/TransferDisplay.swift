@@ -1,5 +1,6 @@
 import BerthEngine
 import Foundation
+import Glibc
 import Synchronization
 
 /// Prints the engine's push and pull messages as the docker CLI prints dockerd's: on a terminal,
@@ -19,11 +20,15 @@ final class TransferDisplay: Sendable {
 
     private let isTerminal: Bool
     private let quiet: Bool
+    /// Standard output, or standard error for the pull before `run` and `create`, whose standard
+    /// output is the container's ID or output.
+    private let descriptor: Int32
     private let state = Mutex(State())
 
-    init(quiet: Bool) {
-        isTerminal = isatty(1) != 0
+    init(quiet: Bool, descriptor: Int32 = 1) {
+        isTerminal = isatty(descriptor) != 0
         self.quiet = quiet
+        self.descriptor = descriptor
     }
 
     /// Shows one message (called from several tasks at once).
@@ -43,7 +48,7 @@ final class TransferDisplay: Sendable {
             // The layers' lines stay as drawn; what comes after starts below them.
             if isTerminal { state = State() }
             guard !message.isIntermediate, message.progress == nil else { return }
-            Self.print((message.id.map { "\($0): " } ?? "") + message.status + "\n")
+            write((message.id.map { "\($0): " } ?? "") + message.status + "\n")
         }
     }
 
@@ -58,16 +63,25 @@ final class TransferDisplay: Sendable {
                 let arrow = filled < width ? ">" : ""
                 let bar = String(repeating: "=", count: max(0, filled - arrow.count)) + arrow
                     + String(repeating: " ", count: width - max(filled, arrow.count))
-                output += " [\(bar)]  \(HumanUnits.size(progress.current))/\(HumanUnits.size(progress.total))"
+                // jsonmessage's HumanSize (four significant digits), the current size right-aligned in 8.
+                let current = HumanUnits.size(progress.current, precision: 4)
+                output += " [\(bar)] " + String(repeating: " ", count: max(0, 8 - current.count)) + current
+                    + "/\(HumanUnits.size(progress.total, precision: 4))"
             }
             output += "\n"
         }
         state.drawn = state.lines.count
-        Self.print(output)
+        write(output)
     }
 
-    private static func print(_ text: String) {
-        Swift.print(text, terminator: "")
+    private func write(_ text: String) {
         fflush(nil)
+        let bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            written += count
+        }
     }
 }

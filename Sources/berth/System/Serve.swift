@@ -1,11 +1,14 @@
 import ArgumentParser
 import BerthEngine
 import BerthEngineAPI
+import BerthFiles
+import BerthKube
+import BerthKubeAPI
 import Foundation
 import NIOCore
 
 /// `berth serve`: the Docker Engine API on a Unix socket (and, with client certificates, TCP),
-/// in the foreground, over the same state the CLI uses.
+/// and the Kubernetes API on https://127.0.0.1:6443, in the foreground, over the same state the CLI uses.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Serve the Docker Engine API (docker, docker-py and Compose drive Berth through it).")
@@ -34,12 +37,26 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The server's TLS key.", valueName: "file"))
     var tlskey: String?
 
+    @Option(name: .customLong("kube-port"), help: ArgumentHelp(
+        "Port of the Kubernetes API on 127.0.0.1 (0: do not serve it). `berth kube config` prints a kubeconfig for it.", valueName: "port"))
+    var kubePort = 6443
+
     func run() async throws {
         let listeners = try (host.isEmpty ? ["unix:///run/berth/docker.sock"] : host).map(listener)
         let engine = try Engine(root: global.root, monitorExecutable: GlobalOptions.monitorExecutable())
         let pidFile = try PidFile(path: pidfile)
         defer { pidFile.remove() }
         let server = APIServer(engine: engine)
+        // The Kubernetes API first: once the Engine API answers, both do.
+        if kubePort != 0 {
+            let root = StateRoot(global.root)
+            let pki = KubePKI(directory: root.kubePKI)
+            try pki.ensure()
+            let store = try KubeObjectStore(path: root.kubeDatabase)
+            let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)"), pki: pki)
+            try await kube.start(host: "127.0.0.1", port: kubePort)
+            printError("berth serve: Kubernetes API listening on https://127.0.0.1:\(kubePort)")
+        }
         let channels = try await server.bind(listeners)
         for signalNumber in [SIGTERM, SIGINT] { signal(signalNumber, SIG_IGN) }
         let (stop, stopping) = AsyncStream.makeStream(of: Int32.self)

@@ -3,5 +3,7 @@ import ArgumentParser
 /// `berth system …`: the store as a whole.
 struct SystemCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "system", abstract: "Manage Berth's state.", subcommands: [SystemCheck.self, Serve.self])
+        commandName: "system", abstract: "Manage Berth's state.", subcommands: [
+            SystemDiskUsage.self, Events.self, Info.self, SystemPrune.self, SystemCheck.self, Serve.self,
+        ])
 }

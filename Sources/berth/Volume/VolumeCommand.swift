@@ -78,7 +78,8 @@ struct VolumeList: ParsableCommand {
         }
         try ListFormatter(format: format, columns: [("DRIVER", "Driver"), ("VOLUME NAME", "Name")],
                           headers: ["Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT",
-                                    "Labels": "LABELS", "Scope": "SCOPE", "Size": "SIZE", "Links": "LINKS"])
+                                    "Labels": "LABELS", "Scope": "SCOPE", "Size": "SIZE", "Links": "LINKS"],
+                          typeName: "*formatter.volumeContext")
             .write(rows)
     }
 }

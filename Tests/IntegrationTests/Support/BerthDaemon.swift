@@ -8,17 +8,22 @@ final class BerthDaemon: @unchecked Sendable {
     let sandbox: BerthSandbox
     let socket: String
     let pidFile: String
+    /// The Kubernetes API's port on 127.0.0.1; 0 when the daemon does not serve it.
+    let kubePort: Int
     private(set) var process: Command.Running
 
     /// `DOCKER_HOST` for this daemon, and the classic builder (the docker 28 CLI here has no buildx).
     var environment: [String: String] { ["DOCKER_HOST": "unix://" + socket, "DOCKER_BUILDKIT": "0"] }
 
-    init(sandbox: BerthSandbox? = nil) throws {
+    /// The Kubernetes API is off unless `kubePort` is given: daemons of parallel tests would all
+    /// want the default port.
+    init(sandbox: BerthSandbox? = nil, kubePort: Int = 0) throws {
         let sandbox = try sandbox ?? BerthSandbox()
         self.sandbox = sandbox
+        self.kubePort = kubePort
         socket = sandbox.scratch + "/docker.sock"
         pidFile = sandbox.scratch + "/berth.pid"
-        process = try Self.start(sandbox, socket: socket, pidFile: pidFile)
+        process = try Self.start(sandbox, socket: socket, pidFile: pidFile, kubePort: kubePort)
     }
 
     deinit {
@@ -30,11 +35,11 @@ final class BerthDaemon: @unchecked Sendable {
     func killAndRestart() throws {
         process.kill(SIGKILL)
         _ = process.wait(timeout: 30)
-        process = try Self.start(sandbox, socket: socket, pidFile: pidFile)
+        process = try Self.start(sandbox, socket: socket, pidFile: pidFile, kubePort: kubePort)
     }
 
-    private static func start(_ sandbox: BerthSandbox, socket: String, pidFile: String) throws -> Command.Running {
-        let running = try sandbox.start(["serve", "--host", "unix://" + socket, "--pidfile", pidFile])
+    private static func start(_ sandbox: BerthSandbox, socket: String, pidFile: String, kubePort: Int) throws -> Command.Running {
+        let running = try sandbox.start(["serve", "--host", "unix://" + socket, "--pidfile", pidFile, "--kube-port", String(kubePort)])
         // Ready once the socket answers a ping.
         for _ in 0..<200 {
             if let result = try? Command.run("/usr/bin/curl", ["-sf", "--unix-socket", socket, "http://berth/_ping"], timeout: 5),

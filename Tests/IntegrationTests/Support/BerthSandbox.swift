@@ -56,6 +56,12 @@ final class BerthSandbox: @unchecked Sendable {
     @discardableResult
     func ok(_ arguments: String..., stdin: StandardInput = .none,
             sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        try ok(arguments, stdin: stdin, sourceLocation: sourceLocation)
+    }
+
+    @discardableResult
+    func ok(_ arguments: [String], stdin: StandardInput = .none,
+            sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let result = try run(arguments, stdin: stdin)
         #expect(result.succeeded, "\(result)", sourceLocation: sourceLocation)
         return result.out

@@ -29,6 +29,11 @@ enum Peers {
         (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("curl"), tool("tar"),
     ])
 
+    /// Tests that drive `berth serve`'s Kubernetes API with the real kubectl.
+    static let kubectl = available("Kubernetes API tests", needs: [
+        (isRoot, "not running as root"), tool("kubectl"), tool("curl"), tool("openssl"),
+    ])
+
     /// Tests that drive `berth serve` with docker-compose 1.29 and Testcontainers for Python.
     static let composeAndTestcontainers = available("Compose and Testcontainers tests", needs: [
         (isRoot, "not running as root"), tool("docker-compose"), tool("python3"), tool("curl"),
@@ -88,6 +93,11 @@ enum PeerDocker {
     /// Runs the docker CLI against the peer daemon.
     @discardableResult
     static func docker(_ arguments: String..., stdin: StandardInput = .none) throws -> CommandResult {
+        try docker(arguments, stdin: stdin)
+    }
+
+    @discardableResult
+    static func docker(_ arguments: [String], stdin: StandardInput = .none) throws -> CommandResult {
         try start()
         return try Command.run("docker", arguments, stdin: stdin, environment: environment)
     }
@@ -95,6 +105,11 @@ enum PeerDocker {
     /// Runs the docker CLI and fails unless it succeeded; returns its trimmed standard output.
     @discardableResult
     static func checked(_ arguments: String...) throws -> String {
+        try checked(arguments)
+    }
+
+    @discardableResult
+    static func checked(_ arguments: [String]) throws -> String {
         try start()
         let result = try Command.run("docker", arguments, environment: environment)
         guard result.succeeded else { throw PeerError.failed("docker", result) }

@@ -1,0 +1,133 @@
+import BerthKubeAPI
+import BerthTemplate
+import Crypto
+import Foundation
+
+/// Maps Kubernetes API requests onto the object store: the fixed endpoints (`/version`, health,
+/// discovery) and the one generic resource handler behind `/api/v1/…` and `/apis/<g>/<v>/…`.
+public struct KubeRouter: Sendable {
+    public let store: KubeObjectStore
+    /// `host:port` clients reach the server at (legacy discovery reports it).
+    public let serverAddress: String
+
+    public init(store: KubeObjectStore, serverAddress: String) {
+        self.store = store
+        self.serverAddress = serverAddress
+    }
+
+    var registry: KubeResourceRegistry { store.registry }
+
+    public func handle(_ request: KubeRequest) async -> KubeResponse {
+        guard request.user != nil else { return .error(.unauthorized) }
+        do {
+            return try route(request)
+        } catch let error as KubeAPIError {
+            return .error(error)
+        } catch {
+            return .error(.internal("\(error)"))
+        }
+    }
+
+    private func route(_ request: KubeRequest) throws -> KubeResponse {
+        let segments = request.path.split(separator: "/").map(String.init)
+        switch (request.method, segments.first ?? "") {
+        case ("GET", "version") where segments.count == 1:
+            return .json(KubeDiscovery.version)
+        case ("GET", "healthz"), ("GET", "livez"), ("GET", "readyz"):
+            guard segments.count == 1 else { throw KubeAPIError.unknownPath }
+            if request.query["verbose"] != nil {
+                return .text("[+]ping ok\n[+]etcd ok\n\(segments[0].dropLast()) check passed\n")
+            }
+            return .text("ok")
+        case ("GET", "openapi") where segments.count >= 2 && segments[1] == "v3":
+            return try openAPI(request, path: segments.dropFirst(2).joined(separator: "/"))
+        case (_, "api"):
+            if segments.count == 1, request.method == "GET" {
+                return request.wantsAggregatedDiscovery
+                    ? .json(KubeDiscovery.aggregated(registry, core: true), contentType: KubeDiscovery.aggregatedContentType)
+                    : .json(KubeDiscovery.apiVersions(serverAddress: serverAddress))
+            }
+            return try resourceRequest(request, group: "", version: segments[1], rest: Array(segments.dropFirst(2)))
+        case (_, "apis"):
+            if segments.count == 1, request.method == "GET" {
+                return request.wantsAggregatedDiscovery
+                    ? .json(KubeDiscovery.aggregated(registry, core: false), contentType: KubeDiscovery.aggregatedContentType)
+                    : .json(KubeDiscovery.apiGroupList(registry))
+            }
+            if segments.count == 2, request.method == "GET" {
+                guard let group = KubeDiscovery.apiGroup(registry, group: segments[1]) else { throw KubeAPIError.unknownPath }
+                return .json(group)
+            }
+            return try resourceRequest(request, group: segments[1], version: segments[2], rest: Array(segments.dropFirst(3)))
+        default:
+            throw KubeAPIError.unknownPath
+        }
+    }
+
+    /// `/openapi/v3` (the index) and `/openapi/v3/<gv>?hash=<H>`. H is the upper-case hex SHA-512
+    /// of the document, so a client may cache a document under its hash for good; a stale hash
+    /// is redirected to the current one.
+    private func openAPI(_ request: KubeRequest, path: String) throws -> KubeResponse {
+        func hashed(_ path: String) -> (OrderedJSON, String)? {
+            KubeOpenAPI.document(registry, path: path).map { document in
+                (document, SHA512.hash(data: Array(document.compact.utf8)).map { String(format: "%02X", $0) }.joined())
+            }
+        }
+        if path.isEmpty {
+            let entries: [(String, OrderedJSON)] = KubeOpenAPI.groupVersionPaths(registry).compactMap { path in
+                hashed(path).map { (path, .object([("serverRelativeURL", .string("/openapi/v3/\(path)?hash=\($0.1)"))])) }
+            }
+            return .json(.object([("paths", .object(entries))]))
+        }
+        guard let (document, hash) = hashed(path) else { throw KubeAPIError.unknownPath }
+        guard let asked = request.parameter("hash") else {
+            return .json(document, headers: [("Etag", "\"\(hash)\"")])
+        }
+        guard asked == hash else {
+            return .full(status: 301, contentType: "text/plain", body: [], headers: [("Location", "/openapi/v3/\(path)?hash=\(hash)")])
+        }
+        return .json(document, headers: [("Etag", "\"\(hash)\""), ("Vary", "Accept"), ("Cache-Control", "public, immutable"),
+                                         ("Expires", Date.now.addingTimeInterval(365 * 86400).formatted(.iso8601))])
+    }
+
+    /// `<gv>/[watch/][namespaces/<ns>/]<resource>[/<name>]`.
+    private func resourceRequest(_ request: KubeRequest, group: String, version: String, rest: [String]) throws -> KubeResponse {
+        if rest.isEmpty {
+            guard request.method == "GET", let list = KubeDiscovery.apiResourceList(registry, group: group, version: version) else {
+                throw KubeAPIError.unknownPath
+            }
+            return .json(list)
+        }
+        var rest = rest
+        var watch = ["true", "1"].contains(request.parameter("watch") ?? "")
+        if rest.first == "watch" {
+            watch = true
+            rest.removeFirst()
+        }
+        var namespace: String?
+        if rest.count >= 3, rest[0] == "namespaces", registry.resource(group: group, version: version, plural: rest[2]) != nil {
+            namespace = rest[1]
+            rest.removeFirst(2)
+        }
+        guard let plural = rest.first, rest.count <= 2,
+              let resource = registry.resource(group: group, version: version, plural: plural) else {
+            throw KubeAPIError.unknownPath
+        }
+        if !resource.namespaced, namespace != nil { throw KubeAPIError.unknownPath }
+        let name = rest.count == 2 ? rest[1] : nil
+        let handler = ResourceHandler(store: store, resource: resource, namespace: namespace, request: request)
+        switch (request.method, name) {
+        case ("GET", nil): return try watch ? handler.watch() : handler.list()
+        case ("GET", let name?): return try handler.get(name)
+        case ("POST", nil): return try handler.create()
+        case ("PUT", let name?): return try handler.replace(name)
+        case ("PATCH", let name?): return try handler.patch(name)
+        case ("DELETE", let name?): return try handler.delete(name)
+        case ("DELETE", nil):
+            guard resource.verbs.contains("deletecollection") else { throw KubeAPIError.methodNotAllowed("deletecollection", resource) }
+            return try handler.deleteCollection()
+        default:
+            throw KubeAPIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import BerthKubeAPI
+import BerthTemplate
+import Foundation
+
+/// The verbs on one resource type, for one request.
+struct ResourceHandler {
+    let store: KubeObjectStore
+    let resource: KubeResource
+    let namespace: String?
+    let request: KubeRequest
+
+    func get(_ name: String) throws -> KubeResponse {
+        try respond(object: store.get(resource, namespace: namespace, name: name))
+    }
+
+    func list() throws -> KubeResponse {
+        let page = try store.list(resource, namespace: namespace, options: listOptions())
+        if request.wantsTable {
+            return .json(KubeTable.table(resource, objects: page.items, resourceVersion: String(page.resourceVersion),
+                                         continueToken: page.continueToken, includeObject: includeObject()))
+        }
+        var metadata: [(String, OrderedJSON)] = [("resourceVersion", .string(String(page.resourceVersion)))]
+        if let token = page.continueToken { metadata.append(("continue", .string(token))) }
+        return .json(.object([("kind", .string(resource.listKind)), ("apiVersion", .string(resource.apiVersion)),
+                              ("metadata", .object(metadata)), ("items", .array(page.items))]))
+    }
+
+    /// A chunked stream of watch events, one JSON document per line; it ends after
+    /// `timeoutSeconds` when given, or when the client goes away.
+    func watch() throws -> KubeResponse {
+        let events = try store.watch(resource, namespace: namespace, options: listOptions())
+        let table = request.wantsTable
+        let includeObject = includeObject()
+        let resource = resource
+        let timeout = request.parameter("timeoutSeconds").flatMap(Int.init)
+        let (chunks, output) = AsyncStream.makeStream(of: [UInt8].self)
+        let pump = Task {
+            var first = true
+            for await event in events {
+                var object = event.object
+                if table {
+                    object = KubeTable.table(resource, objects: [event.object], resourceVersion: nil, includeObject: includeObject, includeHeaders: first)
+                    first = false
+                }
+                if case .terminated = output.yield(Array((KubeWatchEvent(type: event.type, object: object).json.compact + "\n").utf8)) { break }
+            }
+            output.finish()
+        }
+        let timer = timeout.map { seconds in
+            Task {
+                try await Task.sleep(for: .seconds(seconds))
+                output.finish()
+            }
+        }
+        output.onTermination = { _ in
+            pump.cancel()
+            timer?.cancel()
+        }
+        return .stream(contentType: "application/json", chunks: chunks)
+    }
+
+    func create() throws -> KubeResponse {
+        let dryRun = try isDryRun()
+        let (object, warnings) = try fieldValidation().check(try body(), resource)
+        return try respond(object: store.create(resource, namespace: namespace, object: object, dryRun: dryRun), status: 201, warnings: warnings)
+    }
+
+    func replace(_ name: String) throws -> KubeResponse {
+        let dryRun = try isDryRun()
+        let (object, warnings) = try fieldValidation().check(try body(), resource)
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: object, dryRun: dryRun), warnings: warnings)
+    }
+
+    /// Merge and JSON patches, applied to the stored object and written back with its
+    /// resourceVersion as a precondition, so a concurrent write makes this one fail with 409.
+    func patch(_ name: String) throws -> KubeResponse {
+        let dryRun = try isDryRun()
+        let contentType = (request.headers["content-type"] ?? "").split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        let live = try store.get(resource, namespace: namespace, name: name)
+        let patched: OrderedJSON
+        switch contentType {
+        case "application/merge-patch+json":
+            let patch = try body()
+            patched = KubePatch.merge(live, patch)
+        case "application/json-patch+json":
+            patched = try KubePatch.apply(jsonPatch: try body(), to: live)
+        case "application/strategic-merge-patch+json":
+            patched = try KubeStrategicMerge.apply(try body(), to: live, strategy: KubeResourceRegistry.listStrategy)
+        default:
+            throw KubeAPIError(code: 415, reason: "UnsupportedMediaType",
+                               message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")
+        }
+        let (checked, warnings) = try fieldValidation().check(patched, resource)
+        var precondition = checked
+        if (patched.string("metadata", "resourceVersion") ?? "").isEmpty {
+            precondition = patched.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
+        }
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition, dryRun: dryRun), warnings: warnings)
+    }
+
+    func delete(_ name: String) throws -> KubeResponse {
+        let options = request.body.isEmpty ? OrderedJSON.object([]) : try body()
+        let dryRun = try isDryRun(options)
+        let deleted = try store.delete(resource, namespace: namespace, name: name,
+                                       preconditionResourceVersion: options.string("preconditions", "resourceVersion"),
+                                       preconditionUID: options.string("preconditions", "uid"), dryRun: dryRun)
+        var details: [(String, OrderedJSON)] = [("name", .string(name))]
+        if !resource.group.isEmpty { details.append(("group", .string(resource.group))) }
+        details.append(("kind", .string(resource.plural)))
+        if let uid = deleted.string("metadata", "uid") { details.append(("uid", .string(uid))) }
+        return .json(.object([("kind", .string("Status")), ("apiVersion", .string("v1")), ("metadata", .object([])),
+                              ("status", .string("Success")), ("details", .object(details))]))
+    }
+
+    func deleteCollection() throws -> KubeResponse {
+        let options = request.body.isEmpty ? OrderedJSON.object([]) : try body()
+        let deleted = try store.deleteCollection(resource, namespace: namespace, options: listOptions(), dryRun: try isDryRun(options))
+        return .json(.object([("kind", .string(resource.listKind)), ("apiVersion", .string(resource.apiVersion)),
+                              ("metadata", .object([("resourceVersion", .string(String(try store.currentResourceVersion())))])),
+                              ("items", .array(deleted))]))
+    }
+
+    private func respond(object: OrderedJSON, status: Int = 200, warnings: [String] = []) throws -> KubeResponse {
+        if request.wantsTable {
+            return .json(KubeTable.table(resource, objects: [object], resourceVersion: object.string("metadata", "resourceVersion"),
+                                         includeObject: includeObject()), status: status, headers: KubeResponse.warnings(warnings))
+        }
+        return .json(object, status: status, headers: KubeResponse.warnings(warnings))
+    }
+
+    private func fieldValidation() throws -> KubeFieldValidation {
+        guard let text = request.parameter("fieldValidation"), !text.isEmpty else { return .warn }
+        guard let mode = KubeFieldValidation(rawValue: text) else {
+            throw KubeAPIError.badRequest("fieldValidation parameter unsupported: \(text), must be one of Ignore, Warn, Strict")
+        }
+        return mode
+    }
+
+    private func body() throws -> OrderedJSON {
+        if (request.headers["content-type"] ?? "").hasPrefix(KubeProtobuf.contentType) {
+            return try KubeProtobuf.decode(request.body)
+        }
+        do {
+            return try OrderedJSON.parse(request.body)
+        } catch {
+            throw KubeAPIError.badRequest("\(resource.kind) in version \"\(resource.version)\" cannot be handled as a \(resource.kind): \(error)")
+        }
+    }
+
+    private func listOptions() throws -> KubeListOptions {
+        KubeListOptions(
+            labelSelector: try LabelSelector(parsing: request.parameter("labelSelector") ?? ""),
+            fieldSelector: try FieldSelector(parsing: request.parameter("fieldSelector") ?? "", supported: KubeResourceRegistry.selectableFields(resource)),
+            limit: request.parameter("limit").flatMap(Int.init),
+            continueToken: request.parameter("continue"),
+            resourceVersion: request.parameter("resourceVersion"),
+            resourceVersionMatch: request.parameter("resourceVersionMatch"))
+    }
+
+    private func includeObject() -> KubeTable.IncludeObject {
+        request.parameter("includeObject").flatMap(KubeTable.IncludeObject.init(rawValue:)) ?? .metadata
+    }
+
+    /// `dryRun=All` (query, or DeleteOptions' `dryRun`): run the write without storing it.
+    private func isDryRun(_ options: OrderedJSON? = nil) throws -> Bool {
+        var values = request.query["dryRun"] ?? []
+        if case .array(let items)? = options?["dryRun"] {
+            values += items.compactMap { if case .string(let text) = $0 { text } else { nil } }
+        }
+        for value in values where value != "All" {
+            throw KubeAPIError.badRequest("dryRun: Unsupported value: \"\(value)\": supported values: \"All\"")
+        }
+        return !values.isEmpty
+    }
+}

@@ -1,0 +1,169 @@
+import BerthTemplate
+import Foundation
+
+/// What the API server does to each kind's objects on the way in: the checks and defaults of
+/// the kinds served so far, and the fields each kind can be selected by.
+enum KubeKinds {
+    /// The field-selector labels a resource supports.
+    static func selectableFields(_ resource: KubeResource) -> Set<String> {
+        var fields: Set<String> = ["metadata.name", "metadata.namespace"]
+        switch resource.kind {
+        case "Secret": fields.insert("type")
+        case "Namespace": fields.insert("status.phase")
+        case "Event": fields.formUnion(eventFields.keys)
+        default: break
+        }
+        return fields
+    }
+
+    /// An Event's selectable fields and where they are (what `kubectl describe` selects by).
+    static let eventFields: [String: [String]] = [
+        "involvedObject.kind": ["involvedObject", "kind"], "involvedObject.namespace": ["involvedObject", "namespace"],
+        "involvedObject.name": ["involvedObject", "name"], "involvedObject.uid": ["involvedObject", "uid"],
+        "involvedObject.apiVersion": ["involvedObject", "apiVersion"], "involvedObject.resourceVersion": ["involvedObject", "resourceVersion"],
+        "involvedObject.fieldPath": ["involvedObject", "fieldPath"], "reason": ["reason"], "reportingComponent": ["reportingComponent"],
+        "source": ["source", "component"], "type": ["type"],
+    ]
+
+    /// The values of the selectable fields of `object`.
+    static func fields(of object: OrderedJSON, _ resource: KubeResource) -> [String: String] {
+        var fields = ["metadata.name": object.string("metadata", "name") ?? "",
+                      "metadata.namespace": object.string("metadata", "namespace") ?? ""]
+        switch resource.kind {
+        case "Secret": fields["type"] = object.string("type") ?? ""
+        case "Namespace": fields["status.phase"] = object.string("status", "phase") ?? ""
+        case "Event":
+            for (field, path) in eventFields { fields[field] = object.string(at: path) ?? "" }
+        default: break
+        }
+        return fields
+    }
+
+    /// The list strategies of strategic merge patch for the served kinds (ObjectMeta's lists;
+    /// every other list of these kinds is replaced whole).
+    static func listStrategy(_ path: [String]) -> KubeStrategicMerge.ListStrategy? {
+        switch path {
+        case ["metadata", "finalizers"]: return .mergePrimitives
+        case ["metadata", "ownerReferences"]: return .mergeByKey("uid")
+        default: return nil
+        }
+    }
+
+    /// Checks a new or replacing object of `resource` and applies the server's defaults; the
+    /// object's `kind`, `apiVersion` and name are already settled.
+    static func admit(_ object: OrderedJSON, _ resource: KubeResource, name: String) throws(KubeAPIError) -> OrderedJSON {
+        var causes: [KubeAPIError.Cause] = []
+        if resource.kind == "Namespace" {
+            if let problem = dns1123LabelProblem(name) {
+                causes.append(.init(reason: "FieldValueInvalid", message: "Invalid value: \(quoted(name)): \(problem)", field: "metadata.name"))
+            }
+        } else if let problem = dns1123SubdomainProblem(name) {
+            causes.append(.init(reason: "FieldValueInvalid", message: "Invalid value: \(quoted(name)): \(problem)", field: "metadata.name"))
+        }
+        causes += metadataMapProblems(object)
+        var object = object
+        switch resource.kind {
+        case "Namespace":
+            var labels = object.stringMap(at: ["metadata", "labels"]) ?? [:]
+            labels["kubernetes.io/metadata.name"] = name
+            object = object.setting(["metadata", "labels"], to: .stringMap(labels))
+            if object.value(at: ["spec", "finalizers"]) == nil {
+                object = object.setting(["spec", "finalizers"], to: .array([.string("kubernetes")]))
+            }
+            object = object.setting(["status", "phase"], to: .string("Active"))
+        case "ConfigMap":
+            causes += configMapKeyProblems(object)
+        case "Secret":
+            object = try foldStringData(object, name: name)
+            causes += configMapKeyProblems(object)
+            if object.string("type") == nil { object = object.setting(["type"], to: .string("Opaque")) }
+        default:
+            break
+        }
+        guard causes.isEmpty else { throw .invalid(resource, name, causes) }
+        return object
+    }
+
+    /// Secrets: `stringData` is write-only; its values are folded into `data` as base64, winning
+    /// over `data` entries of the same key. `data` values must be base64.
+    private static func foldStringData(_ object: OrderedJSON, name: String) throws(KubeAPIError) -> OrderedJSON {
+        var data: [String: String] = [:]
+        for (key, value) in object.value(at: ["data"])?.members ?? [] {
+            guard case .string(let encoded) = value else { continue }
+            guard Data(base64Encoded: encoded) != nil else {
+                throw .badRequest("Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte \(badBase64Offset(encoded))")
+            }
+            data[key] = encoded
+        }
+        let stringData = object.stringMap(at: ["stringData"])
+        for (key, value) in stringData ?? [:] {
+            data[key] = Data(value.utf8).base64EncodedString()
+        }
+        var result = object.setting(["stringData"], to: nil)
+        if object.value(at: ["data"]) != nil || stringData != nil {
+            result = result.setting(["data"], to: .stringMap(data))
+        }
+        return result
+    }
+
+    private static func badBase64Offset(_ text: String) -> Int {
+        let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+        return text.firstIndex { !alphabet.contains($0) }.map { text.distance(from: text.startIndex, to: $0) } ?? text.count
+    }
+
+    private static func configMapKeyProblems(_ object: OrderedJSON) -> [KubeAPIError.Cause] {
+        var causes: [KubeAPIError.Cause] = []
+        for field in ["data", "binaryData"] {
+            for (key, _) in object.value(at: [field])?.members ?? [] {
+                let valid = !key.isEmpty && key.count <= 253 && key != "." && key != ".."
+                    && key.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-._".unicodeScalars.contains($0)) }
+                if !valid {
+                    causes.append(.init(reason: "FieldValueInvalid",
+                                        message: "Invalid value: \(quoted(key)): a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+                                        field: "\(field)[\(key)]"))
+                }
+            }
+        }
+        return causes
+    }
+
+    private static func metadataMapProblems(_ object: OrderedJSON) -> [KubeAPIError.Cause] {
+        var causes: [KubeAPIError.Cause] = []
+        for (key, value) in object.value(at: ["metadata", "labels"])?.members ?? [] {
+            if !LabelSelector.isValidKey(key) {
+                causes.append(.init(reason: "FieldValueInvalid", message: "Invalid value: \(quoted(key)): name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", field: "metadata.labels"))
+            }
+            guard case .string(let text) = value, LabelSelector.isValidValue(text) else {
+                causes.append(.init(reason: "FieldValueInvalid", message: "Invalid value: \(value.compact): a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", field: "metadata.labels"))
+                continue
+            }
+        }
+        return causes
+    }
+
+    static func quoted(_ text: String) -> String { OrderedJSON.string(text).compact }
+
+    /// Why `name` is not a DNS-1123 label (namespaces), or nil.
+    static func dns1123LabelProblem(_ name: String) -> String? {
+        if name.count > 63 { return "must be no more than 63 characters" }
+        guard isDNSLabel(name) else {
+            return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        }
+        return nil
+    }
+
+    /// Why `name` is not a DNS-1123 subdomain (most objects), or nil.
+    static func dns1123SubdomainProblem(_ name: String) -> String? {
+        if name.count > 253 { return "must be no more than 253 characters" }
+        guard name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ isDNSLabel(String($0)) }) else {
+            return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+        }
+        return nil
+    }
+
+    private static func isDNSLabel(_ text: String) -> Bool {
+        let lowerAlphanumeric: (Unicode.Scalar) -> Bool = { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+        guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last else { return false }
+        return lowerAlphanumeric(first) && lowerAlphanumeric(last) && text.unicodeScalars.allSatisfy { lowerAlphanumeric($0) || $0 == "-" }
+    }
+}

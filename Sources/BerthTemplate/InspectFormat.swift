@@ -1,0 +1,41 @@
+/// `docker inspect --format`: the Docker CLI runs the template over the typed document (a
+/// struct's missing field is an error, a map's missing key `<no value>`) and, when that fails,
+/// over the raw JSON with `missingkey=error`, whose error it reports.
+public enum InspectFormat {
+    /// The template over one inspect document.
+    public static func render(_ template: GoTemplate, _ document: OrderedJSON) throws -> String {
+        do {
+            return try template.execute(typed(document, name: ""))
+        } catch is TemplateExecutionError {
+            return try template.execute(TemplateValue(document), missingKeyIsError: true)
+        }
+    }
+
+    /// Members of Docker's inspect types (containers, images, networks, volumes) that are Go maps;
+    /// every other object is a struct.
+    static let mapMembers: Set<String> = [
+        "Labels", "ExposedPorts", "Volumes", "Sysctls", "StorageOpt", "Tmpfs", "PortBindings", "Ports", "Networks",
+        "Data", "DriverOpts", "Options", "Containers", "AuxiliaryAddresses", "Status", "Annotations",
+    ]
+
+    /// Members of those types that are pointers to structs (`<nil>` when null); the other null
+    /// members are nil slices or maps.
+    static let pointerMembers: Set<String> = ["IPAMConfig", "Health", "Healthcheck", "UsageData", "ClusterVolume"]
+
+    /// The document with objects as structs or maps, as Docker's types have them.
+    static func typed(_ json: OrderedJSON, name: String, parent: String = "") -> TemplateValue {
+        switch json {
+        case .null where !name.isEmpty && !pointerMembers.contains(name):
+            return .nilCollection(isMap: mapMembers.contains(name) || (parent == "LogConfig" && name == "Config"))
+        case .array(let items): return .list(items.map { typed($0, name: "", parent: name) })
+        case .object(let members):
+            // LogConfig.Config is a map; the other Configs are structs.
+            if mapMembers.contains(name) || (parent == "LogConfig" && name == "Config") {
+                return .map(members.map { ($0.0, typed($0.1, name: "", parent: name)) })
+            }
+            return .object(TemplateObject(typeName: "struct", fields: members.map { ($0.0, typed($0.1, name: $0.0, parent: name)) },
+                                          kind: .structure))
+        default: return TemplateValue(json)
+        }
+    }
+}
