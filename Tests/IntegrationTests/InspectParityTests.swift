@@ -109,10 +109,15 @@ struct InspectParityTests {
             _ = try? PeerDocker.docker("volume", "rm", "h14-parity")
         }
         // Subnets of their own: the two daemons' bridges share the host.
-        try sandbox.ok("network", "create", "--subnet", "10.96.0.0/16", "--ip-range", "10.96.1.0/24", "--label", "k=v", "h14-parity")
+        let net = "10.\(Int.random(in: 160...199))"
+        try sandbox.ok("network", "create", "--subnet", "\(net).0.0/16", "--ip-range", "\(net).1.0/24", "--label", "k=v", "h14-parity")
+        defer {
+            _ = try? sandbox.run("rm", "-f", "h14-parity-net")
+            _ = try? sandbox.run("network", "rm", "h14-parity")
+        }
         try PeerDocker.checked("network", "create", "--subnet", "10.95.0.0/16", "--ip-range", "10.95.1.0/24", "--label", "k=v", "h14-parity")
         try sandbox.ok("run", "-d", "--name", "h14-parity-net", "--network", "h14-parity", "--network-alias", "web",
-                       "--ip", "10.96.1.9", "busybox", "sleep", "300")
+                       "--ip", "\(net).1.9", "busybox", "sleep", "300")
         try PeerDocker.checked("run", "-d", "--name", "h14-parity-net", "--network", "h14-parity", "--network-alias", "web",
                                "--ip", "10.95.1.9", "busybox", "sleep", "300")
         try compare(sandbox, ["inspect", "h14-parity-net"], ["inspect", "h14-parity-net"])

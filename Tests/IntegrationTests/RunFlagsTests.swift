@@ -230,23 +230,25 @@ struct RunFlagsTests {
     @Test func ipRangeIpAndMacAddressOnAUserNetwork() throws {
         let sandbox = try BerthSandbox()
         try sandbox.importBusybox()
-        try sandbox.ok("network", "create", "--subnet", "10.97.0.0/16", "--ip-range", "10.97.5.0/24", "ranged")
+        // A subnet of the run's own, clear of what other runs may hold.
+        let net = "10.\(Int.random(in: 160...199))"
+        try sandbox.ok("network", "create", "--subnet", "\(net).0.0/16", "--ip-range", "\(net).5.0/24", "ranged")
         defer {
             _ = try? sandbox.run("rm", "-f", "fixed")
             _ = try? sandbox.run("network", "rm", "ranged", "auto")
         }
         // Docker's IPAM hands out the range's addresses from its first host address.
         #expect(try sandbox.ok("run", "--rm", "--network", "ranged", "busybox", "sh", "-c",
-                               "ip -4 -o addr show eth0 | awk '{print $4}'") == "10.97.5.1/16\n")
-        try sandbox.ok("run", "-d", "--name", "fixed", "--network", "ranged", "--ip", "10.97.9.9",
+                               "ip -4 -o addr show eth0 | awk '{print $4}'") == "\(net).5.1/16\n")
+        try sandbox.ok("run", "-d", "--name", "fixed", "--network", "ranged", "--ip", "\(net).9.9",
                        "--mac-address", "02:42:0a:61:09:09", "busybox", "sleep", "300")
         #expect(try sandbox.ok("exec", "fixed", "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'; cat /sys/class/net/eth0/address")
-                == "10.97.9.9/16\n02:42:0a:61:09:09\n")
+                == "\(net).9.9/16\n02:42:0a:61:09:09\n")
         #expect(try sandbox.ok("inspect", "-f", "{{json .NetworkSettings.Networks.ranged.IPAMConfig}} {{.Config.MacAddress}}", "fixed")
-                == #"{"IPv4Address":"10.97.9.9"} 02:42:0a:61:09:09"# + "\n")
-        let taken = try sandbox.run("run", "--rm", "--network", "ranged", "--ip", "10.97.9.9", "busybox", "true")
+                == #"{"IPv4Address":"\#(net).9.9"} 02:42:0a:61:09:09"# + "\n")
+        let taken = try sandbox.run("run", "--rm", "--network", "ranged", "--ip", "\(net).9.9", "busybox", "true")
         #expect(!taken.succeeded && taken.err.contains("Address already in use"), "\(taken)")
-        #expect(try sandbox.ok("network", "inspect", "-f", "{{json .IPAM.Config}}", "ranged") == #"[{"Subnet":"10.97.0.0/16","IPRange":"10.97.5.0/24"}]"# + "\n")
+        #expect(try sandbox.ok("network", "inspect", "-f", "{{json .IPAM.Config}}", "ranged") == #"[{"Subnet":"\#(net).0.0/16","IPRange":"\#(net).5.0/24"}]"# + "\n")
 
         // dockerd's refusals of --ip where it cannot apply.
         for network in ["bridge", "auto"] {
