@@ -206,8 +206,9 @@ struct CommandLineTests {
         let mounts = try berth(fixture, "inspect", "--format",
                                "{{range .Mounts}}{{.Type}} {{.Destination}} {{.RW}} {{.Mode}} {{.Propagation}};{{end}}", "holder")
         #expect(mounts.stdout == "volume /store true z ;volume /anon true z ;bind /host false ro rprivate;\n")
-        #expect(try berth(fixture, "inspect", "--format", "{{json .HostConfig.Binds}}", "holder").stdout
-            == "[\"store:/store\",\"/anon\",\"\(host):/host:ro\"]\n")
+        // `-v /anon` is an anonymous volume: Config.Volumes, not a bind, as the docker CLI sends it.
+        #expect(try berth(fixture, "inspect", "--format", "{{json .HostConfig.Binds}} {{json .Config.Volumes}}", "holder").stdout
+            == "[\"store:/store\",\"\(host):/host:ro\"] {\"/anon\":{}}\n")
         #expect(try berth(fixture, "ps", "-a", "--filter", "volume=store", "--format", "{{.Names}}").stdout == "holder\n")
         let mountsJSON = try berth(fixture, "inspect", "--format", "{{json .Mounts}}", "holder").stdout
         let entries = try JSONSerialization.jsonObject(with: Data(mountsJSON.utf8)) as? [[String: Any]]

@@ -230,23 +230,24 @@ struct RunFlagsTests {
     @Test func ipRangeIpAndMacAddressOnAUserNetwork() throws {
         let sandbox = try BerthSandbox()
         try sandbox.importBusybox()
-        try sandbox.ok("network", "create", "--subnet", "10.197.0.0/16", "--ip-range", "10.197.5.0/24", "ranged")
+        let net = "10.197"
+        try sandbox.ok("network", "create", "--subnet", "\(net).0.0/16", "--ip-range", "\(net).5.0/24", "ranged")
         defer {
             _ = try? sandbox.run("rm", "-f", "fixed")
             _ = try? sandbox.run("network", "rm", "ranged", "auto")
         }
         // Docker's IPAM hands out the range's addresses from its first host address.
         #expect(try sandbox.ok("run", "--rm", "--network", "ranged", "busybox", "sh", "-c",
-                               "ip -4 -o addr show eth0 | awk '{print $4}'") == "10.197.5.1/16\n")
-        try sandbox.ok("run", "-d", "--name", "fixed", "--network", "ranged", "--ip", "10.197.9.9",
+                               "ip -4 -o addr show eth0 | awk '{print $4}'") == "\(net).5.1/16\n")
+        try sandbox.ok("run", "-d", "--name", "fixed", "--network", "ranged", "--ip", "\(net).9.9",
                        "--mac-address", "02:42:0a:61:09:09", "busybox", "sleep", "300")
         #expect(try sandbox.ok("exec", "fixed", "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'; cat /sys/class/net/eth0/address")
-                == "10.197.9.9/16\n02:42:0a:61:09:09\n")
+                == "\(net).9.9/16\n02:42:0a:61:09:09\n")
         #expect(try sandbox.ok("inspect", "-f", "{{json .NetworkSettings.Networks.ranged.IPAMConfig}} {{.Config.MacAddress}}", "fixed")
-                == #"{"IPv4Address":"10.197.9.9"} 02:42:0a:61:09:09"# + "\n")
-        let taken = try sandbox.run("run", "--rm", "--network", "ranged", "--ip", "10.197.9.9", "busybox", "true")
+                == #"{"IPv4Address":"\#(net).9.9"} 02:42:0a:61:09:09"# + "\n")
+        let taken = try sandbox.run("run", "--rm", "--network", "ranged", "--ip", "\(net).9.9", "busybox", "true")
         #expect(!taken.succeeded && taken.err.contains("Address already in use"), "\(taken)")
-        #expect(try sandbox.ok("network", "inspect", "-f", "{{json .IPAM.Config}}", "ranged") == #"[{"Subnet":"10.197.0.0/16","IPRange":"10.197.5.0/24"}]"# + "\n")
+        #expect(try sandbox.ok("network", "inspect", "-f", "{{json .IPAM.Config}}", "ranged") == #"[{"Subnet":"\#(net).0.0/16","IPRange":"\#(net).5.0/24"}]"# + "\n")
 
         // dockerd's refusals of --ip where it cannot apply.
         for network in ["bridge", "auto"] {
@@ -316,24 +317,24 @@ struct RunFlagsTests {
             #expect(mine.out == theirs.out && mine.err == theirs.err, "\(mine) \(theirs)")
         }
         // Without the proxy, a signal to the client leaves the container running.
-        func ignoresTerm(_ process: Command.Running) -> Bool {
+        // The client handles SIGTERM (its signal source catches it) once it follows the run.
+        func catchesTerm(_ process: Command.Running) -> Bool {
             let status = (try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)) ?? ""
-            let mask = status.split(separator: "\n").first { $0.hasPrefix("SigIgn:") }.flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) }
+            let mask = status.split(separator: "\n").first { $0.hasPrefix("SigCgt:") }.flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) }
             return (mask ?? 0) & (1 << (UInt64(SIGTERM) - 1)) != 0
         }
         let client = try sandbox.start(["run", "--name", "unproxied", "--sig-proxy=false", "busybox", "sleep", "300"])
-        while client.isRunning, !ignoresTerm(client) { usleep(20_000) }
+        while client.isRunning, !catchesTerm(client) { usleep(20_000) }
         client.kill(SIGTERM)
         #expect(client.wait().status == 128 + SIGTERM)
         #expect(try sandbox.ok("inspect", "-f", "{{.State.Running}}", "unproxied") == "true\n")
         // With it (the default), the container gets the signal.
         let proxied = try sandbox.start(["run", "--name", "proxied", "busybox", "sh", "-c", "trap 'exit 3' TERM; sleep 300 & wait"])
-        // The client proxies once it has taken SIGTERM over (ignored, for its own handler), and the
-        // container's shell traps it once it has started its sleep.
+        // The container's shell traps SIGTERM once it has started its sleep.
         func sleeping() throws -> Bool {
             try sandbox.run("exec", "proxied", "sh", "-c", "ps | grep -c '[s]leep 300'").out != "0\n"
         }
-        while proxied.isRunning, try !ignoresTerm(proxied) || !sleeping() { usleep(20_000) }
+        while proxied.isRunning, try !catchesTerm(proxied) || !sleeping() { usleep(20_000) }
         proxied.kill(SIGTERM)
         #expect(proxied.wait().status == 3)
     }

@@ -93,10 +93,12 @@ public enum ContainerInspectJSON {
     /// the client left out, [] for those the docker CLI always sends).
     static func hostConfig(_ record: ContainerRecord, layout: CgroupLayout) -> OrderedJSON {
         let host = record.hostConfig
+        let binds = host.binds.filter { $0.contains(":") }
         let strings = { (values: [String]) in OrderedJSON.strings(values) }
         let emptyArray = OrderedJSON.array([])
         var members: [(String, OrderedJSON)] = [
-            ("Binds", host.binds.isEmpty ? .null : .strings(host.binds)),
+            // `-v /path` (an anonymous volume) is Config.Volumes, not a bind, as the docker CLI sends it.
+            ("Binds", binds.isEmpty ? .null : .strings(binds)),
             ("ContainerIDFile", .string(host.containerIDFile)),
             ("LogConfig", .object([
                 ("Type", .string(host.logConfig?.type ?? "json-file")),
