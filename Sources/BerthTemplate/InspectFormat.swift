@@ -22,6 +22,14 @@ public enum InspectFormat {
     /// members are nil slices or maps.
     static let pointerMembers: Set<String> = ["IPAMConfig", "Health", "Healthcheck", "UsageData", "ClusterVolume"]
 
+    /// Members that Docker's types have but leave out of the JSON when empty (`omitempty`), for
+    /// the entries of the arrays that hold such structs: a template reads their zero value where
+    /// the raw document has no key. IPAM.Config's entries are network.IPAMConfig.
+    static let omittedMembersOfItems: [String: [(String, TemplateValue)]] = [
+        "Config": [("Subnet", .string("")), ("IPRange", .string("")), ("Gateway", .string("")),
+                   ("AuxiliaryAddresses", .nilCollection(isMap: true))],
+    ]
+
     /// The document with objects as structs or maps, as Docker's types have them.
     static func typed(_ json: OrderedJSON, name: String, parent: String = "") -> TemplateValue {
         switch json {
@@ -33,8 +41,11 @@ public enum InspectFormat {
             if mapMembers.contains(name) || (parent == "LogConfig" && name == "Config") {
                 return .map(members.map { ($0.0, typed($0.1, name: "", parent: name)) })
             }
-            return .object(TemplateObject(typeName: "struct", fields: members.map { ($0.0, typed($0.1, name: $0.0, parent: name)) },
-                                          kind: .structure))
+            var fields = members.map { ($0.0, typed($0.1, name: $0.0, parent: name)) }
+            if name.isEmpty, let omitted = Self.omittedMembersOfItems[parent] {
+                fields += omitted.filter { member in !fields.contains { $0.0 == member.0 } }
+            }
+            return .object(TemplateObject(typeName: "struct", fields: fields, kind: .structure))
         default: return TemplateValue(json)
         }
     }

@@ -83,6 +83,9 @@ struct InspectParityTests {
 
         try both(sandbox, ["run", "-d", "--name", names[1], "busybox", "sleep", "300"])
         try compare(sandbox, ["inspect", names[1]], ["inspect", names[1]])
+        // --size adds SizeRw and SizeRootFs, where dockerd puts them.
+        try compare(sandbox, ["inspect", "--size", names[1]], ["inspect", "--size", names[1]])
+        try compare(sandbox, ["container", "inspect", "-s", names[1]], ["container", "inspect", "-s", names[1]])
 
         // Every optional member present: the flags' fields, mounts, health check, ports, init.
         try both(sandbox, ["run", "-d", "--name", names[2], "--add-host", "foo:1.2.3.4", "--dns", "9.9.9.9",

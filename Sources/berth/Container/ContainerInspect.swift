@@ -13,13 +13,17 @@ struct ContainerInspect: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Format output using a Go template, or 'json'.", valueName: "string"))
     var format: String?
 
+    @Flag(name: .shortAndLong, help: "Display total file sizes.")
+    var size = false
+
     @Argument(help: ArgumentHelp("Containers to inspect.", valueName: "container"))
     var containers: [String]
 
     func run() throws {
-        let runtime = try global.openRuntime()
+        let engine = try global.openEngine()
         try InspectPrinter(format: format, missingNoun: "container").print(containers) { reference in
-            try ContainerInspectJSON.document(for: runtime.container(reference), runtime: runtime)
+            let record = try engine.runtime.container(reference)
+            return ContainerInspectJSON.document(for: record, runtime: engine.runtime, size: size ? engine.containerSize(record) : nil)
         }
     }
 }

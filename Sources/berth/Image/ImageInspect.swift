@@ -40,6 +40,9 @@ struct Inspect: ParsableCommand {
     @Option(help: ArgumentHelp("Only inspect objects of the given type (container or image).", valueName: "string"))
     var type: String?
 
+    @Flag(name: .shortAndLong, help: "Display total file sizes if the type is container.")
+    var size = false
+
     @Argument(help: ArgumentHelp("Names or IDs.", valueName: "name|id"))
     var names: [String]
 
@@ -56,7 +59,8 @@ struct Inspect: ParsableCommand {
             // Containers first, then images, as Docker looks objects up.
             if let runtime {
                 do {
-                    return ContainerInspectJSON.document(for: try runtime.container(name), runtime: runtime)
+                    let record = try runtime.container(name)
+                    return ContainerInspectJSON.document(for: record, runtime: runtime, size: size ? engine.containerSize(record) : nil)
                 } catch RuntimeError.noSuchContainer where type == nil {}
             }
             return try engine.inspectImage(name)
