@@ -97,13 +97,7 @@ struct InspectPrinter {
         if let format, !format.isEmpty, format != "json" {
             // Docker's inspect: a parse error exits 64; a document the template fails on is
             // reported after the others, and an empty output is still one line.
-            let template: GoTemplate
-            do {
-                template = try GoTemplate(format)
-            } catch let error as TemplateParseError {
-                printError("template parsing error: \(error)")
-                throw ExitCode(64)
-            }
+            let template = try templateOrExit64(format)
             var output = ""
             for document in documents {
                 do {

@@ -47,3 +47,14 @@ func templateErrors<T>(_ prefix: String = "template parsing error", _ body: () t
         throw ExitCode(1)
     }
 }
+
+/// The `--format` template of a command that exits 64 when it does not parse, as the docker CLI's
+/// inspect, version, info and events do, after `prefix` and the parser's error.
+func templateOrExit64(_ format: String, prefix: String = "template parsing error") throws -> GoTemplate {
+    do {
+        return try GoTemplate(format)
+    } catch let error as TemplateParseError {
+        printError("\(prefix): \(error)")
+        throw ExitCode(64)
+    }
+}

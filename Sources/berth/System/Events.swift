@@ -47,13 +47,7 @@ struct Events: AsyncParsableCommand {
             printError("Error response from daemon: `since` time (\(since ?? "")) cannot be after `until` time (\(until ?? ""))")
             throw ExitCode(1)
         }
-        let template: GoTemplate?
-        do {
-            template = try format.flatMap { $0 == "json" ? nil : try GoTemplate($0) }
-        } catch let error as TemplateParseError {
-            printError("Error parsing format: \(error)")
-            throw ExitCode(64)
-        }
+        let template = try format.flatMap { $0 == "json" ? nil : try templateOrExit64($0, prefix: "Error parsing format") }
         let engine = try global.openEngine()
         for await event in engine.events.follow(since: sinceDate, until: untilDate, filters: filters) {
             let line: String

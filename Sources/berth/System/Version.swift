@@ -89,12 +89,5 @@ extension Version {
 /// a template that does not parse exits 64, as `docker version` and `docker info` do.
 func render(_ format: String, _ document: OrderedJSON) throws -> String {
     if format == "json" { return document.compact }
-    let template: GoTemplate
-    do {
-        template = try GoTemplate(format)
-    } catch let error as TemplateParseError {
-        printError("template parsing error: \(error)")
-        throw ExitCode(64)
-    }
-    return try template.render(document)
+    return try templateOrExit64(format).render(document)
 }
