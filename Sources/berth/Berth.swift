@@ -67,6 +67,12 @@ struct Berth: AsyncParsableCommand {
         } catch let error as ValidationError {
             CommandLineFailure.parse(error, arguments: arguments).exit()
         } catch {
+            // A missing or conflicting object is the engine's answer, which the docker CLI prints
+            // as the daemon's response.
+            if [.notFound, .conflict].contains(EngineError.kind(of: error)) {
+                printDaemonError(error)
+                Foundation.exit(1)
+            }
             exit(withError: error)
         }
     }

@@ -39,6 +39,12 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
+/// Writes what the engine refused as the docker CLI writes a daemon's answer (which its client
+/// trims: some of dockerd's messages end in a space).
+func printDaemonError(_ error: any Error) {
+    printError("Error response from daemon: " + "\(error)".trimmingCharacters(in: .whitespacesAndNewlines))
+}
+
 /// Docker's prune prompt: prints `warning` (ending in a space or a newline), then "Are you sure
 /// you want to continue? [y/N] ", and reads the answer; true only for y or yes.
 func confirm(_ warning: String) -> Bool {

@@ -55,6 +55,8 @@ struct CommandParityTests {
             ["restart", "nosuch"], ["wait", "nosuch"], ["diff", "nosuch"], ["update", "--cpus", "1", "nosuch"],
             ["volume", "rm", "nosuch"], ["commit", "nosuch"], ["rename", "nosuch", "other"],
             ["run", "--rm", "--network", "nosuch", "busybox", "true"],
+            ["rmi", "nosuch"], ["tag", "nosuch", "other"], ["history", "nosuch"], ["logs", "nosuch"], ["port", "nosuch"],
+            ["stats", "--no-stream", "nosuch"], ["network", "create", "bridge"],
         ]
         func firstLine(_ result: CommandResult) -> String {
             String(result.err.split(separator: "\n").first ?? "").replacingOccurrences(of: #"[0-9a-f]{64}"#, with: "ID", options: .regularExpression)

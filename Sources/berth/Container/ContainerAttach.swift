@@ -22,7 +22,7 @@ struct ContainerAttach: ParsableCommand {
         do {
             record = try runtime.container(container)
         } catch {
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             throw ExitCode(1)
         }
         guard record.state.running else {

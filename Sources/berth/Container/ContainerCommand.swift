@@ -55,7 +55,7 @@ func forEachContainer(_ references: [String], printReference: Bool = true, _ bod
             try await body(reference)
             if printReference { print(reference) }
         } catch {
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             failed = true
         }
     }

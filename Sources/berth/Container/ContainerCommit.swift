@@ -34,7 +34,7 @@ struct ContainerCommit: AsyncParsableCommand, GoBoolSwitches {
         do {
             print(try await engine.commitContainer(container, options))
         } catch {
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             throw ExitCode(1)
         }
     }

@@ -66,7 +66,7 @@ struct ContainerExec: AsyncParsableCommand {
             state = try engine.beginExec(try engine.createExec(containerAndCommand[0], config))
             if detach { return try await engine.startDetachedExec(state) }
         } catch {
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             throw ExitCode(1)
         }
         let status: Int32

@@ -50,7 +50,7 @@ struct ContainerLogs: AsyncParsableCommand {
         do {
             logs = try global.openEngine().logs(container, options)
         } catch let error as EngineError where error.kind == .notImplemented {
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             throw ExitCode(1)
         }
         try await logs.run { entries in

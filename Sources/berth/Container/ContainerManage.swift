@@ -45,7 +45,7 @@ struct ContainerRename: AsyncParsableCommand {
         do {
             try await engine.renameContainer(container, to: newName)
         } catch {
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             throw ExitCode(1)
         }
     }

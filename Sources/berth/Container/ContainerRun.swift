@@ -98,7 +98,7 @@ struct ContainerCreate: AsyncParsableCommand {
             throw error
         } catch {
             // Unlike `run` (125), Docker's `create` reports the daemon's refusal with status 1.
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             throw ExitCode(1)
         }
     }

@@ -20,7 +20,7 @@ struct ContainerTop: AsyncParsableCommand {
         do {
             (titles, processes) = try await engine.topContainer(container, psArguments: psOptions)
         } catch {
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             throw ExitCode(1)
         }
         var table = Table(header: titles, minimumWidth: 20)

@@ -96,7 +96,7 @@ struct ContainerDiff: AsyncParsableCommand {
         do {
             changes = try await engine.containerChanges(container)
         } catch {
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             throw ExitCode(1)
         }
         for change in changes {
@@ -140,7 +140,7 @@ struct ContainerExport: AsyncParsableCommand {
                 }
             }
         } catch {
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             throw ExitCode(1)
         }
     }

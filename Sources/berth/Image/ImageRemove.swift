@@ -41,7 +41,7 @@ struct ImageRemoveOptions: ParsableArguments {
                     }
                 }
             } catch {
-                printError("Error: \(error)")
+                printDaemonError(error)
                 failed = true
             }
         }

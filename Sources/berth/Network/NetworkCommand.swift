@@ -16,7 +16,7 @@ struct NetworkCommand: ParsableCommand {
 
 /// Docker prefixes what its daemon refuses with this.
 private func daemonError(_ error: Error) -> ExitCode {
-    printError("Error response from daemon: \(error)")
+    printDaemonError(error)
     return ExitCode(1)
 }
 
@@ -158,10 +158,10 @@ struct NetworkRemove: ParsableCommand {
             } catch NetworkError.unknownNetwork(let missing) {
                 if force { continue }
                 // dockerd's wording (NetworkError's own description).
-                printError("Error response from daemon: \(NetworkError.unknownNetwork(missing))")
+                printDaemonError(NetworkError.unknownNetwork(missing))
                 failed = true
             } catch {
-                printError("Error response from daemon: \(error)")
+                printDaemonError(error)
                 failed = true
             }
         }

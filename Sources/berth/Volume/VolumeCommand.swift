@@ -38,10 +38,10 @@ struct VolumeCreate: ParsableCommand {
         do {
             print(try global.openEngine().createVolume(options).name)
         } catch let error as EngineError {
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             throw ExitCode(1)
         } catch let error as RuntimeError {
-            printError("Error response from daemon: \(error)")
+            printDaemonError(error)
             throw ExitCode(1)
         }
     }
@@ -126,7 +126,7 @@ struct VolumeRemove: ParsableCommand {
                 try engine.removeVolume(name, force: force)
                 print(name)
             } catch {
-                printError("Error response from daemon: \(error)")
+                printDaemonError(error)
                 failed = true
             }
         }
