@@ -346,6 +346,24 @@ struct InteractiveTests {
         #expect(stopped.stderr == "You cannot attach to a stopped container, start it first\n")
     }
 
+    /// `--detach-keys` replaces Ctrl-P Ctrl-Q: the standard sequence then reaches the container.
+    @Test func runDetachesOnTheKeysItWasGiven() throws {
+        if RuntimeFixture.skipped() { return }
+        if let reason = Self.scriptSkipReason {
+            print("SKIPPED \(#function): \(reason)")
+            return
+        }
+        let fixture = try RuntimeFixture()
+        let session = try TerminalSession(fixture, "run -it --detach-keys ctrl-x,x --name keyed --network none busybox sh")
+        #expect(session.waitFor("# "))
+        session.type("\u{10}\u{11}echo still-$((0+1))\r")
+        #expect(session.waitFor("still-1\r\n"), "Ctrl-P Ctrl-Q no longer detaches: \(session.screen)")
+        session.type("\u{18}x")
+        #expect(session.finish() == 0, "\(session.screen)")
+        #expect(try berth(fixture, "inspect", "--format", "{{.State.Status}}", "keyed").stdout == "running\n")
+        #expect(try berth(fixture, "rm", "-f", "keyed").status == 0)
+    }
+
     @Test func attachToARunningContainerWithoutATerminal() throws {
         if RuntimeFixture.skipped() { return }
         let fixture = try RuntimeFixture()
