@@ -24,7 +24,8 @@ public enum InspectFormat {
 
     /// Members that Docker's types have but leave out of the JSON when empty (`omitempty`), for
     /// the entries of the arrays that hold such structs: a template reads their zero value where
-    /// the raw document has no key. IPAM.Config's entries are network.IPAMConfig.
+    /// the raw document has no key, and `json` still leaves them out. IPAM.Config's entries are
+    /// network.IPAMConfig.
     static let omittedMembersOfItems: [String: [(String, TemplateValue)]] = [
         "Config": [("Subnet", .string("")), ("IPRange", .string("")), ("Gateway", .string("")),
                    ("AuxiliaryAddresses", .nilCollection(isMap: true))],
@@ -41,11 +42,14 @@ public enum InspectFormat {
             if mapMembers.contains(name) || (parent == "LogConfig" && name == "Config") {
                 return .map(members.map { ($0.0, typed($0.1, name: "", parent: name)) })
             }
-            var fields = members.map { ($0.0, typed($0.1, name: $0.0, parent: name)) }
+            let fields = members.map { ($0.0, typed($0.1, name: $0.0, parent: name)) }
+            var absent: [String: (parameters: Int, call: TemplateObject.Method)] = [:]
             if name.isEmpty, let omitted = Self.omittedMembersOfItems[parent] {
-                fields += omitted.filter { member in !fields.contains { $0.0 == member.0 } }
+                for (member, zero) in omitted where !fields.contains(where: { $0.0 == member }) {
+                    absent[member] = (0, { _ in zero })
+                }
             }
-            return .object(TemplateObject(typeName: "struct", fields: fields, kind: .structure))
+            return .object(TemplateObject(typeName: "struct", fields: fields, methods: absent, kind: .structure))
         default: return TemplateValue(json)
         }
     }

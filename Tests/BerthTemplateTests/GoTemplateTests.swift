@@ -274,8 +274,8 @@ import Testing
             == "map[]|<nil>|[]|<no value>")
         // IPAM.Config's entries leave an empty gateway out of the JSON; Docker's struct reads "".
         let ipam = OrderedJSON.object([("IPAM", .object([("Config", .array([.object([("Subnet", .string("10.1.0.0/24"))])]))]))])
-        #expect(try InspectFormat.render(try GoTemplate("{{range .IPAM.Config}}{{.Subnet}}|{{.Gateway}}|{{end}}"), ipam)
-            == "10.1.0.0/24||")
+        #expect(try InspectFormat.render(try GoTemplate("{{range .IPAM.Config}}{{.Subnet}}|{{.Gateway}}|{{end}}{{json .IPAM.Config}}"), ipam)
+            == #"10.1.0.0/24||[{"Subnet":"10.1.0.0/24"}]"#)
         #expect(throws: TemplateExecutionError.self) { try inspect("{{.Foo}}") }
         do {
             _ = try inspect("{{.Config.Foo}}")
