@@ -27,6 +27,11 @@ public struct NetworkDefinition: Codable, Hashable, Sendable {
 
     /// Whether Docker creates this network itself (it cannot be removed).
     public var isPredefined: Bool { NetworkStore.predefinedNames.contains(name) }
+
+    /// dockerd's attributes of a `connect` or `disconnect` event of `container` on this network.
+    public func endpointEventAttributes(container: String) -> [String: String] {
+        ["container": container, "name": name, "type": driver]
+    }
 }
 
 /// The networks under `<root>/network/networks/<name>.json`. The predefined ones are written on

@@ -75,7 +75,7 @@ extension ContainerRuntime {
         for name in names {
             guard let definition = try? store.named(name) else { continue }
             events.record(.network, action, id: definition.id,
-                          attributes: ["container": record.id, "name": definition.name, "type": definition.driver])
+                          attributes: definition.endpointEventAttributes(container: record.id))
         }
     }
 

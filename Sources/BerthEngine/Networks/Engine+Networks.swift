@@ -123,7 +123,7 @@ extension Engine {
         let definition = try network(options.network)
         try runtime.connect(record.id, to: definition.id, aliases: options.aliases)
         events.record(.network, "connect", id: definition.id,
-                      attributes: ["container": record.id, "name": definition.name, "type": definition.driver])
+                      attributes: definition.endpointEventAttributes(container: record.id))
     }
 
     /// Disconnects a container from a network; with `force`, one that is not connected is no error.
@@ -136,7 +136,7 @@ extension Engine {
             return
         }
         events.record(.network, "disconnect", id: definition.id,
-                      attributes: ["container": record.id, "name": definition.name, "type": definition.driver])
+                      attributes: definition.endpointEventAttributes(container: record.id))
     }
 
     /// The names of the networks some container is configured to use.
