@@ -42,6 +42,8 @@ public struct KubeResourceRegistry: Sendable {
                      verbs: ["create", "delete", "get", "list", "patch", "update", "watch"]),
         KubeResource(group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret",
                      namespaced: true, shortNames: [], categories: [], verbs: KubeResource.allVerbs),
+        KubeResource(group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", singular: "serviceaccount",
+                     namespaced: true, shortNames: ["sa"], categories: [], verbs: KubeResource.allVerbs),
     ])
 
     /// The resource served at `group`/`version` under the plural name `plural`.
@@ -53,6 +55,7 @@ public struct KubeResourceRegistry: Sendable {
     public static let events = builtIn.core("events")
     public static let namespaces = builtIn.core("namespaces")
     public static let secrets = builtIn.core("secrets")
+    public static let serviceAccounts = builtIn.core("serviceaccounts")
 
     private func core(_ plural: String) -> KubeResource {
         guard let resource = resource(group: "", version: "v1", plural: plural) else { preconditionFailure("\(plural) is not registered") }

@@ -73,7 +73,7 @@ import Testing
         guard case .array(let versions)? = group["versions"], case .array(let resources)? = versions.first?["resources"] else {
             Issue.record("no resources"); return
         }
-        #expect(resources.compactMap { $0.string("resource") } == ["configmaps", "events", "namespaces", "secrets"])
+        #expect(resources.compactMap { $0.string("resource") } == ["configmaps", "events", "namespaces", "secrets", "serviceaccounts"])
         #expect(resources[2].string("scope") == "Cluster" && resources[0].value(at: ["shortNames"]) == .array([.string("cm")]))
         #expect(KubeDiscovery.aggregated(.builtIn, core: false)["items"] == .array([]))
         #expect(KubeDiscovery.apiResourceList(.builtIn, group: "apps", version: "v1") == nil)

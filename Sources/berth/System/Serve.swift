@@ -4,6 +4,7 @@ import BerthEngineAPI
 import BerthFiles
 import BerthKube
 import BerthKubeAPI
+import BerthKubeControllers
 import Foundation
 import NIOCore
 
@@ -55,6 +56,8 @@ struct Serve: AsyncParsableCommand {
             let store = try KubeObjectStore(path: root.kubeDatabase)
             let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)"), pki: pki)
             try await kube.start(host: "127.0.0.1", port: kubePort)
+            let host = ProcessInfo.processInfo.hostName
+            Task { await KubeControllerManager(store: store, host: host).run() }
             printError("berth serve: Kubernetes API listening on https://127.0.0.1:\(kubePort)")
         }
         let channels = try await server.bind(listeners)
