@@ -30,6 +30,17 @@ public struct KubeResource: Sendable, Hashable {
     public var hasScale: Bool { subresources.contains { $0.name == "scale" } }
 }
 
+/// What a replacing write of an object may change, for kinds with a `status` subresource.
+public enum KubeWriteScope: Sendable {
+    /// Everything given: the writes of Berth's own controllers and node, which read, modify and
+    /// write back whole objects.
+    case whole
+    /// A client's write to the object itself: the stored status stays.
+    case main
+    /// A write to `/status`: only the status changes.
+    case status
+}
+
 /// A subresource of a served kind, as aggregated discovery describes it.
 public struct KubeSubresource: Sendable, Hashable {
     public var name: String
