@@ -15,7 +15,9 @@ extension OrderedJSON {
     }
 
     /// The elements of the array at `path`; empty for anything else.
-    func items(_ path: String...) -> [OrderedJSON] {
+    func items(_ path: String...) -> [OrderedJSON] { items(at: path) }
+
+    func items(at path: [String]) -> [OrderedJSON] {
         guard case .array(let items)? = value(at: path) else { return [] }
         return items
     }
