@@ -114,7 +114,7 @@ extension KubeTable {
         case "CronJob":
             let last = object.string("status", "lastScheduleTime").map { self.age(since: $0, now: now) } ?? "<none>"
             return [name, .string(object.string("spec", "schedule") ?? ""), .string(object.string("spec", "timeZone") ?? "<none>"),
-                    .bool(object.value(at: ["spec", "suspend"]) == .bool(true)), .int(object.items("status", "active").count), .string(last), age]
+                    .string(suspendText(object.value(at: ["spec", "suspend"]))), .int(object.items("status", "active").count), .string(last), age]
                 + template(["spec", "jobTemplate", "spec", "template", "spec"])
                 + [.string(formattedSelector(object.value(at: ["spec", "jobTemplate", "spec", "selector"])))]
         case "ServiceAccount":
@@ -135,6 +135,15 @@ extension KubeTable {
             return [name, .string(controller), int("revision"), age]
         default:
             return nil
+        }
+    }
+
+    /// The printer writes the boolean column as text: `True`, `False`, or `<unset>`.
+    static func suspendText(_ value: OrderedJSON?) -> String {
+        switch value {
+        case .bool(true)?: return "True"
+        case .bool(false)?: return "False"
+        default: return "<unset>"
         }
     }
 

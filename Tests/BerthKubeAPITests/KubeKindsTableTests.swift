@@ -48,7 +48,7 @@ import Testing
         try expectCells(KubeResourceRegistry.jobs, #"{"metadata":{"name":"j","creationTimestamp":"2026-01-01T00:00:00Z"},"spec":{"completions":3,\#(template)},"status":{"succeeded":3,"startTime":"2026-01-01T00:00:00Z","completionTime":"2026-01-01T00:00:42Z","conditions":[{"type":"Complete","status":"True"}]}}"#,
                         #""j" "Complete" "3/3" "42s" "60m" "web,side" "nginx:1,busybox" "<none>""#)
         try expectCells(KubeResourceRegistry.cronJobs, #"{"metadata":{"name":"c","creationTimestamp":"2026-01-01T00:00:00Z"},"spec":{"schedule":"*/1 * * * *","suspend":false,"jobTemplate":{"spec":{\#(template)}}}}"#,
-                        #""c" "*/1 * * * *" "<none>" false 0 "<none>" "60m" "web,side" "nginx:1,busybox" "<none>""#)
+                        #""c" "*/1 * * * *" "<none>" "False" 0 "<none>" "60m" "web,side" "nginx:1,busybox" "<none>""#)
         try expectCells(KubeResourceRegistry.persistentVolumeClaims, #"{"metadata":{"name":"data","creationTimestamp":"2026-01-01T00:00:00Z"},"spec":{"volumeName":"pv1","storageClassName":"local","volumeMode":"Filesystem"},"status":{"phase":"Bound","accessModes":["ReadWriteMany","ReadWriteOnce"],"capacity":{"storage":"1Gi"}}}"#,
                         #""data" "Bound" "pv1" "1Gi" "RWO,RWX" "local" "<unset>" "60m" "Filesystem""#)
         try expectCells(KubeResourceRegistry.nodes, #"{"metadata":{"name":"n","creationTimestamp":"2026-01-01T00:00:00Z","labels":{"node-role.kubernetes.io/control-plane":""}},"spec":{"unschedulable":true},"status":{"conditions":[{"type":"Ready","status":"True"}],"addresses":[{"type":"InternalIP","address":"10.1.2.3"}],"nodeInfo":{"kubeletVersion":"v1.32.0","osImage":"Debian"}}}"#,
