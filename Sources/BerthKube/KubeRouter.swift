@@ -109,10 +109,16 @@ public struct KubeRouter: Sendable {
             namespace = rest[1]
             rest.removeFirst(2)
         }
-        guard let plural = rest.first, rest.count <= 2,
-              let resource = registry.resource(group: group, version: version, plural: plural) else {
+        guard let plural = rest.first, let resource = registry.resource(group: group, version: version, plural: plural) else {
             throw KubeAPIError.unknownPath
         }
+        if rest.count == 3, rest[2] == "finalize", group.isEmpty, plural == "namespaces", !watch {
+            guard request.method == "PUT" else {
+                throw KubeAPIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
+            }
+            return try ResourceHandler(store: store, resource: resource, namespace: nil, request: request).finalize(rest[1])
+        }
+        guard rest.count <= 2 else { throw KubeAPIError.unknownPath }
         if !resource.namespaced, namespace != nil { throw KubeAPIError.unknownPath }
         let name = rest.count == 2 ? rest[1] : nil
         let handler = ResourceHandler(store: store, resource: resource, namespace: namespace, request: request)
