@@ -32,10 +32,11 @@ for package in "${packages[@]}"; do
     [ "$status" = "install ok installed" ] || missing+=("$package")
 done
 
-# Engine API clients from PyPI, for the python3 on the PATH: docker-py and Testcontainers.
-python_packages=(docker==7.1.0 testcontainers)
+# Engine API clients from PyPI, for the python3 on the PATH: docker-py and Testcontainers; and
+# kubernetes-validate, whose Kubernetes 1.32 schemas scripts/kube-schema-gen.py reads.
+python_packages=(docker==7.1.0 testcontainers kubernetes-validate)
 install_python_packages() {
-    if python3 -c 'import docker, testcontainers; assert docker.__version__ == "7.1.0"' 2>/dev/null; then
+    if python3 -c 'import docker, testcontainers, kubernetes_validate; assert docker.__version__ == "7.1.0"' 2>/dev/null; then
         return
     fi
     echo "install-deps: installing ${python_packages[*]} from PyPI"

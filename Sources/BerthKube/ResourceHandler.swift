@@ -85,7 +85,7 @@ struct ResourceHandler {
         case "application/json-patch+json":
             patched = try KubePatch.apply(jsonPatch: try body(), to: live)
         case "application/strategic-merge-patch+json":
-            patched = try KubeStrategicMerge.apply(try body(), to: live, strategy: KubeResourceRegistry.listStrategy)
+            patched = try KubeStrategicMerge.apply(try body(), to: live, strategy: KubeSchema.listStrategies(resource))
         default:
             throw KubeAPIError(code: 415, reason: "UnsupportedMediaType",
                                message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")
