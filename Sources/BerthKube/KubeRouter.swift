@@ -113,6 +113,12 @@ public struct KubeRouter: Sendable {
               let resource = registry.resource(group: group, version: version, plural: plural) else {
             throw KubeAPIError.unknownPath
         }
+        if rest.count == 3, rest[2] == "finalize", group.isEmpty, plural == "namespaces", !watch {
+            guard request.method == "PUT" else {
+                throw KubeAPIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
+            }
+            return try ResourceHandler(store: store, resource: resource, namespace: nil, request: request).finalize(rest[1])
+        }
         if !resource.namespaced, namespace != nil { throw KubeAPIError.unknownPath }
         let name = rest.count >= 2 ? rest[1] : nil
         let handler = ResourceHandler(store: store, resource: resource, namespace: namespace, request: request)
