@@ -40,6 +40,10 @@ public struct KubeResourceRegistry: Sendable {
         KubeResource(group: "", version: "v1", kind: "Namespace", plural: "namespaces", singular: "namespace",
                      namespaced: false, shortNames: ["ns"], categories: [],
                      verbs: ["create", "delete", "get", "list", "patch", "update", "watch"]),
+        KubeResource(group: "", version: "v1", kind: "Node", plural: "nodes", singular: "node",
+                     namespaced: false, shortNames: ["no"], categories: [], verbs: KubeResource.allVerbs),
+        KubeResource(group: "", version: "v1", kind: "Pod", plural: "pods", singular: "pod",
+                     namespaced: true, shortNames: ["po"], categories: ["all"], verbs: KubeResource.allVerbs),
         KubeResource(group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret",
                      namespaced: true, shortNames: [], categories: [], verbs: KubeResource.allVerbs),
         KubeResource(group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", singular: "serviceaccount",
@@ -54,6 +58,8 @@ public struct KubeResourceRegistry: Sendable {
     public static let configMaps = builtIn.core("configmaps")
     public static let events = builtIn.core("events")
     public static let namespaces = builtIn.core("namespaces")
+    public static let nodes = builtIn.core("nodes")
+    public static let pods = builtIn.core("pods")
     public static let secrets = builtIn.core("secrets")
     public static let serviceAccounts = builtIn.core("serviceaccounts")
 

@@ -5,6 +5,7 @@ import BerthFiles
 import BerthKube
 import BerthKubeAPI
 import BerthKubeControllers
+import BerthKubelet
 import Foundation
 import NIOCore
 
@@ -58,6 +59,7 @@ struct Serve: AsyncParsableCommand {
             try await kube.start(host: "127.0.0.1", port: kubePort)
             let host = ProcessInfo.processInfo.hostName
             Task { await KubeControllerManager(store: store, host: host).run() }
+            Task { await Kubelet(store: store, engine: engine, nodeName: host).run() }
             printError("berth serve: Kubernetes API listening on https://127.0.0.1:\(kubePort)")
         }
         let channels = try await server.bind(listeners)
