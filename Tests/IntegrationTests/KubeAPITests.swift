@@ -18,6 +18,7 @@ struct KubeAPITests {
             "events ev v1 true Event",
             "namespaces ns v1 false Namespace",
             "secrets v1 true Secret",
+            "serviceaccounts sa v1 true ServiceAccount",
         ])
         let unknown = try cluster.kubectl("get", "foos")
         #expect(!unknown.succeeded)
