@@ -99,10 +99,10 @@ struct KubeDeletionTests {
 
     @Test func unboundOrFinishedPodsGoAtOnce() throws {
         let scratch = try ScratchStore(registry: KubeResourceRegistry(resources: KubeResourceRegistry.builtIn.resources + [Self.pods]))
-        _ = try scratch.store.create(Self.pods, namespace: "default", object: json(#"{"metadata":{"name":"pending"},"spec":{"containers":[]}}"#))
+        _ = try scratch.store.create(Self.pods, namespace: "default", object: json(#"{"metadata":{"name":"pending"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#))
         #expect(try scratch.store.delete(Self.pods, namespace: "default", name: "pending", options: KubeDeleteOptions()).removed)
         _ = try scratch.store.create(Self.pods, namespace: "default",
-                                     object: json(#"{"metadata":{"name":"done"},"spec":{"nodeName":"n"},"status":{"phase":"Succeeded"}}"#))
+                                     object: json(#"{"metadata":{"name":"done"},"spec":{"nodeName":"n","containers":[{"name":"c","image":"busybox"}]},"status":{"phase":"Succeeded"}}"#))
         #expect(try scratch.store.delete(Self.pods, namespace: "default", name: "done", options: KubeDeleteOptions()).removed)
     }
 }

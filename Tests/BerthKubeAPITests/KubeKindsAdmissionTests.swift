@@ -57,10 +57,10 @@ import Testing
         let pods = KubeResourceRegistry.pods
         let pod = try scratch.store.create(pods, namespace: "default", object: try json(#"{"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"busybox:1"}]}}"#))
         let newImage = pod.setting(["spec", "containers"], to: .array([pod.items("spec", "containers")[0].setting(["image"], to: .string("busybox:2"))]))
-        let updated = try scratch.store.replace(pods, namespace: "default", name: "p", object: newImage)
+        let updated = try scratch.store.replace(pods, namespace: "default", name: "p", object: newImage, scope: .main)
         #expect(updated.items("spec", "containers")[0].string("image") == "busybox:2")
         let otherChange = updated.setting(["spec", "restartPolicy"], to: .string("Never"))
-        let found = causes { _ = try scratch.store.replace(pods, namespace: "default", name: "p", object: otherChange) }
+        let found = causes { _ = try scratch.store.replace(pods, namespace: "default", name: "p", object: otherChange, scope: .main) }
         #expect(found.count == 1 && found.first?.hasPrefix("spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,") == true)
     }
 
@@ -86,7 +86,7 @@ import Testing
 
         let changed = created.setting(["spec", "selector"], to: try json(#"{"matchLabels":{"app":"web","x":"y"}}"#))
             .setting(["spec", "template", "metadata", "labels"], to: try json(#"{"app":"web","x":"y"}"#))
-        #expect(causes { _ = try scratch.store.replace(deployments, namespace: "default", name: "web", object: changed) }
+        #expect(causes { _ = try scratch.store.replace(deployments, namespace: "default", name: "web", object: changed, scope: .main) }
                 == [#"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"web", "x":"y"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#])
     }
 

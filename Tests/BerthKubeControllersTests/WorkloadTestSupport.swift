@@ -73,7 +73,7 @@ func runFakeKubelet(_ store: KubeObjectStore, ready: @escaping @Sendable (Ordere
         guard let events = try? store.watch(store.pods, namespace: nil) else { return }
         for await event in events where event.type != .deleted {
             let pod = event.object
-            guard pod.string("status", "phase") == nil, ready(pod) else { continue }
+            guard pod.string("spec", "nodeName") == nil, ready(pod) else { continue }
             try? markReady(store, pod)
         }
     }

@@ -63,7 +63,9 @@ extension KubeKinds {
             claimCauses += claimSpecProblems(claim["spec"] ?? .object([]), path: "spec.volumeClaimTemplates[\(index)].spec")
         }
         var causes = selectorProblems(object, kind: "statefulset") + replicaProblems(object) + claimCauses
-        causes += podSpecProblems(object.value(at: ["spec", "template", "spec"]) ?? .object([]), path: "spec.template.spec")
+        // Mounts may name a claim template: each pod gets a volume of that name.
+        let claimNames = object.items("spec", "volumeClaimTemplates").compactMap { $0.string("metadata", "name") }
+        causes += podSpecProblems(object.value(at: ["spec", "template", "spec"]) ?? .object([]), path: "spec.template.spec", claimTemplates: claimNames)
         causes += templateRestartPolicyProblems(object, allowed: ["Always"])
         if let policy = object.string("spec", "podManagementPolicy"), !["OrderedReady", "Parallel"].contains(policy) {
             causes.append(invalid("spec.podManagementPolicy", quoted(policy), "must be 'OrderedReady' or 'Parallel'"))
