@@ -114,21 +114,70 @@ struct ResourceHandler {
                            status: 201, warnings: warnings)
     }
 
-    func replace(_ name: String) throws -> KubeResponse {
+    /// A client's write to the object itself keeps its stored status; one to `/status` changes
+    /// nothing else.
+    private var mainScope: KubeWriteScope { resource.hasStatus ? .main : .whole }
+
+    func replace(_ name: String, scope: KubeWriteScope? = nil) throws -> KubeResponse {
         let dryRun = try isDryRun()
         let (object, warnings) = try fieldValidation().check(try body(), resource)
         let live = try store.get(resource, namespace: namespace, name: name)
-        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: tracked(object, live: live), dryRun: dryRun),
-                           warnings: warnings)
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: tracked(object, live: live), dryRun: dryRun,
+                                                 scope: scope ?? mainScope), warnings: warnings)
     }
 
     /// Merge and JSON patches, applied to the stored object and written back with its
     /// resourceVersion as a precondition, so a concurrent write makes this one fail with 409.
-    func patch(_ name: String) throws -> KubeResponse {
+    func patch(_ name: String, scope: KubeWriteScope? = nil) throws -> KubeResponse {
         let dryRun = try isDryRun()
         let contentType = (request.headers["content-type"] ?? "").split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
-        if contentType == "application/apply-patch+yaml" { return try serverSideApply(name) }
+        if contentType == "application/apply-patch+yaml" { return try serverSideApply(name, scope: scope ?? mainScope) }
         let live = try store.get(resource, namespace: namespace, name: name)
+        let patched = try applyPatch(to: live)
+        let (checked, warnings) = try fieldValidation().check(patched, resource)
+        var precondition = checked
+        if (patched.string("metadata", "resourceVersion") ?? "").isEmpty {
+            precondition = checked.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
+        }
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: tracked(precondition, live: live), dryRun: dryRun,
+                                                 scope: scope ?? mainScope), warnings: warnings)
+    }
+
+    // MARK: The scale subresource
+
+    func getScale(_ name: String) throws -> KubeResponse {
+        .json(try KubeScale.scale(of: store.get(resource, namespace: namespace, name: name)))
+    }
+
+    func replaceScale(_ name: String) throws -> KubeResponse {
+        try writeScale(name, try body())
+    }
+
+    func patchScale(_ name: String) throws -> KubeResponse {
+        let live = try store.get(resource, namespace: namespace, name: name)
+        var patched = try applyPatch(to: try KubeScale.scale(of: live))
+        if (patched.string("metadata", "resourceVersion") ?? "").isEmpty {
+            patched = patched.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
+        }
+        return try writeScale(name, patched)
+    }
+
+    /// Writes a Scale's `spec.replicas` into the object's spec; a resourceVersion in the Scale is
+    /// a precondition on the object.
+    private func writeScale(_ name: String, _ scale: OrderedJSON) throws -> KubeResponse {
+        let dryRun = try isDryRun()
+        let live = try store.get(resource, namespace: namespace, name: name)
+        var updated = try KubeScale.applying(scale, to: live, resource, name: name)
+        if let version = scale.string("metadata", "resourceVersion"), !version.isEmpty {
+            updated = updated.setting(["metadata", "resourceVersion"], to: .string(version))
+        }
+        let stored = try store.replace(resource, namespace: namespace, name: name, object: updated, dryRun: dryRun, scope: .main)
+        return .json(try KubeScale.scale(of: stored))
+    }
+
+    /// The patched form of `live` by the request's patch type.
+    private func applyPatch(to live: OrderedJSON) throws -> OrderedJSON {
+        let contentType = (request.headers["content-type"] ?? "").split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
         let patched: OrderedJSON
         switch contentType {
         case "application/merge-patch+json":
@@ -142,13 +191,7 @@ struct ResourceHandler {
             throw KubeAPIError(code: 415, reason: "UnsupportedMediaType",
                                message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
         }
-        let (checked, warnings) = try fieldValidation().check(patched, resource)
-        var precondition = checked
-        if (patched.string("metadata", "resourceVersion") ?? "").isEmpty {
-            precondition = patched.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
-        }
-        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: tracked(precondition, live: live), dryRun: dryRun),
-                           warnings: warnings)
+        return patched
     }
 
     /// DELETE: an object that is gone answers a success Status (a pod: its last state); one that
@@ -227,7 +270,7 @@ struct ResourceHandler {
 
     /// Server-side apply: creates the object when it is missing, else merges the configuration
     /// into it as the field manager's; conflicts with other managers' fields are 409 unless `force`.
-    private func serverSideApply(_ name: String) throws -> KubeResponse {
+    private func serverSideApply(_ name: String, scope: KubeWriteScope) throws -> KubeResponse {
         let dryRun = try isDryRun()
         let manager = request.parameter("fieldManager") ?? ""
         let force = request.parameter("force") == "true"
@@ -247,7 +290,8 @@ struct ResourceHandler {
             return try respond(object: store.create(resource, namespace: namespace, object: applied, dryRun: dryRun), status: 201, warnings: warnings)
         }
         let precondition = applied.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
-        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition, dryRun: dryRun), warnings: warnings)
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition, dryRun: dryRun, scope: scope),
+                           warnings: warnings)
     }
 
     /// The written object with the request's field manager's changes recorded in its managed fields.

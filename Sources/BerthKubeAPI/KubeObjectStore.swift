@@ -230,7 +230,9 @@ public final class KubeObjectStore: Sendable {
             object = object.setting(["metadata", "name"], to: .string(name))
         }
         object = object.setting(["metadata", "namespace"], to: resource.namespaced ? namespace.map(OrderedJSON.string) : nil)
-        object = try KubeKinds.admit(object, resource, name: name)
+        // Admission may need the uid (a Job's generated selector carries it).
+        object = object.setting(["metadata", "uid"], to: .string(UUID().uuidString.lowercased()))
+        object = try KubeKinds.admit(object, resource, name: name, creating: true)
         let prepared = object
         let created = try write(dryRun: dryRun) { db, changes in
             if resource.namespaced, let namespace {
@@ -247,7 +249,6 @@ public final class KubeObjectStore: Sendable {
             }
             let rv = try Self.revision(db) + 1
             var stored = prepared
-                .setting(["metadata", "uid"], to: .string(UUID().uuidString.lowercased()))
                 .setting(["metadata", "resourceVersion"], to: .string(String(rv)))
                 .setting(["metadata", "creationTimestamp"], to: .string(Date.now.formatted(.iso8601)))
                 .setting(["metadata", "deletionTimestamp"], to: nil)
@@ -262,14 +263,16 @@ public final class KubeObjectStore: Sendable {
     /// Replaces the object (PUT). A `metadata.resourceVersion` in the body must be the stored one;
     /// a replacement that changes nothing keeps the revision and notifies nobody.
     /// With `dryRun`, the answer keeps the stored resourceVersion and nothing is written.
+    /// `scope` says which part of a kind with a status subresource the write may change.
     /// An object being deleted whose finalizers this write empties is removed (the write answers
     /// its last state). A namespace's `spec.finalizers` only change through `finalizeNamespace`.
-    public func replace(_ resource: KubeResource, namespace: String?, name: String, object: OrderedJSON, dryRun: Bool = false) throws -> OrderedJSON {
-        try replace(resource, namespace: namespace, name: name, object: object, dryRun: dryRun, finalizing: false)
+    public func replace(_ resource: KubeResource, namespace: String?, name: String, object: OrderedJSON, dryRun: Bool = false,
+                        scope: KubeWriteScope = .whole) throws -> OrderedJSON {
+        try replace(resource, namespace: namespace, name: name, object: object, dryRun: dryRun, scope: scope, finalizing: false)
     }
 
     func replace(_ resource: KubeResource, namespace: String?, name: String, object: OrderedJSON, dryRun: Bool,
-                 finalizing: Bool) throws -> OrderedJSON {
+                 scope: KubeWriteScope = .whole, finalizing: Bool) throws -> OrderedJSON {
         let object = try Self.settleType(object, resource)
         let bodyName = object.string("metadata", "name") ?? ""
         if bodyName != name {
@@ -293,6 +296,7 @@ public final class KubeObjectStore: Sendable {
             for field in ["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"] {
                 updated = updated.setting(["metadata", field], to: live.value(at: ["metadata", field]))
             }
+            updated = try KubeKinds.admitUpdate(updated, old: live, resource, name: name, scope: scope)
             let deleting = live.value(at: ["metadata", "deletionTimestamp"]) != nil
             if deleting {
                 try Self.refuseNewFinalizers(resource, name, live: live, updated: updated)

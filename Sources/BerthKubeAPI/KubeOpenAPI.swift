@@ -93,16 +93,17 @@ public enum KubeOpenAPI {
         var kind: String
     }
 
-    /// The kinds a resource's subresources answer with: `scale` is autoscaling/v1 Scale, others the kind itself.
+    /// The kinds a resource's subresources answer with (`scale`: autoscaling/v1 Scale).
     private static func subresourceKinds(_ resource: KubeResource) -> [Target] {
-        subresourceNames(resource).map { name in
-            name == "scale" ? Target(group: "autoscaling", version: "v1", kind: "Scale")
-                : Target(group: resource.group, version: resource.version, kind: resource.kind)
-        }
+        var kinds = resource.subresources.filter { $0.verbs.contains("update") }.map { Target(group: $0.group, version: $0.version, kind: $0.kind) }
+        if resource.group.isEmpty, resource.kind == "Namespace" { kinds.append(Target(group: "", version: "v1", kind: "Namespace")) }
+        return kinds
     }
 
+    /// The subresources with documented operations: those clients write (not `log`), and a
+    /// namespace's `finalize`.
     private static func subresourceNames(_ resource: KubeResource) -> [String] {
-        var names: [String] = []
+        var names = resource.subresources.filter { $0.verbs.contains("update") }.map(\.name)
         if resource.group.isEmpty, resource.kind == "Namespace" { names.append("finalize") }
         return names
     }

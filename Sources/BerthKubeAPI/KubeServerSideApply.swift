@@ -106,9 +106,24 @@ public enum KubeServerSideApply {
         }
         // Fields this manager applied before and no longer does go, unless someone else owns them.
         let others = entries.filter { !($0.manager == manager && $0.operation == "Apply") }
-        let dropped = previous.paths.subtracting(applied.paths).sorted { $0.count > $1.count }
-        for path in dropped where !others.contains(where: { entry in entry.fields.paths.contains { $0.starts(with: path) } }) {
+        let removable = previous.paths.subtracting(applied.paths).filter { path in
+            !others.contains { entry in entry.fields.paths.contains { $0.starts(with: path) } }
+        }
+        let owned = others.reduce(applied) { union, entry in
+            var union = union
+            union.formUnion(entry.fields)
+            return union
+        }
+        // Whole subtrees go at once (a list element by its keys, before its key fields are gone);
+        // a list or map left empty goes too unless someone owns it.
+        for path in removable where !removable.contains(where: { $0.count < path.count && path.starts(with: $0) }) {
             merged = KubeFieldSet.removing(path, from: merged)
+            var parent = Array(path.dropLast())
+            while !parent.isEmpty, !owned.contains(parent), let value = KubeFieldSet.value(at: parent, in: merged),
+                  value == .array([]) || value == .object([]) {
+                merged = KubeFieldSet.removing(parent, from: merged)
+                parent.removeLast()
+            }
         }
         entries.removeAll { $0.manager == manager && $0.operation == "Apply" }
         entries.append(Entry(manager: manager, operation: "Apply", apiVersion: resource.apiVersion, time: now(), fields: applied))
