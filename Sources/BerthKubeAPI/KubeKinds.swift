@@ -56,16 +56,6 @@ enum KubeKinds {
         return fields
     }
 
-    /// The list strategies of strategic merge patch for the served kinds (ObjectMeta's lists;
-    /// every other list of these kinds is replaced whole).
-    static func listStrategy(_ path: [String]) -> KubeStrategicMerge.ListStrategy? {
-        switch path {
-        case ["metadata", "finalizers"]: return .mergePrimitives
-        case ["metadata", "ownerReferences"]: return .mergeByKey("uid")
-        default: return nil
-        }
-    }
-
     /// Checks a new (`creating`) or replacing object of `resource` and applies the server's
     /// defaults; the object's `kind`, `apiVersion` and name are already settled.
     static func admit(_ object: OrderedJSON, _ resource: KubeResource, name: String, creating: Bool = false) throws(KubeAPIError) -> OrderedJSON {
