@@ -21,6 +21,16 @@ final class KubeCluster: @unchecked Sendable {
         try Data(config.stdout).write(to: URL(fileURLWithPath: kubeconfig))
     }
 
+    /// The pods' containers and network go before the sandbox: the daemon first, so its node
+    /// starts nothing more, then the containers, then the pods' bridge (which no sandbox removes).
+    deinit {
+        daemon.stop()
+        if let listed = try? sandbox.run(["ps", "-aq", "--no-trunc"], timeout: 60), listed.succeeded, !listed.lines.isEmpty {
+            _ = try? sandbox.run(["rm", "-f", "-v"] + listed.lines, timeout: 120)
+        }
+        _ = try? sandbox.run(["network", "rm", "berth-pods"], timeout: 60)
+    }
+
     /// Runs kubectl against this cluster.
     @discardableResult
     func kubectl(_ arguments: [String], stdin: StandardInput = .none, timeout: TimeInterval = 60) throws -> CommandResult {
