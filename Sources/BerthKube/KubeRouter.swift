@@ -116,13 +116,23 @@ public struct KubeRouter: Sendable {
             guard request.method == "GET" else { throw KubeAPIError.methodNotAllowed("create", KubeResourceRegistry.pods) }
             return try podLog(request, source: podLogs, namespace: namespace, pod: rest[1])
         }
-        guard let plural = rest.first, rest.count <= 2,
+        guard let plural = rest.first, rest.count <= 3,
               let resource = registry.resource(group: group, version: version, plural: plural) else {
             throw KubeAPIError.unknownPath
         }
+        if rest.count == 3, rest[2] == "finalize", group.isEmpty, plural == "namespaces", !watch {
+            guard request.method == "PUT" else {
+                throw KubeAPIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
+            }
+            return try ResourceHandler(store: store, resource: resource, namespace: nil, request: request).finalize(rest[1])
+        }
         if !resource.namespaced, namespace != nil { throw KubeAPIError.unknownPath }
-        let name = rest.count == 2 ? rest[1] : nil
+        let name = rest.count >= 2 ? rest[1] : nil
         let handler = ResourceHandler(store: store, resource: resource, namespace: namespace, request: request)
+        if rest.count == 3, let name, !watch {
+            return try subresourceRequest(handler, name: name, subresource: rest[2])
+        }
+        guard rest.count <= 2 else { throw KubeAPIError.unknownPath }
         switch (request.method, name) {
         case ("GET", nil): return try watch ? handler.watch() : handler.list()
         case ("GET", let name?): return try handler.get(name)
@@ -160,5 +170,20 @@ public struct KubeRouter: Sendable {
             options.since = date
         }
         return .stream(contentType: "text/plain", chunks: try source.logs(options))
+    }
+
+    /// `<object>/status` and `<object>/scale`, for the kinds that have them.
+    private func subresourceRequest(_ handler: ResourceHandler, name: String, subresource: String) throws -> KubeResponse {
+        guard handler.resource.subresources.contains(where: { $0.name == subresource }) else { throw KubeAPIError.unknownPath }
+        switch (handler.request.method, subresource) {
+        case ("GET", "status"): return try handler.get(name)
+        case ("PUT", "status"): return try handler.replace(name, scope: .status)
+        case ("PATCH", "status"): return try handler.patch(name, scope: .status)
+        case ("GET", "scale"): return try handler.getScale(name)
+        case ("PUT", "scale"): return try handler.replaceScale(name)
+        case ("PATCH", "scale"): return try handler.patchScale(name)
+        default:
+            throw KubeAPIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
+        }
     }
 }

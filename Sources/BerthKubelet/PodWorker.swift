@@ -210,7 +210,7 @@ struct PodWorker: KubeReconciler {
         let encoded = try status.json()
         guard object.value(at: ["status"]) != encoded else { return }
         _ = try store.replace(KubeResourceRegistry.pods, namespace: object.string("metadata", "namespace"),
-                              name: object.string("metadata", "name") ?? "", object: object.setting(["status"], to: encoded))
+                              name: object.string("metadata", "name") ?? "", object: object.setting(["status"], to: encoded), scope: .status)
     }
 
     // MARK: Stopping
@@ -248,7 +248,7 @@ struct PodWorker: KubeReconciler {
         try await removeContainers(namespace: pod.metadata.namespace ?? "", name: pod.metadata.name ?? "", keepingUID: nil)
         do {
             _ = try store.delete(KubeResourceRegistry.pods, namespace: pod.metadata.namespace, name: pod.metadata.name ?? "",
-                                 preconditionUID: uid)
+                                 options: KubeDeleteOptions(preconditionUID: uid, gracePeriodSeconds: 0))
         } catch let error as KubeAPIError where error.code == 404 || error.code == 409 {}
     }
 
