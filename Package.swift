@@ -197,7 +197,7 @@ let package = Package(
         .target(
             name: "BerthKubelet",
             dependencies: ["BerthKubeAPI", "BerthTemplate", "BerthEngine", "BerthRuntime", "BerthNetwork", "BerthStore", "BerthOCI",
-                           "BerthFiles", "BerthProcess"],
+                           "BerthFiles", "BerthProcess", "BerthRegistryClient"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
@@ -238,6 +238,9 @@ let package = Package(
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
         .testTarget(name: "BerthKubeAPITests", dependencies: ["BerthKubeAPI", "BerthTemplate"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeControllersTests", dependencies: ["BerthKubeControllers", "BerthKubeAPI", "BerthTemplate"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthKubeletTests", dependencies: ["BerthKubelet", "BerthKubeAPI", "BerthTemplate", "BerthEngine", "BerthOCI",
+                                                             "BerthRegistryClient"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthRuntime", "BerthStore", "BerthOCI", "BerthArchive",

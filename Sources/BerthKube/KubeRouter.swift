@@ -148,6 +148,21 @@ public struct KubeRouter: Sendable {
         }
     }
 
+    /// `<object>/status` and `<object>/scale`, for the kinds that have them.
+    private func subresourceRequest(_ handler: ResourceHandler, name: String, subresource: String) throws -> KubeResponse {
+        guard handler.resource.subresources.contains(where: { $0.name == subresource }) else { throw KubeAPIError.unknownPath }
+        switch (handler.request.method, subresource) {
+        case ("GET", "status"): return try handler.get(name)
+        case ("PUT", "status"): return try handler.replace(name, scope: .status)
+        case ("PATCH", "status"): return try handler.patch(name, scope: .status)
+        case ("GET", "scale"): return try handler.getScale(name)
+        case ("PUT", "scale"): return try handler.replaceScale(name)
+        case ("PATCH", "scale"): return try handler.patchScale(name)
+        default:
+            throw KubeAPIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
+        }
+    }
+
     /// `pods/<name>/log`: the query's options, the log as plain text (streamed).
     private func podLog(_ request: KubeRequest, source: any KubePodLogSource, namespace: String, pod: String) throws -> KubeResponse {
         var options = KubePodLogRequest(namespace: namespace, pod: pod)
@@ -170,20 +185,5 @@ public struct KubeRouter: Sendable {
             options.since = date
         }
         return .stream(contentType: "text/plain", chunks: try source.logs(options))
-    }
-
-    /// `<object>/status` and `<object>/scale`, for the kinds that have them.
-    private func subresourceRequest(_ handler: ResourceHandler, name: String, subresource: String) throws -> KubeResponse {
-        guard handler.resource.subresources.contains(where: { $0.name == subresource }) else { throw KubeAPIError.unknownPath }
-        switch (handler.request.method, subresource) {
-        case ("GET", "status"): return try handler.get(name)
-        case ("PUT", "status"): return try handler.replace(name, scope: .status)
-        case ("PATCH", "status"): return try handler.patch(name, scope: .status)
-        case ("GET", "scale"): return try handler.getScale(name)
-        case ("PUT", "scale"): return try handler.replaceScale(name)
-        case ("PATCH", "scale"): return try handler.patchScale(name)
-        default:
-            throw KubeAPIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
-        }
     }
 }

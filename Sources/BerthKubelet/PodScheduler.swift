@@ -10,8 +10,11 @@ struct PodScheduler {
 
     /// Answers when to try again (nil once bound).
     func schedule(_ object: OrderedJSON, _ pod: Pod) throws -> Duration? {
-        // An unbound pod is deleted at once by the store; one marked anyway has nothing to run.
-        guard pod.metadata.deletionTimestamp == nil else { return nil }
+        guard pod.metadata.deletionTimestamp == nil else {
+            _ = try? context.store.delete(KubeResourceRegistry.pods, namespace: pod.metadata.namespace, name: pod.metadata.name ?? "",
+                                          options: KubeDeleteOptions(preconditionUID: pod.metadata.uid, gracePeriodSeconds: 0))
+            return nil
+        }
         let bound = try context.store.list(KubeResourceRegistry.pods, namespace: nil).items.compactMap { try? $0.decode(Pod.self) }
             .filter { $0.spec.nodeName == context.nodeName && !["Succeeded", "Failed"].contains($0.status?.phase ?? "") }
         let (cpu, memory) = NodeAgent.allocatable()
@@ -35,7 +38,7 @@ struct PodScheduler {
                 let updated = object.setting(["status", "phase"], to: .string("Pending"))
                     .setting(["status", "conditions"], to: .array([condition]))
                 _ = try context.store.replace(KubeResourceRegistry.pods, namespace: pod.metadata.namespace, name: pod.metadata.name ?? "",
-                                              object: updated, scope: .status)
+                                              object: updated)
             }
             return .seconds(5)
         }
@@ -60,14 +63,26 @@ struct PodScheduler {
         func of(_ container: Container) -> (Int64, Int64) {
             let requests = container.resources?.requests ?? [:]
             let limits = container.resources?.limits ?? [:]
-            return (milli(requests["cpu"] ?? limits["cpu"]), bytes(requests["memory"] ?? limits["memory"]))
+            return (milli(requests["cpu"] ?? limits["cpu"]), (milli(requests["memory"] ?? limits["memory"]) + 999) / 1000)
         }
         let app = pod.spec.containers.map(of).reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
         let initial = (pod.spec.initContainers ?? []).map(of).reduce((0, 0)) { (max($0.0, $1.0), max($0.1, $1.1)) }
         return (max(app.0, initial.0), max(app.1, initial.1))
     }
 
-    /// Millicores and bytes of a quantity; nil is 0 (the apiserver's validation keeps malformed ones out).
-    static func milli(_ text: String?) -> Int64 { text.flatMap { try? KubeQuantity($0) }?.milliValue ?? 0 }
-    static func bytes(_ text: String?) -> Int64 { text.flatMap { try? KubeQuantity($0) }?.value ?? 0 }
+    /// A quantity in thousandths (`500m` → 500, `2` → 2000, `1Gi` → 1073741824000); nil or
+    /// malformed is 0, which the apiserver's validation rules out before it gets here.
+    static func milli(_ text: String?) -> Int64 {
+        guard let text, !text.isEmpty else { return 0 }
+        let suffixes: [(String, Double)] = [
+            ("Ki", 1024), ("Mi", 1_048_576), ("Gi", 1_073_741_824), ("Ti", 1_099_511_627_776), ("Pi", 1_125_899_906_842_624),
+            ("Ei", 1_152_921_504_606_846_976), ("n", 1e-9), ("u", 1e-6), ("m", 1e-3), ("k", 1e3), ("M", 1e6), ("G", 1e9),
+            ("T", 1e12), ("P", 1e15), ("E", 1e18),
+        ]
+        for (suffix, factor) in suffixes where text.hasSuffix(suffix) {
+            guard let number = Double(text.dropLast(suffix.count)) else { return 0 }
+            return Int64((number * factor * 1000).rounded(.up))
+        }
+        return Int64(((Double(text) ?? 0) * 1000).rounded(.up))
+    }
 }
