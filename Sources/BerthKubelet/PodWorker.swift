@@ -216,7 +216,7 @@ struct PodWorker: KubeReconciler {
         let encoded = try status.json()
         guard object.value(at: ["status"]) != encoded else { return }
         _ = try store.replace(KubeResourceRegistry.pods, namespace: object.string("metadata", "namespace"),
-                              name: object.string("metadata", "name") ?? "", object: object.setting(["status"], to: encoded))
+                              name: object.string("metadata", "name") ?? "", object: object.setting(["status"], to: encoded), scope: .status)
     }
 
     // MARK: Stopping
