@@ -241,9 +241,16 @@ public struct Volume: Codable, Sendable, Equatable {
     }
 
     public struct ProjectedSource: Codable, Sendable, Equatable {
+        /// A projected Secret names it `name` (a secret volume says `secretName`).
+        public struct SecretProjection: Codable, Sendable, Equatable {
+            public var name: String?
+            public var items: [KeyToPath]?
+            public var optional: Bool?
+        }
+
         public struct Projection: Codable, Sendable, Equatable {
             public var configMap: ConfigMapSource?
-            public var secret: SecretSource?
+            public var secret: SecretProjection?
             public var downwardAPI: DownwardAPISource?
         }
 

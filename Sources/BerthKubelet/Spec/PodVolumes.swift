@@ -144,7 +144,8 @@ public struct PodVolumes: Sendable {
             return try configMapFiles(source, defaultMode: source.defaultMode ?? defaultFileMode, objects: objects)
         }
         if let source = volume.secret {
-            return try secretFiles(source, defaultMode: source.defaultMode ?? defaultFileMode, objects: objects)
+            return try secretFiles(source.secretName, items: source.items, optional: source.optional ?? false,
+                                   defaultMode: source.defaultMode ?? defaultFileMode, objects: objects)
         }
         if let source = volume.downwardAPI {
             return try downwardAPIFiles(source, defaultMode: source.defaultMode ?? defaultFileMode, downwardAPI: downwardAPI)
@@ -157,7 +158,8 @@ public struct PodVolumes: Sendable {
                     files.merge(try configMapFiles(configMap, defaultMode: mode, objects: objects)) { _, new in new }
                 }
                 if let secret = projection.secret {
-                    files.merge(try secretFiles(secret, defaultMode: mode, objects: objects)) { _, new in new }
+                    files.merge(try secretFiles(secret.name, items: secret.items, optional: secret.optional ?? false, defaultMode: mode,
+                                                objects: objects)) { _, new in new }
                 }
                 if let downward = projection.downwardAPI {
                     files.merge(try downwardAPIFiles(downward, defaultMode: mode, downwardAPI: downwardAPI)) { _, new in new }
@@ -176,10 +178,10 @@ public struct PodVolumes: Sendable {
         }
     }
 
-    private static func secretFiles(_ source: Volume.SecretSource, defaultMode: Int, objects: PodObjectSource) throws -> [String: VolumeFile] {
-        let name = source.secretName ?? ""
-        guard let data = try objects.secretData(name, optional: source.optional ?? false) else { return [:] }
-        return try keyFiles(data, items: source.items, defaultMode: defaultMode, optional: source.optional ?? false) { key in
+    private static func secretFiles(_ name: String?, items: [Volume.KeyToPath]?, optional: Bool, defaultMode: Int,
+                                    objects: PodObjectSource) throws -> [String: VolumeFile] {
+        guard let data = try objects.secretData(name ?? "", optional: optional) else { return [:] }
+        return try keyFiles(data, items: items, defaultMode: defaultMode, optional: optional) { key in
             "references non-existent secret key: \(key)"
         }
     }

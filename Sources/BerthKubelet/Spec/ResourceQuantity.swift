@@ -14,7 +14,9 @@ struct ResourceQuantity: Sendable, Equatable, Comparable {
         let numberEnd = text.firstIndex { !($0.isNumber || $0 == "." || $0 == "+" || $0 == "-") } ?? text.endIndex
         let number = String(text[..<numberEnd])
         let suffix = String(text[numberEnd...])
-        guard !number.isEmpty, let base = Decimal(string: number, locale: Locale(identifier: "en_US_POSIX")) else { return nil }
+        let digits = number.drop { $0 == "+" || $0 == "-" }
+        guard !digits.isEmpty, number.count - digits.count <= 1, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+              digits.filter({ $0 == "." }).count <= 1, digits != ".", let base = Decimal(string: number, locale: Locale(identifier: "en_US_POSIX")) else { return nil }
         let binary: [String: Int] = ["Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60]
         let decimal: [String: Int] = ["n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18]
         if let power = binary[suffix] {
