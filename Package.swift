@@ -216,6 +216,8 @@ let package = Package(
         // `berth`, so each idle container costs little memory and its monitor starts fast.
         .executableTarget(name: "berth-monitor", dependencies: ["BerthRuntime", "BerthNetwork"], swiftSettings: [.swiftLanguageMode(.v6)],
                           linkerSettings: releaseLinkerSettings),
+        // The pause process of a pod's sandbox container: static, so it needs no image around it.
+        .executableTarget(name: "berth-pause", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(

@@ -11,3 +11,4 @@ dir=$(dirname "${BASH_SOURCE[0]}")
 "$dir/build-copy.sh"
 "$dir/registry.sh"
 "$dir/engine-api.sh"
+"$dir/kube.sh"

@@ -147,6 +147,57 @@ push_and_pull_seed_app() {
     stop_registry
 }
 
+serve_pid=
+stop_serve() {
+    if [ -n "$serve_pid" ]; then
+        kill "$serve_pid" 2>/dev/null || true
+        wait "$serve_pid" 2>/dev/null || true
+        serve_pid=
+    fi
+}
+
+# Runs kubectl against the demo's `berth serve`, echoing the command first.
+kubectl() {
+    echo "\$ kubectl $(shell_words "$@")"
+    command kubectl --kubeconfig "$root/kubeconfig" "$@"
+}
+
+deploy_seed_app_on_kubernetes() {
+    step "Serving the Docker Engine API and the Kubernetes API (berth serve)"
+    local kube_port=${BERTH_DEMO_KUBE_PORT:-16443}
+    echo "\$ berth serve -H unix://$root/docker.sock --kube-port $kube_port &"
+    "$berth_bin" --root "$root" serve -H "unix://$root/docker.sock" --pidfile "$root/serve.pid" \
+        --kube-port "$kube_port" 2>"$root/serve.log" &
+    serve_pid=$!
+    local waited=0
+    until [ -S "$root/docker.sock" ] && curl -ks -o /dev/null "https://127.0.0.1:$kube_port/healthz"; do
+        [ $waited -lt 200 ] || { cat "$root/serve.log" >&2; echo "demo: berth serve did not start" >&2; return 1; }
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    echo "\$ berth kube config --kube-port $kube_port > $root/kubeconfig"
+    "$berth_bin" --root "$root" kube config --kube-port "$kube_port" >"$root/kubeconfig"
+    step "Deploying the seed app: a Deployment of 3 replicas with probes, a ConfigMap file and a Secret"
+    kubectl apply -f "$repo/examples/python-helloworld/k8s/"
+    kubectl rollout status deployment/python-helloworld --timeout=180s
+    kubectl get deployments,replicasets,pods -o wide
+    local ip
+    ip=$(command kubectl --kubeconfig "$root/kubeconfig" get pods -l app=python-helloworld -o jsonpath='{.items[0].status.podIP}')
+    fetch "http://$ip:5000/"
+    step "Scaling it to 5 replicas"
+    kubectl scale deployment/python-helloworld --replicas=5
+    kubectl rollout status deployment/python-helloworld --timeout=180s
+    step "Rolling it to a new image tag"
+    berth tag python-helloworld pixelpotato/python-helloworld:v1.0.1
+    kubectl set image deployment/python-helloworld python-helloworld=pixelpotato/python-helloworld:v1.0.1
+    kubectl rollout status deployment/python-helloworld --timeout=180s
+    kubectl rollout history deployment/python-helloworld
+    kubectl get pods -o wide
+    kubectl delete -f "$repo/examples/python-helloworld/k8s/"
+    kubectl wait --for=delete pods -l app=python-helloworld --timeout=120s
+    stop_serve
+}
+
 steps=(
     build_berth
     make_base_images
@@ -158,10 +209,11 @@ steps=(
     run_seed_app
     tag_seed_app
     push_and_pull_seed_app
+    deploy_seed_app_on_kubernetes
 )
 
 trap 'echo "demo: step $run_step failed" >&2' ERR
-trap 'stop_registry; [ -n "${BERTH_DEMO_ROOT:-}" ] || rm -rf "$root"' EXIT
+trap 'stop_registry; stop_serve; [ -n "${BERTH_DEMO_ROOT:-}" ] || rm -rf "$root"' EXIT
 for run_step in "${steps[@]}"; do
     "$run_step"
 done

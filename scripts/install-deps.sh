@@ -13,8 +13,10 @@ runtime_packages=(runc crun containernetworking-plugins iptables iproute2 tini d
 # Base images built offline from the Debian mirror (scripts/make-base-images.sh).
 image_packages=(busybox-static mmdebstrap debian-archive-keyring mount)
 # Interop peers: the Docker daemon, the CNCF registry, skopeo and umoci; docker-compose 1.29
-# (which drives the Engine API through Debian's docker-py) for `berth serve`.
-peer_packages=(docker.io docker-registry skopeo umoci docker-compose)
+# (which drives the Engine API through Debian's docker-py) for `berth serve`; kubectl 1.32 for its
+# Kubernetes API, and podman (with catatonit, its pause process), whose `kube play` is the Kubernetes
+# benchmark's peer.
+peer_packages=(docker.io docker-registry skopeo umoci docker-compose kubectl podman catatonit)
 # Scripts, tests and benches (gcc and libc6-dev build the confinement tests' static probe).
 tool_packages=(hyperfine jq zstd curl tar gzip python3 ca-certificates apache2-utils openssl wrk nftables gcc libc6-dev)
 
@@ -32,10 +34,13 @@ for package in "${packages[@]}"; do
     [ "$status" = "install ok installed" ] || missing+=("$package")
 done
 
-# Engine API clients from PyPI, for the python3 on the PATH: docker-py and Testcontainers.
-python_packages=(docker==7.1.0 testcontainers)
+# API clients from PyPI, for the python3 on the PATH: docker-py and Testcontainers for the Engine
+# API, the Kubernetes Python client, and kubernetes-validate, which checks every manifest in the
+# tests and examples against the schemas of the Kubernetes version Berth's /version reports (scripts/kube-schema-gen.py
+# reads Berth's schema table from the same schemas).
+python_packages=(docker==7.1.0 testcontainers kubernetes==37.0.3 kubernetes-validate==1.32.0)
 install_python_packages() {
-    if python3 -c 'import docker, testcontainers; assert docker.__version__ == "7.1.0"' 2>/dev/null; then
+    if python3 -c 'import docker, testcontainers, kubernetes, kubernetes_validate; assert docker.__version__ == "7.1.0"' 2>/dev/null; then
         return
     fi
     echo "install-deps: installing ${python_packages[*]} from PyPI"

@@ -65,18 +65,67 @@ struct ResourceHandler {
         return try respond(object: store.create(resource, namespace: namespace, object: object, dryRun: dryRun), status: 201, warnings: warnings)
     }
 
-    func replace(_ name: String) throws -> KubeResponse {
+    /// A client's write to the object itself keeps its stored status; one to `/status` changes
+    /// nothing else.
+    private var mainScope: KubeWriteScope { resource.hasStatus ? .main : .whole }
+
+    func replace(_ name: String, scope: KubeWriteScope? = nil) throws -> KubeResponse {
         let dryRun = try isDryRun()
         let (object, warnings) = try fieldValidation().check(try body(), resource)
-        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: object, dryRun: dryRun), warnings: warnings)
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: object, dryRun: dryRun,
+                                                 scope: scope ?? mainScope), warnings: warnings)
     }
 
     /// Merge and JSON patches, applied to the stored object and written back with its
     /// resourceVersion as a precondition, so a concurrent write makes this one fail with 409.
-    func patch(_ name: String) throws -> KubeResponse {
+    func patch(_ name: String, scope: KubeWriteScope? = nil) throws -> KubeResponse {
         let dryRun = try isDryRun()
-        let contentType = (request.headers["content-type"] ?? "").split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
         let live = try store.get(resource, namespace: namespace, name: name)
+        let patched = try applyPatch(to: live)
+        let (checked, warnings) = try fieldValidation().check(patched, resource)
+        var precondition = checked
+        if (patched.string("metadata", "resourceVersion") ?? "").isEmpty {
+            precondition = patched.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
+        }
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition, dryRun: dryRun,
+                                                 scope: scope ?? mainScope), warnings: warnings)
+    }
+
+    // MARK: The scale subresource
+
+    func getScale(_ name: String) throws -> KubeResponse {
+        .json(try KubeScale.scale(of: store.get(resource, namespace: namespace, name: name)))
+    }
+
+    func replaceScale(_ name: String) throws -> KubeResponse {
+        try writeScale(name, try body())
+    }
+
+    func patchScale(_ name: String) throws -> KubeResponse {
+        let live = try store.get(resource, namespace: namespace, name: name)
+        var patched = try applyPatch(to: try KubeScale.scale(of: live))
+        if (patched.string("metadata", "resourceVersion") ?? "").isEmpty {
+            patched = patched.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
+        }
+        return try writeScale(name, patched)
+    }
+
+    /// Writes a Scale's `spec.replicas` into the object's spec; a resourceVersion in the Scale is
+    /// a precondition on the object.
+    private func writeScale(_ name: String, _ scale: OrderedJSON) throws -> KubeResponse {
+        let dryRun = try isDryRun()
+        let live = try store.get(resource, namespace: namespace, name: name)
+        var updated = try KubeScale.applying(scale, to: live, resource, name: name)
+        if let version = scale.string("metadata", "resourceVersion"), !version.isEmpty {
+            updated = updated.setting(["metadata", "resourceVersion"], to: .string(version))
+        }
+        let stored = try store.replace(resource, namespace: namespace, name: name, object: updated, dryRun: dryRun, scope: .main)
+        return .json(try KubeScale.scale(of: stored))
+    }
+
+    /// The patched form of `live` by the request's patch type.
+    private func applyPatch(to live: OrderedJSON) throws -> OrderedJSON {
+        let contentType = (request.headers["content-type"] ?? "").split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
         let patched: OrderedJSON
         switch contentType {
         case "application/merge-patch+json":
@@ -85,39 +134,86 @@ struct ResourceHandler {
         case "application/json-patch+json":
             patched = try KubePatch.apply(jsonPatch: try body(), to: live)
         case "application/strategic-merge-patch+json":
-            patched = try KubeStrategicMerge.apply(try body(), to: live, strategy: KubeResourceRegistry.listStrategy)
+            patched = try KubeStrategicMerge.apply(try body(), to: live, strategy: KubeSchema.listStrategies(resource))
         default:
             throw KubeAPIError(code: 415, reason: "UnsupportedMediaType",
                                message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")
         }
-        let (checked, warnings) = try fieldValidation().check(patched, resource)
-        var precondition = checked
-        if (patched.string("metadata", "resourceVersion") ?? "").isEmpty {
-            precondition = patched.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
-        }
-        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition, dryRun: dryRun), warnings: warnings)
+        return patched
     }
 
+    /// DELETE: an object that is gone answers a success Status (a pod: its last state); one that
+    /// stays for its finalizers or grace period answers its current state.
     func delete(_ name: String) throws -> KubeResponse {
-        let options = request.body.isEmpty ? OrderedJSON.object([]) : try body()
-        let dryRun = try isDryRun(options)
-        let deleted = try store.delete(resource, namespace: namespace, name: name,
-                                       preconditionResourceVersion: options.string("preconditions", "resourceVersion"),
-                                       preconditionUID: options.string("preconditions", "uid"), dryRun: dryRun)
+        let (options, warnings) = try deleteOptions()
+        let deletion = try store.delete(resource, namespace: namespace, name: name, options: options)
+        if !deletion.removed || (resource.group.isEmpty && resource.kind == "Pod") {
+            return .json(deletion.object, headers: KubeResponse.warnings(warnings))
+        }
         var details: [(String, OrderedJSON)] = [("name", .string(name))]
         if !resource.group.isEmpty { details.append(("group", .string(resource.group))) }
         details.append(("kind", .string(resource.plural)))
-        if let uid = deleted.string("metadata", "uid") { details.append(("uid", .string(uid))) }
+        if let uid = deletion.object.string("metadata", "uid") { details.append(("uid", .string(uid))) }
         return .json(.object([("kind", .string("Status")), ("apiVersion", .string("v1")), ("metadata", .object([])),
-                              ("status", .string("Success")), ("details", .object(details))]))
+                              ("status", .string("Success")), ("details", .object(details))]), headers: KubeResponse.warnings(warnings))
     }
 
     func deleteCollection() throws -> KubeResponse {
-        let options = request.body.isEmpty ? OrderedJSON.object([]) : try body()
-        let deleted = try store.deleteCollection(resource, namespace: namespace, options: listOptions(), dryRun: try isDryRun(options))
+        let (options, warnings) = try deleteOptions()
+        let deleted = try store.deleteCollection(resource, namespace: namespace, options: listOptions(), deleteOptions: options)
         return .json(.object([("kind", .string(resource.listKind)), ("apiVersion", .string(resource.apiVersion)),
                               ("metadata", .object([("resourceVersion", .string(String(try store.currentResourceVersion())))])),
-                              ("items", .array(deleted))]))
+                              ("items", .array(deleted))]), headers: KubeResponse.warnings(warnings))
+    }
+
+    /// `PUT /api/v1/namespaces/<name>/finalize`: the body's `spec.finalizers` become the namespace's.
+    func finalize(_ name: String) throws -> KubeResponse {
+        let object = try body()
+        if let bodyName = object.string("metadata", "name"), bodyName != name {
+            throw KubeAPIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+        }
+        let finalizers = (object.value(at: ["spec", "finalizers"]).map { value -> [String] in
+            guard case .array(let items) = value else { return [] }
+            return items.compactMap { if case .string(let text) = $0 { text } else { nil } }
+        }) ?? []
+        return try respond(object: store.finalizeNamespace(name, finalizers: finalizers, resourceVersion: object.string("metadata", "resourceVersion"),
+                                                           dryRun: try isDryRun()))
+    }
+
+    /// DeleteOptions from the body and the query (`propagationPolicy`, `gracePeriodSeconds`,
+    /// `orphanDependents`, `preconditions`, `dryRun`), and the warning upstream gives for a Job
+    /// deleted without a policy.
+    private func deleteOptions() throws -> (KubeDeleteOptions, [String]) {
+        let body = request.body.isEmpty ? OrderedJSON.object([]) : try self.body()
+        var options = KubeDeleteOptions(preconditionResourceVersion: body.string("preconditions", "resourceVersion"),
+                                        preconditionUID: body.string("preconditions", "uid"), dryRun: try isDryRun(body))
+        let policyText = body.string("propagationPolicy") ?? request.parameter("propagationPolicy")
+        if let policyText, !policyText.isEmpty {
+            guard let policy = KubeDeletionPropagation(rawValue: policyText) else {
+                throw KubeAPIError.invalid(resource, "", [.init(reason: "FieldValueNotSupported",
+                                                                message: "Unsupported value: \"\(policyText)\": supported values: \"Foreground\", \"Background\", \"Orphan\"",
+                                                                field: "propagationPolicy")])
+            }
+            options.propagationPolicy = policy
+        }
+        let orphan: Bool? = if case .bool(let value)? = body["orphanDependents"] { value } else { request.parameter("orphanDependents").map { $0 == "true" } }
+        if let orphan {
+            if options.propagationPolicy != nil {
+                throw KubeAPIError.invalid(resource, "", [.init(reason: "FieldValueInvalid",
+                                                                message: "Invalid value: \"\(options.propagationPolicy?.rawValue ?? "")\": orphanDependents and deletionPropagation cannot be both set",
+                                                                field: "propagationPolicy")])
+            }
+            options.propagationPolicy = orphan ? .orphan : .background
+        }
+        if let grace = body.value(at: ["gracePeriodSeconds"]).flatMap({ if case .number(let text) = $0 { Int64(text) } else { nil } })
+            ?? request.parameter("gracePeriodSeconds").flatMap(Int64.init) {
+            options.gracePeriodSeconds = grace
+        }
+        var warnings: [String] = []
+        if resource.group == "batch", resource.kind == "Job", options.propagationPolicy == nil {
+            warnings.append("child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning")
+        }
+        return (options, warnings)
     }
 
     private func respond(object: OrderedJSON, status: Int = 200, warnings: [String] = []) throws -> KubeResponse {

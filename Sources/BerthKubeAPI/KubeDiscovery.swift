@@ -41,6 +41,14 @@ public enum KubeDiscovery {
                     ]
                     if !resource.shortNames.isEmpty { members.append(("shortNames", .strings(resource.shortNames))) }
                     if !resource.categories.isEmpty { members.append(("categories", .strings(resource.categories))) }
+                    if !resource.subresources.isEmpty {
+                        members.append(("subresources", .array(resource.subresources.map { subresource in
+                            .object([("subresource", .string(subresource.name)),
+                                     ("responseKind", .object([("group", .string(subresource.group)), ("version", .string(subresource.version)),
+                                                               ("kind", .string(subresource.kind))])),
+                                     ("verbs", .strings(subresource.verbs))])
+                        })))
+                    }
                     return .object(members)
                 }
                 return .object([("version", .string(version)), ("resources", .array(resources)), ("freshness", .string("Current"))])
@@ -79,14 +87,22 @@ public enum KubeDiscovery {
     public static func apiResourceList(_ registry: KubeResourceRegistry, group: String, version: String) -> OrderedJSON? {
         let resources = registry.resources.filter { $0.group == group && $0.version == version }
         guard !resources.isEmpty else { return nil }
-        let entries: [OrderedJSON] = resources.map { resource in
+        let entries: [OrderedJSON] = resources.flatMap { resource in
             var members: [(String, OrderedJSON)] = [
                 ("name", .string(resource.plural)), ("singularName", .string(resource.singular)),
                 ("namespaced", .bool(resource.namespaced)), ("kind", .string(resource.kind)), ("verbs", .strings(resource.verbs)),
             ]
             if !resource.shortNames.isEmpty { members.append(("shortNames", .strings(resource.shortNames))) }
             if !resource.categories.isEmpty { members.append(("categories", .strings(resource.categories))) }
-            return .object(members)
+            let subresources: [OrderedJSON] = resource.subresources.map { subresource in
+                var members: [(String, OrderedJSON)] = [("name", .string("\(resource.plural)/\(subresource.name)")), ("singularName", .string("")),
+                                                        ("namespaced", .bool(resource.namespaced))]
+                if subresource.group != resource.group { members.append(("group", .string(subresource.group))) }
+                if subresource.version != resource.version { members.append(("version", .string(subresource.version))) }
+                members += [("kind", .string(subresource.kind)), ("verbs", .strings(subresource.verbs))]
+                return .object(members)
+            }
+            return [OrderedJSON.object(members)] + subresources
         }
         return .object([("kind", .string("APIResourceList")), ("apiVersion", .string("v1")),
                         ("groupVersion", .string(group.isEmpty ? version : "\(group)/\(version)")), ("resources", .array(entries))])

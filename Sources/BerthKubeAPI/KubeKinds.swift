@@ -49,10 +49,10 @@ enum KubeKinds {
         }
     }
 
-    /// Checks a new or replacing object of `resource` and applies the server's defaults; the
-    /// object's `kind`, `apiVersion` and name are already settled.
-    static func admit(_ object: OrderedJSON, _ resource: KubeResource, name: String) throws(KubeAPIError) -> OrderedJSON {
-        var causes: [KubeAPIError.Cause] = []
+    /// Checks a new (`creating`) or replacing object of `resource` and applies the server's
+    /// defaults; the object's `kind`, `apiVersion` and name are already settled.
+    static func admit(_ object: OrderedJSON, _ resource: KubeResource, name: String, creating: Bool = false) throws(KubeAPIError) -> OrderedJSON {
+        var causes: [Cause] = []
         if resource.kind == "Namespace" {
             if let problem = dns1123LabelProblem(name) {
                 causes.append(.init(reason: "FieldValueInvalid", message: "Invalid value: \(quoted(name)): \(problem)", field: "metadata.name"))
@@ -62,6 +62,20 @@ enum KubeKinds {
         }
         causes += metadataMapProblems(object)
         var object = object
+        if resource.kind == "Node" || resource.kind == "PersistentVolume" {
+            causes = causes.filter { $0.field != "metadata.name" }
+            if let problem = dns1123SubdomainProblem(name) {
+                causes.insert(.init(reason: "FieldValueInvalid", message: "Invalid value: \(quoted(name)): \(problem)", field: "metadata.name"), at: 0)
+            }
+        }
+        if resource.group.isEmpty || resource.group == "apps" || resource.group == "batch" {
+            var kindCauses: [Cause] = []
+            (object, kindCauses) = try admitWorkload(object, resource, creating: creating)
+            causes += kindCauses
+        }
+        if creating, resource.hasStatus, resource.kind != "Node", resource.kind != "Namespace" {
+            object = object.setting(["status"], to: initialStatus(object, resource))
+        }
         switch resource.kind {
         case "Namespace":
             var labels = object.stringMap(at: ["metadata", "labels"]) ?? [:]
@@ -79,6 +93,74 @@ enum KubeKinds {
             if object.string("type") == nil { object = object.setting(["type"], to: .string("Opaque")) }
         default:
             break
+        }
+        guard causes.isEmpty else { throw .invalid(resource, name, causes) }
+        return object
+    }
+
+    /// The defaults and checks of the kinds in `Kinds/`.
+    private static func admitWorkload(_ object: OrderedJSON, _ resource: KubeResource, creating: Bool) throws(KubeAPIError) -> (OrderedJSON, [Cause]) {
+        switch resource.kind {
+        case "Pod":
+            let pod = try admitPod(object)
+            return (pod, podSpecProblems(pod["spec"] ?? .object([]), path: "spec"))
+        case "Deployment": return try admitDeployment(object)
+        case "ReplicaSet": return try admitReplicaSet(object)
+        case "StatefulSet": return try admitStatefulSet(object)
+        case "DaemonSet": return try admitDaemonSet(object)
+        case "Job": return try admitJob(object, creating: creating)
+        case "CronJob": return try admitCronJob(object)
+        case "PersistentVolumeClaim": return try admitPersistentVolumeClaim(object)
+        case "PersistentVolume": return try admitPersistentVolume(object)
+        case "Node": return (try admitNode(object), [])
+        default: return (object, [])
+        }
+    }
+
+    /// The status a new object starts with (what a client sends is dropped, as the status
+    /// subresource owns it).
+    static func initialStatus(_ object: OrderedJSON, _ resource: KubeResource) -> OrderedJSON {
+        switch resource.kind {
+        case "Pod": return initialPodStatus(object)
+        case "PersistentVolumeClaim", "PersistentVolume": return .object([("phase", .string("Pending"))])
+        case "ReplicaSet": return .object([("replicas", .int(0))])
+        case "StatefulSet": return .object([("availableReplicas", .int(0)), ("replicas", .int(0))])
+        case "DaemonSet":
+            return .object([("currentNumberScheduled", .int(0)), ("desiredNumberScheduled", .int(0)), ("numberMisscheduled", .int(0)),
+                            ("numberReady", .int(0))])
+        default: return .object([])
+        }
+    }
+
+    /// An update's own rules, given the stored object: what `scope` lets the write change, and
+    /// the fields each kind keeps immutable.
+    static func admitUpdate(_ object: OrderedJSON, old: OrderedJSON, _ resource: KubeResource, name: String,
+                            scope: KubeWriteScope) throws(KubeAPIError) -> OrderedJSON {
+        var object = object
+        switch scope {
+        case .whole: break
+        case .main: object = object.setting(["status"], to: old["status"])
+        case .status:
+            let status = object["status"]
+            object = old.setting(["status"], to: status)
+            for field in ["labels", "annotations", "resourceVersion"] {
+                object = object.setting(["metadata", field], to: status == nil ? old.value(at: ["metadata", field]) : object.value(at: ["metadata", field]))
+            }
+            return object
+        }
+        var causes: [Cause] = []
+        switch resource.kind {
+        case "Pod": causes = podUpdateProblems(object, old: old)
+        case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job": causes = workloadUpdateProblems(object, old: old, resource)
+        case "PersistentVolumeClaim":
+            var newSpec = object["spec"] ?? .object([])
+            let oldSpec = old["spec"] ?? .object([])
+            newSpec = newSpec.setting(["resources", "requests"], to: oldSpec.value(at: ["resources", "requests"]))
+                .setting(["volumeName"], to: oldSpec["volumeName"] ?? newSpec["volumeName"])
+            if !KubeObjectStore.sameContent(newSpec, oldSpec) {
+                causes.append(forbidden("spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"))
+            }
+        default: break
         }
         guard causes.isEmpty else { throw .invalid(resource, name, causes) }
         return object

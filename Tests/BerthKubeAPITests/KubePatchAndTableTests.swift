@@ -73,10 +73,12 @@ import Testing
         guard case .array(let versions)? = group["versions"], case .array(let resources)? = versions.first?["resources"] else {
             Issue.record("no resources"); return
         }
-        #expect(resources.compactMap { $0.string("resource") } == ["configmaps", "events", "namespaces", "secrets", "serviceaccounts"])
+        #expect(resources.compactMap { $0.string("resource") } == ["configmaps", "events", "namespaces", "nodes", "persistentvolumeclaims",
+                                                                   "persistentvolumes", "pods", "secrets", "serviceaccounts"])
         #expect(resources[2].string("scope") == "Cluster" && resources[0].value(at: ["shortNames"]) == .array([.string("cm")]))
-        #expect(KubeDiscovery.aggregated(.builtIn, core: false)["items"] == .array([]))
-        #expect(KubeDiscovery.apiResourceList(.builtIn, group: "apps", version: "v1") == nil)
+        guard case .array(let named)? = KubeDiscovery.aggregated(.builtIn, core: false)["items"] else { Issue.record("no named groups"); return }
+        #expect(named.compactMap { $0.string("metadata", "name") } == ["apps", "batch"])
+        #expect(KubeDiscovery.apiResourceList(.builtIn, group: "policy", version: "v1") == nil)
     }
 
     @Test func protobufBodiesBecomeJSON() throws {

@@ -24,14 +24,14 @@ public struct PersistentVolumeProvisioner: KubeReconciler {
     }
 
     public var triggers: [KubeTrigger] {
-        [.own(PendingKinds.persistentVolumeClaims),
+        [.own(KubeResourceRegistry.persistentVolumeClaims),
          // A pod that stops using a claim may release its deletion.
-         KubeTrigger(resource: PendingKinds.pods) { event in
+         KubeTrigger(resource: KubeResourceRegistry.pods) { event in
              let namespace = event.object.string("metadata", "namespace") ?? ""
              return Self.claimNames(of: event.object).map { KubeObjectKey(namespace: namespace, name: $0) }
          },
          // A volume whose claim is gone is reclaimed, also after a restart.
-         KubeTrigger(resource: PendingKinds.persistentVolumes) { event in
+         KubeTrigger(resource: KubeResourceRegistry.persistentVolumes) { event in
              guard let namespace = event.object.string("spec", "claimRef", "namespace"),
                    let name = event.object.string("spec", "claimRef", "name") else { return [] }
              return [KubeObjectKey(namespace: namespace, name: name)]
@@ -39,7 +39,7 @@ public struct PersistentVolumeProvisioner: KubeReconciler {
     }
 
     public func reconcile(_ key: KubeObjectKey) async throws -> Duration? {
-        let claim = try get(PendingKinds.persistentVolumeClaims, key.namespace, key.name)
+        let claim = try get(KubeResourceRegistry.persistentVolumeClaims, key.namespace, key.name)
         try reclaimVolumes(of: key, liveUID: claim?.string("metadata", "uid"))
         guard var claim else { return nil }
         var finalizers = (claim.value(at: ["metadata", "finalizers"])?.arrayItems ?? []).compactMap { $0.stringValue }
@@ -47,13 +47,13 @@ public struct PersistentVolumeProvisioner: KubeReconciler {
             guard finalizers.contains(Self.protectionFinalizer), try !inUse(key) else { return nil }
             finalizers.removeAll { $0 == Self.protectionFinalizer }
             claim = claim.setting(["metadata", "finalizers"], to: OrderedJSON.array(finalizers.map(OrderedJSON.string)))
-            _ = try store.replace(PendingKinds.persistentVolumeClaims, namespace: key.namespace, name: key.name, object: claim)
+            _ = try store.replace(KubeResourceRegistry.persistentVolumeClaims, namespace: key.namespace, name: key.name, object: claim)
             return nil
         }
         if !finalizers.contains(Self.protectionFinalizer) {
             finalizers.append(Self.protectionFinalizer)
             claim = claim.setting(["metadata", "finalizers"], to: OrderedJSON.array(finalizers.map(OrderedJSON.string)))
-            claim = try store.replace(PendingKinds.persistentVolumeClaims, namespace: key.namespace, name: key.name, object: claim)
+            claim = try store.replace(KubeResourceRegistry.persistentVolumeClaims, namespace: key.namespace, name: key.name, object: claim)
         }
         if claim.string("status", "phase") != "Bound" || (claim.string("spec", "volumeName") ?? "").isEmpty {
             try bind(claim, key)
@@ -64,7 +64,7 @@ public struct PersistentVolumeProvisioner: KubeReconciler {
     /// The directory of the volume bound to the claim, for a pod's volume; a claim that is missing,
     /// not bound yet or being deleted throws (the pod waits).
     static func claimPath(_ claimName: String, namespace: String, store: KubeObjectStore) throws -> String {
-        guard let claim = try? store.get(PendingKinds.persistentVolumeClaims, namespace: namespace, name: claimName) else {
+        guard let claim = try? store.get(KubeResourceRegistry.persistentVolumeClaims, namespace: namespace, name: claimName) else {
             throw PodSpecError.config("persistentvolumeclaim \"\(claimName)\" not found")
         }
         if claim.value(at: ["metadata", "deletionTimestamp"]) != nil {
@@ -73,7 +73,7 @@ public struct PersistentVolumeProvisioner: KubeReconciler {
         let phase = claim.string("status", "phase") ?? ""
         let volumeName = claim.string("spec", "volumeName") ?? ""
         guard phase == "Bound", !volumeName.isEmpty,
-              let volume = try? store.get(PendingKinds.persistentVolumes, namespace: nil, name: volumeName),
+              let volume = try? store.get(KubeResourceRegistry.persistentVolumes, namespace: nil, name: volumeName),
               let path = volume.string("spec", "hostPath", "path") ?? volume.string("spec", "local", "path") else {
             throw PodSpecError.config("PVC \(namespace)/\(claimName) has non-bound phase (\"\(phase)\") or empty pvc.Spec.VolumeName (\"\(volumeName)\")")
         }
@@ -91,12 +91,12 @@ public struct PersistentVolumeProvisioner: KubeReconciler {
     private func bind(_ claim: OrderedJSON, _ key: KubeObjectKey) throws {
         let uid = claim.string("metadata", "uid") ?? ""
         let volumeName = (claim.string("spec", "volumeName")).flatMap { $0.isEmpty ? nil : $0 } ?? "pvc-\(uid)"
-        var volume = try get(PendingKinds.persistentVolumes, nil, volumeName)
+        var volume = try get(KubeResourceRegistry.persistentVolumes, nil, volumeName)
         if volume == nil {
             let path = StateRoot(root).kubeVolumes + "/" + volumeName
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
             chmod(path, 0o777)
-            volume = try store.create(PendingKinds.persistentVolumes, namespace: nil, object: provisioned(volumeName, path: path, for: claim))
+            volume = try store.create(KubeResourceRegistry.persistentVolumes, namespace: nil, object: provisioned(volumeName, path: path, for: claim))
         }
         guard var volume else { return }
         if volume.string("spec", "claimRef", "uid") == nil {
@@ -106,7 +106,7 @@ public struct PersistentVolumeProvisioner: KubeReconciler {
         }
         if volume.string("status", "phase") != "Bound" {
             volume = volume.setting(["status"], to: OrderedJSON.object([("phase", .string("Bound"))]))
-            volume = try store.replace(PendingKinds.persistentVolumes, namespace: nil, name: volumeName, object: volume)
+            volume = try store.replace(KubeResourceRegistry.persistentVolumes, namespace: nil, name: volumeName, object: volume)
         }
         var bound = claim.setting(["spec", "volumeName"], to: OrderedJSON.string(volumeName))
         var annotations = claim.stringMap(at: ["metadata", "annotations"]) ?? [:]
@@ -121,7 +121,7 @@ public struct PersistentVolumeProvisioner: KubeReconciler {
         if let modes = volume.value(at: ["spec", "accessModes"]) { status.append(("accessModes", modes)) }
         if let capacity = volume.value(at: ["spec", "capacity"]) { status.append(("capacity", capacity)) }
         bound = bound.setting(["status"], to: OrderedJSON.object(status))
-        _ = try store.replace(PendingKinds.persistentVolumeClaims, namespace: key.namespace, name: key.name, object: bound)
+        _ = try store.replace(KubeResourceRegistry.persistentVolumeClaims, namespace: key.namespace, name: key.name, object: bound)
     }
 
     private func provisioned(_ name: String, path: String, for claim: OrderedJSON) -> OrderedJSON {
@@ -157,7 +157,7 @@ public struct PersistentVolumeProvisioner: KubeReconciler {
 
     /// Whether a pod that has not finished names the claim.
     private func inUse(_ key: KubeObjectKey) throws -> Bool {
-        try store.list(PendingKinds.pods, namespace: key.namespace).items.contains { pod in
+        try store.list(KubeResourceRegistry.pods, namespace: key.namespace).items.contains { pod in
             !["Succeeded", "Failed"].contains(pod.string("status", "phase") ?? "") && Self.claimNames(of: pod).contains(key.name)
         }
     }
@@ -165,7 +165,7 @@ public struct PersistentVolumeProvisioner: KubeReconciler {
     /// Reclaims the volumes bound to `key`'s claim when that claim is gone (or is another claim of
     /// the same name now): `Delete` removes the volume and its data, `Retain` marks it `Released`.
     private func reclaimVolumes(of key: KubeObjectKey, liveUID: String?) throws {
-        for volume in try store.list(PendingKinds.persistentVolumes, namespace: nil).items {
+        for volume in try store.list(KubeResourceRegistry.persistentVolumes, namespace: nil).items {
             guard volume.string("spec", "claimRef", "namespace") == key.namespace, volume.string("spec", "claimRef", "name") == key.name,
                   let boundUID = volume.string("spec", "claimRef", "uid"), boundUID != liveUID,
                   let name = volume.string("metadata", "name") else { continue }
@@ -175,12 +175,12 @@ public struct PersistentVolumeProvisioner: KubeReconciler {
                     try? FileManager.default.removeItem(atPath: path)
                 }
                 do {
-                    _ = try store.delete(PendingKinds.persistentVolumes, namespace: nil, name: name)
+                    _ = try store.delete(KubeResourceRegistry.persistentVolumes, namespace: nil, name: name)
                 } catch let error as KubeAPIError where error.code == 404 {
                     continue
                 }
             } else if volume.string("status", "phase") != "Released" {
-                _ = try store.replace(PendingKinds.persistentVolumes, namespace: nil, name: name,
+                _ = try store.replace(KubeResourceRegistry.persistentVolumes, namespace: nil, name: name,
                                       object: volume.setting(["status", "phase"], to: OrderedJSON.string("Released")))
             }
         }

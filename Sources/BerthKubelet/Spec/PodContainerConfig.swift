@@ -9,10 +9,9 @@ import BerthTemplate
 public enum PodContainerConfig {
     /// Builds the options; a `PodSpecError` (`CreateContainerConfigError`) says why the container
     /// cannot be created yet. `recorder` hears the kubelet's warnings (skipped env keys).
-    /// `networkMode` and `hostname` are the sandbox's; `podIP` the pod's address.
-    public static func make(pod: Pod, podObject: OrderedJSON, container: Container, networkMode: String, podIP: String, hostname: String,
-                            store: KubeObjectStore, engine: Engine, volumes: PodVolumes,
-                            recorder: KubeEventRecorder? = nil) async throws -> ContainerCreateOptions {
+    public static func make(pod: Pod, podObject: OrderedJSON, container: Container, sandbox: PodSandboxInfo, store: KubeObjectStore,
+                            engine: Engine, volumes: PodVolumes, recorder: KubeEventRecorder? = nil) async throws -> ContainerCreateOptions {
+        let (networkMode, podIP, hostname) = (sandbox.networkMode, sandbox.podIP, sandbox.hostname)
         let image = container.image ?? ""
         let imageUser = try await engine.blocking { () -> String in
             guard let record = try? engine.image(named: image) else { return "" }

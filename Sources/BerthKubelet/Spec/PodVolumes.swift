@@ -61,7 +61,8 @@ public struct PodVolumes: Sendable {
 
     /// Rewrites the files of configMap, secret, downwardAPI and projected volumes from the objects'
     /// current state (and the pod's, for its labels and annotations), each volume in one atomic swap;
-    /// answers the names of the volumes that changed. A missing object keeps the files as they are.
+    /// answers the names of the volumes that changed. A volume whose object (or key) is missing now
+    /// keeps its files as they are, as the kubelet keeps them, so the running pod is not disturbed.
     @discardableResult
     public func refresh(pod: Pod, store: KubeObjectStore, engine: Engine) async throws -> [String] {
         try await engine.blocking { [self] in
@@ -69,10 +70,8 @@ public struct PodVolumes: Sendable {
             let downwardAPI = DownwardAPI(pod: pod)
             var changed: [String] = []
             for (volume, prepared) in zip(specs, volumes) {
-                try Self.withVolumeError(volume.name) {
-                    guard let files = try Self.files(of: volume, objects: objects, downwardAPI: downwardAPI) else { return }
-                    if try AtomicVolumeWriter.write(files, to: prepared.path, fsGroup: fsGroup) { changed.append(volume.name) }
-                }
+                guard let files = try? Self.files(of: volume, objects: objects, downwardAPI: downwardAPI) else { continue }
+                if try AtomicVolumeWriter.write(files, to: prepared.path, fsGroup: fsGroup) { changed.append(volume.name) }
             }
             return changed
         }

@@ -21,15 +21,49 @@ final class KubeCluster: @unchecked Sendable {
         try Data(config.stdout).write(to: URL(fileURLWithPath: kubeconfig))
     }
 
-    /// Runs kubectl against this cluster.
+    /// Runs kubectl against this cluster. The manifests it sends (`apply`, `create` or `replace`
+    /// with `-f`) are checked with kubernetes-validate against the schemas of the version Berth
+    /// reports: a manifest the real API's schema refuses must be refused by Berth too (unless the
+    /// command asks for no strict validation), so every manifest a test applies successfully is one
+    /// a real cluster would take.
     @discardableResult
-    func kubectl(_ arguments: [String], stdin: StandardInput = .none, timeout: TimeInterval = 60) throws -> CommandResult {
-        try Command.run("kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", cacheDirectory] + arguments, stdin: stdin, timeout: timeout)
+    func kubectl(_ arguments: [String], stdin: StandardInput = .none, timeout: TimeInterval = 60,
+                 sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
+        let refusal = try manifestRefusal(arguments, stdin: stdin)
+        let result = try Command.run("kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", cacheDirectory] + arguments, stdin: stdin, timeout: timeout)
+        if let refusal {
+            #expect(!result.succeeded, "kubernetes-validate refuses a manifest Berth took:\n\(refusal)", sourceLocation: sourceLocation)
+        }
+        return result
     }
 
+    /// kubernetes-validate's complaint about the manifest a kubectl command sends; nil when it
+    /// sends none or the manifest is valid.
+    private func manifestRefusal(_ arguments: [String], stdin: StandardInput) throws -> String? {
+        guard let verb = arguments.first(where: { !$0.hasPrefix("-") }), ["apply", "create", "replace"].contains(verb),
+              let flag = arguments.firstIndex(where: { $0 == "-f" || $0 == "--filename" }), flag + 1 < arguments.count,
+              !arguments.contains(where: { ["--validate=warn", "--validate=ignore", "--validate=false"].contains($0) }) else { return nil }
+        var manifest = arguments[flag + 1]
+        if manifest == "-" {
+            switch stdin {
+            case .bytes(let data):
+                manifest = sandbox.scratch + "/manifest-\(UUID().uuidString).yaml"
+                try data.write(to: URL(fileURLWithPath: manifest))
+            case .file(let path): manifest = path
+            case .none: return nil
+            }
+        }
+        guard !manifest.contains("://") else { return nil }
+        let check = try Command.run("kubernetes-validate", ["--strict", "--quiet", "-k", Self.kubernetesVersion, manifest], timeout: 120)
+        return check.succeeded ? nil : check.out + check.err
+    }
+
+    /// The Kubernetes version whose schemas manifests are checked against: the one `/version` reports.
+    static let kubernetesVersion = "1.32.0"
+
     @discardableResult
-    func kubectl(_ arguments: String...) throws -> CommandResult {
-        try kubectl(arguments)
+    func kubectl(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
+        try kubectl(arguments, sourceLocation: sourceLocation)
     }
 
     /// Starts kubectl without waiting for it (watches).
@@ -40,7 +74,7 @@ final class KubeCluster: @unchecked Sendable {
     /// Runs kubectl, records an issue unless it succeeded, and returns its standard output.
     @discardableResult
     func ok(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let result = try kubectl(arguments)
+        let result = try kubectl(arguments, sourceLocation: sourceLocation)
         #expect(result.succeeded, "\(result)", sourceLocation: sourceLocation)
         return result.out
     }

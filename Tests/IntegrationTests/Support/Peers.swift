@@ -31,7 +31,8 @@ enum Peers {
 
     /// Tests that drive `berth serve`'s Kubernetes API with the real kubectl.
     static let kubectl = available("Kubernetes API tests", needs: [
-        (isRoot, "not running as root"), tool("kubectl"), tool("curl"), tool("openssl"),
+        (isRoot, "not running as root"), tool("kubectl"), tool("curl"), tool("openssl"), tool("kubernetes-validate"),
+        ((try? Command.run("python3", ["-c", "import kubernetes"]))?.succeeded == true, "the Kubernetes Python client is not installed"),
     ])
 
     /// Tests that drive `berth serve` with docker-compose 1.29 and Testcontainers for Python.
