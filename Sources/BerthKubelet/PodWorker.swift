@@ -152,15 +152,20 @@ struct PodWorker: KubeReconciler {
         let fieldPath = Self.fieldPath(container, pod)
         do {
             try await PodImages.ensure(pod: pod, container: container, store: store, engine: engine, recorder: context.events)
+        } catch let error as PodSpecError {
+            // PodImages recorded the kubelet's events for it.
+            return StatusWaiting(reason: error.reason.rawValue, message: error.message)
         } catch {
-            let reason = (error as? PodSpecError)?.reason.rawValue ?? "ErrImagePull"
-            context.events.record(object, .warning, reason: "Failed", message: "Error: \(reason)", fieldPath: fieldPath)
-            return StatusWaiting(reason: reason, message: "\(error)")
+            context.events.record(object, .warning, reason: "Failed", message: "Error: ErrImagePull", fieldPath: fieldPath)
+            return StatusWaiting(reason: "ErrImagePull", message: "\(error)")
         }
         var options: ContainerCreateOptions
         do {
             options = try await PodContainerConfig.make(pod: pod, podObject: object, container: container, sandbox: sandbox,
                                                         store: store, engine: engine, volumes: volumes, recorder: context.events)
+        } catch let error as PodSpecError {
+            context.events.record(object, .warning, reason: "Failed", message: "Error: \(error.message)", fieldPath: fieldPath)
+            return StatusWaiting(reason: error.reason.rawValue, message: error.message)
         } catch {
             context.events.record(object, .warning, reason: "Failed", message: "Error: \(error)", fieldPath: fieldPath)
             return StatusWaiting(reason: "CreateContainerConfigError", message: "\(error)")
@@ -254,8 +259,10 @@ struct PodWorker: KubeReconciler {
         }
         try await removeContainers(namespace: pod.metadata.namespace ?? "", name: pod.metadata.name ?? "", keepingUID: nil)
         do {
+            // Grace 0: the containers are gone, so the pod object goes now (a plain delete would
+            // only mark it again).
             _ = try store.delete(KubeResourceRegistry.pods, namespace: pod.metadata.namespace, name: pod.metadata.name ?? "",
-                                 preconditionUID: uid)
+                                 options: KubeDeleteOptions(preconditionUID: uid, gracePeriodSeconds: 0))
         } catch let error as KubeAPIError where error.code == 404 || error.code == 409 {}
     }
 

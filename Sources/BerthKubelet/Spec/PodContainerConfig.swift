@@ -9,8 +9,10 @@ import BerthTemplate
 public enum PodContainerConfig {
     /// Builds the options; a `PodSpecError` (`CreateContainerConfigError`) says why the container
     /// cannot be created yet. `recorder` hears the kubelet's warnings (skipped env keys).
-    public static func make(pod: Pod, podObject: OrderedJSON, container: Container, sandbox: PodSandboxInfo, store: KubeObjectStore,
-                            engine: Engine, volumes: PodVolumes, recorder: KubeEventRecorder? = nil) async throws -> ContainerCreateOptions {
+    /// The container joins `sandbox`'s network and host name.
+    public static func make(pod: Pod, podObject: OrderedJSON, container: Container, sandbox: PodSandboxInfo,
+                            store: KubeObjectStore, engine: Engine, volumes: PodVolumes,
+                            recorder: KubeEventRecorder? = nil) async throws -> ContainerCreateOptions {
         let (networkMode, podIP, hostname) = (sandbox.networkMode, sandbox.podIP, sandbox.hostname)
         let image = container.image ?? ""
         let imageUser = try await engine.blocking { () -> String in
