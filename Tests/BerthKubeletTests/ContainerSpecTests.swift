@@ -3,15 +3,10 @@ import BerthKubeAPI
 import Testing
 
 @Suite struct ResourceTests {
-    @Test(arguments: [("500m", "0.5"), ("1", "1"), ("128Mi", "134217728"), ("1.5Gi", "1610612736"), ("2e3", "2000"), ("1k", "1000"),
-                      ("100n", "0.0000001"), ("1E2", "100")])
-    func quantitiesParse(text: String, value: String) throws {
-        #expect(try #require(ResourceQuantity(text)).value.description == value)
-    }
-
-    @Test(arguments: ["", "1x", "Mi", "1.2.3"])
-    func badQuantitiesDoNot(text: String) {
-        #expect(ResourceQuantity(text) == nil)
+    @Test func divisorsRoundUp() throws {
+        #expect(try KubeQuantity("1500m").dividedRoundingUp(by: KubeQuantity("1")) == 2)
+        #expect(try KubeQuantity("128Mi").dividedRoundingUp(by: KubeQuantity("1M")) == 135)
+        #expect(try KubeQuantity("250m").dividedRoundingUp(by: KubeQuantity("1m")) == 250)
     }
 
     @Test func limitsAndRequestsAsTheKubeletSetsCgroups() throws {

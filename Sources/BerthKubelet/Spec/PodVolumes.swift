@@ -110,7 +110,7 @@ public struct PodVolumes: Sendable {
             let memory = emptyDir.medium == "Memory"
             if memory, !isMountPoint(target) {
                 var options = "mode=0777"
-                if let limit = emptyDir.sizeLimit.flatMap(ResourceQuantity.init), !limit.isZero { options += ",size=\(limit.integerValue)" }
+                if let limit = emptyDir.sizeLimit.flatMap(KubeQuantity.parsing), !limit.isZero { options += ",size=\(limit.value)" }
                 guard mount("tmpfs", target, "tmpfs", UInt(MS_NOSUID | MS_NODEV), options) == 0 else { throw posixError("mount tmpfs", target) }
             }
             guard chmod(target, 0o777) == 0 else { throw posixError("chmod", target) }
