@@ -184,6 +184,9 @@ import Testing
             "type=bind,source=\(ram.path),target=/ram,readonly",
         ]
         #expect(mounts == expected)
+        let expression = try decoded(#"{"name":"c","volumeMounts":[{"name":"scratch","mountPath":"/logs","subPathExpr":"logs/$(POD)"}]}"#,
+                                     as: Container.self)
+        #expect(try again.mounts(for: expression, environment: ["POD=web-1"]) == ["type=bind,source=\(scratchDir)/logs/web-1,target=/logs"])
         let escaping = try decoded(#"{"name":"c","volumeMounts":[{"name":"scratch","mountPath":"/x","subPath":"../up"}]}"#, as: Container.self)
         #expect(throws: PodSpecError.self) { try again.mounts(for: escaping) }
         try await again.release()

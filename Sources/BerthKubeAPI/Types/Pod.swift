@@ -116,6 +116,8 @@ public struct VolumeMount: Codable, Sendable, Equatable {
     public var name: String
     public var mountPath: String
     public var subPath: String?
+    /// A subPath with `$(VAR)` references to the container's environment.
+    public var subPathExpr: String?
     public var readOnly: Bool?
 }
 

@@ -84,14 +84,16 @@ public struct PodVolumes: Sendable {
         if FileManager.default.fileExists(atPath: directory) { try FileManager.default.removeItem(atPath: directory) }
     }
 
-    /// `--mount` specs for `container`'s `volumeMounts`, in order (subPaths made where missing).
-    public func mounts(for container: Container) throws -> [String] {
+    /// `--mount` specs for `container`'s `volumeMounts`, in order (subPaths made where missing);
+    /// `environment` (`NAME=value`) is what a `subPathExpr` expands against.
+    public func mounts(for container: Container, environment: [String] = []) throws -> [String] {
         try (container.volumeMounts ?? []).map { mount in
             guard let volume = volumes.first(where: { $0.name == mount.name }) else {
                 throw PodSpecError.config("cannot find volume \"\(mount.name)\" to mount into container \"\(container.name)\"")
             }
             var source = volume.path
-            if let subPath = mount.subPath, !subPath.isEmpty { source = try Self.subPath(subPath, of: volume) }
+            let subPath = mount.subPathExpr.map { VariableExpansion.expand($0, environment: environment) } ?? mount.subPath
+            if let subPath, !subPath.isEmpty { source = try Self.subPath(subPath, of: volume) }
             var spec = "type=bind,source=\(source),target=\(mount.mountPath)"
             if volume.readOnly || mount.readOnly == true { spec += ",readonly" }
             return spec
