@@ -52,10 +52,13 @@ import Testing
         #expect(resolved.groupAdd == ["2000", "4000"])
         #expect(resolved.readonlyRootfs)
         #expect(resolved.capAdd == ["NET_ADMIN"] && resolved.capDrop == ["ALL"])
-        #expect(resolved.securityOpt == ["no-new-privileges"])
+        #expect(resolved.securityOpt == ["no-new-privileges", "seccomp=unconfined"])
         #expect(try security().user == nil)
         #expect(try security(container: #"{"runAsGroup":5}"#, imageUser: "nginx").user == "nginx:5")
-        #expect(try security(container: #"{"privileged":true,"allowPrivilegeEscalation":false}"#).securityOpt == [])
+        #expect(try security(container: #"{"privileged":true,"allowPrivilegeEscalation":false}"#).securityOpt == ["seccomp=unconfined"])
+        #expect(try security(pod: #"{"seccompProfile":{"type":"RuntimeDefault"}}"#).securityOpt == [])
+        #expect(try security(pod: #"{"seccompProfile":{"type":"RuntimeDefault"}}"#, container: #"{"seccompProfile":{"type":"Unconfined"}}"#)
+                .securityOpt == ["seccomp=unconfined"])
     }
 
     @Test func runAsNonRoot() throws {

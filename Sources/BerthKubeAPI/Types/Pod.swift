@@ -184,6 +184,13 @@ public struct SecurityContext: Codable, Sendable, Equatable {
     public var privileged: Bool?
     public var allowPrivilegeEscalation: Bool?
     public var capabilities: Capabilities?
+    public var seccompProfile: SeccompProfile?
+}
+
+public struct SeccompProfile: Codable, Sendable, Equatable {
+    /// `RuntimeDefault`, `Unconfined` or `Localhost`.
+    public var type: String
+    public var localhostProfile: String?
 }
 
 public struct PodSecurityContext: Codable, Sendable, Equatable {
@@ -192,6 +199,7 @@ public struct PodSecurityContext: Codable, Sendable, Equatable {
     public var runAsNonRoot: Bool?
     public var fsGroup: Int?
     public var supplementalGroups: [Int]?
+    public var seccompProfile: SeccompProfile?
 }
 
 public struct Volume: Codable, Sendable, Equatable {
