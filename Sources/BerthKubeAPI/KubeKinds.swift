@@ -164,9 +164,10 @@ enum KubeKinds {
         case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job": causes = workloadUpdateProblems(object, old: old, resource)
         case "PersistentVolumeClaim":
             var newSpec = object["spec"] ?? .object([])
-            let oldSpec = old["spec"] ?? .object([])
+            var oldSpec = old["spec"] ?? .object([])
             newSpec = newSpec.setting(["resources", "requests"], to: oldSpec.value(at: ["resources", "requests"]))
-                .setting(["volumeName"], to: oldSpec["volumeName"] ?? newSpec["volumeName"])
+            // The binder sets volumeName once, on a claim that has none.
+            if (oldSpec.string("volumeName") ?? "").isEmpty { oldSpec = oldSpec.setting(["volumeName"], to: newSpec["volumeName"]) }
             if !KubeObjectStore.sameContent(newSpec, oldSpec) {
                 causes.append(forbidden("spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"))
             }

@@ -206,7 +206,13 @@ struct PodWorker: KubeReconciler {
             _ = try await volumes.refresh(pod: pod, store: store, engine: engine)
             return volumes
         }
-        let volumes = try await PodVolumes.prepare(pod: pod, podObject: object, store: store, engine: engine, root: engine.root)
+        let volumes: PodVolumes
+        do {
+            volumes = try await PodVolumes.prepare(pod: pod, podObject: object, store: store, engine: engine, root: engine.root)
+        } catch let error as PodVolumeError {
+            context.events.record(object, .warning, reason: "FailedMount", message: error.message)
+            throw error
+        }
         context.volumes.withLock { $0[uid] = volumes }
         return volumes
     }
