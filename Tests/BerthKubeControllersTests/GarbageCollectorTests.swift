@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func deletingADeploymentTakesItsReplicaSetsAndPods() async throws {
-        let harness = try ControllerHarness(registry: workloadRegistry)
+        let harness = try ControllerHarness()
         let store = harness.store
         harness.start { await KubeControllerManager(store: store, host: "node").run() }
         let kubelet = runFakeKubelet(store)
