@@ -36,7 +36,8 @@ done
 
 # API clients from PyPI, for the python3 on the PATH: docker-py and Testcontainers for the Engine
 # API, the Kubernetes Python client, and kubernetes-validate, which checks every manifest in the
-# tests and examples against the schemas of the Kubernetes version Berth's /version reports.
+# tests and examples against the schemas of the Kubernetes version Berth's /version reports (scripts/kube-schema-gen.py
+# reads Berth's schema table from the same schemas).
 python_packages=(docker==7.1.0 testcontainers kubernetes==37.0.3 kubernetes-validate==1.32.0)
 install_python_packages() {
     if python3 -c 'import docker, testcontainers, kubernetes, kubernetes_validate; assert docker.__version__ == "7.1.0"' 2>/dev/null; then

@@ -134,7 +134,7 @@ struct ResourceHandler {
         case "application/json-patch+json":
             patched = try KubePatch.apply(jsonPatch: try body(), to: live)
         case "application/strategic-merge-patch+json":
-            patched = try KubeStrategicMerge.apply(try body(), to: live, strategy: KubeResourceRegistry.listStrategy)
+            patched = try KubeStrategicMerge.apply(try body(), to: live, strategy: KubeSchema.listStrategies(resource))
         default:
             throw KubeAPIError(code: 415, reason: "UnsupportedMediaType",
                                message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")
@@ -142,26 +142,78 @@ struct ResourceHandler {
         return patched
     }
 
+    /// DELETE: an object that is gone answers a success Status (a pod: its last state); one that
+    /// stays for its finalizers or grace period answers its current state.
     func delete(_ name: String) throws -> KubeResponse {
-        let options = request.body.isEmpty ? OrderedJSON.object([]) : try body()
-        let dryRun = try isDryRun(options)
-        let deleted = try store.delete(resource, namespace: namespace, name: name,
-                                       preconditionResourceVersion: options.string("preconditions", "resourceVersion"),
-                                       preconditionUID: options.string("preconditions", "uid"), dryRun: dryRun)
+        let (options, warnings) = try deleteOptions()
+        let deletion = try store.delete(resource, namespace: namespace, name: name, options: options)
+        if !deletion.removed || (resource.group.isEmpty && resource.kind == "Pod") {
+            return .json(deletion.object, headers: KubeResponse.warnings(warnings))
+        }
         var details: [(String, OrderedJSON)] = [("name", .string(name))]
         if !resource.group.isEmpty { details.append(("group", .string(resource.group))) }
         details.append(("kind", .string(resource.plural)))
-        if let uid = deleted.string("metadata", "uid") { details.append(("uid", .string(uid))) }
+        if let uid = deletion.object.string("metadata", "uid") { details.append(("uid", .string(uid))) }
         return .json(.object([("kind", .string("Status")), ("apiVersion", .string("v1")), ("metadata", .object([])),
-                              ("status", .string("Success")), ("details", .object(details))]))
+                              ("status", .string("Success")), ("details", .object(details))]), headers: KubeResponse.warnings(warnings))
     }
 
     func deleteCollection() throws -> KubeResponse {
-        let options = request.body.isEmpty ? OrderedJSON.object([]) : try body()
-        let deleted = try store.deleteCollection(resource, namespace: namespace, options: listOptions(), dryRun: try isDryRun(options))
+        let (options, warnings) = try deleteOptions()
+        let deleted = try store.deleteCollection(resource, namespace: namespace, options: listOptions(), deleteOptions: options)
         return .json(.object([("kind", .string(resource.listKind)), ("apiVersion", .string(resource.apiVersion)),
                               ("metadata", .object([("resourceVersion", .string(String(try store.currentResourceVersion())))])),
-                              ("items", .array(deleted))]))
+                              ("items", .array(deleted))]), headers: KubeResponse.warnings(warnings))
+    }
+
+    /// `PUT /api/v1/namespaces/<name>/finalize`: the body's `spec.finalizers` become the namespace's.
+    func finalize(_ name: String) throws -> KubeResponse {
+        let object = try body()
+        if let bodyName = object.string("metadata", "name"), bodyName != name {
+            throw KubeAPIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+        }
+        let finalizers = (object.value(at: ["spec", "finalizers"]).map { value -> [String] in
+            guard case .array(let items) = value else { return [] }
+            return items.compactMap { if case .string(let text) = $0 { text } else { nil } }
+        }) ?? []
+        return try respond(object: store.finalizeNamespace(name, finalizers: finalizers, resourceVersion: object.string("metadata", "resourceVersion"),
+                                                           dryRun: try isDryRun()))
+    }
+
+    /// DeleteOptions from the body and the query (`propagationPolicy`, `gracePeriodSeconds`,
+    /// `orphanDependents`, `preconditions`, `dryRun`), and the warning upstream gives for a Job
+    /// deleted without a policy.
+    private func deleteOptions() throws -> (KubeDeleteOptions, [String]) {
+        let body = request.body.isEmpty ? OrderedJSON.object([]) : try self.body()
+        var options = KubeDeleteOptions(preconditionResourceVersion: body.string("preconditions", "resourceVersion"),
+                                        preconditionUID: body.string("preconditions", "uid"), dryRun: try isDryRun(body))
+        let policyText = body.string("propagationPolicy") ?? request.parameter("propagationPolicy")
+        if let policyText, !policyText.isEmpty {
+            guard let policy = KubeDeletionPropagation(rawValue: policyText) else {
+                throw KubeAPIError.invalid(resource, "", [.init(reason: "FieldValueNotSupported",
+                                                                message: "Unsupported value: \"\(policyText)\": supported values: \"Foreground\", \"Background\", \"Orphan\"",
+                                                                field: "propagationPolicy")])
+            }
+            options.propagationPolicy = policy
+        }
+        let orphan: Bool? = if case .bool(let value)? = body["orphanDependents"] { value } else { request.parameter("orphanDependents").map { $0 == "true" } }
+        if let orphan {
+            if options.propagationPolicy != nil {
+                throw KubeAPIError.invalid(resource, "", [.init(reason: "FieldValueInvalid",
+                                                                message: "Invalid value: \"\(options.propagationPolicy?.rawValue ?? "")\": orphanDependents and deletionPropagation cannot be both set",
+                                                                field: "propagationPolicy")])
+            }
+            options.propagationPolicy = orphan ? .orphan : .background
+        }
+        if let grace = body.value(at: ["gracePeriodSeconds"]).flatMap({ if case .number(let text) = $0 { Int64(text) } else { nil } })
+            ?? request.parameter("gracePeriodSeconds").flatMap(Int64.init) {
+            options.gracePeriodSeconds = grace
+        }
+        var warnings: [String] = []
+        if resource.group == "batch", resource.kind == "Job", options.propagationPolicy == nil {
+            warnings.append("child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning")
+        }
+        return (options, warnings)
     }
 
     private func respond(object: OrderedJSON, status: Int = 200, warnings: [String] = []) throws -> KubeResponse {

@@ -235,8 +235,13 @@ public final class KubeObjectStore: Sendable {
         object = try KubeKinds.admit(object, resource, name: name, creating: true)
         let prepared = object
         let created = try write(dryRun: dryRun) { db, changes in
-            if resource.namespaced, let namespace, try !Self.namespaceExists(db, namespace) {
-                throw KubeAPIError.notFound(KubeResourceRegistry.namespaces, namespace)
+            if resource.namespaced, let namespace {
+                guard let text = try String.fetchOne(db, sql: "SELECT json FROM kube_object WHERE key = ?", arguments: ["namespaces//" + namespace]) else {
+                    throw KubeAPIError.notFound(KubeResourceRegistry.namespaces, namespace)
+                }
+                if try OrderedJSON.parse(text).value(at: ["metadata", "deletionTimestamp"]) != nil {
+                    throw KubeAPIError.namespaceTerminating(resource, name, namespace)
+                }
             }
             let key = Self.key(resource, namespace, name)
             if try String.fetchOne(db, sql: "SELECT key FROM kube_object WHERE key = ?", arguments: [key]) != nil {
@@ -259,8 +264,15 @@ public final class KubeObjectStore: Sendable {
     /// a replacement that changes nothing keeps the revision and notifies nobody.
     /// With `dryRun`, the answer keeps the stored resourceVersion and nothing is written.
     /// `scope` says which part of a kind with a status subresource the write may change.
+    /// An object being deleted whose finalizers this write empties is removed (the write answers
+    /// its last state). A namespace's `spec.finalizers` only change through `finalizeNamespace`.
     public func replace(_ resource: KubeResource, namespace: String?, name: String, object: OrderedJSON, dryRun: Bool = false,
                         scope: KubeWriteScope = .whole) throws -> OrderedJSON {
+        try replace(resource, namespace: namespace, name: name, object: object, dryRun: dryRun, scope: scope, finalizing: false)
+    }
+
+    func replace(_ resource: KubeResource, namespace: String?, name: String, object: OrderedJSON, dryRun: Bool,
+                 scope: KubeWriteScope = .whole, finalizing: Bool) throws -> OrderedJSON {
         let object = try Self.settleType(object, resource)
         let bodyName = object.string("metadata", "name") ?? ""
         if bodyName != name {
@@ -281,15 +293,26 @@ public final class KubeObjectStore: Sendable {
                 throw KubeAPIError.conflict(resource, name)
             }
             var updated = admitted.setting(["metadata", "namespace"], to: resource.namespaced ? namespace.map(OrderedJSON.string) : nil)
-            for field in ["uid", "creationTimestamp", "generation", "deletionTimestamp"] {
+            for field in ["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"] {
                 updated = updated.setting(["metadata", field], to: live.value(at: ["metadata", field]))
             }
             updated = try KubeKinds.admitUpdate(updated, old: live, resource, name: name, scope: scope)
+            let deleting = live.value(at: ["metadata", "deletionTimestamp"]) != nil
+            if deleting {
+                try Self.refuseNewFinalizers(resource, name, live: live, updated: updated)
+            }
+            if Self.isNamespace(resource) {
+                if !finalizing { updated = updated.setting(["spec", "finalizers"], to: live.value(at: ["spec", "finalizers"])) }
+                if deleting { updated = updated.setting(["status", "phase"], to: .string("Terminating")) }
+            }
             if resource.hasGeneration, !Self.sameContent(updated["spec"], live["spec"]) {
                 let generation = live.value(at: ["metadata", "generation"])?.int ?? 0
                 updated = updated.setting(["metadata", "generation"], to: .int(generation + 1))
             }
             updated = updated.setting(["metadata", "resourceVersion"], to: .string(liveVersion))
+            if deleting, Self.isFinalized(resource, updated) {
+                return try Self.remove(db, key: key, resource: resource, namespace: namespace, live: updated, changes: &changes)
+            }
             if Self.sameContent(updated, live) { return live }
             if dryRun { return updated }
             let rv = try Self.revision(db) + 1
@@ -297,64 +320,6 @@ public final class KubeObjectStore: Sendable {
             try Self.record(db, rv: rv, key: key, resource: resource, namespace: namespace, type: .modified, object: updated, previous: live)
             changes.append(KubeChange(resource: resource, namespace: namespace ?? "", type: .modified, object: updated, previous: live))
             return updated
-        }
-    }
-
-    /// Deletes the object and answers its last state. `resourceVersion`/`uid` are the
-    /// DeleteOptions preconditions. Deleting a namespace deletes everything in it.
-    public func delete(_ resource: KubeResource, namespace: String?, name: String,
-                       preconditionResourceVersion: String? = nil, preconditionUID: String? = nil, dryRun: Bool = false) throws -> OrderedJSON {
-        if resource.kind == "Namespace", resource.group.isEmpty, Self.undeletableNamespaces.contains(name) {
-            throw KubeAPIError.forbidden(resource, name, "this namespace may not be deleted")
-        }
-        return try write(dryRun: dryRun) { db, changes in
-            let key = Self.key(resource, namespace, name)
-            guard let text = try String.fetchOne(db, sql: "SELECT json FROM kube_object WHERE key = ?", arguments: [key]) else {
-                throw KubeAPIError.notFound(resource, name)
-            }
-            let live = try OrderedJSON.parse(text)
-            if let expected = preconditionUID, let uid = live.string("metadata", "uid"), expected != uid {
-                throw KubeAPIError(code: 409, reason: "Conflict",
-                                   message: "Operation cannot be fulfilled on \(resource.qualifiedName) \"\(name)\": Precondition failed: UID in precondition: \(expected), UID in object meta: \(uid)",
-                                   name: name, group: resource.group, kind: resource.plural)
-            }
-            if let expected = preconditionResourceVersion, let version = live.string("metadata", "resourceVersion"), expected != version {
-                throw KubeAPIError(code: 409, reason: "Conflict",
-                                   message: "Operation cannot be fulfilled on \(resource.qualifiedName) \"\(name)\": the ResourceVersion in the precondition (\(expected)) does not match the ResourceVersion in record (\(version)). The object might have been modified",
-                                   name: name, group: resource.group, kind: resource.plural)
-            }
-            if resource.kind == "Namespace", resource.group.isEmpty {
-                let contents = try Row.fetchAll(db, sql: "SELECT key, resource, json FROM kube_object WHERE namespace = ? ORDER BY key", arguments: [name])
-                for row in contents {
-                    let member: String = row["resource"]
-                    guard let memberResource = registry.resources.first(where: { $0.qualifiedName == member }) else { continue }
-                    let object = try OrderedJSON.parse(row["json"] as String)
-                    try Self.remove(db, key: row["key"], resource: memberResource, namespace: name, live: object, changes: &changes)
-                }
-            }
-            let last = try Self.remove(db, key: key, resource: resource, namespace: namespace, live: live, changes: &changes)
-            return dryRun ? live : last
-        }
-    }
-
-    /// Deletes every object of `resource` in `namespace` that matches the options' selectors, in
-    /// one transaction, and answers their last states.
-    public func deleteCollection(_ resource: KubeResource, namespace: String?, options: KubeListOptions = KubeListOptions(),
-                                 dryRun: Bool = false) throws -> [OrderedJSON] {
-        let filter = KubeWatchFilter(resource: resource, namespace: namespace, labels: options.labelSelector, fields: options.fieldSelector)
-        let prefix = Self.keyPrefix(resource, namespace)
-        return try write(dryRun: dryRun) { db, changes in
-            let rows = try Row.fetchAll(db, sql: "SELECT key, namespace, json FROM kube_object WHERE resource = ? AND key LIKE ? ESCAPE '\\' ORDER BY key",
-                                        arguments: [resource.qualifiedName, Self.likePattern(prefix)])
-            var deleted: [OrderedJSON] = []
-            for row in rows {
-                let object = try OrderedJSON.parse(row["json"] as String)
-                guard filter.matches(object) else { continue }
-                let objectNamespace: String = row["namespace"]
-                deleted.append(try Self.remove(db, key: row["key"], resource: resource, namespace: objectNamespace.isEmpty ? nil : objectNamespace,
-                                               live: object, changes: &changes))
-            }
-            return deleted
         }
     }
 
@@ -440,7 +405,7 @@ public final class KubeObjectStore: Sendable {
 
     /// Runs `body` in one immediate transaction and publishes its changes after the commit, still
     /// inside the queue so watchers see changes in revision order. A dry run rolls back instead.
-    private func write<T>(dryRun: Bool = false, _ body: (Database, inout [KubeChange]) throws -> T) throws -> T {
+    func write<T>(dryRun: Bool = false, _ body: (Database, inout [KubeChange]) throws -> T) throws -> T {
         try queue.writeWithoutTransaction { db in
             var result: T?
             var changes: [KubeChange] = []
@@ -477,7 +442,7 @@ public final class KubeObjectStore: Sendable {
     }
 
     @discardableResult
-    private static func remove(_ db: Database, key: String, resource: KubeResource, namespace: String?, live: OrderedJSON,
+    static func remove(_ db: Database, key: String, resource: KubeResource, namespace: String?, live: OrderedJSON,
                                changes: inout [KubeChange]) throws -> OrderedJSON {
         let rv = try revision(db) + 1
         let last = live.setting(["metadata", "resourceVersion"], to: .string(String(rv)))
@@ -488,7 +453,7 @@ public final class KubeObjectStore: Sendable {
         return last
     }
 
-    private static func record(_ db: Database, rv: Int64, key: String, resource: KubeResource, namespace: String?,
+    static func record(_ db: Database, rv: Int64, key: String, resource: KubeResource, namespace: String?,
                                type: KubeWatchEvent.EventType, object: OrderedJSON, previous: OrderedJSON?) throws {
         let text = object.compact
         try db.execute(sql: "INSERT OR REPLACE INTO kube_object (key, resource, namespace, rv, json) VALUES (?, ?, ?, ?, ?)",
@@ -497,11 +462,11 @@ public final class KubeObjectStore: Sendable {
                        arguments: [rv, key, resource.qualifiedName, namespace ?? "", type.rawValue, text, previous?.compact])
     }
 
-    private static func revision(_ db: Database) throws -> Int64 {
+    static func revision(_ db: Database) throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT MAX(rv) FROM kube_version") ?? 0
     }
 
-    private static func namespaceExists(_ db: Database, _ name: String) throws -> Bool {
+    static func namespaceExists(_ db: Database, _ name: String) throws -> Bool {
         try String.fetchOne(db, sql: "SELECT key FROM kube_object WHERE key = ?", arguments: ["namespaces//" + name]) != nil
     }
 
@@ -517,7 +482,7 @@ public final class KubeObjectStore: Sendable {
         return "\(resource.qualifiedName)/\(resource.namespaced ? namespace : "")/"
     }
 
-    private static func likePattern(_ prefix: String) -> String {
+    static func likePattern(_ prefix: String) -> String {
         prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
     }
 

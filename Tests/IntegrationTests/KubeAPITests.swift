@@ -195,8 +195,11 @@ struct KubeAPITests {
         #expect(all.split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") } == ["team settings"])
         let missing = try cluster.kubectl("create", "configmap", "x", "-n", "nowhere")
         #expect(missing.err == "error: failed to create configmap: namespaces \"nowhere\" not found\n")
-        #expect(try cluster.ok("delete", "namespace", "team") == "namespace \"team\" deleted\n")
-        #expect(try cluster.ok("get", "configmaps", "-A", "-o", "name") == "")
+        // The namespace stays Terminating until the namespace controller has emptied and finalized it.
+        #expect(try cluster.ok("delete", "namespace", "team", "--wait=false") == "namespace \"team\" deleted\n")
+        #expect(try cluster.ok("get", "namespace", "team", "-o", "jsonpath={.status.phase}") == "Terminating")
+        let refused = try cluster.kubectl("create", "configmap", "late", "-n", "team")
+        #expect(refused.err == "error: failed to create configmap: configmaps \"late\" is forbidden: unable to create new content in namespace team because it is being terminated\n")
     }
 
     @Test func watchPrintsChangesAsTheyHappen() throws {
