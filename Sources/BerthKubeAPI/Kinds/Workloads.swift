@@ -59,7 +59,13 @@ extension KubeKinds {
             claimCauses += claimSpecProblems(claim["spec"] ?? .object([]), path: "spec.volumeClaimTemplates[\(index)].spec")
         }
         var causes = selectorProblems(object, kind: "statefulset") + replicaProblems(object) + claimCauses
-        causes += podSpecProblems(object.value(at: ["spec", "template", "spec"]) ?? .object([]), path: "spec.template.spec")
+        // Each pod gets a volume per claim template, so the template's mounts may name those.
+        var podSpec = object.value(at: ["spec", "template", "spec"]) ?? .object([])
+        let claimVolumes = object.items("spec", "volumeClaimTemplates").compactMap { $0.string("metadata", "name") }
+            .filter { name in !podSpec.items("volumes").contains { $0.string("name") == name } }
+            .map { OrderedJSON.object([("name", .string($0)), ("persistentVolumeClaim", .object([("claimName", .string($0))]))]) }
+        if !claimVolumes.isEmpty { podSpec = podSpec.setting(["volumes"], to: .array(podSpec.items("volumes") + claimVolumes)) }
+        causes += podSpecProblems(podSpec, path: "spec.template.spec")
         causes += templateRestartPolicyProblems(object, allowed: ["Always"])
         if let policy = object.string("spec", "podManagementPolicy"), !["OrderedReady", "Parallel"].contains(policy) {
             causes.append(invalid("spec.podManagementPolicy", quoted(policy), "must be 'OrderedReady' or 'Parallel'"))
