@@ -197,7 +197,7 @@ let package = Package(
         .target(
             name: "BerthKubelet",
             dependencies: ["BerthKubeAPI", "BerthTemplate", "BerthEngine", "BerthRuntime", "BerthNetwork", "BerthStore", "BerthOCI",
-                           "BerthFiles", "BerthProcess"],
+                           "BerthFiles", "BerthProcess", "BerthRegistryClient"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
@@ -216,6 +216,8 @@ let package = Package(
         // `berth`, so each idle container costs little memory and its monitor starts fast.
         .executableTarget(name: "berth-monitor", dependencies: ["BerthRuntime", "BerthNetwork"], swiftSettings: [.swiftLanguageMode(.v6)],
                           linkerSettings: releaseLinkerSettings),
+        // The pause process of a pod's sandbox container: static, so it needs no image around it.
+        .executableTarget(name: "berth-pause", linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .testTarget(name: "BerthOCITests", dependencies: ["BerthOCI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthArchiveTests", dependencies: ["BerthArchive"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(
@@ -236,6 +238,9 @@ let package = Package(
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
         .testTarget(name: "BerthKubeAPITests", dependencies: ["BerthKubeAPI", "BerthTemplate"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeControllersTests", dependencies: ["BerthKubeControllers", "BerthKubeAPI", "BerthTemplate"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthKubeletTests", dependencies: ["BerthKubelet", "BerthKubeAPI", "BerthTemplate", "BerthEngine", "BerthOCI",
+                                                             "BerthRegistryClient"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthRuntime", "BerthStore", "BerthOCI", "BerthArchive",

@@ -31,6 +31,8 @@
 ///   engine-id                        the ID `info` reports
 ///   kube/kube.db                     the Kubernetes API's objects and their version log (SQLite, WAL)
 ///   kube/pki/                        the Kubernetes API's CA, server and admin certificates and keys
+///   kube/pods/<uid>/volumes/         a pod's volumes (`kubernetes.io~<plugin>/<name>`), removed with the pod
+///   kube/volumes/pvc-<uid>/          a provisioned PersistentVolume's data, kept until its claim goes
 /// ```
 public struct StateRoot: Sendable, Hashable {
     /// The root directory itself.
@@ -73,6 +75,12 @@ public struct StateRoot: Sendable, Hashable {
 
     /// The Kubernetes API's certificates and keys (0700).
     public var kubePKI: String { child("kube/pki") }
+
+    /// The volumes of the pod with `uid` (emptyDirs, the files of configMap and secret volumes).
+    public func kubePodVolumes(uid: String) -> String { child("kube/pods/\(uid)/volumes") }
+
+    /// Where the node's provisioner keeps PersistentVolumes' data.
+    public var kubeVolumes: String { child("kube/volumes") }
 
     /// Held exclusively while the database is opened and migrated.
     public var metadataLock: String { child("metadata.lock") }

@@ -9,10 +9,13 @@ public struct KubeRouter: Sendable {
     public let store: KubeObjectStore
     /// `host:port` clients reach the server at (legacy discovery reports it).
     public let serverAddress: String
+    /// Where `pods/<name>/log` is read from (the node); without one it is not served.
+    public let podLogs: (any KubePodLogSource)?
 
-    public init(store: KubeObjectStore, serverAddress: String) {
+    public init(store: KubeObjectStore, serverAddress: String, podLogs: (any KubePodLogSource)? = nil) {
         self.store = store
         self.serverAddress = serverAddress
+        self.podLogs = podLogs
     }
 
     var registry: KubeResourceRegistry { store.registry }
@@ -109,6 +112,10 @@ public struct KubeRouter: Sendable {
             namespace = rest[1]
             rest.removeFirst(2)
         }
+        if rest.count == 3, rest[0] == "pods", rest[2] == "log", group.isEmpty, let namespace, let podLogs {
+            guard request.method == "GET" else { throw KubeAPIError.methodNotAllowed("create", KubeResourceRegistry.pods) }
+            return try podLog(request, source: podLogs, namespace: namespace, pod: rest[1])
+        }
         guard let plural = rest.first, rest.count <= 3,
               let resource = registry.resource(group: group, version: version, plural: plural) else {
             throw KubeAPIError.unknownPath
@@ -154,5 +161,29 @@ public struct KubeRouter: Sendable {
         default:
             throw KubeAPIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
         }
+    }
+
+    /// `pods/<name>/log`: the query's options, the log as plain text (streamed).
+    private func podLog(_ request: KubeRequest, source: any KubePodLogSource, namespace: String, pod: String) throws -> KubeResponse {
+        var options = KubePodLogRequest(namespace: namespace, pod: pod)
+        func flag(_ name: String) -> Bool { ["true", "1"].contains(request.parameter(name) ?? "") }
+        func number(_ name: String) throws -> Int? {
+            guard let text = request.parameter(name) else { return nil }
+            guard let value = Int(text) else { throw KubeAPIError.badRequest("invalid value for \(name): \(text)") }
+            return value
+        }
+        options.container = request.parameter("container").flatMap { $0.isEmpty ? nil : $0 }
+        options.follow = flag("follow")
+        options.previous = flag("previous")
+        options.timestamps = flag("timestamps")
+        options.tailLines = try number("tailLines")
+        options.limitBytes = try number("limitBytes")
+        if let seconds = try number("sinceSeconds") {
+            options.since = Date.now.addingTimeInterval(-Double(seconds))
+        } else if let time = request.parameter("sinceTime") {
+            guard let date = try? Date(time, strategy: .iso8601) else { throw KubeAPIError.badRequest("invalid value for sinceTime: \(time)") }
+            options.since = date
+        }
+        return .stream(contentType: "text/plain", chunks: try source.logs(options))
     }
 }

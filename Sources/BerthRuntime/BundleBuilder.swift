@@ -154,6 +154,8 @@ struct BundleBuilder {
         }
         switch hostConfig.networkMode {
         case "host": break
+        case let mode where mode.hasPrefix("container:"):
+            namespaces.append(RuntimeSpec.Namespace(type: "network", path: sharedNamespaces["net"]))
         default: namespaces.append(RuntimeSpec.Namespace(type: "network", path: networkNamespace))
         }
         var sysctls = hostConfig.sysctls

@@ -15,6 +15,11 @@ extension ContainerRuntime {
     /// network becomes the container's first endpoint. Aliases need a user-defined network, as in Docker.
     func resolveNetwork(_ hostConfig: inout ContainerRecord.HostConfig, aliases: [String]) throws
         -> [ContainerRecord.EndpointConfig] {
+        // `container:NAME` (a pod's containers joining its sandbox) attaches nothing of its own.
+        if hostConfig.networkMode.hasPrefix("container:") {
+            _ = try container(String(hostConfig.networkMode.dropFirst("container:".count)))
+            return []
+        }
         let definition = try NetworkStore(root: root).find(hostConfig.networkMode)
         hostConfig.networkMode = definition.name
         if definition.bridge == nil { return [] }
@@ -107,7 +112,7 @@ extension ContainerRuntime {
             PortProxy.stop(pids.split(separator: "\n").compactMap { pid_t($0) })
             try? FileManager.default.removeItem(atPath: pidFile)
         }
-        guard !["host", "none"].contains(record.hostConfig.networkMode) else { return }
+        guard !["host", "none"].contains(record.hostConfig.networkMode), !record.hostConfig.networkMode.hasPrefix("container:") else { return }
         try? NetworkManager(root: root).detach(containerID: record.id, networkNamespace: nil)
     }
 

@@ -2,7 +2,7 @@ import BerthNetwork
 import Foundation
 import Glibc
 
-/// What a container takes from others or asks of its network: `--ipc`/`--pid container:NAME`,
+/// What a container takes from others or asks of its network: `--ipc`/`--pid`/`--network container:NAME`,
 /// `--volumes-from`, `--ip`.
 extension ContainerRuntime {
     /// At create, as dockerd: the containers whose namespaces `--ipc`/`--pid` join must exist.
@@ -16,7 +16,8 @@ extension ContainerRuntime {
     /// containers its modes name (dockerd's messages when one does not run or does not share its IPC).
     func sharedNamespacePaths(_ record: ContainerRecord) throws -> [String: String] {
         var paths: [String: String] = [:]
-        for (type, mode) in [("ipc", record.hostConfig.ipcMode), ("pid", record.hostConfig.pidMode)] where mode.hasPrefix("container:") {
+        let modes = [("ipc", record.hostConfig.ipcMode), ("pid", record.hostConfig.pidMode), ("net", record.hostConfig.networkMode)]
+        for (type, mode) in modes where mode.hasPrefix("container:") {
             let name = String(mode.dropFirst("container:".count))
             let donor = try container(name)
             guard donor.state.status == .running, donor.state.pid > 0 else {

@@ -213,6 +213,12 @@ extension ContainerRuntime {
         }
         try fillNewVolumes(record, rootfs: rootfs)
         record.network = ContainerRecord.NetworkSettings()
+        if record.hostConfig.networkMode.hasPrefix("container:"),
+           let donor = try? container(String(record.hostConfig.networkMode.dropFirst("container:".count))) {
+            // The joined namespace's address names this container in its /etc/hosts, as in the donor's.
+            record.network.ipAddress = donor.network.ipAddress
+            record.network.nameServer = donor.network.nameServer
+        }
         try BundleBuilder.writeEtcFiles(directory: directory, record: record)
         var builder = BundleBuilder(record: record, directory: directory, rootfs: rootfs, layout: layout)
         builder.sharedNamespaces = try sharedNamespacePaths(record)

@@ -9,10 +9,10 @@ final class ControllerHarness {
     let store: KubeObjectStore
     private var running: Task<Void, Never>?
 
-    init() throws {
+    init(registry: KubeResourceRegistry = .builtIn) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kubecontrollers-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        store = try KubeObjectStore(path: directory + "/kube.db")
+        store = try KubeObjectStore(path: directory + "/kube.db", registry: registry)
     }
 
     /// Starts `body` (a controller loop) in the background until the harness goes.

@@ -19,6 +19,9 @@ public struct PodSpec: Codable, Sendable, Equatable {
     public var activeDeadlineSeconds: Int?
     public var nodeName: String?
     public var hostNetwork: Bool?
+    public var hostIPC: Bool?
+    public var hostPID: Bool?
+    public var shareProcessNamespace: Bool?
     public var hostname: String?
     public var subdomain: String?
     public var serviceAccountName: String?
@@ -48,6 +51,7 @@ public struct Container: Codable, Sendable, Equatable {
     public var imagePullPolicy: String?
     public var securityContext: SecurityContext?
     public var stdin: Bool?
+    public var stdinOnce: Bool?
     public var tty: Bool?
     /// An init container with `restartPolicy: Always` is a sidecar.
     public var restartPolicy: String?

@@ -5,6 +5,7 @@ import BerthFiles
 import BerthKube
 import BerthKubeAPI
 import BerthKubeControllers
+import BerthKubelet
 import Foundation
 import NIOCore
 
@@ -54,10 +55,13 @@ struct Serve: AsyncParsableCommand {
             let pki = KubePKI(directory: root.kubePKI)
             try pki.ensure()
             let store = try KubeObjectStore(path: root.kubeDatabase)
-            let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)"), pki: pki)
-            try await kube.start(host: "127.0.0.1", port: kubePort)
             let host = ProcessInfo.processInfo.hostName
+            // The node is named after the host, as the kubelet's default.
+            let kubelet = Kubelet(store: store, engine: engine, nodeName: host)
+            let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet), pki: pki)
+            try await kube.start(host: "127.0.0.1", port: kubePort)
             Task { await KubeControllerManager(store: store, host: host).run() }
+            Task { await kubelet.run() }
             printError("berth serve: Kubernetes API listening on https://127.0.0.1:\(kubePort)")
         }
         let channels = try await server.bind(listeners)

@@ -1,0 +1,71 @@
+import BerthEngine
+import BerthKubeAPI
+import BerthRuntime
+import Foundation
+import Synchronization
+
+/// The node: registers this host as a Node, binds pending pods to it, and runs the pods bound to
+/// it on the engine's containers, publishing their status and events, as a kubelet (with a
+/// one-node scheduler) does. Started by `berth serve` next to the controllers.
+public struct Kubelet: Sendable {
+    let context: KubeletContext
+
+    /// `nodeName` is the host's name, as the kubelet's default.
+    public init(store: KubeObjectStore, engine: Engine, nodeName: String) {
+        context = KubeletContext(store: store, engine: engine, nodeName: nodeName)
+    }
+
+    /// Runs until the task is cancelled.
+    public func run() async {
+        let context = context
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? context.node.heartbeat()
+                    try? await Task.sleep(for: .seconds(10))
+                }
+            }
+            group.addTask {
+                // The pods' network first: a pod cannot start without it.
+                while !Task.isCancelled {
+                    if (try? await context.sandboxes.ensureNetwork()) != nil { break }
+                    try? await Task.sleep(for: .seconds(1))
+                }
+                await KubeReconcileLoop(store: context.store).run(PodWorker(context: context), workers: 8)
+            }
+            group.addTask {
+                // Containers of pods that are gone (deleted while the daemon was down) are removed.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(10))
+                    await PodWorker(context: context).removeOrphans()
+                }
+            }
+        }
+    }
+}
+
+/// What the kubelet's parts share: the store, the engine, the node's name, its event recorders,
+/// and the state that lives only in memory (restart back-off, probe results, prepared volumes).
+final class KubeletContext: Sendable {
+    let store: KubeObjectStore
+    let engine: Engine
+    let nodeName: String
+    let events: KubeEventRecorder
+    let schedulerEvents: KubeEventRecorder
+    let backOff = ContainerBackOff()
+    let probes: PodProbes
+    let sandboxes: PodSandboxes
+    let node: NodeAgent
+    let volumes = Mutex<[String: PodVolumes]>([:])
+
+    init(store: KubeObjectStore, engine: Engine, nodeName: String) {
+        self.store = store
+        self.engine = engine
+        self.nodeName = nodeName
+        events = KubeEventRecorder(store: store, component: "kubelet", host: nodeName)
+        schedulerEvents = KubeEventRecorder(store: store, component: "default-scheduler", host: nodeName)
+        probes = PodProbes(engine: engine, events: events)
+        sandboxes = PodSandboxes(engine: engine)
+        node = NodeAgent(store: store, nodeName: nodeName, startTime: Date.now.formatted(.iso8601))
+    }
+}
