@@ -150,7 +150,7 @@ enum KubeKinds {
         }
         var causes: [Cause] = []
         switch resource.kind {
-        case "Pod": causes = podUpdateProblems(object, old: old)
+        case "Pod": causes = podUpdateProblems(object, old: old, binding: scope == .whole)
         case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job": causes = workloadUpdateProblems(object, old: old, resource)
         case "PersistentVolumeClaim":
             var newSpec = object["spec"] ?? .object([])

@@ -253,8 +253,10 @@ struct PodWorker: KubeReconciler {
         }
         try await removeContainers(namespace: pod.metadata.namespace ?? "", name: pod.metadata.name ?? "", keepingUID: nil)
         do {
+            // Grace 0: the containers are gone, so the pod object goes now (a plain delete would
+            // only mark it again).
             _ = try store.delete(KubeResourceRegistry.pods, namespace: pod.metadata.namespace, name: pod.metadata.name ?? "",
-                                 preconditionUID: uid)
+                                 options: KubeDeleteOptions(preconditionUID: uid, gracePeriodSeconds: 0))
         } catch let error as KubeAPIError where error.code == 404 || error.code == 409 {}
     }
 

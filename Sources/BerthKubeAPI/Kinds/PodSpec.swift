@@ -246,10 +246,15 @@ extension KubeKinds {
     }
 
     /// A pod may change only its images, activeDeadlineSeconds, added tolerations and a negative
-    /// grace period; anything else is refused as the apiserver refuses it.
-    static func podUpdateProblems(_ new: OrderedJSON, old: OrderedJSON) -> [Cause] {
+    /// grace period; anything else is refused as the apiserver refuses it. With `binding` (the
+    /// node's own scheduler writing, as the `pods/binding` subresource does), an unbound pod may
+    /// also get its `spec.nodeName`.
+    static func podUpdateProblems(_ new: OrderedJSON, old: OrderedJSON, binding: Bool) -> [Cause] {
         var newSpec = new["spec"] ?? .object([])
         let oldSpec = old["spec"] ?? .object([])
+        if binding, (oldSpec.string("nodeName") ?? "").isEmpty {
+            newSpec = newSpec.setting(["nodeName"], to: oldSpec["nodeName"])
+        }
         for field in ["containers", "initContainers"] {
             let oldContainers = oldSpec.items(field)
             guard case .array(let containers)? = newSpec[field], containers.count == oldContainers.count else { continue }
