@@ -32,10 +32,11 @@ public struct PodSandboxInfo: Sendable, Equatable {
 /// localhost and share the pod's IP. The sandbox has no image: its root filesystem is empty but
 /// for the static pause binary bound into it, so no pause image has to be pulled or built.
 struct PodSandboxes: Sendable {
-    /// The Berth network pods get their addresses on: clear of Berth's own pools (10.80–10.127)
-    /// and those the tests use (10.128 and up).
+    /// The Berth network pods get their addresses on: 10.244.0.0/16 (the usual pod CIDR), or the
+    /// next free /16 up to 10.254 when another state root's node holds it on this host. All are
+    /// clear of Berth's own pools (10.80–10.127) and of the subnets the tests name.
     static let networkName = "berth-pods"
-    static let podCIDR = "10.244.0.0/16"
+    static let podCIDRs = (244...254).map { "10.\($0).0.0/16" }
 
     let engine: Engine
 
@@ -44,10 +45,20 @@ struct PodSandboxes: Sendable {
         let engine = engine
         try await engine.blocking {
             if (try? engine.network(Self.networkName)) != nil { return }
-            var options = NetworkCreateOptions(name: Self.networkName)
-            options.subnet = Self.podCIDR
-            options.labels = ["io.berth.kubelet": "pods"]
-            _ = try engine.createNetwork(options)
+            var lastError: (any Error)?
+            for cidr in Self.podCIDRs {
+                var options = NetworkCreateOptions(name: Self.networkName)
+                options.subnet = cidr
+                options.labels = ["io.berth.kubelet": "pods"]
+                do {
+                    _ = try engine.createNetwork(options)
+                    return
+                } catch {
+                    // Most likely the subnet is another root's; the next one is tried.
+                    lastError = error
+                }
+            }
+            if let lastError { throw lastError }
         }
     }
 
