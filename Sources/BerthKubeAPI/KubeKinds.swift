@@ -165,9 +165,6 @@ enum KubeKinds {
             }
             return object
         }
-        // Berth's own controllers and node write whole objects (the node binds a pod by setting
-        // its nodeName); only clients' writes get the immutability rules.
-        guard scope == .main else { return object }
         var causes: [Cause] = []
         switch resource.kind {
         case "Pod": causes = podUpdateProblems(object, old: old, binding: scope == .whole)
