@@ -87,7 +87,12 @@ enum KubeKinds {
         }
         if resource.group.isEmpty || resource.group == "apps" || resource.group == "batch" {
             var kindCauses: [Cause] = []
-            (object, kindCauses) = try admitWorkload(object, resource, creating: creating)
+            do {
+                (object, kindCauses) = try admitWorkload(object, resource, creating: creating)
+            } catch where error.code == 400 {
+                // A bad quantity fails the decoding of the body, before any validation.
+                throw .badRequest("\(resource.kind) in version \"\(resource.version)\" cannot be handled as a \(resource.kind): \(error.message)")
+            }
             causes += kindCauses
         }
         if creating, resource.hasStatus, resource.kind != "Node", resource.kind != "Namespace" {
