@@ -56,16 +56,6 @@ enum KubeKinds {
         return fields
     }
 
-    /// The list strategies of strategic merge patch for the served kinds (ObjectMeta's lists;
-    /// every other list of these kinds is replaced whole).
-    static func listStrategy(_ path: [String]) -> KubeStrategicMerge.ListStrategy? {
-        switch path {
-        case ["metadata", "finalizers"]: return .mergePrimitives
-        case ["metadata", "ownerReferences"]: return .mergeByKey("uid")
-        default: return nil
-        }
-    }
-
     /// Checks a new (`creating`) or replacing object of `resource` and applies the server's
     /// defaults; the object's `kind`, `apiVersion` and name are already settled.
     static func admit(_ object: OrderedJSON, _ resource: KubeResource, name: String, creating: Bool = false) throws(KubeAPIError) -> OrderedJSON {
@@ -176,9 +166,10 @@ enum KubeKinds {
         case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job": causes = workloadUpdateProblems(object, old: old, resource)
         case "PersistentVolumeClaim":
             var newSpec = object["spec"] ?? .object([])
-            let oldSpec = old["spec"] ?? .object([])
+            var oldSpec = old["spec"] ?? .object([])
             newSpec = newSpec.setting(["resources", "requests"], to: oldSpec.value(at: ["resources", "requests"]))
-                .setting(["volumeName"], to: oldSpec["volumeName"] ?? newSpec["volumeName"])
+            // The binder sets volumeName once, on a claim that has none.
+            if (oldSpec.string("volumeName") ?? "").isEmpty { oldSpec = oldSpec.setting(["volumeName"], to: newSpec["volumeName"]) }
             if !KubeObjectStore.sameContent(newSpec, oldSpec) {
                 causes.append(forbidden("spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"))
             }

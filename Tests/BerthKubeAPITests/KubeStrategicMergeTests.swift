@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct KubeStrategicMergeTests {
     private func apply(_ patch: String, to target: String) throws -> String {
-        try KubeStrategicMerge.apply(try json(patch), to: try json(target), strategy: KubeResourceRegistry.listStrategy).compact
+        try KubeStrategicMerge.apply(try json(patch), to: try json(target), strategy: KubeSchema.listStrategies(KubeResourceRegistry.namespaces)).compact
     }
 
     @Test func mapsMergeAndNullDeletes() throws {
