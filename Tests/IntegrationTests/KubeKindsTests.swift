@@ -302,10 +302,12 @@ struct KubeKindsTests {
                   storage: 1.5Gi
             """
         #expect(try apply(cluster, claim) == "persistentvolumeclaim/data created\n")
-        #expect(try cluster.ok("get", "pvc", "data", "-o", "jsonpath={.spec.resources.requests.storage},{.spec.volumeMode},{.status.phase}") == "1536Mi,Filesystem,Pending")
+        // The node's provisioner may bind the claim meanwhile.
+        #expect(try cluster.ok("get", "pvc", "data", "-o", "jsonpath={.spec.resources.requests.storage},{.spec.volumeMode}") == "1536Mi,Filesystem")
         let claims = rows(try cluster.ok("get", "pvc", "-o", "wide"))
         #expect(claims.headers == ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "AGE", "VOLUMEMODE"])
-        #expect(claims.cells.first.map { Array($0[0..<7]) + [$0[8]] } == ["data", "Pending", "", "", "", "", "<unset>", "Filesystem"])
+        #expect(claims.cells.first.map { [$0[0], $0[5], $0[6], $0[8]] } == ["data", "", "<unset>", "Filesystem"])
+        #expect(["Pending", "Bound"].contains(claims.cells.first?[1] ?? ""))
 
         #expect(rows(try cluster.ok("get", "serviceaccounts")).headers == ["NAME", "SECRETS", "AGE"])
 
