@@ -77,7 +77,12 @@ enum KubeKinds {
         }
         if resource.group.isEmpty || resource.group == "apps" || resource.group == "batch" {
             var kindCauses: [Cause] = []
-            (object, kindCauses) = try admitWorkload(object, resource, creating: creating)
+            do {
+                (object, kindCauses) = try admitWorkload(object, resource, creating: creating)
+            } catch where error.code == 400 {
+                // A bad quantity fails the decoding of the body, before any validation.
+                throw .badRequest("\(resource.kind) in version \"\(resource.version)\" cannot be handled as a \(resource.kind): \(error.message)")
+            }
             causes += kindCauses
         }
         if creating, resource.hasStatus, resource.kind != "Node", resource.kind != "Namespace" {
@@ -155,9 +160,6 @@ enum KubeKinds {
             }
             return object
         }
-        // Berth's own controllers and node write whole objects (the node binds a pod by setting
-        // its nodeName); only clients' writes get the immutability rules.
-        guard scope == .main else { return object }
         var causes: [Cause] = []
         switch resource.kind {
         case "Pod": causes = podUpdateProblems(object, old: old, binding: scope == .whole)

@@ -145,6 +145,16 @@ import Testing
         } == ["spec.accessModes: Required value: at least 1 access mode is required", "spec.resources[storage]: Required value"])
     }
 
+    @Test func badQuantitiesFailAsTheDecoderFails() throws {
+        let scratch = try ScratchStore()
+        #expect(throws: KubeAPIError.badRequest(#"Pod in version "v1" cannot be handled as a Pod: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"#)) {
+            try scratch.store.create(KubeResourceRegistry.pods, namespace: "default", object: try json(#"{"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x","resources":{"limits":{"memory":"lots"}}}]}}"#))
+        }
+        #expect(throws: KubeAPIError.badRequest(#"Pod in version "v1" cannot be handled as a Pod: unable to parse quantity's suffix"#)) {
+            try scratch.store.create(KubeResourceRegistry.pods, namespace: "default", object: try json(#"{"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x","resources":{"limits":{"memory":"1Mk"}}}]}}"#))
+        }
+    }
+
     @Test func fieldSelectorsOfTheWorkloadKinds() throws {
         let pods = KubeResourceRegistry.pods
         #expect(KubeKinds.selectableFields(pods).isSuperset(of: ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",

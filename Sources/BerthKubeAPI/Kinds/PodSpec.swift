@@ -161,8 +161,10 @@ extension KubeKinds {
         for (name, value) in members {
             do {
                 result.append((name, try canonicalQuantity(value)))
+            } catch KubeQuantity.ParseError.suffix {
+                throw .badRequest("unable to parse quantity's suffix")
             } catch {
-                throw .badRequest("quantity \(name): \(KubeQuantity.syntaxMessage)")
+                throw .badRequest(KubeQuantity.syntaxMessage)
             }
         }
         return .object(result)
