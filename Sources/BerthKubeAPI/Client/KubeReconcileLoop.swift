@@ -96,6 +96,10 @@ public final class KubeReconcileLoop: Sendable {
                             if let again { await queue.add(key, after: again) }
                         } catch {
                             let delay = await queue.done(key, failed: true)
+                            // A conflict is the normal outcome of racing another writer: retried quietly.
+                            if (error as? KubeAPIError)?.code != 409 {
+                                FileHandle.standardError.write(Data("berth serve: \(reconciler.name): \(key): \(error)\n".utf8))
+                            }
                             await queue.add(key, after: delay)
                         }
                     }

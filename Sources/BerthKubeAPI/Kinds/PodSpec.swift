@@ -178,7 +178,7 @@ extension KubeKinds {
 
     /// The problems of a (defaulted) pod spec, with field paths under `path` (`spec` or
     /// `spec.template.spec`).
-    static func podSpecProblems(_ spec: OrderedJSON, path: String) -> [Cause] {
+    static func podSpecProblems(_ spec: OrderedJSON, path: String, claimTemplates: [String] = []) -> [Cause] {
         var causes: [Cause] = []
         let containers = spec.items("containers")
         if containers.isEmpty { causes.append(required("\(path).containers")) }
@@ -217,7 +217,7 @@ extension KubeKinds {
         if let policy = spec.string("dnsPolicy"), !["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"].contains(policy) {
             causes.append(unsupported("\(path).dnsPolicy", policy, ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]))
         }
-        var volumeNames: Set<String> = []
+        var volumeNames = Set(claimTemplates)
         for (index, volume) in spec.items("volumes").enumerated() {
             let name = volume.string("name") ?? ""
             if name.isEmpty {
@@ -246,10 +246,15 @@ extension KubeKinds {
     }
 
     /// A pod may change only its images, activeDeadlineSeconds, added tolerations and a negative
-    /// grace period; anything else is refused as the apiserver refuses it.
-    static func podUpdateProblems(_ new: OrderedJSON, old: OrderedJSON) -> [Cause] {
+    /// grace period; anything else is refused as the apiserver refuses it. With `binding` (the
+    /// node's own scheduler writing, as the `pods/binding` subresource does), an unbound pod may
+    /// also get its `spec.nodeName`.
+    static func podUpdateProblems(_ new: OrderedJSON, old: OrderedJSON, binding: Bool) -> [Cause] {
         var newSpec = new["spec"] ?? .object([])
         let oldSpec = old["spec"] ?? .object([])
+        if binding, (oldSpec.string("nodeName") ?? "").isEmpty {
+            newSpec = newSpec.setting(["nodeName"], to: oldSpec["nodeName"])
+        }
         for field in ["containers", "initContainers"] {
             let oldContainers = oldSpec.items(field)
             guard case .array(let containers)? = newSpec[field], containers.count == oldContainers.count else { continue }
