@@ -281,11 +281,12 @@ struct ResourceHandler {
         let live: OrderedJSON?
         do {
             live = try store.get(resource, namespace: namespace, name: name)
-        } catch let error as KubeAPIError where error.code == 404 {
+        } catch let error as KubeAPIError where error.code == 404 && scope != .status {
             live = nil
         }
         let applied = try KubeServerSideApply.apply(configuration.setting(["metadata", "name"], to: .string(name)), to: live,
-                                                    manager: manager, force: force, resource: resource)
+                                                    manager: manager, force: force, resource: resource,
+                                                    subresource: scope == .status ? "status" : nil)
         guard let live else {
             return try respond(object: store.create(resource, namespace: namespace, object: applied, dryRun: dryRun), status: 201, warnings: warnings)
         }

@@ -54,8 +54,12 @@ public enum KubeServerSideApply {
         ["metadata", "deletionGracePeriodSeconds"], ["metadata", "managedFields"], ["metadata", "selfLink"], ["status"],
     ]
 
-    /// The fields of `object` that managers can own.
-    static func ownedFields(_ object: OrderedJSON, _ schema: KubeSchema?) -> KubeFieldSet {
+    /// The fields of `object` that managers can own: all but the server's metadata and the
+    /// status, or only the status for writes to `/status`.
+    static func ownedFields(_ object: OrderedJSON, _ schema: KubeSchema?, subresource: String? = nil) -> KubeFieldSet {
+        if subresource == "status" {
+            return KubeFieldSet(of: .object(object["status"].map { [("status", $0)] } ?? []), schema: schema)
+        }
         var stripped = object
         for path in serverOwned { stripped = stripped.setting(path, to: nil) }
         if case .object(let members)? = stripped["metadata"], members.isEmpty { stripped = stripped.setting(["metadata"], to: nil) }
@@ -77,17 +81,24 @@ public enum KubeServerSideApply {
 
     /// Applies `configuration` for `manager` to `live` (nil: the object does not exist yet) and
     /// answers the object to store, with its managed fields.
+    /// `subresource` "status" applies only the configuration's status (`PATCH …/status`).
     public static func apply(_ configuration: OrderedJSON, to live: OrderedJSON?, manager: String, force: Bool,
-                             resource: KubeResource) throws(KubeAPIError) -> OrderedJSON {
+                             resource: KubeResource, subresource: String? = nil) throws(KubeAPIError) -> OrderedJSON {
         guard !manager.isEmpty else {
             throw .badRequest("PATCH, application/apply-patch+yaml requests must specify a fieldManager")
         }
         let schema = KubeSchema.of(resource)
         let base = live ?? .object([])
         var entries = entries(of: base)
-        let applied = ownedFields(configuration, schema)
-        let previous = entries.first { $0.manager == manager && $0.operation == "Apply" }?.fields ?? KubeFieldSet()
-        var merged = merge(base, configuration, schema, path: [])
+        let applied = ownedFields(configuration, schema, subresource: subresource)
+        let isMine = { (entry: Entry) in entry.manager == manager && entry.operation == "Apply" && entry.subresource == subresource }
+        let previous = entries.first(where: isMine)?.fields ?? KubeFieldSet()
+        let scoped: OrderedJSON = if subresource == "status" {
+            .object(configuration["status"].map { [("status", $0)] } ?? [])
+        } else {
+            configuration.setting(["status"], to: nil)
+        }
+        var merged = merge(base, scoped, schema, path: [])
         if live != nil {
             var conflicts: [(manager: String, path: [String])] = []
             for path in applied.leaves {
@@ -105,7 +116,7 @@ public enum KubeServerSideApply {
             }
         }
         // Fields this manager applied before and no longer does go, unless someone else owns them.
-        let others = entries.filter { !($0.manager == manager && $0.operation == "Apply") }
+        let others = entries.filter { !isMine($0) }
         let removable = previous.paths.subtracting(applied.paths).filter { path in
             !others.contains { entry in entry.fields.paths.contains { $0.starts(with: path) } }
         }
@@ -125,8 +136,9 @@ public enum KubeServerSideApply {
                 parent.removeLast()
             }
         }
-        entries.removeAll { $0.manager == manager && $0.operation == "Apply" }
-        entries.append(Entry(manager: manager, operation: "Apply", apiVersion: resource.apiVersion, time: now(), fields: applied))
+        entries.removeAll(where: isMine)
+        entries.append(Entry(manager: manager, operation: "Apply", apiVersion: resource.apiVersion, time: now(), subresource: subresource,
+                             fields: applied))
         return setting(entries, on: merged)
     }
 
@@ -199,7 +211,6 @@ public enum KubeServerSideApply {
             if let schema, schema.preservesUnknownFields || schema.mapType == "atomic" { return configuration }
             var result = live
             for (key, value) in members {
-                if path.isEmpty, key == "status" { continue }
                 if value == .null {
                     result = result.setting([key], to: nil)
                     continue

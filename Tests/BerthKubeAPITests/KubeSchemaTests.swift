@@ -169,6 +169,16 @@ import Testing
         #expect(KubeFieldSet.describe(["f:spec", "f:containers", #"k:{"name":"web"}"#, "f:image"]) == #".spec.containers[name="web"].image"#)
     }
 
+    @Test func serverSideApplyOfTheStatusTouchesOnlyTheStatus() throws {
+        let live = try KubeServerSideApply.apply(try json(#"{"metadata":{"name":"web"},"spec":{"replicas":2}}"#),
+                                                 to: nil, manager: "me", force: false, resource: deployments)
+        let status = try KubeServerSideApply.apply(try json(#"{"metadata":{"name":"web"},"spec":{"replicas":9},"status":{"replicas":2}}"#),
+                                                   to: live, manager: "controller", force: false, resource: deployments, subresource: "status")
+        #expect(status.value(at: ["spec", "replicas"]) == .int(2) && status.value(at: ["status", "replicas"]) == .int(2))
+        let entry = try #require(KubeServerSideApply.entries(of: status).first { $0.manager == "controller" })
+        #expect(entry.subresource == "status" && entry.fields.fieldsV1.compact == #"{"f:status":{"f:replicas":{}}}"#)
+    }
+
     @Test func fieldSetsRoundTripThroughFieldsV1() throws {
         let set = KubeFieldSet([["f:metadata", "f:labels"], ["f:metadata", "f:labels", "f:a"], ["f:spec", "f:replicas"]])
         #expect(set.fieldsV1.compact == #"{"f:metadata":{"f:labels":{".":{},"f:a":{}}},"f:spec":{"f:replicas":{}}}"#)

@@ -206,11 +206,20 @@ struct KubeAPITests {
         #expect(all.split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") } == ["team settings"])
         let missing = try cluster.kubectl("create", "configmap", "x", "-n", "nowhere")
         #expect(missing.err == "error: failed to create configmap: namespaces \"nowhere\" not found\n")
-        // The namespace stays Terminating until the namespace controller has emptied and finalized it.
+        // The namespace stays Terminating until the namespace controller has emptied and finalized
+        // it; an object held by a finalizer holds the namespace too, until the finalizer goes.
+        let held = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  namespace: team\n  finalizers: [example.com/hold]\n"
+        try cluster.kubectl(["apply", "-f", "-"], stdin: .bytes(Data(held.utf8)))
         #expect(try cluster.ok("delete", "namespace", "team", "--wait=false") == "namespace \"team\" deleted\n")
         #expect(try cluster.ok("get", "namespace", "team", "-o", "jsonpath={.status.phase}") == "Terminating")
         let refused = try cluster.kubectl("create", "configmap", "late", "-n", "team")
         #expect(refused.err == "error: failed to create configmap: configmaps \"late\" is forbidden: unable to create new content in namespace team because it is being terminated\n")
+        #expect(try cluster.kubectl("wait", "--for=delete", "configmap/settings", "-n", "team", "--timeout=60s").succeeded)
+        #expect(try cluster.ok("get", "namespace", "team", "-o", "jsonpath={.status.phase}") == "Terminating")
+        #expect(try cluster.ok("patch", "configmap", "held", "-n", "team", "--type=merge", "-p", #"{"metadata":{"finalizers":null}}"#)
+                == "configmap/held patched\n")
+        #expect(try cluster.kubectl("wait", "--for=delete", "namespace/team", "--timeout=60s").succeeded)
+        #expect(try cluster.ok("get", "configmaps", "-A", "-o", "name") == "")
     }
 
     @Test func watchPrintsChangesAsTheyHappen() throws {

@@ -37,10 +37,11 @@ final class KubeCluster: @unchecked Sendable {
     /// command asks for no strict validation), so every manifest a test applies successfully is one
     /// a real cluster would take.
     @discardableResult
-    func kubectl(_ arguments: [String], stdin: StandardInput = .none, timeout: TimeInterval = 60,
+    func kubectl(_ arguments: [String], stdin: StandardInput = .none, environment: [String: String] = [:], timeout: TimeInterval = 60,
                  sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
         let refusal = try manifestRefusal(arguments, stdin: stdin)
-        let result = try Command.run("kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", cacheDirectory] + arguments, stdin: stdin, timeout: timeout)
+        let result = try Command.run("kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", cacheDirectory] + arguments, stdin: stdin,
+                                     environment: environment, timeout: timeout)
         if let refusal {
             #expect(!result.succeeded, "kubernetes-validate refuses a manifest Berth took:\n\(refusal)", sourceLocation: sourceLocation)
         }
