@@ -32,11 +32,12 @@ public struct PodSandboxInfo: Sendable, Equatable {
 /// localhost and share the pod's IP. The sandbox has no image: its root filesystem is empty but
 /// for the static pause binary bound into it, so no pause image has to be pulled or built.
 struct PodSandboxes: Sendable {
-    /// The Berth network pods get their addresses on: 10.244.0.0/16 (the usual pod CIDR), or the
-    /// next free /16 up to 10.254 when another state root's node holds it on this host. All are
-    /// clear of Berth's own pools (10.80–10.127) and of the subnets the tests name.
+    /// The Berth network pods get their addresses on.
     static let networkName = "berth-pods"
-    static let podCIDRs = (244...254).map { "10.\($0).0.0/16" }
+    /// Where its /16 comes from: clear of Berth's own pools (10.77–10.127) and those the tests use
+    /// (10.128 and up); the first one no interface of the host uses yet, so the nodes of daemons
+    /// on other roots of this host (parallel tests) do not take each other's subnet.
+    static let podCIDRs = (244...251).map { "10.\($0).0.0/16" }
 
     let engine: Engine
 
@@ -44,22 +45,29 @@ struct PodSandboxes: Sendable {
     func ensureNetwork() async throws {
         let engine = engine
         try await engine.blocking {
-            if (try? engine.network(Self.networkName)) != nil { return }
-            var lastError: (any Error)?
-            for cidr in Self.podCIDRs {
-                var options = NetworkCreateOptions(name: Self.networkName)
-                options.subnet = cidr
-                options.labels = ["io.berth.kubelet": "pods"]
-                do {
-                    _ = try engine.createNetwork(options)
-                    return
-                } catch {
-                    // Most likely the subnet is another root's; the next one is tried.
-                    lastError = error
-                }
+            let addresses = NodeAgent.hostAddresses()
+            if let existing = try? engine.network(Self.networkName) {
+                // Kept unless another root's bridge took its subnet meanwhile (its own bridge is
+                // down while no pod runs): then, with no pod on it, it is made anew elsewhere.
+                guard let bridge = existing.bridge, let subnet = Self.slash16(bridge.subnet),
+                      addresses.contains(where: { $0.interface != bridge.bridge && Self.slash16($0.address) == subnet }),
+                      (try? engine.removeNetwork(Self.networkName)) != nil else { return }
             }
-            if let lastError { throw lastError }
+            let used = Set(addresses.compactMap { Self.slash16($0.address) })
+            guard let subnet = Self.podCIDRs.first(where: { !used.contains(Self.slash16($0) ?? "") }) else {
+                throw EngineError.invalidParameter("no free pod subnet: \(Self.podCIDRs.joined(separator: ", ")) are all in use on this host")
+            }
+            var options = NetworkCreateOptions(name: Self.networkName)
+            options.subnet = subnet
+            options.labels = ["io.berth.kubelet": "pods"]
+            _ = try engine.createNetwork(options)
         }
+    }
+
+    /// `10.244` of `10.244.0.1` or `10.244.0.0/16`.
+    private static func slash16(_ address: String) -> String? {
+        let octets = address.split(separator: "/")[0].split(separator: ".")
+        return octets.count == 4 ? "\(octets[0]).\(octets[1])" : nil
     }
 
     /// The pause program installed next to `berth-monitor` (and `berth`).
@@ -90,7 +98,13 @@ struct PodSandboxes: Sendable {
         let image = ContainerImage(id: "", config: ContainerConfig(), layers: [])
         let engine = engine, run = options
         let record = try await engine.blocking { try engine.runtime.create(run, image: image) }
-        try await engine.startContainer(record.id)
+        do {
+            try await engine.startContainer(record.id)
+        } catch {
+            // A sandbox that could not start holds nothing: it goes, and the next pass tries anew.
+            await remove(record.id)
+            throw error
+        }
         let started = try await engine.container(record.id)
         return Self.info(started, hostNetwork: hostNetwork)
     }

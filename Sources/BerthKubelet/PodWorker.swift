@@ -110,7 +110,7 @@ struct PodWorker: KubeReconciler {
             for old in sandboxes.dropLast() { await context.sandboxes.remove(old.id) }
             return PodSandboxes.info(latest, hostNetwork: hostNetwork)
         }
-        if !sandboxes.isEmpty {
+        if sandboxes.contains(where: { $0.state.startedAt != nil }) {
             context.events.record(object, .normal, reason: "SandboxChanged", message: "Pod sandbox changed, it will be killed and re-created.")
         }
         for record in records where record.state.running && Self.containerName(record) != PodContainerNaming.sandboxContainerName {
