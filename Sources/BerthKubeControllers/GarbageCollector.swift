@@ -86,12 +86,11 @@ struct GarbageCollector: KubeReconciler {
             try replaceIgnoringMissing(node.resource, updated)
             return
         }
-        if !waiting.isEmpty, !graph.dependents(of: node.uid).isEmpty {
-            // Its owner waits for it, and it has dependents: it is deleted in the foreground in turn.
-            try replaceIgnoringMissing(node.resource, Self.addingFinalizer("foregroundDeletion", to: object))
-        }
+        // An owner waits for it and it has dependents of its own: it is deleted in the foreground in turn.
+        let policy: KubeDeletionPropagation = !waiting.isEmpty && !graph.dependents(of: node.uid).isEmpty ? .foreground : .background
         do {
-            _ = try store.delete(node.resource, namespace: node.namespace, name: node.name, preconditionUID: node.uid)
+            _ = try store.delete(node.resource, namespace: node.namespace, name: node.name,
+                                 options: KubeDeleteOptions(preconditionUID: node.uid, propagationPolicy: policy))
         } catch let error as KubeAPIError where error.code == 404 || error.code == 409 {}
     }
 
@@ -160,11 +159,6 @@ struct GarbageCollector: KubeReconciler {
     static func finalizers(of object: OrderedJSON) -> [String] {
         guard case .array(let values)? = object.value(at: ["metadata", "finalizers"]) else { return [] }
         return values.compactMap { if case .string(let text) = $0 { text } else { nil } }
-    }
-
-    static func addingFinalizer(_ finalizer: String, to object: OrderedJSON) -> OrderedJSON {
-        let current = finalizers(of: object)
-        return current.contains(finalizer) ? object : object.setting(["metadata", "finalizers"], to: .strings(current + [finalizer]))
     }
 }
 

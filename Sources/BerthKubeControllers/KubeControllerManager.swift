@@ -19,6 +19,7 @@ public struct KubeControllerManager: Sendable {
             if let replicaSets = try? ReplicaSetController(store: store, host: host) { group.addTask { await loop.run(replicaSets) } }
             if let deployments = try? DeploymentController(store: store, host: host) { group.addTask { await loop.run(deployments) } }
             group.addTask { await loop.run(GarbageCollector(store: store)) }
+            group.addTask { await loop.run(NamespaceController(store: store)) }
             if let jobs = try? JobController(store: store, host: host) { group.addTask { await loop.run(jobs) } }
             group.addTask { await loop.run(CronJobController(store: store, host: host)) }
             group.addTask { await loop.run(StatefulSetController(store: store, host: host)) }

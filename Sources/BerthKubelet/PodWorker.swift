@@ -222,7 +222,7 @@ struct PodWorker: KubeReconciler {
         let encoded = try status.json()
         guard object.value(at: ["status"]) != encoded else { return }
         _ = try store.replace(KubeResourceRegistry.pods, namespace: object.string("metadata", "namespace"),
-                              name: object.string("metadata", "name") ?? "", object: object.setting(["status"], to: encoded))
+                              name: object.string("metadata", "name") ?? "", object: object.setting(["status"], to: encoded), scope: .status)
     }
 
     // MARK: Stopping
@@ -259,8 +259,7 @@ struct PodWorker: KubeReconciler {
         }
         try await removeContainers(namespace: pod.metadata.namespace ?? "", name: pod.metadata.name ?? "", keepingUID: nil)
         do {
-            // Grace 0: the containers are gone, so the pod object goes now (a plain delete would
-            // only mark it again).
+            // Grace 0: the containers are gone, so the pod's grace period ends and the object goes.
             _ = try store.delete(KubeResourceRegistry.pods, namespace: pod.metadata.namespace, name: pod.metadata.name ?? "",
                                  options: KubeDeleteOptions(preconditionUID: uid, gracePeriodSeconds: 0))
         } catch let error as KubeAPIError where error.code == 404 || error.code == 409 {}

@@ -14,7 +14,7 @@ import Testing
         var store: KubeObjectStore { harness.store }
 
         init(ready: @escaping @Sendable (OrderedJSON) -> Bool = { _ in true }) throws {
-            harness = try ControllerHarness(registry: workloadRegistry)
+            harness = try ControllerHarness()
             let store = harness.store
             harness.start { await KubeControllerManager(store: store, host: "node").run() }
             kubelet = runFakeKubelet(store, ready: ready)

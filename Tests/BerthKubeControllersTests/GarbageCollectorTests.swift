@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func deletingADeploymentTakesItsReplicaSetsAndPods() async throws {
-        let harness = try ControllerHarness(registry: workloadRegistry)
+        let harness = try ControllerHarness()
         let store = harness.store
         harness.start { await KubeControllerManager(store: store, host: "node").run() }
         let kubelet = runFakeKubelet(store)
@@ -56,5 +56,71 @@ import Testing
         #expect(await harness.eventually {
             try store.list(store.replicaSets, namespace: "default").items.isEmpty && store.list(store.pods, namespace: "default").items.isEmpty
         })
+    }
+
+    @Test func foregroundDeletionRemovesBlockingDependentsBeforeTheOwner() async throws {
+        let harness = try ControllerHarness()
+        let store = harness.store
+        harness.start { await KubeControllerManager(store: store, host: "node").run() }
+        let kubelet = runFakeKubelet(store)
+        defer { kubelet.cancel() }
+        _ = try store.create(store.deployments, namespace: "default", object: object(deploymentManifest(replicas: 2)))
+        #expect(await harness.eventually { try store.activePods().count == 2 })
+
+        // Record the order things go in: the Deployment must be the last.
+        let gone = Locked<[String]>([])
+        let from = KubeListOptions(resourceVersion: String(try store.currentResourceVersion()))
+        let watches = try [store.pods, store.replicaSets, store.deployments].map { try store.watch($0, namespace: "default", options: from) }
+        let observers = watches.map { events in
+            Task { for await event in events where event.type == .deleted { gone.withLock { $0.append(event.object.string("kind") ?? "") } } }
+        }
+        defer { observers.forEach { $0.cancel() } }
+
+        let deletion = try store.delete(store.deployments, namespace: "default", name: "web",
+                                        options: KubeDeleteOptions(propagationPolicy: .foreground))
+        #expect(!deletion.removed)
+        #expect(GarbageCollector.finalizers(of: deletion.object) == ["foregroundDeletion"])
+        #expect(await harness.eventually { (try? store.get(store.deployments, namespace: "default", name: "web")) == nil })
+        #expect(await harness.eventually { gone.withLock { $0.count } == 4 })
+        #expect(gone.withLock { $0.last } == "Deployment")
+        #expect(try store.list(store.replicaSets, namespace: "default").items.isEmpty && store.list(store.pods, namespace: "default").items.isEmpty)
+    }
+
+    @Test func orphanDeletionLeavesTheDependentsWithoutTheOwnerReference() async throws {
+        let harness = try ControllerHarness()
+        let store = harness.store
+        harness.start { await KubeControllerManager(store: store, host: "node").run() }
+        let kubelet = runFakeKubelet(store)
+        defer { kubelet.cancel() }
+        let deployment = try store.create(store.deployments, namespace: "default", object: object(deploymentManifest(replicas: 2)))
+        #expect(await harness.eventually { try store.activePods().count == 2 && store.list(store.replicaSets, namespace: "default").items.count == 1 })
+        let replicaSet = try #require(try store.list(store.replicaSets, namespace: "default").items.first)
+
+        _ = try store.delete(store.deployments, namespace: "default", name: "web", options: KubeDeleteOptions(propagationPolicy: .orphan))
+        #expect(await harness.eventually { (try? store.get(store.deployments, namespace: "default", name: "web")) == nil })
+        let kept = try store.get(store.replicaSets, namespace: "default", name: replicaSet.name)
+        #expect(kept.uid == replicaSet.uid)
+        #expect(!OwnerRefs.isOwned(kept, by: deployment.uid))
+        #expect(try store.activePods().count == 2)
+    }
+
+    @Test func deletingANamespaceEmptiesItThenFinalizesIt() async throws {
+        let harness = try ControllerHarness()
+        let store = harness.store
+        harness.start { await KubeControllerManager(store: store, host: "node").run() }
+        let kubelet = runFakeKubelet(store)
+        defer { kubelet.cancel() }
+        _ = try store.create(KubeResourceRegistry.namespaces, namespace: nil, object: object(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"team"}}"#))
+        _ = try store.create(store.deployments, namespace: "team", object: object(deploymentManifest(replicas: 2)
+            .replacingOccurrences(of: #""namespace":"default""#, with: #""namespace":"team""#)))
+        _ = try store.create(KubeResourceRegistry.configMaps, namespace: "team", object: configMap("settings"))
+        #expect(await harness.eventually { try store.activePods("team").count == 2 })
+
+        let deleted = try store.delete(KubeResourceRegistry.namespaces, namespace: nil, name: "team")
+        #expect(deleted.string("status", "phase") == "Terminating")
+        #expect(await harness.eventually { (try? store.get(KubeResourceRegistry.namespaces, namespace: nil, name: "team")) == nil })
+        for resource in [store.pods, store.replicaSets, store.deployments, KubeResourceRegistry.configMaps, KubeResourceRegistry.serviceAccounts] {
+            #expect(try store.list(resource, namespace: "team").items.isEmpty)
+        }
     }
 }

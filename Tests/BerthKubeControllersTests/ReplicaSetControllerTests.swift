@@ -13,7 +13,7 @@ import Testing
         """
 
     @Test func keepsReplicasPodsFromTheTemplateWithOwnerReferencesAndEvents() async throws {
-        let harness = try ControllerHarness(registry: workloadRegistry)
+        let harness = try ControllerHarness()
         let store = harness.store
         harness.start { await KubeControllerManager(store: store, host: "node").run() }
         let kubelet = runFakeKubelet(store)
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func scalesUpAndDownDeletingNotReadyPodsFirst() async throws {
-        let harness = try ControllerHarness(registry: workloadRegistry)
+        let harness = try ControllerHarness()
         let store = harness.store
         harness.start { await KubeControllerManager(store: store, host: "node").run() }
         // Only the first three pods become ready: the two added by the scale-up stay Pending.
@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func replacesDeletedAndFailedPodsAdoptsOrphansAndReleasesRelabelledPods() async throws {
-        let harness = try ControllerHarness(registry: workloadRegistry)
+        let harness = try ControllerHarness()
         let store = harness.store
         harness.start { await KubeControllerManager(store: store, host: "node").run() }
         let kubelet = runFakeKubelet(store)

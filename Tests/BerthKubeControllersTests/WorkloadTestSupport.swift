@@ -3,39 +3,10 @@ import BerthTemplate
 import Foundation
 import Synchronization
 
-/// The built-in kinds plus pods, ReplicaSets and Deployments (served as the apiserver serves them,
-/// with generations), for the workload controllers' tests.
-let workloadRegistry: KubeResourceRegistry = {
-    func kind(_ group: String, _ kind: String, _ plural: String, generation: Bool) -> KubeResource {
-        var resource = KubeResourceRegistry.configMaps
-        resource.group = group
-        resource.kind = kind
-        resource.plural = plural
-        resource.singular = kind.lowercased()
-        resource.shortNames = []
-        resource.hasGeneration = generation
-        return resource
-    }
-    var resources = KubeResourceRegistry.builtIn.resources
-    for extra in [kind("", "Pod", "pods", generation: false), kind("apps", "ReplicaSet", "replicasets", generation: true),
-                  kind("apps", "Deployment", "deployments", generation: true)]
-    where !resources.contains(where: { $0.group == extra.group && $0.plural == extra.plural }) {
-        resources.append(extra)
-    }
-    return KubeResourceRegistry(resources: resources)
-}()
-
 extension KubeObjectStore {
-    func served(_ group: String, _ plural: String) -> KubeResource {
-        guard let resource = registry.resources.first(where: { $0.group == group && $0.plural == plural }) else {
-            preconditionFailure("\(plural) is not served")
-        }
-        return resource
-    }
-
-    var pods: KubeResource { served("", "pods") }
-    var replicaSets: KubeResource { served("apps", "replicasets") }
-    var deployments: KubeResource { served("apps", "deployments") }
+    var pods: KubeResource { KubeResourceRegistry.pods }
+    var replicaSets: KubeResource { KubeResourceRegistry.replicaSets }
+    var deployments: KubeResource { KubeResourceRegistry.deployments }
 
     /// The namespace's pods that are not being deleted and not finished.
     func activePods(_ namespace: String = "default") throws -> [OrderedJSON] {
@@ -66,26 +37,34 @@ extension KubeObjectStore {
     }
 }
 
-/// Plays the node's part: every new pod is bound to the node and reported Running and Ready
-/// (while `ready` answers true for it).
+/// Plays the node's part: every new pod is reported Running and Ready
+/// (when `ready` answers true for it; it is asked once per pod).
 func runFakeKubelet(_ store: KubeObjectStore, ready: @escaping @Sendable (OrderedJSON) -> Bool = { _ in true }) -> Task<Void, Never> {
     Task {
         guard let events = try? store.watch(store.pods, namespace: nil) else { return }
+        var seen: Set<String> = []
         for await event in events where event.type != .deleted {
             let pod = event.object
-            guard pod.string("status", "phase") == nil, ready(pod) else { continue }
-            try? markReady(store, pod)
+            guard seen.insert(pod.uid).inserted, ready(pod) else { continue }
+            do {
+                try markReady(store, pod)
+            } catch let error as KubeAPIError where error.code == 404 {
+                continue
+            } catch {
+                print("fake kubelet: cannot report \(pod.name) ready: \(error)")
+            }
         }
     }
 }
 
-/// Reports `pod` Running and Ready since now, as the kubelet would.
-func markReady(_ store: KubeObjectStore, _ pod: OrderedJSON, ready: Bool = true) throws {
+/// Reports a pending `pod` Running and Ready since now, as the kubelet would.
+func markReady(_ store: KubeObjectStore, _ pod: OrderedJSON) throws {
     let now = OrderedJSON.string(Date.now.formatted(.iso8601))
-    let condition = OrderedJSON.object([("type", .string("Ready")), ("status", .string(ready ? "True" : "False")), ("lastTransitionTime", now)])
+    let condition = OrderedJSON.object([("type", .string("Ready")), ("status", .string("True")), ("lastTransitionTime", now)])
     try store.edit(store.pods, pod.string("metadata", "namespace"), pod.string("metadata", "name") ?? "") { live in
-        live.setting(["spec", "nodeName"], to: .string("node"))
-            .setting(["status"], to: .object([("phase", .string("Running")), ("conditions", .array([condition])), ("startTime", now)]))
+        // A status written meanwhile (a test marking the pod Failed) wins, as the node would not undo it.
+        guard live.string("status", "phase") == "Pending" else { return live }
+        return live.setting(["status"], to: .object([("phase", .string("Running")), ("conditions", .array([condition])), ("startTime", now)]))
     }
 }
 
