@@ -251,4 +251,33 @@ struct KubePodSpecTests {
         let events = try cluster.ok("get", "events", "--field-selector", "involvedObject.name=authorized", "-o", "jsonpath={.items[*].reason}")
         #expect(events.contains("Pulling") && events.contains("Pulled"), "\(events)")
     }
+
+    @Test func volumeAndImageFailuresAsTheKubeletReportsThem() throws {
+        let cluster = try cluster()
+        let missing = cluster.sandbox.scratch + "/absent"
+        try apply(cluster, pod("nodir", "true", container: """
+                volumeMounts:
+                - {name: host, mountPath: /host}
+            """, spec: """
+              volumes:
+              - name: host
+                hostPath: {path: \(missing), type: Directory}
+            """))
+        let failure = try eventually("a FailedMount event") { () -> String? in
+            let messages = try cluster.kubectl("get", "events", "--field-selector", "involvedObject.name=nodir,reason=FailedMount",
+                                               "-o", "jsonpath={.items[*].message}").out
+            return messages.isEmpty ? nil : messages
+        }
+        #expect(failure == "MountVolume.SetUp failed for volume \"host\" : hostPath type check failed: \(missing) is not a directory")
+
+        try apply(cluster, pod("never", "true").replacingOccurrences(of: "image: busybox:latest", with: "image: busybox:absent")
+            .replacingOccurrences(of: "imagePullPolicy: IfNotPresent", with: "imagePullPolicy: Never"))
+        let waiting = try eventually("ErrImageNeverPull") { () -> String? in
+            let state = try field(cluster, "never", ".status.containerStatuses[0].state.waiting.reason")
+            return state == "ErrImageNeverPull" ? state : nil
+        }
+        #expect(waiting == "ErrImageNeverPull")
+        #expect(try field(cluster, "never", ".status.containerStatuses[0].state.waiting.message")
+                == #"Container image "busybox:absent" is not present with pull policy of Never"#)
+    }
 }
