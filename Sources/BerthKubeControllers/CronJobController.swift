@@ -191,7 +191,7 @@ struct CronJobController: KubeReconciler {
         let name = job.string("metadata", "name") ?? ""
         do {
             _ = try store.delete(KubeResourceRegistry.jobs, namespace: job.string("metadata", "namespace"), name: name,
-                                 preconditionUID: job.string("metadata", "uid"))
+                                 options: KubeDeleteOptions(preconditionUID: job.string("metadata", "uid"), propagationPolicy: .background))
             recorder.record(cronJob, .normal, reason: "SuccessfulDelete", message: "Deleted job \(name)")
         } catch let error as KubeAPIError where error.code == 404 {}
     }

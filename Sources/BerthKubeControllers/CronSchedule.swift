@@ -2,8 +2,9 @@ import Foundation
 
 /// A CronJob's `spec.schedule`: standard five-field cron (minute, hour, day of month, month, day of
 /// week) with lists, ranges, steps, `*`/`?`, month and weekday names and the `@yearly`…`@hourly`
-/// descriptors, read as the cron library kube-controller-manager uses reads it. When both day
-/// fields are restricted a day matches if either does; when either is `*` both must.
+/// descriptors, and `@every <duration>`, read as the cron library kube-controller-manager uses
+/// reads it. When both day fields are restricted a day matches if either does; when either is `*`
+/// both must.
 struct CronSchedule: Sendable, Equatable {
     struct ParseError: Error, Equatable, CustomStringConvertible {
         var description: String
@@ -17,6 +18,8 @@ struct CronSchedule: Sendable, Equatable {
     /// Whether the day fields were written as `*` or `?` (a step makes a field restricted).
     var anyDayOfMonth: Bool
     var anyDayOfWeek: Bool
+    /// `@every`: a fixed interval (whole seconds, at least one) instead of the fields.
+    var every: TimeInterval?
 
     private static let descriptors = [
         "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
@@ -28,6 +31,13 @@ struct CronSchedule: Sendable, Equatable {
 
     init(parsing text: String) throws(ParseError) {
         var trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("@every ") {
+            let text = String(trimmed.dropFirst("@every ".count))
+            guard let seconds = Self.duration(text) else { throw ParseError(description: "failed to parse duration \(trimmed)") }
+            (minutes, hours, daysOfMonth, months, daysOfWeek, anyDayOfMonth, anyDayOfWeek) = ([], [], [], [], [], false, false)
+            every = max(1, seconds.rounded(.down))
+            return
+        }
         if trimmed.hasPrefix("@") {
             guard let expanded = Self.descriptors[trimmed.lowercased()] else { throw ParseError(description: "unrecognized descriptor: \(trimmed)") }
             trimmed = expanded
@@ -87,13 +97,33 @@ struct CronSchedule: Sendable, Equatable {
 
     private static func number(_ text: String, names: [String: Int]) throws(ParseError) -> Int {
         if let value = names[text.lowercased()] { return value }
-        guard let value = Int(text), value >= 0 else { throw ParseError(description: "failed to parse int from \(text)") }
+        guard let value = Int(text), value >= 0 else {
+            throw ParseError(description: "failed to parse int from \(text): strconv.Atoi: parsing \"\(text)\": invalid syntax")
+        }
         return value
+    }
+
+    /// A Go duration (`90s`, `1h30m`, `1.5h`, `500ms`) in seconds; nil when malformed.
+    static func duration(_ text: String) -> TimeInterval? {
+        let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
+        var rest = Substring(text)
+        var total = 0.0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            guard let value = Double(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            guard let unit = units.first(where: { rest.hasPrefix($0.0) && !(($0.0 == "m") && rest.hasPrefix("ms")) }) else { return nil }
+            total += value * unit.1
+            rest = rest.dropFirst(unit.0.count)
+        }
+        return total
     }
 
     /// The first scheduled minute strictly after `date`, in `zone`; nil when none comes within
     /// five years (a day that never exists, such as February 30).
     func next(after date: Date, in zone: TimeZone) -> Date? {
+        if let every { return Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down) + every) }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
         var time = Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 60).rounded(.down) * 60 + 60)

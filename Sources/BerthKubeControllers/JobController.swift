@@ -184,6 +184,7 @@ final class JobController: KubeReconciler {
 
         if let pending {
             for pod in active { try pods.deletePod(pod, owner: job) }
+            if !active.isEmpty { owned = try store.controlled(KubeResourceRegistry.pods, by: job) }
             active = []
             let terminating = owned.contains { PodFacts.isDeleting($0) && !PodFacts.isTerminal($0) }
             if !terminating, (status.uncountedTerminatedPods ?? Status.Uncounted()).isEmpty {
@@ -197,6 +198,7 @@ final class JobController: KubeReconciler {
             }
         } else if suspended {
             for pod in active { try pods.deletePod(pod, owner: job) }
+            if !active.isEmpty { owned = try store.controlled(KubeResourceRegistry.pods, by: job) }
             active = []
             if !conditions.isTrue("Suspended") {
                 conditions.set("Suspended", "True", reason: "JobSuspended", message: "Job suspended", now: now)
@@ -330,8 +332,9 @@ final class JobController: KubeReconciler {
             } catch let error as KubeAPIError where error.code == 404 {}
         }
         do {
+            // Its pods are gone already; Background keeps a Job's default (Orphan) from holding it.
             _ = try store.delete(KubeResourceRegistry.jobs, namespace: namespace, name: job.string("metadata", "name") ?? "",
-                                 preconditionUID: job.string("metadata", "uid"))
+                                 options: KubeDeleteOptions(preconditionUID: job.string("metadata", "uid"), propagationPolicy: .background))
         } catch let error as KubeAPIError where error.code == 404 {}
         lastFailure.withLock { _ = $0.removeValue(forKey: job.string("metadata", "uid") ?? "") }
         return nil

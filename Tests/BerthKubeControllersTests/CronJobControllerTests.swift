@@ -54,6 +54,12 @@ import Testing
         #expect(try Self.next("0 0 31 * *", after: "2026-04-01T00:00:00Z") == Self.date("2026-05-31T00:00:00Z"))
     }
 
+    @Test func everyRunsAtAFixedInterval() throws {
+        #expect(try Self.next("@every 1h30m", after: "2026-03-04T10:07:30.250Z") == Self.date("2026-03-04T11:37:30Z"))
+        #expect(try Self.next("@every 90s", after: "2026-03-04T10:07:30Z") == Self.date("2026-03-04T10:09:00Z"))
+        #expect(CronSchedule.duration("1.5h") == 5400 && CronSchedule.duration("500ms") == 0.5 && CronSchedule.duration("5") == nil)
+    }
+
     @Test func timeZonesShiftTheSchedule() throws {
         let newYork = try #require(TimeZone(identifier: "America/New_York"))
         #expect(try Self.next("0 9 * * *", after: "2026-01-10T00:00:00Z", zone: newYork) == Self.date("2026-01-10T14:00:00Z"))
@@ -74,8 +80,9 @@ import Testing
         #expect(problem("* * 0 * *") == "beginning of range (0) below minimum (1): 0")
         #expect(problem("* * * * 7") == "end of range (7) above maximum (6): 7")
         #expect(problem("5-1 * * * *") == "beginning of range (5) beyond end of range (1): 5-1")
-        #expect(problem("@every 5m") == "unrecognized descriptor: @every 5m")
-        #expect(problem("x * * * *") == "failed to parse int from x")
+        #expect(problem("@fortnightly") == "unrecognized descriptor: @fortnightly")
+        #expect(problem("@every 5 minutes") == "failed to parse duration @every 5 minutes")
+        #expect(problem("x * * * *") == #"failed to parse int from x: strconv.Atoi: parsing "x": invalid syntax"#)
         #expect(problem("TZ=UTC * * * * *") == "cannot use TZ or CRON_TZ in schedule, use timeZone field instead")
         #expect(problem("*/0 * * * *") == "step of range should be a positive number: */0")
     }

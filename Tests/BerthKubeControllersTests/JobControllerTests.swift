@@ -100,7 +100,9 @@ import Testing
         #expect(try job().condition("Failed") == nil)
         try kubelet.set(pod, phase: "Running", restarts: 2)
         #expect(await harness.eventually { try job().condition("Failed")?.string("reason") == "BackoffLimitExceeded" })
+        // The pod was stopped before the Job was marked Failed, and counted as a failure.
         #expect(kubelet.pod(pod) == nil)
+        #expect(try job().value(at: ["status", "failed"])?.int == 1)
     }
 
     @Test func anActiveDeadlineEndsTheJob() async throws {
