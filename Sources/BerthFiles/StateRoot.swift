@@ -76,8 +76,11 @@ public struct StateRoot: Sendable, Hashable {
     /// The Kubernetes API's certificates and keys (0700).
     public var kubePKI: String { child("kube/pki") }
 
+    /// The node's per-pod directories, `kube/pods/<uid>`.
+    public var kubePods: String { child("kube/pods") }
+
     /// The volumes of the pod with `uid` (emptyDirs, the files of configMap and secret volumes).
-    public func kubePodVolumes(uid: String) -> String { child("kube/pods/\(uid)/volumes") }
+    public func kubePodVolumes(uid: String) -> String { kubePods + "/\(uid)/volumes" }
 
     /// Where the node's provisioner keeps PersistentVolumes' data.
     public var kubeVolumes: String { child("kube/volumes") }

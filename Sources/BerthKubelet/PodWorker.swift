@@ -291,6 +291,7 @@ struct PodWorker: KubeReconciler {
 
     /// Removes the containers whose pod no longer exists (deleted while the daemon was down).
     func removeOrphans() async {
+        let started = Date.now
         guard let records = try? await engine.listContainers(ContainerListOptions(all: true)),
               let pods = try? store.list(KubeResourceRegistry.pods, namespace: nil).items else { return }
         let live = Set(pods.compactMap { $0.string("metadata", "uid") })
@@ -299,6 +300,7 @@ struct PodWorker: KubeReconciler {
             return !live.contains(uid)
         }
         try? await remove(orphans)
+        try? PodVolumes.releaseOrphans(root: engine.root, live: live, before: started)
     }
 
     // MARK: Runtime containers

@@ -193,4 +193,23 @@ import Testing
         let unmounted = try mountEntry(ram.path) == nil
         #expect(unmounted)
     }
+
+    @Test func volumesOfPodsThatAreGoneAreReleased() async throws {
+        defer { scratch.cleanUp() }
+        let volumes = #"[{"name":"ram","emptyDir":{"medium":"Memory"}},{"name":"config","configMap":{"name":"cfg"}}]"#
+        let gone = try await PodVolumes.prepare(pod: try pod(volumes: volumes), podObject: .null, store: scratch.store, engine: engine, root: root)
+        let live = try pod(volumes: volumes)
+        let kept = try await PodVolumes.prepare(pod: live, podObject: .null, store: scratch.store, engine: engine, root: root)
+        try PodVolumes.releaseOrphans(root: root, live: [live.metadata.uid ?? ""], before: .now.addingTimeInterval(60))
+        #expect(!FileManager.default.fileExists(atPath: gone.directory))
+        let unmounted = try mountEntry(gone.volumes[0].path) == nil
+        #expect(unmounted)
+        #expect(FileManager.default.fileExists(atPath: kept.volumes[1].path + "/app.conf"))
+        // A pod set up after the live ones were listed keeps its volumes.
+        try PodVolumes.releaseOrphans(root: root, live: [], before: .distantPast)
+        #expect(FileManager.default.fileExists(atPath: kept.volumes[1].path + "/app.conf"))
+        try await kept.release()
+        let released = try mountEntry(kept.volumes[0].path) == nil
+        #expect(released)
+    }
 }

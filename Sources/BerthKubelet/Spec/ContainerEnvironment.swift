@@ -82,13 +82,10 @@ public struct ContainerEnvironment: Sendable, Equatable {
         self.warnings = warnings
     }
 
-    /// A C identifier with `-` and `.` allowed too, not starting with a digit (the API's rule).
+    /// Printable ASCII but `=`, as Kubernetes 1.32 takes variable names (its relaxed rule, on by
+    /// default since 1.32: a leading digit or a space is allowed).
     static func isValidName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, !name.isEmpty else { return false }
-        let allowed = { (scalar: Unicode.Scalar) in
-            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "-._".unicodeScalars.contains(scalar))
-        }
-        return allowed(first) && !("0"..."9").contains(first) && name.unicodeScalars.allSatisfy(allowed)
+        !name.isEmpty && name.unicodeScalars.allSatisfy { (0x20...0x7E).contains($0.value) && $0 != "=" }
     }
 }
 

@@ -141,6 +141,8 @@ final class ImagePullBackOff: Sendable {
 
     func failed(_ key: String, now: ContinuousClock.Instant = .now) {
         entries.withLock { entries in
+            // Entries of pods long gone are forgotten here, so the table stays small.
+            entries = entries.filter { $0.key == key || now - $0.value.failedAt < Self.maximum * 2 }
             if let entry = entries[key], now - entry.failedAt < Self.maximum * 2 {
                 entries[key] = Entry(delay: min(entry.delay * 2, Self.maximum), failedAt: now)
             } else {

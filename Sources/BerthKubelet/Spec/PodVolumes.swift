@@ -80,7 +80,30 @@ public struct PodVolumes: Sendable {
     /// Removes the pod's volumes at its removal: emptyDirs (memory ones unmounted) and the API-object
     /// volumes' files; hostPath directories and claims' data stay.
     public func release() async throws {
-        for volume in volumes where volume.memory { umount2(volume.path, Int32(MNT_DETACH)) }
+        try Self.remove(directory)
+    }
+
+    /// Releases the volumes of pods that are gone (removed while the daemon was down): each pod
+    /// directory whose uid is not in `live` and that is older than `before` (so a pod being set up
+    /// while the caller listed the live ones keeps its volumes).
+    public static func releaseOrphans(root: String, live: Set<String>, before: Date) throws {
+        let pods = StateRoot(root).kubePods
+        for uid in (try? FileManager.default.contentsOfDirectory(atPath: pods)) ?? [] where !live.contains(uid) {
+            let created = (try? FileManager.default.attributesOfItem(atPath: pods + "/" + uid)[.creationDate] as? Date) ?? .distantPast
+            guard created < before else { continue }
+            try remove(StateRoot(root).kubePodVolumes(uid: uid))
+            try? FileManager.default.removeItem(atPath: pods + "/" + uid)
+        }
+    }
+
+    /// Removes a pod's volumes directory, unmounting what is mounted under it (memory emptyDirs) first.
+    private static func remove(_ directory: String) throws {
+        let mountInfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let mounted = mountInfo.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 ? String(fields[4]) : nil
+        }
+        for point in mounted.filter({ $0.hasPrefix(directory + "/") }).sorted(by: >) { umount2(point, Int32(MNT_DETACH)) }
         if FileManager.default.fileExists(atPath: directory) { try FileManager.default.removeItem(atPath: directory) }
     }
 
