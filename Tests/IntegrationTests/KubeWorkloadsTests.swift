@@ -43,7 +43,7 @@ struct KubeWorkloadsTests {
 
     private func rolloutStatus(_ cluster: KubeCluster, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let status = try cluster.kubectl(["rollout", "status", "deployment/web", "--timeout=180s"], timeout: 200, sourceLocation: sourceLocation)
-        #expect(status.succeeded, "\(status)", sourceLocation: sourceLocation)
+        try #require(status.succeeded, "\(status)", sourceLocation: sourceLocation)
         #expect(status.out.hasSuffix("deployment \"web\" successfully rolled out\n"), "\(status)", sourceLocation: sourceLocation)
     }
 
