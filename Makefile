@@ -9,8 +9,9 @@ RELEASE_FLAGS = -c release --static-swift-stdlib \
 
 .PHONY: build test fuzz demo bench deps images
 
-## build: release build of berth and of the berth-monitor it starts (.build/release/berth and
-## .build/release/berth-monitor; install the two in one directory)
+## build: release build of berth and of the berth-monitor and berth-pause it starts
+## (.build/release/berth, .build/release/berth-monitor, .build/release/berth-pause; install the
+## three in one directory)
 build:
 	$(SWIFT) build $(RELEASE_FLAGS)
 

@@ -175,7 +175,7 @@ let package = Package(
         .target(
             name: "BerthKube",
             dependencies: [
-                "BerthKubeAPI", "BerthTemplate",
+                "BerthArchive", "BerthKubeAPI", "BerthTemplate",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

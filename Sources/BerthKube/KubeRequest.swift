@@ -33,6 +33,15 @@ public struct KubeRequest: Sendable {
         (headers["accept"] ?? "").split(separator: ",").contains { $0.contains("as=Table") && $0.contains("g=meta.k8s.io") }
     }
 
+    /// Whether the client takes a JSON answer: no Accept header, or one naming JSON or a wildcard.
+    var acceptsJSON: Bool {
+        guard let accept = headers["accept"], !accept.isEmpty else { return true }
+        return accept.split(separator: ",").contains { range in
+            let type = range.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+            return ["application/json", "application/*", "*/*"].contains(type)
+        }
+    }
+
     var wantsAggregatedDiscovery: Bool {
         (headers["accept"] ?? "").contains("as=APIGroupDiscoveryList")
     }

@@ -12,10 +12,14 @@ public struct KubeRouter: Sendable {
     /// Where `pods/<name>/log` is read from (the node); without one it is not served.
     public let podLogs: (any KubePodLogSource)?
 
+    /// The OpenAPI documents, rendered once (they depend on the registry only).
+    let openAPIDocuments: OpenAPIDocuments
+
     public init(store: KubeObjectStore, serverAddress: String, podLogs: (any KubePodLogSource)? = nil) {
         self.store = store
         self.serverAddress = serverAddress
         self.podLogs = podLogs
+        openAPIDocuments = OpenAPIDocuments(store.registry)
     }
 
     var registry: KubeResourceRegistry { store.registry }
@@ -42,8 +46,8 @@ public struct KubeRouter: Sendable {
                 return .text("[+]ping ok\n[+]etcd ok\n\(segments[0].dropLast()) check passed\n")
             }
             return .text("ok")
-        case ("GET", "openapi") where segments.count >= 2 && segments[1] == "v3":
-            return try openAPI(request, path: segments.dropFirst(2).joined(separator: "/"))
+        case ("GET", "openapi") where segments.count >= 2:
+            return try openAPI(request, version: segments[1], path: segments.dropFirst(2).joined(separator: "/"))
         case (_, "api"):
             if segments.count == 1, request.method == "GET" {
                 return request.wantsAggregatedDiscovery
@@ -67,30 +71,44 @@ public struct KubeRouter: Sendable {
         }
     }
 
-    /// `/openapi/v3` (the index) and `/openapi/v3/<gv>?hash=<H>`. H is the upper-case hex SHA-512
-    /// of the document, so a client may cache a document under its hash for good; a stale hash
-    /// is redirected to the current one.
-    private func openAPI(_ request: KubeRequest, path: String) throws -> KubeResponse {
-        func hashed(_ path: String) -> (OrderedJSON, String)? {
-            KubeOpenAPI.document(registry, path: path).map { document in
-                (document, SHA512.hash(data: Array(document.compact.utf8)).map { String(format: "%02X", $0) }.joined())
-            }
+    /// `/openapi/v3` (the index), `/openapi/v3/<gv>?hash=<H>` and `/openapi/v2`. H is the
+    /// upper-case hex SHA-512 of the document, so a client may cache a document under its hash
+    /// for good; a stale hash is redirected to the current one. Only JSON is served: a client
+    /// that accepts only protobuf gets 406.
+    private func openAPI(_ request: KubeRequest, version: String, path: String) throws -> KubeResponse {
+        if version == "v2" {
+            guard path.isEmpty else { throw KubeAPIError.unknownPath }
+            guard request.acceptsJSON else { throw KubeAPIError.notAcceptable }
+            return .full(status: 200, contentType: "application/json", body: openAPIDocuments.v2)
         }
+        guard version == "v3" else { throw KubeAPIError.unknownPath }
         if path.isEmpty {
-            let entries: [(String, OrderedJSON)] = KubeOpenAPI.groupVersionPaths(registry).compactMap { path in
-                hashed(path).map { (path, .object([("serverRelativeURL", .string("/openapi/v3/\(path)?hash=\($0.1)"))])) }
+            let entries: [(String, OrderedJSON)] = openAPIDocuments.v3.map { entry in
+                (entry.path, .object([("serverRelativeURL", .string("/openapi/v3/\(entry.path)?hash=\(entry.hash)"))]))
             }
             return .json(.object([("paths", .object(entries))]))
         }
-        guard let (document, hash) = hashed(path) else { throw KubeAPIError.unknownPath }
+        guard let document = openAPIDocuments.v3.first(where: { $0.path == path }) else { throw KubeAPIError.unknownPath }
+        guard request.acceptsJSON else { throw KubeAPIError.notAcceptable }
+        let etag = ("Etag", "\"\(document.hash)\"")
         guard let asked = request.parameter("hash") else {
-            return .json(document, headers: [("Etag", "\"\(hash)\"")])
+            return .full(status: 200, contentType: "application/json", body: document.body, headers: [etag])
         }
-        guard asked == hash else {
-            return .full(status: 301, contentType: "text/plain", body: [], headers: [("Location", "/openapi/v3/\(path)?hash=\(hash)")])
+        guard asked == document.hash else {
+            return .full(status: 301, contentType: "text/plain", body: [], headers: [("Location", "/openapi/v3/\(path)?hash=\(document.hash)")])
         }
-        return .json(document, headers: [("Etag", "\"\(hash)\""), ("Vary", "Accept"), ("Cache-Control", "public, immutable"),
-                                         ("Expires", Date.now.addingTimeInterval(365 * 86400).formatted(.iso8601))])
+        let expires = Date.now.addingTimeInterval(365 * 86400)
+        return .full(status: 200, contentType: "application/json", body: document.body,
+                     headers: [etag, ("Vary", "Accept"), ("Cache-Control", "public, immutable"), ("Expires", Self.httpDate(expires))])
+    }
+
+    /// An HTTP date (`Mon, 06 Dec 2027 17:00:00 GMT`).
+    static func httpDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: date)
     }
 
     /// `<gv>/[watch/][namespaces/<ns>/]<resource>[/<name>]`.
@@ -185,5 +203,27 @@ public struct KubeRouter: Sendable {
             options.since = date
         }
         return .stream(contentType: "text/plain", chunks: try source.logs(options))
+    }
+}
+
+/// The served OpenAPI documents as bytes, with the hashes their URLs carry.
+struct OpenAPIDocuments: Sendable {
+    struct Document: Sendable {
+        var path: String
+        var body: [UInt8]
+        var hash: String
+    }
+
+    let v3: [Document]
+    let v2: [UInt8]
+
+    init(_ registry: KubeResourceRegistry) {
+        v3 = KubeOpenAPI.groupVersionPaths(registry).compactMap { path in
+            KubeOpenAPI.document(registry, path: path).map { document in
+                let body = Array(document.compact.utf8)
+                return Document(path: path, body: body, hash: SHA512.hash(data: body).map { String(format: "%02X", $0) }.joined())
+            }
+        }
+        v2 = Array(KubeOpenAPI.swagger(registry).compact.utf8)
     }
 }

@@ -1,3 +1,4 @@
+import BerthArchive
 import BerthKubeAPI
 import Foundation
 import NIOCore
@@ -92,11 +93,35 @@ public final class KubeServer: Sendable {
         }
     }
 
+    /// Answers at least this large are gzipped for clients that accept it (the apiserver's
+    /// threshold): the OpenAPI documents and big lists.
+    static let gzipThreshold = 128 * 1024
+
+    private static func acceptsGzip(_ request: HTTPRequestHead) -> Bool {
+        request.headers["Accept-Encoding"].contains { header in
+            header.split(separator: ",").contains { $0.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == "gzip" }
+        }
+    }
+
+    static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
+        let sink = BytesSink()
+        let compressor = GzipSink(sink, level: 5)
+        try bytes.withUnsafeBytes { try compressor.write($0) }
+        try compressor.finish()
+        return sink.bytes
+    }
+
     private static func write(_ response: KubeResponse, for request: HTTPRequestHead,
                               to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, channel: any Channel) async throws {
         switch response {
-        case .full(let status, let contentType, let body, let extra):
-            var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", String(body.count))])
+        case .full(let status, let contentType, let plain, let extra):
+            var body = plain
+            var encoding: [(String, String)] = []
+            if body.count >= gzipThreshold, acceptsGzip(request), let compressed = try? gzip(body) {
+                body = compressed
+                encoding = [("Content-Encoding", "gzip")]
+            }
+            var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", String(body.count))] + encoding)
             if !extra.contains(where: { $0.0 == "Cache-Control" }) { headers.add(name: "Cache-Control", value: "no-cache, private") }
             headers.add(contentsOf: extra)
             if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }

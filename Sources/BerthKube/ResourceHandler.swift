@@ -25,44 +25,93 @@ struct ResourceHandler {
                               ("metadata", .object(metadata)), ("items", .array(page.items))]))
     }
 
+    /// How often a watch that allows bookmarks gets one (upstream: about every minute).
+    static let bookmarkInterval: Duration = .seconds(60)
+
     /// A chunked stream of watch events, one JSON document per line; it ends after
-    /// `timeoutSeconds` when given, or when the client goes away.
+    /// `timeoutSeconds` when given, or when the client goes away. With `allowWatchBookmarks`,
+    /// BOOKMARK events carry the revision the client has seen everything up to, every minute
+    /// and just before the timeout ends the watch.
     func watch() throws -> KubeResponse {
-        let events = try store.watch(resource, namespace: namespace, options: listOptions())
+        let startRevision = try store.currentResourceVersion()
+        let options = try listOptions()
+        let events = try store.watch(resource, namespace: namespace, options: options)
         let table = request.wantsTable
         let includeObject = includeObject()
         let resource = resource
-        let timeout = request.parameter("timeoutSeconds").flatMap(Int.init)
+        let timeout = request.parameter("timeoutSeconds").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        let bookmarks = ["true", "1"].contains(request.parameter("allowWatchBookmarks") ?? "")
+        var seen = startRevision
+        if let given = options.resourceVersion.flatMap(Int64.init), given > 0 { seen = min(given, startRevision) }
         let (chunks, output) = AsyncStream.makeStream(of: [UInt8].self)
+        let (merged, input) = AsyncStream.makeStream(of: WatchItem.self)
+        let forward = Task {
+            for await event in events { input.yield(.event(event)) }
+            input.finish()
+        }
+        let ticks = Task {
+            let start = ContinuousClock.now
+            var next = start + Self.bookmarkInterval
+            while true {
+                if let timeout {
+                    let end = start + .seconds(timeout)
+                    try await Task.sleep(until: min(next, end))
+                    if ContinuousClock.now >= end {
+                        if bookmarks { input.yield(.bookmark) }
+                        input.finish()
+                        return
+                    }
+                } else {
+                    try await Task.sleep(until: next)
+                }
+                if bookmarks { input.yield(.bookmark) }
+                next = next + Self.bookmarkInterval
+            }
+        }
         let pump = Task {
             var first = true
-            for await event in events {
-                var object = event.object
-                if table {
-                    object = KubeTable.table(resource, objects: [event.object], resourceVersion: nil, includeObject: includeObject, includeHeaders: first)
-                    first = false
+            for await item in merged {
+                let event: KubeWatchEvent
+                switch item {
+                case .event(let change):
+                    if let revision = change.object.string("metadata", "resourceVersion").flatMap(Int64.init), change.type != .error {
+                        seen = max(seen, revision)
+                    }
+                    var object = change.object
+                    if table {
+                        object = KubeTable.table(resource, objects: [change.object], resourceVersion: nil, includeObject: includeObject, includeHeaders: first)
+                        first = false
+                    }
+                    event = KubeWatchEvent(type: change.type, object: object)
+                case .bookmark:
+                    event = KubeWatchEvent(type: .bookmark, object: .object([
+                        ("kind", .string(resource.kind)), ("apiVersion", .string(resource.apiVersion)),
+                        ("metadata", .object([("resourceVersion", .string(String(seen))), ("creationTimestamp", .null)])),
+                    ]))
                 }
-                if case .terminated = output.yield(Array((KubeWatchEvent(type: event.type, object: object).json.compact + "\n").utf8)) { break }
+                if case .terminated = output.yield(Array((event.json.compact + "\n").utf8)) { break }
             }
             output.finish()
         }
-        let timer = timeout.map { seconds in
-            Task {
-                try await Task.sleep(for: .seconds(seconds))
-                output.finish()
-            }
-        }
         output.onTermination = { _ in
             pump.cancel()
-            timer?.cancel()
+            forward.cancel()
+            ticks.cancel()
+            input.finish()
         }
         return .stream(contentType: "application/json", chunks: chunks)
+    }
+
+    private enum WatchItem: Sendable {
+        case event(KubeWatchEvent)
+        case bookmark
     }
 
     func create() throws -> KubeResponse {
         let dryRun = try isDryRun()
         let (object, warnings) = try fieldValidation().check(try body(), resource)
-        return try respond(object: store.create(resource, namespace: namespace, object: object, dryRun: dryRun), status: 201, warnings: warnings)
+        return try respond(object: store.create(resource, namespace: namespace, object: tracked(object, live: nil), dryRun: dryRun),
+                           status: 201, warnings: warnings)
     }
 
     /// A client's write to the object itself keeps its stored status; one to `/status` changes
@@ -72,7 +121,8 @@ struct ResourceHandler {
     func replace(_ name: String, scope: KubeWriteScope? = nil) throws -> KubeResponse {
         let dryRun = try isDryRun()
         let (object, warnings) = try fieldValidation().check(try body(), resource)
-        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: object, dryRun: dryRun,
+        let live = try store.get(resource, namespace: namespace, name: name)
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: tracked(object, live: live), dryRun: dryRun,
                                                  scope: scope ?? mainScope), warnings: warnings)
     }
 
@@ -80,14 +130,16 @@ struct ResourceHandler {
     /// resourceVersion as a precondition, so a concurrent write makes this one fail with 409.
     func patch(_ name: String, scope: KubeWriteScope? = nil) throws -> KubeResponse {
         let dryRun = try isDryRun()
+        let contentType = (request.headers["content-type"] ?? "").split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        if contentType == "application/apply-patch+yaml" { return try serverSideApply(name, scope: scope ?? mainScope) }
         let live = try store.get(resource, namespace: namespace, name: name)
         let patched = try applyPatch(to: live)
         let (checked, warnings) = try fieldValidation().check(patched, resource)
         var precondition = checked
         if (patched.string("metadata", "resourceVersion") ?? "").isEmpty {
-            precondition = patched.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
+            precondition = checked.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
         }
-        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition, dryRun: dryRun,
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: tracked(precondition, live: live), dryRun: dryRun,
                                                  scope: scope ?? mainScope), warnings: warnings)
     }
 
@@ -137,7 +189,7 @@ struct ResourceHandler {
             patched = try KubeStrategicMerge.apply(try body(), to: live, strategy: KubeSchema.listStrategies(resource))
         default:
             throw KubeAPIError(code: 415, reason: "UnsupportedMediaType",
-                               message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")
+                               message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
         }
         return patched
     }
@@ -214,6 +266,43 @@ struct ResourceHandler {
             warnings.append("child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning")
         }
         return (options, warnings)
+    }
+
+    /// Server-side apply: creates the object when it is missing, else merges the configuration
+    /// into it as the field manager's; conflicts with other managers' fields are 409 unless `force`.
+    private func serverSideApply(_ name: String, scope: KubeWriteScope) throws -> KubeResponse {
+        let dryRun = try isDryRun()
+        let manager = request.parameter("fieldManager") ?? ""
+        let force = request.parameter("force") == "true"
+        let (configuration, warnings) = try fieldValidation().check(try body(), resource)
+        if let bodyName = configuration.string("metadata", "name"), bodyName != name {
+            throw KubeAPIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+        }
+        let live: OrderedJSON?
+        do {
+            live = try store.get(resource, namespace: namespace, name: name)
+        } catch let error as KubeAPIError where error.code == 404 {
+            live = nil
+        }
+        let applied = try KubeServerSideApply.apply(configuration.setting(["metadata", "name"], to: .string(name)), to: live,
+                                                    manager: manager, force: force, resource: resource)
+        guard let live else {
+            return try respond(object: store.create(resource, namespace: namespace, object: applied, dryRun: dryRun), status: 201, warnings: warnings)
+        }
+        let precondition = applied.setting(["metadata", "resourceVersion"], to: live.value(at: ["metadata", "resourceVersion"]))
+        return try respond(object: store.replace(resource, namespace: namespace, name: name, object: precondition, dryRun: dryRun, scope: scope),
+                           warnings: warnings)
+    }
+
+    /// The written object with the request's field manager's changes recorded in its managed fields.
+    private func tracked(_ object: OrderedJSON, live: OrderedJSON?) -> OrderedJSON {
+        KubeServerSideApply.recordUpdate(from: live, to: object, manager: fieldManager, resource: resource)
+    }
+
+    /// `fieldManager`, or as upstream defaults it: the client's User-Agent up to the first `/`.
+    private var fieldManager: String {
+        if let manager = request.parameter("fieldManager"), !manager.isEmpty { return manager }
+        return String((request.headers["user-agent"] ?? "unknown").split(separator: "/").first ?? "unknown")
     }
 
     private func respond(object: OrderedJSON, status: Int = 200, warnings: [String] = []) throws -> KubeResponse {

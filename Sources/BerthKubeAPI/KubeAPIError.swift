@@ -85,6 +85,10 @@ public struct KubeAPIError: Error, Sendable, Equatable, CustomStringConvertible 
                      group: resource.group, kind: resource.plural)
     }
 
+    /// A request whose Accept header names no media type the server can answer with.
+    public static let notAcceptable = KubeAPIError(code: 406, reason: "NotAcceptable",
+                                                   message: "only the following media types are accepted: application/json")
+
     public static let unauthorized = KubeAPIError(code: 401, reason: "Unauthorized", message: "Unauthorized")
 
     public static func expired(_ message: String) -> KubeAPIError {

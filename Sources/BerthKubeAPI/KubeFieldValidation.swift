@@ -79,7 +79,7 @@ public enum KubeFieldValidation: String, Sendable {
                     problems.append("unknown field \(OrderedJSON.string(memberPath).compact)")
                     continue
                 }
-                let checked = visit(member, inner, path: memberPath, fields: fields + [key])
+                let checked = visit(member, inner, path: memberPath, fields: isStruct ? fields + [key] : fields)
                 if let index = seen[key] {
                     problems.append("duplicate field \(OrderedJSON.string(memberPath).compact)")
                     kept[index].1 = checked

@@ -11,10 +11,21 @@ enum KubeKinds {
         case "Secret": fields.insert("type")
         case "Namespace": fields.insert("status.phase")
         case "Event": fields.formUnion(eventFields.keys)
+        case "Pod": fields.formUnion(podFields.keys.map { $0 } + ["spec.hostNetwork"])
+        case "Node": fields.insert("spec.unschedulable")
+        case "Job": fields.insert("status.successful")
+        case "ReplicaSet": fields.insert("status.replicas")
         default: break
         }
         return fields
     }
+
+    /// A Pod's selectable fields and where they are (the kubelet selects its pods by node name).
+    static let podFields: [String: [String]] = [
+        "spec.nodeName": ["spec", "nodeName"], "spec.restartPolicy": ["spec", "restartPolicy"], "spec.schedulerName": ["spec", "schedulerName"],
+        "spec.serviceAccountName": ["spec", "serviceAccountName"], "status.phase": ["status", "phase"], "status.podIP": ["status", "podIP"],
+        "status.nominatedNodeName": ["status", "nominatedNodeName"],
+    ]
 
     /// An Event's selectable fields and where they are (what `kubectl describe` selects by).
     static let eventFields: [String: [String]] = [
@@ -34,19 +45,15 @@ enum KubeKinds {
         case "Namespace": fields["status.phase"] = object.string("status", "phase") ?? ""
         case "Event":
             for (field, path) in eventFields { fields[field] = object.string(at: path) ?? "" }
+        case "Pod":
+            for (field, path) in podFields { fields[field] = object.string(at: path) ?? "" }
+            fields["spec.hostNetwork"] = object.value(at: ["spec", "hostNetwork"]) == .bool(true) ? "true" : "false"
+        case "Node": fields["spec.unschedulable"] = object.value(at: ["spec", "unschedulable"]) == .bool(true) ? "true" : "false"
+        case "Job": fields["status.successful"] = String(object.value(at: ["status", "succeeded"])?.int ?? 0)
+        case "ReplicaSet": fields["status.replicas"] = String(object.value(at: ["status", "replicas"])?.int ?? 0)
         default: break
         }
         return fields
-    }
-
-    /// The list strategies of strategic merge patch for the served kinds (ObjectMeta's lists;
-    /// every other list of these kinds is replaced whole).
-    static func listStrategy(_ path: [String]) -> KubeStrategicMerge.ListStrategy? {
-        switch path {
-        case ["metadata", "finalizers"]: return .mergePrimitives
-        case ["metadata", "ownerReferences"]: return .mergeByKey("uid")
-        default: return nil
-        }
     }
 
     /// Checks a new (`creating`) or replacing object of `resource` and applies the server's
@@ -148,15 +155,19 @@ enum KubeKinds {
             }
             return object
         }
+        // Berth's own controllers and node write whole objects (the node binds a pod by setting
+        // its nodeName); only clients' writes get the immutability rules.
+        guard scope == .main else { return object }
         var causes: [Cause] = []
         switch resource.kind {
         case "Pod": causes = podUpdateProblems(object, old: old, binding: scope == .whole)
         case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job": causes = workloadUpdateProblems(object, old: old, resource)
         case "PersistentVolumeClaim":
             var newSpec = object["spec"] ?? .object([])
-            let oldSpec = old["spec"] ?? .object([])
+            var oldSpec = old["spec"] ?? .object([])
             newSpec = newSpec.setting(["resources", "requests"], to: oldSpec.value(at: ["resources", "requests"]))
-                .setting(["volumeName"], to: oldSpec["volumeName"] ?? newSpec["volumeName"])
+            // The binder sets volumeName once, on a claim that has none.
+            if (oldSpec.string("volumeName") ?? "").isEmpty { oldSpec = oldSpec.setting(["volumeName"], to: newSpec["volumeName"]) }
             if !KubeObjectStore.sameContent(newSpec, oldSpec) {
                 causes.append(forbidden("spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"))
             }

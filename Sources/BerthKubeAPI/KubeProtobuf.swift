@@ -21,6 +21,14 @@ public enum KubeProtobuf {
         case strings
         case message([Int: (String, Field)])
         case messages([Int: (String, Field)])
+        /// A pointer integer (`*int32`): written only when set, so a zero is kept.
+        case optionalInt
+        /// A plain `bool`: false is the zero value JSON leaves out.
+        case flag
+        /// `map<string, Quantity>`: resource amounts, which JSON carries as strings.
+        case quantityMap
+        /// `IntOrString` (`maxSurge: 25%` or `1`).
+        case intOrString
     }
 
     static let ownerReference: [Int: (String, Field)] = [
@@ -40,6 +48,52 @@ public enum KubeProtobuf {
         3: ("orphanDependents", .bool), 4: ("propagationPolicy", .string), 5: ("dryRun", .strings),
     ]
 
+    static let labelSelector: [Int: (String, Field)] = [
+        1: ("matchLabels", .stringMap),
+        2: ("matchExpressions", .messages([1: ("key", .string), 2: ("operator", .string), 3: ("values", .strings)])),
+    ]
+
+    /// The container fields kubectl's generators (`run`, `create deployment|job|cronjob`) fill.
+    static let container: [Int: (String, Field)] = [
+        1: ("name", .string), 2: ("image", .string), 3: ("command", .strings), 4: ("args", .strings), 5: ("workingDir", .string),
+        6: ("ports", .messages([1: ("name", .string), 2: ("hostPort", .int), 3: ("containerPort", .int), 4: ("protocol", .string), 5: ("hostIP", .string)])),
+        7: ("env", .messages([1: ("name", .string), 2: ("value", .string)])),
+        8: ("resources", .message([1: ("limits", .quantityMap), 2: ("requests", .quantityMap)])),
+        9: ("volumeMounts", .messages([1: ("name", .string), 2: ("readOnly", .flag), 3: ("mountPath", .string), 4: ("subPath", .string)])),
+        13: ("terminationMessagePath", .string), 14: ("imagePullPolicy", .string), 16: ("stdin", .flag), 17: ("stdinOnce", .flag),
+        18: ("tty", .flag), 20: ("terminationMessagePolicy", .string), 24: ("restartPolicy", .string),
+    ]
+
+    static let podSpec: [Int: (String, Field)] = [
+        2: ("containers", .messages(container)), 3: ("restartPolicy", .string), 4: ("terminationGracePeriodSeconds", .optionalInt),
+        5: ("activeDeadlineSeconds", .optionalInt), 6: ("dnsPolicy", .string), 7: ("nodeSelector", .stringMap),
+        8: ("serviceAccountName", .string), 9: ("serviceAccount", .string), 10: ("nodeName", .string), 11: ("hostNetwork", .flag),
+        15: ("imagePullSecrets", .messages([1: ("name", .string)])), 16: ("hostname", .string), 17: ("subdomain", .string),
+        19: ("schedulerName", .string), 20: ("initContainers", .messages(container)), 25: ("priority", .optionalInt),
+        30: ("enableServiceLinks", .bool), 31: ("preemptionPolicy", .string),
+    ]
+
+    static let podTemplate: [Int: (String, Field)] = [1: ("metadata", .message(objectMeta)), 2: ("spec", .message(podSpec))]
+
+    static let deploymentSpec: [Int: (String, Field)] = [
+        1: ("replicas", .optionalInt), 2: ("selector", .message(labelSelector)), 3: ("template", .message(podTemplate)),
+        4: ("strategy", .message([1: ("type", .string), 2: ("rollingUpdate", .message([1: ("maxUnavailable", .intOrString), 2: ("maxSurge", .intOrString)]))])),
+        5: ("minReadySeconds", .int), 6: ("revisionHistoryLimit", .optionalInt), 7: ("paused", .flag), 9: ("progressDeadlineSeconds", .optionalInt),
+    ]
+
+    static let jobSpec: [Int: (String, Field)] = [
+        1: ("parallelism", .optionalInt), 2: ("completions", .optionalInt), 3: ("activeDeadlineSeconds", .optionalInt),
+        4: ("selector", .message(labelSelector)), 5: ("manualSelector", .bool), 6: ("template", .message(podTemplate)),
+        7: ("backoffLimit", .optionalInt), 8: ("ttlSecondsAfterFinished", .optionalInt), 9: ("completionMode", .string), 10: ("suspend", .bool),
+        14: ("podReplacementPolicy", .string),
+    ]
+
+    static let cronJobSpec: [Int: (String, Field)] = [
+        1: ("schedule", .string), 2: ("startingDeadlineSeconds", .optionalInt), 3: ("concurrencyPolicy", .string), 4: ("suspend", .bool),
+        5: ("jobTemplate", .message([1: ("metadata", .message(objectMeta)), 2: ("spec", .message(jobSpec))])),
+        6: ("successfulJobsHistoryLimit", .optionalInt), 7: ("failedJobsHistoryLimit", .optionalInt), 8: ("timeZone", .string),
+    ]
+
     static func schema(kind: String) -> [Int: (String, Field)]? {
         switch kind {
         case "ConfigMap":
@@ -52,6 +106,14 @@ public enum KubeProtobuf {
                     3: ("status", .message([1: ("phase", .string)]))]
         case "DeleteOptions":
             return deleteOptions
+        case "Pod":
+            return [1: ("metadata", .message(objectMeta)), 2: ("spec", .message(podSpec))]
+        case "Deployment":
+            return [1: ("metadata", .message(objectMeta)), 2: ("spec", .message(deploymentSpec))]
+        case "Job":
+            return [1: ("metadata", .message(objectMeta)), 2: ("spec", .message(jobSpec))]
+        case "CronJob":
+            return [1: ("metadata", .message(objectMeta)), 2: ("spec", .message(cronJobSpec))]
         default:
             return nil
         }
@@ -107,8 +169,35 @@ public enum KubeProtobuf {
                 result = result.setting([name], to: .string(Data(data).base64EncodedString()))
             case (.bool, .varint(let number)):
                 result = result.setting([name], to: .bool(number != 0))
-            case (.int, .varint(let number)):
+            case (.int, .varint(let number)), (.optionalInt, .varint(let number)):
                 result = result.setting([name], to: .int(Int64(bitPattern: number)))
+            case (.flag, .varint(0)):
+                continue
+            case (.flag, .varint):
+                result = result.setting([name], to: .bool(true))
+            case (.quantityMap, .bytes(let entry)):
+                var inner = Reader(bytes: entry)
+                var key = "", amount = ""
+                while let (field, part) = try inner.next() {
+                    guard case .bytes(let data) = part else { continue }
+                    if field == 1 { key = String(decoding: data, as: UTF8.self) }
+                    if field == 2, case .bytes(let text)?? = try? { var quantity = Reader(bytes: data); return try quantity.next()?.1 }() {
+                        amount = String(decoding: text, as: UTF8.self)
+                    }
+                }
+                result = result.setting([name, key], to: .string(amount))
+            case (.intOrString, .bytes(let data)):
+                var inner = Reader(bytes: data)
+                var isString = false, number: Int64 = 0, text = ""
+                while let (field, part) = try inner.next() {
+                    switch (field, part) {
+                    case (1, .varint(let type)): isString = type == 1
+                    case (2, .varint(let value)): number = Int64(Int32(truncatingIfNeeded: value))
+                    case (3, .bytes(let value)): text = String(decoding: value, as: UTF8.self)
+                    default: break
+                    }
+                }
+                result = result.setting([name], to: isString ? .string(text) : .int(number))
             case (.time, .bytes(let data)):
                 var inner = Reader(bytes: data)
                 var seconds: Int64 = 0

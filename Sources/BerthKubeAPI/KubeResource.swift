@@ -138,9 +138,4 @@ extension KubeResourceRegistry {
     public static func selectableFields(_ resource: KubeResource) -> Set<String> {
         KubeKinds.selectableFields(resource)
     }
-
-    /// The strategic-merge list strategy of a field path of the served kinds.
-    public static func listStrategy(_ path: [String]) -> KubeStrategicMerge.ListStrategy? {
-        KubeKinds.listStrategy(path)
-    }
 }

@@ -4,7 +4,7 @@ import BerthTemplate
 /// `edit` send): a merge patch in which some lists merge element by element instead of being
 /// replaced, steered by `$patch`, `$retainKeys`, `$setElementOrder/…` and
 /// `$deleteFromPrimitiveList/…` directives. Which lists merge, and by which key, is the kind's
-/// patch metadata (`KubeKinds.listStrategy`).
+/// patch metadata in the schema table (`KubeSchema.listStrategies`).
 public enum KubeStrategicMerge {
     /// How a list field merges.
     public enum ListStrategy: Sendable, Equatable {

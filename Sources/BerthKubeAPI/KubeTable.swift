@@ -22,6 +22,7 @@ public enum KubeTable {
     static func columns(_ resource: KubeResource) -> [Column] {
         let name = Column(name: "Name", format: "name", description: "Name of the object, unique within its namespace.")
         let age = Column(name: "Age", description: "Time since the object was created (metadata.creationTimestamp).")
+        if let columns = workloadColumns(resource, name: name, age: age) { return columns }
         switch resource.kind {
         case "ConfigMap":
             return [name, Column(name: "Data", description: "Number of keys in data and binaryData."), age]
@@ -49,6 +50,7 @@ public enum KubeTable {
         let name = OrderedJSON.string(object.string("metadata", "name") ?? "")
         let created = object.string("metadata", "creationTimestamp")
         let age = OrderedJSON.string(age(since: created, now: now))
+        if let cells = workloadCells(resource, object, now: now) { return cells }
         switch resource.kind {
         case "ConfigMap":
             return [name, .int((object["data"]?.members.count ?? 0) + (object["binaryData"]?.members.count ?? 0)), age]
@@ -76,6 +78,7 @@ public enum KubeTable {
         } : []
         let rows: [OrderedJSON] = objects.map { object in
             var row: [(String, OrderedJSON)] = [("cells", .array(cells(resource, object, now: now)))]
+            if let conditions = rowConditions(resource, object) { row.append(("conditions", conditions)) }
             switch includeObject {
             case .none: break
             case .metadata:

@@ -34,6 +34,9 @@ public struct Kubelet: Sendable {
                 await KubeReconcileLoop(store: context.store).run(PodWorker(context: context), workers: 8)
             }
             group.addTask {
+                await KubeReconcileLoop(store: context.store).run(PersistentVolumeProvisioner(store: context.store, root: context.engine.root))
+            }
+            group.addTask {
                 // Containers of pods that are gone (deleted while the daemon was down) are removed.
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(10))

@@ -12,7 +12,7 @@ struct PodScheduler {
     func schedule(_ object: OrderedJSON, _ pod: Pod) throws -> Duration? {
         guard pod.metadata.deletionTimestamp == nil else {
             _ = try? context.store.delete(KubeResourceRegistry.pods, namespace: pod.metadata.namespace, name: pod.metadata.name ?? "",
-                                          preconditionUID: pod.metadata.uid)
+                                          options: KubeDeleteOptions(preconditionUID: pod.metadata.uid, gracePeriodSeconds: 0))
             return nil
         }
         let bound = try context.store.list(KubeResourceRegistry.pods, namespace: nil).items.compactMap { try? $0.decode(Pod.self) }

@@ -223,18 +223,8 @@ struct PodStatusBuilder {
                      finishedAt: timestamp(record.state.finishedAt), containerID: "berth://" + record.id)
     }
 
-    /// Guaranteed (every container's cpu and memory limits equal its requests), BestEffort (no
-    /// requests or limits at all), else Burstable.
+    /// Guaranteed, Burstable or BestEffort, from the containers' CPU and memory (`PodQOSClass`).
     static func qosClass(_ pod: Pod) -> String {
-        let containers = pod.spec.containers + (pod.spec.initContainers ?? [])
-        let resources = containers.map { ($0.resources?.requests ?? [:], $0.resources?.limits ?? [:]) }
-        if resources.allSatisfy({ $0.0.isEmpty && $0.1.isEmpty }) { return "BestEffort" }
-        let guaranteed = resources.allSatisfy { requests, limits in
-            ["cpu", "memory"].allSatisfy { name in
-                guard let limit = limits[name] else { return false }
-                return (requests[name] ?? limit) == limit
-            }
-        }
-        return guaranteed ? "Guaranteed" : "Burstable"
+        PodQOSClass(pod.spec).rawValue
     }
 }

@@ -206,7 +206,13 @@ struct PodWorker: KubeReconciler {
             _ = try await volumes.refresh(pod: pod, store: store, engine: engine)
             return volumes
         }
-        let volumes = try await PodVolumes.prepare(pod: pod, podObject: object, store: store, engine: engine, root: engine.root)
+        let volumes: PodVolumes
+        do {
+            volumes = try await PodVolumes.prepare(pod: pod, podObject: object, store: store, engine: engine, root: engine.root)
+        } catch let error as PodVolumeError {
+            context.events.record(object, .warning, reason: "FailedMount", message: error.message)
+            throw error
+        }
         context.volumes.withLock { $0[uid] = volumes }
         return volumes
     }
@@ -216,7 +222,7 @@ struct PodWorker: KubeReconciler {
         let encoded = try status.json()
         guard object.value(at: ["status"]) != encoded else { return }
         _ = try store.replace(KubeResourceRegistry.pods, namespace: object.string("metadata", "namespace"),
-                              name: object.string("metadata", "name") ?? "", object: object.setting(["status"], to: encoded))
+                              name: object.string("metadata", "name") ?? "", object: object.setting(["status"], to: encoded), scope: .status)
     }
 
     // MARK: Stopping
@@ -253,8 +259,9 @@ struct PodWorker: KubeReconciler {
         }
         try await removeContainers(namespace: pod.metadata.namespace ?? "", name: pod.metadata.name ?? "", keepingUID: nil)
         do {
+            // Grace 0: the containers are gone, so the pod's grace period ends and the object goes.
             _ = try store.delete(KubeResourceRegistry.pods, namespace: pod.metadata.namespace, name: pod.metadata.name ?? "",
-                                 preconditionUID: uid)
+                                 options: KubeDeleteOptions(preconditionUID: uid, gracePeriodSeconds: 0))
         } catch let error as KubeAPIError where error.code == 404 || error.code == 409 {}
     }
 

@@ -6,8 +6,7 @@ import Testing
 struct KubeDeletionTests {
     let cm = KubeResourceRegistry.configMaps
     let namespaces = KubeResourceRegistry.namespaces
-    static let pods = KubeResource(group: "", version: "v1", kind: "Pod", plural: "pods", singular: "pod",
-                                   namespaced: true, shortNames: ["po"], categories: ["all"], verbs: KubeResource.allVerbs)
+    static let pods = KubeResourceRegistry.pods
 
     @Test func finalizersHoldAnObjectUntilAnUpdateRemovesThem() throws {
         let scratch = try ScratchStore()
@@ -83,7 +82,7 @@ struct KubeDeletionTests {
     }
 
     @Test func aBoundPodGetsItsGracePeriodAndTheNodeFinishesIt() throws {
-        let scratch = try ScratchStore(registry: KubeResourceRegistry(resources: KubeResourceRegistry.builtIn.resources + [Self.pods]))
+        let scratch = try ScratchStore()
         let pod = try json(#"{"metadata":{"name":"web"},"spec":{"nodeName":"node","terminationGracePeriodSeconds":12,"containers":[{"name":"c","image":"busybox"}]}}"#)
         _ = try scratch.store.create(Self.pods, namespace: "default", object: pod)
         let deletion = try scratch.store.delete(Self.pods, namespace: "default", name: "web", options: KubeDeleteOptions())
@@ -98,11 +97,13 @@ struct KubeDeletionTests {
     }
 
     @Test func unboundOrFinishedPodsGoAtOnce() throws {
-        let scratch = try ScratchStore(registry: KubeResourceRegistry(resources: KubeResourceRegistry.builtIn.resources + [Self.pods]))
-        _ = try scratch.store.create(Self.pods, namespace: "default", object: json(#"{"metadata":{"name":"pending"},"spec":{"containers":[]}}"#))
+        let scratch = try ScratchStore()
+        _ = try scratch.store.create(Self.pods, namespace: "default", object: json(#"{"metadata":{"name":"pending"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#))
         #expect(try scratch.store.delete(Self.pods, namespace: "default", name: "pending", options: KubeDeleteOptions()).removed)
-        _ = try scratch.store.create(Self.pods, namespace: "default",
-                                     object: json(#"{"metadata":{"name":"done"},"spec":{"nodeName":"n"},"status":{"phase":"Succeeded"}}"#))
+        let done = try scratch.store.create(Self.pods, namespace: "default",
+                                            object: json(#"{"metadata":{"name":"done"},"spec":{"nodeName":"n","containers":[{"name":"c","image":"busybox"}]}}"#))
+        _ = try scratch.store.replace(Self.pods, namespace: "default", name: "done",
+                                      object: done.setting(["status", "phase"], to: .string("Succeeded")), scope: .status)
         #expect(try scratch.store.delete(Self.pods, namespace: "default", name: "done", options: KubeDeleteOptions()).removed)
     }
 }

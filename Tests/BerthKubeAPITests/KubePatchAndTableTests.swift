@@ -92,7 +92,7 @@ import Testing
         let decoded = try KubeProtobuf.decode(envelope)
         #expect(decoded.compact == #"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"cm","namespace":"default","labels":{"app":"web"}},"data":{"a":"1"},"binaryData":{"bin":"AQI="}}"#)
         #expect(throws: KubeAPIError.self) { try KubeProtobuf.decode([0x6B, 0x38, 0x73]) }
-        let pod = [0x6B, 0x38, 0x73, 0x00] + field(1, text(1, "v1") + text(2, "Pod")) + field(2, [])
-        #expect(throws: KubeAPIError.self) { try KubeProtobuf.decode(pod) }
+        let service = [0x6B, 0x38, 0x73, 0x00] + field(1, text(1, "v1") + text(2, "Service")) + field(2, [])
+        #expect(throws: KubeAPIError.self) { try KubeProtobuf.decode(service) }
     }
 }

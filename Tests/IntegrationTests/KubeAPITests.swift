@@ -17,8 +17,19 @@ struct KubeAPITests {
             "configmaps cm v1 true ConfigMap",
             "events ev v1 true Event",
             "namespaces ns v1 false Namespace",
+            "nodes no v1 false Node",
+            "persistentvolumeclaims pvc v1 true PersistentVolumeClaim",
+            "persistentvolumes pv v1 false PersistentVolume",
+            "pods po v1 true Pod",
             "secrets v1 true Secret",
             "serviceaccounts sa v1 true ServiceAccount",
+            "controllerrevisions apps/v1 true ControllerRevision",
+            "daemonsets ds apps/v1 true DaemonSet",
+            "deployments deploy apps/v1 true Deployment",
+            "replicasets rs apps/v1 true ReplicaSet",
+            "statefulsets sts apps/v1 true StatefulSet",
+            "cronjobs cj batch/v1 true CronJob",
+            "jobs batch/v1 true Job",
         ])
         let unknown = try cluster.kubectl("get", "foos")
         #expect(!unknown.succeeded)

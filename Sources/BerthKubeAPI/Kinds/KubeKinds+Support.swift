@@ -14,8 +14,15 @@ extension OrderedJSON {
         return setting(path, to: .array(items.map(transform)))
     }
 
+    /// `self` with `creationTimestamp: null` in the embedded metadata at `path` unless it has one.
+    func withNullCreationTimestamp(at path: [String]) -> OrderedJSON {
+        value(at: path + ["creationTimestamp"]) == nil ? setting(path + ["creationTimestamp"], to: .null) : self
+    }
+
     /// The elements of the array at `path`; empty for anything else.
-    func items(_ path: String...) -> [OrderedJSON] {
+    func items(_ path: String...) -> [OrderedJSON] { items(at: path) }
+
+    func items(at path: [String]) -> [OrderedJSON] {
         guard case .array(let items)? = value(at: path) else { return [] }
         return items
     }

@@ -178,7 +178,7 @@ extension KubeKinds {
 
     /// The problems of a (defaulted) pod spec, with field paths under `path` (`spec` or
     /// `spec.template.spec`).
-    static func podSpecProblems(_ spec: OrderedJSON, path: String) -> [Cause] {
+    static func podSpecProblems(_ spec: OrderedJSON, path: String, claimTemplates: [String] = []) -> [Cause] {
         var causes: [Cause] = []
         let containers = spec.items("containers")
         if containers.isEmpty { causes.append(required("\(path).containers")) }
@@ -217,7 +217,7 @@ extension KubeKinds {
         if let policy = spec.string("dnsPolicy"), !["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"].contains(policy) {
             causes.append(unsupported("\(path).dnsPolicy", policy, ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]))
         }
-        var volumeNames: Set<String> = []
+        var volumeNames = Set(claimTemplates)
         for (index, volume) in spec.items("volumes").enumerated() {
             let name = volume.string("name") ?? ""
             if name.isEmpty {

@@ -3,8 +3,11 @@ import BerthTemplate
 /// apps/v1 and batch/v1: the defaults and checks of the workload kinds.
 extension KubeKinds {
     /// A pod template's defaults (the spec's, as for pods, without what admission adds to pods).
+    /// Template metadata carries `creationTimestamp: null`, as the 1.32 apiserver's encoding of an
+    /// unset time in an embedded ObjectMeta.
     static func defaultTemplate(_ object: OrderedJSON, at path: [String] = ["spec", "template"]) throws(KubeAPIError) -> OrderedJSON {
         object.setting(path + ["spec"], to: try defaultPodSpec(object.value(at: path + ["spec"]) ?? .object([]), isPod: false))
+            .withNullCreationTimestamp(at: path + ["metadata"])
     }
 
     static func admitDeployment(_ object: OrderedJSON) throws(KubeAPIError) -> (OrderedJSON, [Cause]) {
@@ -47,6 +50,7 @@ extension KubeKinds {
         var claimCauses: [Cause] = []
         object = object.mappingArray(["spec", "volumeClaimTemplates"]) { claim in
             var claim = claim.defaulting(["apiVersion"], .string("v1")).defaulting(["kind"], .string("PersistentVolumeClaim"))
+                .withNullCreationTimestamp(at: ["metadata"])
                 .defaulting(["spec", "volumeMode"], .string("Filesystem")).defaulting(["status", "phase"], .string("Pending"))
             for part in ["requests", "limits"] where claim.has("spec", "resources", part) {
                 if let canonical = try? canonicalQuantities(claim.value(at: ["spec", "resources", part])) {
@@ -59,7 +63,9 @@ extension KubeKinds {
             claimCauses += claimSpecProblems(claim["spec"] ?? .object([]), path: "spec.volumeClaimTemplates[\(index)].spec")
         }
         var causes = selectorProblems(object, kind: "statefulset") + replicaProblems(object) + claimCauses
-        causes += podSpecProblems(object.value(at: ["spec", "template", "spec"]) ?? .object([]), path: "spec.template.spec")
+        // Mounts may name a claim template: each pod gets a volume of that name.
+        let claimNames = object.items("spec", "volumeClaimTemplates").compactMap { $0.string("metadata", "name") }
+        causes += podSpecProblems(object.value(at: ["spec", "template", "spec"]) ?? .object([]), path: "spec.template.spec", claimTemplates: claimNames)
         causes += templateRestartPolicyProblems(object, allowed: ["Always"])
         if let policy = object.string("spec", "podManagementPolicy"), !["OrderedReady", "Parallel"].contains(policy) {
             causes.append(invalid("spec.podManagementPolicy", quoted(policy), "must be 'OrderedReady' or 'Parallel'"))
@@ -142,7 +148,7 @@ extension KubeKinds {
     static func admitCronJob(_ object: OrderedJSON) throws(KubeAPIError) -> (OrderedJSON, [Cause]) {
         var object = object.defaulting(["spec", "concurrencyPolicy"], .string("Allow")).defaulting(["spec", "suspend"], .bool(false))
             .defaulting(["spec", "successfulJobsHistoryLimit"], .int(3)).defaulting(["spec", "failedJobsHistoryLimit"], .int(1))
-        object = try jobSpecDefaults(object, at: ["spec", "jobTemplate", "spec"])
+        object = try jobSpecDefaults(object, at: ["spec", "jobTemplate", "spec"]).withNullCreationTimestamp(at: ["spec", "jobTemplate", "metadata"])
         var causes: [Cause] = []
         let schedule = object.string("spec", "schedule") ?? ""
         if schedule.isEmpty {

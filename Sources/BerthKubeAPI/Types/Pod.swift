@@ -116,6 +116,8 @@ public struct VolumeMount: Codable, Sendable, Equatable {
     public var name: String
     public var mountPath: String
     public var subPath: String?
+    /// A subPath with `$(VAR)` references to the container's environment.
+    public var subPathExpr: String?
     public var readOnly: Bool?
 }
 
@@ -182,6 +184,13 @@ public struct SecurityContext: Codable, Sendable, Equatable {
     public var privileged: Bool?
     public var allowPrivilegeEscalation: Bool?
     public var capabilities: Capabilities?
+    public var seccompProfile: SeccompProfile?
+}
+
+public struct SeccompProfile: Codable, Sendable, Equatable {
+    /// `RuntimeDefault`, `Unconfined` or `Localhost`.
+    public var type: String
+    public var localhostProfile: String?
 }
 
 public struct PodSecurityContext: Codable, Sendable, Equatable {
@@ -190,6 +199,7 @@ public struct PodSecurityContext: Codable, Sendable, Equatable {
     public var runAsNonRoot: Bool?
     public var fsGroup: Int?
     public var supplementalGroups: [Int]?
+    public var seccompProfile: SeccompProfile?
 }
 
 public struct Volume: Codable, Sendable, Equatable {
@@ -241,9 +251,16 @@ public struct Volume: Codable, Sendable, Equatable {
     }
 
     public struct ProjectedSource: Codable, Sendable, Equatable {
+        /// A projected Secret names it `name` (a secret volume says `secretName`).
+        public struct SecretProjection: Codable, Sendable, Equatable {
+            public var name: String?
+            public var items: [KeyToPath]?
+            public var optional: Bool?
+        }
+
         public struct Projection: Codable, Sendable, Equatable {
             public var configMap: ConfigMapSource?
-            public var secret: SecretSource?
+            public var secret: SecretProjection?
             public var downwardAPI: DownwardAPISource?
         }
 

@@ -38,6 +38,13 @@ public struct ContainerSecurity: Sendable, Equatable {
         capAdd = context?.capabilities?.add ?? []
         capDrop = context?.capabilities?.drop ?? []
         if context?.allowPrivilegeEscalation == false, !privileged { securityOpt = ["no-new-privileges"] }
+        // Without a profile the kubelet runs containers unconfined (its seccomp default is off).
+        switch context?.seccompProfile?.type ?? podContext?.seccompProfile?.type {
+        case "RuntimeDefault": break
+        case nil, "Unconfined": securityOpt.append("seccomp=unconfined")
+        case let type?:
+            throw PodSpecError.config("seccomp profile type \(type) is not supported by this node")
+        }
     }
 
     /// `name_namespace(uid)`, as the kubelet names a pod in messages.

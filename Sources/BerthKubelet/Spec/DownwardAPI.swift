@@ -49,25 +49,25 @@ public struct DownwardAPI: Sendable {
         }
         let limits = ContainerResources.parsed(container.resources?.limits)
         let requests = ContainerResources.requests(container.resources)
-        let quantity: ResourceQuantity
+        let quantity: KubeQuantity
         if parts[0] == "limits" {
             quantity = limits[parts[1]].flatMap { $0.isZero ? nil : $0 } ?? Self.allocatable(parts[1])
         } else {
-            quantity = requests[parts[1]] ?? ResourceQuantity(0)
+            quantity = requests[parts[1]] ?? KubeQuantity(whole: 0)
         }
-        let divisor = selector.divisor.flatMap(ResourceQuantity.init) ?? ResourceQuantity(1)
+        let divisor = selector.divisor.flatMap(KubeQuantity.parsing) ?? KubeQuantity(whole: 1)
         return String(quantity.dividedRoundingUp(by: divisor))
     }
 
     /// What the node offers of a resource: its CPUs, memory and the state root's file system.
-    static func allocatable(_ resource: String) -> ResourceQuantity {
+    static func allocatable(_ resource: String) -> KubeQuantity {
         switch resource {
-        case "cpu": return ResourceQuantity(Decimal(ProcessInfo.processInfo.activeProcessorCount))
-        case "memory": return ResourceQuantity(Decimal(ProcessInfo.processInfo.physicalMemory))
+        case "cpu": return KubeQuantity(whole: Int64(ProcessInfo.processInfo.activeProcessorCount))
+        case "memory": return KubeQuantity(whole: Int64(clamping: ProcessInfo.processInfo.physicalMemory))
         case "ephemeral-storage":
             let size = (try? FileManager.default.attributesOfFileSystem(forPath: "/")[.systemSize] as? NSNumber)?.int64Value ?? 0
-            return ResourceQuantity(Decimal(size))
-        default: return ResourceQuantity(0)
+            return KubeQuantity(whole: size)
+        default: return KubeQuantity(whole: 0)
         }
     }
 

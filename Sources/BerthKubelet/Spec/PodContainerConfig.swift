@@ -59,7 +59,7 @@ public enum PodContainerConfig {
         options.memorySwap = resources.memory
         if resources.cpuQuota > 0 { (options.cpuPeriod, options.cpuQuota) = (ContainerResources.cpuPeriod, resources.cpuQuota) }
         options.cpuShares = resources.cpuShares
-        options.mounts = try volumes.mounts(for: container)
+        options.mounts = try volumes.mounts(for: container, environment: environment.entries)
         return options
     }
 }

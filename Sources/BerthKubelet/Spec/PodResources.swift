@@ -20,7 +20,7 @@ public struct ContainerResources: Sendable, Equatable {
     public init(_ requirements: ResourceRequirements?) {
         let limits = Self.parsed(requirements?.limits)
         let requests = Self.requests(requirements)
-        memory = limits["memory"]?.integerValue ?? 0
+        memory = limits["memory"]?.value ?? 0
         if let cpu = limits["cpu"], !cpu.isZero {
             cpuQuota = max(cpu.milliValue * Self.cpuPeriod / 1000, Self.minimumQuota)
         }
@@ -29,12 +29,12 @@ public struct ContainerResources: Sendable, Equatable {
     }
 
     /// The requests, each defaulting to its limit as the API server defaults them.
-    static func requests(_ requirements: ResourceRequirements?) -> [String: ResourceQuantity] {
+    static func requests(_ requirements: ResourceRequirements?) -> [String: KubeQuantity] {
         parsed(requirements?.limits).merging(parsed(requirements?.requests)) { _, request in request }
     }
 
-    static func parsed(_ map: [String: String]?) -> [String: ResourceQuantity] {
-        (map ?? [:]).compactMapValues(ResourceQuantity.init)
+    static func parsed(_ map: [String: String]?) -> [String: KubeQuantity] {
+        (map ?? [:]).compactMapValues(KubeQuantity.parsing)
     }
 }
 
@@ -48,21 +48,21 @@ public enum PodQOSClass: String, Sendable {
 
     public init(_ spec: PodSpec) {
         let computeResources = ["cpu", "memory"]
-        var requested: [String: Decimal] = [:]
-        var limited: [String: Decimal] = [:]
+        var requested: [String: Int128] = [:]
+        var limited: [String: Int128] = [:]
         var guaranteed = true
         for container in (spec.initContainers ?? []) + spec.containers {
             let limits = ContainerResources.parsed(container.resources?.limits)
             for (name, quantity) in ContainerResources.requests(container.resources)
             where computeResources.contains(name) && !quantity.isZero {
-                requested[name, default: 0] += quantity.value
+                requested[name, default: 0] += quantity.nanos
             }
             for name in computeResources {
                 guard let quantity = limits[name], !quantity.isZero else {
                     guaranteed = false
                     continue
                 }
-                limited[name, default: 0] += quantity.value
+                limited[name, default: 0] += quantity.nanos
             }
         }
         if requested.isEmpty && limited.isEmpty {

@@ -61,7 +61,8 @@ public struct PodVolumes: Sendable {
 
     /// Rewrites the files of configMap, secret, downwardAPI and projected volumes from the objects'
     /// current state (and the pod's, for its labels and annotations), each volume in one atomic swap;
-    /// answers the names of the volumes that changed. A missing object keeps the files as they are.
+    /// answers the names of the volumes that changed. A volume whose object (or key) is missing now
+    /// keeps its files as they are, as the kubelet keeps them, so the running pod is not disturbed.
     @discardableResult
     public func refresh(pod: Pod, store: KubeObjectStore, engine: Engine) async throws -> [String] {
         try await engine.blocking { [self] in
@@ -69,10 +70,8 @@ public struct PodVolumes: Sendable {
             let downwardAPI = DownwardAPI(pod: pod)
             var changed: [String] = []
             for (volume, prepared) in zip(specs, volumes) {
-                try Self.withVolumeError(volume.name) {
-                    guard let files = try Self.files(of: volume, objects: objects, downwardAPI: downwardAPI) else { return }
-                    if try AtomicVolumeWriter.write(files, to: prepared.path, fsGroup: fsGroup) { changed.append(volume.name) }
-                }
+                guard let files = try? Self.files(of: volume, objects: objects, downwardAPI: downwardAPI) else { continue }
+                if try AtomicVolumeWriter.write(files, to: prepared.path, fsGroup: fsGroup) { changed.append(volume.name) }
             }
             return changed
         }
@@ -85,14 +84,16 @@ public struct PodVolumes: Sendable {
         if FileManager.default.fileExists(atPath: directory) { try FileManager.default.removeItem(atPath: directory) }
     }
 
-    /// `--mount` specs for `container`'s `volumeMounts`, in order (subPaths made where missing).
-    public func mounts(for container: Container) throws -> [String] {
+    /// `--mount` specs for `container`'s `volumeMounts`, in order (subPaths made where missing);
+    /// `environment` (`NAME=value`) is what a `subPathExpr` expands against.
+    public func mounts(for container: Container, environment: [String] = []) throws -> [String] {
         try (container.volumeMounts ?? []).map { mount in
             guard let volume = volumes.first(where: { $0.name == mount.name }) else {
                 throw PodSpecError.config("cannot find volume \"\(mount.name)\" to mount into container \"\(container.name)\"")
             }
             var source = volume.path
-            if let subPath = mount.subPath, !subPath.isEmpty { source = try Self.subPath(subPath, of: volume) }
+            let subPath = mount.subPathExpr.map { VariableExpansion.expand($0, environment: environment) } ?? mount.subPath
+            if let subPath, !subPath.isEmpty { source = try Self.subPath(subPath, of: volume) }
             var spec = "type=bind,source=\(source),target=\(mount.mountPath)"
             if volume.readOnly || mount.readOnly == true { spec += ",readonly" }
             return spec
@@ -111,7 +112,7 @@ public struct PodVolumes: Sendable {
             let memory = emptyDir.medium == "Memory"
             if memory, !isMountPoint(target) {
                 var options = "mode=0777"
-                if let limit = emptyDir.sizeLimit.flatMap(ResourceQuantity.init), !limit.isZero { options += ",size=\(limit.integerValue)" }
+                if let limit = emptyDir.sizeLimit.flatMap(KubeQuantity.parsing), !limit.isZero { options += ",size=\(limit.value)" }
                 guard mount("tmpfs", target, "tmpfs", UInt(MS_NOSUID | MS_NODEV), options) == 0 else { throw posixError("mount tmpfs", target) }
             }
             guard chmod(target, 0o777) == 0 else { throw posixError("chmod", target) }
@@ -144,7 +145,8 @@ public struct PodVolumes: Sendable {
             return try configMapFiles(source, defaultMode: source.defaultMode ?? defaultFileMode, objects: objects)
         }
         if let source = volume.secret {
-            return try secretFiles(source, defaultMode: source.defaultMode ?? defaultFileMode, objects: objects)
+            return try secretFiles(source.secretName, items: source.items, optional: source.optional ?? false,
+                                   defaultMode: source.defaultMode ?? defaultFileMode, objects: objects)
         }
         if let source = volume.downwardAPI {
             return try downwardAPIFiles(source, defaultMode: source.defaultMode ?? defaultFileMode, downwardAPI: downwardAPI)
@@ -157,7 +159,8 @@ public struct PodVolumes: Sendable {
                     files.merge(try configMapFiles(configMap, defaultMode: mode, objects: objects)) { _, new in new }
                 }
                 if let secret = projection.secret {
-                    files.merge(try secretFiles(secret, defaultMode: mode, objects: objects)) { _, new in new }
+                    files.merge(try secretFiles(secret.name, items: secret.items, optional: secret.optional ?? false, defaultMode: mode,
+                                                objects: objects)) { _, new in new }
                 }
                 if let downward = projection.downwardAPI {
                     files.merge(try downwardAPIFiles(downward, defaultMode: mode, downwardAPI: downwardAPI)) { _, new in new }
@@ -176,10 +179,10 @@ public struct PodVolumes: Sendable {
         }
     }
 
-    private static func secretFiles(_ source: Volume.SecretSource, defaultMode: Int, objects: PodObjectSource) throws -> [String: VolumeFile] {
-        let name = source.secretName ?? ""
-        guard let data = try objects.secretData(name, optional: source.optional ?? false) else { return [:] }
-        return try keyFiles(data, items: source.items, defaultMode: defaultMode, optional: source.optional ?? false) { key in
+    private static func secretFiles(_ name: String?, items: [Volume.KeyToPath]?, optional: Bool, defaultMode: Int,
+                                    objects: PodObjectSource) throws -> [String: VolumeFile] {
+        guard let data = try objects.secretData(name ?? "", optional: optional) else { return [:] }
+        return try keyFiles(data, items: items, defaultMode: defaultMode, optional: optional) { key in
             "references non-existent secret key: \(key)"
         }
     }

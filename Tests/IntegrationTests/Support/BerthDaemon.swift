@@ -31,6 +31,12 @@ final class BerthDaemon: @unchecked Sendable {
         _ = process.wait(timeout: 30)
     }
 
+    /// Stops the daemon (SIGTERM) ahead of the test's end.
+    func stop() {
+        process.kill(SIGTERM)
+        _ = process.wait(timeout: 30)
+    }
+
     /// Kills the daemon with SIGKILL and starts a new one on the same root and socket.
     func killAndRestart() throws {
         process.kill(SIGKILL)

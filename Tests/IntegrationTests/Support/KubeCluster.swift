@@ -21,6 +21,16 @@ final class KubeCluster: @unchecked Sendable {
         try Data(config.stdout).write(to: URL(fileURLWithPath: kubeconfig))
     }
 
+    /// The pods' containers and network go before the sandbox: the daemon first, so its node
+    /// starts nothing more, then the containers, then the pods' bridge (which no sandbox removes).
+    deinit {
+        daemon.stop()
+        if let listed = try? sandbox.run(["ps", "-aq", "--no-trunc"], timeout: 60), listed.succeeded, !listed.lines.isEmpty {
+            _ = try? sandbox.run(["rm", "-f", "-v"] + listed.lines, timeout: 120)
+        }
+        _ = try? sandbox.run(["network", "rm", "berth-pods"], timeout: 60)
+    }
+
     /// Runs kubectl against this cluster. The manifests it sends (`apply`, `create` or `replace`
     /// with `-f`) are checked with kubernetes-validate against the schemas of the version Berth
     /// reports: a manifest the real API's schema refuses must be refused by Berth too (unless the
