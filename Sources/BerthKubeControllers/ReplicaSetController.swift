@@ -59,27 +59,29 @@ struct ReplicaSetController: KubeReconciler {
         let candidates = try store.list(pods, namespace: key.namespace).items.filter(PodState.isActive)
         let owned = try OwnerRefs.claim(candidates, resource: pods, owner: replicaSet, selector: selector, store: store)
 
+        var pods = owned
         var failure: (reason: String, message: String)?
         if replicaSet.value(at: ["metadata", "deletionTimestamp"]) == nil {
-            failure = manageReplicas(owned, desired: desired, replicaSet: replicaSet)
+            failure = manageReplicas(&pods, desired: desired, replicaSet: replicaSet)
         }
 
         let now = Date.now
-        let status = Self.status(of: owned, replicaSet: replicaSet, minReadySeconds: minReadySeconds, failure: failure, now: now)
+        let status = Self.status(of: pods, replicaSet: replicaSet, minReadySeconds: minReadySeconds, failure: failure, now: now)
         try store.updateStatus(replicaSets, replicaSet, to: status)
         if let failure { throw KubeAPIError(code: 500, reason: "InternalError", message: failure.message) }
-        return PodState.nextAvailability(of: owned, minReadySeconds: minReadySeconds, now: now)
+        return PodState.nextAvailability(of: pods, minReadySeconds: minReadySeconds, now: now)
     }
 
-    /// Creates or deletes pods until `desired` are active; answers the ReplicaFailure to report, if any.
-    private func manageReplicas(_ owned: [OrderedJSON], desired: Int, replicaSet: OrderedJSON) -> (reason: String, message: String)? {
-        let difference = owned.count - desired
+    /// Creates or deletes pods until `desired` are active, keeping `pods` up to date with what it
+    /// did; answers the ReplicaFailure to report, if any.
+    private func manageReplicas(_ pods: inout [OrderedJSON], desired: Int, replicaSet: OrderedJSON) -> (reason: String, message: String)? {
+        let difference = pods.count - desired
         let template = replicaSet.value(at: ["spec", "template"]) ?? .object([])
         let generateName = (replicaSet.string("metadata", "name") ?? "") + "-"
         if difference < 0 {
             for _ in 0 ..< -difference {
                 do {
-                    try podControl.createPod(from: template, owner: replicaSet, generateName: generateName)
+                    pods.append(try podControl.createPod(from: template, owner: replicaSet, generateName: generateName))
                 } catch let error as KubeAPIError {
                     return ("FailedCreate", error.message)
                 } catch {
@@ -87,9 +89,11 @@ struct ReplicaSetController: KubeReconciler {
                 }
             }
         } else if difference > 0 {
-            for pod in PodState.deletionOrder(owned).prefix(difference) {
+            for pod in PodState.deletionOrder(pods).prefix(difference) {
                 do {
                     try podControl.deletePod(pod, owner: replicaSet)
+                    let uid = pod.string("metadata", "uid")
+                    pods.removeAll { $0.string("metadata", "uid") == uid }
                 } catch let error as KubeAPIError {
                     return ("FailedDelete", error.message)
                 } catch {
@@ -100,8 +104,9 @@ struct ReplicaSetController: KubeReconciler {
         return nil
     }
 
-    /// The status upstream computes from the pods seen at the start of the sync (the writes made
-    /// during it show up in the next one); zero counts are left out as Go's omitempty does.
+    /// The status of the pods as this sync leaves them (upstream counts the pods seen before its
+    /// own creations and deletions; counting after them keeps a Deployment from reading pods
+    /// that are going as available); zero counts are left out as Go's omitempty does.
     static func status(of pods: [OrderedJSON], replicaSet: OrderedJSON, minReadySeconds: Int,
                        failure: (reason: String, message: String)?, now: Date) -> OrderedJSON {
         let templateLabels = replicaSet.stringMap(at: ["spec", "template", "metadata", "labels"]) ?? [:]
