@@ -148,6 +148,26 @@ import Testing
         #expect(Self.status(store, "currentReplicas") == 3)
     }
 
+    @Test func aDeleteRetentionPolicyRemovesScaledClaimsAndTiesClaimsToTheSet() async throws {
+        let harness = try ControllerHarness()
+        let kubelet = Self.start(harness)
+        let everything = kubelet.runEverything()
+        defer { everything.cancel() }
+        let store = harness.store
+        _ = try store.create(KubeResourceRegistry.statefulSets, namespace: "default", object: Self.set(
+            replicas: 2, extra: #","persistentVolumeClaimRetentionPolicy":{"whenDeleted":"Delete","whenScaled":"Delete"}"#))
+        #expect(await harness.eventually { Self.status(store, "readyReplicas") == 2 })
+        let set = try store.get(KubeResourceRegistry.statefulSets, namespace: "default", name: "web")
+        let claim = try store.get(KubeResourceRegistry.persistentVolumeClaims, namespace: "default", name: "data-web-0")
+        #expect(OwnerRefs.controllerUID(of: claim) == set.string("metadata", "uid"))
+        _ = try store.edit(KubeResourceRegistry.statefulSets, "default", "web") { $0.setting(["spec", "replicas"], to: .int(1)) }
+        #expect(await harness.eventually {
+            (try? store.get(KubeResourceRegistry.persistentVolumeClaims, namespace: "default", name: "data-web-1")) == nil
+        })
+        #expect(kubelet.pod("web-1") == nil)
+        #expect((try? store.get(KubeResourceRegistry.persistentVolumeClaims, namespace: "default", name: "data-web-0")) != nil)
+    }
+
     @Test func parallelCreatesEveryPodAtOnce() async throws {
         let harness = try ControllerHarness()
         let kubelet = Self.start(harness)
