@@ -67,12 +67,17 @@ import Testing
         _ = try store.create(store.deployments, namespace: "default", object: object(deploymentManifest(replicas: 2)))
         #expect(await harness.eventually { try store.activePods().count == 2 })
 
-        // Record the order things go in: the Deployment must be the last.
-        let gone = Locked<[String]>([])
+        // Record the order things go in (by the revision of their removal): the Deployment must be the last.
+        let gone = Locked<[(revision: Int, kind: String)]>([])
         let from = KubeListOptions(resourceVersion: String(try store.currentResourceVersion()))
         let watches = try [store.pods, store.replicaSets, store.deployments].map { try store.watch($0, namespace: "default", options: from) }
         let observers = watches.map { events in
-            Task { for await event in events where event.type == .deleted { gone.withLock { $0.append(event.object.string("kind") ?? "") } } }
+            Task {
+                for await event in events where event.type == .deleted {
+                    let revision = Int(event.object.string("metadata", "resourceVersion") ?? "") ?? 0
+                    gone.withLock { $0.append((revision, event.object.string("kind") ?? "")) }
+                }
+            }
         }
         defer { observers.forEach { $0.cancel() } }
 
@@ -82,7 +87,7 @@ import Testing
         #expect(GarbageCollector.finalizers(of: deletion.object) == ["foregroundDeletion"])
         #expect(await harness.eventually { (try? store.get(store.deployments, namespace: "default", name: "web")) == nil })
         #expect(await harness.eventually { gone.withLock { $0.count } == 4 })
-        #expect(gone.withLock { $0.last } == "Deployment")
+        #expect(gone.withLock { $0.max { $0.revision < $1.revision }?.kind } == "Deployment")
         #expect(try store.list(store.replicaSets, namespace: "default").items.isEmpty && store.list(store.pods, namespace: "default").items.isEmpty)
     }
 

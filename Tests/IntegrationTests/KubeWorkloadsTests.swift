@@ -50,8 +50,8 @@ struct KubeWorkloadsTests {
     /// The names of the Deployment's pods that are not being deleted.
     private func pods(_ cluster: KubeCluster) throws -> [String] {
         let listed = try cluster.kubectl("get", "pods", "-l", "app=web", "-o",
-                                         #"jsonpath={range .items[?(!@.metadata.deletionTimestamp)]}{.metadata.name}{"\n"}{end}"#)
-        return listed.out.split(separator: "\n").map(String.init)
+                                         #"jsonpath={range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{"\n"}{end}"#)
+        return listed.out.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.count == 1 }.map { String($0[0]) }
     }
 
     private func image(_ cluster: KubeCluster) throws -> String {
