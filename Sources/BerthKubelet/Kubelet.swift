@@ -57,6 +57,8 @@ final class KubeletContext: Sendable {
     let schedulerEvents: KubeEventRecorder
     let backOff = ContainerBackOff()
     let probes: PodProbes
+    /// Pods whose status must be published now: a probe changed its verdict.
+    let wakeups: AsyncStream<KubeObjectKey>
     let sandboxes: PodSandboxes
     let node: NodeAgent
     let volumes = Mutex<[String: PodVolumes]>([:])
@@ -67,7 +69,9 @@ final class KubeletContext: Sendable {
         self.nodeName = nodeName
         events = KubeEventRecorder(store: store, component: "kubelet", host: nodeName)
         schedulerEvents = KubeEventRecorder(store: store, component: "default-scheduler", host: nodeName)
-        probes = PodProbes(engine: engine, events: events)
+        let (wakeups, wake) = AsyncStream.makeStream(of: KubeObjectKey.self)
+        self.wakeups = wakeups
+        probes = PodProbes(engine: engine, events: events) { wake.yield($0) }
         sandboxes = PodSandboxes(engine: engine)
         node = NodeAgent(store: store, nodeName: nodeName, startTime: Date.now.formatted(.iso8601))
     }

@@ -26,10 +26,25 @@ final class PodProbes: Sendable {
     private let engine: Engine
     private let events: KubeEventRecorder
     private let findings = Mutex<[String: Findings]>([:])
+    /// Asks for the pod's status to be published now, when readiness or startup changes.
+    private let changed: @Sendable (KubeObjectKey) -> Void
 
-    init(engine: Engine, events: KubeEventRecorder) {
+    init(engine: Engine, events: KubeEventRecorder, changed: @escaping @Sendable (KubeObjectKey) -> Void) {
         self.engine = engine
         self.events = events
+        self.changed = changed
+    }
+
+    /// Records a finding of container `id`; a change wakes the pod's worker.
+    private func record(_ id: String, _ object: OrderedJSON, _ update: (inout Findings) -> Void) {
+        let differs = findings.withLock { findings -> Bool in
+            guard var entry = findings[id] else { return false }
+            let before = (entry.ready, entry.started)
+            update(&entry)
+            findings[id] = entry
+            return before != (entry.ready, entry.started)
+        }
+        if differs { changed(KubeObjectKey(object)) }
     }
 
     /// Whether the container passed its readiness probe (always, without one).
@@ -96,10 +111,10 @@ final class PodProbes: Sendable {
                     failures[kind] = 0
                     successes[kind, default: 0] += 1
                     if successes[kind, default: 0] >= (kind == "Readiness" ? probe.successThreshold ?? 1 : 1) {
-                        if kind == "Readiness" { findings.withLock { $0[id]?.ready = true } }
+                        if kind == "Readiness" { record(id, object) { $0.ready = true } }
                         if kind == "Startup" {
                             started = true
-                            findings.withLock { $0[id]?.started = true }
+                            record(id, object) { $0.started = true }
                         }
                     }
                 case .failure(let message):
@@ -108,7 +123,7 @@ final class PodProbes: Sendable {
                     events.record(object, .warning, reason: "Unhealthy", message: "\(kind) probe failed: \(message)", fieldPath: fieldPath)
                     guard failures[kind, default: 0] >= probe.failureThreshold ?? 3 else { continue }
                     if kind == "Readiness" {
-                        findings.withLock { $0[id]?.ready = false }
+                        record(id, object) { $0.ready = false }
                         continue
                     }
                     let verb = kind == "Liveness" ? "liveness" : "startup"

@@ -15,6 +15,7 @@ struct PodWorker: KubeReconciler {
 
     var name: String { "kubelet" }
     var triggers: [KubeTrigger] { [.own(KubeResourceRegistry.pods)] }
+    var wakeups: AsyncStream<KubeObjectKey>? { context.wakeups }
 
     private var store: KubeObjectStore { context.store }
     private var engine: Engine { context.engine }

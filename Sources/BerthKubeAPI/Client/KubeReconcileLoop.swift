@@ -53,6 +53,12 @@ public protocol KubeReconciler: Sendable {
     /// Reconciles one key; answers when to look again regardless of changes (nil: on the next change).
     /// A thrown error retries the key with back-off.
     func reconcile(_ key: KubeObjectKey) async throws -> Duration?
+    /// Keys to reconcile now for reasons the store does not see (a probe's verdict); nil for none.
+    var wakeups: AsyncStream<KubeObjectKey>? { get }
+}
+
+extension KubeReconciler {
+    public var wakeups: AsyncStream<KubeObjectKey>? { nil }
 }
 
 /// Runs reconcilers over the store's watches: one work queue per reconciler, each key handled by one
@@ -77,6 +83,11 @@ public final class KubeReconcileLoop: Sendable {
                     for await event in events {
                         for key in trigger.keys(event) { await queue.add(key) }
                     }
+                }
+            }
+            if let wakeups = reconciler.wakeups {
+                group.addTask {
+                    for await key in wakeups { await queue.add(key) }
                 }
             }
             if let primary = reconciler.triggers.first?.resource {
