@@ -24,10 +24,10 @@ final class JobController: KubeReconciler {
     /// When each Job (by uid) last saw a pod fail, for the replacement back-off.
     private let lastFailure = Mutex<[String: Date]>([:])
 
-    init(store: KubeObjectStore, host: String, now: @escaping @Sendable () -> Date = { Date.now }) throws {
+    init(store: KubeObjectStore, host: String, now: @escaping @Sendable () -> Date = { Date.now }) {
         self.store = store
         self.recorder = KubeEventRecorder(store: store, component: "job-controller", host: host)
-        self.pods = try PodControl(store: store, recorder: recorder)
+        self.pods = PodControl(store: store, recorder: recorder)
         self.now = now
     }
 

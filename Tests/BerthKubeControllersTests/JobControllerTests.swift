@@ -16,7 +16,7 @@ import Testing
 
     static func start(_ harness: ControllerHarness) throws -> FakeKubelet {
         let store = harness.store
-        let controller = try JobController(store: store, host: "node")
+        let controller = JobController(store: store, host: "node")
         harness.start { await KubeReconcileLoop(store: store).run(controller) }
         return FakeKubelet(store: store)
     }
