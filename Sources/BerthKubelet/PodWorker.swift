@@ -208,7 +208,7 @@ struct PodWorker: KubeReconciler {
         }
         let volumes: PodVolumes
         do {
-            volumes = try await PodVolumes.prepare(pod: pod, podObject: object, store: store, engine: engine, root: engine.root)
+            volumes = try await PodVolumes.prepare(pod: pod, store: store, engine: engine, root: engine.root)
         } catch let error as PodVolumeError {
             context.events.record(object, .warning, reason: "FailedMount", message: error.message)
             throw error
