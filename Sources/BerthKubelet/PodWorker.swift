@@ -152,12 +152,9 @@ struct PodWorker: KubeReconciler {
         let fieldPath = Self.fieldPath(container, pod)
         do {
             try await PodImages.ensure(pod: pod, container: container, store: store, engine: engine, recorder: context.events)
-        } catch let error as PodSpecError {
+        } catch {
             // PodImages recorded the kubelet's events for it.
             return StatusWaiting(reason: error.reason.rawValue, message: error.message)
-        } catch {
-            context.events.record(object, .warning, reason: "Failed", message: "Error: ErrImagePull", fieldPath: fieldPath)
-            return StatusWaiting(reason: "ErrImagePull", message: "\(error)")
         }
         var options: ContainerCreateOptions
         do {

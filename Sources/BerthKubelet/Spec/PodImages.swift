@@ -14,7 +14,7 @@ public enum PodImages {
     /// `ImagePullBackOff`, `ErrImageNeverPull`, `InvalidImageName`) with the kubelet's message;
     /// `recorder` hears the kubelet's events (`Pulling`, `Pulled`, `Failed`, `BackOff`).
     public static func ensure(pod: Pod, container: Container, store: KubeObjectStore, engine: Engine,
-                              recorder: KubeEventRecorder? = nil) async throws {
+                              recorder: KubeEventRecorder? = nil) async throws(PodSpecError) {
         let image = container.image ?? ""
         let event = { (type: KubeEventRecorder.EventType, reason: String, message: String) -> Void in
             recorder?.record(eventObject(pod), type, reason: reason, message: message, fieldPath: "spec.containers{\(container.name)}")
