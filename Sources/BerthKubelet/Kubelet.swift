@@ -66,7 +66,7 @@ final class KubeletContext: Sendable {
     let nodeName: String
     let events: KubeEventRecorder
     let schedulerEvents: KubeEventRecorder
-    let backOff = ContainerBackOff()
+    let backOff = KubeletBackOff()
     let probes: PodProbes
     let sandboxes: PodSandboxes
     let node: NodeAgent
