@@ -24,6 +24,8 @@ work=$(mktemp -d /var/tmp/berth-bench-kube.XXXXXX)
 root=$work/state
 "$berth_bin" --root "$root" import --change 'CMD ["sh"]' "$images_cache/busybox-rootfs.tar" busybox:latest >/dev/null
 "$berth_bin" --root "$root" tag busybox:latest busybox:rolled
+# The manifest both sides run names podman's spelling of the local image.
+"$berth_bin" --root "$root" tag busybox:latest localhost/busybox:latest
 "$berth_bin" --root "$root" serve --host "unix://$work/docker.sock" --pidfile "$work/berth.pid" --kube-port "$kube_port" 2>"$work/serve.log" &
 serve_pid=$!
 # Podman as design.md sets it up here: runc, and no raised rlimits (the hard NOFILE limit is 20000).

@@ -140,7 +140,11 @@ public final class KubeServer: Sendable {
                     try await outbound.write(.end(nil))
                 }
                 group.addTask {
-                    try? await channel.closeFuture.get()
+                    // Not the future's get(), which ignores cancellation: a finished stream
+                    // (a log) must let the connection go on to its next request.
+                    let (closed, continuation) = AsyncStream<Void>.makeStream()
+                    channel.closeFuture.whenComplete { _ in continuation.finish() }
+                    for await _ in closed {}
                 }
                 try await group.next()
                 group.cancelAll()

@@ -43,6 +43,7 @@ struct PodWorker: KubeReconciler {
 
     /// One pass over a live pod: answers when to look again (containers change without the store knowing).
     private func sync(_ object: OrderedJSON, _ pod: Pod) async throws -> Duration? {
+        var object = object
         let uid = pod.metadata.uid ?? ""
         try await removeContainers(namespace: pod.metadata.namespace ?? "", name: pod.metadata.name ?? "", keepingUID: uid)
         var records = try await containers(of: uid)
@@ -52,6 +53,12 @@ struct PodWorker: KubeReconciler {
             for record in records where record.state.running { try? await engine.killContainer(record.id) }
             context.probes.stop(podUID: uid)
             return nil
+        }
+        if pod.status?.containerStatuses == nil {
+            // A new pod shows its containers being created (kubectl: ContainerCreating) while its
+            // volumes, sandbox and containers are set up, as the kubelet's first status does.
+            object = try publish(PodStatusBuilder(pod: pod, records: records, sandbox: nil, waiting: [:], probes: context.probes,
+                                                  initFailed: false).build(), object)
         }
         let volumes = try await podVolumes(object, pod)
         let sandbox = try await ensureSandbox(object, pod, records: records)
@@ -215,11 +222,12 @@ struct PodWorker: KubeReconciler {
     }
 
     /// Writes the pod's status when it changed, as the status subresource does (the spec kept).
-    private func publish(_ status: PublishedPodStatus, _ object: OrderedJSON) throws {
+    @discardableResult
+    private func publish(_ status: PublishedPodStatus, _ object: OrderedJSON) throws -> OrderedJSON {
         let encoded = try status.json()
-        guard object.value(at: ["status"]) != encoded else { return }
-        _ = try store.replace(KubeResourceRegistry.pods, namespace: object.string("metadata", "namespace"),
-                              name: object.string("metadata", "name") ?? "", object: object.setting(["status"], to: encoded), scope: .status)
+        guard object.value(at: ["status"]) != encoded else { return object }
+        return try store.replace(KubeResourceRegistry.pods, namespace: object.string("metadata", "namespace"),
+                                 name: object.string("metadata", "name") ?? "", object: object.setting(["status"], to: encoded), scope: .status)
     }
 
     // MARK: Stopping

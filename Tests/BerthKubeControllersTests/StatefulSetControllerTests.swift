@@ -144,8 +144,8 @@ import Testing
                               object: updated.setting(["spec", "updateStrategy", "rollingUpdate", "partition"], to: .int(0)))
         #expect(await harness.eventually {
             try store.get(KubeResourceRegistry.statefulSets, namespace: "default", name: "web").string("status", "currentRevision") == new
+                && Self.status(store, "currentReplicas") == 3
         })
-        #expect(Self.status(store, "currentReplicas") == 3)
     }
 
     @Test func aDeleteRetentionPolicyRemovesScaledClaimsAndTiesClaimsToTheSet() async throws {
