@@ -167,7 +167,7 @@ struct ResourceHandler {
     private func writeScale(_ name: String, _ scale: OrderedJSON) throws -> KubeResponse {
         let dryRun = try isDryRun()
         let live = try store.get(resource, namespace: namespace, name: name)
-        var updated = try KubeScale.applying(scale, to: live, resource, name: name)
+        var updated = try KubeScale.applying(scale, to: live, name: name)
         if let version = scale.string("metadata", "resourceVersion"), !version.isEmpty {
             updated = updated.setting(["metadata", "resourceVersion"], to: .string(version))
         }

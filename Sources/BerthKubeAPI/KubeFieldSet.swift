@@ -38,7 +38,7 @@ public struct KubeFieldSet: Sendable, Equatable {
             for item in items {
                 if schema.listType == "set" {
                     paths.insert(path + ["v:" + item.compact])
-                } else if let identity = Self.identity(of: item, keys: schema.listMapKeys, element: element) {
+                } else if let identity = Self.identity(of: item, keys: schema.listMapKeys) {
                     paths.insert(path + [identity])
                     collect(item, element, path: path + [identity])
                 }
@@ -50,7 +50,7 @@ public struct KubeFieldSet: Sendable, Equatable {
 
     /// `k:{"containerPort":80,"protocol":"TCP"}`: the element's map keys, defaulted ones included
     /// when the element leaves them out (a port's protocol is TCP unless given).
-    static func identity(of item: OrderedJSON, keys: [String], element: KubeSchema) -> String? {
+    static func identity(of item: OrderedJSON, keys: [String]) -> String? {
         var members: [(String, OrderedJSON)] = []
         for key in keys {
             if let value = item[key] {

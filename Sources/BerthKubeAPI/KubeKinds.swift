@@ -100,7 +100,7 @@ enum KubeKinds {
         case "ConfigMap":
             causes += configMapKeyProblems(object)
         case "Secret":
-            object = try foldStringData(object, name: name)
+            object = try foldStringData(object)
             causes += configMapKeyProblems(object)
             if object.string("type") == nil { object = object.setting(["type"], to: .string("Opaque")) }
         default:
@@ -181,7 +181,7 @@ enum KubeKinds {
 
     /// Secrets: `stringData` is write-only; its values are folded into `data` as base64, winning
     /// over `data` entries of the same key. `data` values must be base64.
-    private static func foldStringData(_ object: OrderedJSON, name: String) throws(KubeAPIError) -> OrderedJSON {
+    private static func foldStringData(_ object: OrderedJSON) throws(KubeAPIError) -> OrderedJSON {
         var data: [String: String] = [:]
         for (key, value) in object.value(at: ["data"])?.members ?? [] {
             guard case .string(let encoded) = value else { continue }

@@ -466,10 +466,6 @@ public final class KubeObjectStore: Sendable {
         try Int64.fetchOne(db, sql: "SELECT MAX(rv) FROM kube_version") ?? 0
     }
 
-    static func namespaceExists(_ db: Database, _ name: String) throws -> Bool {
-        try String.fetchOne(db, sql: "SELECT key FROM kube_object WHERE key = ?", arguments: ["namespaces//" + name]) != nil
-    }
-
     /// `configmaps/<namespace>/<name>`; cluster-scoped objects have an empty namespace part, so keys
     /// sort by namespace, then name, as etcd's do.
     static func key(_ resource: KubeResource, _ namespace: String?, _ name: String) -> String {

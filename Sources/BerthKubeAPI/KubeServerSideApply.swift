@@ -229,8 +229,8 @@ public enum KubeServerSideApply {
             case "map":
                 var result = current
                 for item in incoming {
-                    let identity = KubeFieldSet.identity(of: item, keys: schema.listMapKeys, element: element)
-                    if let index = result.firstIndex(where: { KubeFieldSet.identity(of: $0, keys: schema.listMapKeys, element: element) == identity }) {
+                    let identity = KubeFieldSet.identity(of: item, keys: schema.listMapKeys)
+                    if let index = result.firstIndex(where: { KubeFieldSet.identity(of: $0, keys: schema.listMapKeys) == identity }) {
                         result[index] = merge(result[index], item, element, path: path)
                     } else {
                         result.append(item)

@@ -18,10 +18,10 @@ struct DaemonSetController: KubeReconciler {
     static let revisionLabel = "controller-revision-hash"
     static let generationLabel = "pod-template-generation"
 
-    init(store: KubeObjectStore, host: String, now: @escaping @Sendable () -> Date = { Date.now }) throws {
+    init(store: KubeObjectStore, host: String, now: @escaping @Sendable () -> Date = { Date.now }) {
         self.store = store
         self.recorder = KubeEventRecorder(store: store, component: "daemonset-controller", host: host)
-        self.pods = try PodControl(store: store, recorder: recorder)
+        self.pods = PodControl(store: store, recorder: recorder)
         self.node = host
         self.now = now
     }

@@ -15,11 +15,11 @@ struct DeploymentController: KubeReconciler {
     let recorder: KubeEventRecorder
     let name = "deployment-controller"
 
-    init(store: KubeObjectStore, host: String) throws {
+    init(store: KubeObjectStore, host: String) {
         self.store = store
-        deployments = try store.resource(group: "apps", plural: "deployments")
-        replicaSets = try store.resource(group: "apps", plural: "replicasets")
-        pods = try store.resource(group: "", plural: "pods")
+        deployments = KubeResourceRegistry.deployments
+        replicaSets = KubeResourceRegistry.replicaSets
+        pods = KubeResourceRegistry.pods
         recorder = KubeEventRecorder(store: store, component: name, host: host)
     }
 

@@ -47,7 +47,7 @@ struct GarbageCollector: KubeReconciler {
         }
         guard object.string("metadata", "uid") == uid else { return nil }
         if object.value(at: ["metadata", "deletionTimestamp"]) != nil {
-            let finalizers = Self.finalizers(of: object)
+            let finalizers = object.finalizers
             if finalizers.contains("orphan") { try orphanDependents(of: uid, owner: object, resource: node.resource) }
             if finalizers.contains("foregroundDeletion") { return try deleteDependentsFirst(of: uid, owner: object, resource: node.resource) }
         }
@@ -104,7 +104,7 @@ struct GarbageCollector: KubeReconciler {
         guard let resource = resource(apiVersion: owner.apiVersion, kind: owner.kind) else { return .absent }
         guard let live = try? store.get(resource, namespace: resource.namespaced ? dependentNamespace : nil, name: owner.name),
               live.string("metadata", "uid") == owner.uid else { return .absent }
-        if live.value(at: ["metadata", "deletionTimestamp"]) != nil, Self.finalizers(of: live).contains("foregroundDeletion") {
+        if live.value(at: ["metadata", "deletionTimestamp"]) != nil, live.finalizers.contains("foregroundDeletion") {
             return .waitingForDependents
         }
         return .present
@@ -146,19 +146,13 @@ struct GarbageCollector: KubeReconciler {
     }
 
     private func removeFinalizer(_ finalizer: String, from owner: OrderedJSON, resource: KubeResource) throws {
-        let kept = Self.finalizers(of: owner).filter { $0 != finalizer }
-        try replaceIgnoringMissing(resource, owner.setting(["metadata", "finalizers"], to: kept.isEmpty ? nil : .strings(kept)))
+        try replaceIgnoringMissing(resource, owner.removingFinalizer(finalizer))
     }
 
     private func replaceIgnoringMissing(_ resource: KubeResource, _ object: OrderedJSON) throws {
         do {
             _ = try store.replace(resource, namespace: object.string("metadata", "namespace"), name: object.string("metadata", "name") ?? "", object: object)
         } catch let error as KubeAPIError where error.code == 404 {}
-    }
-
-    static func finalizers(of object: OrderedJSON) -> [String] {
-        guard case .array(let values)? = object.value(at: ["metadata", "finalizers"]) else { return [] }
-        return values.compactMap { if case .string(let text) = $0 { text } else { nil } }
     }
 }
 

@@ -24,10 +24,10 @@ final class JobController: KubeReconciler {
     /// When each Job (by uid) last saw a pod fail, for the replacement back-off.
     private let lastFailure = Mutex<[String: Date]>([:])
 
-    init(store: KubeObjectStore, host: String, now: @escaping @Sendable () -> Date = { Date.now }) throws {
+    init(store: KubeObjectStore, host: String, now: @escaping @Sendable () -> Date = { Date.now }) {
         self.store = store
         self.recorder = KubeEventRecorder(store: store, component: "job-controller", host: host)
-        self.pods = try PodControl(store: store, recorder: recorder)
+        self.pods = PodControl(store: store, recorder: recorder)
         self.now = now
     }
 
@@ -107,7 +107,7 @@ final class JobController: KubeReconciler {
         var completed = Self.indexes(status.completedIndexes)
         var recorded = Set((uncounted.succeeded ?? []) + (uncounted.failed ?? []))
         var newlyFailed = false
-        for pod in owned where PodFacts.finalizers(pod).contains(Self.trackingFinalizer) {
+        for pod in owned where pod.finalizers.contains(Self.trackingFinalizer) {
             let podUID = pod.string("metadata", "uid") ?? ""
             guard !recorded.contains(podUID) else { continue }
             if PodFacts.phase(pod) == "Succeeded" {
@@ -130,10 +130,10 @@ final class JobController: KubeReconciler {
             _ = try write(job, status)
         }
         for (index, pod) in owned.enumerated() where recorded.contains(pod.string("metadata", "uid") ?? "")
-            && PodFacts.finalizers(pod).contains(Self.trackingFinalizer) {
+            && pod.finalizers.contains(Self.trackingFinalizer) {
             owned[index] = try releaseFinalizer(pod)
         }
-        let stillTracked = Set(owned.filter { PodFacts.finalizers($0).contains(Self.trackingFinalizer) }.compactMap { $0.string("metadata", "uid") })
+        let stillTracked = Set(owned.filter { $0.finalizers.contains(Self.trackingFinalizer) }.compactMap { $0.string("metadata", "uid") })
         status.succeeded = (status.succeeded ?? 0) + (uncounted.succeeded ?? []).filter { !stillTracked.contains($0) }.count
         status.failed = (status.failed ?? 0) + (uncounted.failed ?? []).filter { !stillTracked.contains($0) }.count
         uncounted.succeeded = (uncounted.succeeded ?? []).filter(stillTracked.contains)
@@ -277,7 +277,7 @@ final class JobController: KubeReconciler {
             template = Self.addingIndexEnvironment(to: template)
         }
         template = template.setting(["metadata", "labels"], to: .stringMap(labels))
-        template = template.setting(["metadata", "finalizers"], to: .strings(PodFacts.finalizers(template) + [Self.trackingFinalizer]))
+        template = template.setting(["metadata", "finalizers"], to: .strings(template.finalizers + [Self.trackingFinalizer]))
         let pod = PodControl.pod(from: template, owner: job, generateName: generateName)
         do {
             let created = try store.create(KubeResourceRegistry.pods, namespace: job.string("metadata", "namespace"), object: pod)
@@ -341,17 +341,17 @@ final class JobController: KubeReconciler {
     }
 
     private func releaseFinalizers(_ owned: [OrderedJSON]) throws {
-        for pod in owned where PodFacts.finalizers(pod).contains(Self.trackingFinalizer) { _ = try releaseFinalizer(pod) }
+        for pod in owned where pod.finalizers.contains(Self.trackingFinalizer) { _ = try releaseFinalizer(pod) }
     }
 
     @discardableResult
     private func releaseFinalizer(_ pod: OrderedJSON) throws -> OrderedJSON {
-        guard PodFacts.finalizers(pod).contains(Self.trackingFinalizer) else { return pod }
+        guard pod.finalizers.contains(Self.trackingFinalizer) else { return pod }
         do {
             return try store.replace(KubeResourceRegistry.pods, namespace: pod.string("metadata", "namespace"), name: PodFacts.name(pod),
-                                     object: PodFacts.removingFinalizer(Self.trackingFinalizer, from: pod))
+                                     object: pod.removingFinalizer(Self.trackingFinalizer))
         } catch let error as KubeAPIError where error.code == 404 {
-            return PodFacts.removingFinalizer(Self.trackingFinalizer, from: pod)
+            return pod.removingFinalizer(Self.trackingFinalizer)
         }
     }
 

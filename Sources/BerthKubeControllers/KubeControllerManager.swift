@@ -16,14 +16,14 @@ public struct KubeControllerManager: Sendable {
         let loop = KubeReconcileLoop(store: store)
         await withDiscardingTaskGroup { group in
             group.addTask { await loop.run(ServiceAccountController(store: store)) }
-            if let replicaSets = try? ReplicaSetController(store: store, host: host) { group.addTask { await loop.run(replicaSets) } }
-            if let deployments = try? DeploymentController(store: store, host: host) { group.addTask { await loop.run(deployments) } }
+            group.addTask { await loop.run(ReplicaSetController(store: store, host: host)) }
+            group.addTask { await loop.run(DeploymentController(store: store, host: host)) }
             group.addTask { await loop.run(GarbageCollector(store: store)) }
             group.addTask { await loop.run(NamespaceController(store: store)) }
-            if let jobs = try? JobController(store: store, host: host) { group.addTask { await loop.run(jobs) } }
+            group.addTask { await loop.run(JobController(store: store, host: host)) }
             group.addTask { await loop.run(CronJobController(store: store, host: host)) }
             group.addTask { await loop.run(StatefulSetController(store: store, host: host)) }
-            if let daemonSets = try? DaemonSetController(store: store, host: host) { group.addTask { await loop.run(daemonSets) } }
+            group.addTask { await loop.run(DaemonSetController(store: store, host: host)) }
         }
     }
 }

@@ -9,14 +9,6 @@ import Foundation
 /// Berth needs no "expectations" (upstream's guard against a lagging informer cache): the store is
 /// read directly and a write is visible to the next list as soon as it returns.
 extension KubeObjectStore {
-    /// The served resource `plural` of `group` (any version), or a 404 Status when it is not served.
-    func resource(group: String, plural: String) throws -> KubeResource {
-        guard let resource = registry.resources.first(where: { $0.group == group && $0.plural == plural }) else {
-            throw KubeAPIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource (\(plural))")
-        }
-        return resource
-    }
-
     /// Writes `status` as the object's status (the `/status` subresource's effect), unless it is
     /// already that; conflicts throw, so the reconcile retries with the fresh object.
     @discardableResult
@@ -33,9 +25,9 @@ struct PodControl: Sendable {
     let pods: KubeResource
     let recorder: KubeEventRecorder
 
-    init(store: KubeObjectStore, recorder: KubeEventRecorder) throws {
+    init(store: KubeObjectStore, recorder: KubeEventRecorder) {
         self.store = store
-        self.pods = try store.resource(group: "", plural: "pods")
+        self.pods = KubeResourceRegistry.pods
         self.recorder = recorder
     }
 

@@ -13,11 +13,11 @@ struct ReplicaSetController: KubeReconciler {
     let podControl: PodControl
     let name = "replicaset-controller"
 
-    init(store: KubeObjectStore, host: String) throws {
+    init(store: KubeObjectStore, host: String) {
         self.store = store
-        replicaSets = try store.resource(group: "apps", plural: "replicasets")
-        pods = try store.resource(group: "", plural: "pods")
-        podControl = try PodControl(store: store, recorder: KubeEventRecorder(store: store, component: name, host: host))
+        replicaSets = KubeResourceRegistry.replicaSets
+        pods = KubeResourceRegistry.pods
+        podControl = PodControl(store: store, recorder: KubeEventRecorder(store: store, component: name, host: host))
     }
 
     var triggers: [KubeTrigger] {

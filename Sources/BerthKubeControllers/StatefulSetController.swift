@@ -151,7 +151,8 @@ struct StatefulSetController: KubeReconciler {
         let settled = pods.filter { !PodFacts.isDeleting($0) }
         status.currentReplicas = settled.filter { PodFacts.label($0, Self.revisionLabel) == currentRevision }.count.nilIfZero
         status.updatedReplicas = settled.filter { PodFacts.label($0, Self.revisionLabel) == updateRevision }.count.nilIfZero
-        if rolling, (status.updatedReplicas ?? 0) == status.replicas, (status.readyReplicas ?? 0) == status.replicas {
+        // All wanted pods must exist: while a replaced pod is gone and not yet recreated, the rest alone do not finish the rollout.
+        if rolling, status.replicas == replicas, (status.updatedReplicas ?? 0) == replicas, (status.readyReplicas ?? 0) == replicas {
             status.currentRevision = updateRevision
             status.currentReplicas = status.updatedReplicas
         }

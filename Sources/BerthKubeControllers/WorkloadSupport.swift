@@ -73,15 +73,18 @@ enum PodFacts {
             return total + statuses.reduce(0) { $0 + ($1["restartCount"]?.int ?? 0) }
         }
     }
+}
 
-    static func finalizers(_ pod: OrderedJSON) -> [String] {
-        guard case .array(let values)? = pod.value(at: ["metadata", "finalizers"]) else { return [] }
+/// Finalizers of any stored object, as the garbage collector and the Job controller edit them.
+extension OrderedJSON {
+    var finalizers: [String] {
+        guard case .array(let values)? = value(at: ["metadata", "finalizers"]) else { return [] }
         return values.compactMap { if case .string(let text) = $0 { text } else { nil } }
     }
 
-    /// `pod` with `finalizer` removed from its finalizers (the member removed when none is left).
-    static func removingFinalizer(_ finalizer: String, from pod: OrderedJSON) -> OrderedJSON {
-        let kept = finalizers(pod).filter { $0 != finalizer }
-        return pod.setting(["metadata", "finalizers"], to: kept.isEmpty ? nil : .strings(kept))
+    /// The object with `finalizer` removed from its finalizers (the member removed when none is left).
+    func removingFinalizer(_ finalizer: String) -> OrderedJSON {
+        let kept = finalizers.filter { $0 != finalizer }
+        return setting(["metadata", "finalizers"], to: kept.isEmpty ? nil : .strings(kept))
     }
 }

@@ -27,9 +27,20 @@ public struct Kubelet: Sendable {
             }
             group.addTask {
                 // The pods' network first: a pod cannot start without it.
+                var lastProblem = ""
                 while !Task.isCancelled {
-                    if (try? await context.sandboxes.ensureNetwork()) != nil { break }
-                    try? await Task.sleep(for: .seconds(1))
+                    do {
+                        try await context.sandboxes.ensureNetwork()
+                        break
+                    } catch {
+                        // Retried every second; each new reason is said once, so the log shows why pods wait.
+                        let problem = "\(error)"
+                        if problem != lastProblem {
+                            FileHandle.standardError.write(Data("berth serve: kubelet: cannot set up the pod network: \(problem)\n".utf8))
+                            lastProblem = problem
+                        }
+                        try? await Task.sleep(for: .seconds(1))
+                    }
                 }
                 await KubeReconcileLoop(store: context.store).run(PodWorker(context: context), workers: 8)
             }
@@ -55,7 +66,7 @@ final class KubeletContext: Sendable {
     let nodeName: String
     let events: KubeEventRecorder
     let schedulerEvents: KubeEventRecorder
-    let backOff = ContainerBackOff()
+    let backOff = KubeletBackOff()
     let probes: PodProbes
     /// Pods whose status must be published now: a probe changed its verdict.
     let wakeups: AsyncStream<KubeObjectKey>

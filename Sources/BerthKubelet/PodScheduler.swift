@@ -73,16 +73,7 @@ struct PodScheduler {
     /// A quantity in thousandths (`500m` → 500, `2` → 2000, `1Gi` → 1073741824000); nil or
     /// malformed is 0, which the apiserver's validation rules out before it gets here.
     static func milli(_ text: String?) -> Int64 {
-        guard let text, !text.isEmpty else { return 0 }
-        let suffixes: [(String, Double)] = [
-            ("Ki", 1024), ("Mi", 1_048_576), ("Gi", 1_073_741_824), ("Ti", 1_099_511_627_776), ("Pi", 1_125_899_906_842_624),
-            ("Ei", 1_152_921_504_606_846_976), ("n", 1e-9), ("u", 1e-6), ("m", 1e-3), ("k", 1e3), ("M", 1e6), ("G", 1e9),
-            ("T", 1e12), ("P", 1e15), ("E", 1e18),
-        ]
-        for (suffix, factor) in suffixes where text.hasSuffix(suffix) {
-            guard let number = Double(text.dropLast(suffix.count)) else { return 0 }
-            return Int64((number * factor * 1000).rounded(.up))
-        }
-        return Int64(((Double(text) ?? 0) * 1000).rounded(.up))
+        guard let text, let quantity = KubeQuantity.parsing(text) else { return 0 }
+        return quantity.dividedRoundingUp(by: KubeQuantity(nanos: 1_000_000))
     }
 }

@@ -131,7 +131,7 @@ struct PodStatusBuilder {
         }
         let statuses = pod.spec.containers.map { status(of: $0, isInit: false, initialized: initialized) }
         let policy = pod.spec.restartPolicy ?? "Always"
-        let phase = phase(initStatuses: initStatuses, statuses: statuses, initialized: initialized, policy: policy)
+        let phase = phase(statuses: statuses, initialized: initialized, policy: policy)
         let previous = pod.status?.conditions ?? []
         func condition(_ type: String, _ isTrue: Bool, reason: String? = nil, message: String? = nil) -> PublishedPodStatus.Condition {
             let status = isTrue ? "True" : "False"
@@ -162,8 +162,7 @@ struct PodStatusBuilder {
             qosClass: pod.status?.qosClass ?? Self.qosClass(pod), reason: nil, message: nil)
     }
 
-    private func phase(initStatuses: [PublishedPodStatus.ContainerStatus], statuses: [PublishedPodStatus.ContainerStatus],
-                       initialized: Bool, policy: String) -> String {
+    private func phase(statuses: [PublishedPodStatus.ContainerStatus], initialized: Bool, policy: String) -> String {
         if initFailed { return "Failed" }
         guard initialized else { return "Pending" }
         var running = 0, succeeded = 0, failed = 0, waitingCount = 0

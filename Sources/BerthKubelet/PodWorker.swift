@@ -133,7 +133,7 @@ struct PodWorker: KubeReconciler {
     /// (`CrashLoopBackOff`, with the kubelet's message and a `BackOff` event).
     private func restart(_ container: Container, after latest: ContainerRecord, _ object: OrderedJSON, _ pod: Pod,
                          _ sandbox: PodSandboxInfo, _ volumes: PodVolumes) async -> StatusWaiting? {
-        let key = ContainerBackOff.key(podUID: pod.metadata.uid ?? "", container: container.name)
+        let key = KubeletBackOff.key(podUID: pod.metadata.uid ?? "", container: container.name)
         let exitedAgo = Duration.seconds(Date.now.timeIntervalSince(latest.state.finishedAt ?? .distantPast))
         if let window = context.backOff.window(for: key, exitedAgo: exitedAgo) {
             let podName = "\(pod.metadata.name ?? "")_\(pod.metadata.namespace ?? "")(\(pod.metadata.uid ?? ""))"
@@ -142,7 +142,7 @@ struct PodWorker: KubeReconciler {
             return StatusWaiting(reason: "CrashLoopBackOff",
                                           message: "back-off \(window.components.seconds)s restarting failed container=\(container.name) pod=\(podName)")
         }
-        context.backOff.restarted(key)
+        context.backOff.failed(key)
         let waiting = await start(container, attempt: Self.attempt(latest) + 1, object, pod, sandbox, volumes)
         // The previous instance stays for `logs --previous` and lastState; older ones go.
         if let records = try? await containers(of: pod.metadata.uid ?? "") {
@@ -160,12 +160,9 @@ struct PodWorker: KubeReconciler {
         let fieldPath = Self.fieldPath(container, pod)
         do {
             try await PodImages.ensure(pod: pod, container: container, store: store, engine: engine, recorder: context.events)
-        } catch let error as PodSpecError {
+        } catch {
             // PodImages recorded the kubelet's events for it.
             return StatusWaiting(reason: error.reason.rawValue, message: error.message)
-        } catch {
-            context.events.record(object, .warning, reason: "Failed", message: "Error: ErrImagePull", fieldPath: fieldPath)
-            return StatusWaiting(reason: "ErrImagePull", message: "\(error)")
         }
         var options: ContainerCreateOptions
         do {
@@ -216,7 +213,7 @@ struct PodWorker: KubeReconciler {
         }
         let volumes: PodVolumes
         do {
-            volumes = try await PodVolumes.prepare(pod: pod, podObject: object, store: store, engine: engine, root: engine.root)
+            volumes = try await PodVolumes.prepare(pod: pod, store: store, engine: engine, root: engine.root)
         } catch let error as PodVolumeError {
             context.events.record(object, .warning, reason: "FailedMount", message: error.message)
             throw error
@@ -293,6 +290,7 @@ struct PodWorker: KubeReconciler {
         }
         for uid in uids {
             context.backOff.forget(podUID: uid)
+            PodImages.backOff.forget(podUID: uid)
             context.probes.stop(podUID: uid)
             if let volumes = context.volumes.withLock({ $0.removeValue(forKey: uid) }) { try? await volumes.release() }
         }

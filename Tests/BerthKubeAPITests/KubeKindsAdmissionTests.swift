@@ -105,7 +105,7 @@ import Testing
         #expect(scaled.value(at: ["metadata", "generation"])?.int == 2)
         let scale = try KubeScale.scale(of: scaled)
         #expect(scale.compact.contains(#""spec":{"replicas":3},"status":{"replicas":1,"selector":"app=web"}"#))
-        #expect(throws: KubeAPIError.self) { try KubeScale.applying(try json(#"{"spec":{"replicas":-1}}"#), to: scaled, deployments, name: "web") }
+        #expect(throws: KubeAPIError.self) { try KubeScale.applying(try json(#"{"spec":{"replicas":-1}}"#), to: scaled, name: "web") }
     }
 
     @Test func workloadDefaults() throws {

@@ -19,7 +19,7 @@ import Testing
 
     static func start(_ harness: ControllerHarness) throws -> FakeKubelet {
         let store = harness.store
-        let controller = try DaemonSetController(store: store, host: "node")
+        let controller = DaemonSetController(store: store, host: "node")
         harness.start { await KubeReconcileLoop(store: store).run(controller) }
         return FakeKubelet(store: store)
     }

@@ -84,7 +84,7 @@ import Testing
         let deletion = try store.delete(store.deployments, namespace: "default", name: "web",
                                         options: KubeDeleteOptions(propagationPolicy: .foreground))
         #expect(!deletion.removed)
-        #expect(GarbageCollector.finalizers(of: deletion.object) == ["foregroundDeletion"])
+        #expect(deletion.object.finalizers == ["foregroundDeletion"])
         #expect(await harness.eventually { (try? store.get(store.deployments, namespace: "default", name: "web")) == nil })
         #expect(await harness.eventually { gone.withLock { $0.count } == 4 })
         #expect(gone.withLock { $0.max { $0.revision < $1.revision }?.kind } == "Deployment")

@@ -16,7 +16,7 @@ import Testing
 
     static func start(_ harness: ControllerHarness) throws -> FakeKubelet {
         let store = harness.store
-        let controller = try JobController(store: store, host: "node")
+        let controller = JobController(store: store, host: "node")
         harness.start { await KubeReconcileLoop(store: store).run(controller) }
         return FakeKubelet(store: store)
     }
@@ -40,7 +40,7 @@ import Testing
             let pod = try #require(active.first)
             #expect(PodFacts.name(pod).hasPrefix("pi-") && PodFacts.name(pod).count == "pi-".count + 5)
             #expect(PodFacts.label(pod, "batch.kubernetes.io/job-name") == "pi")
-            #expect(PodFacts.finalizers(pod) == [JobController.trackingFinalizer])
+            #expect(pod.finalizers == [JobController.trackingFinalizer])
             try kubelet.set(PodFacts.name(pod), phase: "Succeeded")
             finished += 1
             #expect(await harness.eventually {
@@ -56,7 +56,7 @@ import Testing
         #expect(job.condition("Complete")?.string("message") == "Reached expected number of succeeded pods")
         #expect(job.string("status", "completionTime") != nil && job.string("status", "startTime") != nil)
         #expect(job.value(at: ["status", "active"]) == nil && job.value(at: ["status", "failed"]) == nil)
-        #expect(try kubelet.pods().count == 4 && kubelet.pods().allSatisfy { PodFacts.finalizers($0).isEmpty })
+        #expect(try kubelet.pods().count == 4 && kubelet.pods().allSatisfy { $0.finalizers.isEmpty })
         let events = try reasons(store, about: "pi")
         #expect(events.filter { $0 == "SuccessfulCreate" }.count == 4 && events.contains("Completed"))
     }

@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func backOffDoublesAndResets() {
-        let backOff = ImagePullBackOff()
+        let backOff = KubeletBackOff()
         let start = ContinuousClock.now
         #expect(!backOff.isWaiting("k", now: start))
         backOff.failed("k", now: start)
@@ -56,7 +56,7 @@ import Testing
         backOff.failed("k", now: start + .seconds(10))
         #expect(backOff.isWaiting("k", now: start + .seconds(29)))
         #expect(!backOff.isWaiting("k", now: start + .seconds(30)))
-        backOff.succeeded("k")
+        backOff.forget("k")
         #expect(!backOff.isWaiting("k", now: start + .seconds(11)))
     }
 

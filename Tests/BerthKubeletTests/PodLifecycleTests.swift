@@ -7,14 +7,14 @@ import Testing
 /// is scheduled, and how a pod's containers make its phase.
 @Suite struct PodLifecycleTests {
     @Test func backOffDoublesFromTenSecondsToFiveMinutes() {
-        let backOff = ContainerBackOff()
-        let key = ContainerBackOff.key(podUID: "u", container: "c")
+        let backOff = KubeletBackOff()
+        let key = KubeletBackOff.key(podUID: "u", container: "c")
         var now = ContinuousClock.now
         // The first restart is immediate.
         #expect(backOff.window(for: key, exitedAgo: .zero, now: now) == nil)
         var windows: [Duration] = []
         for _ in 0..<7 {
-            backOff.restarted(key, now: now)
+            backOff.failed(key, now: now)
             now += .seconds(1)
             if let window = backOff.window(for: key, exitedAgo: .zero, now: now) { windows.append(window) }
         }
@@ -24,23 +24,23 @@ import Testing
     }
 
     @Test func backOffIsForgottenAfterTenQuietMinutes() {
-        let backOff = ContainerBackOff()
-        let key = ContainerBackOff.key(podUID: "u", container: "c")
+        let backOff = KubeletBackOff()
+        let key = KubeletBackOff.key(podUID: "u", container: "c")
         let start = ContinuousClock.now
-        for step in 0..<4 { backOff.restarted(key, now: start + .seconds(step)) }
+        for step in 0..<4 { backOff.failed(key, now: start + .seconds(step)) }
         #expect(backOff.window(for: key, exitedAgo: .zero, now: start + .seconds(10)) == .seconds(80))
         #expect(backOff.window(for: key, exitedAgo: .zero, now: start + .seconds(3 + 601)) == nil)
-        backOff.restarted(key, now: start + .seconds(3 + 602))
+        backOff.failed(key, now: start + .seconds(3 + 602))
         #expect(backOff.window(for: key, exitedAgo: .zero, now: start + .seconds(3 + 603)) == .seconds(10))
     }
 
     @Test func backOffIsPerContainerAndForgottenWithThePod() {
-        let backOff = ContainerBackOff()
-        backOff.restarted(ContainerBackOff.key(podUID: "u", container: "a"))
-        #expect(backOff.window(for: ContainerBackOff.key(podUID: "u", container: "b"), exitedAgo: .zero) == nil)
-        #expect(backOff.window(for: ContainerBackOff.key(podUID: "u", container: "a"), exitedAgo: .zero) == .seconds(10))
+        let backOff = KubeletBackOff()
+        backOff.failed(KubeletBackOff.key(podUID: "u", container: "a"))
+        #expect(backOff.window(for: KubeletBackOff.key(podUID: "u", container: "b"), exitedAgo: .zero) == nil)
+        #expect(backOff.window(for: KubeletBackOff.key(podUID: "u", container: "a"), exitedAgo: .zero) == .seconds(10))
         backOff.forget(podUID: "u")
-        #expect(backOff.window(for: ContainerBackOff.key(podUID: "u", container: "a"), exitedAgo: .zero) == nil)
+        #expect(backOff.window(for: KubeletBackOff.key(podUID: "u", container: "a"), exitedAgo: .zero) == nil)
     }
 
     @Test func requestsSumAppContainersOrTakeTheLargestInitContainer() throws {

@@ -55,7 +55,7 @@ import Testing
              {"name":"both","projected":{"sources":[{"configMap":{"name":"cfg","items":[{"key":"other","path":"o"}]}},
                                                     {"secret":{"name":"creds"}}]}}]
             """#)
-        let volumes = try await PodVolumes.prepare(pod: pod, podObject: .null, store: scratch.store, engine: engine, root: root)
+        let volumes = try await PodVolumes.prepare(pod: pod, store: scratch.store, engine: engine, root: root)
         let base = "\(root)/kube/pods/\(pod.metadata.uid ?? "")/volumes"
         let config = "\(base)/kubernetes.io~configmap/config"
         #expect(try read(config + "/conf/app.conf") == "v=1\n")
@@ -79,7 +79,7 @@ import Testing
     @Test func anUpdatedConfigMapReplacesTheFilesInOneSwap() async throws {
         defer { scratch.cleanUp() }
         let pod = try pod(volumes: #"[{"name":"config","configMap":{"name":"cfg"}}]"#)
-        let volumes = try await PodVolumes.prepare(pod: pod, podObject: .null, store: scratch.store, engine: engine, root: root)
+        let volumes = try await PodVolumes.prepare(pod: pod, store: scratch.store, engine: engine, root: root)
         let directory = try #require(volumes.volumes.first).path
         let before = try FileManager.default.destinationOfSymbolicLink(atPath: directory + "/..data")
         #expect(try await volumes.refresh(pod: pod, store: scratch.store, engine: engine) == [])
@@ -102,14 +102,14 @@ import Testing
         defer { scratch.cleanUp() }
         let missing = try pod(volumes: #"[{"name":"config","configMap":{"name":"nope"}}]"#)
         await #expect(throws: PodVolumeError(volume: "config", #"configmap "nope" not found"#)) {
-            try await PodVolumes.prepare(pod: missing, podObject: .null, store: scratch.store, engine: engine, root: root)
+            try await PodVolumes.prepare(pod: missing, store: scratch.store, engine: engine, root: root)
         }
         let missingKey = try pod(volumes: #"[{"name":"s","secret":{"secretName":"creds","items":[{"key":"x","path":"x"}]}}]"#)
         await #expect(throws: PodVolumeError(volume: "s", "references non-existent secret key: x")) {
-            try await PodVolumes.prepare(pod: missingKey, podObject: .null, store: scratch.store, engine: engine, root: root)
+            try await PodVolumes.prepare(pod: missingKey, store: scratch.store, engine: engine, root: root)
         }
         let optional = try pod(volumes: #"[{"name":"config","configMap":{"name":"nope","optional":true}}]"#)
-        let volumes = try await PodVolumes.prepare(pod: optional, podObject: .null, store: scratch.store, engine: engine, root: root)
+        let volumes = try await PodVolumes.prepare(pod: optional, store: scratch.store, engine: engine, root: root)
         #expect(try FileManager.default.contentsOfDirectory(atPath: volumes.volumes[0].path + "/..data").isEmpty)
         try await volumes.release()
     }
@@ -133,10 +133,10 @@ import Testing
             let pod = try pod(volumes: #"[{"name":"h","hostPath":\#(source)}]"#)
             if let failure {
                 await #expect(throws: PodVolumeError(volume: "h", failure)) {
-                    try await PodVolumes.prepare(pod: pod, podObject: .null, store: scratch.store, engine: engine, root: root)
+                    try await PodVolumes.prepare(pod: pod, store: scratch.store, engine: engine, root: root)
                 }
             } else {
-                _ = try await PodVolumes.prepare(pod: pod, podObject: .null, store: scratch.store, engine: engine, root: root)
+                _ = try await PodVolumes.prepare(pod: pod, store: scratch.store, engine: engine, root: root)
             }
         }
         var info = stat()
@@ -150,7 +150,7 @@ import Testing
             [{"name":"scratch","emptyDir":{}},{"name":"ram","emptyDir":{"medium":"Memory","sizeLimit":"8Mi"}},
              {"name":"config","configMap":{"name":"cfg"}}]
             """#, fsGroup: 2000)
-        let volumes = try await PodVolumes.prepare(pod: pod, podObject: .null, store: scratch.store, engine: engine, root: root)
+        let volumes = try await PodVolumes.prepare(pod: pod, store: scratch.store, engine: engine, root: root)
         let scratchDir = volumes.volumes[0].path
         var info = stat()
         #expect(stat(scratchDir, &info) == 0 && info.st_gid == 2000)
@@ -165,7 +165,7 @@ import Testing
         #expect(mount.options.contains("size=8192k"))
         // Setting up again keeps what is there.
         FileManager.default.createFile(atPath: scratchDir + "/kept", contents: Data("x".utf8))
-        let again = try await PodVolumes.prepare(pod: pod, podObject: .null, store: scratch.store, engine: engine, root: root)
+        let again = try await PodVolumes.prepare(pod: pod, store: scratch.store, engine: engine, root: root)
         #expect(FileManager.default.fileExists(atPath: scratchDir + "/kept"))
 
         let container = try decoded(#"""
@@ -197,9 +197,9 @@ import Testing
     @Test func volumesOfPodsThatAreGoneAreReleased() async throws {
         defer { scratch.cleanUp() }
         let volumes = #"[{"name":"ram","emptyDir":{"medium":"Memory"}},{"name":"config","configMap":{"name":"cfg"}}]"#
-        let gone = try await PodVolumes.prepare(pod: try pod(volumes: volumes), podObject: .null, store: scratch.store, engine: engine, root: root)
+        let gone = try await PodVolumes.prepare(pod: try pod(volumes: volumes), store: scratch.store, engine: engine, root: root)
         let live = try pod(volumes: volumes)
-        let kept = try await PodVolumes.prepare(pod: live, podObject: .null, store: scratch.store, engine: engine, root: root)
+        let kept = try await PodVolumes.prepare(pod: live, store: scratch.store, engine: engine, root: root)
         try PodVolumes.releaseOrphans(root: root, live: [live.metadata.uid ?? ""], before: .now.addingTimeInterval(60))
         #expect(!FileManager.default.fileExists(atPath: gone.directory))
         let unmounted = try mountEntry(gone.volumes[0].path) == nil

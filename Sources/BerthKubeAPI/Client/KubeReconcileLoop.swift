@@ -79,7 +79,14 @@ public final class KubeReconcileLoop: Sendable {
             for trigger in reconciler.triggers {
                 group.addTask { [store] in
                     // A watch from "now" replays every existing object as ADDED, which is the initial sync.
-                    guard let events = try? store.watch(trigger.resource, namespace: nil) else { return }
+                    let events: AsyncStream<KubeWatchEvent>
+                    do {
+                        events = try store.watch(trigger.resource, namespace: nil)
+                    } catch {
+                        // Without its watch this trigger never fires; say so rather than run half blind.
+                        FileHandle.standardError.write(Data("berth serve: \(reconciler.name): cannot watch \(trigger.resource.plural): \(error)\n".utf8))
+                        return
+                    }
                     for await event in events {
                         for key in trigger.keys(event) { await queue.add(key) }
                     }

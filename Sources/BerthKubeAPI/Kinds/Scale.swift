@@ -17,7 +17,7 @@ public enum KubeScale {
     }
 
     /// `object` with the Scale's `spec.replicas`, or 422 for a negative count.
-    public static func applying(_ scale: OrderedJSON, to object: OrderedJSON, _ resource: KubeResource, name: String) throws(KubeAPIError) -> OrderedJSON {
+    public static func applying(_ scale: OrderedJSON, to object: OrderedJSON, name: String) throws(KubeAPIError) -> OrderedJSON {
         if let kind = scale.string("kind"), !kind.isEmpty, kind != "Scale" {
             throw .badRequest("the API version in the data (\(scale.string("apiVersion") ?? "")) does not match the expected API version (autoscaling/v1)")
         }

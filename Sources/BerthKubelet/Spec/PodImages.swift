@@ -14,7 +14,7 @@ public enum PodImages {
     /// `ImagePullBackOff`, `ErrImageNeverPull`, `InvalidImageName`) with the kubelet's message;
     /// `recorder` hears the kubelet's events (`Pulling`, `Pulled`, `Failed`, `BackOff`).
     public static func ensure(pod: Pod, container: Container, store: KubeObjectStore, engine: Engine,
-                              recorder: KubeEventRecorder? = nil) async throws {
+                              recorder: KubeEventRecorder? = nil) async throws(PodSpecError) {
         let image = container.image ?? ""
         let event = { (type: KubeEventRecorder.EventType, reason: String, message: String) -> Void in
             recorder?.record(eventObject(pod), type, reason: reason, message: message, fieldPath: "spec.containers{\(container.name)}")
@@ -52,7 +52,7 @@ public enum PodImages {
             event(.warning, "Failed", "Failed to pull image \"\(image)\": \(message)")
             throw PodSpecError(.errImagePull, message)
         }
-        backOff.succeeded(backOffKey)
+        backOff.forget(backOffKey)
         let seconds = goDuration(ContinuousClock.now - started)
         let size = (try? engine.image(named: image).size) ?? 0
         event(.normal, "Pulled", "Successfully pulled image \"\(image)\" in \(seconds) (\(seconds) including waiting). Image size: \(size) bytes.")
@@ -117,41 +117,6 @@ public enum PodImages {
         ])
     }
 
-    static let backOff = ImagePullBackOff()
-}
-
-/// Per pod and image: when the next pull may be tried after failures (the kubelet's back-off,
-/// 10 s doubling to 5 min, forgotten after 10 min without a failure).
-final class ImagePullBackOff: Sendable {
-    private struct Entry {
-        var delay: Duration
-        var failedAt: ContinuousClock.Instant
-    }
-
-    static let initial = Duration.seconds(10)
-    static let maximum = Duration.seconds(300)
-    private let entries = Mutex<[String: Entry]>([:])
-
-    func isWaiting(_ key: String, now: ContinuousClock.Instant = .now) -> Bool {
-        entries.withLock { entries in
-            guard let entry = entries[key] else { return false }
-            return now < entry.failedAt + entry.delay
-        }
-    }
-
-    func failed(_ key: String, now: ContinuousClock.Instant = .now) {
-        entries.withLock { entries in
-            // Entries of pods long gone are forgotten here, so the table stays small.
-            entries = entries.filter { $0.key == key || now - $0.value.failedAt < Self.maximum * 2 }
-            if let entry = entries[key], now - entry.failedAt < Self.maximum * 2 {
-                entries[key] = Entry(delay: min(entry.delay * 2, Self.maximum), failedAt: now)
-            } else {
-                entries[key] = Entry(delay: Self.initial, failedAt: now)
-            }
-        }
-    }
-
-    func succeeded(_ key: String) {
-        _ = entries.withLock { $0.removeValue(forKey: key) }
-    }
+    /// Keyed `<pod uid>/<image>`.
+    static let backOff = KubeletBackOff()
 }

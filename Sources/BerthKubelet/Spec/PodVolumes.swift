@@ -42,7 +42,7 @@ public struct PodVolumes: Sendable {
     /// secret, downwardAPI and projected volumes, checks of hostPath types, bound claims' directories.
     /// Safe to call again for a pod whose volumes exist (emptyDir content stays). Throws
     /// `PodVolumeError` (the pod waits in `ContainerCreating`).
-    public static func prepare(pod: Pod, podObject: OrderedJSON, store: KubeObjectStore, engine: Engine, root: String) async throws -> PodVolumes {
+    public static func prepare(pod: Pod, store: KubeObjectStore, engine: Engine, root: String) async throws -> PodVolumes {
         let directory = StateRoot(root).kubePodVolumes(uid: pod.metadata.uid ?? "")
         let specs = pod.spec.volumes ?? []
         let fsGroup = pod.spec.securityContext?.fsGroup
@@ -52,7 +52,7 @@ public struct PodVolumes: Sendable {
             return try specs.map { volume in
                 try withVolumeError(volume.name) {
                     try prepare(volume, in: directory, pod: pod, fsGroup: fsGroup, objects: objects, downwardAPI: downwardAPI,
-                                store: store, root: root)
+                                store: store)
                 }
             }
         }
@@ -126,7 +126,7 @@ public struct PodVolumes: Sendable {
     // MARK: Setting up
 
     private static func prepare(_ volume: Volume, in directory: String, pod: Pod, fsGroup: Int?, objects: PodObjectSource,
-                                downwardAPI: DownwardAPI, store: KubeObjectStore, root: String) throws -> Prepared {
+                                downwardAPI: DownwardAPI, store: KubeObjectStore) throws -> Prepared {
         let manager = FileManager.default
         func path(_ kind: Kind) -> String { "\(directory)/kubernetes.io~\(kind.rawValue)/\(volume.name)" }
         if let emptyDir = volume.emptyDir {

@@ -1,11 +1,11 @@
 import Foundation
 import Synchronization
 
-/// The kubelet's restart back-off per (pod, container): a container that exits and must restart
-/// waits out its current window, measured from its exit; each restart doubles the window, from
-/// 10 s up to 5 minutes, and a window not touched for 10 minutes (twice the maximum) is forgotten,
-/// so a container that ran that long starts over at 10 s.
-final class ContainerBackOff: Sendable {
+/// The kubelet's back-off per key: a container's restarts (pod, container) and a pod's image pulls
+/// (pod, image). Each failure doubles the key's window, from 10 s up to 5 minutes, and a window not
+/// touched for 10 minutes (twice the maximum) is forgotten, so a container that ran that long
+/// starts over at 10 s.
+final class KubeletBackOff: Sendable {
     static let initial: Duration = .seconds(10)
     static let maximum: Duration = .seconds(300)
 
@@ -30,8 +30,17 @@ final class ContainerBackOff: Sendable {
         }
     }
 
-    /// Records a restart: the next window is 10 s, or twice the last one.
-    func restarted(_ key: String, now: ContinuousClock.Instant = .now) {
+    /// Whether the window opened by the last failure is still open (image pulls: the failure is the pull).
+    func isWaiting(_ key: String, now: ContinuousClock.Instant = .now) -> Bool {
+        entries.withLock { entries in
+            guard let entry = entries[key] else { return false }
+            return now - entry.lastUpdate < entry.window
+        }
+    }
+
+    /// Records a failure (a container that must restart, a pull that failed): the next window is
+    /// 10 s, or twice the last one.
+    func failed(_ key: String, now: ContinuousClock.Instant = .now) {
         entries.withLock { entries in
             var window = Self.initial
             if let entry = entries[key], now - entry.lastUpdate <= Self.maximum * 2 {
@@ -39,6 +48,10 @@ final class ContainerBackOff: Sendable {
             }
             entries[key] = Entry(window: window, lastUpdate: now)
         }
+    }
+
+    func forget(_ key: String) {
+        _ = entries.withLock { $0.removeValue(forKey: key) }
     }
 
     func forget(podUID: String) {
