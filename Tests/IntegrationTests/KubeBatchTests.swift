@@ -6,27 +6,6 @@ import Testing
 /// cluster. Serialized: every cluster's pods share the pod network.
 @Suite(.serialized, .enabled(if: Peers.kubectl, "needs root, kubectl, curl and openssl"))
 struct KubeBatchTests {
-    /// A cluster with busybox in its image store.
-    private func cluster() throws -> KubeCluster {
-        let cluster = try KubeCluster()
-        _ = try cluster.sandbox.importBusybox()
-        return cluster
-    }
-
-    /// Polls `body` until it answers a value (the controllers and the node converge on their own time).
-    private func eventually<T>(_ what: String, timeout: TimeInterval = 120, _ body: () throws -> T?) throws -> T {
-        let deadline = Date.now.addingTimeInterval(timeout)
-        while Date.now < deadline {
-            if let value = try body() { return value }
-            usleep(250_000)
-        }
-        throw CommandError.notFound(what)
-    }
-
-    private func apply(_ cluster: KubeCluster, _ manifest: String) throws {
-        let result = try cluster.kubectl(["apply", "-f", "-"], stdin: .bytes(Data(manifest.utf8)))
-        try #require(result.succeeded, "\(result)")
-    }
 
     /// The revision numbers `kubectl rollout history` lists (the rows under REVISION  CHANGE-CAUSE).
     private func revisions(_ history: String) -> [Int] {
@@ -39,8 +18,8 @@ struct KubeBatchTests {
     }
 
     @Test func aJobRunsItsCompletionsAndKubectlWaitsForIt() throws {
-        let cluster = try cluster()
-        try apply(cluster, """
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply("""
             apiVersion: batch/v1
             kind: Job
             metadata:
@@ -74,8 +53,8 @@ struct KubeBatchTests {
     }
 
     @Test func aFailingJobStopsAtItsBackoffLimit() throws {
-        let cluster = try cluster()
-        try apply(cluster, """
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply("""
             apiVersion: batch/v1
             kind: Job
             metadata:
@@ -99,8 +78,8 @@ struct KubeBatchTests {
     }
 
     @Test func aStatefulSetPodKeepsItsVolumeAcrossDeletion() throws {
-        let cluster = try cluster()
-        try apply(cluster, """
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply("""
             apiVersion: apps/v1
             kind: StatefulSet
             metadata:
@@ -158,7 +137,7 @@ struct KubeBatchTests {
     }
 
     @Test func statefulSetRolloutHistoryAndUndoReadItsRevisions() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         let manifest = { (message: String) in
             """
             apiVersion: apps/v1
@@ -185,9 +164,9 @@ struct KubeBatchTests {
 
             """
         }
-        try apply(cluster, manifest("one"))
+        try cluster.apply(manifest("one"))
         #expect(try cluster.kubectl(["rollout", "status", "sts/db", "--timeout=180s"], timeout: 200).succeeded)
-        try apply(cluster, manifest("two"))
+        try cluster.apply(manifest("two"))
         let status = try cluster.kubectl(["rollout", "status", "sts/db", "--timeout=180s"], timeout: 200)
         #expect(status.succeeded, "\(status)")
         #expect(try revisions(cluster.ok("rollout", "history", "sts/db")) == [1, 2])
@@ -202,8 +181,8 @@ struct KubeBatchTests {
     }
 
     @Test func aDaemonSetRunsOnePodOnTheNode() throws {
-        let cluster = try cluster()
-        try apply(cluster, """
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply("""
             apiVersion: apps/v1
             kind: DaemonSet
             metadata:
@@ -239,8 +218,8 @@ struct KubeBatchTests {
     }
 
     @Test func aCronJobStartsAJobEachMinuteAndKubectlCanStartOneByHand() throws {
-        let cluster = try cluster()
-        try apply(cluster, """
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply("""
             apiVersion: batch/v1
             kind: CronJob
             metadata:

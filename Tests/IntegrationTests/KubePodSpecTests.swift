@@ -8,26 +8,6 @@ import Testing
 /// does not depend on the pod network, so these tests need not wait for other clusters' pods.
 @Suite(.enabled(if: Peers.kubectl, "needs root, kubectl, curl and openssl"))
 struct KubePodSpecTests {
-    private func cluster() throws -> KubeCluster {
-        let cluster = try KubeCluster()
-        _ = try cluster.sandbox.importBusybox()
-        return cluster
-    }
-
-    /// Polls `body` until it answers a value (the node converges on its own time).
-    private func eventually<T>(_ what: String, timeout: TimeInterval = 90, _ body: () throws -> T?) throws -> T {
-        let deadline = Date.now.addingTimeInterval(timeout)
-        while Date.now < deadline {
-            if let value = try body() { return value }
-            usleep(250_000)
-        }
-        throw CommandError.notFound(what)
-    }
-
-    private func apply(_ cluster: KubeCluster, _ manifest: String) throws {
-        let result = try cluster.kubectl(["apply", "-f", "-"], stdin: .bytes(Data(manifest.utf8)))
-        try #require(result.succeeded, "\(result)")
-    }
 
     private func field(_ cluster: KubeCluster, _ pod: String, _ path: String) throws -> String {
         try cluster.kubectl("get", "pod", pod, "-o", "jsonpath={\(path)}").out
@@ -70,10 +50,10 @@ struct KubePodSpecTests {
     }
 
     @Test func environmentFromASecretAndAConfigMap() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         try cluster.ok("create", "configmap", "settings", "--from-literal=MODE=production", "--from-literal=level=3")
         try cluster.ok("create", "secret", "generic", "creds", "--from-literal=password=s3cr3t")
-        try apply(cluster, pod("env", #"echo "MODE=$MODE PASSWORD=$PASSWORD CFG_level=$CFG_level GREETING=$GREETING POD=$POD""#, container: """
+        try cluster.apply(pod("env", #"echo "MODE=$MODE PASSWORD=$PASSWORD CFG_level=$CFG_level GREETING=$GREETING POD=$POD""#, container: """
                 envFrom:
                 - prefix: CFG_
                   configMapRef: {name: settings}
@@ -91,7 +71,7 @@ struct KubePodSpecTests {
                 == "MODE=production PASSWORD=s3cr3t CFG_level=3 GREETING=hello env in production, $(MODE) POD=env\n")
 
         // A missing key keeps the container waiting, as the kubelet reports it.
-        try apply(cluster, pod("missing", "true", container: """
+        try cluster.apply(pod("missing", "true", container: """
                 env:
                 - name: X
                   valueFrom: {configMapKeyRef: {name: settings, key: nope}}
@@ -106,7 +86,7 @@ struct KubePodSpecTests {
     }
 
     @Test func anUpdatedConfigMapReachesTheMountedFile() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         try cluster.ok("create", "configmap", "page", "--from-literal=index.html=first")
         var manifest = pod("reader", "while true; do cat /config/index.html; echo; sleep 0.5; done", container: """
                 volumeMounts:
@@ -117,10 +97,10 @@ struct KubePodSpecTests {
                 configMap: {name: page}
             """)
         manifest = manifest.replacingOccurrences(of: "restartPolicy: Never", with: "restartPolicy: Always")
-        try apply(cluster, manifest)
+        try cluster.apply(manifest)
         _ = try eventually("the first content") { try cluster.kubectl("logs", "reader").out.contains("first") ? true : nil }
         let replaced = try cluster.kubectl(["create", "configmap", "page", "--from-literal=index.html=second", "--dry-run=client", "-o", "yaml"])
-        try apply(cluster, replaced.out)
+        try cluster.apply(replaced.out)
         let logs = try eventually("the second content") { () -> String? in
             let logs = try cluster.kubectl("logs", "reader").out
             return logs.contains("second") ? logs : nil
@@ -131,8 +111,8 @@ struct KubePodSpecTests {
     }
 
     @Test func claimDataSurvivesThePod() throws {
-        let cluster = try cluster()
-        try apply(cluster, """
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply("""
             apiVersion: v1
             kind: PersistentVolumeClaim
             metadata:
@@ -155,10 +135,10 @@ struct KubePodSpecTests {
                 volumeMounts:
                 - {name: data, mountPath: /data}
             """
-        try apply(cluster, pod("writer", "echo kept > /data/file", container: mount, spec: volumes))
+        try cluster.apply(pod("writer", "echo kept > /data/file", container: mount, spec: volumes))
         _ = try finishedLogs(cluster, "writer")
         try cluster.ok("delete", "pod", "writer")
-        try apply(cluster, pod("reader", "cat /data/file", container: mount, spec: volumes))
+        try cluster.apply(pod("reader", "cat /data/file", container: mount, spec: volumes))
         #expect(try finishedLogs(cluster, "reader") == "kept\n")
         let volume = try cluster.ok("get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}")
         #expect(try cluster.ok("get", "pv", volume, "-o", "jsonpath={.status.phase} {.spec.claimRef.name}") == "Bound data")
@@ -172,8 +152,8 @@ struct KubePodSpecTests {
     }
 
     @Test func securityContextAndMemoryLimitAsTheProcessSeesThem() throws {
-        let cluster = try cluster()
-        try apply(cluster, pod("secure", """
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply(pod("secure", """
             id; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; \
             touch /rootfs-file 2>/dev/null && echo writable || echo read-only; stat -c '%g %A' /scratch
             """, container: """
@@ -202,7 +182,7 @@ struct KubePodSpecTests {
         #expect(try field(cluster, "secure", ".status.qosClass") == "Guaranteed")
         #expect(try field(cluster, "secure", ".spec.containers[0].resources.requests.memory") == "64Mi")
 
-        try apply(cluster, pod("nonroot", "true", spec: """
+        try cluster.apply(pod("nonroot", "true", spec: """
               securityContext:
                 runAsNonRoot: true
             """))
@@ -214,7 +194,7 @@ struct KubePodSpecTests {
     }
 
     @Test func imagePullSecretsPullFromARegistryWithAuth() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         let sandbox = cluster.sandbox
         let storage = sandbox.scratch + "/registry"
         let port = try RegistryServerTests.Server.freePort()
@@ -234,7 +214,7 @@ struct KubePodSpecTests {
             self.pod(name, "echo pulled", spec: secrets).replacingOccurrences(of: "image: busybox:latest", with: "image: \(image)")
                 .replacingOccurrences(of: "imagePullPolicy: IfNotPresent", with: "imagePullPolicy: Always")
         }
-        try apply(cluster, manifest("anonymous", ""))
+        try cluster.apply(manifest("anonymous", ""))
         let reasons = try eventually("an image pull back-off") { () -> String? in
             let reason = try field(cluster, "anonymous", ".status.containerStatuses[0].state.waiting.reason")
             return reason == "ImagePullBackOff" ? reason : nil
@@ -243,7 +223,7 @@ struct KubePodSpecTests {
 
         try cluster.ok("create", "secret", "docker-registry", "regcred", "--docker-server=127.0.0.1:\(port)",
                        "--docker-username=alice", "--docker-password=alice-pw")
-        try apply(cluster, manifest("authorized", """
+        try cluster.apply(manifest("authorized", """
               imagePullSecrets:
               - name: regcred
             """))
@@ -253,9 +233,9 @@ struct KubePodSpecTests {
     }
 
     @Test func volumeAndImageFailuresAsTheKubeletReportsThem() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         let missing = cluster.sandbox.scratch + "/absent"
-        try apply(cluster, pod("nodir", "true", container: """
+        try cluster.apply(pod("nodir", "true", container: """
                 volumeMounts:
                 - {name: host, mountPath: /host}
             """, spec: """
@@ -270,7 +250,7 @@ struct KubePodSpecTests {
         }
         #expect(failure == "MountVolume.SetUp failed for volume \"host\" : hostPath type check failed: \(missing) is not a directory")
 
-        try apply(cluster, pod("never", "true").replacingOccurrences(of: "image: busybox:latest", with: "image: busybox:absent")
+        try cluster.apply(pod("never", "true").replacingOccurrences(of: "image: busybox:latest", with: "image: busybox:absent")
             .replacingOccurrences(of: "imagePullPolicy: IfNotPresent", with: "imagePullPolicy: Never"))
         let waiting = try eventually("ErrImageNeverPull") { () -> String? in
             let state = try field(cluster, "never", ".status.containerStatuses[0].state.waiting.reason")

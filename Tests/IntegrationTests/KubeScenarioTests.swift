@@ -8,27 +8,6 @@ import Testing
 /// a real cluster. Serialized: every cluster's pods use the same pod network.
 @Suite(.serialized, .enabled(if: Peers.kubectl, "needs root, kubectl, curl and openssl"))
 struct KubeScenarioTests {
-    /// A cluster with busybox in its image store.
-    private func cluster() throws -> KubeCluster {
-        let cluster = try KubeCluster()
-        _ = try cluster.sandbox.importBusybox()
-        return cluster
-    }
-
-    /// Polls `body` until it answers a value (the daemon converges on its own time).
-    private func eventually<T>(_ what: String, timeout: TimeInterval = 120, _ body: () throws -> T?) throws -> T {
-        let deadline = Date.now.addingTimeInterval(timeout)
-        while Date.now < deadline {
-            if let value = try body() { return value }
-            usleep(250_000)
-        }
-        throw CommandError.notFound(what)
-    }
-
-    private func apply(_ cluster: KubeCluster, _ manifest: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let result = try cluster.kubectl(["apply", "-f", "-"], stdin: .bytes(Data(manifest.utf8)), sourceLocation: sourceLocation)
-        try #require(result.succeeded, "\(result)", sourceLocation: sourceLocation)
-    }
 
     private func field(_ cluster: KubeCluster, _ pod: String, _ path: String, namespace: String = "default") throws -> String {
         try cluster.kubectl("get", "pod", pod, "-n", namespace, "-o", "jsonpath={\(path)}").out
@@ -76,9 +55,9 @@ struct KubeScenarioTests {
     }
 
     @Test func deletingANamespaceRemovesEverythingInItDownToContainersAndVolumes() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         try cluster.ok("create", "namespace", "cascade")
-        try apply(cluster, """
+        try cluster.apply("""
             apiVersion: apps/v1
             kind: Deployment
             metadata:
@@ -112,7 +91,7 @@ struct KubeScenarioTests {
             """)
         try cluster.ok("create", "configmap", "settings", "-n", "cascade", "--from-literal=mode=fast")
         try cluster.ok("create", "secret", "generic", "creds", "-n", "cascade", "--from-literal=password=s3cr3t")
-        try apply(cluster, pod("user", "echo kept > /data/file; sleep 3600", container: """
+        try cluster.apply(pod("user", "echo kept > /data/file; sleep 3600", container: """
                 volumeMounts:
                 - {name: data, mountPath: /data}
             """, spec: """
@@ -144,9 +123,9 @@ struct KubeScenarioTests {
     }
 
     @Test func aRollingUpdateKeepsTwoPodsReadyAndNeverRunsMoreThanFour() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         try cluster.sandbox.ok("tag", "busybox:latest", "busybox:v2")
-        try apply(cluster, """
+        try cluster.apply("""
             apiVersion: apps/v1
             kind: Deployment
             metadata:
@@ -225,9 +204,9 @@ struct KubeScenarioTests {
     }
 
     @Test func aHostPortIsPublishedOnTheHostAndUnpublishedWithThePod() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         let port = try KubeCluster.freePort()
-        try apply(cluster, pod("published", "echo published > /tmp/index.html; httpd -f -p 8080 -h /tmp", container: """
+        try cluster.apply(pod("published", "echo published > /tmp/index.html; httpd -f -p 8080 -h /tmp", container: """
                 ports:
                 - {containerPort: 8080, hostPort: \(port)}
             """))
@@ -244,9 +223,9 @@ struct KubeScenarioTests {
     }
 
     @Test func aHostNetworkPodHasTheNodesNameAndPorts() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         let port = try KubeCluster.freePort()
-        try apply(cluster, pod("hosted", "hostname > /tmp/index.html; httpd -f -p 127.0.0.1:\(port) -h /tmp", spec: "  hostNetwork: true"))
+        try cluster.apply(pod("hosted", "hostname > /tmp/index.html; httpd -f -p 127.0.0.1:\(port) -h /tmp", spec: "  hostNetwork: true"))
         try waitRunning(cluster, "hosted")
         let page = try eventually("the page on the host's loopback") { () -> String? in
             let fetched = try Command.run("curl", ["-sf", "--max-time", "5", "http://127.0.0.1:\(port)/index.html"], timeout: 30)
@@ -260,10 +239,10 @@ struct KubeScenarioTests {
     }
 
     @Test func livenessWaitsForTheStartupProbeAndAFailingStartupProbeRestarts() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         // Liveness fails until the file exists: had it run before the startup probe succeeded, it
         // would have restarted the container.
-        try apply(cluster, pod("slow", "sleep 3; touch /tmp/started; sleep 3600", container: """
+        try cluster.apply(pod("slow", "sleep 3; touch /tmp/started; sleep 3600", container: """
                 startupProbe:
                   exec:
                     command: ["test", "-f", "/tmp/started"]
@@ -280,7 +259,7 @@ struct KubeScenarioTests {
         _ = try eventually("slow ready") { try field(cluster, "slow", ".status.containerStatuses[0].ready") == "true" ? true : nil }
         #expect(try field(cluster, "slow", ".status.containerStatuses[0].restartCount") == "0")
 
-        try apply(cluster, pod("stuck", "sleep 3600", container: """
+        try cluster.apply(pod("stuck", "sleep 3600", container: """
                 startupProbe:
                   exec:
                     command: ["test", "-f", "/tmp/never"]
@@ -299,7 +278,7 @@ struct KubeScenarioTests {
     }
 
     @Test func postStartRunsBeforeTheAppReadsItsFileAndPreStopCallsTheContainer() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         let hooks = cluster.sandbox.scratch + "/hooks"
         try FileManager.default.createDirectory(atPath: hooks, withIntermediateDirectories: true)
         // The app waits for the postStart hook's file; busybox httpd serves the preStop call with a
@@ -309,7 +288,7 @@ struct KubeScenarioTests {
             > /www/cgi-bin/stop; chmod +x /www/cgi-bin/stop; until [ -f /tmp/hooked ]; do sleep 0.1; done; cat /tmp/hooked; \
             httpd -f -p 8080 -h /www
             """
-        try apply(cluster, pod("hooked", script, container: """
+        try cluster.apply(pod("hooked", script, container: """
                 volumeMounts:
                 - {name: hooks, mountPath: /hooks}
                 lifecycle:
@@ -341,9 +320,9 @@ struct KubeScenarioTests {
     }
 
     @Test func getPodsWideJSONAndWatch() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         let watch = try cluster.startKubectl("get", "pods", "-w")
-        try apply(cluster, pod("seen", "sleep 3600"))
+        try cluster.apply(pod("seen", "sleep 3600"))
         try waitRunning(cluster, "seen")
         _ = try eventually("the watch showing seen running") { watch.peekOutput().contains("1/1     Running") ? true : nil }
         watch.kill(SIGTERM)

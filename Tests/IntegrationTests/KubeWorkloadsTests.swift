@@ -31,16 +31,6 @@ struct KubeWorkloadsTests {
 
         """
 
-    /// Polls `body` until it answers a value (the daemon converges on its own time).
-    private func eventually<T>(_ what: String, timeout: TimeInterval = 120, _ body: () throws -> T?) throws -> T {
-        let deadline = Date.now.addingTimeInterval(timeout)
-        while Date.now < deadline {
-            if let value = try body() { return value }
-            usleep(250_000)
-        }
-        throw CommandError.notFound(what)
-    }
-
     private func rolloutStatus(_ cluster: KubeCluster, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let status = try cluster.kubectl(["rollout", "status", "deployment/web", "--timeout=180s"], timeout: 200, sourceLocation: sourceLocation)
         try #require(status.succeeded, "\(status)", sourceLocation: sourceLocation)

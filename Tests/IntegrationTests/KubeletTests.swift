@@ -8,30 +8,9 @@ import Testing
 /// pods take a /16 of their own from 10.244–10.251, which a few clusters at once would exhaust.
 @Suite(.serialized, .enabled(if: Peers.kubectl, "needs root, kubectl, curl and openssl"))
 struct KubeletTests {
-    /// A cluster with busybox in its image store.
-    private func cluster() throws -> KubeCluster {
-        let cluster = try KubeCluster()
-        _ = try cluster.sandbox.importBusybox()
-        return cluster
-    }
-
-    /// Polls `body` until it answers a value (the daemon converges on its own time).
-    private func eventually<T>(_ what: String, timeout: TimeInterval = 90, _ body: () throws -> T?) throws -> T {
-        let deadline = Date.now.addingTimeInterval(timeout)
-        while Date.now < deadline {
-            if let value = try body() { return value }
-            usleep(250_000)
-        }
-        throw CommandError.notFound(what)
-    }
 
     private func field(_ cluster: KubeCluster, _ pod: String, _ path: String) throws -> String {
         try cluster.kubectl("get", "pod", pod, "-o", "jsonpath={\(path)}").out
-    }
-
-    private func apply(_ cluster: KubeCluster, _ manifest: String) throws {
-        let result = try cluster.kubectl(["apply", "-f", "-"], stdin: .bytes(Data(manifest.utf8)))
-        try #require(result.succeeded, "\(result)")
     }
 
     /// One busybox container per entry: name, shell script, extra container fields (YAML at the container's indentation).
@@ -67,13 +46,13 @@ struct KubeletTests {
     }
 
     @Test func podRunsWithAnAddressAndItsContainersShareLocalhost() throws {
-        let cluster = try cluster()
+        let cluster = try KubeCluster.withBusybox()
         let node = try eventually("a Ready node") { () -> String? in
             let nodes = try cluster.kubectl("get", "nodes", "-o", "jsonpath={.items[0].status.conditions[?(@.type==\"Ready\")].status}")
             return nodes.out == "True" ? nodes.out : nil
         }
         #expect(node == "True")
-        try apply(cluster, pod("web", containers: [
+        try cluster.apply(pod("web", containers: [
             ("server", "echo served > /tmp/index.html; httpd -f -p 8080 -h /tmp", ""),
             ("client", "until wget -qO- http://localhost:8080/index.html; do sleep 0.2; done; sleep 3600", ""),
         ]))
@@ -105,8 +84,8 @@ struct KubeletTests {
     }
 
     @Test func logsVariants() throws {
-        let cluster = try cluster()
-        try apply(cluster, pod("talk", restartPolicy: "Never", containers: [
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply(pod("talk", restartPolicy: "Never", containers: [
             ("one", "for i in 1 2 3 4 5; do echo line $i; done; sleep 2", ""),
             ("two", "echo from two; sleep 3600", ""),
         ]))
@@ -134,8 +113,8 @@ struct KubeletTests {
     }
 
     @Test func aKilledContainerRestartsWithItsLastState() throws {
-        let cluster = try cluster()
-        try apply(cluster, pod("victim", containers: [("main", "echo attempt; sleep 3600", "")]))
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply(pod("victim", containers: [("main", "echo attempt; sleep 3600", "")]))
         _ = try eventually("victim running") { try field(cluster, "victim", ".status.phase") == "Running" ? true : nil }
         let first = try field(cluster, "victim", ".status.containerStatuses[0].containerID").replacingOccurrences(of: "berth://", with: "")
         let pid = try cluster.sandbox.run("inspect", "-f", "{{.State.Pid}}", first).out.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -151,8 +130,8 @@ struct KubeletTests {
     }
 
     @Test func aCrashingContainerBacksOffDoublingFromTenSeconds() throws {
-        let cluster = try cluster()
-        try apply(cluster, pod("crash", containers: [("c", "echo crashing; exit 3", "")]))
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply(pod("crash", containers: [("c", "echo crashing; exit 3", "")]))
         let uid = try eventually("crash's uid") { () -> String? in
             let uid = try field(cluster, "crash", ".metadata.uid")
             return uid.isEmpty ? nil : uid
@@ -174,8 +153,8 @@ struct KubeletTests {
     }
 
     @Test func livenessFailureRestartsAndReadinessFailureMakesUnready() throws {
-        let cluster = try cluster()
-        try apply(cluster, pod("probed", containers: [
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply(pod("probed", containers: [
             ("live", "touch /tmp/alive; sleep 3; rm /tmp/alive; sleep 3600", """
                 livenessProbe:
                   exec:
@@ -206,8 +185,8 @@ struct KubeletTests {
     }
 
     @Test func initContainersRunInOrderBeforeTheApp() throws {
-        let cluster = try cluster()
-        try apply(cluster, pod("ordered", initContainers: [("first", "sleep 1; echo first"), ("second", "sleep 1; echo second")],
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply(pod("ordered", initContainers: [("first", "sleep 1; echo first"), ("second", "sleep 1; echo second")],
                                containers: [("app", "sleep 3600", "")]))
         _ = try eventually("ordered running") { try field(cluster, "ordered", ".status.phase") == "Running" ? true : nil }
         let times = { (path: String) in try field(cluster, "ordered", path) }
@@ -220,17 +199,17 @@ struct KubeletTests {
         #expect(try cluster.ok("logs", "ordered", "-c", "second") == "second\n")
 
         // A failing init container fails a pod that never restarts; the app never starts.
-        try apply(cluster, pod("doomed", restartPolicy: "Never", initContainers: [("setup", "exit 2")], containers: [("app", "sleep 3600", "")]))
+        try cluster.apply(pod("doomed", restartPolicy: "Never", initContainers: [("setup", "exit 2")], containers: [("app", "sleep 3600", "")]))
         _ = try eventually("doomed failed") { try field(cluster, "doomed", ".status.phase") == "Failed" ? true : nil }
         #expect(try field(cluster, "doomed", ".status.initContainerStatuses[0].state.terminated.exitCode") == "2")
         #expect(try field(cluster, "doomed", ".status.containerStatuses[0].state.waiting.reason") == "PodInitializing")
     }
 
     @Test func restartPolicies() throws {
-        let cluster = try cluster()
-        try apply(cluster, pod("never", restartPolicy: "Never", containers: [("c", "exit 1", "")]))
-        try apply(cluster, pod("done", restartPolicy: "OnFailure", containers: [("c", "exit 0", "")]))
-        try apply(cluster, pod("retry", restartPolicy: "OnFailure", containers: [("c", "exit 1", "")]))
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply(pod("never", restartPolicy: "Never", containers: [("c", "exit 1", "")]))
+        try cluster.apply(pod("done", restartPolicy: "OnFailure", containers: [("c", "exit 0", "")]))
+        try cluster.apply(pod("retry", restartPolicy: "OnFailure", containers: [("c", "exit 1", "")]))
         _ = try eventually("never failed") { try field(cluster, "never", ".status.phase") == "Failed" ? true : nil }
         #expect(try field(cluster, "never", ".status.containerStatuses[0].restartCount") == "0")
         _ = try eventually("done succeeded") { try field(cluster, "done", ".status.phase") == "Succeeded" ? true : nil }
@@ -242,8 +221,8 @@ struct KubeletTests {
     }
 
     @Test func aPodThatDoesNotFitStaysPending() throws {
-        let cluster = try cluster()
-        try apply(cluster, pod("huge", containers: [("c", "sleep 3600", """
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply(pod("huge", containers: [("c", "sleep 3600", """
                 resources:
                   requests:
                     cpu: "1000"
@@ -260,8 +239,8 @@ struct KubeletTests {
     }
 
     @Test func deletionStopsTheContainersWithinTheGracePeriod() throws {
-        let cluster = try cluster()
-        try apply(cluster, pod("leaving", containers: [("c", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done", """
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply(pod("leaving", containers: [("c", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done", """
                 lifecycle:
                   preStop:
                     exec:
@@ -277,8 +256,8 @@ struct KubeletTests {
     }
 
     @Test func aKilledDaemonAdoptsItsPodsWithoutRestartingThem() throws {
-        let cluster = try cluster()
-        try apply(cluster, pod("steady", containers: [("c", "sleep 3600", "")]))
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply(pod("steady", containers: [("c", "sleep 3600", "")]))
         _ = try eventually("steady running") { try field(cluster, "steady", ".status.phase") == "Running" ? true : nil }
         let before = try field(cluster, "steady", ".status.containerStatuses[0].containerID")
         let ip = try field(cluster, "steady", ".status.podIP")

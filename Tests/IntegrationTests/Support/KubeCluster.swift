@@ -82,6 +82,19 @@ final class KubeCluster: @unchecked Sendable {
         try Command.start("kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", cacheDirectory] + arguments)
     }
 
+    /// A cluster with busybox in its image store, for tests that run pods.
+    static func withBusybox() throws -> KubeCluster {
+        let cluster = try KubeCluster()
+        _ = try cluster.sandbox.importBusybox()
+        return cluster
+    }
+
+    /// `kubectl apply -f -` of `manifest`; the test stops unless it succeeds.
+    func apply(_ manifest: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let result = try kubectl(["apply", "-f", "-"], stdin: .bytes(Data(manifest.utf8)), sourceLocation: sourceLocation)
+        try #require(result.succeeded, "\(result)", sourceLocation: sourceLocation)
+    }
+
     /// Runs kubectl, records an issue unless it succeeded, and returns its standard output.
     @discardableResult
     func ok(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
@@ -106,4 +119,15 @@ final class KubeCluster: @unchecked Sendable {
         guard bound else { throw CommandError.notFound("a free TCP port on 127.0.0.1") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
+}
+
+/// Polls `body` until it answers a value, for at most `timeout` (the controllers and the node
+/// converge on their own time); throws naming `what` if it never does.
+func eventually<T>(_ what: String, timeout: TimeInterval = 120, _ body: () throws -> T?) throws -> T {
+    let deadline = Date.now.addingTimeInterval(timeout)
+    while Date.now < deadline {
+        if let value = try body() { return value }
+        usleep(250_000)
+    }
+    throw CommandError.notFound(what)
 }
