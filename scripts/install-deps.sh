@@ -15,8 +15,11 @@ image_packages=(busybox-static mmdebstrap debian-archive-keyring mount)
 # Interop peers: the Docker daemon, the CNCF registry, skopeo and umoci; docker-compose 1.29
 # (which drives the Engine API through Debian's docker-py) for `berth serve`; kubectl 1.32 for its
 # Kubernetes API, and podman (with catatonit, its pause process), whose `kube play` is the Kubernetes
-# benchmark's peer.
-peer_packages=(docker.io docker-registry skopeo umoci docker-compose kubectl podman catatonit)
+# benchmark's peer; containerd's ctr pulls from Berth's registry as a real cluster's node does; dig
+# and dnsperf query the cluster DNS, conntrack clears the flows of removed Service endpoints, and
+# nginx serves Ingresses.
+peer_packages=(docker.io docker-registry skopeo umoci docker-compose kubectl podman catatonit containerd bind9-dnsutils dnsperf conntrack
+    nginx-light)
 # Scripts, tests and benches (gcc and libc6-dev build the confinement tests' static probe).
 tool_packages=(hyperfine jq zstd curl tar gzip python3 ca-certificates apache2-utils openssl wrk nftables gcc libc6-dev)
 

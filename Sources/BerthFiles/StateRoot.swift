@@ -30,6 +30,7 @@
 ///   events.lock                      shared by writers of events, exclusive to start a generation
 ///   engine-id                        the ID `info` reports
 ///   kube/kube.db                     the Kubernetes API's objects and their version log (SQLite, WAL)
+///   kube/network.json                the cluster's address plan (KubeClusterNetwork) it had last
 ///   kube/pki/                        the Kubernetes API's CA, server and admin certificates and keys
 ///   kube/pods/<uid>/volumes/         a pod's volumes (`kubernetes.io~<plugin>/<name>`), removed with the pod
 ///   kube/volumes/pvc-<uid>/          a provisioned PersistentVolume's data, kept until its claim goes
@@ -72,6 +73,9 @@ public struct StateRoot: Sendable, Hashable {
 
     /// The Kubernetes API's object store.
     public var kubeDatabase: String { child("kube/kube.db") }
+
+    /// The directory of the Kubernetes API's state (the address plan's record is in it).
+    public var kube: String { child("kube") }
 
     /// The Kubernetes API's certificates and keys (0700).
     public var kubePKI: String { child("kube/pki") }

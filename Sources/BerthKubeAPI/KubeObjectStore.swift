@@ -60,10 +60,15 @@ public final class KubeObjectStore: Sendable {
     /// from older revisions get 410 Expired, and their clients list again.
     public let retainedRevisions: Int64
 
+    /// The cluster's address plan (ClusterIPs are allocated from its service CIDR).
+    public let clusterNetwork: KubeClusterNetwork
+
     /// Opens (creating when missing) the store at `path` and makes sure the system namespaces exist.
-    public init(path: String, registry: KubeResourceRegistry = .builtIn, retainedRevisions: Int64 = 10_000) throws {
+    public init(path: String, registry: KubeResourceRegistry = .builtIn, retainedRevisions: Int64 = 10_000,
+                clusterNetwork: KubeClusterNetwork = KubeClusterNetwork(index: 0)) throws {
         self.registry = registry
         self.retainedRevisions = retainedRevisions
+        self.clusterNetwork = clusterNetwork
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         configuration.label = "berth-kube"

@@ -70,6 +70,7 @@ public struct KubeResourceRegistry: Sendable {
     /// The kinds Berth serves, in the order a 1.32 apiserver's discovery lists them.
     public static let builtIn = KubeResourceRegistry(resources: [
         core("ConfigMap", "configmaps", shortNames: ["cm"]),
+        core("Endpoints", "endpoints", shortNames: ["ep"]),
         core("Event", "events", shortNames: ["ev"]),
         core("Namespace", "namespaces", namespaced: false, shortNames: ["ns"],
              verbs: ["create", "delete", "get", "list", "patch", "update", "watch"], status: true),
@@ -79,6 +80,7 @@ public struct KubeResourceRegistry: Sendable {
         core("Pod", "pods", shortNames: ["po"], categories: ["all"], status: true),
         core("Secret", "secrets"),
         core("ServiceAccount", "serviceaccounts", shortNames: ["sa"]),
+        core("Service", "services", shortNames: ["svc"], categories: ["all"], status: true),
         workload("apps", "ControllerRevision", "controllerrevisions", generation: false),
         workload("apps", "DaemonSet", "daemonsets", shortNames: ["ds"], categories: ["all"], status: true),
         workload("apps", "Deployment", "deployments", shortNames: ["deploy"], categories: ["all"], status: true, scale: true),
@@ -86,6 +88,10 @@ public struct KubeResourceRegistry: Sendable {
         workload("apps", "StatefulSet", "statefulsets", shortNames: ["sts"], categories: ["all"], status: true, scale: true),
         workload("batch", "CronJob", "cronjobs", shortNames: ["cj"], categories: ["all"], status: true),
         workload("batch", "Job", "jobs", categories: ["all"], status: true),
+        KubeResource(group: "networking.k8s.io", version: "v1", kind: "IngressClass", plural: "ingressclasses", singular: "ingressclass",
+                     namespaced: false, shortNames: [], categories: [], verbs: KubeResource.allVerbs, hasGeneration: true),
+        workload("networking.k8s.io", "Ingress", "ingresses", shortNames: ["ing"], status: true),
+        workload("discovery.k8s.io", "EndpointSlice", "endpointslices", generation: false),
     ])
 
     private static func core(_ kind: String, _ plural: String, namespaced: Bool = true, shortNames: [String] = [], categories: [String] = [],
@@ -111,6 +117,11 @@ public struct KubeResourceRegistry: Sendable {
     }
 
     public static let configMaps = builtIn.served("", "configmaps")
+    public static let endpoints = builtIn.served("", "endpoints")
+    public static let services = builtIn.served("", "services")
+    public static let endpointSlices = builtIn.served("discovery.k8s.io", "endpointslices")
+    public static let ingresses = builtIn.served("networking.k8s.io", "ingresses")
+    public static let ingressClasses = builtIn.served("networking.k8s.io", "ingressclasses")
     public static let events = builtIn.served("", "events")
     public static let namespaces = builtIn.served("", "namespaces")
     public static let nodes = builtIn.served("", "nodes")

@@ -83,7 +83,7 @@ final class KubeletContext: Sendable {
         let (wakeups, wake) = AsyncStream.makeStream(of: KubeObjectKey.self)
         self.wakeups = wakeups
         probes = PodProbes(engine: engine, events: events) { wake.yield($0) }
-        sandboxes = PodSandboxes(engine: engine)
+        sandboxes = PodSandboxes(engine: engine, network: store.clusterNetwork)
         node = NodeAgent(store: store, nodeName: nodeName, startTime: Date.now.formatted(.iso8601))
     }
 }

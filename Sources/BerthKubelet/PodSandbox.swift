@@ -34,40 +34,23 @@ public struct PodSandboxInfo: Sendable, Equatable {
 struct PodSandboxes: Sendable {
     /// The Berth network pods get their addresses on.
     static let networkName = "berth-pods"
-    /// Where its /16 comes from: clear of Berth's own pools (10.77–10.127) and those the tests use
-    /// (10.128 and up); the first one no interface of the host uses yet, so the nodes of daemons
-    /// on other roots of this host (parallel tests) do not take each other's subnet.
-    static let podCIDRs = (244...251).map { "10.\($0).0.0/16" }
-
     let engine: Engine
+    /// The cluster's address plan: the pods' subnet is its pod CIDR.
+    let network: KubeClusterNetwork
 
-    /// Creates the pods' network unless it exists.
+    /// Creates the pods' network unless it exists with the plan's subnet (a daemon that had to
+    /// take another plan after a restart makes it anew, once no pod is on it).
     func ensureNetwork() async throws {
-        let engine = engine
+        let engine = engine, subnet = network.podCIDR
         try await engine.blocking {
-            let addresses = NodeAgent.hostAddresses()
             if let existing = try? engine.network(Self.networkName) {
-                // Kept unless another root's bridge took its subnet meanwhile (its own bridge is
-                // down while no pod runs): then, with no pod on it, it is made anew elsewhere.
-                guard let bridge = existing.bridge, let subnet = Self.slash16(bridge.subnet),
-                      addresses.contains(where: { $0.interface != bridge.bridge && Self.slash16($0.address) == subnet }),
-                      (try? engine.removeNetwork(Self.networkName)) != nil else { return }
-            }
-            let used = Set(addresses.compactMap { Self.slash16($0.address) })
-            guard let subnet = Self.podCIDRs.first(where: { !used.contains(Self.slash16($0) ?? "") }) else {
-                throw EngineError.invalidParameter("no free pod subnet: \(Self.podCIDRs.joined(separator: ", ")) are all in use on this host")
+                guard existing.bridge?.subnet != subnet, (try? engine.removeNetwork(Self.networkName)) != nil else { return }
             }
             var options = NetworkCreateOptions(name: Self.networkName)
             options.subnet = subnet
             options.labels = ["io.berth.kubelet": "pods"]
             _ = try engine.createNetwork(options)
         }
-    }
-
-    /// `10.244` of `10.244.0.1` or `10.244.0.0/16`.
-    private static func slash16(_ address: String) -> String? {
-        let octets = address.split(separator: "/")[0].split(separator: ".")
-        return octets.count == 4 ? "\(octets[0]).\(octets[1])" : nil
     }
 
     /// The pause program installed next to `berth-monitor` (and `berth`).

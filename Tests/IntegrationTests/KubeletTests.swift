@@ -4,9 +4,8 @@ import Testing
 /// The node of `berth serve` driven by the real kubectl 1.32: pods run on runc in a sandbox that
 /// shares one network namespace, restart per their policy with the kubelet's back-off, are probed,
 /// publish their status and events, serve their logs, and survive a killed daemon. Expected texts
-/// are what kubectl shows for a real cluster's node (kubelet 1.32). Serialized: each cluster's
-/// pods take a /16 of their own from 10.244–10.251, which a few clusters at once would exhaust.
-@Suite(.serialized, .enabled(if: Peers.kubectl, "needs root, kubectl, curl and openssl"))
+/// are what kubectl shows for a real cluster's node (kubelet 1.32).
+@Suite( .enabled(if: Peers.kubectl, "needs root, kubectl, curl and openssl"))
 struct KubeletTests {
 
     private func field(_ cluster: KubeCluster, _ pod: String, _ path: String) throws -> String {
@@ -58,11 +57,13 @@ struct KubeletTests {
         ]))
         _ = try eventually("web running") { try field(cluster, "web", ".status.phase") == "Running" ? true : nil }
         let ip = try field(cluster, "web", ".status.podIP")
-        // The pods' network is the first of 10.244–10.251/16 free on the host (parallel tests' daemons hold others).
+        // The pods' network is the /24 of the cluster's address plan (parallel tests' daemons hold others).
         let subnet = try cluster.sandbox.run("network", "inspect", "berth-pods", "-f", "{{(index .IPAM.Config 0).Subnet}}").out
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect((244...251).map { "10.\($0).0.0/16" }.contains(subnet), "\(subnet)")
-        #expect(ip.hasPrefix(subnet.replacingOccurrences(of: "0.0/16", with: "")))
+        let plan = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cluster.sandbox.root + "/kube/network.json")))
+        let index = try #require((plan as? [String: Any])?["index"] as? Int)
+        #expect(subnet == "10.244.\(index).0/24")
+        #expect(ip.hasPrefix(subnet.replacingOccurrences(of: "0/24", with: "")))
         #expect(try field(cluster, "web", ".status.podIPs[0].ip") == ip)
         #expect(try field(cluster, "web", ".spec.nodeName") == ProcessInfo.processInfo.hostName)
         let logs = try eventually("the client's page") { () -> String? in

@@ -54,7 +54,8 @@ struct Serve: AsyncParsableCommand {
             let root = StateRoot(global.root)
             let pki = KubePKI(directory: root.kubePKI)
             try pki.ensure()
-            let store = try KubeObjectStore(path: root.kubeDatabase)
+            let claim = try KubeClusterNetworkClaim.claim(kubeDirectory: root.kube)
+            let store = try KubeObjectStore(path: root.kubeDatabase, clusterNetwork: claim.network)
             let host = ProcessInfo.processInfo.hostName
             // The node is named after the host, as the kubelet's default.
             let kubelet = Kubelet(store: store, engine: engine, nodeName: host)
