@@ -85,6 +85,11 @@ enum KubeKinds {
             }
             causes += kindCauses
         }
+        if resource.group == "networking.k8s.io" {
+            let (admitted, kindCauses) = admitNetworking(object, resource, creating: creating)
+            object = admitted
+            causes += kindCauses
+        }
         if creating, resource.hasStatus, resource.kind != "Node", resource.kind != "Namespace" {
             object = object.setting(["status"], to: initialStatus(object, resource))
         }
@@ -136,6 +141,7 @@ enum KubeKinds {
         case "Pod": return initialPodStatus(object)
         case "PersistentVolumeClaim", "PersistentVolume": return .object([("phase", .string("Pending"))])
         case "ReplicaSet": return .object([("replicas", .int(0))])
+        case "Ingress": return .object([("loadBalancer", .object([]))])
         case "StatefulSet": return .object([("availableReplicas", .int(0)), ("replicas", .int(0))])
         case "DaemonSet":
             return .object([("currentNumberScheduled", .int(0)), ("desiredNumberScheduled", .int(0)), ("numberMisscheduled", .int(0)),
@@ -164,6 +170,7 @@ enum KubeKinds {
         switch resource.kind {
         case "Pod": causes = podUpdateProblems(object, old: old, binding: scope == .whole)
         case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job": causes = workloadUpdateProblems(object, old: old, resource)
+        case "IngressClass": causes = ingressClassUpdateProblems(object, old: old)
         case "PersistentVolumeClaim":
             var newSpec = object["spec"] ?? .object([])
             var oldSpec = old["spec"] ?? .object([])
