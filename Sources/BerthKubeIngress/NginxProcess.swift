@@ -17,7 +17,9 @@ struct NginxProcess: Sendable {
               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
               Self.isAlive(pid),
               let commandLine = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return nil }
-        let words = commandLine.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        // nginx rewrites its title to one string ("nginx: master process nginx -c …"): words are
+        // separated by NULs or spaces.
+        let words = commandLine.split { $0 == 0 || $0 == UInt8(ascii: " ") }.map { String(decoding: $0, as: UTF8.self) }
         return words.contains(configuration.configurationPath) ? pid : nil
     }
 
