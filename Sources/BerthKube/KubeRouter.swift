@@ -195,6 +195,10 @@ public struct KubeRouter: Sendable {
         guard request.method == "GET" || request.method == "POST" else {
             throw KubeAPIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
         }
+        if request.headers["upgrade"]?.lowercased() == "websocket" {
+            let offered = request.headers["sec-websocket-protocol"].map { [$0] } ?? []
+            if KubeChannelProtocol.negotiate(offered) == nil { throw KubeChannelProtocol.unsupported(offered) }
+        }
         try await source.check(try request.podStreamRequest(target), attach: target.subresource == .attach)
         throw KubeAPIError.badRequest("Upgrade request required")
     }
