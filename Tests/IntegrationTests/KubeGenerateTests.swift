@@ -58,6 +58,8 @@ struct KubeGenerateTests {
         let container = try #require((podSpec["containers"] as? [[String: Any]])?.first)
         #expect(container["name"] as? String == "gen-web")
         #expect(container["image"] as? String == "busybox:latest")
+        // The store's image, not Docker Hub's: `latest` would default to pulling Always.
+        #expect(container["imagePullPolicy"] as? String == "IfNotPresent")
         // The image has no entrypoint and CMD ["sh"]: the container's command replaces the CMD.
         #expect(container["command"] == nil)
         #expect(container["args"] as? [String] == ["sh", "-c", "echo \"$GREETING\" > /data/index.html && exec httpd -f -p 8080 -h /data"])

@@ -141,6 +141,7 @@ public enum KubeManifestGenerator {
             containers.append(object([
                 ("name", .string(name)),
                 ("image", .string(record.imageName)),
+                ("imagePullPolicy", pullsAlways(record.imageName) ? .string("IfNotPresent") : nil),
                 ("command", command.map(OrderedJSON.strings)),
                 ("args", args.map(OrderedJSON.strings)),
                 ("workingDir", workingDir.isEmpty || workingDir == (source.image?.WorkingDir ?? "") || (workingDir == "/" && source.image?.WorkingDir == nil)
@@ -212,6 +213,16 @@ public enum KubeManifestGenerator {
 
     /// Variables the runtime sets in every container rather than the user or the image.
     static let runtimeEnv: Set<String> = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+
+    /// Whether Kubernetes would default the image's pull policy to Always (a `latest` tag or none,
+    /// no digest). The image is in the local store but often in no registry, so the manifest asks
+    /// for IfNotPresent: `berth serve` then runs the store's image instead of failing to pull it.
+    static func pullsAlways(_ image: String) -> Bool {
+        guard !image.contains("@") else { return false }
+        let lastComponent = image.split(separator: "/").last ?? Substring(image)
+        guard let colon = lastComponent.lastIndex(of: ":") else { return true }
+        return lastComponent[lastComponent.index(after: colon)...] == "latest"
+    }
 
     /// Kubernetes' `command` replaces the image's ENTRYPOINT and `args` its CMD; a `command` alone
     /// drops the image's CMD. So: the entrypoint when it differs from the image's (with the
