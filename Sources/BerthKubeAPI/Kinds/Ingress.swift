@@ -8,14 +8,6 @@ extension KubeKinds {
     static let defaultIngressClassAnnotation = Ingress.defaultClassAnnotation
     static let ingressClassAnnotation = Ingress.classAnnotation
 
-    static func admitNetworking(_ object: OrderedJSON, _ resource: KubeResource, creating: Bool) -> (OrderedJSON, [Cause]) {
-        switch resource.kind {
-        case "Ingress": return (object, ingressProblems(object, creating: creating))
-        case "IngressClass": return (object, ingressClassProblems(object))
-        default: return (object, [])
-        }
-    }
-
     static func ingressProblems(_ object: OrderedJSON, creating: Bool) -> [Cause] {
         let spec = object["spec"] ?? .object([])
         var causes: [Cause] = []
@@ -155,19 +147,6 @@ extension KubeKinds {
         return [invalid("spec.controller", quoted(controller), "field is immutable")]
     }
 
-    /// Why `name` is not a DNS-1035 label (Service names), or nil.
-    static func dns1035LabelProblem(_ name: String) -> String? {
-        if name.count > 63 { return "must be no more than 63 characters" }
-        let scalars = Array(name.unicodeScalars)
-        let lower: (Unicode.Scalar) -> Bool = { ("a"..."z").contains($0) }
-        let digit: (Unicode.Scalar) -> Bool = { ("0"..."9").contains($0) }
-        guard let first = scalars.first, let last = scalars.last, lower(first), lower(last) || digit(last),
-              scalars.allSatisfy({ lower($0) || digit($0) || $0 == "-" }) else {
-            return "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-        }
-        return nil
-    }
-
     /// Why `host` is not `*.` followed by a DNS-1123 subdomain, or nil.
     static func wildcardSubdomainProblem(_ host: String) -> String? {
         if host.count > 253 { return "must be no more than 253 characters" }
@@ -177,30 +156,12 @@ extension KubeKinds {
         return nil
     }
 
-    /// What is wrong with a port name (IANA service name rules), in the apiserver's words.
-    static func portNameProblems(_ name: String) -> [String] {
-        var problems: [String] = []
-        if name.count > 15 { problems.append("must be no more than 15 characters") }
-        let scalars = name.unicodeScalars
-        if !scalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }) {
-            problems.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
-        }
-        if !scalars.contains(where: { ("a"..."z").contains($0) }) { problems.append("must contain at least one letter (a-z)") }
-        if name.contains("--") { problems.append("must not contain consecutive hyphens") }
-        if name.hasPrefix("-") || name.hasSuffix("-") { problems.append("must not begin or end with a hyphen") }
-        return problems
-    }
-
     /// `domain/path`, as IngressClass controllers are named (`berth.dev/ingress`).
     private static func isDomainPrefixedPath(_ text: String) -> Bool {
         guard let slash = text.firstIndex(of: "/") else { return false }
         return dns1123SubdomainProblem(String(text[..<slash])) == nil && text.index(after: slash) < text.endIndex
     }
 
-    private static func isIPv4(_ text: String) -> Bool {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
-    }
 }
 
 extension Ingress {
