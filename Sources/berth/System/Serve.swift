@@ -65,7 +65,7 @@ struct Serve: AsyncParsableCommand {
             let kubelet = Kubelet(store: store, engine: engine, nodeName: host, trafficGate: serviceProxy)
             let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet), pki: pki)
             try await kube.start(host: "127.0.0.1", port: kubePort)
-            Task { await KubeControllerManager(store: store, host: host).run() }
+            Task { await KubeControllerManager(store: store, host: host, apiPort: kubePort).run() }
             Task { await kubelet.run() }
             Task { await serviceProxy.run() }
             printError("berth serve: Kubernetes API listening on https://127.0.0.1:\(kubePort)")
