@@ -5,8 +5,9 @@ import Synchronization
 
 /// Serves the cluster's Ingresses on the host's ports: the `berth` IngressClass (the default),
 /// and an nginx driven by a configuration generated from every Ingress of that class (or of no
-/// class). Backends are the ready pods behind each Service port, which nginx balances over itself,
-/// as ingress-nginx does, instead of going through the Service's virtual IP.
+/// class). Backends are Service ports reached at their ClusterIP: the service proxy's kernel rules
+/// spread the connections, so readiness and the drain before a pod's SIGTERM apply to Ingress
+/// traffic as to any other.
 public final class IngressController: KubeReconciler, Sendable {
     public static let className = "berth"
     public static let controllerName = "berth.dev/ingress"
@@ -35,7 +36,7 @@ public final class IngressController: KubeReconciler, Sendable {
 
     public var triggers: [KubeTrigger] {
         [KubeResourceRegistry.ingresses, KubeResourceRegistry.ingressClasses, KubeResourceRegistry.services,
-         KubeResourceRegistry.pods, KubeResourceRegistry.secrets].map { resource in
+         KubeResourceRegistry.endpointSlices, KubeResourceRegistry.secrets].map { resource in
             KubeTrigger(resource: resource) { _ in [Self.key] }
         }
     }
@@ -137,30 +138,22 @@ public final class IngressController: KubeReconciler, Sendable {
         }
     }
 
-    /// `ip:port` of each ready pod behind the backend's Service port (the Service's selector, the
-    /// port's targetPort by number or by container port name); empty when there is none.
+    /// The backend's `clusterIP:port`, where the service proxy spreads connections over the ready
+    /// endpoints in the kernel; none (503) when the Service, its port or its ClusterIP (headless)
+    /// is missing, or no endpoint is ready.
     private func endpoints(_ backend: IngressPlan.Backend) throws -> [String] {
         guard let serviceObject = try? store.get(KubeResourceRegistry.services, namespace: backend.namespace, name: backend.service),
               let service = try? serviceObject.decode(Service.self),
-              let selector = service.spec.selector, !selector.isEmpty,
-              let port = service.spec.ports?.first(where: { Self.names($0, backend.port) })
-        else { return [] }
-        let target = port.targetPort ?? .int(port.port)
-        var addresses: [String] = []
-        for podObject in try store.list(KubeResourceRegistry.pods, namespace: backend.namespace).items {
-            guard let pod = try? podObject.decode(Pod.self), pod.metadata.deletionTimestamp == nil,
-                  selector.allSatisfy({ pod.metadata.labels?[$0.key] == $0.value }),
-                  let ip = pod.status?.podIP, !ip.isEmpty,
-                  pod.status?.conditions?.contains(where: { $0.type == "Ready" && $0.status == "True" }) == true else { continue }
-            switch target {
-            case .int(let number):
-                addresses.append("\(ip):\(number)")
-            case .string(let name):
-                let number = Int(name) ?? pod.spec.containers.lazy.compactMap { $0.ports?.first { $0.name == name }?.containerPort }.first
-                if let number { addresses.append("\(ip):\(number)") }
-            }
+              let clusterIP = service.spec.clusterIP, !clusterIP.isEmpty, !service.spec.isHeadless,
+              let port = service.spec.ports?.first(where: { Self.names($0, backend.port) }) else { return [] }
+        let slices = try store.list(KubeResourceRegistry.endpointSlices, namespace: backend.namespace).items
+            .filter { $0.string("metadata", "labels", EndpointSlice.serviceNameLabel) == backend.service }
+            .compactMap { try? $0.decode(EndpointSlice.self) }
+        let ready = slices.contains { slice in
+            slice.ports?.contains { ($0.name ?? "") == (port.name ?? "") } ?? false
+                && (slice.endpoints ?? []).contains { $0.conditions?.ready != false }
         }
-        return addresses
+        return ready ? ["\(clusterIP):\(port.port)"] : []
     }
 
     /// Whether an Ingress's port reference (a number or a name) names this Service port.

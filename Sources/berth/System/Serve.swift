@@ -7,6 +7,7 @@ import BerthKubeAPI
 import BerthKubeControllers
 import BerthKubeIngress
 import BerthKubelet
+import BerthKubeProxy
 import Foundation
 import NIOCore
 
@@ -58,6 +59,7 @@ struct Serve: AsyncParsableCommand {
         let pidFile = try PidFile(path: pidfile)
         defer { pidFile.remove() }
         let server = APIServer(engine: engine)
+        var proxy: KubeProxy?
         var ingress: IngressController?
         // The Kubernetes API first: once the Engine API answers, both do.
         if kubePort != 0 {
@@ -68,12 +70,15 @@ struct Serve: AsyncParsableCommand {
             let store = try KubeObjectStore(path: root.kubeDatabase, clusterNetwork: claim.network)
             let host = ProcessInfo.processInfo.hostName
             // The node is named after the host, as the kubelet's default.
-            let kubelet = Kubelet(store: store, engine: engine, nodeName: host)
+            let serviceProxy = KubeProxy(store: store)
+            proxy = serviceProxy
+            let kubelet = Kubelet(store: store, engine: engine, nodeName: host, trafficGate: serviceProxy)
             let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet, podStreams: kubelet),
                                       pki: pki)
             try await kube.start(host: "127.0.0.1", port: kubePort)
             Task { await KubeControllerManager(store: store, host: host, apiPort: kubePort).run() }
             Task { await kubelet.run() }
+            Task { await serviceProxy.run() }
             if ingressHTTPPort != 0 || ingressHTTPSPort != 0 {
                 let controller = IngressController(store: store, host: host, directory: root.kubeIngress,
                                                    httpPort: ingressHTTPPort, httpsPort: ingressHTTPSPort)
@@ -96,6 +101,11 @@ struct Serve: AsyncParsableCommand {
         for await _ in stop { break }
         for channel in channels { try? await channel.close() }
         ingress?.shutdown()
+        do {
+            try await proxy?.stop()
+        } catch {
+            printError("berth serve: kube-proxy: cannot remove the Service rules: \(error)")
+        }
     }
 
     private func listener(_ address: String) throws -> APIServer.Listener {
