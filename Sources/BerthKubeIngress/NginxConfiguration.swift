@@ -3,7 +3,7 @@ import Foundation
 /// Renders an `IngressPlan` as an nginx configuration: one `server` per host (SNI picks its
 /// certificate), `location = /p` for Exact paths, `location = /p` plus `location /p/` for Prefix
 /// paths (so `/p` and `/p/…` match but `/pq` does not; nginx takes the longest prefix), and one
-/// `upstream` per backend with the endpoints nginx balances over.
+/// `upstream` per backend with the addresses nginx proxies to.
 public struct NginxConfiguration: Sendable {
     /// Where nginx keeps its pid file, logs and temporary files.
     public var directory: String

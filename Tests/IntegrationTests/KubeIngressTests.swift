@@ -83,13 +83,6 @@ struct KubeIngressTests {
         }.joined()
     }
 
-    /// kubectl apply without client-side schema validation (the manifest is still checked with
-    /// kubernetes-validate by the fixture).
-    private func apply(_ cluster: KubeCluster, _ manifest: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let result = try cluster.kubectl(["apply", "--validate=false", "-f", "-"], stdin: .bytes(Data(manifest.utf8)), sourceLocation: sourceLocation)
-        try #require(result.succeeded, "\(result)", sourceLocation: sourceLocation)
-    }
-
     /// curl's body (first line) and status for `url` on `host`, or the curl exit status when the
     /// request failed (7: refused, 35: TLS handshake refused).
     private func get(_ host: String, _ port: Int, _ path: String, https: Bool = false, caFile: String? = nil) throws -> String {
@@ -120,7 +113,7 @@ struct KubeIngressTests {
         let https = try KubeCluster.freePort()
         let cluster = try KubeCluster(serveArguments: ["--ingress-http-port", String(http), "--ingress-https-port", String(https)])
         _ = try cluster.sandbox.importBusybox()
-        try apply(cluster, backend("alpha") + "---\n" + backend("beta"))
+        try cluster.apply(backend("alpha") + "---\n" + backend("beta"))
         for name in ["alpha", "beta"] {
             let status = try cluster.kubectl(["rollout", "status", "deployment/\(name)", "--timeout=180s"], timeout: 200)
             try #require(status.succeeded, "\(status)")
@@ -140,7 +133,7 @@ struct KubeIngressTests {
         try #require(openssl.succeeded, "\(openssl)")
         try cluster.ok("create", "secret", "tls", "a-tls", "--cert", certificate, "--key", key)
 
-        try apply(cluster, ingress("""
+        try cluster.apply(ingress("""
               defaultBackend:
                 service:
                   name: beta
@@ -206,7 +199,7 @@ struct KubeIngressTests {
         try #require(!nginxProcesses(cluster).isEmpty)
         try cluster.daemon.killAndRestart()
         #expect(try get("a.example", http, "/") == "alpha 200")
-        try apply(cluster, ingress("""
+        try cluster.apply(ingress("""
               rules:
             \(rule("b.example", [("/api", "Prefix", "beta"), ("/exact", "Exact", "alpha")]))
             """))
@@ -223,5 +216,11 @@ struct KubeIngressTests {
             nginxProcesses(cluster).isEmpty && !FileManager.default.fileExists(atPath: cluster.sandbox.root + "/kube/ingress") ? true : nil
         }
         #expect(try get("b.example", http, "/api") == "curl 7")
+
+        // A graceful stop of the daemon stops nginx too.
+        try cluster.apply(ingress("  rules:\n" + rule("a.example", [("/", "Prefix", "alpha")])))
+        _ = try eventually("served again") { try get("a.example", http, "/") == "alpha 200" ? true : nil }
+        cluster.daemon.stop()
+        #expect(nginxProcesses(cluster).isEmpty)
     }
 }
