@@ -69,7 +69,7 @@ public final class IngressController: KubeReconciler, Sendable {
             }
             return false
         }
-        try writeCertificates(secrets)
+        try writeCertificates(secrets.filter { plan.certificates.contains($0.key) })
         var endpoints: [IngressPlan.Backend: [String]] = [:]
         for backend in plan.backends { endpoints[backend] = try self.endpoints(backend) }
         try nginx.apply(configuration.render(plan, endpoints: endpoints))
