@@ -240,7 +240,7 @@ let package = Package(
         .testTarget(name: "BerthKubeAPITests", dependencies: ["BerthKubeAPI", "BerthTemplate"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeControllersTests", dependencies: ["BerthKubeControllers", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
-        .testTarget(name: "BerthKubeletTests", dependencies: ["BerthKubelet", "BerthKubeAPI", "BerthTemplate", "BerthEngine", "BerthOCI",
+        .testTarget(name: "BerthKubeletTests", dependencies: ["BerthKubelet", "BerthKubeAPI", "BerthFiles", "BerthTemplate", "BerthEngine", "BerthOCI",
                                                              "BerthRegistryClient"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"], swiftSettings: [.swiftLanguageMode(.v6)]),
