@@ -80,11 +80,14 @@ extension KubeKinds {
         case "NodePort", "LoadBalancer":
             if headless { causes.append(invalid("spec.clusterIPs[0]", quoted(clusterIP), "may not be set to 'None' for \(type) services")) }
         case "ExternalName":
-            if !clusterIP.isEmpty { causes.append(forbidden("spec.clusterIP", "may not be set for ExternalName services")) }
-            let name = spec.string("externalName") ?? ""
+            if !clusterIP.isEmpty || !spec.items("clusterIPs").isEmpty {
+                causes.append(forbidden("spec.clusterIPs", "may not be set for ExternalName services"))
+            }
+            // A fully qualified name's final dot is allowed.
+            let name = spec.string("externalName").map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 } ?? ""
             if name.isEmpty {
                 causes.append(required("spec.externalName"))
-            } else if let problem = dns1123SubdomainProblem(name.hasSuffix(".") ? String(name.dropLast()) : name) {
+            } else if let problem = dns1123SubdomainProblem(name) {
                 causes.append(invalid("spec.externalName", quoted(name), problem))
             }
         case "ClusterIP":
