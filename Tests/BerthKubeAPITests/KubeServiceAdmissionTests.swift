@@ -148,6 +148,16 @@ import Testing
         let clusterIP = try scratch.store.replace(services, namespace: "default", name: "web", object: replaced.setting(["spec", "type"], to: .string("ClusterIP")))
         #expect(clusterIP.items("spec", "ports").first?["nodePort"] == nil && clusterIP["spec"]?["externalTrafficPolicy"] == nil)
         #expect(clusterIP.string("spec", "clusterIP") == ip)
+        // A Local LoadBalancer gets a health-check port besides its node ports, kept across updates and dropped as Cluster.
+        let local = try scratch.store.create(services, namespace: "default",
+                                             object: service("local", #"{"type":"LoadBalancer","externalTrafficPolicy":"Local","ports":[{"port":80}]}"#))
+        let healthCheck = try #require(local.value(at: ["spec", "healthCheckNodePort"])?.int)
+        #expect(scratch.store.clusterNetwork.nodePortRange.contains(healthCheck) && healthCheck != local.items("spec", "ports").first?["nodePort"]?.int)
+        let kept = try scratch.store.replace(services, namespace: "default", name: "local",
+                                             object: local.setting(["spec", "healthCheckNodePort"], to: nil).setting(["metadata", "labels"], to: .stringMap(["a": "b"])))
+        #expect(kept.value(at: ["spec", "healthCheckNodePort"])?.int == healthCheck)
+        let cluster = try scratch.store.replace(services, namespace: "default", name: "local", object: kept.setting(["spec", "externalTrafficPolicy"], to: .string("Cluster")))
+        #expect(cluster.value(at: ["spec", "healthCheckNodePort"]) == nil)
         let other = try scratch.store.create(services, namespace: "default",
                                              object: service("other", #"{"type":"NodePort","ports":[{"port":80,"nodePort":\#(nodePort)}]}"#))
         #expect(other.items("spec", "ports").first?["nodePort"]?.int == nodePort)

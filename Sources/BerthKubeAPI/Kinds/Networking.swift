@@ -239,6 +239,13 @@ extension KubeKinds {
         if !isExternallyAccessible(object), object.string("spec", "externalTrafficPolicy") == old.string("spec", "externalTrafficPolicy") {
             object = object.setting(["spec", "externalTrafficPolicy"], to: nil)
         }
+        let needsHealthCheck = type == "LoadBalancer" && object.string("spec", "externalTrafficPolicy") == "Local"
+        let oldHealthCheck = old.value(at: ["spec", "healthCheckNodePort"])
+        if needsHealthCheck, !object.has("spec", "healthCheckNodePort") {
+            object = object.setting(["spec", "healthCheckNodePort"], to: oldHealthCheck)
+        } else if !needsHealthCheck, object.value(at: ["spec", "healthCheckNodePort"]) == oldHealthCheck {
+            object = object.setting(["spec", "healthCheckNodePort"], to: nil)
+        }
         if type != "LoadBalancer" {
             object = object.setting(["spec", "allocateLoadBalancerNodePorts"], to: nil).setting(["status", "loadBalancer"], to: .object([]))
         }
