@@ -12,7 +12,9 @@ struct EndpointsController: KubeReconciler {
     let name = "endpoint-controller"
 
     var triggers: [KubeTrigger] {
-        [.own(KubeResourceRegistry.services), ServiceEndpoints.podTrigger(store: store)]
+        [.own(KubeResourceRegistry.services), ServiceEndpoints.podTrigger(store: store),
+         // Endpoints deleted by hand come back at once.
+         KubeTrigger(resource: KubeResourceRegistry.endpoints) { $0.type == .deleted ? [KubeObjectKey($0.object)] : [] }]
     }
 
     func reconcile(_ key: KubeObjectKey) async throws -> Duration? {

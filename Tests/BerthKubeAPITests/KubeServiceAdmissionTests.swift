@@ -197,6 +197,20 @@ import Testing
         #expect(try cells(slices, #"{\#(meta),"addressType":"IPv4","endpoints":[]}"#) == ["web", "IPv4", "<unset>", "<unset>", "60m"])
     }
 
+    @Test func networkingKindsHaveSchemasPatchStrategiesAndOpenAPIDocuments() throws {
+        #expect(KubeSchema.listStrategies(services)(["spec", "ports"]) == .mergeByKey("port"))
+        #expect(KubeSchema.of(KubeResourceRegistry.endpointSlices)?.definition == "io.k8s.api.discovery.v1.EndpointSlice")
+        #expect(KubeSchema.of(KubeResourceRegistry.ingresses)?.definition == "io.k8s.api.networking.v1.Ingress")
+        #expect(KubeSchema.of(KubeResourceRegistry.ingressClasses)?.definition == "io.k8s.api.networking.v1.IngressClass")
+        let discovery = try #require(KubeOpenAPI.document(.builtIn, path: "apis/discovery.k8s.io/v1"))
+        #expect(discovery.value(at: ["paths", "/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices/{name}", "patch"]) != nil)
+        #expect(discovery.value(at: ["components", "schemas", "io.k8s.api.discovery.v1.EndpointSlice"]) != nil)
+        let networking = try #require(KubeOpenAPI.document(.builtIn, path: "apis/networking.k8s.io/v1"))
+        #expect(networking.value(at: ["paths", "/apis/networking.k8s.io/v1/ingressclasses/{name}"]) != nil)
+        let swagger = KubeOpenAPI.swagger(.builtIn)
+        #expect(swagger.value(at: ["definitions", "io.k8s.api.core.v1.Service"]) != nil && swagger.value(at: ["definitions", "io.k8s.api.networking.v1.Ingress"]) != nil)
+    }
+
     @Test func serviceProtobufFromKubectlCreateService() throws {
         // kubectl create service nodeport web --tcp=80:8080: metadata{name, labels}, spec{ports[{name, protocol, port, targetPort, nodePort 0}], selector, type}.
         func field(_ number: Int, _ bytes: [UInt8]) -> [UInt8] { [UInt8(number << 3 | 2), UInt8(bytes.count)] + bytes }

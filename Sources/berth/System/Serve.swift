@@ -63,7 +63,8 @@ struct Serve: AsyncParsableCommand {
             let serviceProxy = KubeProxy(store: store)
             proxy = serviceProxy
             let kubelet = Kubelet(store: store, engine: engine, nodeName: host, trafficGate: serviceProxy)
-            let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet), pki: pki)
+            let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet, podStreams: kubelet),
+                                      pki: pki)
             try await kube.start(host: "127.0.0.1", port: kubePort)
             Task { await KubeControllerManager(store: store, host: host, apiPort: kubePort).run() }
             Task { await kubelet.run() }
