@@ -194,6 +194,12 @@ let package = Package(
             dependencies: ["BerthKubeAPI", "BerthTemplate"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // What kube-proxy does: Services and EndpointSlices turned into iptables DNAT rules.
+        .target(
+            name: "BerthKubeProxy",
+            dependencies: ["BerthKubeAPI", "BerthProcess", "BerthTemplate"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // The node: runs the pods bound to it on the container runtime (what a kubelet does).
         .target(
             name: "BerthKubelet",
@@ -207,6 +213,7 @@ let package = Package(
                 "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
                 "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer", "BerthTemplate",
                 "BerthEngine", "BerthEngineAPI", "BerthKube", "BerthKubeAPI", "BerthKubeControllers", "BerthKubelet",
+                "BerthKubeProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -242,6 +249,8 @@ let package = Package(
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeletTests", dependencies: ["BerthKubelet", "BerthKubeAPI", "BerthFiles", "BerthTemplate", "BerthEngine", "BerthOCI",
                                                              "BerthRegistryClient"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthKubeProxyTests", dependencies: ["BerthKubeProxy", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthRuntime", "BerthStore", "BerthOCI", "BerthArchive",

@@ -6,6 +6,7 @@ import BerthKube
 import BerthKubeAPI
 import BerthKubeControllers
 import BerthKubelet
+import BerthKubeProxy
 import Foundation
 import NIOCore
 
@@ -49,6 +50,7 @@ struct Serve: AsyncParsableCommand {
         let pidFile = try PidFile(path: pidfile)
         defer { pidFile.remove() }
         let server = APIServer(engine: engine)
+        var proxy: KubeProxy?
         // The Kubernetes API first: once the Engine API answers, both do.
         if kubePort != 0 {
             let root = StateRoot(global.root)
@@ -58,12 +60,15 @@ struct Serve: AsyncParsableCommand {
             let store = try KubeObjectStore(path: root.kubeDatabase, clusterNetwork: claim.network)
             let host = ProcessInfo.processInfo.hostName
             // The node is named after the host, as the kubelet's default.
-            let kubelet = Kubelet(store: store, engine: engine, nodeName: host)
+            let serviceProxy = KubeProxy(store: store)
+            proxy = serviceProxy
+            let kubelet = Kubelet(store: store, engine: engine, nodeName: host, trafficGate: serviceProxy)
             let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet, podStreams: kubelet),
                                       pki: pki)
             try await kube.start(host: "127.0.0.1", port: kubePort)
             Task { await KubeControllerManager(store: store, host: host, apiPort: kubePort).run() }
             Task { await kubelet.run() }
+            Task { await serviceProxy.run() }
             printError("berth serve: Kubernetes API listening on https://127.0.0.1:\(kubePort)")
         }
         let channels = try await server.bind(listeners)
@@ -79,6 +84,11 @@ struct Serve: AsyncParsableCommand {
         printError("berth serve: API listening on \(host.isEmpty ? "unix:///run/berth/docker.sock" : host.joined(separator: ", "))")
         for await _ in stop { break }
         for channel in channels { try? await channel.close() }
+        do {
+            try await proxy?.stop()
+        } catch {
+            printError("berth serve: kube-proxy: cannot remove the Service rules: \(error)")
+        }
     }
 
     private func listener(_ address: String) throws -> APIServer.Listener {
