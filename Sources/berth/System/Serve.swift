@@ -5,6 +5,7 @@ import BerthFiles
 import BerthKube
 import BerthKubeAPI
 import BerthKubeControllers
+import BerthKubeDNS
 import BerthKubelet
 import Foundation
 import NIOCore
@@ -63,6 +64,7 @@ struct Serve: AsyncParsableCommand {
             try await kube.start(host: "127.0.0.1", port: kubePort)
             Task { await KubeControllerManager(store: store, host: host).run() }
             Task { await kubelet.run() }
+            Task { await KubeDNSService.run(store: store) }
             printError("berth serve: Kubernetes API listening on https://127.0.0.1:\(kubePort)")
         }
         let channels = try await server.bind(listeners)
