@@ -200,6 +200,17 @@ let package = Package(
             dependencies: ["BerthKubeAPI", "BerthProcess", "BerthTemplate"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // The cluster DNS (Kubernetes' DNS-based service discovery): its own RFC 1035 codec, over
+        // SwiftNIO UDP and TCP, answering from the store and forwarding the rest to the host's resolvers.
+        .target(
+            name: "BerthKubeDNS",
+            dependencies: [
+                "BerthKubeAPI", "BerthTemplate",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // The node: runs the pods bound to it on the container runtime (what a kubelet does).
         .target(
             name: "BerthKubelet",
@@ -213,7 +224,7 @@ let package = Package(
                 "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
                 "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer", "BerthTemplate",
                 "BerthEngine", "BerthEngineAPI", "BerthKube", "BerthKubeAPI", "BerthKubeControllers", "BerthKubelet",
-                "BerthKubeProxy",
+                "BerthKubeProxy", "BerthKubeDNS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -251,6 +262,8 @@ let package = Package(
                                                              "BerthRegistryClient"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeProxyTests", dependencies: ["BerthKubeProxy", "BerthKubeAPI", "BerthTemplate"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthKubeDNSTests", dependencies: ["BerthKubeDNS", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthRuntime", "BerthStore", "BerthOCI", "BerthArchive",

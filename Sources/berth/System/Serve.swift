@@ -5,6 +5,7 @@ import BerthFiles
 import BerthKube
 import BerthKubeAPI
 import BerthKubeControllers
+import BerthKubeDNS
 import BerthKubelet
 import BerthKubeProxy
 import Foundation
@@ -69,6 +70,7 @@ struct Serve: AsyncParsableCommand {
             Task { await KubeControllerManager(store: store, host: host, apiPort: kubePort).run() }
             Task { await kubelet.run() }
             Task { await serviceProxy.run() }
+            Task { await KubeDNSService.run(store: store) }
             printError("berth serve: Kubernetes API listening on https://127.0.0.1:\(kubePort)")
         }
         let channels = try await server.bind(listeners)
