@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOWebSocket
 import SwiftASN1
 import X509
 
@@ -32,6 +33,10 @@ public final class KubeServer: Sendable {
     public func start(host: String, port: Int) async throws {
         let tls = tls
         let authority = authority
+        let upgraders: [any NIOTypedHTTPServerProtocolUpgrader<KubeConnection>] = [
+            KubeSPDYUpgrader(router: router, authority: authority),
+            KubePortForwardWebSocket.upgrader(router: router) { await Self.identity($0, authority: authority) },
+        ]
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -40,8 +45,14 @@ public final class KubeServer: Sendable {
                     // Any certificate passes the handshake; `identity` checks it against the CA.
                     try channel.pipeline.syncOperations.addHandler(
                         NIOSSLServerHandler(context: tls, customVerificationCallback: { _, promise in promise.succeed(.certificateVerified) }))
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    // The streaming endpoints upgrade the connection (SPDY, WebSocket); the rest stays HTTP.
+                    let upgrade = NIOTypedHTTPServerUpgradeConfiguration<KubeConnection>(upgraders: upgraders) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            .http(try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel))
+                        }
+                    }
+                    return try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
+                        configuration: NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: upgrade))
                 }
             }
         let router = router
@@ -50,7 +61,13 @@ public final class KubeServer: Sendable {
             try await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in connections {
-                        group.addTask { await Self.serve(connection, router: router, authority: authority) }
+                        group.addTask {
+                            switch try? await connection.get() {
+                            case .http(let channel): await Self.serve(channel, router: router, authority: authority)
+                            case .upgraded(let session): await session()
+                            case nil: break
+                            }
+                        }
                     }
                 }
             }
@@ -154,7 +171,7 @@ public final class KubeServer: Sendable {
 
     /// The client certificate's subject when the cluster CA signed it and it is valid now: CN is
     /// the user, O the groups. Nil for no certificate or any other.
-    private static func identity(_ channel: any Channel, authority: Certificate) async -> KubeUser? {
+    static func identity(_ channel: any Channel, authority: Certificate) async -> KubeUser? {
         guard let peer = try? await channel.nioSSL_peerCertificate().get(),
               let der = try? peer.toDERBytes(),
               let certificate = try? Certificate(derEncoded: der) else { return nil }
