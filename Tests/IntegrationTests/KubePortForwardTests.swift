@@ -9,10 +9,11 @@ struct KubePortForwardTests {
     /// A pod serving a generated 100 MB file and its sha256 (`httpd` on 8080, all addresses), a page
     /// on 127.0.0.1:9090 only, and a one-shot `nc` on 7000 that stores the sha256 of what it receives.
     private func startServerPod(_ cluster: KubeCluster, name: String) throws {
-        let script = "mkdir -p /www /local && echo $HOSTNAME > /www/index.html && echo local-only > /local/index.html"
-            + " && dd if=/dev/urandom of=/www/big bs=1048576 count=100 2>/dev/null && sha256sum /www/big | cut -d' ' -f1 > /www/big.sha256"
-            + " && httpd -p 127.0.0.1:9090 -h /local"
-            + " && (nc -l -p 7000 | sha256sum | cut -d' ' -f1 > /www/upload.tmp && mv /www/upload.tmp /www/upload.sha256) &"
+        let script = "mkdir -p /www /local; echo $HOSTNAME > /www/index.html; echo local-only > /local/index.html;"
+            + " dd if=/dev/urandom of=/www/big bs=1048576 count=100 2>/dev/null;"
+            + " sha256sum /www/big | cut -d' ' -f1 > /www/big.tmp; mv /www/big.tmp /www/big.sha256;"
+            + " httpd -p 127.0.0.1:9090 -h /local;"
+            + " (nc -l -p 7000 | sha256sum | cut -d' ' -f1 > /www/upload.tmp; mv /www/upload.tmp /www/upload.sha256) &"
             + " exec httpd -f -p 8080 -h /www"
         try cluster.apply("""
             apiVersion: apps/v1
@@ -103,7 +104,7 @@ struct KubePortForwardTests {
 
         // 100 MB from the pod, intact.
         let expected = try curl(web, "/big.sha256").out.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(expected.count == 64)
+        try #require(expected.count == 64, "kubectl: \(forward.peekOutput())")
         #expect(try sha256(ofDownload: web, "/big") == expected)
 
         // 100 MB to the pod, intact (the pod's nc stores the sha256 of what it got).
@@ -123,14 +124,15 @@ struct KubePortForwardTests {
         // A server bound to the pod's 127.0.0.1 only.
         #expect(try curl(local, "/").out == "local-only\n")
 
-        // A port nothing listens on: the connection closes and kubectl reports the node's error.
+        // A port nothing listens on: the connection closes, kubectl prints the node's error and, as
+        // kubectl does since 1.30 on any error a forwarded connection reports, ends the session.
         let refused = try curl(closed, "/")
         #expect(!refused.succeeded)
-        let report = try eventually("kubectl's error for port 81", timeout: 30) { () -> String? in
-            let output = forward.peekOutput()
-            return output.contains("error forwarding port 81") ? output : nil
-        }
-        #expect(report.contains("connect: connection refused"), "\(report)")
+        let ended = forward.wait(timeout: 30)
+        #expect(ended.err.contains("an error occurred forwarding \(closed) -> 81: error forwarding port 81 to pod "), "\(ended)")
+        #expect(ended.err.contains("failed to connect to localhost:81 inside namespace"), "\(ended)")
+        #expect(ended.err.contains("connect: connection refused"), "\(ended)")
+        #expect(ended.err.contains("error: lost connection to pod"), "\(ended)")
     }
 
     @Test func plainSPDYCarries100MBBothWaysAndReachesLocalhostOnlyServers() throws {
@@ -157,6 +159,52 @@ struct KubePortForwardTests {
             forward.kill(SIGTERM)
             _ = forward.wait(timeout: 10)
         }
+    }
+
+    /// The Python client's `portforward` (WebSocket, v4.channel.k8s.io, `?ports=`): one
+    /// connection per port made inside the pod, a port nothing listens on reported on its error
+    /// channel.
+    @Test func pythonClientForwardsPorts() throws {
+        let cluster = try KubeCluster.withBusybox()
+        try startServerPod(cluster, name: "pfpy")
+        let pod = try cluster.kubectl("get", "pods", "-l", "app=pfpy", "-o", "jsonpath={.items[0].metadata.name}").out
+        let script = """
+            import hashlib, sys
+            from kubernetes import client, config
+            from kubernetes.stream import portforward
+            config.load_kube_config(config_file=sys.argv[1])
+            api = client.CoreV1Api()
+            def get(port, path, forward=None):
+                s = (forward or portforward(api.connect_get_namespaced_pod_portforward, sys.argv[2], "default", ports=str(port))).socket(port)
+                s.settimeout(120)
+                s.sendall(b"GET " + path.encode() + b" HTTP/1.0\\r\\n\\r\\n")
+                data = bytearray()
+                while b"\\r\\n\\r\\n" not in data:
+                    data += s.recv(65536)
+                head, body = data.split(b"\\r\\n\\r\\n", 1)
+                length = int([l.split(b":")[1] for l in head.split(b"\\r\\n") if l.lower().startswith(b"content-length")][0])
+                body = bytearray(body)
+                while len(body) < length:
+                    body += s.recv(1 << 20)
+                return body
+            print(get(8080, "/big.sha256").decode().strip())
+            forward = portforward(api.connect_get_namespaced_pod_portforward, sys.argv[2], "default", ports="8080,9090,81")
+            big = get(8080, "/big", forward)
+            print(hashlib.sha256(big).hexdigest(), len(big))
+            print(get(9090, "/", forward).decode().strip())
+            s = forward.socket(81)
+            s.settimeout(60)
+            print("81:", s.recv(10), forward.error(81))
+            """
+        let result = try Command.run("python3", ["-c", script, cluster.kubeconfig, pod], timeout: 300)
+        try #require(result.succeeded, "\(result)")
+        let lines = result.out.split(separator: "\n").map(String.init)
+        try #require(lines.count == 4, "\(result)")
+        #expect(lines[0].count == 64, "\(result)")
+        #expect(lines[1] == "\(lines[0]) \(100 << 20)", "\(result)")
+        #expect(lines[2] == "local-only", "\(result)")
+        #expect(lines.last?.hasPrefix("81: b'' error forwarding port 81 to pod ") == true, "\(result)")
+        #expect(lines.last?.contains("connect: connection refused") == true, "\(result)")
     }
 
     @Test func forwardingToAPodThatIsNotRunningFails() throws {
