@@ -33,10 +33,7 @@ public final class KubeServer: Sendable {
     public func start(host: String, port: Int) async throws {
         let tls = tls
         let authority = authority
-        let upgraders: [any NIOTypedHTTPServerProtocolUpgrader<KubeConnection>] = [
-            KubeSPDYUpgrader(router: router, authority: authority),
-            KubePortForwardWebSocket.upgrader(router: router) { await Self.identity($0, authority: authority) },
-        ]
+        let router = router
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -45,17 +42,22 @@ public final class KubeServer: Sendable {
                     // Any certificate passes the handshake; `identity` checks it against the CA.
                     try channel.pipeline.syncOperations.addHandler(
                         NIOSSLServerHandler(context: tls, customVerificationCallback: { _, promise in promise.succeed(.certificateVerified) }))
-                    // The streaming endpoints upgrade the connection (SPDY, WebSocket); the rest stays HTTP.
-                    let upgrade = NIOTypedHTTPServerUpgradeConfiguration<KubeConnection>(upgraders: upgraders) { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            .http(try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel))
-                        }
-                    }
+                    // A connection's first request may upgrade it to a stream (exec, attach, port-forward).
+                    let identify: @Sendable (any Channel) async -> KubeUser? = { await Self.identity($0, authority: authority) }
+                    let upgraders: [any NIOTypedHTTPServerProtocolUpgrader<KubeConnection>] = [
+                        KubeWebSocketUpgrader(streams: PodStreamWebSocket.upgrader(router: router, identify: identify),
+                                              portForward: KubePortForwardWebSocket.upgrader(router: router, identify: identify)),
+                        // kubectl's fallback when the WebSocket upgrade is refused.
+                        KubeSPDYUpgrader(router: router, identify: identify),
+                    ]
                     return try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
-                        configuration: NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: upgrade))
+                        configuration: .init(upgradeConfiguration: .init(upgraders: upgraders) { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                .http(try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel))
+                            }
+                        }))
                 }
             }
-        let router = router
         // Serves until the process ends: `berth serve` exits when it stops.
         Task {
             try await server.executeThenClose { connections in
@@ -63,8 +65,9 @@ public final class KubeServer: Sendable {
                     for try await connection in connections {
                         group.addTask {
                             switch try? await connection.get() {
-                            case .http(let channel): await Self.serve(channel, router: router, authority: authority)
-                            case .upgraded(let session): await session()
+                            case .http(let http)?: await Self.serve(http, router: router, authority: authority)
+                            case .webSocket(let frames, let stream)?: await stream.run(frames)
+                            case .upgraded(let session)?: await session()
                             case nil: break
                             }
                         }

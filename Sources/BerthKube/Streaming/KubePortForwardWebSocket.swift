@@ -21,7 +21,7 @@ struct KubePortForwardWebSocket: Sendable {
     static let channelProtocol = "v4.channel.k8s.io"
 
     let forwarder: any KubePodPortForwarder
-    let target: KubePodStreamTarget
+    let target: KubePodStreamPath
     let mode: Mode
 
     /// The subprotocol to answer with and the mode, from the offered subprotocols (one header,
@@ -167,8 +167,12 @@ extension KubePortForwardWebSocket {
             maxFrameSize: maximumFrameSize,
             shouldUpgrade: { channel, head in
                 channel.eventLoop.makeFutureWithTask {
-                    guard let (forward, chosen) = await accept(head, router: router, user: identify(channel)) else { return nil }
-                    try forward.forwarder.checkPortForward(namespace: forward.target.namespace, pod: forward.target.pod)
+                    let user = await identify(channel)
+                    guard let (forward, chosen) = accept(head, router: router, user: user),
+                          (try? forward.forwarder.checkPortForward(namespace: forward.target.namespace, pod: forward.target.pod)) != nil else {
+                        await KubeUpgradeRefusal.answer(head, on: channel, router: router, user: user)
+                        return nil
+                    }
                     return HTTPHeaders([("Sec-WebSocket-Protocol", chosen)])
                 }
             },
@@ -185,8 +189,8 @@ extension KubePortForwardWebSocket {
     private static func accept(_ head: HTTPRequestHead, router: KubeRouter, user: KubeUser? = KubeUser(name: "", groups: []))
         -> (KubePortForwardWebSocket, String)? {
         let request = KubeRequest(method: head.method.rawValue, uri: head.uri, headers: [:], body: [], user: user)
-        guard user != nil, let forwarder = router.portForwarder, let target = KubePodStreamTarget(path: request.path),
-              target.kind == .portforward,
+        guard user != nil, let forwarder = router.portForwarder, let target = KubePodStreamPath(path: request.path),
+              target.subresource == .portforward,
               let (chosen, mode) = negotiate(offered: head.headers["Sec-WebSocket-Protocol"].joined(separator: ","), query: request.query)
         else { return nil }
         return (KubePortForwardWebSocket(forwarder: forwarder, target: target, mode: mode), chosen)

@@ -59,7 +59,9 @@ struct Serve: AsyncParsableCommand {
             let host = ProcessInfo.processInfo.hostName
             // The node is named after the host, as the kubelet's default.
             let kubelet = Kubelet(store: store, engine: engine, nodeName: host)
-            let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet, portForwarder: kubelet), pki: pki)
+            let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet, podStreams: kubelet,
+                                                         portForwarder: kubelet),
+                                      pki: pki)
             try await kube.start(host: "127.0.0.1", port: kubePort)
             Task { await KubeControllerManager(store: store, host: host).run() }
             Task { await kubelet.run() }
