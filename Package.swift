@@ -175,7 +175,7 @@ let package = Package(
         .target(
             name: "BerthKube",
             dependencies: [
-                "BerthArchive", "BerthKubeAPI", "BerthTemplate",
+                "BerthArchive", "BerthKubeAPI", "BerthTemplate", "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -215,7 +215,7 @@ let package = Package(
         .target(
             name: "BerthKubelet",
             dependencies: ["BerthKubeAPI", "BerthTemplate", "BerthEngine", "BerthRuntime", "BerthNetwork", "BerthStore", "BerthOCI",
-                           "BerthFiles", "BerthProcess", "BerthRegistryClient"],
+                           "BerthFiles", "BerthProcess", "BerthRegistryClient", "CBerth"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
@@ -255,6 +255,7 @@ let package = Package(
         .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive"]),
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
+        .testTarget(name: "BerthKubeTests", dependencies: ["BerthKube", "BerthKubeAPI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeAPITests", dependencies: ["BerthKubeAPI", "BerthTemplate"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeControllersTests", dependencies: ["BerthKubeControllers", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),

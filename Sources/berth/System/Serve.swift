@@ -64,7 +64,8 @@ struct Serve: AsyncParsableCommand {
             let serviceProxy = KubeProxy(store: store)
             proxy = serviceProxy
             let kubelet = Kubelet(store: store, engine: engine, nodeName: host, trafficGate: serviceProxy)
-            let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet, podStreams: kubelet),
+            let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet, podStreams: kubelet,
+                                                         portForwarder: kubelet),
                                       pki: pki)
             try await kube.start(host: "127.0.0.1", port: kubePort)
             Task { await KubeControllerManager(store: store, host: host, apiPort: kubePort).run() }
