@@ -218,13 +218,19 @@ let package = Package(
                            "BerthFiles", "BerthProcess", "BerthRegistryClient", "CBerth"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Ingresses served by nginx, driven by configuration generated from the cluster's objects.
+        .target(
+            name: "BerthKubeIngress",
+            dependencies: ["BerthKubeAPI", "BerthTemplate", "BerthProcess"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "berth",
             dependencies: [
                 "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
                 "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer", "BerthTemplate",
                 "BerthEngine", "BerthEngineAPI", "BerthKube", "BerthKubeAPI", "BerthKubeControllers", "BerthKubelet",
-                "BerthKubeProxy", "BerthKubeDNS",
+                "BerthKubeIngress", "BerthKubeProxy", "BerthKubeDNS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -261,6 +267,8 @@ let package = Package(
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeletTests", dependencies: ["BerthKubelet", "BerthKubeAPI", "BerthFiles", "BerthTemplate", "BerthEngine", "BerthOCI",
                                                              "BerthRegistryClient"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthKubeIngressTests", dependencies: ["BerthKubeIngress", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeProxyTests", dependencies: ["BerthKubeProxy", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),

@@ -21,6 +21,8 @@ extension KubeKinds {
             return (object, causes + problems)
         case ("", "Endpoints"): return admitEndpoints(object)
         case ("discovery.k8s.io", "EndpointSlice"): return admitEndpointSlice(object)
+        case ("networking.k8s.io", "Ingress"): return (object, ingressProblems(object, creating: creating))
+        case ("networking.k8s.io", "IngressClass"): return (object, ingressClassProblems(object))
         default: return nil
         }
     }
