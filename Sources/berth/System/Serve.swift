@@ -5,6 +5,7 @@ import BerthFiles
 import BerthKube
 import BerthKubeAPI
 import BerthKubeControllers
+import BerthKubeDNS
 import BerthKubeIngress
 import BerthKubelet
 import BerthKubeProxy
@@ -73,12 +74,14 @@ struct Serve: AsyncParsableCommand {
             let serviceProxy = KubeProxy(store: store)
             proxy = serviceProxy
             let kubelet = Kubelet(store: store, engine: engine, nodeName: host, trafficGate: serviceProxy)
-            let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet, podStreams: kubelet),
+            let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet, podStreams: kubelet,
+                                                         portForwarder: kubelet),
                                       pki: pki)
             try await kube.start(host: "127.0.0.1", port: kubePort)
             Task { await KubeControllerManager(store: store, host: host, apiPort: kubePort).run() }
             Task { await kubelet.run() }
             Task { await serviceProxy.run() }
+            Task { await KubeDNSService.run(store: store) }
             if ingressHTTPPort != 0 || ingressHTTPSPort != 0 {
                 let controller = IngressController(store: store, host: host, directory: root.kubeIngress,
                                                    httpPort: ingressHTTPPort, httpsPort: ingressHTTPSPort)

@@ -23,7 +23,7 @@ extension KubeCluster {
     func tally(fromPod pod: String, container: String = "web", _ url: String, count: Int) throws -> [String: Int] {
         let names = try sandbox.run(["ps", "--format", "{{.Names}}"], timeout: 60)
         let name = try #require(names.lines.first { $0.hasPrefix("k8s_\(container)_\(pod)_") }, "\(names)")
-        let script = "for i in $(seq \(count)); do wget -q -T 5 -O /dev/stdout \(url) || echo FAILED; done"
+        let script = "for i in $(seq \(count)); do wget -q -O /dev/stdout \(url) || echo FAILED; done"
         let result = try sandbox.run(["exec", name, "sh", "-c", script], timeout: Double(count) * 6)
         return Self.count(result.out)
     }
