@@ -44,9 +44,16 @@ extension Kubelet: KubePodStreamSource {
         let options = AttachOptions(stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, stream: true)
         let left = Departure()
         let id = record.id
-        return KubePodStreamSession(tty: record.config.tty, resize: { size in
-            Task { try? await engine.resize(id, to: TerminalSize(rows: size.height, columns: size.width)) }
-        }, cancel: { left.set() }) { input, stdout, stderr in
+        // Resizes applied in their order: kubectl attach sends one cell larger, then the size, to force a redraw.
+        let (sizes, resizing) = AsyncStream.makeStream(of: KubeTerminalSize.self)
+        return KubePodStreamSession(tty: record.config.tty, resize: { resizing.yield($0) }, cancel: { left.set() }) { input, stdout, stderr in
+            let resizer = Task {
+                for await size in sizes { try? await engine.resize(id, to: TerminalSize(rows: size.height, columns: size.width)) }
+            }
+            defer {
+                resizing.finish()
+                resizer.cancel()
+            }
             do {
                 // The attachment is made on the session's own task (it is not Sendable); the
                 // container was running a moment ago, so it seldom fails.
