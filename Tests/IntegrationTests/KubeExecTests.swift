@@ -85,6 +85,23 @@ struct KubeExecTests {
         #expect(defaulted.err.contains("Defaulted container \"main\" out of: main, quick"))
     }
 
+    /// With WebSockets turned off kubectl speaks SPDY/3.1 (stream-spdy's front end) to the same
+    /// node side: the same output, exit codes and refusals.
+    @Test func execOverSPDYWhenKubectlIsToldNotToUseWebSockets() throws {
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply(Self.shell)
+        try running(cluster, "shell")
+        let spdy = ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"]
+        let failed = try cluster.kubectl(["exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], environment: spdy)
+        #expect(failed.status == 3, "\(failed)")
+        #expect(failed.out == "out\n")
+        #expect(failed.err == "err\ncommand terminated with exit code 3\n", "\(failed)")
+        let piped = try cluster.kubectl(["exec", "-i", "shell", "--", "cat"], stdin: .bytes(Data("over spdy\n".utf8)), environment: spdy)
+        #expect(piped.succeeded && piped.out == "over spdy\n", "\(piped)")
+        let badContainer = try cluster.kubectl(["exec", "shell", "-c", "nope", "--", "true"], environment: spdy)
+        #expect(badContainer.err == "Error from server (BadRequest): container nope is not valid for pod shell\n", "\(badContainer)")
+    }
+
     @Test func execOnATerminalSeesItsSizeAndResizes() throws {
         let cluster = try KubeCluster.withBusybox()
         try cluster.apply(Self.shell)
