@@ -23,25 +23,4 @@ enum KubeUpgradeRefusal {
         try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
         try? await channel.close()
     }
-
-    /// An upgrader for a protocol no stream is served over yet: every request for it is answered as refused.
-    struct Upgrader: NIOTypedHTTPServerProtocolUpgrader {
-        let supportedProtocol: String
-        let router: KubeRouter
-        let identify: @Sendable (any Channel) async -> KubeUser?
-        var requiredUpgradeHeaders: [String] { [] }
-
-        func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead,
-                                  initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
-            let router = router, identify = identify
-            return channel.eventLoop.makeFutureWithTask {
-                await answer(upgradeRequest, on: channel, router: router, user: await identify(channel))
-                throw ChannelError.inappropriateOperationForState
-            }
-        }
-
-        func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<KubeConnection> {
-            channel.eventLoop.makeFailedFuture(ChannelError.inappropriateOperationForState)
-        }
-    }
 }
