@@ -31,6 +31,8 @@ final class BerthSandbox: @unchecked Sendable {
             let ids = listed.out.split(separator: "\n").map(String.init)
             if !ids.isEmpty { _ = try? run(["rm", "-f", "-v"] + ids, timeout: 120) }
         }
+        // So do networks: their bridges and NAT rules are the host's (a pod network's among them).
+        _ = try? run(["network", "prune", "-f"], timeout: 60)
         let base = (root as NSString).deletingLastPathComponent
         // umoci bundles and docker-side files can be root-owned read-only trees: rm -rf copes.
         _ = try? Command.run("/bin/rm", ["-rf", base])
