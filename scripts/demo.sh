@@ -177,13 +177,16 @@ deploy_seed_app_on_kubernetes() {
     done
     echo "\$ berth kube config --kube-port $kube_port > $root/kubeconfig"
     "$berth_bin" --root "$root" kube config --kube-port "$kube_port" >"$root/kubeconfig"
-    step "Deploying the seed app: a Deployment of 3 replicas with probes, a ConfigMap file and a Secret"
+    step "Deploying the seed app: a Deployment of 3 replicas with probes, a ConfigMap file, a Secret and a Service"
     kubectl apply -f "$repo/examples/python-helloworld/k8s/"
     kubectl rollout status deployment/python-helloworld --timeout=180s
-    kubectl get deployments,replicasets,pods -o wide
-    local ip
-    ip=$(command kubectl --kubeconfig "$root/kubeconfig" get pods -l app=python-helloworld -o jsonpath='{.items[0].status.podIP}')
-    fetch "http://$ip:5000/"
+    kubectl get deployments,replicasets,pods,services,endpoints -o wide
+    step "Reaching it through its Service: the ClusterIP, and the NodePort on 127.0.0.1"
+    local cluster_ip node_port
+    cluster_ip=$(command kubectl --kubeconfig "$root/kubeconfig" get service python-helloworld -o jsonpath='{.spec.clusterIP}')
+    node_port=$(command kubectl --kubeconfig "$root/kubeconfig" get service python-helloworld -o jsonpath='{.spec.ports[0].nodePort}')
+    fetch "http://$cluster_ip/"
+    fetch "http://127.0.0.1:$node_port/"
     step "Scaling it to 5 replicas"
     kubectl scale deployment/python-helloworld --replicas=5
     kubectl rollout status deployment/python-helloworld --timeout=180s
@@ -192,6 +195,7 @@ deploy_seed_app_on_kubernetes() {
     kubectl set image deployment/python-helloworld python-helloworld=pixelpotato/python-helloworld:v1.0.1
     kubectl rollout status deployment/python-helloworld --timeout=180s
     kubectl rollout history deployment/python-helloworld
+    fetch "http://127.0.0.1:$node_port/"
     kubectl get pods -o wide
     kubectl delete -f "$repo/examples/python-helloworld/k8s/"
     kubectl wait --for=delete pods -l app=python-helloworld --timeout=120s
