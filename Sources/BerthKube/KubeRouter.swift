@@ -13,16 +13,19 @@ public struct KubeRouter: Sendable {
     public let podLogs: (any KubePodLogSource)?
     /// Who runs `pods/<name>/exec` and `pods/<name>/attach` (the node); without one they are not served.
     public let podStreams: (any KubePodStreamSource)?
+    /// Who connects to pods' ports for `pods/<name>/portforward` (the node); without one it is not served.
+    public let portForwarder: (any KubePodPortForwarder)?
 
     /// The OpenAPI documents, rendered once (they depend on the registry only).
     let openAPIDocuments: OpenAPIDocuments
 
     public init(store: KubeObjectStore, serverAddress: String, podLogs: (any KubePodLogSource)? = nil,
-                podStreams: (any KubePodStreamSource)? = nil) {
+                podStreams: (any KubePodStreamSource)? = nil, portForwarder: (any KubePodPortForwarder)? = nil) {
         self.store = store
         self.serverAddress = serverAddress
         self.podLogs = podLogs
         self.podStreams = podStreams
+        self.portForwarder = portForwarder
         openAPIDocuments = OpenAPIDocuments(store.registry)
     }
 
@@ -140,6 +143,12 @@ public struct KubeRouter: Sendable {
         if rest.count == 3, rest[0] == "pods", rest[2] == "log", group.isEmpty, let namespace, let podLogs {
             guard request.method == "GET" else { throw KubeAPIError.methodNotAllowed("create", KubeResourceRegistry.pods) }
             return try podLog(request, source: podLogs, namespace: namespace, pod: rest[1])
+        }
+        if rest.count == 3, rest[0] == "pods", rest[2] == "portforward", group.isEmpty, let namespace, let portForwarder {
+            // An upgrade the SPDY or WebSocket upgrader took never reaches the router: this one was refused.
+            guard request.method == "GET" || request.method == "POST" else { throw KubeAPIError.methodNotAllowed("create", KubeResourceRegistry.pods) }
+            try portForwarder.checkPortForward(namespace: namespace, pod: rest[1])
+            throw KubeAPIError.badRequest("Upgrade request required")
         }
         guard let plural = rest.first, rest.count <= 3,
               let resource = registry.resource(group: group, version: version, plural: plural) else {

@@ -42,12 +42,13 @@ public final class KubeServer: Sendable {
                     // Any certificate passes the handshake; `identity` checks it against the CA.
                     try channel.pipeline.syncOperations.addHandler(
                         NIOSSLServerHandler(context: tls, customVerificationCallback: { _, promise in promise.succeed(.certificateVerified) }))
-                    // A connection's first request may upgrade it to a stream (exec, attach).
+                    // A connection's first request may upgrade it to a stream (exec, attach, port-forward).
                     let identify: @Sendable (any Channel) async -> KubeUser? = { await Self.identity($0, authority: authority) }
                     let upgraders: [any NIOTypedHTTPServerProtocolUpgrader<KubeConnection>] = [
-                        PodStreamWebSocket.upgrader(router: router, identify: identify),
+                        KubeWebSocketUpgrader(streams: PodStreamWebSocket.upgrader(router: router, identify: identify),
+                                              portForward: KubePortForwardWebSocket.upgrader(router: router, identify: identify)),
                         // kubectl's fallback when the WebSocket upgrade is refused.
-                        KubeUpgradeRefusal.Upgrader(supportedProtocol: "SPDY/3.1", router: router, identify: identify),
+                        KubeSPDYUpgrader(router: router, identify: identify),
                     ]
                     return try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                         configuration: .init(upgradeConfiguration: .init(upgraders: upgraders) { channel in
@@ -66,6 +67,7 @@ public final class KubeServer: Sendable {
                             switch try? await connection.get() {
                             case .http(let http)?: await Self.serve(http, router: router, authority: authority)
                             case .webSocket(let frames, let stream)?: await stream.run(frames)
+                            case .upgraded(let session)?: await session()
                             case nil: break
                             }
                         }

@@ -142,6 +142,8 @@ struct PodStreamWebSocket: Sendable {
 enum KubeConnection: Sendable {
     case http(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>)
     case webSocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, PodStreamWebSocket)
+    /// Any other upgraded connection (SPDY, port-forward over WebSocket): runs it until it ends.
+    case upgraded(@Sendable () async -> Void)
 }
 
 /// Set once the process ended, so that the client's close that follows is not taken for leaving.

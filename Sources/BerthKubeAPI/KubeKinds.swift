@@ -144,7 +144,7 @@ enum KubeKinds {
         case "Pod": return initialPodStatus(object)
         case "PersistentVolumeClaim", "PersistentVolume": return .object([("phase", .string("Pending"))])
         case "ReplicaSet": return .object([("replicas", .int(0))])
-        case "Service": return .object([("loadBalancer", .object([]))])
+        case "Service", "Ingress": return .object([("loadBalancer", .object([]))])
         case "StatefulSet": return .object([("availableReplicas", .int(0)), ("replicas", .int(0))])
         case "DaemonSet":
             return .object([("currentNumberScheduled", .int(0)), ("desiredNumberScheduled", .int(0)), ("numberMisscheduled", .int(0)),
@@ -174,6 +174,7 @@ enum KubeKinds {
         case "Pod": causes = podUpdateProblems(object, old: old, binding: scope == .whole)
         case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job": causes = workloadUpdateProblems(object, old: old, resource)
         case "Service" where resource.group.isEmpty: (object, causes) = admitServiceUpdate(object, old: old)
+        case "IngressClass": causes = ingressClassUpdateProblems(object, old: old)
         case "PersistentVolumeClaim":
             var newSpec = object["spec"] ?? .object([])
             var oldSpec = old["spec"] ?? .object([])

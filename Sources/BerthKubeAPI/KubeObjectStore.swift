@@ -237,6 +237,7 @@ public final class KubeObjectStore: Sendable {
         object = object.setting(["metadata", "namespace"], to: resource.namespaced ? namespace.map(OrderedJSON.string) : nil)
         // Admission may need the uid (a Job's generated selector carries it).
         object = object.setting(["metadata", "uid"], to: .string(UUID().uuidString.lowercased()))
+        if resource.kind == "Ingress" { object = withDefaultIngressClass(object) }
         object = try KubeKinds.admit(object, resource, name: name, creating: true)
         let prepared = object
         let created = try write(dryRun: dryRun) { db, changes in

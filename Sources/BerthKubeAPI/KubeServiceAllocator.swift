@@ -24,6 +24,7 @@ enum KubeServiceAllocator {
             for port in other.items("spec", "ports") {
                 if let nodePort = port["nodePort"]?.int, nodePort != 0 { usedPorts.insert(nodePort) }
             }
+            if let healthCheck = other.value(at: ["spec", "healthCheckNodePort"])?.int, healthCheck != 0 { usedPorts.insert(healthCheck) }
         }
         var service = service
         if type != "ExternalName" {
@@ -72,6 +73,22 @@ enum KubeServiceAllocator {
             }
         }
         guard causes.isEmpty else { throw KubeAPIError.invalid(KubeResourceRegistry.services, name, causes) }
-        return service.setting(["spec", "ports"], to: .array(ports))
+        service = service.setting(["spec", "ports"], to: .array(ports))
+        // A LoadBalancer that keeps traffic on nodes with local endpoints gets a port for the
+        // balancer's health checks too.
+        if type == "LoadBalancer", service.string("spec", "externalTrafficPolicy") == "Local" {
+            let requested = service.value(at: ["spec", "healthCheckNodePort"])?.int ?? 0
+            if requested == 0 {
+                guard let free = range.filter({ !usedPorts.contains($0) }).randomElement() else {
+                    throw KubeAPIError.internal("failed to allocate a nodePort: range is full")
+                }
+                service = service.setting(["spec", "healthCheckNodePort"], to: .int(free))
+            } else if !range.contains(requested) {
+                throw KubeAPIError.internal("failed to allocate requested HealthCheck NodePort \(requested): provided port is not in the valid range. The range of valid ports is \(range.lowerBound)-\(range.upperBound)")
+            } else if usedPorts.contains(requested) {
+                throw KubeAPIError.internal("failed to allocate requested HealthCheck NodePort \(requested): provided port is already allocated")
+            }
+        }
+        return service
     }
 }

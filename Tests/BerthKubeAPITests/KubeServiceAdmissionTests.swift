@@ -70,6 +70,14 @@ import Testing
         #expect(causes(create("web", #"{"ports":[{"port":80,"nodePort":30080}]}"#)) == ["spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"])
         #expect(causes(create("web", #"{"clusterIP":"banana","ports":[{"port":80}]}"#))
                 == [#"spec.clusterIPs[0]: Invalid value: "banana": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"#])
+        #expect(causes(create("web", #"{"type":"ExternalName","externalName":"example.com.","clusterIP":"10.96.0.5"}"#))
+                == ["spec.clusterIPs: Forbidden: may not be set for ExternalName services"])
+        #expect(causes(create("web", #"{"type":"NodePort","clusterIP":"None","ports":[{"port":80}]}"#))
+                == [#"spec.clusterIPs[0]: Invalid value: "None": may not be set to 'None' for NodePort services"#])
+        #expect(causes(create("web", #"{"externalTrafficPolicy":"Local","ports":[{"port":80}]}"#))
+                == [#"spec.externalTrafficPolicy: Invalid value: "Local": may only be set for externally-accessible services"#])
+        #expect(causes(create("web", #"{"clusterIP":"10.96.0.20","clusterIPs":["10.96.0.21"],"ports":[{"port":80}]}"#))
+                == [#"spec.clusterIPs: Invalid value: []string{"10.96.0.21"}: first value must match `clusterIP`"#])
         #expect(causes(create("1web", #"{"ports":[{"port":80}]}"#)).first?.hasPrefix("metadata.name: Invalid value: \"1web\": a DNS-1035 label") == true)
         #expect(causes(create("web", #"{"ports":[{"port":80,"targetPort":"no_such"}]}"#))
                 == [#"spec.ports[0].targetPort: Invalid value: "no_such": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"#])
@@ -140,6 +148,16 @@ import Testing
         let clusterIP = try scratch.store.replace(services, namespace: "default", name: "web", object: replaced.setting(["spec", "type"], to: .string("ClusterIP")))
         #expect(clusterIP.items("spec", "ports").first?["nodePort"] == nil && clusterIP["spec"]?["externalTrafficPolicy"] == nil)
         #expect(clusterIP.string("spec", "clusterIP") == ip)
+        // A Local LoadBalancer gets a health-check port besides its node ports, kept across updates and dropped as Cluster.
+        let local = try scratch.store.create(services, namespace: "default",
+                                             object: service("local", #"{"type":"LoadBalancer","externalTrafficPolicy":"Local","ports":[{"port":80}]}"#))
+        let healthCheck = try #require(local.value(at: ["spec", "healthCheckNodePort"])?.int)
+        #expect(scratch.store.clusterNetwork.nodePortRange.contains(healthCheck) && healthCheck != local.items("spec", "ports").first?["nodePort"]?.int)
+        let kept = try scratch.store.replace(services, namespace: "default", name: "local",
+                                             object: local.setting(["spec", "healthCheckNodePort"], to: nil).setting(["metadata", "labels"], to: .stringMap(["a": "b"])))
+        #expect(kept.value(at: ["spec", "healthCheckNodePort"])?.int == healthCheck)
+        let cluster = try scratch.store.replace(services, namespace: "default", name: "local", object: kept.setting(["spec", "externalTrafficPolicy"], to: .string("Cluster")))
+        #expect(cluster.value(at: ["spec", "healthCheckNodePort"]) == nil)
         let other = try scratch.store.create(services, namespace: "default",
                                              object: service("other", #"{"type":"NodePort","ports":[{"port":80,"nodePort":\#(nodePort)}]}"#))
         #expect(other.items("spec", "ports").first?["nodePort"]?.int == nodePort)

@@ -21,6 +21,8 @@ extension KubeKinds {
             return (object, causes + problems)
         case ("", "Endpoints"): return admitEndpoints(object)
         case ("discovery.k8s.io", "EndpointSlice"): return admitEndpointSlice(object)
+        case ("networking.k8s.io", "Ingress"): return (object, ingressProblems(object, creating: creating))
+        case ("networking.k8s.io", "IngressClass"): return (object, ingressClassProblems(object))
         default: return nil
         }
     }
@@ -54,7 +56,7 @@ extension KubeKinds {
                 object = object.setting(["spec", "clusterIP"], to: .string(first))
             }
         }
-        if type == "NodePort" || type == "LoadBalancer" {
+        if isExternallyAccessible(object) {
             object = object.defaulting(["spec", "externalTrafficPolicy"], .string("Cluster"))
         }
         if type == "LoadBalancer" {
@@ -80,11 +82,14 @@ extension KubeKinds {
         case "NodePort", "LoadBalancer":
             if headless { causes.append(invalid("spec.clusterIPs[0]", quoted(clusterIP), "may not be set to 'None' for \(type) services")) }
         case "ExternalName":
-            if !clusterIP.isEmpty { causes.append(forbidden("spec.clusterIP", "may not be set for ExternalName services")) }
-            let name = spec.string("externalName") ?? ""
+            if !clusterIP.isEmpty || !spec.items("clusterIPs").isEmpty {
+                causes.append(forbidden("spec.clusterIPs", "may not be set for ExternalName services"))
+            }
+            // A fully qualified name's final dot is allowed.
+            let name = spec.string("externalName").map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 } ?? ""
             if name.isEmpty {
                 causes.append(required("spec.externalName"))
-            } else if let problem = dns1123SubdomainProblem(name.hasSuffix(".") ? String(name.dropLast()) : name) {
+            } else if let problem = dns1123SubdomainProblem(name) {
                 causes.append(invalid("spec.externalName", quoted(name), problem))
             }
         case "ClusterIP":
@@ -157,26 +162,38 @@ extension KubeKinds {
                 causes.append(invalid("spec.clusterIPs[\(index)]", quoted(address), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
             }
             if let first = clusterIPs.first, !clusterIP.isEmpty, first != clusterIP {
-                causes.append(invalid("spec.clusterIPs", goStrings(clusterIPs), "element [0] must match clusterIP"))
+                causes.append(invalid("spec.clusterIPs", goStrings(clusterIPs), "first value must match `clusterIP`"))
             }
-            if clusterIPs.count > 1 {
-                causes.append(invalid("spec.clusterIPs", goStrings(clusterIPs), "may only hold up to 1 values"))
+            if clusterIPs.first == "None", clusterIPs.count > 1 {
+                causes.append(invalid("spec.clusterIPs", goStrings(clusterIPs), "'None' must be the first and only value"))
+            } else if clusterIPs.count > 2 {
+                causes.append(invalid("spec.clusterIPs", goStrings(clusterIPs), "may only hold up to 2 values"))
+            } else if clusterIPs.count == 2 {
+                // Berth's clusters are IPv4 only, so a second address is always of the same family.
+                causes.append(invalid("spec.clusterIPs", goStrings(clusterIPs), "may specify no more than one IP for each IP family"))
             }
         }
         for (index, address) in spec.items("externalIPs").compactMap({ $0.string() }).enumerated() where !isIPv4(address) {
             causes.append(invalid("spec.externalIPs[\(index)]", quoted(address), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
         }
-        for (field, allowed) in [("externalTrafficPolicy", type == "NodePort" || type == "LoadBalancer"), ("internalTrafficPolicy", type != "ExternalName")] {
-            guard let policy = spec.string(field) else { continue }
-            if !allowed {
-                if field == "externalTrafficPolicy" {
-                    causes.append(invalid("spec.externalTrafficPolicy", quoted(policy), "may only be set for externally-accessible services"))
-                }
+        if let policy = spec.string("externalTrafficPolicy") {
+            if !isExternallyAccessible(object) {
+                causes.append(invalid("spec.externalTrafficPolicy", quoted(policy), "may only be set for externally-accessible services"))
             } else if !["Cluster", "Local"].contains(policy) {
-                causes.append(unsupported("spec.\(field)", policy, ["Cluster", "Local"]))
+                causes.append(unsupported("spec.externalTrafficPolicy", policy, ["Cluster", "Local"]))
             }
         }
+        if type != "ExternalName", let policy = spec.string("internalTrafficPolicy"), !["Cluster", "Local"].contains(policy) {
+            causes.append(unsupported("spec.internalTrafficPolicy", policy, ["Cluster", "Local"]))
+        }
         return causes
+    }
+
+    /// Whether traffic from outside reaches the Service (so `externalTrafficPolicy` applies): node
+    /// ports, a load balancer, or external IPs.
+    static func isExternallyAccessible(_ object: OrderedJSON) -> Bool {
+        let type = object.string("spec", "type") ?? ""
+        return type == "NodePort" || type == "LoadBalancer" || (type == "ClusterIP" && !object.items("spec", "externalIPs").isEmpty)
     }
 
     /// An update of a Service: what the server keeps from the stored object (allocated values a
@@ -221,8 +238,15 @@ extension KubeKinds {
             if !needsNodePorts, oldValues.contains(nodePort) { return port.setting(["nodePort"], to: nil) }
             return port
         }
-        if !needsNodePorts, object.string("spec", "externalTrafficPolicy") == old.string("spec", "externalTrafficPolicy") {
+        if !isExternallyAccessible(object), object.string("spec", "externalTrafficPolicy") == old.string("spec", "externalTrafficPolicy") {
             object = object.setting(["spec", "externalTrafficPolicy"], to: nil)
+        }
+        let needsHealthCheck = type == "LoadBalancer" && object.string("spec", "externalTrafficPolicy") == "Local"
+        let oldHealthCheck = old.value(at: ["spec", "healthCheckNodePort"])
+        if needsHealthCheck, !object.has("spec", "healthCheckNodePort") {
+            object = object.setting(["spec", "healthCheckNodePort"], to: oldHealthCheck)
+        } else if !needsHealthCheck, object.value(at: ["spec", "healthCheckNodePort"]) == oldHealthCheck {
+            object = object.setting(["spec", "healthCheckNodePort"], to: nil)
         }
         if type != "LoadBalancer" {
             object = object.setting(["spec", "allocateLoadBalancerNodePorts"], to: nil).setting(["status", "loadBalancer"], to: .object([]))
