@@ -175,10 +175,11 @@ let package = Package(
         .target(
             name: "BerthKube",
             dependencies: [
-                "BerthArchive", "BerthKubeAPI", "BerthTemplate",
+                "BerthArchive", "BerthKubeAPI", "BerthTemplate", "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -191,6 +192,12 @@ let package = Package(
         .target(
             name: "BerthKubeControllers",
             dependencies: ["BerthKubeAPI", "BerthTemplate"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // What kube-proxy does: Services and EndpointSlices turned into iptables DNAT rules.
+        .target(
+            name: "BerthKubeProxy",
+            dependencies: ["BerthKubeAPI", "BerthProcess", "BerthTemplate"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // The cluster DNS (Kubernetes' DNS-based service discovery): its own RFC 1035 codec, over
@@ -208,7 +215,13 @@ let package = Package(
         .target(
             name: "BerthKubelet",
             dependencies: ["BerthKubeAPI", "BerthTemplate", "BerthEngine", "BerthRuntime", "BerthNetwork", "BerthStore", "BerthOCI",
-                           "BerthFiles", "BerthProcess", "BerthRegistryClient"],
+                           "BerthFiles", "BerthProcess", "BerthRegistryClient", "CBerth"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Ingresses served by nginx, driven by configuration generated from the cluster's objects.
+        .target(
+            name: "BerthKubeIngress",
+            dependencies: ["BerthKubeAPI", "BerthTemplate", "BerthProcess"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
@@ -216,7 +229,8 @@ let package = Package(
             dependencies: [
                 "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
                 "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer", "BerthTemplate",
-                "BerthEngine", "BerthEngineAPI", "BerthKube", "BerthKubeAPI", "BerthKubeControllers", "BerthKubelet", "BerthKubeDNS",
+                "BerthEngine", "BerthEngineAPI", "BerthKube", "BerthKubeAPI", "BerthKubeControllers", "BerthKubelet",
+                "BerthKubeIngress", "BerthKubeProxy", "BerthKubeDNS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -247,11 +261,16 @@ let package = Package(
         .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive"]),
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
+        .testTarget(name: "BerthKubeTests", dependencies: ["BerthKube", "BerthKubeAPI"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeAPITests", dependencies: ["BerthKubeAPI", "BerthTemplate"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeControllersTests", dependencies: ["BerthKubeControllers", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
-        .testTarget(name: "BerthKubeletTests", dependencies: ["BerthKubelet", "BerthKubeAPI", "BerthTemplate", "BerthEngine", "BerthOCI",
+        .testTarget(name: "BerthKubeletTests", dependencies: ["BerthKubelet", "BerthKubeAPI", "BerthFiles", "BerthTemplate", "BerthEngine", "BerthOCI",
                                                              "BerthRegistryClient"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthKubeIngressTests", dependencies: ["BerthKubeIngress", "BerthKubeAPI", "BerthTemplate"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthKubeProxyTests", dependencies: ["BerthKubeProxy", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeDNSTests", dependencies: ["BerthKubeDNS", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),

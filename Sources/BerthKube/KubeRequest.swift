@@ -17,8 +17,12 @@ public struct KubeRequest: Sendable {
         let components = URLComponents(string: uri)
         path = components?.percentEncodedPath.removingPercentEncoding ?? uri
         var query: [String: [String]] = [:]
-        for item in components?.queryItems ?? [] {
-            query[item.name, default: []].append(item.value ?? "")
+        // Form encoding, as Go's url.Values writes it: `+` is a space.
+        func decoded(_ text: String) -> String {
+            text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? text
+        }
+        for item in components?.percentEncodedQueryItems ?? [] {
+            query[decoded(item.name), default: []].append(decoded(item.value ?? ""))
         }
         self.query = query
         self.headers = headers

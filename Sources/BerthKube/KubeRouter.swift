@@ -11,14 +11,21 @@ public struct KubeRouter: Sendable {
     public let serverAddress: String
     /// Where `pods/<name>/log` is read from (the node); without one it is not served.
     public let podLogs: (any KubePodLogSource)?
+    /// Who runs `pods/<name>/exec` and `pods/<name>/attach` (the node); without one they are not served.
+    public let podStreams: (any KubePodStreamSource)?
+    /// Who connects to pods' ports for `pods/<name>/portforward` (the node); without one it is not served.
+    public let portForwarder: (any KubePodPortForwarder)?
 
     /// The OpenAPI documents, rendered once (they depend on the registry only).
     let openAPIDocuments: OpenAPIDocuments
 
-    public init(store: KubeObjectStore, serverAddress: String, podLogs: (any KubePodLogSource)? = nil) {
+    public init(store: KubeObjectStore, serverAddress: String, podLogs: (any KubePodLogSource)? = nil,
+                podStreams: (any KubePodStreamSource)? = nil, portForwarder: (any KubePodPortForwarder)? = nil) {
         self.store = store
         self.serverAddress = serverAddress
         self.podLogs = podLogs
+        self.podStreams = podStreams
+        self.portForwarder = portForwarder
         openAPIDocuments = OpenAPIDocuments(store.registry)
     }
 
@@ -27,6 +34,9 @@ public struct KubeRouter: Sendable {
     public func handle(_ request: KubeRequest) async -> KubeResponse {
         guard request.user != nil else { return .error(.unauthorized) }
         do {
+            if let target = KubePodStreamPath(path: request.path), target.subresource != .portforward, let podStreams {
+                return try await streamWithoutUpgrade(request, target: target, source: podStreams)
+            }
             return try route(request)
         } catch let error as KubeAPIError {
             return .error(error)
@@ -134,6 +144,12 @@ public struct KubeRouter: Sendable {
             guard request.method == "GET" else { throw KubeAPIError.methodNotAllowed("create", KubeResourceRegistry.pods) }
             return try podLog(request, source: podLogs, namespace: namespace, pod: rest[1])
         }
+        if rest.count == 3, rest[0] == "pods", rest[2] == "portforward", group.isEmpty, let namespace, let portForwarder {
+            // An upgrade the SPDY or WebSocket upgrader took never reaches the router: this one was refused.
+            guard request.method == "GET" || request.method == "POST" else { throw KubeAPIError.methodNotAllowed("create", KubeResourceRegistry.pods) }
+            try portForwarder.checkPortForward(namespace: namespace, pod: rest[1])
+            throw KubeAPIError.badRequest("Upgrade request required")
+        }
         guard let plural = rest.first, rest.count <= 3,
               let resource = registry.resource(group: group, version: version, plural: plural) else {
             throw KubeAPIError.unknownPath
@@ -179,6 +195,21 @@ public struct KubeRouter: Sendable {
         default:
             throw KubeAPIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
         }
+    }
+
+    /// An exec or attach that reached the router was not upgraded (the front ends upgrade the
+    /// ones that can stream): the reason it cannot stream, or that it must be an upgrade.
+    private func streamWithoutUpgrade(_ request: KubeRequest, target: KubePodStreamPath,
+                                      source: any KubePodStreamSource) async throws -> KubeResponse {
+        guard request.method == "GET" || request.method == "POST" else {
+            throw KubeAPIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
+        }
+        if request.headers["upgrade"]?.lowercased() == "websocket" {
+            let offered = request.headers["sec-websocket-protocol"].map { [$0] } ?? []
+            if KubeChannelProtocol.negotiate(offered) == nil { throw KubeChannelProtocol.unsupported(offered) }
+        }
+        try await source.check(try request.podStreamRequest(target), attach: target.subresource == .attach)
+        throw KubeAPIError.badRequest("Upgrade request required")
     }
 
     /// `pods/<name>/log`: the query's options, the log as plain text (streamed).

@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOWebSocket
 import SwiftASN1
 import X509
 
@@ -32,6 +33,7 @@ public final class KubeServer: Sendable {
     public func start(host: String, port: Int) async throws {
         let tls = tls
         let authority = authority
+        let router = router
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -40,17 +42,35 @@ public final class KubeServer: Sendable {
                     // Any certificate passes the handshake; `identity` checks it against the CA.
                     try channel.pipeline.syncOperations.addHandler(
                         NIOSSLServerHandler(context: tls, customVerificationCallback: { _, promise in promise.succeed(.certificateVerified) }))
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    // A connection's first request may upgrade it to a stream (exec, attach, port-forward).
+                    let identify: @Sendable (any Channel) async -> KubeUser? = { await Self.identity($0, authority: authority) }
+                    let upgraders: [any NIOTypedHTTPServerProtocolUpgrader<KubeConnection>] = [
+                        KubeWebSocketUpgrader(streams: PodStreamWebSocket.upgrader(router: router, identify: identify),
+                                              portForward: KubePortForwardWebSocket.upgrader(router: router, identify: identify)),
+                        // kubectl's fallback when the WebSocket upgrade is refused.
+                        KubeSPDYUpgrader(router: router, identify: identify),
+                    ]
+                    return try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
+                        configuration: .init(upgradeConfiguration: .init(upgraders: upgraders) { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                .http(try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel))
+                            }
+                        }))
                 }
             }
-        let router = router
         // Serves until the process ends: `berth serve` exits when it stops.
         Task {
             try await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in connections {
-                        group.addTask { await Self.serve(connection, router: router, authority: authority) }
+                        group.addTask {
+                            switch try? await connection.get() {
+                            case .http(let http)?: await Self.serve(http, router: router, authority: authority)
+                            case .webSocket(let frames, let stream)?: await stream.run(frames)
+                            case .upgraded(let session)?: await session()
+                            case nil: break
+                            }
+                        }
                     }
                 }
             }
@@ -154,7 +174,7 @@ public final class KubeServer: Sendable {
 
     /// The client certificate's subject when the cluster CA signed it and it is valid now: CN is
     /// the user, O the groups. Nil for no certificate or any other.
-    private static func identity(_ channel: any Channel, authority: Certificate) async -> KubeUser? {
+    static func identity(_ channel: any Channel, authority: Certificate) async -> KubeUser? {
         guard let peer = try? await channel.nioSSL_peerCertificate().get(),
               let der = try? peer.toDERBytes(),
               let certificate = try? Certificate(derEncoded: der) else { return nil }

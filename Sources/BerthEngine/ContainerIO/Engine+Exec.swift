@@ -329,6 +329,9 @@ extension Engine {
                             if !bytes.isEmpty { try await outbound.write(ByteBuffer(bytes: bytes)) }
                             if detach { return }
                         }
+                        // The close that follows drops writes still queued for a slow reader:
+                        // an empty write completes after them.
+                        try await channel.channel.writeAndFlush(ByteBuffer())
                     }
                 }
             }
