@@ -6,7 +6,7 @@ import Testing
 @testable import BerthKubeDNS
 
 /// The server over a real store, asked by the real `dig` over UDP and TCP: records follow the
-/// store's changes, and other names go to an upstream resolver (a dnsmasq on 127.0.0.77:53).
+/// store's changes, and other names go to an upstream resolver (a dnsmasq on port 53 of a loopback address).
 @Suite(.serialized, .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/dig")
     && FileManager.default.isExecutableFile(atPath: "/usr/sbin/dnsmasq"), "needs root, dig and dnsmasq"))
 struct ClusterDNSServerTests {
@@ -70,6 +70,10 @@ struct ClusterDNSServerTests {
             self.server = Task { [port] in try? await server.run(host: "127.0.0.1", port: port) }
         }
 
+        /// An address of 127/8 for the upstream's port 53, another for each fixture so test runs
+        /// side by side never meet.
+        static func loopbackAddress() -> String { "127.\(Int.random(in: 1...254)).\(Int.random(in: 0...255)).\(Int.random(in: 2...254))" }
+
         /// A port no socket holds now (the kernel's pick for an ephemeral bind).
         static func freeUDPPort() -> Int {
             let descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
@@ -114,7 +118,7 @@ struct ClusterDNSServerTests {
     }
 
     @Test func answersFollowTheStoreOverUDPAndTCP() async throws {
-        let fixture = try Fixture(upstream: "127.0.0.77")
+        let fixture = try Fixture(upstream: Fixture.loopbackAddress())
         defer { fixture.stop() }
         try fixture.create(KubeResourceRegistry.services, #"""
             {"apiVersion":"v1","kind":"Service","metadata":{"name":"api"},"spec":{"clusterIP":"10.96.7.20","ports":[{"name":"http","port":80}]}}
@@ -128,7 +132,7 @@ struct ClusterDNSServerTests {
     }
 
     @Test func forwardsOtherNamesAndRetriesTruncatedAnswersOverTCP() async throws {
-        let fixture = try Fixture(upstream: "127.0.0.78")
+        let fixture = try Fixture(upstream: Fixture.loopbackAddress())
         defer { fixture.stop() }
         #expect(await fixture.eventually { await fixture.dig("+short", "upstream.test") == "192.0.2.7\n" })
         #expect(await fixture.dig("+short", "+tcp", "upstream.test") == "192.0.2.7\n")
