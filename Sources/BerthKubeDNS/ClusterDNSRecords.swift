@@ -202,7 +202,8 @@ public struct ClusterDNSRecords: Sendable {
             let serviceName = service.metadata.name ?? "", namespace = service.metadata.namespace ?? ""
             let fqdn = "\(serviceName).\(namespace).svc.\(zone)"
             if (service.spec.clusterIPs ?? [service.spec.clusterIP].compactMap { $0 }).contains(ip) { targets.append(fqdn) }
-            for entry in published(service, index: index) where entry.endpoint.addresses.contains(ip) {
+            // Endpoints have names (and so PTR records) under headless Services only.
+            for entry in published(service, index: index) where service.spec.isHeadless && entry.endpoint.addresses.contains(ip) {
                 targets.append("\(Self.endpointLabel(entry.endpoint)).\(fqdn)")
             }
         }

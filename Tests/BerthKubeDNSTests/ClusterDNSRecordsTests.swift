@@ -28,6 +28,11 @@ import Testing
                           {"addresses":["10.244.3.7"],"conditions":{"ready":true}}],
              "ports":[{"name":"http","port":8080,"protocol":"TCP"}]}
             """)
+            // web-0 is behind `api` too: a ClusterIP Service gives its endpoints no names.
+            index.slices["default/api-xyz"] = try decode(EndpointSlice.self, """
+            {"metadata":{"name":"api-xyz","namespace":"default","labels":{"kubernetes.io/service-name":"api"}},"addressType":"IPv4",
+             "endpoints":[{"addresses":["10.244.3.5"],"conditions":{"ready":true}}],"ports":[{"name":"http","port":8080,"protocol":"TCP"}]}
+            """)
             index.pods["default/web-0"] = ClusterDNSIndex.PodEntry(namespace: "default", ip: "10.244.3.5")
             index.pods["default/loner"] = ClusterDNSIndex.PodEntry(namespace: "default", ip: "10.244.3.9")
             return index

@@ -6,37 +6,73 @@ import Testing
 @testable import BerthKubeDNS
 
 /// The server over a real store, asked by the real `dig` over UDP and TCP: records follow the
-/// store's changes, and other names go to an upstream resolver (a dnsmasq on 127.0.0.77:53).
+/// store's changes, and other names go to an upstream resolver (a dnsmasq on port 53 of a loopback address).
 @Suite(.serialized, .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/dig")
     && FileManager.default.isExecutableFile(atPath: "/usr/sbin/dnsmasq"), "needs root, dig and dnsmasq"))
 struct ClusterDNSServerTests {
-    static let upstream = "127.0.0.77"
+        /// Runs a program to its end on a thread of its own (never blocking the concurrency pool the
+    /// server runs on), with no signal blocked, and answers its standard output.
+    static func run(_ program: String, _ arguments: [String]) async -> String {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: runBlocking(program, arguments)) }.start()
+        }
+    }
 
-    final class Fixture {
+    private static func runBlocking(_ program: String, _ arguments: [String]) -> String {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("kubedns-out-\(UUID().uuidString)").path
+        defer { unlink(output) }
+        guard let pid = spawn(program, arguments, stdout: output) else { return "" }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    }
+
+    static func spawn(_ program: String, _ arguments: [String], stdout: String = "/dev/null") -> pid_t? {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let argv = ([program] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        return posix_spawn(&pid, program, &actions, &attributes, argv, environ) == 0 ? pid : nil
+    }
+
+    final class Fixture: Sendable {
         let directory: String
         let store: KubeObjectStore
         let port: Int
-        var server: Task<Void, Never>?
-        let dnsmasq: Process
+        let server: Task<Void, Never>
+        let dnsmasq: pid_t
 
-        init() throws {
+        init(upstream: String) throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("kubedns-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             store = try KubeObjectStore(path: directory + "/kube.db", clusterNetwork: KubeClusterNetwork(index: 7))
-            try "nameserver \(ClusterDNSServerTests.upstream)\n".write(toFile: directory + "/resolv.conf", atomically: true, encoding: .utf8)
+            try "nameserver \(upstream)\n".write(toFile: directory + "/resolv.conf", atomically: true, encoding: .utf8)
             // Four 250-byte strings: more than a 512-byte UDP answer holds.
             let long = String(repeating: "x", count: 250)
-            dnsmasq = Process()
-            dnsmasq.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
-            dnsmasq.arguments = ["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
-                                 "--listen-address=\(ClusterDNSServerTests.upstream)", "--user=root", "--group=root",
-                                 "--address=/upstream.test/192.0.2.7", "--txt-record=big.test,\(long),\(long),\(long),\(long)",
-                                 "--pid-file=\(directory)/dnsmasq.pid"]
-            try dnsmasq.run()
+            guard let dnsmasq = ClusterDNSServerTests.spawn("/usr/sbin/dnsmasq", [
+                "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
+                "--listen-address=\(upstream)", "--user=root", "--group=root",
+                "--address=/upstream.test/192.0.2.7", "--txt-record=big.test,\(long),\(long),\(long),\(long)",
+                "--pid-file=\(directory)/dnsmasq.pid"]) else { throw CocoaError(.executableLoad) }
+            self.dnsmasq = dnsmasq
             port = Self.freeUDPPort()
             let server = ClusterDNSServer(store: store, resolvConf: directory + "/resolv.conf")
             self.server = Task { [port] in try? await server.run(host: "127.0.0.1", port: port) }
         }
+
+        /// An address of 127/8 for the upstream's port 53, another for each fixture so test runs
+        /// side by side never meet.
+        static func loopbackAddress() -> String { "127.\(Int.random(in: 1...254)).\(Int.random(in: 0...255)).\(Int.random(in: 2...254))" }
 
         /// A port no socket holds now (the kernel's pick for an ephemeral bind).
         static func freeUDPPort() -> Int {
@@ -55,25 +91,17 @@ struct ClusterDNSServerTests {
             return Int(UInt16(bigEndian: address.sin_port))
         }
 
-        func dig(_ arguments: String...) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/dig")
-            process.arguments = ["@127.0.0.1", "-p", String(port), "+time=2", "+tries=3"] + arguments
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
+        func dig(_ arguments: String...) async -> String {
+            await ClusterDNSServerTests.run("/usr/bin/dig", ["@127.0.0.1", "-p", String(port), "+time=2", "+tries=3"] + arguments)
         }
 
         func create(_ resource: KubeResource, _ json: String) throws {
             _ = try store.create(resource, namespace: "default", object: OrderedJSON.parse(Array(json.utf8)))
         }
 
-        func eventually(_ condition: () throws -> Bool) async -> Bool {
+        func eventually(_ condition: () async throws -> Bool) async -> Bool {
             for _ in 0..<200 {
-                if (try? condition()) == true { return true }
+                if (try? await condition()) == true { return true }
                 try? await Task.sleep(for: .milliseconds(50))
             }
             return false
@@ -81,42 +109,41 @@ struct ClusterDNSServerTests {
 
         /// Ends the server and dnsmasq and removes the directory (each test calls it when it ends).
         func stop() {
-            server?.cancel()
-            if dnsmasq.isRunning {
-                dnsmasq.terminate()
-                dnsmasq.waitUntilExit()
-            }
+            server.cancel()
+            kill(dnsmasq, SIGKILL)
+            var status: Int32 = 0
+            waitpid(dnsmasq, &status, 0)
             try? FileManager.default.removeItem(atPath: directory)
         }
     }
 
     @Test func answersFollowTheStoreOverUDPAndTCP() async throws {
-        let fixture = try Fixture()
+        let fixture = try Fixture(upstream: Fixture.loopbackAddress())
         defer { fixture.stop() }
         try fixture.create(KubeResourceRegistry.services, #"""
             {"apiVersion":"v1","kind":"Service","metadata":{"name":"api"},"spec":{"clusterIP":"10.96.7.20","ports":[{"name":"http","port":80}]}}
             """#)
-        #expect(await fixture.eventually { try fixture.dig("+short", "api.default.svc.cluster.local") == "10.96.7.20\n" })
-        #expect(try fixture.dig("+short", "+tcp", "api.default.svc.cluster.local") == "10.96.7.20\n")
-        #expect(try fixture.dig("+short", "+noedns", "SRV", "_http._tcp.api.default.svc.cluster.local")
+        #expect(await fixture.eventually { await fixture.dig("+short", "api.default.svc.cluster.local") == "10.96.7.20\n" })
+        #expect(await fixture.dig("+short", "+tcp", "api.default.svc.cluster.local") == "10.96.7.20\n")
+        #expect(await fixture.dig("+short", "+noedns", "SRV", "_http._tcp.api.default.svc.cluster.local")
                 == "0 100 80 api.default.svc.cluster.local.\n")
         _ = try fixture.store.delete(KubeResourceRegistry.services, namespace: "default", name: "api")
-        #expect(await fixture.eventually { try fixture.dig("+noall", "+comments", "api.default.svc.cluster.local").contains("status: NXDOMAIN") })
+        #expect(await fixture.eventually { await fixture.dig("+noall", "+comments", "api.default.svc.cluster.local").contains("status: NXDOMAIN") })
     }
 
     @Test func forwardsOtherNamesAndRetriesTruncatedAnswersOverTCP() async throws {
-        let fixture = try Fixture()
+        let fixture = try Fixture(upstream: Fixture.loopbackAddress())
         defer { fixture.stop() }
-        #expect(await fixture.eventually { try fixture.dig("+short", "upstream.test") == "192.0.2.7\n" })
-        #expect(try fixture.dig("+short", "+tcp", "upstream.test") == "192.0.2.7\n")
+        #expect(await fixture.eventually { await fixture.dig("+short", "upstream.test") == "192.0.2.7\n" })
+        #expect(await fixture.dig("+short", "+tcp", "upstream.test") == "192.0.2.7\n")
         // dnsmasq, without upstreams of its own, refuses: that answer is relayed as it is.
-        #expect(try fixture.dig("+noall", "+comments", "missing.test").contains("status: REFUSED"))
+        #expect(await fixture.dig("+noall", "+comments", "missing.test").contains("status: REFUSED"))
         // Too big for 512 bytes: dig gets TC over UDP and asks again over TCP; with EDNS room it fits at once.
-        let udp = try fixture.dig("+noedns", "+noall", "+answer", "+comments", "+ignore", "TXT", "big.test")
+        let udp = await fixture.dig("+noedns", "+noall", "+answer", "+comments", "+ignore", "TXT", "big.test")
         #expect(udp.contains(" tc"), "\(udp)")
-        let whole = try fixture.dig("+noedns", "+short", "TXT", "big.test")
+        let whole = await fixture.dig("+noedns", "+short", "TXT", "big.test")
         #expect(whole.count > 1000)
-        let edns = try fixture.dig("+bufsize=1232", "+ignore", "+short", "TXT", "big.test")
+        let edns = await fixture.dig("+bufsize=1232", "+ignore", "+short", "TXT", "big.test")
         #expect(edns.count > 1000, "\(edns)")
     }
 }

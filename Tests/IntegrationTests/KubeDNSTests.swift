@@ -191,6 +191,20 @@ struct KubeDNSTests {
         #expect(try short(dns, "SRV", "_http._tcp.api.default.svc.cluster.local", netns: netns) == ["0 100 80 api.default.svc.cluster.local."])
         #expect(try short(dns, "-x", apiIP, netns: netns) == ["api.default.svc.cluster.local."])
 
+        // Through the ClusterIP (the proxy sends it to kube-dns's Endpoints), from the host and from a pod.
+        let viaClusterIP = DNSAddresses(clusterIP: dns.clusterIP, server: dns.clusterIP, port: "53")
+        #expect(try short(viaClusterIP, "api.default.svc.cluster.local") == [apiIP])
+        #expect(try short(viaClusterIP, "+tcp", "web-0.web.default.svc.cluster.local", netns: netns) == [ips[0]])
+        // A pod's own resolver: its resolv.conf, search path and ndots (busybox's ping prints the
+        // address it resolved before it gives up on the unanswering ClusterIP).
+        let web1 = try containerID(cluster, pod: "web-1", container: "main")
+        for (name, address) in [("api", apiIP), ("web-0.web", ips[0]), ("api.default", apiIP)] {
+            let ping = try cluster.sandbox.run("exec", web1, "ping", "-c", "1", "-W", "1", name)
+            #expect(ping.out.hasPrefix("PING \(name) (\(address))"), "\(ping)")
+        }
+        let lookup = try cluster.sandbox.run("exec", web1, "nslookup", "web-0.web.default.svc.cluster.local")
+        #expect(lookup.succeeded && lookup.out.contains("Address: \(ips[0])"), "\(lookup)")
+
         // Other names go to the host's resolvers and their answer comes back as it is.
         let upstream = try #require(try String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8).split(separator: "\n")
             .first { $0.hasPrefix("nameserver") }?.split(separator: " ").last.map(String.init))
