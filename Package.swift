@@ -194,11 +194,34 @@ let package = Package(
             dependencies: ["BerthKubeAPI", "BerthTemplate"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // What kube-proxy does: Services and EndpointSlices turned into iptables DNAT rules.
+        .target(
+            name: "BerthKubeProxy",
+            dependencies: ["BerthKubeAPI", "BerthProcess", "BerthTemplate"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The cluster DNS (Kubernetes' DNS-based service discovery): its own RFC 1035 codec, over
+        // SwiftNIO UDP and TCP, answering from the store and forwarding the rest to the host's resolvers.
+        .target(
+            name: "BerthKubeDNS",
+            dependencies: [
+                "BerthKubeAPI", "BerthTemplate",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // The node: runs the pods bound to it on the container runtime (what a kubelet does).
         .target(
             name: "BerthKubelet",
             dependencies: ["BerthKubeAPI", "BerthTemplate", "BerthEngine", "BerthRuntime", "BerthNetwork", "BerthStore", "BerthOCI",
                            "BerthFiles", "BerthProcess", "BerthRegistryClient", "CBerth"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Ingresses served by nginx, driven by configuration generated from the cluster's objects.
+        .target(
+            name: "BerthKubeIngress",
+            dependencies: ["BerthKubeAPI", "BerthTemplate", "BerthProcess"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
@@ -207,6 +230,7 @@ let package = Package(
                 "BerthOCI", "BerthArchive", "BerthFiles", "BerthStore", "BerthDockerfile", "BerthBuild", "BerthRuntime",
                 "BerthNetwork", "BerthDistribution", "BerthRegistryClient", "BerthRegistryServer", "BerthTemplate",
                 "BerthEngine", "BerthEngineAPI", "BerthKube", "BerthKubeAPI", "BerthKubeControllers", "BerthKubelet",
+                "BerthKubeIngress", "BerthKubeProxy", "BerthKubeDNS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -241,8 +265,14 @@ let package = Package(
         .testTarget(name: "BerthKubeAPITests", dependencies: ["BerthKubeAPI", "BerthTemplate"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeControllersTests", dependencies: ["BerthKubeControllers", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
-        .testTarget(name: "BerthKubeletTests", dependencies: ["BerthKubelet", "BerthKubeAPI", "BerthTemplate", "BerthEngine", "BerthOCI",
+        .testTarget(name: "BerthKubeletTests", dependencies: ["BerthKubelet", "BerthKubeAPI", "BerthFiles", "BerthTemplate", "BerthEngine", "BerthOCI",
                                                              "BerthRegistryClient"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthKubeIngressTests", dependencies: ["BerthKubeIngress", "BerthKubeAPI", "BerthTemplate"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthKubeProxyTests", dependencies: ["BerthKubeProxy", "BerthKubeAPI", "BerthTemplate"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthKubeDNSTests", dependencies: ["BerthKubeDNS", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthFilesTests", dependencies: ["BerthFiles"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthRuntime", "BerthStore", "BerthOCI", "BerthArchive",

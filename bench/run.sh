@@ -12,3 +12,4 @@ dir=$(dirname "${BASH_SOURCE[0]}")
 "$dir/registry.sh"
 "$dir/engine-api.sh"
 "$dir/kube.sh"
+"$dir/kube-net.sh"

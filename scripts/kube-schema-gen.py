@@ -25,6 +25,7 @@ ROOTS = [
     "io.k8s.api.apps.v1.Deployment", "io.k8s.api.apps.v1.ReplicaSet", "io.k8s.api.apps.v1.StatefulSet",
     "io.k8s.api.apps.v1.DaemonSet", "io.k8s.api.apps.v1.ControllerRevision",
     "io.k8s.api.batch.v1.Job", "io.k8s.api.batch.v1.CronJob",
+    "io.k8s.api.discovery.v1.EndpointSlice", "io.k8s.api.networking.v1.Ingress", "io.k8s.api.networking.v1.IngressClass",
 ]
 EXTRA = [
     "io.k8s.api.autoscaling.v1.Scale", "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
@@ -53,6 +54,9 @@ DESCRIPTIONS = {
     "Job": "Runs pods until a number of them complete.",
     "CronJob": "Creates jobs on a schedule.",
     "Scale": "The desired and current replica count of a scalable resource.",
+    "EndpointSlice": "A set of a service's endpoints of one address type, with their readiness and ports.",
+    "Ingress": "Rules that route outside HTTP traffic to services by host and path.",
+    "IngressClass": "A kind of ingress, naming the controller that implements it.",
 }
 
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"

@@ -34,6 +34,7 @@
 ///   kube/pki/                        the Kubernetes API's CA, server and admin certificates and keys
 ///   kube/pods/<uid>/volumes/         a pod's volumes (`kubernetes.io~<plugin>/<name>`), removed with the pod
 ///   kube/volumes/pvc-<uid>/          a provisioned PersistentVolume's data, kept until its claim goes
+///   kube/ingress/                    nginx's configuration, pid file, log and TLS files while Ingresses are served
 /// ```
 public struct StateRoot: Sendable, Hashable {
     /// The root directory itself.
@@ -85,6 +86,9 @@ public struct StateRoot: Sendable, Hashable {
 
     /// The volumes of the pod with `uid` (emptyDirs, the files of configMap and secret volumes).
     public func kubePodVolumes(uid: String) -> String { kubePods + "/\(uid)/volumes" }
+
+    /// The Ingress proxy's directory (nginx.conf, nginx.pid, certs/), gone when no Ingress is served.
+    public var kubeIngress: String { child("kube/ingress") }
 
     /// Where the node's provisioner keeps PersistentVolumes' data.
     public var kubeVolumes: String { child("kube/volumes") }

@@ -15,6 +15,7 @@ enum KubeKinds {
         case "Node": fields.insert("spec.unschedulable")
         case "Job": fields.insert("status.successful")
         case "ReplicaSet": fields.insert("status.replicas")
+        case "Service": fields.formUnion(["spec.clusterIP", "spec.type"])
         default: break
         }
         return fields
@@ -51,6 +52,9 @@ enum KubeKinds {
         case "Node": fields["spec.unschedulable"] = object.value(at: ["spec", "unschedulable"]) == .bool(true) ? "true" : "false"
         case "Job": fields["status.successful"] = String(object.value(at: ["status", "succeeded"])?.int ?? 0)
         case "ReplicaSet": fields["status.replicas"] = String(object.value(at: ["status", "replicas"])?.int ?? 0)
+        case "Service":
+            fields["spec.clusterIP"] = object.string("spec", "clusterIP") ?? ""
+            fields["spec.type"] = object.string("spec", "type") ?? ""
         default: break
         }
         return fields
@@ -84,6 +88,10 @@ enum KubeKinds {
                 throw .badRequest("\(resource.kind) in version \"\(resource.version)\" cannot be handled as a \(resource.kind): \(error.message)")
             }
             causes += kindCauses
+        }
+        if let (admitted, kindCauses) = admitNetworking(object, resource, name: name, creating: creating) {
+            object = admitted
+            causes = causes.filter { $0.field != "metadata.name" || resource.kind != "Service" } + kindCauses
         }
         if creating, resource.hasStatus, resource.kind != "Node", resource.kind != "Namespace" {
             object = object.setting(["status"], to: initialStatus(object, resource))
@@ -136,6 +144,7 @@ enum KubeKinds {
         case "Pod": return initialPodStatus(object)
         case "PersistentVolumeClaim", "PersistentVolume": return .object([("phase", .string("Pending"))])
         case "ReplicaSet": return .object([("replicas", .int(0))])
+        case "Service", "Ingress": return .object([("loadBalancer", .object([]))])
         case "StatefulSet": return .object([("availableReplicas", .int(0)), ("replicas", .int(0))])
         case "DaemonSet":
             return .object([("currentNumberScheduled", .int(0)), ("desiredNumberScheduled", .int(0)), ("numberMisscheduled", .int(0)),
@@ -164,6 +173,8 @@ enum KubeKinds {
         switch resource.kind {
         case "Pod": causes = podUpdateProblems(object, old: old, binding: scope == .whole)
         case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job": causes = workloadUpdateProblems(object, old: old, resource)
+        case "Service" where resource.group.isEmpty: (object, causes) = admitServiceUpdate(object, old: old)
+        case "IngressClass": causes = ingressClassUpdateProblems(object, old: old)
         case "PersistentVolumeClaim":
             var newSpec = object["spec"] ?? .object([])
             var oldSpec = old["spec"] ?? .object([])
@@ -256,7 +267,7 @@ enum KubeKinds {
         return nil
     }
 
-    private static func isDNSLabel(_ text: String) -> Bool {
+    static func isDNSLabel(_ text: String) -> Bool {
         let lowerAlphanumeric: (Unicode.Scalar) -> Bool = { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
         guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last else { return false }
         return lowerAlphanumeric(first) && lowerAlphanumeric(last) && text.unicodeScalars.allSatisfy { lowerAlphanumeric($0) || $0 == "-" }

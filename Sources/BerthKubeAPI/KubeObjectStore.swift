@@ -237,6 +237,7 @@ public final class KubeObjectStore: Sendable {
         object = object.setting(["metadata", "namespace"], to: resource.namespaced ? namespace.map(OrderedJSON.string) : nil)
         // Admission may need the uid (a Job's generated selector carries it).
         object = object.setting(["metadata", "uid"], to: .string(UUID().uuidString.lowercased()))
+        if resource.kind == "Ingress" { object = withDefaultIngressClass(object) }
         object = try KubeKinds.admit(object, resource, name: name, creating: true)
         let prepared = object
         let created = try write(dryRun: dryRun) { db, changes in
@@ -253,7 +254,7 @@ public final class KubeObjectStore: Sendable {
                 throw KubeAPIError.alreadyExists(resource, name)
             }
             let rv = try Self.revision(db) + 1
-            var stored = prepared
+            var stored = try allocated(db, resource, key: key, prepared)
                 .setting(["metadata", "resourceVersion"], to: .string(String(rv)))
                 .setting(["metadata", "creationTimestamp"], to: .string(Date.now.formatted(.iso8601)))
                 .setting(["metadata", "deletionTimestamp"], to: nil)
@@ -302,6 +303,7 @@ public final class KubeObjectStore: Sendable {
                 updated = updated.setting(["metadata", field], to: live.value(at: ["metadata", field]))
             }
             updated = try KubeKinds.admitUpdate(updated, old: live, resource, name: name, scope: scope)
+            updated = try allocated(db, resource, key: key, updated)
             let deleting = live.value(at: ["metadata", "deletionTimestamp"]) != nil
             if deleting {
                 try Self.refuseNewFinalizers(resource, name, live: live, updated: updated)
@@ -326,6 +328,12 @@ public final class KubeObjectStore: Sendable {
             changes.append(KubeChange(resource: resource, namespace: namespace ?? "", type: .modified, object: updated, previous: live))
             return updated
         }
+    }
+
+    /// A Service with its ClusterIP and NodePorts, taken in the write's own transaction.
+    private func allocated(_ db: Database, _ resource: KubeResource, key: String, _ object: OrderedJSON) throws -> OrderedJSON {
+        guard resource.group.isEmpty, resource.kind == "Service" else { return object }
+        return try KubeServiceAllocator.allocate(db, service: object, key: key, network: clusterNetwork)
     }
 
     // MARK: Watches

@@ -94,6 +94,18 @@ public enum KubeProtobuf {
         6: ("successfulJobsHistoryLimit", .optionalInt), 7: ("failedJobsHistoryLimit", .optionalInt), 8: ("timeZone", .string),
     ]
 
+    /// The Service fields `kubectl create service` fills.
+    static let serviceSpec: [Int: (String, Field)] = [
+        1: ("ports", .messages([1: ("name", .string), 2: ("protocol", .string), 6: ("appProtocol", .string), 3: ("port", .int),
+                                4: ("targetPort", .intOrString), 5: ("nodePort", .int)])),
+        2: ("selector", .stringMap), 3: ("clusterIP", .string), 18: ("clusterIPs", .strings), 4: ("type", .string),
+        5: ("externalIPs", .strings), 7: ("sessionAffinity", .string), 8: ("loadBalancerIP", .string),
+        9: ("loadBalancerSourceRanges", .strings), 10: ("externalName", .string), 11: ("externalTrafficPolicy", .string),
+        13: ("publishNotReadyAddresses", .flag), 14: ("sessionAffinityConfig", .message([1: ("clientIP", .message([1: ("timeoutSeconds", .optionalInt)]))])),
+        19: ("ipFamilies", .strings), 17: ("ipFamilyPolicy", .string), 20: ("allocateLoadBalancerNodePorts", .bool),
+        21: ("loadBalancerClass", .string), 22: ("internalTrafficPolicy", .string),
+    ]
+
     static func schema(kind: String) -> [Int: (String, Field)]? {
         switch kind {
         case "ConfigMap":
@@ -114,6 +126,8 @@ public enum KubeProtobuf {
             return [1: ("metadata", .message(objectMeta)), 2: ("spec", .message(jobSpec))]
         case "CronJob":
             return [1: ("metadata", .message(objectMeta)), 2: ("spec", .message(cronJobSpec))]
+        case "Service":
+            return [1: ("metadata", .message(objectMeta)), 2: ("spec", .message(serviceSpec))]
         default:
             return nil
         }

@@ -88,10 +88,10 @@ public struct KubeResourceRegistry: Sendable {
         workload("apps", "StatefulSet", "statefulsets", shortNames: ["sts"], categories: ["all"], status: true, scale: true),
         workload("batch", "CronJob", "cronjobs", shortNames: ["cj"], categories: ["all"], status: true),
         workload("batch", "Job", "jobs", categories: ["all"], status: true),
+        workload("discovery.k8s.io", "EndpointSlice", "endpointslices", generation: false),
         KubeResource(group: "networking.k8s.io", version: "v1", kind: "IngressClass", plural: "ingressclasses", singular: "ingressclass",
                      namespaced: false, shortNames: [], categories: [], verbs: KubeResource.allVerbs, hasGeneration: true),
         workload("networking.k8s.io", "Ingress", "ingresses", shortNames: ["ing"], status: true),
-        workload("discovery.k8s.io", "EndpointSlice", "endpointslices", generation: false),
     ])
 
     private static func core(_ kind: String, _ plural: String, namespaced: Bool = true, shortNames: [String] = [], categories: [String] = [],

@@ -72,6 +72,8 @@ extension KubeTable {
                     Column(name: "OS-Image", description: "The operating system image reported by the node.", priority: 1),
                     Column(name: "Kernel-Version", description: "Kernel version reported by the node.", priority: 1),
                     Column(name: "Container-Runtime", description: "Container runtime version reported by the node.", priority: 1)]
+        case "Ingress", "IngressClass":
+            return ingressColumns(resource, name: name, age: age)
         case "ControllerRevision":
             return [name, Column(name: "Controller", description: "The controller of the revision."),
                     integer("Revision", "The revision number."), age]
@@ -125,6 +127,8 @@ extension KubeTable {
             return volumeCells(object, name: name, age: age)
         case "Node":
             return nodeCells(object, name: name, age: age)
+        case "Ingress", "IngressClass":
+            return ingressCells(resource, object, name: name, age: age)
         case "ControllerRevision":
             var controller = "<none>"
             if let owner = object.items("metadata", "ownerReferences").first(where: { $0["controller"] == .bool(true) }) {

@@ -23,6 +23,7 @@ public enum KubeTable {
         let name = Column(name: "Name", format: "name", description: "Name of the object, unique within its namespace.")
         let age = Column(name: "Age", description: "Time since the object was created (metadata.creationTimestamp).")
         if let columns = workloadColumns(resource, name: name, age: age) { return columns }
+        if let columns = networkingColumns(resource, name: name, age: age) { return columns }
         switch resource.kind {
         case "ConfigMap":
             return [name, Column(name: "Data", description: "Number of keys in data and binaryData."), age]
@@ -51,6 +52,7 @@ public enum KubeTable {
         let created = object.string("metadata", "creationTimestamp")
         let age = OrderedJSON.string(age(since: created, now: now))
         if let cells = workloadCells(resource, object, now: now) { return cells }
+        if let cells = networkingCells(resource, object, now: now) { return cells }
         switch resource.kind {
         case "ConfigMap":
             return [name, .int((object["data"]?.members.count ?? 0) + (object["binaryData"]?.members.count ?? 0)), age]

@@ -10,9 +10,10 @@ import Synchronization
 public struct Kubelet: Sendable {
     let context: KubeletContext
 
-    /// `nodeName` is the host's name, as the kubelet's default.
-    public init(store: KubeObjectStore, engine: Engine, nodeName: String) {
-        context = KubeletContext(store: store, engine: engine, nodeName: nodeName)
+    /// `nodeName` is the host's name, as the kubelet's default. A terminating pod is stopped once
+    /// `trafficGate` no longer routes new connections to it (2 s at most).
+    public init(store: KubeObjectStore, engine: Engine, nodeName: String, trafficGate: (any KubeTrafficGate)? = nil) {
+        context = KubeletContext(store: store, engine: engine, nodeName: nodeName, trafficGate: trafficGate)
     }
 
     /// Runs until the task is cancelled.
@@ -73,9 +74,11 @@ final class KubeletContext: Sendable {
     let sandboxes: PodSandboxes
     let node: NodeAgent
     let volumes = Mutex<[String: PodVolumes]>([:])
+    let trafficGate: (any KubeTrafficGate)?
 
-    init(store: KubeObjectStore, engine: Engine, nodeName: String) {
+    init(store: KubeObjectStore, engine: Engine, nodeName: String, trafficGate: (any KubeTrafficGate)? = nil) {
         self.store = store
+        self.trafficGate = trafficGate
         self.engine = engine
         self.nodeName = nodeName
         events = KubeEventRecorder(store: store, component: "kubelet", host: nodeName)

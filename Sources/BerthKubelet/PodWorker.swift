@@ -243,6 +243,10 @@ struct PodWorker: KubeReconciler {
             .map { PodSandboxes.info($0, hostNetwork: pod.spec.hostNetwork ?? false) }
         context.probes.stop(podUID: uid)
         let deadline = ContinuousClock.now + .seconds(grace)
+        // New connections stop reaching the pod before its containers hear of the end.
+        if let gate = context.trafficGate, let podIP = pod.status?.podIP, !(pod.spec.hostNetwork ?? false) {
+            await gate.waitUntilUnrouted(podIP, timeout: min(.seconds(2), .seconds(grace)))
+        }
         await withTaskGroup(of: Void.self) { group in
             for record in records where record.state.running && Self.containerName(record) != PodContainerNaming.sandboxContainerName {
                 let name = Self.containerName(record)

@@ -221,16 +221,16 @@ extension RegistryResponder {
 
     // MARK: Token service
 
-    func tokenResponse(_ request: Request, caller: Caller) throws -> Response {
+    /// A token for `scopes` (each a space-separated list), as much of them as `caller` may have.
+    func tokenResponse(service: String?, scopes: [String], caller: Caller) throws -> Response {
         guard let settings = access.token else {
             throw RegistryFailure(.unsupported, "this registry has no token service (set auth.token in the configuration)", status: 404)
         }
-        let query = request.uri.queryParameters
-        if let service = query.get("service"), service != settings.service {
+        if let service, service != settings.service {
             throw RegistryFailure(.denied, "unknown service \(service); this registry is \(settings.service)")
         }
         var grants: [BearerToken.Access] = []
-        for scope in query.getAll("scope").flatMap({ Scope.parseList($0) }) {
+        for scope in scopes.flatMap({ Scope.parseList(String($0)) }) {
             switch scope.type {
             case "repository":
                 guard RepositoryName(scope.name) != nil else { continue }
@@ -260,5 +260,43 @@ extension RegistryResponder {
             token: token, access_token: token, expires_in: Int(settings.lifetime),
             issued_at: ISO8601DateFormatter().string(from: now))
         return Self.jsonResponse(try JSONEncoder().encode(body))
+    }
+
+    /// The token specification's OAuth2 form (what containerd tries first when it has
+    /// credentials): a POST of `grant_type=password` with the user, password, service and scope
+    /// as form fields instead of a GET with Basic credentials. Refresh tokens are not issued, so
+    /// no other grant is taken.
+    func oauthTokenResponse(_ request: Request, caller: inout Caller) async throws -> Response {
+        let limit = 64 << 10
+        var collected = ByteBuffer()
+        for try await chunk in request.body {
+            guard collected.readableBytes + chunk.readableBytes <= limit else {
+                throw RegistryFailure(.unsupported, "token request exceeds \(limit) bytes", status: 413)
+            }
+            collected.writeImmutableBuffer(chunk)
+        }
+        let form = Self.formFields(String(decoding: collected.readableBytesView, as: UTF8.self))
+        func field(_ name: String) -> String? { form.first { $0.0 == name }?.1 }
+        guard field("grant_type") == "password" else {
+            throw RegistryFailure(.unsupported, "unsupported grant_type \(field("grant_type") ?? "(none)"); this token service takes password", status: 400)
+        }
+        guard let users = access.users, let user = field("username"), let password = field("password"),
+              await credentials.verify(user: user, password: password, users: users) else {
+            throw RegistryFailure(.unauthorized, "invalid username or password")
+        }
+        caller = Caller(user: user, token: nil)
+        return try tokenResponse(service: field("service"), scopes: form.filter { $0.0 == "scope" }.map(\.1), caller: caller)
+    }
+
+    /// `application/x-www-form-urlencoded` fields in order (`+` is a space, then percent-decoding).
+    static func formFields(_ body: String) -> [(String, String)] {
+        body.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decoded(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            return (decoded(parts[0]), parts.count == 2 ? decoded(parts[1]) : "")
+        }
     }
 }

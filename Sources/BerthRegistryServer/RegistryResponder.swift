@@ -72,15 +72,22 @@ struct RegistryResponder: HTTPResponder {
 
     private func handle(_ request: Request, caller: inout Caller, channel: any Channel) async throws -> Response {
         if request.uri.path == "/token" {
-            guard request.method == .get else { throw Self.methodNotAllowed }
-            do {
-                caller = try await authenticate(request)
-            } catch var failure as RegistryFailure {
-                // The token service itself takes Basic credentials.
-                failure.headers = [("WWW-Authenticate", AuthChallenge(scheme: .basic, parameters: ["realm": access.realm]).description)]
-                throw failure
+            switch request.method {
+            case .get:
+                do {
+                    caller = try await authenticate(request)
+                } catch var failure as RegistryFailure {
+                    // The token service itself takes Basic credentials.
+                    failure.headers = [("WWW-Authenticate", AuthChallenge(scheme: .basic, parameters: ["realm": access.realm]).description)]
+                    throw failure
+                }
+                let query = request.uri.queryParameters
+                return try tokenResponse(service: query.get("service"), scopes: query.getAll("scope").map { String($0) }, caller: caller)
+            case .post:
+                return try await oauthTokenResponse(request, caller: &caller)
+            default:
+                throw Self.methodNotAllowed
             }
-            return try tokenResponse(request, caller: caller)
         }
         caller = try await authenticate(request)
         guard let route = RegistryRoute(path: request.uri.path) else {

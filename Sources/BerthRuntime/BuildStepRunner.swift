@@ -159,7 +159,7 @@ public enum BuildStepRunner {
     /// Unmounts every mount at or below `path`, deepest first (the whole mount table is read:
     /// Foundation's file reading stops at the first page of a /proc file).
     public static func unmountAll(under path: String) {
-        for mountPoint in Overlay.mountPoints().filter({ $0 == path || $0.hasPrefix(path + "/") }).sorted(by: >) {
+        for mountPoint in MountTable.mountPoints().filter({ $0 == path || $0.hasPrefix(path + "/") }).sorted(by: >) {
             while umount2(mountPoint, Int32(MNT_DETACH)) == 0 {}
         }
     }

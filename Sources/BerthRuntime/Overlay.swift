@@ -1,3 +1,4 @@
+import BerthFiles
 import Glibc
 
 /// The container's root filesystem: an overlay of the image's snapshots (read-only lower
@@ -34,36 +35,8 @@ enum Overlay {
         }
     }
 
-    /// Whether `path` is a mount point in this mount namespace, from /proc/self/mountinfo.
+    /// Whether `path` is a mount point in this mount namespace.
     static func isMountPoint(_ path: String) -> Bool {
-        mountPoints().contains(path)
-    }
-
-    /// Mount points in /proc/self/mountinfo (octal escapes decoded).
-    static func mountPoints() -> Set<String> {
-        guard let bytes = try? Files.read("/proc/self/mountinfo") else { return [] }
-        var result: Set<String> = []
-        for line in bytes.split(separator: UInt8(ascii: "\n")) {
-            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5)
-            if fields.count > 4 { result.insert(unescape(fields[4])) }
-        }
-        return result
-    }
-
-    private static func unescape(_ field: ArraySlice<UInt8>) -> String {
-        guard field.contains(UInt8(ascii: "\\")) else { return String(decoding: field, as: UTF8.self) }
-        var bytes: [UInt8] = []
-        var index = field.startIndex
-        while index < field.endIndex {
-            if field[index] == UInt8(ascii: "\\"), index + 3 < field.endIndex,
-               let value = UInt8(String(decoding: field[(index + 1)...(index + 3)], as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                index += 4
-            } else {
-                bytes.append(field[index])
-                index += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        MountTable.mountPoints().contains(path)
     }
 }

@@ -73,11 +73,11 @@ import Testing
         guard case .array(let versions)? = group["versions"], case .array(let resources)? = versions.first?["resources"] else {
             Issue.record("no resources"); return
         }
-        #expect(resources.compactMap { $0.string("resource") } == ["configmaps", "events", "namespaces", "nodes", "persistentvolumeclaims",
-                                                                   "persistentvolumes", "pods", "secrets", "serviceaccounts"])
-        #expect(resources[2].string("scope") == "Cluster" && resources[0].value(at: ["shortNames"]) == .array([.string("cm")]))
+        #expect(resources.compactMap { $0.string("resource") } == ["configmaps", "endpoints", "events", "namespaces", "nodes", "persistentvolumeclaims",
+                                                                   "persistentvolumes", "pods", "secrets", "serviceaccounts", "services"])
+        #expect(resources[3].string("scope") == "Cluster" && resources[0].value(at: ["shortNames"]) == .array([.string("cm")]))
         guard case .array(let named)? = KubeDiscovery.aggregated(.builtIn, core: false)["items"] else { Issue.record("no named groups"); return }
-        #expect(named.compactMap { $0.string("metadata", "name") } == ["apps", "batch"])
+        #expect(named.compactMap { $0.string("metadata", "name") } == ["apps", "batch", "discovery.k8s.io", "networking.k8s.io"])
         #expect(KubeDiscovery.apiResourceList(.builtIn, group: "policy", version: "v1") == nil)
     }
 
@@ -92,7 +92,7 @@ import Testing
         let decoded = try KubeProtobuf.decode(envelope)
         #expect(decoded.compact == #"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"cm","namespace":"default","labels":{"app":"web"}},"data":{"a":"1"},"binaryData":{"bin":"AQI="}}"#)
         #expect(throws: KubeAPIError.self) { try KubeProtobuf.decode([0x6B, 0x38, 0x73]) }
-        let service = [0x6B, 0x38, 0x73, 0x00] + field(1, text(1, "v1") + text(2, "Service")) + field(2, [])
-        #expect(throws: KubeAPIError.self) { try KubeProtobuf.decode(service) }
+        let unknown = [0x6B, 0x38, 0x73, 0x00] + field(1, text(1, "v1") + text(2, "ReplicationController")) + field(2, [])
+        #expect(throws: KubeAPIError.self) { try KubeProtobuf.decode(unknown) }
     }
 }

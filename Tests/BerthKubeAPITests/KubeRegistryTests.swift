@@ -22,7 +22,7 @@ import Testing
             #expect(resource.apiVersion == apiVersion && resource.kind == kind && resource.shortNames == shortNames && resource.namespaced == namespaced, "\(kind)")
         }
         let inAll = KubeResourceRegistry.builtIn.resources.filter { $0.categories.contains("all") }.map(\.plural).sorted()
-        #expect(inAll == ["cronjobs", "daemonsets", "deployments", "jobs", "pods", "replicasets", "statefulsets"])
+        #expect(inAll == ["cronjobs", "daemonsets", "deployments", "jobs", "pods", "replicasets", "services", "statefulsets"])
         #expect(KubeResourceRegistry.deployments.hasScale && KubeResourceRegistry.statefulSets.hasScale && !KubeResourceRegistry.jobs.hasScale)
         #expect(KubeResourceRegistry.pods.hasStatus && !KubeResourceRegistry.configMaps.hasStatus)
     }

@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func openAPIDocumentsTagPatchOperations() throws {
-        #expect(KubeOpenAPI.groupVersionPaths(.builtIn) == ["api/v1", "apis/apps/v1", "apis/batch/v1"])
+        #expect(KubeOpenAPI.groupVersionPaths(.builtIn) == ["api/v1", "apis/apps/v1", "apis/batch/v1", "apis/discovery.k8s.io/v1", "apis/networking.k8s.io/v1"])
         let document = try #require(KubeOpenAPI.document(.builtIn, path: "api/v1"))
         let patch = try #require(document.value(at: ["paths", "/api/v1/namespaces/{namespace}/configmaps/{name}", "patch"]))
         #expect(patch.string("x-kubernetes-group-version-kind", "kind") == "ConfigMap")

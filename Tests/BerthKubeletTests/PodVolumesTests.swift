@@ -1,5 +1,6 @@
 import BerthEngine
 import BerthKubeAPI
+import BerthFiles
 @testable import BerthKubelet
 import BerthTemplate
 import Foundation
@@ -33,10 +34,8 @@ import Testing
     func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
 
     /// The file system type and options of the mount at `path`, from /proc/self/mounts.
-    func mountEntry(_ path: String) throws -> (type: String, options: [String])? {
-        let lines = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8).split(separator: "\n")
-        guard let fields = lines.map({ $0.split(separator: " ") }).last(where: { $0.count > 3 && $0[1] == path }) else { return nil }
-        return (String(fields[2]), fields[3].split(separator: ",").map(String.init))
+    func mountEntry(_ path: String) throws -> MountEntry? {
+        MountTable.entry(at: path)
     }
 
     func mode(_ path: String) -> Int {

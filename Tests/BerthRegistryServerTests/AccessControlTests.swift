@@ -168,6 +168,20 @@ func writeConfig(_ yaml: String) throws -> String {
             #expect(try await registry.request("GET", "/v2/pixelpotato/app/blobs/\(digest)", headers: anonymousBearer).status == 200)
             #expect(try await registry.request("POST", "/v2/pixelpotato/app/blobs/uploads/", headers: anonymousBearer).status == 401)
 
+            // The OAuth2 form containerd tries first: a POST of the password grant.
+            func oauth(_ fields: String) async throws -> HTTPResult {
+                try await registry.request("POST", "/token", headers: ["Content-Type": "application/x-www-form-urlencoded"], body: Data(fields.utf8))
+            }
+            let posted = try await oauth(
+                "grant_type=password&service=test-registry&scope=repository%3Apixelpotato%2Fapp%3Apull%2Cpush&client_id=containerd-client"
+                    + "&username=alice&password=alice-secret")
+            try #require(posted.status == 200, "POST /token answered \(posted.status): \(posted.text)")
+            let oauthToken = try #require(try posted.json()["access_token"] as? String)
+            let oauthUpload = try await registry.request("POST", "/v2/pixelpotato/app/blobs/uploads/", headers: ["Authorization": "Bearer \(oauthToken)"])
+            #expect(oauthUpload.status == 202)
+            #expect(try await oauth("grant_type=password&service=test-registry&username=alice&password=wrong").status == 401)
+            #expect(try await oauth("grant_type=refresh_token&service=test-registry&refresh_token=x").status == 400)
+
             // A tampered token is refused.
             var tampered = Array(alicePush)
             tampered[tampered.count - 2] = tampered[tampered.count - 2] == "A" ? "B" : "A"

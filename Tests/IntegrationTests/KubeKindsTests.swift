@@ -33,6 +33,7 @@ struct KubeKindsTests {
         #expect(resources.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") } == [
             "NAME SHORTNAMES APIVERSION NAMESPACED KIND",
             "configmaps cm v1 true ConfigMap",
+            "endpoints ep v1 true Endpoints",
             "events ev v1 true Event",
             "namespaces ns v1 false Namespace",
             "nodes no v1 false Node",
@@ -41,6 +42,7 @@ struct KubeKindsTests {
             "pods po v1 true Pod",
             "secrets v1 true Secret",
             "serviceaccounts sa v1 true ServiceAccount",
+            "services svc v1 true Service",
             "controllerrevisions apps/v1 true ControllerRevision",
             "daemonsets ds apps/v1 true DaemonSet",
             "deployments deploy apps/v1 true Deployment",
@@ -48,9 +50,12 @@ struct KubeKindsTests {
             "statefulsets sts apps/v1 true StatefulSet",
             "cronjobs cj batch/v1 true CronJob",
             "jobs batch/v1 true Job",
+            "endpointslices discovery.k8s.io/v1 true EndpointSlice",
+            "ingressclasses networking.k8s.io/v1 false IngressClass",
+            "ingresses ing networking.k8s.io/v1 true Ingress",
         ])
         let all = try cluster.ok("api-resources", "--categories=all", "-o", "name")
-        #expect(all == "pods\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\nstatefulsets.apps\ncronjobs.batch\njobs.batch\n")
+        #expect(all == "pods\nservices\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\nstatefulsets.apps\ncronjobs.batch\njobs.batch\n")
         try apply(cluster, Self.deployment)
         #expect(try cluster.ok("get", "all", "-o", "name").contains("deployment.apps/web\n"))
     }

@@ -209,14 +209,11 @@ extension Engine {
     /// The file system under `path`, in dockerd's words: the type of the mount that holds it
     /// (the longest mount point that is a prefix of the path, from /proc/self/mountinfo).
     private static func filesystemName(_ path: String) -> String {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return "<unknown>" }
         var best: (length: Int, type: String) = (-1, "<unknown>")
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 6, let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { continue }
-            let mountPoint = String(fields[4])
+        for entry in MountTable.entries() {
+            let mountPoint = entry.mountPoint
             let contains = mountPoint == "/" || path == mountPoint || path.hasPrefix(mountPoint + "/")
-            if contains, mountPoint.count >= best.length { best = (mountPoint.count, String(fields[dash + 1])) }
+            if contains, mountPoint.count >= best.length { best = (mountPoint.count, entry.type) }
         }
         return ["ext2": "extfs", "ext3": "extfs", "ext4": "extfs", "overlay": "overlayfs"][best.type] ?? best.type
     }

@@ -27,6 +27,29 @@ public struct PodSpec: Codable, Sendable, Equatable {
     public var serviceAccountName: String?
     public var securityContext: PodSecurityContext?
     public var imagePullSecrets: [LocalObjectReference]?
+    /// ClusterFirst (the default), ClusterFirstWithHostNet, Default or None.
+    public var dnsPolicy: String?
+    public var dnsConfig: PodDNSConfig?
+    public var hostAliases: [HostAlias]?
+}
+
+/// Name servers, search domains and resolver options added to (or, with `dnsPolicy: None`,
+/// making up) the pod's resolv.conf.
+public struct PodDNSConfig: Codable, Sendable, Equatable {
+    public struct Option: Codable, Sendable, Equatable {
+        public var name: String?
+        public var value: String?
+    }
+
+    public var nameservers: [String]?
+    public var searches: [String]?
+    public var options: [Option]?
+}
+
+/// Host names the kubelet writes into the pod's /etc/hosts for `ip`.
+public struct HostAlias: Codable, Sendable, Equatable {
+    public var ip: String?
+    public var hostnames: [String]?
 }
 
 public struct LocalObjectReference: Codable, Sendable, Equatable {

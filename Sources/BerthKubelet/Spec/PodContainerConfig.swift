@@ -59,7 +59,8 @@ public enum PodContainerConfig {
         options.memorySwap = resources.memory
         if resources.cpuQuota > 0 { (options.cpuPeriod, options.cpuQuota) = (ContainerResources.cpuPeriod, resources.cpuQuota) }
         options.cpuShares = resources.cpuShares
-        options.mounts = try volumes.mounts(for: container, environment: environment.entries)
+        options.mounts = try PodDNS.mounts(pod: pod, sandbox: sandbox, network: store.clusterNetwork, directory: volumes.directory)
+            + volumes.mounts(for: container, environment: environment.entries)
         return options
     }
 }

@@ -98,12 +98,7 @@ public struct PodVolumes: Sendable {
 
     /// Removes a pod's volumes directory, unmounting what is mounted under it (memory emptyDirs) first.
     private static func remove(_ directory: String) throws {
-        let mountInfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        let mounted = mountInfo.split(separator: "\n").compactMap { line -> String? in
-            let fields = line.split(separator: " ")
-            return fields.count > 4 ? String(fields[4]) : nil
-        }
-        for point in mounted.filter({ $0.hasPrefix(directory + "/") }).sorted(by: >) { umount2(point, Int32(MNT_DETACH)) }
+        for point in MountTable.mountPoints().filter({ $0.hasPrefix(directory + "/") }).sorted(by: >) { umount2(point, Int32(MNT_DETACH)) }
         if FileManager.default.fileExists(atPath: directory) { try FileManager.default.removeItem(atPath: directory) }
     }
 

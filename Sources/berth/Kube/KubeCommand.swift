@@ -8,7 +8,7 @@ import Yams
 struct KubeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kube", abstract: "Use the Kubernetes API of berth serve.",
-        subcommands: [KubeConfigCommand.self])
+        subcommands: [KubeConfigCommand.self, KubeGenerate.self])
 }
 
 /// `berth kube config [--merge]`: a kubeconfig whose `berth` context reaches `berth serve`'s

@@ -5,7 +5,10 @@ import BerthFiles
 import BerthKube
 import BerthKubeAPI
 import BerthKubeControllers
+import BerthKubeDNS
+import BerthKubeIngress
 import BerthKubelet
+import BerthKubeProxy
 import Foundation
 import NIOCore
 
@@ -43,12 +46,22 @@ struct Serve: AsyncParsableCommand {
         "Port of the Kubernetes API on 127.0.0.1 (0: do not serve it). `berth kube config` prints a kubeconfig for it.", valueName: "port"))
     var kubePort = 6443
 
+    @Option(name: .customLong("ingress-http-port"), help: ArgumentHelp(
+        "Port Ingresses are served on over HTTP (0: none).", valueName: "port"))
+    var ingressHTTPPort = 80
+
+    @Option(name: .customLong("ingress-https-port"), help: ArgumentHelp(
+        "Port Ingresses are served on over HTTPS, with the certificates of their TLS Secrets (0: none).", valueName: "port"))
+    var ingressHTTPSPort = 443
+
     func run() async throws {
         let listeners = try (host.isEmpty ? ["unix:///run/berth/docker.sock"] : host).map(listener)
         let engine = try Engine(root: global.root, monitorExecutable: GlobalOptions.monitorExecutable())
         let pidFile = try PidFile(path: pidfile)
         defer { pidFile.remove() }
         let server = APIServer(engine: engine)
+        var proxy: KubeProxy?
+        var ingress: IngressController?
         // The Kubernetes API first: once the Engine API answers, both do.
         if kubePort != 0 {
             let root = StateRoot(global.root)
@@ -58,13 +71,23 @@ struct Serve: AsyncParsableCommand {
             let store = try KubeObjectStore(path: root.kubeDatabase, clusterNetwork: claim.network)
             let host = ProcessInfo.processInfo.hostName
             // The node is named after the host, as the kubelet's default.
-            let kubelet = Kubelet(store: store, engine: engine, nodeName: host)
+            let serviceProxy = KubeProxy(store: store)
+            proxy = serviceProxy
+            let kubelet = Kubelet(store: store, engine: engine, nodeName: host, trafficGate: serviceProxy)
             let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet, podStreams: kubelet,
                                                          portForwarder: kubelet),
                                       pki: pki)
             try await kube.start(host: "127.0.0.1", port: kubePort)
-            Task { await KubeControllerManager(store: store, host: host).run() }
+            Task { await KubeControllerManager(store: store, host: host, apiPort: kubePort).run() }
             Task { await kubelet.run() }
+            Task { await serviceProxy.run() }
+            Task { await KubeDNSService.run(store: store) }
+            if ingressHTTPPort != 0 || ingressHTTPSPort != 0 {
+                let controller = IngressController(store: store, host: host, directory: root.kubeIngress,
+                                                   httpPort: ingressHTTPPort, httpsPort: ingressHTTPSPort)
+                Task { await controller.run() }
+                ingress = controller
+            }
             printError("berth serve: Kubernetes API listening on https://127.0.0.1:\(kubePort)")
         }
         let channels = try await server.bind(listeners)
@@ -80,6 +103,12 @@ struct Serve: AsyncParsableCommand {
         printError("berth serve: API listening on \(host.isEmpty ? "unix:///run/berth/docker.sock" : host.joined(separator: ", "))")
         for await _ in stop { break }
         for channel in channels { try? await channel.close() }
+        ingress?.shutdown()
+        do {
+            try await proxy?.stop()
+        } catch {
+            printError("berth serve: kube-proxy: cannot remove the Service rules: \(error)")
+        }
     }
 
     private func listener(_ address: String) throws -> APIServer.Listener {

@@ -10,6 +10,8 @@ final class BerthDaemon: @unchecked Sendable {
     let pidFile: String
     /// The Kubernetes API's port on 127.0.0.1; 0 when the daemon does not serve it.
     let kubePort: Int
+    /// More `berth serve` options (`--ingress-http-port …`).
+    let serveArguments: [String]
     private(set) var process: Command.Running
 
     /// `DOCKER_HOST` for this daemon, and the classic builder (the docker 28 CLI here has no buildx).
@@ -17,13 +19,14 @@ final class BerthDaemon: @unchecked Sendable {
 
     /// The Kubernetes API is off unless `kubePort` is given: daemons of parallel tests would all
     /// want the default port.
-    init(sandbox: BerthSandbox? = nil, kubePort: Int = 0) throws {
+    init(sandbox: BerthSandbox? = nil, kubePort: Int = 0, serveArguments: [String] = []) throws {
         let sandbox = try sandbox ?? BerthSandbox()
         self.sandbox = sandbox
         self.kubePort = kubePort
+        self.serveArguments = serveArguments
         socket = sandbox.scratch + "/docker.sock"
         pidFile = sandbox.scratch + "/berth.pid"
-        process = try Self.start(sandbox, socket: socket, pidFile: pidFile, kubePort: kubePort)
+        process = try Self.start(sandbox, socket: socket, pidFile: pidFile, kubePort: kubePort, arguments: serveArguments)
     }
 
     deinit {
@@ -41,11 +44,11 @@ final class BerthDaemon: @unchecked Sendable {
     func killAndRestart() throws {
         process.kill(SIGKILL)
         _ = process.wait(timeout: 30)
-        process = try Self.start(sandbox, socket: socket, pidFile: pidFile, kubePort: kubePort)
+        process = try Self.start(sandbox, socket: socket, pidFile: pidFile, kubePort: kubePort, arguments: serveArguments)
     }
 
-    private static func start(_ sandbox: BerthSandbox, socket: String, pidFile: String, kubePort: Int) throws -> Command.Running {
-        let running = try sandbox.start(["serve", "--host", "unix://" + socket, "--pidfile", pidFile, "--kube-port", String(kubePort)])
+    private static func start(_ sandbox: BerthSandbox, socket: String, pidFile: String, kubePort: Int, arguments: [String]) throws -> Command.Running {
+        let running = try sandbox.start(["serve", "--host", "unix://" + socket, "--pidfile", pidFile, "--kube-port", String(kubePort)] + arguments)
         // Ready once the socket answers a ping.
         for _ in 0..<200 {
             if let result = try? Command.run("/usr/bin/curl", ["-sf", "--unix-socket", socket, "http://berth/_ping"], timeout: 5),

@@ -12,8 +12,8 @@ final class KubeCluster: @unchecked Sendable {
     var sandbox: BerthSandbox { daemon.sandbox }
     var port: Int { daemon.kubePort }
 
-    init() throws {
-        daemon = try BerthDaemon(kubePort: try Self.freePort())
+    init(serveArguments: [String] = []) throws {
+        daemon = try BerthDaemon(kubePort: try Self.freePort(), serveArguments: serveArguments)
         kubeconfig = daemon.sandbox.scratch + "/kubeconfig"
         cacheDirectory = daemon.sandbox.scratch + "/kube-cache"
         let config = try daemon.sandbox.run(["kube", "config", "--kube-port", String(port)])

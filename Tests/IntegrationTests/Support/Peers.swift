@@ -45,6 +45,11 @@ enum Peers {
         (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("skopeo"),
     ])
 
+    /// Tests that pull from Berth's registry with Debian's containerd and its `ctr`.
+    static let containerd = available("containerd pull tests", needs: [
+        (isRoot, "not running as root"), tool("containerd"), tool("ctr"), tool("openssl"), tool("htpasswd"),
+    ])
+
     static let umoci = available("umoci interop tests", needs: [
         (isRoot, "not running as root"), tool("dockerd"), tool("docker"), tool("umoci"), tool("tar"),
     ])

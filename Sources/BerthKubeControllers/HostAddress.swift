@@ -1,0 +1,38 @@
+import Foundation
+
+/// The host's primary IPv4 address: the address of the interface the default route leaves by
+/// (what a LoadBalancer's ingress and the `kubernetes` endpoints name); 127.0.0.1 without one.
+public enum HostAddress {
+    public static func primary() -> String {
+        guard let interface = defaultRouteInterface() else { return "127.0.0.1" }
+        return addresses().first { $0.interface == interface }?.address ?? "127.0.0.1"
+    }
+
+    /// The interface of the IPv4 default route (`/proc/net/route`: destination 0, mask 0), lowest metric first.
+    static func defaultRouteInterface() -> String? {
+        guard let table = try? String(contentsOfFile: "/proc/net/route", encoding: .utf8) else { return nil }
+        let routes = table.split(separator: "\n").dropFirst().compactMap { line -> (String, Int)? in
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count > 7, fields[1] == "00000000", fields[7] == "00000000" else { return nil }
+            return (String(fields[0]), Int(fields[6]) ?? 0)
+        }
+        return routes.min { $0.1 < $1.1 }?.0
+    }
+
+    static func addresses() -> [(interface: String, address: String)] {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return [] }
+        defer { freeifaddrs(list) }
+        var addresses: [(interface: String, address: String)] = []
+        for entry in sequence(first: first, next: { $0.pointee.ifa_next }) {
+            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET) else { continue }
+            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+            address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { inet in
+                var value = inet.pointee.sin_addr
+                _ = inet_ntop(AF_INET, &value, &text, socklen_t(INET_ADDRSTRLEN))
+            }
+            addresses.append((String(cString: entry.pointee.ifa_name), String(cString: text)))
+        }
+        return addresses
+    }
+}
