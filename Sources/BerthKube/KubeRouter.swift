@@ -40,6 +40,8 @@ public struct KubeRouter: Sendable {
             return try route(request)
         } catch let error as KubeAPIError {
             return .error(error)
+        } catch let error as KubeNodeStreamError {
+            return .text(error.message, status: 500)
         } catch {
             return .error(.internal("\(error)"))
         }

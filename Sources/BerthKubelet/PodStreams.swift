@@ -42,16 +42,23 @@ extension Kubelet: KubePodStreamSource {
         let record = try runningContainer(request)
         let engine = context.engine
         let options = AttachOptions(stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, stream: true)
-        let (gone, leaving) = AsyncStream.makeStream(of: Void.self)
+        let left = Departure()
         let id = record.id
-        return KubePodStreamSession(tty: record.config.tty, resize: { size in
-            Task { try? await engine.resize(id, to: TerminalSize(rows: size.height, columns: size.width)) }
-        }, cancel: { leaving.finish() }) { input, stdout, stderr in
+        // Resizes applied in their order: kubectl attach sends one cell larger, then the size, to force a redraw.
+        let (sizes, resizing) = AsyncStream.makeStream(of: KubeTerminalSize.self)
+        return KubePodStreamSession(tty: record.config.tty, resize: { resizing.yield($0) }, cancel: { left.set() }) { input, stdout, stderr in
+            let resizer = Task {
+                for await size in sizes { try? await engine.resize(id, to: TerminalSize(rows: size.height, columns: size.width)) }
+            }
+            defer {
+                resizing.finish()
+                resizer.cancel()
+            }
             do {
                 // The attachment is made on the session's own task (it is not Sendable); the
                 // container was running a moment ago, so it seldom fails.
                 let attachment = try engine.attach(id, options)
-                try await attachment.run(input: Self.buffers(input), clientGone: { for await _ in gone {} }) { stream, chunk in
+                try await attachment.run(input: Self.buffers(input), clientGone: { await left.wait() }) { stream, chunk in
                     (stream == .stderr ? stderr : stdout).yield(Array(chunk.readableBytesView))
                 }
                 return .success
@@ -85,13 +92,13 @@ extension Kubelet: KubePodStreamSource {
             $0.config.labels[PodContainerNaming.podUIDLabel] == pod.metadata.uid
         }
         guard let latest = PodWorker.instances(of: name, in: records).last, latest.state.running else {
-            throw KubeAPIError(code: 404, reason: "NotFound", message: "container not found (\"\(name)\")")
+            throw KubeNodeStreamError.containerNotFound(name)
         }
         return latest
     }
 
-    private static func containerNotFound(_ record: ContainerRecord) -> KubeAPIError {
-        KubeAPIError(code: 404, reason: "NotFound", message: "container not found (\"\(PodWorker.containerName(record))\")")
+    private static func containerNotFound(_ record: ContainerRecord) -> KubeNodeStreamError {
+        .containerNotFound(PodWorker.containerName(record))
     }
 
     /// The client's input as the engine takes it.
@@ -160,6 +167,21 @@ private final class ExecControl: Sendable {
             }
             try? await Task.sleep(nanoseconds: delay)
             delay = min(delay * 2, 20_000_000)
+        }
+    }
+}
+
+/// Whether an attach's client left. The engine asks more than once (and cancels a wait once the
+/// run is connected), so this is a flag polled by each wait rather than a one-shot stream.
+private final class Departure: Sendable {
+    private let left = Atomic<Bool>(false)
+
+    func set() { left.store(true, ordering: .releasing) }
+
+    /// Returns once the client left, or the waiting task is cancelled.
+    func wait() async {
+        while !left.load(ordering: .acquiring), !Task.isCancelled {
+            try? await Task.sleep(nanoseconds: 50_000_000)
         }
     }
 }

@@ -143,9 +143,26 @@ public final class KubePodStreamSession: Sendable {
     }
 }
 
+/// The node's refusal of a stream it cannot run (the container is not running): the kubelet
+/// answers it as plain text, not a `Status`, which kubectl prints as
+/// "error: unable to upgrade connection: <message>".
+public struct KubeNodeStreamError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    public static func containerNotFound(_ container: String) -> KubeNodeStreamError {
+        KubeNodeStreamError("container not found (\"\(container)\")")
+    }
+}
+
 /// Who runs pods' exec and attach streams: the node (the apiserver hands these to the kubelet).
-/// Errors thrown are `KubeAPIError`s, answered as the `Status` of the upgrade request before any
-/// stream is opened.
+/// Errors thrown are `KubeAPIError`s (the apiserver's checks, answered as a `Status`) or
+/// `KubeNodeStreamError`s (the node's, answered as text), before any stream is opened.
 public protocol KubePodStreamSource: Sendable {
     /// Checks that the request could stream now (pod, container, running), without starting
     /// anything: the answer for a request that is not an upgrade.
