@@ -13,7 +13,8 @@ struct KubePortForwardTests {
             + " dd if=/dev/urandom of=/www/big bs=1048576 count=100 2>/dev/null;"
             + " sha256sum /www/big | cut -d' ' -f1 > /www/big.tmp; mv /www/big.tmp /www/big.sha256;"
             + " httpd -p 127.0.0.1:9090 -h /local;"
-            + " (nc -l -p 7000 | sha256sum | cut -d' ' -f1 > /www/upload.tmp; mv /www/upload.tmp /www/upload.sha256) &"
+            // nc ends at its stdin's end too: a sleep holds that open.
+            + " sleep 100000 | (nc -l -p 7000 | sha256sum | cut -d' ' -f1 > /www/upload.tmp; mv /www/upload.tmp /www/upload.sha256) &"
             + " exec httpd -f -p 8080 -h /www"
         try cluster.apply("""
             apiVersion: apps/v1
@@ -205,6 +206,43 @@ struct KubePortForwardTests {
         #expect(lines[2] == "local-only", "\(result)")
         #expect(lines.last?.hasPrefix("81: b'' error forwarding port 81 to pod ") == true, "\(result)")
         #expect(lines.last?.contains("connect: connection refused") == true, "\(result)")
+    }
+
+    /// kubectl's SPDY fallback for exec (`KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`): output on
+    /// both streams, stdin to its end, and the command's exit code as kubectl's.
+    @Test func execOverSPDYReturnsExitCodesAndCarriesStdin() throws {
+        let cluster = try KubeCluster.withBusybox()
+        try cluster.apply("""
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: spdyexec
+            spec:
+              terminationGracePeriodSeconds: 1
+              containers:
+              - name: main
+                image: busybox:latest
+                imagePullPolicy: IfNotPresent
+                command: ["sleep", "3600"]
+
+            """)
+        _ = try eventually("spdyexec running") {
+            try cluster.kubectl("get", "pod", "spdyexec", "-o", "jsonpath={.status.phase}").out == "Running" ? true : nil
+        }
+        let spdy = ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"]
+        let failed = try cluster.kubectl(["exec", "spdyexec", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], environment: spdy)
+        #expect(failed.status == 3, "\(failed)")
+        #expect(failed.out == "out\n")
+        #expect(failed.err == "err\ncommand terminated with exit code 3\n", "\(failed)")
+
+        let input = Data((0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
+        let copied = try cluster.kubectl(["exec", "-i", "spdyexec", "--", "sh", "-c", "wc -c; exit 0"], stdin: .bytes(input), environment: spdy)
+        #expect(copied.succeeded, "\(copied)")
+        #expect(copied.out.trimmingCharacters(in: .whitespacesAndNewlines) == String(input.count))
+
+        let missing = try cluster.kubectl(["exec", "spdyexec", "-c", "nope", "--", "true"], environment: spdy)
+        #expect(!missing.succeeded)
+        #expect(missing.err.contains("container nope is not valid for pod spdyexec"), "\(missing)")
     }
 
     @Test func forwardingToAPodThatIsNotRunningFails() throws {
