@@ -378,16 +378,21 @@ struct KubeServiceProxyTests {
         }
         let flows = { try Command.run("conntrack", ["-L", "-p", "udp", "--orig-dst", clusterIP], timeout: 30).out }
         // A datagram from the host leaves a flow DNATed to the endpoint (nothing needs to answer it).
-        try Command.shell("echo query > /dev/udp/\(clusterIP)/53", timeout: 30)
-        let before = try flows()
-        #expect(before.contains("src=\(old) "), "\(before)")
+        // Sent again until it shows: the sync that brought the endpoint also clears the flows that
+        // were refused before it, and may do so just after the rules appear.
+        _ = try eventually("a tracked flow to \(old)") { () -> Bool? in
+            try Command.shell("echo query > /dev/udp/\(clusterIP)/53", timeout: 30)
+            return try flows().contains("src=\(old) ") ? true : nil
+        }
 
         try cluster.apply(manifest(new))
         _ = try eventually("the rules of the new endpoint") { () -> Bool? in
             try KubeCluster.proxyRules(plan: plan).contains { $0.contains("--to-destination \(new):5353") } ? true : nil
         }
-        let after = try flows()
-        #expect(!after.contains("src=\(old) "), "\(after)")
+        // Deleted right after the rules change; untouched, the flow would stay for UDP's 30 s.
+        _ = try eventually("the flow to \(old) deleted", timeout: 10) { () -> Bool? in
+            try flows().contains("src=\(old) ") ? nil : true
+        }
         try Command.shell("echo query > /dev/udp/\(clusterIP)/53", timeout: 30)
         let moved = try flows()
         #expect(moved.contains("src=\(new) "), "\(moved)")
