@@ -134,8 +134,10 @@ struct KubeServiceProxyTests {
         _ = try eventually("the Service's rules gone") { () -> Bool? in
             Set(try KubeCluster.proxyRules(plan: plan)) == Set(baseline) ? true : nil
         }
-        let tracked = try Command.run("conntrack", ["-L", "-d", clusterIP], timeout: 30)
-        #expect(tracked.lines.isEmpty, "\(tracked)")
+        // Its tracked connections go right after its rules (TIME_WAIT would keep them for 2 minutes).
+        _ = try eventually("the Service's tracked connections gone", timeout: 10) { () -> Bool? in
+            try Command.run("conntrack", ["-L", "-d", clusterIP], timeout: 30).lines.isEmpty ? true : nil
+        }
         #expect(try Command.run("ip", ["route", "show", "table", "all"], timeout: 10).out.contains(clusterIP) == false)
         // A graceful stop takes the rest.
         cluster.daemon.stop()
@@ -378,16 +380,21 @@ struct KubeServiceProxyTests {
         }
         let flows = { try Command.run("conntrack", ["-L", "-p", "udp", "--orig-dst", clusterIP], timeout: 30).out }
         // A datagram from the host leaves a flow DNATed to the endpoint (nothing needs to answer it).
-        try Command.shell("echo query > /dev/udp/\(clusterIP)/53", timeout: 30)
-        let before = try flows()
-        #expect(before.contains("src=\(old) "), "\(before)")
+        // Sent again until it shows: the sync that brought the endpoint also clears the flows that
+        // were refused before it, and may do so just after the rules appear.
+        _ = try eventually("a tracked flow to \(old)") { () -> Bool? in
+            try Command.shell("echo query > /dev/udp/\(clusterIP)/53", timeout: 30)
+            return try flows().contains("src=\(old) ") ? true : nil
+        }
 
         try cluster.apply(manifest(new))
         _ = try eventually("the rules of the new endpoint") { () -> Bool? in
             try KubeCluster.proxyRules(plan: plan).contains { $0.contains("--to-destination \(new):5353") } ? true : nil
         }
-        let after = try flows()
-        #expect(!after.contains("src=\(old) "), "\(after)")
+        // Deleted right after the rules change; untouched, the flow would stay for UDP's 30 s.
+        _ = try eventually("the flow to \(old) deleted", timeout: 10) { () -> Bool? in
+            try flows().contains("src=\(old) ") ? nil : true
+        }
         try Command.shell("echo query > /dev/udp/\(clusterIP)/53", timeout: 30)
         let moved = try flows()
         #expect(moved.contains("src=\(new) "), "\(moved)")
