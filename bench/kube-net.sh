@@ -126,30 +126,31 @@ for ((round = 1; round <= rounds; round++)); do
     node_rps+=("$(requests_per_second "$through_node_port")")
 done
 
-# The p99 of $connects sequential TCP connects to $1:$2, in milliseconds. Each connection then
-# fetches the page, so the server's process for it ends at once (an idle connection would hold
-# one of busybox httpd's forks until its timeout and fill the listen backlog).
+# The p99 of $connects sequential TCP connects to each of $1:$2 and $3:$4, in milliseconds
+# (two words). The targets alternate connect by connect, so load from elsewhere on the machine
+# falls on both alike. Each connection then fetches the page, so the server's process for it ends
+# at once (an idle connection would hold one of busybox httpd's forks until its timeout).
 connect_p99() {
-    python3 - "$1" "$2" "$connects" <<'PY'
+    python3 - "$connects" "$@" <<'PY'
 import socket, sys, time
-host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-times = []
+count = int(sys.argv[1])
+targets = [(sys.argv[2], int(sys.argv[3])), (sys.argv[4], int(sys.argv[5]))]
+times = [[], []]
 for _ in range(count):
-    s = socket.socket()
-    start = time.perf_counter()
-    s.connect((host, port))
-    times.append(time.perf_counter() - start)
-    s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
-    while s.recv(4096):
-        pass
-    s.close()
-times.sort()
-print("%.3f" % (times[int(len(times) * 0.99) - 1] * 1000))
+    for index, target in enumerate(targets):
+        s = socket.socket()
+        start = time.perf_counter()
+        s.connect(target)
+        times[index].append(time.perf_counter() - start)
+        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+        while s.recv(4096):
+            pass
+        s.close()
+print(" ".join("%.3f" % (sorted(t)[int(len(t) * 0.99) - 1] * 1000) for t in times))
 PY
 }
 sleep 2  # wrk's last connections drain first
-direct_p99=$(connect_p99 "$pod_ip" 8080)
-service_p99=$(connect_p99 "$cluster_ip" 80)
+read -r direct_p99 service_p99 < <(connect_p99 "$pod_ip" 8080 "$cluster_ip" 80)
 
 # DNS from inside the pod: its network namespace, the cluster DNS it is configured with.
 printf 'net.default.svc.cluster.local A\nkubernetes.default.svc.cluster.local A\nnet.default.svc.cluster.local SRV\n' >"$work/queries"
