@@ -261,7 +261,7 @@ let package = Package(
         .testTarget(name: "BerthRegistryClientTests", dependencies: ["BerthRegistryClient", "BerthDistribution", "BerthOCI", "BerthStore", "BerthArchive"]),
         .testTarget(name: "BerthRegistryServerTests", dependencies: ["BerthRegistryServer", "BerthDistribution", "BerthOCI"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthOCI", "BerthArchive"]),
-        .testTarget(name: "BerthKubeTests", dependencies: ["BerthKube", "BerthKubeAPI"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BerthKubeTests", dependencies: ["BerthKube", "BerthKubeAPI", "BerthTemplate"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeAPITests", dependencies: ["BerthKubeAPI", "BerthTemplate"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BerthKubeControllersTests", dependencies: ["BerthKubeControllers", "BerthKubeAPI", "BerthTemplate"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),

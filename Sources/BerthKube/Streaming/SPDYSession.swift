@@ -127,6 +127,8 @@ final class SPDYStream: Sendable {
         var local = false
         var remote = false
         var reset = false
+        /// Bytes read and not yet granted back.
+        var consumed = 0
     }
     private let halves = Mutex(Halves())
 
@@ -136,15 +138,25 @@ final class SPDYStream: Sendable {
         self.session = session
     }
 
-    /// The next bytes the client sent, or nil at its FIN (or a reset). Each chunk read is granted
-    /// back to the client as window.
+    /// The next bytes the client sent, or nil at its FIN (or a reset). What is read is granted
+    /// back to the client as window, in steps of half the initial window.
     func read() async -> [UInt8]? {
         guard let chunk = await inbox.next() else { return nil }
-        let delta = UInt32(chunk.count)
-        try? await session.send(.windowUpdate(streamID: id, delta: delta))
-        try? await session.send(.windowUpdate(streamID: 0, delta: delta))
+        let grant = halves.withLock { halves -> UInt32? in
+            halves.consumed += chunk.count
+            guard halves.consumed >= Self.grantStep else { return nil }
+            defer { halves.consumed = 0 }
+            return UInt32(halves.consumed)
+        }
+        if let grant {
+            try? await session.send(.windowUpdate(streamID: id, delta: grant))
+            try? await session.send(.windowUpdate(streamID: 0, delta: grant))
+        }
         return chunk
     }
+
+    /// Half of SPDY/3.1's initial 64 KiB window.
+    static let grantStep = 32 * 1024
 
     /// Sends bytes, returning once the connection took them; throws once the stream or the
     /// session is gone.
