@@ -60,8 +60,11 @@ public struct KubeClusterNetworkClaim: Sendable {
 
     /// Claims a plan for the cluster whose state is in `kubeDirectory`: the plan it had before
     /// (recorded in `network.json`) when no other daemon holds it now, else the first free one.
-    /// `locks` holds one lock file per plan, shared by every root on the host.
-    public static func claim(kubeDirectory: String, locks: String = "/run/berth/kube-networks") throws(Failure) -> KubeClusterNetworkClaim {
+    /// `locks` holds one lock file per plan, shared by every root on the host; `usable` turns down
+    /// a plan whose subnets something else on the host holds without its lock (a bridge left by a
+    /// root that was deleted, another tool's network).
+    public static func claim(kubeDirectory: String, locks: String = "/run/berth/kube-networks",
+                             usable: (KubeClusterNetwork) -> Bool = { _ in true }) throws(Failure) -> KubeClusterNetworkClaim {
         let record = kubeDirectory + "/network.json"
         do {
             try FileManager.default.createDirectory(atPath: locks, withIntermediateDirectories: true)
@@ -81,6 +84,10 @@ public struct KubeClusterNetworkClaim: Sendable {
                 continue
             }
             let network = KubeClusterNetwork(index: index)
+            guard usable(network) else {
+                close(descriptor)
+                continue
+            }
             if network != previous {
                 do {
                     try JSONEncoder().encode(network).write(to: URL(fileURLWithPath: record), options: .atomic)

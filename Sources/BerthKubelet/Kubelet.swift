@@ -16,6 +16,12 @@ public struct Kubelet: Sendable {
         context = KubeletContext(store: store, engine: engine, nodeName: nodeName, trafficGate: trafficGate)
     }
 
+    /// Whether `network`'s pod subnet is free for the node of `engine`'s root (`berth serve` claims
+    /// an address plan only then).
+    public static func podSubnetIsFree(_ network: KubeClusterNetwork, engine: Engine) -> Bool {
+        PodSandboxes.podSubnetIsFree(network, engine: engine)
+    }
+
     /// Runs until the task is cancelled.
     public func run() async {
         let context = context

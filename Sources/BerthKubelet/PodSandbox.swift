@@ -38,6 +38,14 @@ struct PodSandboxes: Sendable {
     /// The cluster's address plan: the pods' subnet is its pod CIDR.
     let network: KubeClusterNetwork
 
+    /// Whether `network`'s pod subnet is free on this host for the root of `engine`: no interface
+    /// but that root's own pod bridge has an address in it.
+    static func podSubnetIsFree(_ network: KubeClusterNetwork, engine: Engine) -> Bool {
+        let own = (try? engine.network(networkName))?.bridge?.bridge
+        let prefix = network.podCIDR.replacingOccurrences(of: "0/24", with: "")
+        return !NodeAgent.hostAddresses().contains { $0.interface != own && $0.address.hasPrefix(prefix) }
+    }
+
     /// Creates the pods' network unless it exists with the plan's subnet (a daemon that had to
     /// take another plan after a restart makes it anew, once no pod is on it).
     func ensureNetwork() async throws {

@@ -139,6 +139,16 @@ struct KubeServiceProxyTests {
             try Command.run("conntrack", ["-L", "-d", clusterIP], timeout: 30).lines.isEmpty ? true : nil
         }
         #expect(try Command.run("ip", ["route", "show", "table", "all"], timeout: 10).out.contains(clusterIP) == false)
+        // No pod's veth is left on the pods' bridge, and the cluster DNS no longer knows the name.
+        let network = try cluster.sandbox.run("network", "inspect", "berth-pods", "-f", "{{.Id}}").out
+        let bridge = "br-" + network.prefix(12)
+        _ = try eventually("the pods' veths gone") { () -> Bool? in
+            try Command.run("ip", ["-o", "link", "show", "master", bridge], timeout: 10).out.isEmpty ? true : nil
+        }
+        _ = try eventually("the Service's DNS record gone") { () -> Bool? in
+            let answer = try Command.run("dig", ["@10.96.\(plan).10", "web.default.svc.cluster.local", "+noall", "+comments", "+time=2"], timeout: 20)
+            return answer.out.contains("status: NXDOMAIN") ? true : nil
+        }
         // A graceful stop takes the rest.
         cluster.daemon.stop()
         #expect(try KubeCluster.proxyRules(plan: plan) == [])

@@ -67,7 +67,7 @@ struct Serve: AsyncParsableCommand {
             let root = StateRoot(global.root)
             let pki = KubePKI(directory: root.kubePKI)
             try pki.ensure()
-            let claim = try KubeClusterNetworkClaim.claim(kubeDirectory: root.kube)
+            let claim = try KubeClusterNetworkClaim.claim(kubeDirectory: root.kube) { Kubelet.podSubnetIsFree($0, engine: engine) }
             let store = try KubeObjectStore(path: root.kubeDatabase, clusterNetwork: claim.network)
             let host = ProcessInfo.processInfo.hostName
             // The node is named after the host, as the kubelet's default.
