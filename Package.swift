@@ -191,7 +191,7 @@ let package = Package(
         // collector), reconciling through the object store.
         .target(
             name: "BerthKubeControllers",
-            dependencies: ["BerthKubeAPI", "BerthTemplate"],
+            dependencies: ["BerthKubeAPI", "BerthNetwork", "BerthTemplate"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // What kube-proxy does: Services and EndpointSlices turned into iptables DNAT rules.

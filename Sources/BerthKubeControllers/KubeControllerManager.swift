@@ -1,4 +1,5 @@
 import BerthKubeAPI
+import BerthNetwork
 
 /// The controllers of a one-node cluster, run together over one store as kube-controller-manager
 /// runs them over one apiserver.

@@ -1,5 +1,6 @@
 import BerthEngine
 import BerthKubeAPI
+import BerthNetwork
 import BerthTemplate
 import Foundation
 import Glibc
@@ -112,33 +113,8 @@ struct NodeAgent: Sendable {
         ])
     }
 
-    /// The host's first non-loopback IPv4 address (what pods see as `status.hostIP`).
-    static func hostIP() -> String {
-        // Berth's own bridges and veths are not the host's address.
-        let host = hostAddresses().first { name, ip in
-            name != "lo" && !name.hasPrefix("br-") && !name.hasPrefix("veth") && !name.hasPrefix("docker") && !name.hasPrefix("berth")
-                && !ip.hasPrefix("127.")
-        }
-        return host?.address ?? "127.0.0.1"
-    }
-
-    /// Every IPv4 address of the host's interfaces, with the interface's name.
-    static func hostAddresses() -> [(interface: String, address: String)] {
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0, let first = list else { return [] }
-        defer { freeifaddrs(list) }
-        var addresses: [(interface: String, address: String)] = []
-        for entry in sequence(first: first, next: { $0.pointee.ifa_next }) {
-            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET) else { continue }
-            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-            address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { inet in
-                var value = inet.pointee.sin_addr
-                _ = inet_ntop(AF_INET, &value, &text, socklen_t(INET_ADDRSTRLEN))
-            }
-            addresses.append((String(cString: entry.pointee.ifa_name), String(cString: text)))
-        }
-        return addresses
-    }
+    /// The node's InternalIP: the host's primary address.
+    static func hostIP() -> String { HostAddress.primary() }
 }
 
 struct NodeCondition: Codable, Sendable, Equatable {

@@ -1,5 +1,6 @@
 import BerthEngine
 import BerthKubeAPI
+import BerthNetwork
 import BerthOCI
 import BerthRuntime
 import Foundation
@@ -43,7 +44,7 @@ struct PodSandboxes: Sendable {
     static func podSubnetIsFree(_ network: KubeClusterNetwork, engine: Engine) -> Bool {
         let own = (try? engine.network(networkName))?.bridge?.bridge
         let prefix = network.podCIDR.replacingOccurrences(of: "0/24", with: "")
-        return !NodeAgent.hostAddresses().contains { $0.interface != own && $0.address.hasPrefix(prefix) }
+        return !HostAddress.all().contains { $0.interface != own && $0.address.hasPrefix(prefix) }
     }
 
     /// Creates the pods' network unless it exists with the plan's subnet (a daemon that had to

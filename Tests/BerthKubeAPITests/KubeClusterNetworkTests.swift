@@ -18,7 +18,7 @@ struct KubeClusterNetworkTests {
         #expect(plan.apiServerClusterIP == "10.96.0.1")
         #expect(plan.dnsClusterIP == "10.96.0.10")
         #expect(!plan.allocatableClusterIPs.contains("10.96.0.1") && !plan.allocatableClusterIPs.contains("10.96.0.10"))
-        #expect(plan.allocatableClusterIPs.count == 251)
+        #expect(plan.allocatableClusterIPs.count == 252)
     }
 
     @Test func daemonsHoldDifferentPlansAndARootKeepsItsPlan() throws {

@@ -1,17 +1,19 @@
 import Foundation
 
-/// The host's primary IPv4 address: the address of the interface the default route leaves by
-/// (what a LoadBalancer's ingress and the `kubernetes` endpoints name); 127.0.0.1 without one.
+/// The host's IPv4 addresses: what a Node publishes as its InternalIP, what LoadBalancers and the
+/// `kubernetes` endpoints name, and what a pod subnet must not overlap.
 public enum HostAddress {
+    /// The primary address: the one of the interface the default route leaves by; 127.0.0.1 without one.
     public static func primary() -> String {
         guard let interface = defaultRouteInterface() else { return "127.0.0.1" }
-        return addresses().first { $0.interface == interface }?.address ?? "127.0.0.1"
+        return all().first { $0.interface == interface }?.address ?? "127.0.0.1"
     }
 
-    /// The interface of the IPv4 default route (`/proc/net/route`: destination 0, mask 0), lowest metric first.
+    /// The interface of the IPv4 default route (`/proc/net/route`: destination 0, mask 0), lowest
+    /// metric first. Read to its end: Foundation's string reading stops after a page of a /proc file.
     static func defaultRouteInterface() -> String? {
-        guard let table = try? String(contentsOfFile: "/proc/net/route", encoding: .utf8) else { return nil }
-        let routes = table.split(separator: "\n").dropFirst().compactMap { line -> (String, Int)? in
+        guard let data = FileHandle(forReadingAtPath: "/proc/net/route")?.readDataToEndOfFile() else { return nil }
+        let routes = String(decoding: data, as: UTF8.self).split(separator: "\n").dropFirst().compactMap { line -> (String, Int)? in
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count > 7, fields[1] == "00000000", fields[7] == "00000000" else { return nil }
             return (String(fields[0]), Int(fields[6]) ?? 0)
@@ -19,7 +21,8 @@ public enum HostAddress {
         return routes.min { $0.1 < $1.1 }?.0
     }
 
-    static func addresses() -> [(interface: String, address: String)] {
+    /// Every IPv4 address of the host's interfaces, with the interface's name.
+    public static func all() -> [(interface: String, address: String)] {
         var list: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&list) == 0, let first = list else { return [] }
         defer { freeifaddrs(list) }
