@@ -200,6 +200,8 @@ deploy_seed_app_on_kubernetes() {
     kubectl delete -f "$repo/examples/python-helloworld/k8s/"
     kubectl wait --for=delete pods -l app=python-helloworld --timeout=120s
     stop_serve
+    # The pods' network (its bridge is the host's) goes with the demo.
+    berth network rm berth-pods
 }
 
 steps=(
