@@ -65,7 +65,7 @@ struct ClusterDNSServerTests {
                 "--address=/upstream.test/192.0.2.7", "--txt-record=big.test,\(long),\(long),\(long),\(long)",
                 "--pid-file=\(directory)/dnsmasq.pid"]) else { throw CocoaError(.executableLoad) }
             self.dnsmasq = dnsmasq
-            port = Self.freeUDPPort()
+            port = Self.freePort()
             let server = ClusterDNSServer(store: store, resolvConf: directory + "/resolv.conf")
             self.server = Task { [port] in try? await server.run(host: "127.0.0.1", port: port) }
         }
@@ -74,21 +74,28 @@ struct ClusterDNSServerTests {
         /// side by side never meet.
         static func loopbackAddress() -> String { "127.\(Int.random(in: 1...254)).\(Int.random(in: 0...255)).\(Int.random(in: 2...254))" }
 
-        /// A port no socket holds now (the kernel's pick for an ephemeral bind).
-        static func freeUDPPort() -> Int {
-            let descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            defer { close(descriptor) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                    bind(descriptor, pointer, length)
-                    return getsockname(descriptor, pointer, &length)
+        /// A port no UDP and no TCP socket holds now: the server listens on both, and a port the
+        /// kernel picks free for one may be another test's connection on the other.
+        static func freePort() -> Int {
+            while true {
+                let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+                defer {
+                    close(tcp)
+                    close(udp)
                 }
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+                let bound = withUnsafeMutablePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                        guard bind(tcp, pointer, length) == 0, getsockname(tcp, pointer, &length) == 0 else { return false }
+                        return bind(udp, pointer, length) == 0
+                    }
+                }
+                if bound { return Int(UInt16(bigEndian: address.sin_port)) }
             }
-            return Int(UInt16(bigEndian: address.sin_port))
         }
 
         func dig(_ arguments: String...) async -> String {
