@@ -131,9 +131,12 @@ struct ClusterDNSServerTests {
             {"apiVersion":"v1","kind":"Service","metadata":{"name":"api"},"spec":{"clusterIP":"10.96.7.20","ports":[{"name":"http","port":80}]}}
             """#)
         #expect(await fixture.eventually { await fixture.dig("+short", "api.default.svc.cluster.local") == "10.96.7.20\n" })
-        #expect(await fixture.dig("+short", "+tcp", "api.default.svc.cluster.local") == "10.96.7.20\n")
-        #expect(await fixture.dig("+short", "+noedns", "SRV", "_http._tcp.api.default.svc.cluster.local")
-                == "0 100 80 api.default.svc.cluster.local.\n")
+        // Each query may be retried: in a full test run the server's tasks can wait behind other
+        // tests' long enough for one dig to give up.
+        #expect(await fixture.eventually { await fixture.dig("+short", "+tcp", "api.default.svc.cluster.local") == "10.96.7.20\n" })
+        #expect(await fixture.eventually {
+            await fixture.dig("+short", "+noedns", "SRV", "_http._tcp.api.default.svc.cluster.local") == "0 100 80 api.default.svc.cluster.local.\n"
+        })
         _ = try fixture.store.delete(KubeResourceRegistry.services, namespace: "default", name: "api")
         #expect(await fixture.eventually { await fixture.dig("+noall", "+comments", "api.default.svc.cluster.local").contains("status: NXDOMAIN") })
     }
@@ -142,15 +145,15 @@ struct ClusterDNSServerTests {
         let fixture = try Fixture(upstream: Fixture.loopbackAddress())
         defer { fixture.stop() }
         #expect(await fixture.eventually { await fixture.dig("+short", "upstream.test") == "192.0.2.7\n" })
-        #expect(await fixture.dig("+short", "+tcp", "upstream.test") == "192.0.2.7\n")
+        // Retried as in the test above.
+        #expect(await fixture.eventually { await fixture.dig("+short", "+tcp", "upstream.test") == "192.0.2.7\n" })
         // dnsmasq, without upstreams of its own, refuses: that answer is relayed as it is.
-        #expect(await fixture.dig("+noall", "+comments", "missing.test").contains("status: REFUSED"))
+        #expect(await fixture.eventually { await fixture.dig("+noall", "+comments", "missing.test").contains("status: REFUSED") })
         // Too big for 512 bytes: dig gets TC over UDP and asks again over TCP; with EDNS room it fits at once.
-        let udp = await fixture.dig("+noedns", "+noall", "+answer", "+comments", "+ignore", "TXT", "big.test")
-        #expect(udp.contains(" tc"), "\(udp)")
-        let whole = await fixture.dig("+noedns", "+short", "TXT", "big.test")
-        #expect(whole.count > 1000)
-        let edns = await fixture.dig("+bufsize=1232", "+ignore", "+short", "TXT", "big.test")
-        #expect(edns.count > 1000, "\(edns)")
+        #expect(await fixture.eventually {
+            await fixture.dig("+noedns", "+noall", "+answer", "+comments", "+ignore", "TXT", "big.test").contains(" tc")
+        })
+        #expect(await fixture.eventually { await fixture.dig("+noedns", "+short", "TXT", "big.test").count > 1000 })
+        #expect(await fixture.eventually { await fixture.dig("+bufsize=1232", "+ignore", "+short", "TXT", "big.test").count > 1000 })
     }
 }
