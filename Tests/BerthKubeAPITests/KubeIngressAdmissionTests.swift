@@ -8,19 +8,6 @@ import Testing
 @Suite struct KubeIngressAdmissionTests {
     let ingresses = KubeResourceRegistry.ingresses
 
-    func causes(_ body: () throws -> Void) -> [String] {
-        do {
-            try body()
-            return []
-        } catch let error as KubeAPIError {
-            #expect(error.code == 422, "\(error)")
-            return error.causes.map { "\($0.field): \($0.message)" }
-        } catch {
-            Issue.record("\(error)")
-            return []
-        }
-    }
-
     func ingress(_ spec: String, annotations: String = "{}") throws -> OrderedJSON {
         try json(#"{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"web","annotations":\#(annotations)},"spec":\#(spec)}"#)
     }

@@ -7,19 +7,6 @@ import Testing
 @Suite struct KubeKindsAdmissionTests {
     let deploymentJSON = #"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"nginx","ports":[{"containerPort":80}],"readinessProbe":{"httpGet":{"port":80}},"resources":{"limits":{"memory":"1.5Gi","cpu":"0.5"}}}]}}}}"#
 
-    func causes(_ body: () throws -> Void) -> [String] {
-        do {
-            try body()
-            return []
-        } catch let error as KubeAPIError {
-            #expect(error.code == 422, "\(error)")
-            return error.causes.map { "\($0.field): \($0.message)" }
-        } catch {
-            Issue.record("\(error)")
-            return []
-        }
-    }
-
     @Test func podGetsTheAPIServerDefaults() throws {
         let scratch = try ScratchStore()
         let pod = try scratch.store.create(KubeResourceRegistry.pods, namespace: "default", object: try json(#"""

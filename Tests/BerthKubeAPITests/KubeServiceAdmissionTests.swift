@@ -7,19 +7,6 @@ import Testing
 @Suite struct KubeServiceAdmissionTests {
     let services = KubeResourceRegistry.services
 
-    func causes(_ body: () throws -> Void) -> [String] {
-        do {
-            try body()
-            return []
-        } catch let error as KubeAPIError {
-            #expect(error.code == 422, "\(error)")
-            return error.causes.map { "\($0.field): \($0.message)" }
-        } catch {
-            Issue.record("\(error)")
-            return []
-        }
-    }
-
     func service(_ name: String, _ spec: String) throws -> OrderedJSON {
         try json(#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"\#(name)"},"spec":\#(spec)}"#)
     }

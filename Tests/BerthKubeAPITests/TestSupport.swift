@@ -1,5 +1,6 @@
 import BerthTemplate
 import Foundation
+import Testing
 
 @testable import BerthKubeAPI
 
@@ -44,5 +45,19 @@ extension AsyncStream where Element == KubeWatchEvent {
             if lines.count == count { break }
         }
         return lines
+    }
+}
+
+/// The `field: message` of each 422 cause `body` throws (none when it succeeds).
+func causes(_ body: () throws -> Void) -> [String] {
+    do {
+        try body()
+        return []
+    } catch let error as KubeAPIError {
+        #expect(error.code == 422, "\(error)")
+        return error.causes.map { "\($0.field): \($0.message)" }
+    } catch {
+        Issue.record("\(error)")
+        return []
     }
 }
