@@ -102,11 +102,13 @@ struct KubeExecTests {
         #expect(badContainer.err == "Error from server (BadRequest): container nope is not valid for pod shell\n", "\(badContainer)")
     }
 
-    @Test func execOnATerminalSeesItsSizeAndResizes() throws {
+    /// Over WebSocket (kubectl's default) and over SPDY, its fallback.
+    @Test(arguments: [false, true]) func execOnATerminalSeesItsSizeAndResizes(overSPDY: Bool) throws {
         let cluster = try KubeCluster.withBusybox()
         try cluster.apply(Self.shell)
         try running(cluster, "shell")
-        let session = try cluster.kubectlOnTerminal(["exec", "-it", "shell", "--", "sh"], rows: 33, columns: 91, steps: [
+        let environment = overSPDY ? ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"] : [:]
+        let session = try cluster.kubectlOnTerminal(["exec", "-it", "shell", "--", "sh"], rows: 33, columns: 91, environment: environment, steps: [
             .expect("# "), .send("stty size; tty\r"), .expect("33 91\r\n/dev/pts/"),
             .resize(rows: 40, columns: 100), .send("stty size\r"), .expect("40 100\r\n"),
             .send("exit 5\r"),

@@ -22,7 +22,8 @@ extension KubeCluster {
     /// Runs kubectl on a pseudo-terminal of `rows`×`columns` (Python's pty), playing `steps`:
     /// what it printed and its exit status. Each `expect` (a regular expression) looks at the output
     /// after the previous one's match; one that never matches ends the run with status 99.
-    func kubectlOnTerminal(_ arguments: [String], rows: Int = 24, columns: Int = 80, steps: [TerminalStep]) throws -> CommandResult {
+    func kubectlOnTerminal(_ arguments: [String], rows: Int = 24, columns: Int = 80, environment: [String: String] = [:],
+                           steps: [TerminalStep]) throws -> CommandResult {
         let script = #"""
         import json, os, pty, re, select, struct, sys, time, fcntl, termios
         rows, columns, steps = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
@@ -70,7 +71,7 @@ extension KubeCluster {
         """#
         let encoded = String(decoding: try JSONEncoder().encode(steps), as: UTF8.self)
         return try Command.run("python3", ["-c", script, String(rows), String(columns), encoded, "kubectl", "--kubeconfig", kubeconfig,
-                                           "--cache-dir", cacheDirectory] + arguments, timeout: 180)
+                                           "--cache-dir", cacheDirectory] + arguments, environment: environment, timeout: 180)
     }
 
     /// Runs a Python script with the client configured for this cluster as `api` (a CoreV1Api)
