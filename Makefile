@@ -17,10 +17,11 @@ build:
 
 ## test: installs what the tests need, then runs the unit, integration and interop tests
 ## (integration tests drive .build/debug/berth and its berth-monitor, so they are built first; they
-## need root and start the peer Docker daemon themselves)
+## need root and start the peer Docker daemon themselves; the peer registries they start are
+## stopped at the end)
 test: deps images
 	$(SWIFT) build
-	$(SWIFT) test
+	status=0; $(SWIFT) test || status=$$?; scripts/peer-registry.sh stop-all; exit $$status
 
 ## fuzz: builds the libFuzzer harnesses (fuzz/), replays their corpora and fuzzes each for
 ## FUZZ_SECONDS (fails on any crash)

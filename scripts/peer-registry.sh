@@ -6,6 +6,7 @@
 #                                         the same, requiring Basic auth (htpasswd, bcrypt)
 #                                         as user "berth" with password "berth-secret"
 #   scripts/peer-registry.sh stop PORT    stop it and remove its storage
+#   scripts/peer-registry.sh stop-all     stop every one this script started (after a test run)
 # Clients talk to it without TLS: skopeo --src-tls-verify=false / --dest-tls-verify=false.
 set -euo pipefail
 
@@ -14,7 +15,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/detach.sh"
 
 fail() { echo "peer-registry: $*" >&2; exit 1; }
 
-usage="usage: $0 start PORT [htpasswd] | stop PORT"
+usage="usage: $0 start PORT [htpasswd] | stop PORT | stop-all"
+if [ "$*" = stop-all ]; then
+    for pidfile in /tmp/peer-registry-*.pid; do
+        [ -e "$pidfile" ] || continue
+        port=${pidfile#/tmp/peer-registry-}
+        "$0" stop "${port%.pid}"
+    done
+    exit 0
+fi
 [ $# -ge 2 ] && [ $# -le 3 ] && [[ $2 =~ ^[0-9]+$ ]] || fail "$usage"
 command=$1 port=$2 mode=${3:-open}
 [ "$mode" = open ] || [ "$mode" = htpasswd ] || fail "$usage"
