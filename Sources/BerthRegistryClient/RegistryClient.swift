@@ -18,7 +18,7 @@ public final class RegistryClient: Sendable {
 
     /// What the session learns as requests go (concurrent ones: a push's layers).
     private struct Session {
-        var useTLS: Bool
+        var useTLS = true
         var authorization: String?
         var tokens: [String: String] = [:]
     }
@@ -31,7 +31,7 @@ public final class RegistryClient: Sendable {
         self.endpoint = endpoint
         self.credentials = credentials
         self.scopes = scopes
-        session = Mutex(Session(useTLS: endpoint.prefersTLS))
+        session = Mutex(Session())
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .follow(max: 5, allowCycles: false),
             timeout: .init(connect: .seconds(5), read: .seconds(300)))
@@ -232,7 +232,7 @@ public final class RegistryClient: Sendable {
         } ?? false
     }
 
-    /// With `--tls-verify=false`, a registry that does not speak TLS is reached over plain HTTP:
+    /// An insecure registry that does not speak TLS is reached over plain HTTP:
     /// an API path that failed over HTTPS is retried over HTTP. Requests sent concurrently over
     /// HTTPS (a push's layers) each retry, whichever of them switched the session.
     private func fallBackToHTTP(requested pathOrURL: String, sentTo url: String) -> Bool {

@@ -1,13 +1,12 @@
-/// Where a registry host's API answers: `https://host` normally, `http://host` for loopback
-/// registries (as Docker treats them) and as the fallback when TLS verification is off.
+/// Where a registry host's API answers: `https://host`, or for an insecure registry `http://host`
+/// when it does not speak TLS. Loopback registries are insecure, as Docker's default
+/// `insecure-registries` (127.0.0.0/8) makes them, and so is any with `--tls-verify=false`.
 public struct RegistryEndpoint: Equatable, Sendable {
     /// The registry as references name it (`localhost:5000`, `docker.io`).
     public let registry: String
     /// The host actually contacted (`registry-1.docker.io` for Docker Hub).
     public let host: String
-    /// Whether HTTPS is tried first.
-    public let prefersTLS: Bool
-    /// Whether certificates are verified and plain HTTP refused (`--tls-verify`).
+    /// Whether certificates are verified and plain HTTP refused.
     public let verifiesTLS: Bool
 
     public init(registry: String, tlsVerify: Bool = true) {
@@ -16,8 +15,7 @@ public struct RegistryEndpoint: Equatable, Sendable {
         case "docker.io", "index.docker.io": host = "registry-1.docker.io"
         default: host = registry
         }
-        verifiesTLS = tlsVerify
-        prefersTLS = !Self.isLoopback(host)
+        verifiesTLS = tlsVerify && !Self.isLoopback(host)
     }
 
     /// `http(s)://host` for the given scheme choice.

@@ -124,13 +124,14 @@ func temporaryDirectory() throws -> String {
         #expect(try store.credentials(forRegistry: "plain.example")?.username == "erin")
     }
 
-    @Test func loopbackRegistriesUsePlainHTTP() {
-        #expect(RegistryEndpoint(registry: "localhost:5000").prefersTLS == false)
-        #expect(RegistryEndpoint(registry: "127.0.0.1:5000").prefersTLS == false)
-        #expect(RegistryEndpoint(registry: "127.1.2.3").prefersTLS == false)
-        #expect(RegistryEndpoint(registry: "[::1]:5000").prefersTLS == false)
-        #expect(RegistryEndpoint(registry: "registry.example:5000").prefersTLS)
-        #expect(RegistryEndpoint(registry: "128.0.0.1").prefersTLS)
+    @Test func loopbackRegistriesAreInsecure() {
+        #expect(RegistryEndpoint(registry: "localhost:5000").verifiesTLS == false)
+        #expect(RegistryEndpoint(registry: "127.0.0.1:5000").verifiesTLS == false)
+        #expect(RegistryEndpoint(registry: "127.1.2.3").verifiesTLS == false)
+        #expect(RegistryEndpoint(registry: "[::1]:5000").verifiesTLS == false)
+        #expect(RegistryEndpoint(registry: "registry.example:5000").verifiesTLS)
+        #expect(RegistryEndpoint(registry: "128.0.0.1").verifiesTLS)
+        #expect(RegistryEndpoint(registry: "registry.example:5000", tlsVerify: false).verifiesTLS == false)
         #expect(RegistryEndpoint(registry: "docker.io").host == "registry-1.docker.io")
     }
 }

@@ -120,20 +120,20 @@ struct ContainerdPullTests {
         let made = try Command.shell("htpasswd -nbB alice alice-pw >\(htpasswd)")
         try #require(made.succeeded, "\(made)")
 
-        // Berth's client speaks plain HTTP to loopback registries, so the image goes in through a
-        // plain server on the storage the TLS server then serves.
+        // A loopback registry is insecure to Berth, as to Docker: HTTPS without verifying the
+        // certificate, so `berth login` and `berth push` reach this one with TLS.
         let storage = sandbox.scratch + "/registry"
         let port = try RegistryServerTests.Server.freePort()
         let image = "127.0.0.1:\(port)/berth-it/hello:1"
         try Self.buildImage(sandbox, as: image)
-        let plain = try RegistryServerTests.Server(sandbox: sandbox, port: port, storage: storage)
-        try sandbox.ok("push", image)
-        plain.stop()
-
         let secure = try RegistryServerTests.Server(sandbox: sandbox, port: port, arguments: [
             "--tls-cert", tls + "/cert.pem", "--tls-key", tls + "/key.pem", "--htpasswd", htpasswd,
         ], storage: storage)
         defer { secure.stop() }
+        let anonymousPush = try sandbox.run(["push", image])
+        #expect(!anonymousPush.succeeded && anonymousPush.err.contains("authentication required"), "\(anonymousPush)")
+        try sandbox.ok("login", "-u", "alice", "--password-stdin", "127.0.0.1:\(port)", stdin: .bytes(Data("alice-pw\n".utf8)))
+        try sandbox.ok("push", image)
         // containerd trusts the registry's certificate through a hosts directory, as a node does
         // with /etc/containerd/certs.d/HOST:PORT/hosts.toml.
         let hosts = sandbox.scratch + "/certs.d"
