@@ -18,7 +18,8 @@ extension Kubelet: KubePodStreamSource {
         guard !request.command.isEmpty else { throw KubeAPIError.badRequest("you must specify at least 1 command") }
         let engine = context.engine
         let config = ExecConfig(command: request.command, tty: request.tty, attachStdin: request.stdin,
-                                attachStdout: request.stdout, attachStderr: request.stderr && !request.tty)
+                                attachStdout: request.stdout, attachStderr: request.stderr && !request.tty,
+                                detachable: false)
         let state: ExecState
         do {
             state = try engine.beginExec(try engine.createExec(record.id, config))
@@ -41,7 +42,8 @@ extension Kubelet: KubePodStreamSource {
     public func attach(_ request: KubePodStreamRequest) async throws -> KubePodStreamSession {
         let record = try runningContainer(request)
         let engine = context.engine
-        let options = AttachOptions(stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, stream: true)
+        let options = AttachOptions(stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, stream: true,
+                                    detachable: false)
         let left = Departure()
         let id = record.id
         // Resizes applied in their order: kubectl attach sends one cell larger, then the size, to force a redraw.

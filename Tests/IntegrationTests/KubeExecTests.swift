@@ -111,6 +111,9 @@ struct KubeExecTests {
         let session = try cluster.kubectlOnTerminal(["exec", "-it", "shell", "--", "sh"], rows: 33, columns: 91, environment: environment, steps: [
             .expect("# "), .send("stty size; tty\r"), .expect("33 91\r\n/dev/pts/"),
             .resize(rows: 40, columns: 100), .send("stty size\r"), .expect("40 100\r\n"),
+            // Ctrl-P Ctrl-Q, Docker's detach keys, are only keys here: cat sees them (and echoes them).
+            .send("stty -ixon; echo ready; cat -v\r"), .expect("\r\nready\r\n"),
+            .send("\u{10}\u{11}\r"), .expect("\\^P\\^Q\r\n\\^P\\^Q\r\n"), .send("\u{04}"),
             .send("exit 5\r"),
         ])
         #expect(session.status == 5, "\(session)")

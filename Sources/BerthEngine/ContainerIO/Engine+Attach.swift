@@ -15,15 +15,19 @@ public struct AttachOptions: Sendable {
     /// Stream from now on, until the run ends (the next run, for a container not running yet).
     public var stream: Bool
     public var detachKeys: String?
+    /// Whether typing the detach keys on a terminal ends the attachment (Docker's attach; a
+    /// Kubernetes attach has no detach keys).
+    public var detachable: Bool
 
     public init(stdin: Bool = false, stdout: Bool = false, stderr: Bool = false, logs: Bool = false, stream: Bool = false,
-                detachKeys: String? = nil) {
+                detachKeys: String? = nil, detachable: Bool = true) {
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
         self.logs = logs
         self.stream = stream
         self.detachKeys = detachKeys
+        self.detachable = detachable
     }
 }
 
@@ -108,7 +112,7 @@ public final class AttachSession {
         hold?.release()
         hold = nil
         let forwardsInput = forwardsInput, closesInputOnly = stdinOnce && !tty
-        let matcher = tty ? DetachKeys.Matcher(detachKeys) : nil
+        let matcher = tty && options.detachable ? DetachKeys.Matcher(detachKeys) : nil
         let wantsOutput = options.stdout || options.stderr
         try await socket.executeThenClose { inbound, outbound in
             try await withThrowingTaskGroup(of: Void.self) { group in

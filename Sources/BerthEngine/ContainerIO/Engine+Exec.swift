@@ -16,13 +16,16 @@ public struct ExecConfig: Sendable, Equatable {
     public var attachStdout: Bool
     public var attachStderr: Bool
     public var detachKeys: String?
+    /// Whether typing the detach keys on a terminal ends the session (Docker's exec; a Kubernetes
+    /// exec has no detach keys, so Ctrl-P reaches the shell).
+    public var detachable: Bool
     public var consoleSize: TerminalSize?
     /// Every capability for the command (the container's seccomp and AppArmor confinement stay, as with Docker).
     public var privileged: Bool
 
     public init(command: [String], env: [String] = [], user: String? = nil, workingDir: String? = nil, tty: Bool = false,
                 attachStdin: Bool = false, attachStdout: Bool = true, attachStderr: Bool = true, detachKeys: String? = nil,
-                consoleSize: TerminalSize? = nil, privileged: Bool = false) {
+                detachable: Bool = true, consoleSize: TerminalSize? = nil, privileged: Bool = false) {
         self.command = command
         self.env = env
         self.user = user
@@ -32,6 +35,7 @@ public struct ExecConfig: Sendable, Equatable {
         self.attachStdout = attachStdout
         self.attachStderr = attachStderr
         self.detachKeys = detachKeys
+        self.detachable = detachable
         self.consoleSize = consoleSize
         self.privileged = privileged
     }
@@ -315,10 +319,10 @@ extension Engine {
         let detachKeys = try DetachKeys(parsing: config.detachKeys)
         let inputTask = inputChannel.flatMap { channel in
             input.map { input in
-                let tty = config.tty
+                let watchesForDetach = config.tty && config.detachable
                 return Task {
                     try? await channel.executeThenClose { _, outbound in
-                        var matcher = tty ? DetachKeys.Matcher(detachKeys) : nil
+                        var matcher = watchesForDetach ? DetachKeys.Matcher(detachKeys) : nil
                         for await chunk in input {
                             var bytes = Array(chunk.readableBytesView)
                             var detach = false
