@@ -50,12 +50,16 @@ public final class KubeServer: Sendable {
                         // kubectl's fallback when the WebSocket upgrade is refused.
                         KubeSPDYUpgrader(router: router, identify: identify),
                     ]
-                    return try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
+                    let upgrade = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                         configuration: .init(upgradeConfiguration: .init(upgraders: upgraders) { channel in
                             channel.eventLoop.makeCompletedFuture {
                                 .http(try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel))
                             }
                         }))
+                    let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<KubeConnection>.self)
+                    try channel.pipeline.syncOperations.addHandler(UnhandledUpgradeFilter(upgraders: upgraders),
+                                                                   position: .before(upgradeHandler))
+                    return upgrade
                 }
             }
         // Serves until the process ends: `berth serve` exits when it stops.

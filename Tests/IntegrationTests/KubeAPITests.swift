@@ -60,6 +60,22 @@ struct KubeAPITests {
         #expect(admin.out.contains(#""major":"1","minor":"32""#))
     }
 
+    /// An `Upgrade` no stream takes (curl's h2c offer, a WebSocket handshake without its key) is
+    /// ignored, as the apiserver ignores it: the request is answered, not held.
+    @Test func requestsOfferingAnUpgradeNobodyTakesAreAnsweredPlainly() throws {
+        let cluster = try KubeCluster()
+        let pki = cluster.sandbox.root + "/kube/pki"
+        func get(_ path: String, _ headers: [String]) throws -> CommandResult {
+            try Command.run("/usr/bin/curl", ["-s", "-m", "10", "-w", "\n%{http_code}", "--cacert", pki + "/ca.crt", "--cert", pki + "/admin.crt",
+                                             "--key", pki + "/admin.key"] + headers.flatMap { ["-H", $0] } + ["https://127.0.0.1:\(cluster.port)" + path],
+                            timeout: 30)
+        }
+        let h2c = try get("/version", ["Upgrade: h2c", "Connection: Upgrade, HTTP2-Settings", "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA"])
+        #expect(h2c.succeeded && h2c.out.contains(#""major":"1","minor":"32""#) && h2c.out.hasSuffix("\n200"), "\(h2c)")
+        let keyless = try get("/api/v1/namespaces/default", ["Upgrade: websocket", "Connection: Upgrade"])
+        #expect(keyless.succeeded && keyless.out.contains(#""kind":"Namespace","apiVersion":"v1""#) && keyless.out.hasSuffix("\n200"), "\(keyless)")
+    }
+
     @Test func configMapsCreateGetListDelete() throws {
         let cluster = try KubeCluster()
         #expect(try cluster.ok("create", "configmap", "web", "--from-literal=a=1", "--from-literal=b=2") == "configmap/web created\n")
