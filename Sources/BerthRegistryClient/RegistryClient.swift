@@ -150,7 +150,9 @@ public final class RegistryClient: Sendable {
         if let bearer = challenges.first(where: { $0.scheme == .bearer }) {
             let token = try await fetchToken(for: bearer)
             session.withLock { $0.authorization = "Bearer " + token }
-        } else if challenges.contains(where: { $0.scheme == .basic }), let credentials {
+        } else if challenges.contains(where: { $0.scheme == .basic }) {
+            // Docker's words for a Basic challenge met without a login.
+            guard let credentials else { throw RegistryClientError.unauthorized(registry: endpoint.registry, detail: "no basic auth credentials") }
             session.withLock { $0.authorization = credentials.basicAuthorization }
         } else {
             throw RegistryClientError.unauthorized(registry: endpoint.registry, detail: detail ?? "authentication required")
