@@ -16,11 +16,15 @@ public final class ClusterDNSServer: Sendable {
     private let index = Mutex(ClusterDNSIndex())
     private let forwarder: DNSForwarder
     private let group: any EventLoopGroup
+    /// How long a TCP client may stay silent before its connection is closed (CoreDNS's default;
+    /// RFC 7766 §6.2.3 asks servers to close idle connections).
+    private let tcpIdleTimeout: TimeAmount
 
     /// `resolvConf` names the upstream servers (the host's resolv.conf by default).
-    public init(store: KubeObjectStore, resolvConf: String = "/etc/resolv.conf",
+    public init(store: KubeObjectStore, resolvConf: String = "/etc/resolv.conf", tcpIdleTimeout: TimeAmount = .seconds(10),
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.store = store
+        self.tcpIdleTimeout = tcpIdleTimeout
         records = ClusterDNSRecords(network: store.clusterNetwork)
         forwarder = DNSForwarder(servers: DNSForwarder.nameServers(resolvConf: resolvConf), group: group)
         self.group = group
@@ -42,9 +46,10 @@ public final class ClusterDNSServer: Sendable {
         let tcp = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(freebind, value: 1)
-            .bind(host: host, port: port) { channel in
+            .bind(host: host, port: port) { [tcpIdleTimeout] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandlers(IdleStateHandler(readTimeout: tcpIdleTimeout), IdleConnectionCloser())
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
         try await withThrowingDiscardingTaskGroup { group in
@@ -156,5 +161,18 @@ public final class ClusterDNSServer: Sendable {
         guard pod.spec.hostNetwork != true, let ip = pod.status?.podIP, !ip.isEmpty,
               !["Succeeded", "Failed"].contains(pod.status?.phase ?? "") else { return nil }
         return ClusterDNSIndex.PodEntry(namespace: pod.metadata.namespace ?? "", ip: ip)
+    }
+}
+
+/// Closes a TCP connection its IdleStateHandler finds silent.
+private final class IdleConnectionCloser: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is IdleStateHandler.IdleStateEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        context.close(promise: nil)
     }
 }

@@ -66,7 +66,7 @@ struct ClusterDNSServerTests {
                 "--pid-file=\(directory)/dnsmasq.pid"]) else { throw CocoaError(.executableLoad) }
             self.dnsmasq = dnsmasq
             port = Self.freePort()
-            let server = ClusterDNSServer(store: store, resolvConf: directory + "/resolv.conf")
+            let server = ClusterDNSServer(store: store, resolvConf: directory + "/resolv.conf", tcpIdleTimeout: .seconds(1))
             self.server = Task { [port] in try? await server.run(host: "127.0.0.1", port: port) }
         }
 
@@ -139,6 +139,32 @@ struct ClusterDNSServerTests {
         })
         _ = try fixture.store.delete(KubeResourceRegistry.services, namespace: "default", name: "api")
         #expect(await fixture.eventually { await fixture.dig("+noall", "+comments", "api.default.svc.cluster.local").contains("status: NXDOMAIN") })
+    }
+
+    /// A TCP client that sends nothing is let go once the idle timeout passes (1 s here).
+    @Test func closesSilentTCPConnections() async throws {
+        let fixture = try Fixture(upstream: Fixture.loopbackAddress())
+        defer { fixture.stop() }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(fixture.port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var client: Int32 = -1
+        defer { close(client) }
+        // The server binds in the background: connect once it listens.
+        let connected = await fixture.eventually {
+            close(client)
+            client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            } == 0
+        }
+        try #require(connected)
+        // Waits at most a minute for the server's close: end of stream, not a timeout.
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var byte: UInt8 = 0
+        #expect(recv(client, &byte, 1, 0) == 0, "errno \(errno)")
     }
 
     @Test func forwardsOtherNamesAndRetriesTruncatedAnswersOverTCP() async throws {
