@@ -15,17 +15,21 @@ public struct KubeRouter: Sendable {
     public let podStreams: (any KubePodStreamSource)?
     /// Who connects to pods' ports for `pods/<name>/portforward` (the node); without one it is not served.
     public let portForwarder: (any KubePodPortForwarder)?
+    /// Who measures pods and the node for `metrics.k8s.io`; without one the group is not served.
+    public let metrics: (any KubeMetricsSource)?
 
     /// The OpenAPI documents, rendered once (they depend on the registry only).
     let openAPIDocuments: OpenAPIDocuments
 
     public init(store: KubeObjectStore, serverAddress: String, podLogs: (any KubePodLogSource)? = nil,
-                podStreams: (any KubePodStreamSource)? = nil, portForwarder: (any KubePodPortForwarder)? = nil) {
+                podStreams: (any KubePodStreamSource)? = nil, portForwarder: (any KubePodPortForwarder)? = nil,
+                metrics: (any KubeMetricsSource)? = nil) {
         self.store = store
         self.serverAddress = serverAddress
         self.podLogs = podLogs
         self.podStreams = podStreams
         self.portForwarder = portForwarder
+        self.metrics = metrics
         openAPIDocuments = OpenAPIDocuments(store.registry)
     }
 
@@ -37,6 +41,7 @@ public struct KubeRouter: Sendable {
             if let target = KubePodStreamPath(path: request.path), target.subresource != .portforward, let podStreams {
                 return try await streamWithoutUpgrade(request, target: target, source: podStreams)
             }
+            if let metrics, let response = try await metricsRequest(request, source: metrics) { return response }
             return try route(request)
         } catch let error as KubeAPIError {
             return .error(error)

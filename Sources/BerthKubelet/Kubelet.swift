@@ -81,6 +81,8 @@ final class KubeletContext: Sendable {
     let node: NodeAgent
     let volumes = Mutex<[String: PodVolumes]>([:])
     let trafficGate: (any KubeTrafficGate)?
+    /// Recent usage readings, for the Metrics API's CPU rates.
+    let usageMeter = UsageMeter()
 
     init(store: KubeObjectStore, engine: Engine, nodeName: String, trafficGate: (any KubeTrafficGate)? = nil) {
         self.store = store

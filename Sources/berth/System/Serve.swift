@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand {
             proxy = serviceProxy
             let kubelet = Kubelet(store: store, engine: engine, nodeName: host, trafficGate: serviceProxy)
             let kube = try KubeServer(router: KubeRouter(store: store, serverAddress: "127.0.0.1:\(kubePort)", podLogs: kubelet, podStreams: kubelet,
-                                                         portForwarder: kubelet),
+                                                         portForwarder: kubelet, metrics: kubelet),
                                       pki: pki)
             try await kube.start(host: "127.0.0.1", port: kubePort)
             Task { await KubeControllerManager(store: store, host: host, apiPort: kubePort).run() }
