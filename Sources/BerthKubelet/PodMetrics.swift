@@ -12,7 +12,9 @@ extension Kubelet: KubeMetricsSource {
         let context = context
         var pods: [Pod]
         if let namespace, let name {
-            pods = [try context.store.get(KubeResourceRegistry.pods, namespace: namespace, name: name).decode(Pod.self)]
+            // A pod that is not there has no metrics: the caller says so in its own words.
+            guard let object = try? context.store.get(KubeResourceRegistry.pods, namespace: namespace, name: name) else { return [] }
+            pods = [try object.decode(Pod.self)]
         } else {
             pods = try context.store.list(KubeResourceRegistry.pods, namespace: namespace).items.map { try $0.decode(Pod.self) }
         }

@@ -36,6 +36,18 @@ struct KubeMetricsTests {
         image: busybox:latest
         imagePullPolicy: IfNotPresent
         command: ["sleep", "100000"]
+    ---
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: done
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: busybox:latest
+        imagePullPolicy: IfNotPresent
+        command: ["true"]
 
     """
 
@@ -52,9 +64,9 @@ struct KubeMetricsTests {
     @Test func topShowsPodsContainersAndTheNode() throws {
         let cluster = try KubeCluster.withBusybox()
         try cluster.apply(Self.pods)
-        for pod in ["burner", "idle"] {
-            _ = try eventually("\(pod) running") {
-                try cluster.kubectl("get", "pod", pod, "-o", "jsonpath={.status.phase}").out == "Running" ? true : nil
+        for (pod, phase) in [("burner", "Running"), ("idle", "Running"), ("done", "Succeeded")] {
+            _ = try eventually("\(pod) \(phase)") {
+                try cluster.kubectl("get", "pod", pod, "-o", "jsonpath={.status.phase}").out == phase ? true : nil
             }
         }
 
@@ -68,6 +80,7 @@ struct KubeMetricsTests {
             return table
         }
         #expect(table.first == ["NAME", "CPU(cores)", "MEMORY(bytes)"])
+        // A pod without a running container has no metrics: it is left out.
         #expect(table.count == 3, "\(table)")
         let burner = try #require(table.first { $0.first == "burner" })
         let idle = try #require(table.first { $0.first == "idle" })
@@ -126,9 +139,13 @@ struct KubeMetricsTests {
         // Metrics are read-only, and a pod that is not there has none.
         let deleted = try cluster.kubectl("delete", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/burner")
         #expect(!deleted.succeeded && deleted.err.contains("the server does not allow this method on the requested resource"), "\(deleted)")
-        let missing = try cluster.kubectl("top", "pod", "nosuch")
-        #expect(missing.status == 1, "\(missing)")
+        let missing = try cluster.kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/nosuch")
         #expect(missing.err.contains(#"Error from server (NotFound): podmetrics.metrics.k8s.io "nosuch" not found"#), "\(missing)")
+        let gone = try cluster.kubectl("top", "pod", "nosuch")
+        #expect(gone.status == 1 && gone.err == "Error from server (NotFound): podmetrics.metrics.k8s.io \"nosuch\" not found\n", "\(gone)")
+        // A pod without a running container has no metrics either.
+        let stopped = try cluster.kubectl("top", "pod", "done")
+        #expect(stopped.status == 1 && stopped.err == "Error from server (NotFound): podmetrics.metrics.k8s.io \"done\" not found\n", "\(stopped)")
         let missingNode = try cluster.kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes/nosuch")
         #expect(!missingNode.succeeded && missingNode.err.contains("NotFound"), "\(missingNode)")
 
