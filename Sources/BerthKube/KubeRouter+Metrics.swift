@@ -5,6 +5,7 @@ import Foundation
 /// `metrics.k8s.io/v1beta1` (what `kubectl top` reads), served beside the resource registry:
 /// discovery names the group, and reads of `nodes` and `pods` are measured by the node on each
 /// request. Its resources take get and list only; every other verb is 405, as metrics-server's.
+/// `kubectl get podmetrics` gets metrics-server's Table.
 extension KubeRouter {
     /// The answer to a request for the Metrics API or for `/apis` (which lists it); nil for
     /// every other path.
@@ -46,23 +47,35 @@ extension KubeRouter {
         let supported: Set<String> = plural == "pods" ? ["metadata.name", "metadata.namespace"] : ["metadata.name"]
         let fields = try FieldSelector(parsing: request.parameter("fieldSelector") ?? "", supported: supported)
         let now = Date.now
+        let includeObject = KubeTable.IncludeObject(rawValue: request.parameter("includeObject") ?? "") ?? .metadata
         if plural == "nodes" {
-            let nodes = try await source.nodeMetrics()
             if let name {
-                guard let node = nodes.first(where: { $0.name == name }) else { throw KubeMetricsAPI.notFound(plural, name) }
+                // A node that is not there is the core kind's 404, as metrics-server answers.
+                _ = try store.get(KubeResourceRegistry.nodes, namespace: nil, name: name)
+            }
+            let nodes = try await source.nodeMetrics().filter { node in
+                name.map { node.name == $0 } ?? (labels.matches(node.labels) && fields.matches(["metadata.name": node.name]))
+            }.sorted { $0.name < $1.name }
+            if let name {
+                guard let node = nodes.first else { throw KubeMetricsAPI.notFound(plural, name) }
+                if request.wantsTable { return .json(KubeMetricsAPI.table([node], now: now, includeObject: includeObject)) }
                 return .json(KubeMetricsAPI.document(node, now: now))
             }
-            let chosen = nodes.filter { labels.matches($0.labels) && fields.matches(["metadata.name": $0.name]) }
-            return .json(KubeMetricsAPI.list(kind: "NodeMetrics", items: chosen.map { KubeMetricsAPI.document($0, now: now, item: true) }))
+            if request.wantsTable { return .json(KubeMetricsAPI.table(nodes, now: now, includeObject: includeObject)) }
+            return .json(KubeMetricsAPI.list(kind: "NodeMetrics", items: nodes.map { KubeMetricsAPI.document($0, now: now, item: true) }))
         }
-        let pods = try await source.podMetrics(namespace: namespace, name: name)
-        if let name {
-            guard let pod = pods.first(where: { $0.name == name }) else { throw KubeMetricsAPI.notFound(plural, name) }
+        if let name, let namespace {
+            _ = try store.get(KubeResourceRegistry.pods, namespace: namespace, name: name)
+        }
+        let pods = try await source.podMetrics(namespace: namespace, name: name).filter {
+            labels.matches($0.labels) && fields.matches(["metadata.name": $0.name, "metadata.namespace": $0.namespace])
+        }.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+        if let name, let namespace {
+            guard let pod = pods.first else { throw KubeMetricsAPI.notFound(plural, "\(namespace)/\(name)") }
+            if request.wantsTable { return .json(KubeMetricsAPI.table([pod], now: now, includeObject: includeObject)) }
             return .json(KubeMetricsAPI.document(pod, now: now))
         }
-        let chosen = pods.filter {
-            labels.matches($0.labels) && fields.matches(["metadata.name": $0.name, "metadata.namespace": $0.namespace])
-        }
-        return .json(KubeMetricsAPI.list(kind: "PodMetrics", items: chosen.map { KubeMetricsAPI.document($0, now: now, item: true) }))
+        if request.wantsTable { return .json(KubeMetricsAPI.table(pods, now: now, includeObject: includeObject)) }
+        return .json(KubeMetricsAPI.list(kind: "PodMetrics", items: pods.map { KubeMetricsAPI.document($0, now: now, item: true) }))
     }
 }

@@ -12,7 +12,6 @@ extension Kubelet: KubeMetricsSource {
         let context = context
         var pods: [Pod]
         if let namespace, let name {
-            // A pod that is not there has no metrics: the caller says so in its own words.
             guard let object = try? context.store.get(KubeResourceRegistry.pods, namespace: namespace, name: name) else { return [] }
             pods = [try object.decode(Pod.self)]
         } else {

@@ -77,4 +77,19 @@ struct KubeMetricsAPITests {
         #expect(groups.last?.value(at: ["preferredVersion", "groupVersion"]) == .string("metrics.k8s.io/v1beta1"))
         #expect(KubeMetricsAPI.apiResourceList.compact.contains(#"{"name":"pods","singularName":"","namespaced":true,"kind":"PodMetrics","verbs":["get","list"]}"#))
     }
+
+    @Test func tableSumsThePodsContainers() throws {
+        let pod = KubePodMetrics(name: "web", namespace: "shop", labels: [:], timestamp: .now, window: .seconds(2), containers: [
+            .init(name: "a", usage: KubeResourceUsage(cpuNanocores: 250_000_000, memoryBytes: 1024 * 1024)),
+            .init(name: "b", usage: KubeResourceUsage(cpuNanocores: 250_000_000, memoryBytes: 1024 * 1024)),
+        ])
+        let table = KubeMetricsAPI.table([pod], now: .now, includeObject: .none)
+        #expect(table.value(at: ["kind"]) == .string("Table"))
+        guard case .array(let rows) = table.value(at: ["rows"]), case .array(let columns) = table.value(at: ["columnDefinitions"]) else {
+            Issue.record("no rows")
+            return
+        }
+        #expect(columns.compactMap { $0.value(at: ["name"]) } == [.string("Name"), .string("cpu"), .string("memory"), .string("Window")])
+        #expect(rows.first?.value(at: ["cells"]) == .array([.string("web"), .string("500m"), .string("2Mi"), .string("2s")]))
+    }
 }

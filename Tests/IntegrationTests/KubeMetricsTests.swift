@@ -139,15 +139,20 @@ struct KubeMetricsTests {
         // Metrics are read-only, and a pod that is not there has none.
         let deleted = try cluster.kubectl("delete", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/burner")
         #expect(!deleted.succeeded && deleted.err.contains("the server does not allow this method on the requested resource"), "\(deleted)")
-        let missing = try cluster.kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/nosuch")
-        #expect(missing.err.contains(#"Error from server (NotFound): podmetrics.metrics.k8s.io "nosuch" not found"#), "\(missing)")
+        // A pod that is not there is the core kind's 404; one without a running container has no
+        // metrics (metrics-server's words: the resource, then namespace/name).
         let gone = try cluster.kubectl("top", "pod", "nosuch")
-        #expect(gone.status == 1 && gone.err == "Error from server (NotFound): podmetrics.metrics.k8s.io \"nosuch\" not found\n", "\(gone)")
-        // A pod without a running container has no metrics either.
+        #expect(gone.status == 1 && gone.err == "Error from server (NotFound): pods \"nosuch\" not found\n", "\(gone)")
         let stopped = try cluster.kubectl("top", "pod", "done")
-        #expect(stopped.status == 1 && stopped.err == "Error from server (NotFound): podmetrics.metrics.k8s.io \"done\" not found\n", "\(stopped)")
+        #expect(stopped.status == 1 && stopped.err == "Error from server (NotFound): podmetrics.metrics.k8s.io \"default/done\" not found\n",
+                "\(stopped)")
         let missingNode = try cluster.kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes/nosuch")
-        #expect(!missingNode.succeeded && missingNode.err.contains("NotFound"), "\(missingNode)")
+        #expect(!missingNode.succeeded && missingNode.err.contains(#"nodes "nosuch" not found"#), "\(missingNode)")
+
+        // `kubectl get` prints metrics-server's Table: summed usage and the window.
+        let listed = rows(try cluster.ok("get", "podmetrics"))
+        #expect(listed.first == ["NAME", "CPU", "MEMORY", "WINDOW"], "\(listed)")
+        #expect(listed.dropFirst().map { $0[0] } == ["burner", "idle"], "\(listed)")
 
         // Discovery lists the group after the built-in ones: plain `pods` and `nodes` stay the core kinds.
         let resources = try cluster.ok("api-resources", "--api-group=metrics.k8s.io")

@@ -163,11 +163,54 @@ public enum KubeMetricsAPI {
                  ("items", .array(items))])
     }
 
-    /// The 404 for a pod or node without metrics, in metrics-server's words.
+    /// The 404 for a pod (named `namespace/name`) or node that is there but has no metrics, in
+    /// metrics-server's words; one that is not there at all is the core kind's 404.
     public static func notFound(_ plural: String, _ name: String) -> KubeAPIError {
         let singular = plural == "pods" ? "podmetrics" : "nodemetrics"
         return KubeAPIError(code: 404, reason: "NotFound", message: "\(singular).\(group) \"\(name)\" not found",
-                            name: name, group: group, kind: plural)
+                            name: name, group: group, kind: singular)
+    }
+
+    /// A `meta.k8s.io/v1` Table of pods' metrics (`kubectl get podmetrics`), with metrics-server's
+    /// columns: the name, the containers' summed cpu and memory, and the window.
+    public static func table(_ pods: [KubePodMetrics], now: Date, includeObject: KubeTable.IncludeObject) -> OrderedJSON {
+        table(pods.map { pod in
+            let usage = KubeResourceUsage(cpuNanocores: pod.containers.reduce(0) { $0 + $1.usage.cpuNanocores },
+                                          memoryBytes: pod.containers.reduce(0) { $0 + $1.usage.memoryBytes })
+            return (pod.name, usage, pod.window, document(pod, now: now))
+        }, includeObject: includeObject)
+    }
+
+    /// A `meta.k8s.io/v1` Table of the node's metrics (`kubectl get nodemetrics`).
+    public static func table(_ nodes: [KubeNodeMetrics], now: Date, includeObject: KubeTable.IncludeObject) -> OrderedJSON {
+        table(nodes.map { ($0.name, $0.usage, $0.window, document($0, now: now)) }, includeObject: includeObject)
+    }
+
+    private static func table(_ rows: [(name: String, usage: KubeResourceUsage, window: Duration, object: OrderedJSON)],
+                              includeObject: KubeTable.IncludeObject) -> OrderedJSON {
+        func column(_ name: String, _ format: String, _ description: String) -> OrderedJSON {
+            .object([("name", .string(name)), ("type", .string("string")), ("format", .string(format)),
+                     ("description", .string(description)), ("priority", .int(0))])
+        }
+        let definitions = [column("Name", "name", "Name of the resource"), column("cpu", "quantity", ""),
+                           column("memory", "quantity", ""), column("Window", "duration", "")]
+        let entries: [OrderedJSON] = rows.map { row in
+            var members: [(String, OrderedJSON)] = [("cells", .array([
+                .string(row.name), .string(cpuQuantity(row.usage.cpuNanocores)), .string(memoryQuantity(row.usage.memoryBytes)),
+                .string(goDuration(row.window)),
+            ]))]
+            switch includeObject {
+            case .none: break
+            case .metadata:
+                members.append(("object", .object([("kind", .string("PartialObjectMetadata")), ("apiVersion", .string("meta.k8s.io/v1")),
+                                                   ("metadata", row.object.value(at: ["metadata"]) ?? .object([]))])))
+            case .object:
+                members.append(("object", row.object))
+            }
+            return .object(members)
+        }
+        return .object([("kind", .string("Table")), ("apiVersion", .string("meta.k8s.io/v1")), ("metadata", .object([])),
+                        ("columnDefinitions", .array(definitions)), ("rows", .array(entries))])
     }
 
     /// A write, watch or other verb the resources do not have.
