@@ -61,9 +61,12 @@ final class PodProbes: Sendable {
     func ensure(object: OrderedJSON, pod: Pod, container: Container, record: ContainerRecord, sandbox: PodSandboxInfo) {
         guard container.livenessProbe != nil || container.readinessProbe != nil || container.startupProbe != nil else { return }
         let id = record.id
+        // A container a restarted daemon adopts keeps what its probes last found (its published
+        // status), so the restart does not take it out of its Services for a probe period.
+        let published = pod.status?.containerStatuses?.first { $0.name == container.name && $0.containerID == "berth://" + id }
         let isNew = findings.withLock { findings in
             guard findings[id] == nil else { return false }
-            findings[id] = Findings(podUID: pod.metadata.uid ?? "")
+            findings[id] = Findings(ready: published?.ready ?? false, started: published?.started ?? false, podUID: pod.metadata.uid ?? "")
             return true
         }
         guard isNew else { return }
@@ -87,7 +90,7 @@ final class PodProbes: Sendable {
     private func probe(object: OrderedJSON, pod: Pod, container: Container, id: String, sandbox: PodSandboxInfo) async {
         let fieldPath = PodWorker.fieldPath(container, pod)
         let grace = pod.spec.terminationGracePeriodSeconds ?? 30
-        var started = container.startupProbe == nil
+        var started = container.startupProbe == nil || findings.withLock { $0[id]?.started ?? false }
         if started { findings.withLock { $0[id]?.started = true } }
         var lastRun: [String: ContinuousClock.Instant] = [:]
         var successes: [String: Int] = [:]

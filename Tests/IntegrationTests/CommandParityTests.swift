@@ -229,7 +229,12 @@ struct CommandParityTests {
         try sandbox.importBusybox()
         let watcher = try sandbox.start(["events", "--filter", "event=die"])
         defer { watcher.kill(SIGKILL); _ = watcher.wait(timeout: 10) }
-        // The watcher is following once it answers an event from before this run.
+        // The watcher follows from where the log ends when it opens it: once it has printed a
+        // first run's end, it is surely following.
+        _ = try eventually("the watcher following") { () -> Bool? in
+            try sandbox.ok("run", "--rm", "busybox", "true")
+            return watcher.peekOutput().contains("container die") ? true : nil
+        }
         let name = unique("seen")
         try sandbox.ok("run", "--name", name, "busybox", "true")
         let deadline = Date().addingTimeInterval(30)

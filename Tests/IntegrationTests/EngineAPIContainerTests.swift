@@ -76,7 +76,9 @@ struct EngineAPIContainerTests {
         try daemon.ok("run", "-d", "--name", "three", "busybox", "sh", "-c", "sleep 0.3; exit 3")
         #expect(Self.trimmed(try daemon.ok("wait", "three")) == "3")
         // PID 1 gets only the signals it handles.
-        try daemon.ok("run", "-d", "--name", "sleeper", "busybox", "sh", "-c", "trap 'exit 7' USR1; while true; do sleep 0.1; done")
+        // It says when its trap is set: a signal sent before then would be lost.
+        try daemon.ok("run", "-d", "--name", "sleeper", "busybox", "sh", "-c", "trap 'exit 7' USR1; touch /trapped; while true; do sleep 0.1; done")
+        _ = try eventually("the trap set") { try daemon.docker("exec", "sleeper", "test", "-f", "/trapped").succeeded ? true : nil }
         try daemon.ok("kill", "-s", "USR1", "sleeper")
         #expect(Self.trimmed(try daemon.ok("wait", "sleeper")) == "7")
         try daemon.ok("restart", "-t", "1", "sleeper")

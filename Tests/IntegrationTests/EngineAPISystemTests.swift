@@ -188,7 +188,8 @@ struct EngineAPISystemTests {
 
     @Test func eventsFollowUntilTheirEnd() throws {
         let daemon = try BerthDaemon()
-        let until = String(Int(Date().timeIntervalSince1970) + 4)
+        // Room for a network create and a debug build's `network rm` on a loaded machine.
+        let until = String(Int(Date().timeIntervalSince1970) + 20)
         let follower = try Command.start("docker", ["events", "--until", until, "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}"],
                                          environment: daemon.environment)
         let created = try daemon.request("POST", "/networks/create", body: #"{"Name":"followed"}"#)

@@ -109,8 +109,11 @@ struct KubeExecTests {
         try running(cluster, "shell")
         let environment = overSPDY ? ["KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"] : [:]
         let session = try cluster.kubectlOnTerminal(["exec", "-it", "shell", "--", "sh"], rows: 33, columns: 91, environment: environment, steps: [
-            .expect("# "), .send("stty size; tty\r"), .expect("33 91\r\n/dev/pts/"),
-            .resize(rows: 40, columns: 100), .send("stty size\r"), .expect("40 100\r\n"),
+            // A size and the keys typed after it travel on different streams: the shell waits
+            // for the size (the echoed command line has `" ]` after the size, never `\r\n`).
+            .expect("# "), .send("until [ \"$(stty size)\" = \"33 91\" ]; do sleep 0.1; done; stty size; tty\r"), .expect("33 91\r\n/dev/pts/"),
+            .resize(rows: 40, columns: 100), .send("until [ \"$(stty size)\" = \"40 100\" ]; do sleep 0.1; done; stty size\r"),
+            .expect("40 100\r\n"),
             // Ctrl-P Ctrl-Q, Docker's detach keys, are only keys here: cat sees them (and echoes them).
             .send("stty -ixon; echo ready; cat -v\r"), .expect("\r\nready\r\n"),
             .send("\u{10}\u{11}\r"), .expect("\\^P\\^Q\r\n\\^P\\^Q\r\n"), .send("\u{04}"),
@@ -206,7 +209,8 @@ struct KubeExecTests {
         try running(cluster, "console", "ticker")
 
         let ticker = try cluster.startKubectl("attach", "ticker")
-        _ = try eventually("attached output") { ticker.peekOutput().contains("tick") ? true : nil }
+        // Standard output and error reach kubectl on channels of their own: both are waited for.
+        _ = try eventually("attached output") { ticker.peekOutput().contains("tick") && ticker.peekError().contains("tock") ? true : nil }
         ticker.kill(SIGTERM)
         let followed = ticker.wait()
         #expect(followed.out.contains("tick"), "\(followed)")

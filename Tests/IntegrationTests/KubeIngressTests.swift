@@ -198,7 +198,8 @@ struct KubeIngressTests {
         let master = try String(contentsOfFile: pidFile, encoding: .utf8)
         try #require(!nginxProcesses(cluster).isEmpty)
         try cluster.daemon.killAndRestart()
-        #expect(try get("a.example", http, "/") == "alpha 200")
+        // The new daemon may reload nginx as it syncs, so the answer is waited for.
+        _ = try eventually("a.example served after the restart") { try get("a.example", http, "/") == "alpha 200" ? true : nil }
         try cluster.apply(ingress("""
               rules:
             \(rule("b.example", [("/api", "Prefix", "beta"), ("/exact", "Exact", "alpha")]))

@@ -151,6 +151,7 @@ struct KubeScenarioTests {
                       exec:
                         command: ["test", "-f", "/tmp/ready"]
                       periodSeconds: 1
+                      timeoutSeconds: 5
             """)
         try rolloutStatus(cluster, "roll")
         let watch = try cluster.startKubectl("get", "pods", "-l", "app=roll", "-w", "--output-watch-events", "-o",
@@ -253,6 +254,8 @@ struct KubeScenarioTests {
                     command: ["test", "-f", "/tmp/started"]
                   periodSeconds: 1
                   failureThreshold: 1
+                  # Only a missing file may fail it, not a slow exec on a loaded machine.
+                  timeoutSeconds: 10
             """))
         _ = try eventually("slow started") { try field(cluster, "slow", ".status.containerStatuses[0].started") == "true" ? true : nil }
         #expect(try field(cluster, "slow", ".status.containerStatuses[0].restartCount") == "0")

@@ -82,6 +82,10 @@ enum Command {
         func peekOutput() -> String {
             String(decoding: FileManager.default.contents(atPath: stdoutPath) ?? Data(), as: UTF8.self)
         }
+        /// What it wrote to standard error so far.
+        func peekError() -> String {
+            String(decoding: FileManager.default.contents(atPath: stderrPath) ?? Data(), as: UTF8.self)
+        }
         var isRunning: Bool { process.isRunning }
 
         func kill(_ signal: Int32) { Glibc.kill(process.processIdentifier, signal) }
