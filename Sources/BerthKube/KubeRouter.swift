@@ -71,6 +71,8 @@ public struct KubeRouter: Sendable {
                     ? .json(KubeDiscovery.aggregated(registry, core: true), contentType: KubeDiscovery.aggregatedContentType)
                     : .json(KubeDiscovery.apiVersions(serverAddress: serverAddress))
             }
+            // Discovery documents take GET only.
+            guard segments.count >= 2 else { throw Self.methodNotAllowed }
             return try resourceRequest(request, group: "", version: segments[1], rest: Array(segments.dropFirst(2)))
         case (_, "apis"):
             if segments.count == 1, request.method == "GET" {
@@ -82,11 +84,15 @@ public struct KubeRouter: Sendable {
                 guard let group = KubeDiscovery.apiGroup(registry, group: segments[1]) else { throw KubeAPIError.unknownPath }
                 return .json(group)
             }
+            guard segments.count >= 3 else { throw Self.methodNotAllowed }
             return try resourceRequest(request, group: segments[1], version: segments[2], rest: Array(segments.dropFirst(3)))
         default:
             throw KubeAPIError.unknownPath
         }
     }
+
+    static let methodNotAllowed = KubeAPIError(code: 405, reason: "MethodNotAllowed",
+                                               message: "the server does not allow this method on the requested resource")
 
     /// `/openapi/v3` (the index), `/openapi/v3/<gv>?hash=<H>` and `/openapi/v2`. H is the
     /// upper-case hex SHA-512 of the document, so a client may cache a document under its hash
