@@ -21,7 +21,7 @@ extension KubeRouter {
         }
         guard segments[1] == KubeMetricsAPI.group else { return nil }
         if segments.count == 2 {
-            guard request.method == "GET" else { throw KubeAPIError.unknownPath }
+            guard request.method == "GET" else { throw Self.methodNotAllowed }
             return .json(KubeMetricsAPI.apiGroup)
         }
         guard segments[2] == KubeMetricsAPI.version else { throw KubeAPIError.unknownPath }

@@ -139,6 +139,13 @@ struct KubeMetricsTests {
         // Metrics are read-only, and a pod that is not there has none.
         let deleted = try cluster.kubectl("delete", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/burner")
         #expect(!deleted.succeeded && deleted.err.contains("the server does not allow this method on the requested resource"), "\(deleted)")
+        let body = cluster.sandbox.scratch + "/empty.json"
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: body))
+        for path in ["/apis", "/apis/metrics.k8s.io", "/apis/metrics.k8s.io/v1beta1/nodes"] {
+            let posted = try cluster.kubectl("create", "--raw", path, "-f", body)
+            #expect(!posted.succeeded && posted.err.hasPrefix("Error from server"), "\(path): \(posted)")
+        }
+        #expect(try cluster.kubectl("get", "--raw", "/apis/metrics.k8s.io").succeeded, "the server still answers")
         // A pod that is not there is the core kind's 404; one without a running container has no
         // metrics (metrics-server's words: the resource, then namespace/name).
         let gone = try cluster.kubectl("top", "pod", "nosuch")
