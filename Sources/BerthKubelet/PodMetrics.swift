@@ -69,7 +69,8 @@ enum HostUsage {
     static let key = "node"
 
     static func read() -> UsageReading? {
-        let text = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        // Read to the end: String(contentsOfFile:) stops after a page of a /proc file.
+        let text = { (path: String) in FileHandle(forReadingAtPath: path).map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? "" }
         guard let cpu = busyNanoseconds(stat: text("/proc/stat"), ticksPerSecond: UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))),
               let memory = workingSetBytes(meminfo: text("/proc/meminfo")) else { return nil }
         return UsageReading(cpuNanoseconds: cpu, memoryBytes: memory, instant: .now, time: .now)
