@@ -109,9 +109,11 @@ extension Routes {
             }
             condition = known
         }
+        // The wait starts from the container as it is now, before the answer's headers, which a
+        // client may take as the sign that it can start or remove the container.
         let record = try await engine.container(request.parameter("id"))
         try await response.startStream(contentType: "application/json")
-        let waiter = Task { try await engine.waitContainer(record.id, condition: condition) }
+        let waiter = Task { try await engine.waitContainer(record.id, condition: condition, asked: record) }
         // Not a task group: one would wait for the watcher, which ends only with the connection.
         Task {
             await response.clientGone()

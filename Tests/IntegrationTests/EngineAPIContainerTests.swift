@@ -86,13 +86,16 @@ struct EngineAPIContainerTests {
         try daemon.ok("kill", "sleeper")
         #expect(Self.trimmed(try daemon.ok("wait", "sleeper")) == "137")
         // The API's conditions: `next-exit` waits for a run that has not begun yet.
-        let waiter = try Command.start("/usr/bin/curl", ["-s", "--unix-socket", daemon.socket, "-X", "POST",
+        // Each is started or removed once the wait's headers have come, as docker run does.
+        let waiter = try Command.start("/usr/bin/curl", ["-sN", "-D", "-", "--unix-socket", daemon.socket, "-X", "POST",
                                                          "http://berth/containers/three/wait?condition=next-exit"])
+        _ = try eventually("the next-exit wait answering") { waiter.peekOutput().contains("HTTP/1.1 200") ? true : nil }
         try daemon.ok("start", "three")
         let result = waiter.wait(timeout: 60)
         #expect(result.out.contains(#""StatusCode":3"#), "\(result)")
-        let removed = try Command.start("/usr/bin/curl", ["-s", "--unix-socket", daemon.socket, "-X", "POST",
+        let removed = try Command.start("/usr/bin/curl", ["-sN", "-D", "-", "--unix-socket", daemon.socket, "-X", "POST",
                                                           "http://berth/containers/sleeper/wait?condition=removed"])
+        _ = try eventually("the removed wait answering") { removed.peekOutput().contains("HTTP/1.1 200") ? true : nil }
         try daemon.ok("rm", "sleeper")
         #expect(removed.wait(timeout: 60).out.contains(#""StatusCode":137"#))
     }

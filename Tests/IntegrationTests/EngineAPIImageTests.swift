@@ -81,7 +81,12 @@ struct EngineAPIImageTests {
             return answer == "Hello World!"
         }
         #expect(answer == "Hello World!")
-        let logs = try docker.run(["logs", container])
+        // The app logs the request after answering it.
+        var logs = try docker.run(["logs", container])
+        _ = waitUntil {
+            logs = (try? docker.run(["logs", container])) ?? logs
+            return (logs.out + logs.err).contains(#""GET / HTTP/1.1" 200"#)
+        }
         #expect(logs.succeeded && (logs.out + logs.err).contains("Running on"), "\(logs)")
         #expect((logs.out + logs.err).contains(#""GET / HTTP/1.1" 200"#), "\(logs)")
         try docker.ok("rm", "-f", container)

@@ -226,7 +226,7 @@ struct EngineAPISystemTests {
         }
         for follower in followers { _ = follower.wait(timeout: 30) }
         var after = try descriptors()
-        for _ in 0..<50 where after > before {
+        for _ in 0..<600 where after > before {
             usleep(100_000)
             after = try descriptors()
         }

@@ -37,7 +37,7 @@ struct KubeScenarioTests {
     }
 
     /// A one-container pod; `spec` adds pod spec fields (at the spec's indentation).
-    private func pod(_ name: String, _ script: String, container fields: String = "", spec: String = "") -> String {
+    private func pod(_ name: String, _ script: String, container fields: String = "", spec: String = "", grace: Int = 2) -> String {
         """
         apiVersion: v1
         kind: Pod
@@ -46,7 +46,7 @@ struct KubeScenarioTests {
           labels:
             app: \(name)
         spec:
-          terminationGracePeriodSeconds: 2
+          terminationGracePeriodSeconds: \(grace)
         \(spec)
           containers:
         \(container("main", script, fields))
@@ -285,11 +285,12 @@ struct KubeScenarioTests {
         let hooks = cluster.sandbox.scratch + "/hooks"
         try FileManager.default.createDirectory(atPath: hooks, withIntermediateDirectories: true)
         // The app waits for the postStart hook's file; busybox httpd serves the preStop call with a
-        // CGI script that leaves a mark in a host directory, which outlives the pod.
+        // CGI script that leaves a mark in a host directory, which outlives the pod. The hook has a
+        // grace period of 10 s to run in, and the shell ends on SIGTERM, which follows the hook.
         let script = """
             mkdir -p /www/cgi-bin; printf '#!/bin/sh\\necho stopped > /hooks/prestop\\necho Content-Type: text/plain\\necho\\necho ok\\n' \
             > /www/cgi-bin/stop; chmod +x /www/cgi-bin/stop; until [ -f /tmp/hooked ]; do sleep 0.1; done; cat /tmp/hooked; \
-            httpd -f -p 8080 -h /www
+            trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait
             """
         try cluster.apply(pod("hooked", script, container: """
                 volumeMounts:
@@ -306,7 +307,7 @@ struct KubeScenarioTests {
               volumes:
               - name: hooks
                 hostPath: {path: \(hooks), type: Directory}
-            """))
+            """, grace: 10))
         try waitRunning(cluster, "hooked")
         let logs = try eventually("the app's output") { () -> String? in
             let out = try cluster.kubectl("logs", "hooked").out

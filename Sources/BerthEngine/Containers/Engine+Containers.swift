@@ -195,9 +195,11 @@ extension Engine {
 
     /// Waits until `condition` holds and returns the container's exit code. Polls the container's
     /// record and monitor lock, so a wait holds no thread however long it lasts; cancelling the
-    /// task ends it.
-    public func waitContainer(_ reference: String, condition: WaitCondition = .notRunning) async throws -> Int32 {
-        var last = try await blocking { try self.runtime.container(reference) }
+    /// task ends it. `asked` is the container as it was when the wait was asked for, when that was
+    /// before now: `next-exit` waits for an exit after it, and `removed` still answers once the
+    /// container is gone.
+    public func waitContainer(_ reference: String, condition: WaitCondition = .notRunning, asked: ContainerRecord? = nil) async throws -> Int32 {
+        var last = if let asked { asked } else { try await blocking { try self.runtime.container(reference) } }
         let id = last.id
         let finishedAt = last.state.finishedAt
         while true {
