@@ -31,6 +31,7 @@
 ///   engine-id                        the ID `info` reports
 ///   kube/kube.db                     the Kubernetes API's objects and their version log (SQLite, WAL)
 ///   kube/network.json                the cluster's address plan (KubeClusterNetwork) it had last
+///   kube/api-port                    the port `berth serve` last served the Kubernetes API on
 ///   kube/pki/                        the Kubernetes API's CA, server and admin certificates and keys
 ///   kube/pods/<uid>/volumes/         a pod's volumes (`kubernetes.io~<plugin>/<name>`), removed with the pod
 ///   kube/volumes/pvc-<uid>/          a provisioned PersistentVolume's data, kept until its claim goes
@@ -77,6 +78,9 @@ public struct StateRoot: Sendable, Hashable {
 
     /// The directory of the Kubernetes API's state (the address plan's record is in it).
     public var kube: String { child("kube") }
+
+    /// The port `berth serve` last served the Kubernetes API on (for `berth kube config`).
+    public var kubeAPIPort: String { child("kube/api-port") }
 
     /// The Kubernetes API's certificates and keys (0700).
     public var kubePKI: String { child("kube/pki") }

@@ -266,7 +266,8 @@ struct KubeAPITests {
             current-context: other
             """
         try Data(other.utf8).write(to: URL(fileURLWithPath: config))
-        let merged = try Command.run(BerthSandbox.binary, ["--root", cluster.sandbox.root, "kube", "config", "--merge", "--kube-port", String(cluster.port)],
+        // Without --kube-port: the port the daemon serves on (a free one here, not 6443).
+        let merged = try Command.run(BerthSandbox.binary, ["--root", cluster.sandbox.root, "kube", "config", "--merge"],
                                      environment: ["KUBECONFIG": config], timeout: 60)
         #expect(merged.succeeded, "\(merged)")
         let contexts = try Command.run("kubectl", ["--kubeconfig", config, "config", "get-contexts", "-o", "name"], timeout: 30)

@@ -28,11 +28,14 @@ struct KubeConfigCommand: ParsableCommand {
     @Flag(help: "Merge into the kubeconfig file instead of printing.")
     var merge = false
 
-    @Option(name: .customLong("kube-port"), help: ArgumentHelp("The port berth serve's Kubernetes API listens on.", valueName: "port"))
-    var kubePort = 6443
+    @Option(name: .customLong("kube-port"), help: ArgumentHelp(
+        "The port berth serve's Kubernetes API listens on (default: the one it last served on, else 6443).", valueName: "port"))
+    var kubePort: Int?
 
     func run() throws {
         let root = StateRoot(global.root)
+        let recorded = (try? String(contentsOfFile: root.kubeAPIPort, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let kubePort = kubePort ?? recorded ?? 6443
         let pki = KubePKI(directory: root.kubePKI)
         try pki.ensure()
         func base64(_ path: String) throws -> String {

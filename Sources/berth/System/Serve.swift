@@ -78,6 +78,7 @@ struct Serve: AsyncParsableCommand {
                                                          portForwarder: kubelet, metrics: kubelet),
                                       pki: pki)
             try await kube.start(host: "127.0.0.1", port: kubePort)
+            try AtomicFile.write(Array("\(kubePort)\n".utf8), to: root.kubeAPIPort, durability: .atomicOnly)
             Task { await KubeControllerManager(store: store, host: host, apiPort: kubePort).run() }
             Task { await kubelet.run() }
             Task { await serviceProxy.run() }
