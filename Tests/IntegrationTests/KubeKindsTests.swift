@@ -51,6 +51,9 @@ struct KubeKindsTests {
             "cronjobs cj batch/v1 true CronJob",
             "jobs batch/v1 true Job",
             "endpointslices discovery.k8s.io/v1 true EndpointSlice",
+            // The Metrics API, as a cluster with metrics-server lists it.
+            "nodes metrics.k8s.io/v1beta1 false NodeMetrics",
+            "pods metrics.k8s.io/v1beta1 true PodMetrics",
             "ingressclasses networking.k8s.io/v1 false IngressClass",
             "ingresses ing networking.k8s.io/v1 true Ingress",
         ])
