@@ -43,8 +43,7 @@ struct PodSandboxes: Sendable {
     /// but that root's own pod bridge has an address in it.
     static func podSubnetIsFree(_ network: KubeClusterNetwork, engine: Engine) -> Bool {
         let own = (try? engine.network(networkName))?.bridge?.bridge
-        let prefix = network.podCIDR.replacingOccurrences(of: "0/24", with: "")
-        return !HostAddress.all().contains { $0.interface != own && $0.address.hasPrefix(prefix) }
+        return HostAddress.interfaces(inSubnet: network.podCIDR).subtracting(own.map { [$0] } ?? []).isEmpty
     }
 
     /// Creates the pods' network unless it exists with the plan's subnet (a daemon that had to

@@ -21,6 +21,12 @@ public enum HostAddress {
         return routes.min { $0.1 < $1.1 }?.0
     }
 
+    /// The interfaces with an address in `cidr` (`10.244.3.0/24`).
+    public static func interfaces(inSubnet cidr: String) -> Set<String> {
+        guard let subnet = IPv4Network(cidr) else { return [] }
+        return Set(all().filter { IPv4Network($0.address).map { subnet.contains($0.address) } ?? false }.map(\.interface))
+    }
+
     /// Every IPv4 address of the host's interfaces, with the interface's name.
     public static func all() -> [(interface: String, address: String)] {
         var list: UnsafeMutablePointer<ifaddrs>?

@@ -23,16 +23,18 @@ struct KubeMetricsAPITests {
     }
 
     @Test func windowsAreGoDurations() {
-        #expect(KubeMetricsAPI.goDuration(.milliseconds(10_500)) == "10.5s")
-        #expect(KubeMetricsAPI.goDuration(.seconds(1)) == "1s")
-        #expect(KubeMetricsAPI.goDuration(.nanoseconds(1_000_123_456)) == "1.000123456s")
-        #expect(KubeMetricsAPI.goDuration(.seconds(60)) == "1m0s")
-        #expect(KubeMetricsAPI.goDuration(.milliseconds(61_250)) == "1m1.25s")
-        #expect(KubeMetricsAPI.goDuration(.milliseconds(750)) == "750ms")
-        #expect(KubeMetricsAPI.goDuration(.microseconds(1500)) == "1.5ms")
-        #expect(KubeMetricsAPI.goDuration(.nanoseconds(12)) == "12ns")
-        #expect(KubeMetricsAPI.goDuration(.zero) == "0s")
-        #expect(KubeMetricsAPI.goDuration(.seconds(3723)) == "1h2m3s")
+        #expect(Duration.milliseconds(10_500).goDescription == "10.5s")
+        #expect(Duration.seconds(1).goDescription == "1s")
+        #expect(Duration.nanoseconds(1_000_123_456).goDescription == "1.000123456s")
+        #expect(Duration.seconds(60).goDescription == "1m0s")
+        #expect(Duration.milliseconds(61_250).goDescription == "1m1.25s")
+        #expect(Duration.milliseconds(750).goDescription == "750ms")
+        #expect(Duration.microseconds(1500).goDescription == "1.5ms")
+        #expect(Duration.nanoseconds(12).goDescription == "12ns")
+        #expect(Duration.zero.goDescription == "0s")
+        #expect(Duration.seconds(3723).goDescription == "1h2m3s")
+        #expect(Duration.milliseconds(523).goDescription == "523ms")
+        #expect(Duration.milliseconds(1200).goDescription == "1.2s")
     }
 
     @Test func podMetricsDocument() throws {

@@ -59,10 +59,4 @@ import Testing
         backOff.forget("k")
         #expect(!backOff.isWaiting("k", now: start + .seconds(11)))
     }
-
-    @Test func goDurations() {
-        #expect(PodImages.goDuration(.milliseconds(523)) == "523ms")
-        #expect(PodImages.goDuration(.milliseconds(1200)) == "1.2s")
-        #expect(PodImages.goDuration(.seconds(3)) == "3s")
-    }
 }

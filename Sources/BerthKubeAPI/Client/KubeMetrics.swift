@@ -142,7 +142,7 @@ public enum KubeMetricsAPI {
         return .object(header("PodMetrics", item: item) + [
             ("metadata", metadata(name: pod.name, namespace: pod.namespace, labels: pod.labels, now: now)),
             ("timestamp", .string(rfc3339(pod.timestamp))),
-            ("window", .string(goDuration(pod.window))),
+            ("window", .string(pod.window.goDescription)),
             ("containers", .array(containers)),
         ])
     }
@@ -152,7 +152,7 @@ public enum KubeMetricsAPI {
         .object(header("NodeMetrics", item: item) + [
             ("metadata", metadata(name: node.name, namespace: nil, labels: node.labels, now: now)),
             ("timestamp", .string(rfc3339(node.timestamp))),
-            ("window", .string(goDuration(node.window))),
+            ("window", .string(node.window.goDescription)),
             ("usage", usage(node.usage)),
         ])
     }
@@ -197,7 +197,7 @@ public enum KubeMetricsAPI {
         let entries: [OrderedJSON] = rows.map { row in
             var members: [(String, OrderedJSON)] = [("cells", .array([
                 .string(row.name), .string(cpuQuantity(row.usage.cpuNanocores)), .string(memoryQuantity(row.usage.memoryBytes)),
-                .string(goDuration(row.window)),
+                .string(row.window.goDescription),
             ]))]
             switch includeObject {
             case .none: break
@@ -230,34 +230,6 @@ public enum KubeMetricsAPI {
 
     public static func memoryQuantity(_ bytes: UInt64) -> String {
         KubeQuantity(nanos: Int128(bytes) * 1_000_000_000, format: .binarySI).canonical
-    }
-
-    /// A duration as Go's `time.Duration.String()` writes it: `10.5s`, `1m0.25s`, `750ms`, `0s`.
-    public static func goDuration(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        var nanos = Int128(seconds) * 1_000_000_000 + Int128(attoseconds / 1_000_000_000)
-        if nanos == 0 { return "0s" }
-        let sign = nanos < 0 ? "-" : ""
-        if nanos < 0 { nanos = -nanos }
-        func fraction(_ value: Int128, _ digits: Int) -> String {
-            // `value` in units of 10^-digits, with trailing zeros of the fraction removed.
-            var unit = Int128(1)
-            for _ in 0..<digits { unit *= 10 }
-            let whole = value / unit
-            var rest = String(value % unit)
-            rest = String(repeating: "0", count: digits - rest.count) + rest
-            while rest.hasSuffix("0") { rest.removeLast() }
-            return rest.isEmpty ? "\(whole)" : "\(whole).\(rest)"
-        }
-        if nanos < 1000 { return "\(sign)\(nanos)ns" }
-        if nanos < 1_000_000 { return "\(sign)\(fraction(nanos, 3))µs" }
-        if nanos < 1_000_000_000 { return "\(sign)\(fraction(nanos, 6))ms" }
-        let hours = nanos / 3_600_000_000_000
-        let minutes = nanos / 60_000_000_000 % 60
-        let secondsPart = fraction(nanos % 60_000_000_000, 9) + "s"
-        if hours > 0 { return "\(sign)\(hours)h\(minutes)m\(secondsPart)" }
-        if minutes > 0 { return "\(sign)\(minutes)m\(secondsPart)" }
-        return sign + secondsPart
     }
 
     /// An RFC 3339 time to the second, in UTC, as metav1.Time marshals.

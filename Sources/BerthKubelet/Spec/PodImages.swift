@@ -53,7 +53,9 @@ public enum PodImages {
             throw PodSpecError(.errImagePull, message)
         }
         backOff.forget(backOffKey)
-        let seconds = goDuration(ContinuousClock.now - started)
+        // The kubelet prints the time rounded to milliseconds.
+        let elapsed = ContinuousClock.now - started
+        let seconds = Duration.milliseconds(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000).goDescription
         let size = (try? engine.image(named: image).size) ?? 0
         event(.normal, "Pulled", "Successfully pulled image \"\(image)\" in \(seconds) (\(seconds) including waiting). Image size: \(size) bytes.")
     }
@@ -97,15 +99,6 @@ public enum PodImages {
             }
         }
         if let lastError { throw lastError }
-    }
-
-    /// A duration as Go prints one rounded to milliseconds (`523ms`, `1.2s`).
-    static func goDuration(_ duration: Duration) -> String {
-        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        guard milliseconds >= 1000 else { return "\(milliseconds)ms" }
-        var fraction = String(format: "%03d", Int(milliseconds % 1000))
-        while fraction.hasSuffix("0") { fraction.removeLast() }
-        return "\(milliseconds / 1000)\(fraction.isEmpty ? "" : "." + fraction)s"
     }
 
     /// The pod as an event's involved object.
